@@ -1,6 +1,10 @@
 /**
- * The `capns` command: the composition root. Only this module reads process.argv and
+ * The `capns` command: the composition root. Only this module (and the command modules
+ * it registers, which receive everything by argument) reads process.argv and
  * process.env, installs signal handlers and starts listeners (STYLE.md section 2).
+ *
+ * Each subcommand lives in its own file under src/cli/commands/ and exports
+ * `register(program)`.
  */
 import { Command } from 'commander';
 
@@ -8,6 +12,9 @@ const program = new Command();
 program
   .name('capns')
   .description("capability namespace service: Plan 9 namespaces over Cap'n Proto capabilities")
-  .version('0.1.0');
+  .version('0.1.0')
+  .showHelpAfterError();
+
+// Subcommands (one line each; keep sorted).
 
 await program.parseAsync(process.argv);
