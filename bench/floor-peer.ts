@@ -1,0 +1,150 @@
+/**
+ * The floor for any Node RPC (bench/rpc.bench.ts): two Node processes exchanging
+ * length-prefixed messages over TCP with no RPC protocol at all. Each message is one
+ * socket.write of [u32 length LE][payload]; the receiver reassembles frames across chunks
+ * like a real framer. Requests are 64 bytes (about a small Cap'n Proto Call); a ping is
+ * answered with the same 64 bytes, a data request with a 64 KiB payload.
+ *
+ *   node floor-peer.js server                  prints its port, serves until stdin ends
+ *   node floor-peer.js client PORT SECONDS     prints {"seq":..,"inflight":..,"data":..}
+ */
+import { createConnection, createServer, type Socket } from 'node:net';
+
+const PING = 1;
+const DATA = 2;
+const REQUEST_SIZE = 64;
+const DATA_SIZE = 65536;
+
+/** Calls `onFrame` with each complete frame's payload; survives any split of the stream. */
+function framer(onFrame: (payload: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer | null = null;
+  return (chunk) => {
+    let buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    let off = 0;
+    while (buf.length - off >= 4) {
+      const len = buf.readUInt32LE(off);
+      if (buf.length - off - 4 < len) break;
+      onFrame(buf.subarray(off + 4, off + 4 + len));
+      off += 4 + len;
+    }
+    buf = buf.subarray(off);
+    pending = buf.length > 0 ? Buffer.from(buf) : null;
+  };
+}
+
+function frame(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.length);
+  out.writeUInt32LE(payload.length, 0);
+  payload.copy(out, 4);
+  return out;
+}
+
+function serve(): void {
+  const data = Buffer.alloc(DATA_SIZE, 7);
+  const server = createServer((sock) => {
+    sock.setNoDelay(true);
+    sock.on(
+      'data',
+      framer((req) => {
+        if (req[0] === DATA) sock.write(frame(data));
+        else sock.write(frame(req));
+      }),
+    );
+    sock.on('error', () => sock.destroy());
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('no port');
+    process.stdout.write(`${addr.port}\n`);
+  });
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
+/** A client with one callback queue: replies arrive in request order. */
+class FloorClient {
+  private readonly waiting: ((b: Buffer) => void)[] = [];
+  private head = 0;
+  constructor(private readonly sock: Socket) {
+    sock.on(
+      'data',
+      framer((reply) => {
+        const cb = this.waiting[this.head++]!;
+        if (this.head > 1024) {
+          this.waiting.splice(0, this.head);
+          this.head = 0;
+        }
+        cb(reply);
+      }),
+    );
+  }
+  call(op: number): Promise<Buffer> {
+    const req = Buffer.alloc(REQUEST_SIZE);
+    req[0] = op;
+    this.sock.write(frame(req));
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+async function sequential(c: FloorClient, seconds: number): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let n = 0;
+  while (performance.now() < end) {
+    const r = await c.call(PING);
+    if (r.length !== REQUEST_SIZE) throw new Error('bad ping reply');
+    n++;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function inFlight(c: FloorClient, seconds: number, depth: number): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let n = 0;
+  const slot = async (): Promise<void> => {
+    while (performance.now() < end) {
+      await c.call(PING);
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, slot));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function dataReads(c: FloorClient, seconds: number): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let bytes = 0;
+  while (performance.now() < end) {
+    const r = await c.call(DATA);
+    if (r.length !== DATA_SIZE) throw new Error('bad data reply');
+    bytes += r.length;
+  }
+  return bytes / ((performance.now() - t0) / 1000) / 1e6;
+}
+
+async function client(port: number, seconds: number): Promise<void> {
+  const sock = createConnection({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
+  const c = new FloorClient(sock);
+  await sequential(c, 0.1);
+  await inFlight(c, 0.1, 100);
+  await dataReads(c, 0.1);
+  const seq = await sequential(c, seconds);
+  const inflight = await inFlight(c, seconds, 100);
+  const data = await dataReads(c, seconds);
+  process.stdout.write(JSON.stringify({ seq, inflight, data }) + '\n');
+  sock.destroy();
+}
+
+const [mode, port, seconds] = process.argv.slice(2);
+if (mode === 'server') serve();
+else if (mode === 'client') await client(Number(port), Number(seconds));
+else {
+  process.stderr.write('usage: floor-peer.js server | client PORT SECONDS\n');
+  process.exit(2);
+}
