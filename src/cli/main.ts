@@ -16,5 +16,6 @@ program
   .showHelpAfterError();
 
 // Subcommands (one line each; keep sorted).
+(await import('./commands/9p.js')).register(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,120 @@
+/**
+ * `capns 9p`: serve a file tree to 9P2000 and 9P2000.L clients (Linux v9fs, diod's tools,
+ * plan9port, Plan 9). The tree is a fresh in-memory one (--ram) or a host directory
+ * (--dir). Prints the address it listens on; SIGINT/SIGTERM drain and exit.
+ */
+import type { Command } from 'commander';
+import { newDirFileServer, newMemFileServer, type FileServer } from '../../fileserver/index.js';
+import {
+  DEFAULT_MAX_MSIZE,
+  formatNinepAddress,
+  MAX_MAX_MSIZE,
+  NinepServer,
+  parseNinepAddress,
+} from '../../fileserver/9p/server.js';
+
+interface NinepCommandOptions {
+  listen: string;
+  ram?: boolean;
+  dir?: string;
+  ro?: boolean;
+  msize: string;
+  token?: string;
+  maxConnections?: string;
+}
+
+/** How long `close()` may drain on a signal before connections are cut. */
+const DRAIN_MS = 5000;
+
+/** Registers `capns 9p` on `program`. */
+export function register(program: Command): void {
+  program
+    .command('9p')
+    .description('serve a file tree over 9P2000 / 9P2000.L')
+    .requiredOption('--listen <addr>', 'address: tcp!HOST!PORT, HOST:PORT or unix!PATH')
+    .option('--ram', 'serve a fresh, writable in-memory tree')
+    .option('--dir <path>', 'serve a host directory')
+    .option('--ro', 'refuse every change to the tree')
+    .option('--msize <bytes>', `largest msize to negotiate (256..${MAX_MAX_MSIZE})`, String(DEFAULT_MAX_MSIZE))
+    .option('--token <token>', 'require this token, written to an afid after Tauth, before Tattach')
+    .option('--max-connections <n>', 'most clients at once')
+    .action(async (opts: NinepCommandOptions) => {
+      await serve(opts);
+    });
+}
+
+async function serve(opts: NinepCommandOptions): Promise<void> {
+  if ((opts.ram === true) === (opts.dir !== undefined)) {
+    // The namespace of the default manifest arrives with `capns serve`.
+    fatal(
+      opts.ram === true
+        ? '--ram and --dir exclude each other'
+        : 'give --ram (an in-memory tree) or --dir PATH (a host directory); serving the default namespace needs `capns serve`',
+    );
+  }
+  let address;
+  try {
+    address = parseNinepAddress(opts.listen);
+  } catch (err) {
+    fatal((err as Error).message);
+  }
+  const maxMsize = Number(opts.msize);
+  if (!Number.isInteger(maxMsize) || maxMsize < 256 || maxMsize > MAX_MAX_MSIZE) fatal(`--msize ${opts.msize}: expected an integer in 256..${MAX_MAX_MSIZE}`);
+  const maxConnections = opts.maxConnections === undefined ? undefined : Number(opts.maxConnections);
+  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1)) fatal(`--max-connections ${opts.maxConnections}: expected a positive integer`);
+
+  let fs: FileServer;
+  let closeFs: () => Promise<void> = async () => undefined;
+  if (opts.dir !== undefined) {
+    try {
+      const dfs = await newDirFileServer(opts.dir, { readOnly: opts.ro === true });
+      fs = dfs;
+      closeFs = () => dfs.close();
+    } catch (err) {
+      fatal(`--dir ${opts.dir}: ${(err as Error).message}`);
+    }
+  } else {
+    fs = newMemFileServer();
+  }
+
+  const tracing = (process.env['NS_TRACE'] ?? '').split(',').map((s) => s.trim());
+  const server = new NinepServer(fs, {
+    maxMsize,
+    readOnly: opts.ro === true,
+    log: (line) => process.stderr.write(`${line}\n`),
+    ...(tracing.includes('9p') ? { trace: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+  });
+  let bound;
+  try {
+    bound = await server.listen(address);
+  } catch (err) {
+    fatal(`listen ${opts.listen}: ${(err as Error).message}`);
+  }
+  process.stdout.write(`9p: listening on ${formatNinepAddress(bound)}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      // A second signal: stop now.
+      void server.destroy().finally(() => process.exit(1));
+      return;
+    }
+    stopping = true;
+    process.stderr.write(`9p: ${signal}: closing\n`);
+    const timer = setTimeout(() => void server.destroy(), DRAIN_MS);
+    timer.unref();
+    void server
+      .close()
+      .then(() => closeFs())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function fatal(message: string): never {
+  process.stderr.write(`capns 9p: ${message}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,81 @@
+/**
+ * Splits a 9P byte stream into frames. Pure: no I/O. Feed it whatever chunks the
+ * transport delivers, split anywhere; it yields each whole message once its last byte
+ * has arrived.
+ */
+import { HEADER_SIZE } from './constants.js';
+import { NinepProtocolError } from './errors.js';
+
+/**
+ * A stream framer with a maximum frame size. A frame whose size[4] is over `maxSize` (or
+ * under the 7-byte header) is rejected as soon as its size field has arrived, before any
+ * of its body is buffered [ws maxPayload].
+ *
+ * Not safe for concurrent use (it holds the partial frame); one per connection.
+ */
+export class NinepFramer {
+  /** Bytes of an incomplete frame (or of an incomplete size field). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Size of the frame being collected, once its size field is known; -1 before. */
+  private need = -1;
+
+  /** @param maxSize the largest frame accepted (the negotiated msize, or the server's maximum before Tversion). */
+  constructor(public maxSize: number) {}
+
+  /** Bytes held for an incomplete frame. */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Adds `chunk` and returns the frames it completes, in order (possibly none). Each
+   * returned frame is its own memory or a view of `chunk`; the caller may keep it. Throws
+   * NinepProtocolError for a size out of range; the framer is then unusable.
+   */
+  push(chunk: Uint8Array): Buffer[] {
+    const out: Buffer[] = [];
+    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.pendingBytes > 0) {
+      // Complete the partial frame first, copying only what it needs.
+      if (this.need < 0) {
+        const take = Math.min(4 - this.pendingBytes, buf.length);
+        this.pending.push(buf.subarray(0, take));
+        this.pendingBytes += take;
+        buf = buf.subarray(take);
+        if (this.pendingBytes < 4) return out;
+        this.need = this.checkSize(Buffer.concat(this.pending, 4).readUInt32LE(0));
+      }
+      const take = Math.min(this.need - this.pendingBytes, buf.length);
+      this.pending.push(buf.subarray(0, take));
+      this.pendingBytes += take;
+      buf = buf.subarray(take);
+      if (this.pendingBytes < this.need) return out;
+      out.push(Buffer.concat(this.pending, this.need));
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.need = -1;
+    }
+    let pos = 0;
+    while (buf.length - pos >= 4) {
+      const size = this.checkSize(buf.readUInt32LE(pos));
+      if (buf.length - pos < size) break;
+      out.push(buf.subarray(pos, pos + size));
+      pos += size;
+    }
+    if (pos < buf.length) {
+      // The chunk may be a big read buffer: keep a copy of just the tail, not a view of all of it.
+      const tail = Buffer.from(buf.subarray(pos));
+      this.pending = [tail];
+      this.pendingBytes = tail.length;
+      this.need = tail.length >= 4 ? this.checkSize(tail.readUInt32LE(0)) : -1;
+    }
+    return out;
+  }
+
+  private checkSize(size: number): number {
+    if (size < HEADER_SIZE) throw new NinepProtocolError(`message size ${size} is smaller than the ${HEADER_SIZE}-byte header`);
+    if (size > this.maxSize) throw new NinepProtocolError(`message size ${size} is over msize ${this.maxSize}`);
+    return size;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The 9P listener: accepts stream connections (TCP or a unix socket) and serves each with
+ * a `NinepConnection` over one FileServer. Bad input on one connection closes that
+ * connection only.
+ */
+import net from 'node:net';
+import type { FileServer } from '../file-server.js';
+import { IOHDRSZ, MIN_MSIZE } from './constants.js';
+import { NinepConnection, type NinepConnectionOptions, type NinepTransport } from './conn.js';
+
+/** Limits and policy of a `NinepServer`; every field is optional with a safe default. */
+export interface NinepServerOptions {
+  /** Largest msize negotiated, bytes (default 64 KiB + IOHDRSZ; at most 16 MiB). */
+  maxMsize?: number;
+  /** Most fids per connection (default 4096). */
+  maxFids?: number;
+  /** Most requests in flight per connection before input waits (default 256). */
+  maxOutstanding?: number;
+  /** Most connections at once; further ones are closed at once with a logged reason (default 256). */
+  maxConnections?: number;
+  /** Refuse every change to the tree (default false). */
+  readOnly?: boolean;
+  /** Require this token, written by the client to an afid (Tauth), before Tattach (default: no authentication). */
+  token?: string;
+  /** Log lines: closed connections and their reasons, failures that are bugs (default: none). */
+  log?: (line: string) => void;
+  /** One line per 9P message, both ways (NS_TRACE=9p) (default: none). */
+  trace?: (line: string) => void;
+}
+
+/** Default largest msize: 64 KiB of data plus the I/O header. */
+export const DEFAULT_MAX_MSIZE = 64 * 1024 + IOHDRSZ;
+/** The largest msize a server may be configured with. */
+export const MAX_MAX_MSIZE = 16 * 1024 * 1024;
+
+/** Where to listen: TCP host and port, or a unix socket path. */
+export type NinepAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/**
+ * Parses a listen/dial address: `tcp!HOST!PORT`, `HOST:PORT` (`[::1]:564` for IPv6) or
+ * `unix!PATH`. Throws TypeError naming the problem.
+ */
+export function parseNinepAddress(text: string): NinepAddress {
+  const bang = text.split('!');
+  if (bang[0] === 'unix' && bang.length >= 2) {
+    const path = bang.slice(1).join('!');
+    if (path === '') throw new TypeError(`address ${JSON.stringify(text)}: empty unix socket path`);
+    return { kind: 'unix', path };
+  }
+  let host: string;
+  let port: string;
+  if (bang[0] === 'tcp' && bang.length === 3) {
+    host = bang[1]!;
+    port = bang[2]!;
+  } else if (bang.length === 1) {
+    const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+    if (m === null) throw new TypeError(`address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`);
+    host = m[1] ?? m[2] ?? '';
+    port = m[3]!;
+  } else {
+    throw new TypeError(`address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`);
+  }
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw new TypeError(`address ${JSON.stringify(text)}: bad port ${JSON.stringify(port)}`);
+  if (host === '' || host === '*') host = '0.0.0.0';
+  return { kind: 'tcp', host, port: Number(port) };
+}
+
+/** An address as `tcp!HOST!PORT` or `unix!PATH`. */
+export function formatNinepAddress(a: NinepAddress): string {
+  return a.kind === 'unix' ? `unix!${a.path}` : `tcp!${a.host}!${a.port}`;
+}
+
+/**
+ * A 9P server for one FileServer. Create, `listen`, and `close` (drain) or `destroy`
+ * (now). Does not own the FileServer.
+ */
+export class NinepServer {
+  private readonly server: net.Server;
+  private readonly conns = new Set<NinepConnection>();
+  private readonly opts: Omit<NinepConnectionOptions, 'name'> & { readonly maxConnections: number };
+  private nextId = 1;
+  private closing: Promise<void> | null = null;
+
+  /** @throws RangeError for a limit out of range. */
+  constructor(
+    private readonly fs: FileServer,
+    options: NinepServerOptions = {},
+  ) {
+    const maxMsize = options.maxMsize ?? DEFAULT_MAX_MSIZE;
+    if (!Number.isInteger(maxMsize) || maxMsize < MIN_MSIZE || maxMsize > MAX_MAX_MSIZE) {
+      throw new RangeError(`maxMsize ${maxMsize} is outside ${MIN_MSIZE}..${MAX_MAX_MSIZE}`);
+    }
+    for (const k of ['maxFids', 'maxOutstanding', 'maxConnections'] as const) {
+      const v = options[k];
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`${k} must be a positive integer`);
+    }
+    this.opts = {
+      maxMsize,
+      maxFids: options.maxFids ?? 4096,
+      maxOutstanding: options.maxOutstanding ?? 256,
+      maxConnections: options.maxConnections ?? 256,
+      readOnly: options.readOnly ?? false,
+      token: options.token,
+      log: options.log ?? (() => undefined),
+      trace: options.trace,
+    };
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Connections being served. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /** Fids held by all connections (for leak checks). */
+  get fidCount(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.fidCount;
+    return n;
+  }
+
+  /**
+   * Starts listening; resolves with the bound address (port 0 picks a free port).
+   * Rejects with the listen error (address in use, ...).
+   */
+  listen(address: NinepAddress | string): Promise<NinepAddress> {
+    const a = typeof address === 'string' ? parseNinepAddress(address) : address;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      const done = (): void => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.opts.log(`9p listener: ${err.message}`));
+        resolve(this.address()!);
+      };
+      if (a.kind === 'unix') this.server.listen(a.path, done);
+      else this.server.listen(a.port, a.host, done);
+    });
+  }
+
+  /** The bound address, or undefined before `listen`. */
+  address(): NinepAddress | undefined {
+    const a = this.server.address();
+    if (a === null) return undefined;
+    if (typeof a === 'string') return { kind: 'unix', path: a };
+    return { kind: 'tcp', host: a.address, port: a.port };
+  }
+
+  private accept(socket: net.Socket): void {
+    const name = socket.remoteAddress !== undefined ? `${socket.remoteAddress}!${socket.remotePort}` : `unix#${this.nextId}`;
+    this.nextId++;
+    if (this.closing !== null || this.conns.size >= this.opts.maxConnections) {
+      this.opts.log(`9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`);
+      socket.destroy();
+      return;
+    }
+    const transport: NinepTransport = {
+      write: (frame) => {
+        if (!socket.destroyed) socket.write(frame);
+      },
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      end: () => socket.end(() => socket.destroy()),
+      destroy: () => socket.destroy(),
+    };
+    const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
+    this.conns.add(conn);
+    socket.on('data', (chunk: Buffer) => conn.receive(chunk));
+    socket.on('error', () => undefined); // 'close' follows; the connection ends there.
+    socket.on('close', () => {
+      conn.destroy();
+      void conn.closed.then(() => this.conns.delete(conn));
+    });
+  }
+
+  /**
+   * Stops accepting, lets every connection answer the requests it has in flight, closes
+   * them, and resolves when every File they held is closed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      await Promise.all([...this.conns].map((c) => c.close()));
+      await stopped;
+    })();
+    return this.closing;
+  }
+
+  /** Closes every connection now (requests in flight are aborted) and stops listening. */
+  async destroy(): Promise<void> {
+    this.closing ??= Promise.resolve();
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const conns = [...this.conns];
+    for (const c of conns) c.destroy();
+    await Promise.all(conns.map((c) => c.closed));
+    await stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
