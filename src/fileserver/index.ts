@@ -5,3 +5,5 @@
 export * from './file-server.js';
 export { MemFileServer, newMemFileServer } from './mem-file-server.js';
 export type { MemFileServerOptions } from './mem-file-server.js';
+export { DirFileServer, errnoToNsError, newDirFileServer } from './dir-file-server.js';
+export type { DirFileServerOptions } from './dir-file-server.js';

@@ -152,7 +152,7 @@ export class MemFileServer implements FileServer {
     return {
       qpath: this.#nextPath++,
       version: 0,
-      mode,
+      mode: mode >>> 0,
       name,
       parent,
       atime: t,

@@ -1,0 +1,795 @@
+/**
+ * dirfs: a FileServer for a host directory, confined to it.
+ *
+ * Confinement (Linux). The server holds an O_PATH descriptor for its root, and every File
+ * holds one for the object it names. A name is looked up relative to its directory's
+ * descriptor, as openat(2) does, by opening `/proc/self/fd/<dirfd>/<name>` with
+ * O_PATH|O_NOFOLLOW: the kernel jumps straight to the directory object behind the magic
+ * link (no path string is re-resolved, so renaming the directory elsewhere meanwhile
+ * changes nothing) and looks up the one name there without following it. Symbolic links
+ * are never followed: they are left out of listings, and walking to one fails with
+ * NS_ERR_PERMISSION. `..` is computed by the server from the path it walked (never asked
+ * of the host) and stops at the attach root. So every object a client reaches was found by
+ * descending real directory entries from the root; a directory swapped for a symlink in the
+ * middle of a walk makes that walk fail, never leave the tree. Hard links and bind mounts
+ * placed inside the root by the host's administrator are served as what they are.
+ *
+ * Permission model: as MemFileServer's (the client acts as the owner; the owner's rwx bits
+ * are checked by the server), and the host's own checks apply on top, for the user the
+ * server runs as. Special files (devices, FIFOs, sockets) can be walked to and stat'ed but
+ * not opened.
+ *
+ * Durability: see `DirFileServerOptions.syncWrites` and docs/fileserver.md.
+ */
+
+import { constants as C } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { chmod, chown, lstat, mkdir, open, readdir, rename, rmdir, truncate, unlink, utimes } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+
+import { NsError } from '../errors.js';
+import type { NsErrorCode } from '../errors.js';
+import { DMAPPEND, DMDIR, DMEXCL, DMPERM, DMTMP, MAX_WALK_NAMES, QTDIR, QTFILE, changes, nameError } from './file-server.js';
+import type {
+  CreateResult,
+  File,
+  FileServer,
+  OpenMode,
+  OpenResult,
+  Qid,
+  Stat,
+  StatChange,
+  WalkResult,
+} from './file-server.js';
+
+/** Options of a DirFileServer. */
+export interface DirFileServerOptions {
+  /** Refuse every change (open for writing, create, wstat, remove) with NS_ERR_PERMISSION. Default false. */
+  readOnly?: boolean;
+  /**
+   * false (default): a write is answered once write(2) has returned, so the bytes are in
+   * the host kernel and survive the server process being killed; a File that wrote is
+   * fsync'ed when it is clunked, and a wstat with every field "don't touch" fsyncs the
+   * file (wstat(5)). true: additionally every write is fdatasync'ed, and the directory is
+   * fsync'ed after create, remove and rename, before the reply: acknowledged data
+   * survives a host crash too.
+   */
+  syncWrites?: boolean;
+  /** The iounit reported by open and create. Default 1 MiB. */
+  iounit?: number;
+}
+
+// Linux's O_PATH (x86_64, arm64, and most others); node:fs does not export it.
+const O_PATH = 0o10000000;
+const DEFAULT_IOUNIT = 1024 * 1024;
+
+/** Object versions bumped by this server, so that qid.version changes on every change
+ * made through it even within one tick of the host's coarse timestamps. Bounded. */
+const MAX_BUMPS = 65536;
+
+function proc(fd: number, name?: string): string {
+  return name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`;
+}
+
+/**
+ * The single translation of host errors (errno codes) into NsError codes. The message
+ * names the client's file name and the errno, never a host path.
+ */
+export function errnoToNsError(err: unknown, what: string): NsError {
+  if (err instanceof NsError) return err;
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  const map: Record<string, NsErrorCode> = {
+    ENOENT: 'NS_ERR_NOT_FOUND',
+    EEXIST: 'NS_ERR_EXISTS',
+    EACCES: 'NS_ERR_PERMISSION',
+    EPERM: 'NS_ERR_PERMISSION',
+    EROFS: 'NS_ERR_PERMISSION',
+    ELOOP: 'NS_ERR_PERMISSION',
+    ENOTDIR: 'NS_ERR_NOT_DIR',
+    EISDIR: 'NS_ERR_IS_DIR',
+    ENOTEMPTY: 'NS_ERR_NOT_EMPTY',
+    EBUSY: 'NS_ERR_BUSY',
+    ETXTBSY: 'NS_ERR_BUSY',
+    EMFILE: 'NS_ERR_BUSY',
+    ENFILE: 'NS_ERR_BUSY',
+    ENAMETOOLONG: 'NS_ERR_TOO_LARGE',
+    EFBIG: 'NS_ERR_TOO_LARGE',
+    EINVAL: 'NS_ERR_INVALID_ARGUMENT',
+  };
+  const ns = typeof code === 'string' ? (map[code] ?? 'NS_ERR_IO') : 'NS_ERR_IO';
+  return new NsError(ns, `${what}: ${typeof code === 'string' ? code : 'host error'}`);
+}
+
+function quote(path: readonly string[]): string {
+  return JSON.stringify(path.length === 0 ? '/' : path.join('/'));
+}
+
+function modeOf(st: BigIntStats): number {
+  return ((st.isDirectory() ? DMDIR : 0) | (Number(st.mode) & DMPERM)) >>> 0;
+}
+
+/** Identifies a host object for version bumps. */
+function keyOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+function ownerMay(st: BigIntStats, bit: 4 | 2 | 1): boolean {
+  return ((Number(st.mode) >>> 6) & bit) !== 0;
+}
+
+/**
+ * A FileServer for one host directory. Construct with `newDirFileServer`. Holds one
+ * descriptor (the root) until `close()`; each File holds one more until clunked, and an
+ * open File one more again. Calls may run concurrently; each is as atomic as the
+ * underlying host call, and renames through this server are serialized so that
+ * "renaming onto an existing name is refused" holds among this server's clients.
+ */
+export class DirFileServer implements FileServer {
+  readonly #root: FileHandle;
+  readonly readOnly: boolean;
+  readonly syncWrites: boolean;
+  readonly iounit: number;
+  #closed = false;
+  readonly #devs = new Map<bigint, bigint>();
+  readonly #bumps = new Map<string, number>();
+  #renameLock: Promise<void> = Promise.resolve();
+
+  /** @internal Use newDirFileServer. Takes ownership of `root`. */
+  constructor(root: FileHandle, options: DirFileServerOptions) {
+    this.#root = root;
+    this.readOnly = options.readOnly ?? false;
+    this.syncWrites = options.syncWrites ?? false;
+    this.iounit = options.iounit ?? DEFAULT_IOUNIT;
+  }
+
+  /**
+   * Root of the tree, or of the directory that `aname` (a relative path below the root,
+   * walked with the same confinement as any walk) names. The caller owns the File.
+   */
+  async attach(aname: string): Promise<{ root: File; qid: Qid }> {
+    const path = aname.split('/').filter((s) => s !== '' && s !== '.');
+    if (path.some((s) => s === '..')) throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
+    const h = await this.openPath(path);
+    try {
+      const st = await h.stat({ bigint: true });
+      if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
+      return { root: new DirFile(this, h, path, path.length), qid: this.qidOf(st) };
+    } catch (err) {
+      await h.close();
+      throw errnoToNsError(err, 'attach');
+    }
+  }
+
+  /** Closes the root descriptor; later attaches and path lookups fail with NS_ERR_IO. Files already
+   * handed out keep working for I/O until clunked. Idempotent; never rejects. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#root.close().catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * @internal The object at `path` (names below the root; no "." or ".."), as an O_PATH
+   * handle the caller owns, found one name at a time without following symlinks.
+   */
+  async openPath(path: readonly string[]): Promise<FileHandle> {
+    if (this.#closed) throw new NsError('NS_ERR_IO', 'file server is closed');
+    let cur = await open(proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
+    try {
+      for (let i = 0; i < path.length; i++) {
+        const next = await this.openName(cur, path[i] ?? '', path.slice(0, i + 1));
+        await cur.close();
+        cur = next.handle;
+        if (i < path.length - 1 && !next.stat.isDirectory()) {
+          throw new NsError('NS_ERR_NOT_DIR', `${quote(path.slice(0, i + 1))} is not a directory`);
+        }
+      }
+      return cur;
+    } catch (err) {
+      await cur.close();
+      throw errnoToNsError(err, quote(path));
+    }
+  }
+
+  /**
+   * @internal Looks `name` up in the directory `dir` (openat with O_NOFOLLOW). Refuses a
+   * symbolic link. The caller owns the returned handle.
+   */
+  async openName(dir: FileHandle, name: string, path: readonly string[]): Promise<{ handle: FileHandle; stat: BigIntStats }> {
+    let h: FileHandle;
+    try {
+      h = await open(proc(dir.fd, name), O_PATH | C.O_NOFOLLOW);
+    } catch (err) {
+      throw errnoToNsError(err, quote(path));
+    }
+    try {
+      const st = await h.stat({ bigint: true });
+      if (st.isSymbolicLink()) {
+        throw new NsError('NS_ERR_PERMISSION', `${quote(path)} is a symbolic link, which this server does not follow`);
+      }
+      return { handle: h, stat: st };
+    } catch (err) {
+      await h.close();
+      throw errnoToNsError(err, quote(path));
+    }
+  }
+
+  /** @internal qid.path from (dev, ino): the root's device is 0 in the top byte, others get
+   * 1, 2, ... in order of first sight, so that paths are unique across mount points. */
+  qidOf(st: BigIntStats): Qid {
+    let dev = this.#devs.get(st.dev);
+    if (dev === undefined) {
+      dev = BigInt(this.#devs.size);
+      this.#devs.set(st.dev, dev);
+    }
+    const path = (dev << 56n) | (st.ino & 0xff_ffff_ffff_ffffn);
+    // Host timestamps are coarse (a kernel tick): add a count of our own changes.
+    const h = st.ctimeNs ^ (st.mtimeNs << 7n) ^ (st.size << 17n);
+    const folded = Number((h ^ (h >> 32n)) & 0xffff_ffffn);
+    const version = (folded + (this.#bumps.get(keyOf(st)) ?? 0)) >>> 0;
+    return { type: st.isDirectory() ? QTDIR : QTFILE, version, path };
+  }
+
+  /** @internal Records a change made through this server to the object whose keyOf() is `key`. */
+  bump(key: string): void {
+    const n = (this.#bumps.get(key) ?? 0) + 1;
+    this.#bumps.delete(key);
+    this.#bumps.set(key, n);
+    if (this.#bumps.size > MAX_BUMPS) {
+      const oldest = this.#bumps.keys().next();
+      if (oldest.done !== true) this.#bumps.delete(oldest.value);
+    }
+  }
+
+  /** @internal */
+  statOf(st: BigIntStats, name: string): Stat {
+    return {
+      qid: this.qidOf(st),
+      mode: modeOf(st),
+      atime: Number(st.atimeMs / 1000n) >>> 0,
+      mtime: Number(st.mtimeMs / 1000n) >>> 0,
+      length: st.isDirectory() ? 0n : st.size,
+      name,
+      uid: String(st.uid),
+      gid: String(st.gid),
+      muid: String(st.uid),
+    };
+  }
+
+  /** @internal Runs `fn` with no other rename of this server in progress. */
+  async serializeRename<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.#renameLock;
+    let release = (): void => undefined;
+    this.#renameLock = new Promise((r) => (release = r));
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** @internal fsyncs a directory (after create/remove/rename) when syncWrites is set. */
+  async syncDir(dir: FileHandle): Promise<void> {
+    if (!this.syncWrites) return;
+    const d = await open(proc(dir.fd), C.O_RDONLY | C.O_DIRECTORY);
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+}
+
+function clunked(): NsError {
+  return new NsError('NS_ERR_INVALID_ARGUMENT', 'file has been clunked');
+}
+
+function readOnly(): NsError {
+  return new NsError('NS_ERR_PERMISSION', 'file server is read-only');
+}
+
+function writes(mode: OpenMode): boolean {
+  return mode.access === 'write' || mode.access === 'readWrite' || mode.truncate === true;
+}
+
+/** A File of a DirFileServer. Owned by whoever received it; release with clunk(). */
+class DirFile implements File {
+  readonly #fs: DirFileServer;
+  /** O_PATH handle of the object; owned. */
+  readonly #h: FileHandle;
+  /** Names from the server root to this object (updated when this File renames it). */
+  #path: readonly string[];
+  /** Length of the attach root's path: `..` stops there. */
+  readonly #base: number;
+  #io: FileHandle | null = null;
+  #mode: OpenMode | null = null;
+  /** Set while open: whether the object is a directory, and its bump key. */
+  #isDir = false;
+  #key = '';
+  #dirty = false;
+  #listing: Stat[] | null = null;
+  #clunked = false;
+
+  constructor(fs: DirFileServer, handle: FileHandle, path: readonly string[], base: number) {
+    this.#fs = fs;
+    this.#h = handle;
+    this.#path = path;
+    this.#base = base;
+  }
+
+  get #name(): string {
+    return this.#path.length === this.#base ? '/' : (this.#path[this.#path.length - 1] ?? '/');
+  }
+
+  #live(): void {
+    if (this.#clunked) throw clunked();
+  }
+
+  async #fstat(): Promise<BigIntStats> {
+    try {
+      const st = await this.#h.stat({ bigint: true });
+      // An object whose last link is gone (removed through another File) is not found.
+      if (st.nlink === 0n) throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} has been removed`);
+      return st;
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+  }
+
+  async walk(names: readonly string[]): Promise<WalkResult> {
+    this.#live();
+    if (names.length > MAX_WALK_NAMES) {
+      throw new NsError('NS_ERR_TOO_LARGE', `walk of ${names.length} names (at most ${MAX_WALK_NAMES})`);
+    }
+    const qids: Qid[] = [];
+    let cur: FileHandle | null = null; // owned; null means this.#h
+    let path = this.#path;
+    try {
+      let st = await this.#fstat();
+      for (const name of names) {
+        const at = cur ?? this.#h;
+        if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
+        if (!ownerMay(st, 1)) throw new NsError('NS_ERR_PERMISSION', `no search permission in ${quote(path)}`);
+        let next: FileHandle;
+        if (name === '..') {
+          // Computed from the walked path, never asked of the host: the host's ".." of a
+          // directory moved out of the tree would be outside it.
+          path = path.length > this.#base ? path.slice(0, -1) : path;
+          next = await this.#fs.openPath(path);
+          st = await next.stat({ bigint: true });
+        } else {
+          const bad = nameError(name);
+          if (bad !== undefined) throw bad;
+          path = [...path, name];
+          const r = await this.#fs.openName(at, name, path);
+          next = r.handle;
+          st = r.stat;
+        }
+        await cur?.close();
+        cur = next;
+        qids.push(this.#fs.qidOf(st));
+      }
+      if (cur === null) {
+        // A clone: a new handle on the same object.
+        cur = await open(proc(this.#h.fd), O_PATH);
+      }
+      const file = new DirFile(this.#fs, cur, path, this.#base);
+      cur = null;
+      return { qids, file };
+    } catch (err) {
+      await cur?.close();
+      if (err instanceof NsError || (typeof err === 'object' && err !== null && 'code' in err)) {
+        return { qids, error: errnoToNsError(err, quote(path)) };
+      }
+      throw err;
+    }
+  }
+
+  async open(mode: OpenMode): Promise<OpenResult> {
+    this.#live();
+    if (this.#mode !== null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'file is already open');
+    const st = await this.#fstat();
+    await this.#checkOpen(st, mode);
+    const dir = st.isDirectory();
+    let flags = dir ? C.O_RDONLY | C.O_DIRECTORY : C.O_RDONLY;
+    if (mode.access === 'write') flags = C.O_WRONLY;
+    else if (mode.access === 'readWrite') flags = C.O_RDWR;
+    else if (writes(mode)) flags = C.O_WRONLY;
+    if (mode.truncate === true) flags |= C.O_TRUNC;
+    try {
+      // Reopening through the magic link gives the object behind the O_PATH handle.
+      this.#io = await open(proc(this.#h.fd), flags);
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+    this.#mode = mode;
+    this.#isDir = dir;
+    this.#key = keyOf(st);
+    if (mode.truncate === true) this.#fs.bump(this.#key);
+    return { qid: this.#fs.qidOf(await this.#fstat()), iounit: this.#fs.iounit };
+  }
+
+  async #checkOpen(st: BigIntStats, mode: OpenMode): Promise<void> {
+    const dir = st.isDirectory();
+    if (dir && (writes(mode) || mode.access === 'exec')) {
+      throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
+    }
+    if (!dir && !st.isFile()) {
+      throw new NsError('NS_ERR_PERMISSION', `${quote(this.#path)} is not a regular file or directory`);
+    }
+    if ((writes(mode) || mode.removeOnClose === true) && this.#fs.readOnly) throw readOnly();
+    const need: (4 | 2 | 1)[] = [];
+    if (mode.access === 'read' || mode.access === 'readWrite') need.push(4);
+    if (writes(mode)) need.push(2);
+    if (mode.access === 'exec') need.push(1);
+    for (const bit of need) {
+      if (!ownerMay(st, bit)) throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(this.#path)}`);
+    }
+    if (mode.removeOnClose === true) {
+      if (this.#path.length === this.#base) throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
+      const parent = await this.#fs.openPath(this.#path.slice(0, -1));
+      try {
+        if (!ownerMay(await parent.stat({ bigint: true }), 2)) {
+          throw new NsError('NS_ERR_PERMISSION', `may not remove ${quote(this.#path)}`);
+        }
+      } finally {
+        await parent.close();
+      }
+    }
+  }
+
+  async create(name: string, perm: number, mode: OpenMode): Promise<CreateResult> {
+    this.#live();
+    const st = await this.#fstat();
+    if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
+    const bad = nameError(name);
+    if (bad !== undefined) throw bad;
+    if ((perm & ~(DMDIR | DMTMP | DMPERM)) !== 0) {
+      const what = (perm & (DMAPPEND | DMEXCL)) !== 0 ? 'append-only and exclusive-use files are' : 'mode bits are';
+      throw new NsError('NS_ERR_INVALID_ARGUMENT', `${what} not supported by this server`);
+    }
+    if (this.#fs.readOnly) throw readOnly();
+    if (!ownerMay(st, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in ${quote(this.#path)}`);
+    const makeDir = (perm & DMDIR) !== 0;
+    if (makeDir && (writes(mode) || mode.access === 'exec')) {
+      throw new NsError('NS_ERR_IS_DIR', 'a directory may be opened for reading only');
+    }
+    // create(5): the permission bits are masked by the directory's.
+    const mask = makeDir ? 0o777 : 0o666;
+    const bits = perm & (~mask | (Number(st.mode) & mask)) & DMPERM;
+    const path = [...this.#path, name];
+    let handle: FileHandle | null = null;
+    let io: FileHandle | null = null;
+    try {
+      if (makeDir) {
+        await mkdir(proc(this.#h.fd, name), bits);
+        handle = (await this.#fs.openName(this.#h, name, path)).handle;
+        // mkdir's mode went through the umask; set exactly what create(5) says.
+        await chmod(proc(handle.fd), bits);
+        io = await open(proc(handle.fd), C.O_RDONLY | C.O_DIRECTORY);
+      } else {
+        let flags = C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+        flags |= mode.access === 'write' ? C.O_WRONLY : mode.access === 'readWrite' ? C.O_RDWR : C.O_RDONLY;
+        io = await open(proc(this.#h.fd, name), flags, bits);
+        await io.chmod(bits);
+        handle = await open(proc(io.fd), O_PATH);
+      }
+      await this.#fs.syncDir(this.#h);
+      this.#fs.bump(keyOf(st));
+      const file = new DirFile(this.#fs, handle, path, this.#base);
+      const nst = await handle.stat({ bigint: true });
+      file.#io = io;
+      file.#mode = mode;
+      file.#isDir = makeDir;
+      file.#key = keyOf(nst);
+      const qid = this.#fs.qidOf(nst);
+      return { file, qid, iounit: this.#fs.iounit };
+    } catch (err) {
+      await io?.close();
+      await handle?.close();
+      throw errnoToNsError(err, quote(path));
+    }
+  }
+
+  async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
+    signal?.throwIfAborted();
+    this.#live();
+    const io = this.#io;
+    const m = this.#mode;
+    if (io === null || m === null || m.access === 'write') {
+      if ((await this.#fstat()).isDirectory()) throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
+      throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for reading');
+    }
+    if (this.#isDir) {
+      throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
+    }
+    const n = Math.min(count, this.#fs.iounit);
+    const buf = new Uint8Array(n);
+    let got = 0;
+    try {
+      // pread may return less than asked before the end of the file; keep going.
+      while (got < n) {
+        const r = await io.read(buf, got, n - got, Number(offset) + got);
+        if (r.bytesRead === 0) break;
+        got += r.bytesRead;
+      }
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  async write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    this.#live();
+    const io = this.#io;
+    const m = this.#mode;
+    if (io === null || m === null || m.access === 'read' || m.access === 'exec') {
+      throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for writing');
+    }
+    if (data.length > this.#fs.iounit) {
+      throw new NsError('NS_ERR_TOO_LARGE', `write of ${data.length} bytes exceeds iounit ${this.#fs.iounit}`);
+    }
+    if (offset + BigInt(data.length) > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new NsError('NS_ERR_TOO_LARGE', 'write beyond the largest supported offset');
+    }
+    this.#dirty = true;
+    try {
+      let done = 0;
+      while (done < data.length) {
+        const r = await io.write(data, done, data.length - done, Number(offset) + done);
+        done += r.bytesWritten;
+      }
+      if (this.#fs.syncWrites) await io.datasync();
+      this.#fs.bump(this.#key);
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+    return data.length;
+  }
+
+  async readDir(offset: number, count: number): Promise<Stat[]> {
+    this.#live();
+    const st = await this.#fstat();
+    if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
+    const io = this.#io;
+    if (io === null) throw new NsError('NS_ERR_NOT_OPEN', 'directory is not open');
+    if (offset === 0 || this.#listing === null) this.#listing = await this.#list(io);
+    return this.#listing.slice(offset, offset + count);
+  }
+
+  async #list(dir: FileHandle): Promise<Stat[]> {
+    let names: string[];
+    try {
+      names = await readdir(proc(dir.fd));
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+    const out: (Stat | null)[] = new Array<Stat | null>(names.length).fill(null);
+    // lstat never follows the entry; a few at a time to use the thread pool.
+    const batch = 16;
+    for (let i = 0; i < names.length; i += batch) {
+      await Promise.all(
+        names.slice(i, i + batch).map(async (name, j) => {
+          try {
+            const est = await lstat(proc(dir.fd, name), { bigint: true });
+            if (!est.isSymbolicLink()) out[i + j] = this.#fs.statOf(est, name);
+          } catch {
+            // Removed since readdir: not listed.
+          }
+        }),
+      );
+    }
+    return out.filter((s): s is Stat => s !== null);
+  }
+
+  async stat(): Promise<Stat> {
+    this.#live();
+    return this.#fs.statOf(await this.#fstat(), this.#name);
+  }
+
+  async wstat(change: StatChange): Promise<void> {
+    this.#live();
+    const st = await this.#fstat();
+    const rename = changes(change.name) && change.name !== this.#name ? change.name : undefined;
+    const length = changes(change.length) ? change.length : undefined;
+    const mode = changes(change.mode) ? change.mode >>> 0 : undefined;
+    const mtime = changes(change.mtime) ? change.mtime >>> 0 : undefined;
+    const atime = changes(change.atime) ? change.atime >>> 0 : undefined;
+    const gid = changes(change.gid) ? change.gid : undefined;
+    const nothing = [rename, length, mode, mtime, atime, gid].every((v) => v === undefined);
+    if (nothing) {
+      // wstat(5): a wstat that changes nothing asks for the file to be committed to disk.
+      await this.#syncObject(st);
+      return;
+    }
+    if (this.#fs.readOnly) throw readOnly();
+    const isRoot = this.#path.length === this.#base;
+    // Validate everything first (wstat(5): all or nothing).
+    if (rename !== undefined) {
+      const bad = nameError(rename);
+      if (bad !== undefined) throw bad;
+      if (isRoot) throw new NsError('NS_ERR_PERMISSION', 'cannot rename the root');
+    }
+    if (length !== undefined) {
+      if (st.isDirectory()) {
+        if (length !== 0n) throw new NsError('NS_ERR_IS_DIR', 'cannot set the length of a directory');
+      } else {
+        if (!ownerMay(st, 2)) throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(this.#path)}`);
+        if (length > BigInt(Number.MAX_SAFE_INTEGER)) throw new NsError('NS_ERR_TOO_LARGE', 'length too large');
+      }
+    }
+    if (mode !== undefined) {
+      if (((mode & DMDIR) !== 0) !== st.isDirectory()) {
+        throw new NsError('NS_ERR_INVALID_ARGUMENT', 'cannot change DMDIR');
+      }
+      if ((mode & ~(DMDIR | DMPERM)) !== 0) {
+        throw new NsError('NS_ERR_INVALID_ARGUMENT', `mode bits 0x${mode.toString(16)} not supported by this server`);
+      }
+    }
+    let gidNum: number | undefined;
+    if (gid !== undefined) {
+      if (!/^\d{1,10}$/.test(gid) || Number(gid) > 0xfffffffe) {
+        throw new NsError('NS_ERR_INVALID_ARGUMENT', 'gid must be a numeric group id on this server');
+      }
+      gidNum = Number(gid);
+    }
+    const target = proc(this.#h.fd);
+    const apply = async (): Promise<void> => {
+      // The rename's checks come first, so that a refused rename changes nothing.
+      const parent = rename === undefined ? null : await this.#renameChecks(st, rename);
+      try {
+        await applyRest();
+        if (parent !== null && rename !== undefined) await this.#rename(parent, rename);
+      } finally {
+        await parent?.close();
+      }
+    };
+    const applyRest = async (): Promise<void> => {
+      if (length !== undefined && !st.isDirectory() && length !== st.size) await truncate(target, Number(length));
+      if (mode !== undefined) await chmod(target, mode & DMPERM);
+      if (mtime !== undefined || atime !== undefined) {
+        await utimes(target, atime ?? Number(st.atimeMs / 1000n), mtime ?? Number(st.mtimeMs / 1000n));
+      }
+      if (gidNum !== undefined) await chown(target, -1, gidNum);
+    };
+    try {
+      if (rename !== undefined) await this.#fs.serializeRename(apply);
+      else await apply();
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+    this.#fs.bump(keyOf(st));
+  }
+
+  /** The parent directory (owned by the caller), once renaming this file to `to` is allowed. */
+  async #renameChecks(st: BigIntStats, to: string): Promise<FileHandle> {
+    const parent = await this.#fs.openPath(this.#path.slice(0, -1));
+    try {
+      const pst = await parent.stat({ bigint: true });
+      if (!ownerMay(pst, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
+      await this.#checkEntry(parent, st);
+      const exists = await lstat(proc(parent.fd, to)).then(
+        () => true,
+        (err: unknown) => {
+          if ((err as { code?: unknown }).code === 'ENOENT') return false;
+          throw err;
+        },
+      );
+      if (exists) throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(to)} already exists`);
+      return parent;
+    } catch (err) {
+      await parent.close();
+      throw err;
+    }
+  }
+
+  /** Renames this file within `parent`; runs under the server's rename lock, after #renameChecks. */
+  async #rename(parent: FileHandle, to: string): Promise<void> {
+    // rename(2) would replace an entry created since the check by another host process;
+    // renames through this server cannot race, as they are serialized.
+    await rename(proc(parent.fd, this.#name), proc(parent.fd, to));
+    // This File keeps its handle on the object, whose name is now `to`.
+    this.#path = [...this.#path.slice(0, -1), to];
+    await this.#fs.syncDir(parent);
+    this.#fs.bump(keyOf(await parent.stat({ bigint: true })));
+  }
+
+  /** Refuses (NS_ERR_NOT_FOUND) if the entry named by our path is no longer our object. */
+  async #checkEntry(parent: FileHandle, st: BigIntStats): Promise<void> {
+    const est = await lstat(proc(parent.fd, this.#name), { bigint: true });
+    if (est.ino !== st.ino || est.dev !== st.dev) {
+      throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} was renamed or replaced`);
+    }
+  }
+
+  async #syncObject(st: BigIntStats): Promise<void> {
+    if (!st.isFile() && !st.isDirectory()) return;
+    try {
+      const fh = await open(proc(this.#h.fd), st.isDirectory() ? C.O_RDONLY | C.O_DIRECTORY : C.O_RDONLY);
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    }
+  }
+
+  async remove(): Promise<void> {
+    this.#live();
+    try {
+      await this.#remove();
+    } finally {
+      await this.#release(false);
+    }
+  }
+
+  async #remove(): Promise<void> {
+    if (this.#path.length === this.#base) throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
+    if (this.#fs.readOnly) throw readOnly();
+    const st = await this.#fstat();
+    const parent = await this.#fs.openPath(this.#path.slice(0, -1));
+    try {
+      const pst = await parent.stat({ bigint: true });
+      if (!ownerMay(pst, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
+      await this.#checkEntry(parent, st);
+      if (st.isDirectory()) await rmdir(proc(parent.fd, this.#name));
+      else await unlink(proc(parent.fd, this.#name));
+      await this.#fs.syncDir(parent);
+      this.#fs.bump(keyOf(pst));
+    } catch (err) {
+      throw errnoToNsError(err, quote(this.#path));
+    } finally {
+      await parent.close();
+    }
+  }
+
+  async clunk(): Promise<void> {
+    await this.#release(true);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#release(true);
+  }
+
+  async #release(honourRemoveOnClose: boolean): Promise<void> {
+    if (this.#clunked) return;
+    this.#clunked = true;
+    const io = this.#io;
+    const mode = this.#mode;
+    this.#io = null;
+    this.#mode = null;
+    this.#listing = null;
+    // clunk never fails (STYLE section 5): errors here are the host's and are dropped.
+    if (io !== null) {
+      // Durability rule: a File that wrote is fsync'ed before its clunk completes.
+      if (this.#dirty) await io.sync().catch(() => undefined);
+      await io.close().catch(() => undefined);
+    }
+    if (honourRemoveOnClose && mode?.removeOnClose === true) await this.#remove().catch(() => undefined);
+    await this.#h.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A DirFileServer serving the directory `root` (resolved once, here, with symlinks
+ * followed: the administrator's path is trusted; nothing below it is). The caller owns
+ * the server and closes it with `close()`. Rejects with NS_ERR_NOT_FOUND or NS_ERR_NOT_DIR
+ * for a bad root.
+ */
+export async function newDirFileServer(root: string, options: DirFileServerOptions = {}): Promise<DirFileServer> {
+  let h: FileHandle;
+  try {
+    h = await open(root, O_PATH | C.O_DIRECTORY);
+  } catch (err) {
+    throw errnoToNsError(err, 'root directory');
+  }
+  return new DirFileServer(h, options);
+}
