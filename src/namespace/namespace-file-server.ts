@@ -199,7 +199,7 @@ export class NamespaceFileServer<C> implements FileServer {
     }
     return {
       qid: this.dirQid(path),
-      mode: DMDIR | mode,
+      mode: (DMDIR | mode) >>> 0,
       atime: this.#started,
       mtime: this.#started,
       length: 0n,
