@@ -88,6 +88,12 @@ export interface Lookup<C = unknown> {
   readonly stack: readonly Binding<C>[];
   /** The part of `path` below `mountPoint`, relative, '' at the mount point itself. */
   readonly rest: string;
+  /**
+   * Whether `path` is `mountPoint` itself, where the union (and MCREATE) applies. False
+   * below a mount point — and at the root of a view that lies below one, whose `stack`
+   * then holds only the containers, their specs extended to the view's root.
+   */
+  readonly atMountPoint: boolean;
   /** Whether mount points lie below `path` (it is, also, a synthetic directory). */
   readonly hasMountsBelow: boolean;
 }
@@ -336,7 +342,7 @@ export class MountTable<C = unknown> {
     }
     const create = options.create === true;
     let copied: Binding<C>[];
-    if (l.rest === '') {
+    if (l.atMountPoint) {
       copied = l.stack.map((b) => ({ member: b.member, spec: b.spec, create }));
     } else {
       copied = l.stack.filter((b) => isContainer(b.member.interfaceId)).map((b) => ({ member: b.member, spec: joinRel(b.spec, l.rest), create }));
@@ -439,17 +445,19 @@ export class MountTable<C = unknown> {
     const hasMountsBelow = node !== undefined && node.children.size > 0;
     if (deep < 0) {
       if (node === undefined && comps.length > 0) throw new NsError('NS_ERR_NOT_FOUND', `'${cleaned}' does not exist`);
-      return { path: cleaned, mountPoint: undefined, stack: NO_BINDINGS, rest: '', hasMountsBelow };
+      return { path: cleaned, mountPoint: undefined, stack: NO_BINDINGS, rest: '', atMountPoint: false, hasMountsBelow };
     }
     if (deep < p) {
       // The mount point lies above this view's root: show it as the root, with the specs
-      // extended down to the root so nothing above it can be named through them.
+      // extended down to the root so nothing above it can be named through them. The
+      // view's root is below the mount point, where only containers have names.
       const clip = prefix.slice(deep).join('/');
       return {
         path: cleaned,
         mountPoint: '/',
-        stack: stack.map((b) => ({ member: b.member, spec: joinRel(b.spec, clip), create: b.create })),
+        stack: stack.filter((b) => isContainer(b.member.interfaceId)).map((b) => ({ member: b.member, spec: joinRel(b.spec, clip), create: b.create })),
         rest: comps.join('/'),
+        atMountPoint: false,
         hasMountsBelow,
       };
     }
@@ -458,6 +466,7 @@ export class MountTable<C = unknown> {
       mountPoint: formatPath(comps.slice(0, deep - p)),
       stack,
       rest: comps.slice(deep - p).join('/'),
+      atMountPoint: deep === total,
       hasMountsBelow,
     };
   }
@@ -480,7 +489,7 @@ export class MountTable<C = unknown> {
       throw new NsError('NS_ERR_NOT_FOUND', `nothing is bound at '${l.path}' (a directory of mount points)`);
     }
     let bindings: readonly Binding<C>[] = l.stack;
-    if (l.rest === '') {
+    if (l.atMountPoint) {
       const first = bindings[0] as Binding<C>;
       if (expectedInterfaceId !== undefined && first.member.interfaceId !== expectedInterfaceId) {
         throw new NsError(
@@ -512,7 +521,7 @@ export class MountTable<C = unknown> {
    */
   members(path: string): readonly Binding<C>[] {
     const l = this.lookup(path);
-    if (l.mountPoint === undefined || l.rest !== '') throw new NsError('NS_ERR_NOT_FOUND', `'${l.path}' is not a mount point`);
+    if (l.mountPoint === undefined || l.rest !== '' || l.stack.length === 0) throw new NsError('NS_ERR_NOT_FOUND', `'${l.path}' is not a mount point`);
     return l.stack;
   }
 
@@ -540,7 +549,7 @@ export class MountTable<C = unknown> {
     }
     const bindings = l.stack.filter((b) => isContainer(b.member.interfaceId));
     if (l.mountPoint !== undefined && bindings.length === 0 && children.length === 0) throw this.notDir(l);
-    return { path: l.path, children, bindings, rest: l.rest, union: l.rest === '' };
+    return { path: l.path, children, bindings, rest: l.rest, union: l.atMountPoint };
   }
 
   /**
@@ -589,7 +598,7 @@ export class MountTable<C = unknown> {
     }
     const containers = parent.stack.filter((b) => isContainer(b.member.interfaceId));
     if (containers.length === 0) throw this.notDir(parent);
-    if (parent.rest === '') {
+    if (parent.atMountPoint) {
       const target = containers.find((b) => b.create);
       if (target === undefined) {
         throw permission(`mounted directory '${parent.path}' forbids creation: no member was bound with create (-c)`);
@@ -602,7 +611,7 @@ export class MountTable<C = unknown> {
   /** Every mount point at or below this table's root, parents before children, siblings by name. */
   *mounts(): Generator<MountPoint<C>> {
     const top = this.lookup('/');
-    if (top.mountPoint === '/') yield { path: '/', stack: top.stack };
+    if (top.mountPoint === '/' && top.stack.length > 0) yield { path: '/', stack: top.stack };
     const node = this.nodeAt(this.prefix);
     if (node !== undefined) yield* walkMounts(node, []);
   }
@@ -640,10 +649,14 @@ export class MountTable<C = unknown> {
    * `prefix` — '..' stops at its root. With `readOnly` (and always when this table is
    * read-only) every mutation is refused with NS_ERR_PERMISSION; callers must also refuse
    * creates, writes and removes through members they reach from it.
-   * @throws NsError NS_ERR_INVALID_PATH, NS_ERR_NOT_FOUND when `prefix` names nothing.
+   * @throws NsError NS_ERR_INVALID_PATH, NS_ERR_NOT_FOUND when `prefix` names nothing,
+   *   NS_ERR_NOT_DIR when it lies below a leaf capability.
    */
   sub(prefix: string, readOnly = false): MountTable<C> {
     const l = this.lookup(prefix);
+    if (!l.atMountPoint && l.mountPoint !== undefined && !l.hasMountsBelow && !l.stack.some((m) => isContainer(m.member.interfaceId))) {
+      throw this.notDir(l);
+    }
     const comps = l.path === '/' ? [] : l.path.slice(1).split('/');
     return MountTable.make(this.store, [...this.prefix, ...comps], this.ro || readOnly);
   }
@@ -708,7 +721,8 @@ export class MountTable<C = unknown> {
   }
 
   private notDir(l: Lookup<C>): NsError {
-    const first = l.stack[0] as Binding<C>;
+    const first = l.stack[0];
+    if (first === undefined) return new NsError('NS_ERR_NOT_DIR', `'${l.path}' lies inside a capability that has no names below it`);
     return new NsError('NS_ERR_NOT_DIR', `'${l.mountPoint}' holds ${describeMember(first.member)}, which has no names below it`);
   }
 
