@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { PersistentMap } from '../../src/namespace/index.js';
+
+type MapOp = { set: string; value: number } | { del: string };
+
+const keyArb = fc.oneof(fc.constantFrom('a', 'b', 'c', 'Aa', 'BB'), fc.string({ maxLength: 3 }), fc.nat(5000).map(String));
+const opArb: fc.Arbitrary<MapOp> = fc.oneof(
+  fc.record({ set: keyArb, value: fc.integer() }),
+  fc.record({ del: keyArb }),
+);
+
+test('PersistentMap behaves as a Map, and every earlier version stays as it was (property)', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 300 }), (ops) => {
+      let m = PersistentMap.empty<number>();
+      const ref = new Map<string, number>();
+      const versions: [PersistentMap<number>, Map<string, number>][] = [];
+      for (const op of ops) {
+        if ('set' in op) {
+          m = m.set(op.set, op.value);
+          ref.set(op.set, op.value);
+        } else {
+          m = m.delete(op.del);
+          ref.delete(op.del);
+        }
+        versions.push([m, new Map(ref)]);
+      }
+      for (const [pm, want] of versions) {
+        assert.equal(pm.size, want.size);
+        assert.deepEqual(new Map(pm.entries()), want);
+        for (const [k, v] of want) assert.equal(pm.get(k), v);
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('PersistentMap holds 100k keys and deletes them all back to empty', () => {
+  let m = PersistentMap.empty<number>();
+  for (let i = 0; i < 100_000; i++) m = m.set(`k${i}`, i);
+  assert.equal(m.size, 100_000);
+  const half = m;
+  for (let i = 0; i < 100_000; i += 2) m = m.delete(`k${i}`);
+  assert.equal(m.size, 50_000);
+  assert.equal(m.get('k2'), undefined);
+  assert.equal(m.get('k3'), 3);
+  assert.equal(half.get('k2'), 2);
+  for (let i = 1; i < 100_000; i += 2) m = m.delete(`k${i}`);
+  assert.equal(m.size, 0);
+  assert.deepEqual([...m.entries()], []);
+  assert.equal(m.delete('nothing'), m);
+});
+
+test('PersistentMap keeps keys whose 32-bit hashes collide apart', () => {
+  // Found by search: these pairs have equal hashes (FNV-1a + murmur3 finalizer).
+  const pairs: [string, string][] = [
+    ['n512789', 'n749192'],
+    ['n512788', 'n749193'],
+  ];
+  for (const [a, b] of pairs) {
+    let m = PersistentMap.empty<string>().set(a, 'A').set(b, 'B').set('other', 'O');
+    assert.equal(m.get(a), 'A');
+    assert.equal(m.get(b), 'B');
+    assert.equal(m.size, 3);
+    m = m.set(b, 'B2');
+    assert.equal(m.get(b), 'B2');
+    assert.equal(m.size, 3);
+    const without = m.delete(a);
+    assert.equal(without.get(a), undefined);
+    assert.equal(without.get(b), 'B2');
+    assert.equal(without.size, 2);
+    assert.equal(m.get(a), 'A');
+    assert.deepEqual(new Map(without.delete(b).entries()), new Map([['other', 'O']]));
+  }
+});
