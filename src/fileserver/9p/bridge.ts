@@ -70,10 +70,10 @@ const BY_CODE: Readonly<Record<NsErrorCode, NinepError>> = {
   NS_ERR_INVALID_PATH: NinepErrors.Ename,
   NS_ERR_INVALID_ARGUMENT: NinepErrors.Ebadarg,
   NS_ERR_INTERFACE_MISMATCH: NinepErrors.Eperm,
-  NS_ERR_BUSY: NinepErrors.Einuse,
+  NS_ERR_BUSY: NinepErrors.Ebusy,
   NS_ERR_NOT_OPEN: NinepErrors.Ebadusefid,
   NS_ERR_IO: NinepErrors.Eio,
-  NS_ERR_TOO_LARGE: NinepErrors.Etoolong,
+  NS_ERR_TOO_LARGE: NinepErrors.Efbig,
   NS_ERR_PARSE: NinepErrors.Ebadarg,
 };
 

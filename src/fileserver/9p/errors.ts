@@ -76,6 +76,7 @@ export const NinepErrors = Object.freeze({
   Emode: e('illegal mode', Errno.EINVAL),
   Ename: e('illegal name', Errno.ENAMETOOLONG),
   Etoolong: e('File name too long', Errno.ENAMETOOLONG),
+  Efbig: e('File too large', Errno.EFBIG),
   Ebadoffset: e('bad offset in directory read', Errno.ESPIPE),
   Ecount: e('i/o count too large', Errno.EIO),
   Emsgsize: e('Message too long', Errno.EMSGSIZE),
