@@ -25,7 +25,7 @@
 import { NsError } from '../errors.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, formatInterfaceId, isContainer } from './interfaces.js';
 import { formatFlags, parseNamespaceText, quoteWord, type NsCommand, type ParseOptions, type Position, type Word } from './ns-text.js';
-import { MAX_NAME_BYTES, formatPath, parsePath, parseSpec, utf8Length } from './path.js';
+import { MAX_NAME_BYTES, formatPath, parsePath, parsePathCleaned, parseSpec, utf8Length } from './path.js';
 import { PersistentMap } from './persistent-map.js';
 
 export type { Position } from './ns-text.js';
@@ -419,7 +419,7 @@ export class MountTable<C = unknown> {
    *   a mount point nor a parent of one.
    */
   lookup(path: string): Lookup<C> {
-    const comps = parsePath(path);
+    const { components: comps, cleaned } = parsePathCleaned(path);
     const prefix = this.prefix;
     const p = prefix.length;
     const total = p + comps.length;
@@ -441,7 +441,6 @@ export class MountTable<C = unknown> {
       node = next;
       k++;
     }
-    const cleaned = formatPath(comps);
     const hasMountsBelow = node !== undefined && node.children.size > 0;
     if (deep < 0) {
       if (node === undefined && comps.length > 0) throw new NsError('NS_ERR_NOT_FOUND', `'${cleaned}' does not exist`);
@@ -456,16 +455,19 @@ export class MountTable<C = unknown> {
         path: cleaned,
         mountPoint: '/',
         stack: stack.filter((b) => isContainer(b.member.interfaceId)).map((b) => ({ member: b.member, spec: joinRel(b.spec, clip), create: b.create })),
-        rest: comps.join('/'),
+        rest: cleaned.slice(1),
         atMountPoint: false,
         hasMountsBelow,
       };
     }
+    // Split the cleaned text at the mount point instead of joining components again.
+    let cut = 0;
+    for (let i = 0; i < deep - p; i++) cut += (comps[i] as string).length + 1;
     return {
       path: cleaned,
-      mountPoint: formatPath(comps.slice(0, deep - p)),
+      mountPoint: cut === 0 ? '/' : cleaned.slice(0, cut),
       stack,
-      rest: comps.slice(deep - p).join('/'),
+      rest: cleaned.slice(cut + 1),
       atMountPoint: deep === total,
       hasMountsBelow,
     };

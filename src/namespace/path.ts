@@ -79,11 +79,22 @@ export function validateName(name: string): void {
  *   path longer than MAX_PATH_LENGTH or deeper than MAX_PATH_DEPTH once cleaned.
  */
 export function parsePath(path: string): string[] {
+  return parsePathCleaned(path).components;
+}
+
+/**
+ * `parsePath`, also returning the cleaned path text (the input itself when it was clean
+ * already, the common case, so callers need not join the components again).
+ * @throws as `parsePath`.
+ */
+export function parsePathCleaned(path: string): { components: string[]; cleaned: string } {
   if (typeof path !== 'string') throw invalid('path is not a string');
   if (path.length === 0) throw invalid('empty path');
   if (path.length > MAX_PATH_LENGTH) throw invalid(`path is ${path.length} characters long; the limit is ${MAX_PATH_LENGTH}`);
   if (path.charCodeAt(0) !== 0x2f) throw invalid(`path ${show(path)} is not absolute (it must begin with '/')`);
-  return cleanComponents(path);
+  const components: string[] = [];
+  const clean = scan(path, components);
+  return { components, cleaned: clean && (path.length === 1 || path.charCodeAt(path.length - 1) !== 0x2f) ? path : formatPath(components) };
 }
 
 /**
@@ -95,22 +106,56 @@ export function parsePath(path: string): string[] {
 export function parseSpec(spec: string): string[] {
   if (typeof spec !== 'string') throw invalid('path is not a string');
   if (spec.length > MAX_PATH_LENGTH) throw invalid(`path is ${spec.length} characters long; the limit is ${MAX_PATH_LENGTH}`);
-  return cleanComponents(spec);
+  const out: string[] = [];
+  scan(spec, out);
+  return out;
 }
 
-function cleanComponents(path: string): string[] {
-  const out: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      out.pop();
+/**
+ * Splits, validates and cleans in one pass over the characters (paths are resolved on
+ * every call, so this is the hot loop of a lookup). Pushes the cleaned components onto
+ * `out`; returns false when cleaning changed anything ('//', '.', '..').
+ */
+function scan(path: string, out: string[]): boolean {
+  let clean = true;
+  const n = path.length;
+  let i = 0;
+  while (i <= n) {
+    const start = i;
+    let bytes = 0;
+    let odd = false;
+    for (; i < n; i++) {
+      const c = path.charCodeAt(i);
+      if (c === 0x2f) break;
+      if (c >= 0x20 && c < 0x7f) bytes++;
+      else if (c >= 0x80 && c < 0x800) bytes += 2;
+      else if (c >= 0x800 && (c < 0xd800 || c > 0xdfff)) bytes += 3;
+      else odd = true; // control character or surrogate: checked below
+    }
+    const end = i;
+    const len = end - start;
+    i++;
+    if (len === 0) {
+      if (start !== 0 && start !== n) clean = false;
       continue;
     }
-    validateName(part);
-    out.push(part);
+    if (len <= 2 && path.charCodeAt(start) === 0x2e) {
+      if (len === 1) {
+        clean = false;
+        continue;
+      }
+      if (path.charCodeAt(start + 1) === 0x2e) {
+        clean = false;
+        out.pop();
+        continue;
+      }
+    }
+    const name = path.slice(start, end);
+    if (odd || bytes > MAX_NAME_BYTES) validateName(name);
+    out.push(name);
   }
   if (out.length > MAX_PATH_DEPTH) throw invalid(`path has ${out.length} components; the limit is ${MAX_PATH_DEPTH}`);
-  return out;
+  return clean;
 }
 
 /** The absolute path of `components` ('/' for none). */
