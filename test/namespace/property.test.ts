@@ -179,7 +179,7 @@ for (const a of ['', 'a', 'b', 'c']) {
   }
 }
 
-function tableResolve(t: MountTable<string>, p: string) {
+function tableResolve(t: MountTable<string>, p: string): { label: string; spec: string; rest: string; mountPoint: string } {
   const r = t.resolve(p);
   return { label: r.binding.member.label, spec: r.binding.spec, rest: r.rest, mountPoint: r.mountPoint };
 }
@@ -263,11 +263,11 @@ test('a sub view answers as the namespace does for the same place below its pref
     fc.property(fc.array(opArb, { maxLength: 20 }), fc.constantFrom(...UNIVERSE), (ops, prefix) => {
       const t = new MountTable<string>();
       for (const o of ops) outcome(() => runOnTable(t, o));
-      const v = outcome(() => t.sub(prefix));
+      const v: MountTable<string> | { error: string } = outcome(() => t.sub(prefix));
       if (!(v instanceof MountTable)) return;
       for (const p of UNIVERSE) {
         const full = prefix === '/' ? p : p === '/' ? prefix : prefix + p;
-        const reach = (tt: MountTable<string>, q: string) =>
+        const reach = (tt: MountTable<string>, q: string): string[] | { error: string } =>
           outcome(() => {
             const r = tt.resolve(q);
             return r.bindings.map((b) => `${b.member.label}:${join(b.spec, r.rest)}`);
