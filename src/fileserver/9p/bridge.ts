@@ -256,7 +256,7 @@ export function getattrOf(s: FsStat, nUname: number): Omit<Rgetattr, 'type' | 't
  */
 export function statChangeOfSetattr(m: Tsetattr, currentMode: number, nowSec: number): StatChange {
   const change: StatChange = {};
-  if (m.valid & P9_SETATTR_MODE) change.mode = (currentMode & ~0o777) | (m.mode & 0o777);
+  if (m.valid & P9_SETATTR_MODE) change.mode = ((currentMode & ~0o777) | (m.mode & 0o777)) >>> 0;
   if (m.valid & P9_SETATTR_SIZE) change.length = m.size;
   if (m.valid & P9_SETATTR_ATIME) change.atime = m.valid & P9_SETATTR_ATIME_SET ? Number(m.atime_sec & 0xffffffffn) : nowSec;
   if (m.valid & P9_SETATTR_MTIME) change.mtime = m.valid & P9_SETATTR_MTIME_SET ? Number(m.mtime_sec & 0xffffffffn) : nowSec;

@@ -552,7 +552,7 @@ export class NinepConnection {
       case MessageType.Tmkdir: {
         const { file } = this.fileFid(req, m.dfid);
         this.checkWritable();
-        const res = await file.create(m.name, DMDIR | (m.mode & 0o777), { access: 'read' });
+        const res = await file.create(m.name, (DMDIR | (m.mode & 0o777)) >>> 0, { access: 'read' });
         await res.file.clunk();
         return { type: MessageType.Rmkdir, tag, qid: res.qid };
       }
