@@ -1,0 +1,153 @@
+/**
+ * 9P servers for the v9fs VM test: Debian's diod (the reference, 9P2000.L only) and
+ * ours (`capns 9p`), each started as a real process on 127.0.0.1 with its own port.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { delimiter, join, resolve } from 'node:path';
+
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+/** A 9P server process under test. */
+export interface NinepServerProcess {
+  port: number;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Kills the process and waits for it to exit. Never throws. */
+  stop(): Promise<void>;
+}
+
+/** Path of the diod binary, or undefined. */
+export function findDiod(): string | undefined {
+  for (const dir of [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin']) {
+    try {
+      accessSync(join(dir, 'diod'), fsConstants.X_OK);
+      return join(dir, 'diod');
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** A port that was free a moment ago (diod cannot report the port it bound). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((res, rej) => {
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', res);
+  });
+  const addr = srv.address();
+  await new Promise<void>((res) => srv.close(() => res()));
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+async function waitForListener(port: number, child: ChildProcess, out: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${out()}`);
+    const ok = await new Promise<boolean>((res) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        res(true);
+      });
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`server did not listen on ${port}: ${out()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function wrap(child: ChildProcess, port: number, out: () => string): NinepServerProcess {
+  return {
+    port,
+    output: out,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((res) => child.once('exit', () => res()));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+function collect(child: ChildProcess): () => string {
+  let text = '';
+  const add = (b: Buffer): void => {
+    if (text.length < 1 << 20) text += b.toString('utf8');
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  return () => text;
+}
+
+/**
+ * Starts diod exporting `dir` without authentication on 127.0.0.1. Clients attach with
+ * aname = `dir`.
+ */
+export async function startDiod(diod: string, dir: string): Promise<NinepServerProcess> {
+  const port = await freePort();
+  const child = spawn(diod, ['-f', '-n', '-l', `127.0.0.1:${port}`, '-e', dir, '-L', 'stderr'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = collect(child);
+  try {
+    await waitForListener(port, child, out);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return wrap(child, port, out);
+}
+
+/**
+ * Whether this checkout's `capns` has the `9p` subcommand (asks `capns 9p --help`; a
+ * second or two through tsx).
+ */
+export function capnsHas9p(): boolean {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'capns.js'), '9p', '--help'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return r.status === 0 && r.stdout.includes('--listen');
+}
+
+/**
+ * Starts `capns 9p --listen 127.0.0.1:0` with the given serving arguments (e.g.
+ * ['--ram'] or ['--dir', path]) and learns its port from the first `127.0.0.1:PORT` or
+ * `tcp!127.0.0.1!PORT` it prints.
+ */
+export async function startCapns9p(serveArgs: string[]): Promise<NinepServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin', 'capns.js'), '9p', '--listen', '127.0.0.1:0', ...serveArgs],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const out = collect(child);
+  const port = await new Promise<number>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`capns 9p printed no port: ${out()}`)), 20_000);
+    const look = (): void => {
+      const m = /127\.0\.0\.1(?::|!)(\d+)/.exec(out());
+      if (m !== null && Number(m[1]) !== 0) {
+        clearTimeout(timer);
+        res(Number(m[1]));
+      }
+    };
+    child.stdout?.on('data', look);
+    child.stderr?.on('data', look);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`capns 9p exited (${code}) before listening: ${out()}`));
+    });
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  await waitForListener(port, child, out);
+  return wrap(child, port, out);
+}
