@@ -1,0 +1,283 @@
+/**
+ * Capabilities and answers as capnp-es sees them.
+ *
+ * The generated typed clients (`X$Client`) wrap a capnp-es `Client` (`call(call) →
+ * Answer`, `close()`), and `$.Pipeline` calls `Answer.pipelineCall(transform, call)` /
+ * `pipelineClose(transform)`. This file holds our implementations of those two
+ * interfaces, shared by local servers and connections:
+ *
+ * - `CapHook`: one capability (a local object, an import, an embargo...) with a
+ *   reference count. `CapHandle`: one owned reference to a hook; it is the `Client`
+ *   the typed classes hold; `close()` drops the reference, once.
+ * - `DeferredAnswer`: an answer not known yet; calls pipelined on it queue, in order,
+ *   until it is bound to the real answer (no queue cap, no hang).
+ * - `ResultAnswer`: a finished call's results; pipelined calls go to the capability at
+ *   the transform's pointer.
+ * - `BrokenAnswer` / `BrokenHook`: everything fails with one RpcError.
+ */
+import * as $ from 'capnp-es';
+import type { Call, Client, Pointer, Struct } from 'capnp-es';
+import { RpcError } from './failure.js';
+
+/** One step of a promise-pipeline transform: a pointer field index (capnp-es's PipelineOp). */
+export interface PipelineOp {
+  field: number;
+  defaultValue?: Pointer;
+}
+
+/** capnp-es's Answer interface (not exported by capnp-es; structurally identical). */
+export interface Answer<R extends Struct> {
+  struct(): Promise<R>;
+  pipelineCall<P extends Struct, R2 extends Struct>(transform: PipelineOp[], call: Call<P, R2>): Answer<R2>;
+  pipelineClose(transform: PipelineOp[]): void;
+}
+
+/** A struct of no particular type: how received content is held before a method casts it. */
+export class AnyStruct extends $.Struct {
+  static override readonly _capnp = { displayName: 'AnyStruct', id: '0', size: new $.ObjectSize(0, 0) };
+}
+
+/** Per-call options travel on the capnp-es Call object under this key. */
+export const kCallOptions = Symbol('ns.rpc.callOptions');
+
+/** Options of one call: cancellation, and where a server call came from. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** Reads the options attached to a call object (undefined when none). */
+export function callOptions(call: Call<Struct, Struct>): CallOptions | undefined {
+  return (call as { [kCallOptions]?: CallOptions })[kCallOptions];
+}
+
+/** One capability, reference counted by the handles that point at it. */
+export interface CapHook {
+  /** Delivers a call. Never throws: failures come back as a rejecting Answer. */
+  call(call: Call<Struct, Struct>): Answer<Struct>;
+  addRef(): void;
+  release(): void;
+  /** The hook calls are really delivered to now (itself unless it forwards). */
+  resolved(): CapHook;
+}
+
+/** An owned reference to a hook: the capnp-es `Client` inside every typed client. */
+export class CapHandle implements Client {
+  hook: CapHook;
+  closed = false;
+
+  /** Takes ownership of one reference on `hook`. */
+  constructor(hook: CapHook) {
+    this.hook = hook;
+  }
+
+  call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
+    if (this.closed) {
+      return new BrokenAnswer(new RpcError('failed', 'call on a released capability')) as unknown as Answer<R>;
+    }
+    return this.hook.call(call) as unknown as Answer<R>;
+  }
+
+  /** Drops this reference (idempotent; never throws). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.hook.release();
+    } catch {
+      // Disposers never throw (STYLE.md section 5).
+    }
+  }
+
+  /** A new, independently owned reference to the same capability. */
+  dup(): CapHandle {
+    if (this.closed) return new CapHandle(new BrokenHook(new RpcError('failed', 'capability was released')));
+    this.hook.addRef();
+    return new CapHandle(this.hook);
+  }
+}
+
+/** Hook base with a plain reference count; `dispose()` runs when it reaches zero. */
+export abstract class RefHook implements CapHook {
+  refs = 1;
+
+  abstract call(call: Call<Struct, Struct>): Answer<Struct>;
+
+  addRef(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (this.refs <= 0) return;
+    if (--this.refs === 0) this.dispose();
+  }
+
+  resolved(): CapHook {
+    return this;
+  }
+
+  protected abstract dispose(): void;
+}
+
+/** A capability that fails every call with one error. */
+export class BrokenHook implements CapHook {
+  constructor(readonly error: RpcError) {}
+  call(): Answer<Struct> {
+    return new BrokenAnswer(this.error);
+  }
+  addRef(): void {}
+  release(): void {}
+  resolved(): CapHook {
+    return this;
+  }
+}
+
+/** An answer that failed. Pipelined calls on it fail the same way. */
+export class BrokenAnswer implements Answer<Struct> {
+  constructor(readonly error: RpcError) {}
+  struct(): Promise<Struct> {
+    // Created lazily: a rejected promise nobody asked for would be an unhandled rejection.
+    return Promise.reject(this.error);
+  }
+  pipelineCall<P extends Struct, R extends Struct>(_ops: PipelineOp[], _call: Call<P, R>): Answer<R> {
+    return this as unknown as Answer<R>;
+  }
+  pipelineClose(): void {}
+}
+
+/**
+ * The client at `ops` inside `root` (a results struct or an interface pointer), or null
+ * when the path does not lead to a capability. Never throws.
+ */
+export function capAt(root: Pointer, ops: readonly PipelineOp[]): Client | null {
+  try {
+    let p: Pointer = root;
+    for (const op of ops) {
+      if ($.utils.isNull(p) || $.utils.getTargetPointerType(p) !== $.PointerType.STRUCT) return null;
+      const s = new AnyStruct(p.segment, p.byteOffset, p._capnp.depthLimit);
+      p = $.utils.getPointer(op.field, s);
+    }
+    if ($.utils.isNull(p) || $.utils.getTargetPointerType(p) !== $.PointerType.OTHER) return null;
+    const f = $.utils.followFars(p);
+    const id = $.utils.getCapabilityId(f);
+    const table = p.segment.message._capnp.capTable;
+    return table?.[id] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Closes every capability in a message's cap table (the message owned them). */
+export function closeCapTable(msg: $.Message): void {
+  const t = msg._capnp.capTable;
+  if (t === undefined) return;
+  msg._capnp.capTable = [];
+  for (const c of t) {
+    try {
+      c?.close();
+    } catch {
+      // Foreign clients may throw from close(); ours never do.
+    }
+  }
+}
+
+/** A finished call's results. Pipelined calls go to the capability at the transform. */
+export class ResultAnswer implements Answer<Struct> {
+  constructor(readonly results: Struct) {}
+  struct(): Promise<Struct> {
+    return Promise.resolve(this.results);
+  }
+  pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
+    const c = capAt(this.results, ops);
+    if (c === null) return new BrokenAnswer(new RpcError('failed', 'pipelined call on a field that holds no capability')) as unknown as Answer<R>;
+    return c.call(call);
+  }
+  pipelineClose(ops: PipelineOp[]): void {
+    capAt(this.results, ops)?.close();
+  }
+}
+
+type Queued =
+  | { ops: PipelineOp[]; call: Call<Struct, Struct>; child: DeferredAnswer }
+  | { ops: PipelineOp[]; call: null; child: null };
+
+/**
+ * An answer to be known later. Calls pipelined before `bind()` queue (unbounded, in
+ * order) and are delivered by `bind()` before any later call, preserving E-order.
+ */
+export class DeferredAnswer implements Answer<Struct> {
+  #target: Answer<Struct> | null = null;
+  #queue: Queued[] = [];
+  #waiters: Array<{ resolve: (s: Struct) => void; reject: (e: unknown) => void }> = [];
+
+  get bound(): boolean {
+    return this.#target !== null;
+  }
+
+  /** The answer this one was bound to (null while pending). */
+  get target(): Answer<Struct> | null {
+    return this.#target;
+  }
+
+  struct(): Promise<Struct> {
+    if (this.#target !== null) return this.#target.struct();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
+    if (this.#target !== null) return this.#target.pipelineCall(ops, call);
+    const child = new DeferredAnswer();
+    this.#queue.push({ ops, call: call as unknown as Call<Struct, Struct>, child });
+    return child as unknown as Answer<R>;
+  }
+
+  pipelineClose(ops: PipelineOp[]): void {
+    if (this.#target !== null) this.#target.pipelineClose(ops);
+    else this.#queue.push({ ops, call: null, child: null });
+  }
+
+  /** Binds to the real answer and delivers the queue. Later binds are ignored. */
+  bind(a: Answer<Struct>): void {
+    if (this.#target !== null) return;
+    this.#target = a;
+    const q = this.#queue;
+    this.#queue = [];
+    for (const e of q) {
+      try {
+        if (e.call !== null) e.child.bind(a.pipelineCall(e.ops, e.call));
+        else a.pipelineClose(e.ops);
+      } catch (err) {
+        if (e.child !== null) e.child.bind(new BrokenAnswer(err instanceof RpcError ? err : new RpcError('failed', String(err))));
+      }
+    }
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const { resolve, reject } of w) a.struct().then(resolve, reject);
+  }
+
+  reject(err: RpcError): void {
+    this.bind(new BrokenAnswer(err));
+  }
+}
+
+/** A capability that is a field of an answer: calls pipeline on the answer. */
+export class PipelineHook implements CapHook {
+  /**
+   * `closes`: releasing this hook releases the answer's capability at `ops` (true for a
+   * caller's own reference; false for a peer's receiverAnswer reference).
+   */
+  constructor(
+    readonly answer: Answer<Struct>,
+    readonly ops: PipelineOp[],
+    readonly closes = true,
+  ) {}
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    return this.answer.pipelineCall(this.ops, call);
+  }
+  addRef(): void {}
+  release(): void {
+    if (this.closes) this.answer.pipelineClose(this.ops);
+  }
+  resolved(): CapHook {
+    return this;
+  }
+}

@@ -1,0 +1,1325 @@
+/* eslint-disable @typescript-eslint/no-unsafe-enum-comparison -- wire values are plain numbers read from the peer; comparing them with the const enums that name them is the point. */
+/**
+ * One Cap'n Proto RPC connection (rpc.capnp, Level 1): the four tables and the message
+ * handlers, over any Duplex byte stream (transports live in transport.ts).
+ *
+ * Tables (rpc.capnp "Terminology"):
+ * - questions: our calls (and Bootstraps) awaiting the peer's Return, by question id.
+ * - answers:   the peer's calls we are serving, by the peer's question id, until Finish.
+ * - exports:   our capabilities the peer holds, with the peer's reference count.
+ * - imports:   the peer's capabilities we hold, with how many times we received each
+ *              (sent back in Release when our last local reference goes).
+ * plus embargoes: loopback calls held until the peer echoes our Disembargo.
+ *
+ * Invariants worth knowing when reading this file:
+ * - Nothing the peer sends throws out of `#onData`: protocol errors abort the connection
+ *   (Abort, then close), anything else becomes an exception Return for that call.
+ * - Every write goes through `#send`, which batches all messages of one event-loop turn
+ *   into one socket write (setImmediate), and keeps their order.
+ * - A question id is reused only after its Return arrived and our Finish went out.
+ * - We always send releaseParamCaps = false and releaseResultCaps = false, and account
+ *   for every imported reference with Release, like the C++ implementation.
+ */
+import type { Duplex } from 'node:stream';
+import * as $ from 'capnp-es';
+import type { Call, Client, Struct } from 'capnp-es';
+import { Message as RpcMessage } from 'capnp-es/capnp/rpc';
+import {
+  type Answer,
+  type PipelineOp,
+  AnyStruct,
+  BrokenAnswer,
+  BrokenHook,
+  CapHandle,
+  type CapHook,
+  DeferredAnswer,
+  PipelineHook,
+  RefHook,
+  ResultAnswer,
+  capAt,
+  callOptions,
+  closeCapTable,
+  kCallOptions,
+  type CallOptions,
+} from './cap.js';
+import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
+import { type Frame, FrameReader } from './frame.js';
+import { type RpcLimits, resolveLimits } from './limits.js';
+import { type Tracer, describeDecoded, makeTracer } from './trace.js';
+import {
+  type CapDesc,
+  CapTag,
+  type Decoded,
+  EmbargoTag,
+  Envelope,
+  RetTag,
+  Tag,
+  type Target,
+  type WireException,
+  WireReader,
+  decode,
+} from './wire.js';
+
+/** Counts of the four tables (and embargoes), for leak checks. */
+export interface RpcStats {
+  questions: number;
+  answers: number;
+  imports: number;
+  exports: number;
+  embargoes: number;
+}
+
+/** Options of one connection. */
+export interface ConnectionOptions {
+  limits?: Partial<RpcLimits> | undefined;
+  /**
+   * The capability the peer gets from Bootstrap, made once per connection (we own the
+   * returned reference; it is released when the connection ends).
+   */
+  bootstrap?: (() => { client: Client } | Client) | undefined;
+  /** Per-message trace sink; default: stderr when NS_TRACE contains `rpc`. */
+  trace?: Tracer | null | undefined;
+  /** A name for traces. */
+  name?: string | undefined;
+}
+
+// capnp-es does not export its multi-segment arena; take the class from a probe message.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ArenaCtor = new (buffers: ArrayBuffer[]) => any;
+const MultiSegmentArena: ArenaCtor = (() => {
+  const probe = new Uint8Array(32);
+  new DataView(probe.buffer).setUint32(0, 1, true); // two segments of one word each
+  new DataView(probe.buffer).setUint32(4, 1, true);
+  new DataView(probe.buffer).setUint32(8, 1, true);
+  const m = new $.Message(probe.buffer, false);
+  return (m._capnp.arena as object).constructor as ArenaCtor;
+})();
+
+const SINGLE_SEGMENT = 0; // capnp-es ArenaKind.SINGLE_SEGMENT
+
+function opsKey(ops: readonly PipelineOp[]): string {
+  let k = '';
+  for (const op of ops) k += `${op.field}.`;
+  return k;
+}
+
+function isPipelineClient(c: Client): c is Client & { pipeline: { answer: Answer<Struct> }; transform(): PipelineOp[] } {
+  return typeof (c as { transform?: unknown }).transform === 'function' && (c as { pipeline?: unknown }).pipeline !== undefined;
+}
+
+/** Forwards to a foreign capnp-es Client (e.g. a `new X.Server(impl)` used directly). */
+class ClientHook extends RefHook {
+  constructor(readonly client: Client) {
+    super();
+  }
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    try {
+      return this.client.call(call);
+    } catch (e) {
+      return new BrokenAnswer(toRpcError(e));
+    }
+  }
+  protected dispose(): void {}
+}
+
+/** Calls held until the peer echoes our Disembargo; then delivered in order to `target`. */
+class EmbargoHook implements CapHook {
+  #queue: Array<{ call: Call<Struct, Struct>; d: DeferredAnswer }> | null = [];
+  constructor(readonly target: CapHook) {}
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    if (this.#queue === null) return this.target.call(call);
+    const d = new DeferredAnswer();
+    this.#queue.push({ call, d });
+    return d;
+  }
+  addRef(): void {
+    this.target.addRef();
+  }
+  release(): void {
+    this.target.release();
+  }
+  resolved(): CapHook {
+    return this.#queue === null ? this.target.resolved() : this;
+  }
+  lift(err?: RpcError): void {
+    const q = this.#queue;
+    this.#queue = null;
+    if (q === null) return;
+    for (const { call, d } of q) d.bind(err === undefined ? this.target.call(call) : new BrokenAnswer(err));
+  }
+}
+
+/** A capability the peer exported to us. */
+class ImportHook extends RefHook {
+  /** How many times the peer sent us this id (what Release must give back). */
+  remoteRefs = 0;
+  /** Set by Resolve (for a promise) or by disconnect (broken). */
+  target: CapHook | null = null;
+  targetHandle: CapHandle | null = null;
+  callsSent = false;
+
+  constructor(
+    readonly conn: RpcConnection,
+    readonly id: number,
+    readonly isPromise: boolean,
+  ) {
+    super();
+  }
+
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    if (this.target !== null) return this.target.call(call);
+    this.callsSent = true;
+    return this.conn._sendCall({ kind: 'import', id: this.id }, call, null);
+  }
+
+  override resolved(): CapHook {
+    return this.target !== null ? this.target.resolved() : this;
+  }
+
+  protected dispose(): void {
+    this.conn._releaseImport(this);
+  }
+}
+
+/** One of our calls (or Bootstraps) to the peer. Also the Answer the typed API pipelines on. */
+class Question implements Answer<Struct> {
+  readonly result = new DeferredAnswer();
+  returned = false;
+  finishSent = false;
+  cancelled = false;
+  /** Transforms we sent pipelined calls on (they may need an embargo at Return). */
+  pipelined: Map<string, PipelineOp[]> | null = null;
+  /** Transforms the caller released before the Return arrived. */
+  closed: PipelineOp[][] | null = null;
+  /** Export ids we put in the params (released for us if the Return says releaseParamCaps). */
+  paramExports: number[] = [];
+  signal: AbortSignal | null = null;
+  onAbort: (() => void) | null = null;
+
+  constructor(
+    readonly conn: RpcConnection,
+    readonly id: number,
+  ) {}
+
+  struct(): Promise<Struct> {
+    return this.result.struct();
+  }
+
+  pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
+    if (this.returned || this.cancelled) return this.result.pipelineCall(ops, call);
+    (this.pipelined ??= new Map()).set(opsKey(ops), ops);
+    return this.conn._sendCall({ kind: 'answer', questionId: this.id, ops }, call, null) as unknown as Answer<R>;
+  }
+
+  pipelineClose(ops: PipelineOp[]): void {
+    if (this.returned) this.result.pipelineClose(ops);
+    else (this.closed ??= []).push(ops);
+  }
+}
+
+/** A call from the peer being served (or served and not yet Finished). */
+class AnswerEntry implements CallOptions {
+  answer: Answer<Struct> = new DeferredAnswer();
+  returned = false;
+  finished = false;
+  redirected = false;
+  /** takeFromOtherQuestion moved the results to one of our questions: do not close them. */
+  transferred = false;
+  paramMsg: $.Message | null = null;
+  resultMsg: $.Message | null = null;
+  resultExports: number[] = [];
+  #ac: AbortController | null = null;
+  #aborted = false;
+
+  constructor(readonly id: number) {}
+
+  /** Created on first use: most calls never look at their signal. */
+  get signal(): AbortSignal {
+    if (this.#ac === null) {
+      this.#ac = new AbortController();
+      if (this.#aborted) this.#ac.abort(new RpcError('failed', 'call cancelled by the caller', { abort: true }));
+    }
+    return this.#ac.signal;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#ac?.abort(new RpcError('failed', 'call cancelled by the caller', { abort: true }));
+  }
+}
+
+interface ExportEntry {
+  id: number;
+  hook: CapHook;
+  key: object;
+  refs: number;
+  promise: boolean;
+}
+
+const METHOD_CACHE = new Map<string, $.Method<Struct, Struct>>();
+function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Struct> {
+  const k = `${interfaceId}:${methodId}`;
+  let m = METHOD_CACHE.get(k);
+  if (m === undefined) {
+    m = { interfaceId, methodId, ParamsClass: AnyStruct, ResultsClass: AnyStruct, interfaceName: `@0x${interfaceId.toString(16)}`, methodName: `#${methodId}` };
+    if (METHOD_CACHE.size < 4096) METHOD_CACHE.set(k, m);
+  }
+  return m;
+}
+
+const SMALL = 16 * 1024;
+
+/**
+ * An RPC connection over a byte stream. Create with `new RpcConnection(stream, opts)`
+ * (transport.ts does this for sockets). Owns the stream: ends or destroys it.
+ */
+export class RpcConnection {
+  readonly limits: RpcLimits;
+  readonly #stream: Duplex;
+  readonly #reader: FrameReader;
+  readonly #env = new Envelope();
+  readonly #trace: Tracer | null;
+  readonly #name: string;
+
+  readonly #questions = new Map<number, Question>();
+  #freeQuestionIds: number[] = [];
+  #nextQuestionId = 0;
+  readonly #answers = new Map<number, AnswerEntry>();
+  #answersPending = 0;
+  readonly #exports = new Map<number, ExportEntry>();
+  readonly #exportsByKey = new Map<object, ExportEntry>();
+  #freeExportIds: number[] = [];
+  #nextExportId = 0;
+  readonly #imports = new Map<number, ImportHook>();
+  readonly #embargoes = new Map<number, EmbargoHook>();
+  #nextEmbargoId = 0;
+
+  #bootstrapFactory: (() => { client: Client } | Client) | undefined;
+  #bootstrap: Client | null = null;
+
+  // Output batching.
+  #slab = Buffer.allocUnsafe(64 * 1024);
+  #slabPos = 0;
+  #batchStart = 0;
+  #chunks: Buffer[] = [];
+  #flushScheduled = false;
+  #writePaused = false;
+  #readPaused = false;
+
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #error: RpcError | null = null;
+  #drainWaiters: Array<() => void> = [];
+  #closedWaiters: Array<() => void> = [];
+
+  constructor(stream: Duplex, opts: ConnectionOptions = {}) {
+    this.limits = resolveLimits(opts.limits);
+    this.#stream = stream;
+    this.#reader = new FrameReader(this.limits);
+    this.#trace = opts.trace === undefined ? makeTracer() : opts.trace;
+    this.#name = opts.name ?? 'conn';
+    this.#bootstrapFactory = opts.bootstrap;
+    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    stream.on('drain', () => this.#onDrain());
+    stream.on('error', (err: Error) => this.#shutdown(new RpcError('disconnected', `connection error: ${err.message}`)));
+    stream.on('close', () => this.#shutdown(new RpcError('disconnected', 'connection closed')));
+    stream.on('end', () => this.#shutdown(new RpcError('disconnected', 'peer closed the connection')));
+  }
+
+  // ---- public API --------------------------------------------------------------------
+
+  /**
+   * The peer's bootstrap capability as a typed client, usable at once (calls pipeline on
+   * the Bootstrap question). The caller owns it: `release()` it or `using` it.
+   */
+  bootstrap<C>(Iface: { readonly Client: new (client: Client) => C }): C & Disposable {
+    const q = this.#newQuestion();
+    let client: Client;
+    if (q instanceof RpcError) {
+      client = new CapHandle(new BrokenHook(q));
+    } else {
+      this.#env.bootstrap(q.id);
+      this.#sendEnv(null);
+      client = new CapHandle(new PipelineHook(q, [], true));
+    }
+    const c = new Iface.Client(client) as C & Disposable;
+    (c as { [Symbol.dispose]: () => void })[Symbol.dispose] = () => client.close();
+    return c;
+  }
+
+  /** Table sizes, for leak checks. */
+  stats(): RpcStats {
+    return {
+      questions: this.#questions.size,
+      answers: this.#answers.size,
+      imports: this.#imports.size,
+      exports: this.#exports.size,
+      embargoes: this.#embargoes.size,
+    };
+  }
+
+  /** True once the connection has ended (for whatever reason). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Why the connection ended (null while open). */
+  get error(): RpcError | null {
+    return this.#error;
+  }
+
+  /** Resolves when the connection has ended. */
+  whenClosed(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((r) => this.#closedWaiters.push(r));
+  }
+
+  /**
+   * Drains: new calls fail `disconnected`, calls in flight (both ways) complete, then the
+   * stream is ended. Idempotent; resolves when closed.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    if (this.#closed) return Promise.resolve();
+    this.#closing = (async () => {
+      while (!this.#closed && (this.#questions.size > 0 || this.#answersPending > 0)) {
+        await new Promise<void>((r) => this.#drainWaiters.push(r));
+      }
+      if (!this.#closed) {
+        this.#flush();
+        this.#stream.end();
+        const t = setTimeout(() => this.#stream.destroy(), 2000);
+        await this.whenClosed();
+        clearTimeout(t);
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Fails everything in flight with `err` (default: disconnected) and closes at once. */
+  destroy(err?: Error): void {
+    const e = err === undefined ? new RpcError('disconnected', 'connection destroyed') : err instanceof RpcError ? err : new RpcError('disconnected', err.message, { cause: err });
+    this.#shutdown(e);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- output --------------------------------------------------------------------------
+
+  #append(bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (this.#slabPos + n > this.#slab.length) {
+      this.#seal();
+      this.#slab = Buffer.allocUnsafe(Math.max(64 * 1024, n));
+      this.#slabPos = 0;
+      this.#batchStart = 0;
+    }
+    this.#slab.set(bytes, this.#slabPos);
+    this.#slabPos += n;
+  }
+
+  #seal(): void {
+    if (this.#slabPos > this.#batchStart) {
+      this.#chunks.push(this.#slab.subarray(this.#batchStart, this.#slabPos));
+      this.#batchStart = this.#slabPos;
+    }
+  }
+
+  /** Frames the envelope just built (segment 0) plus optional content (segment 1) and queues it. */
+  #sendEnv(content: Uint8Array | null): void {
+    if (this.#closed) return;
+    const env = this.#env.bytes();
+    const hdr = new DataView(new ArrayBuffer(content === null ? 8 : 16));
+    if (content === null) {
+      hdr.setUint32(0, 0, true);
+      hdr.setUint32(4, env.length / 8, true);
+    } else {
+      hdr.setUint32(0, 1, true);
+      hdr.setUint32(4, env.length / 8, true);
+      hdr.setUint32(8, content.length / 8, true);
+    }
+    if (this.#trace !== null) this.#traceOut(env, content);
+    this.#append(new Uint8Array(hdr.buffer));
+    this.#append(env);
+    if (content !== null) {
+      if (content.length <= SMALL) this.#append(content);
+      else {
+        this.#seal();
+        this.#chunks.push(Buffer.from(content.buffer, content.byteOffset, content.length));
+      }
+    }
+    this.#scheduleFlush();
+  }
+
+  #sendRaw(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#seal();
+    this.#chunks.push(Buffer.from(frame.buffer, frame.byteOffset, frame.length));
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    this.#seal();
+    const chunks = this.#chunks;
+    if (chunks.length === 0 || this.#closed) {
+      this.#chunks = [];
+      return;
+    }
+    this.#chunks = [];
+    let ok = true;
+    try {
+      if (chunks.length === 1) ok = this.#stream.write(chunks[0]);
+      else {
+        this.#stream.cork();
+        for (const c of chunks) ok = this.#stream.write(c);
+        this.#stream.uncork();
+      }
+    } catch (e) {
+      this.#shutdown(new RpcError('disconnected', `write failed: ${(e as Error).message}`));
+      return;
+    }
+    // The slab's written part now belongs to the stream; keep filling after it.
+    if (this.#slab.length - this.#slabPos < 4096) {
+      this.#slab = Buffer.allocUnsafe(64 * 1024);
+      this.#slabPos = 0;
+      this.#batchStart = 0;
+    }
+    if (!ok && !this.#writePaused && this.#stream.writableLength > this.limits.maxWriteBufferBytes) {
+      // Backpressure: the peer is not reading. Stop reading its requests too, so we do
+      // not produce more replies than the socket can take ('drain' resumes).
+      this.#writePaused = true;
+      this.#updateReading();
+    }
+  }
+
+  #onDrain(): void {
+    this.#writePaused = false;
+    this.#updateReading();
+  }
+
+  #updateReading(): void {
+    const pause = this.#writePaused || this.#answersPending >= this.limits.maxInFlightCalls;
+    if (pause && !this.#readPaused) {
+      this.#readPaused = true;
+      this.#stream.pause();
+    } else if (!pause && this.#readPaused) {
+      this.#readPaused = false;
+      this.#stream.resume();
+    }
+  }
+
+  // ---- input ---------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (e) {
+      this.#abort(e);
+      return;
+    }
+    for (const f of frames) {
+      if (this.#closed) return;
+      try {
+        this.#onFrame(f);
+      } catch (e) {
+        this.#abort(e);
+        return;
+      }
+    }
+  }
+
+  #onFrame(f: Frame): void {
+    const r = new WireReader(f.segments);
+    const m = decode(r, this.limits.maxImports);
+    if (this.#trace !== null) this.#trace(`${this.#name} < ${describeDecoded(m)}`);
+    switch (m.which) {
+      case Tag.Call:
+        this.#onCall(m, f);
+        return;
+      case Tag.Return:
+        this.#onReturn(m, f);
+        return;
+      case Tag.Finish:
+        this.#onFinish(m.questionId, m.releaseResultCaps);
+        return;
+      case Tag.Release:
+        this.#releaseExport(m.id, m.count);
+        return;
+      case Tag.Bootstrap:
+        this.#onBootstrap(m.questionId);
+        return;
+      case Tag.Resolve:
+        this.#onResolve(m);
+        return;
+      case Tag.Disembargo:
+        this.#onDisembargo(m);
+        return;
+      case Tag.Abort:
+        this.#shutdown(new RpcError('disconnected', `peer aborted: ${m.exc.reason}`));
+        this.#stream.destroy();
+        return;
+      case Tag.Unimplemented:
+        this.#onUnimplemented(m.innerTag, m.innerQuestionId);
+        return;
+      default:
+        this.#sendUnimplemented(f);
+        return;
+    }
+  }
+
+  /** The received frame as a capnp-es message whose cap table is `caps`. */
+  #message(f: Frame, caps: Array<Client | null>): $.Message {
+    const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
+    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
+    msg._capnp.capTable = caps;
+    return msg;
+  }
+
+  #contentStruct(msg: $.Message, loc: { seg: number; off: number } | null): Struct {
+    if (loc === null) {
+      const m = new $.Message();
+      return m.initRoot(AnyStruct);
+    }
+    return new AnyStruct(msg.getSegment(loc.seg), loc.off, this.limits.nestingLimit);
+  }
+
+  #onCall(m: Extract<Decoded, { which: Tag.Call }>, f: Frame): void {
+    if (this.#answers.has(m.questionId)) throw new ProtocolError(`Call reuses question id ${m.questionId} still in use`);
+    const entry = new AnswerEntry(m.questionId);
+    this.#answers.set(m.questionId, entry);
+    this.#answersPending++;
+    this.#updateReading();
+    // Import the params' capabilities first: even a call we refuse must account for them
+    // (they are released when the answer is finished).
+    const caps = m.caps.map((d) => this.#importCap(d));
+    const msg = this.#message(f, caps);
+    entry.paramMsg = msg;
+    if (m.sendResultsTo === 1) entry.redirected = true;
+    else if (m.sendResultsTo !== 0) {
+      this.#answerWith(entry, new BrokenAnswer(new RpcError('unimplemented', 'sendResultsTo.thirdParty is not supported (Level 3)')));
+      return;
+    }
+    let target: Answer<Struct> | Client | null = null;
+    if (m.target.kind === 'import') {
+      const e = this.#exports.get(m.target.id);
+      if (e !== undefined) target = e.hook as unknown as Client;
+    } else {
+      const a = this.#answers.get(m.target.questionId);
+      if (a !== undefined && a !== entry) target = a.answer;
+    }
+    if (target === null) {
+      this.#answerWith(entry, new BrokenAnswer(new RpcError('failed', m.target.kind === 'import' ? `call to unknown export id ${m.target.id}` : `call pipelined on unknown question ${m.target.questionId}`)));
+      return;
+    }
+    const call = { method: anyMethod(m.interfaceId, m.methodId), params: this.#contentStruct(msg, m.content), [kCallOptions]: entry };
+    let ans: Answer<Struct>;
+    try {
+      ans = m.target.kind === 'import' ? (target as unknown as CapHook).call(call) : (target as Answer<Struct>).pipelineCall(m.target.ops, call);
+    } catch (e) {
+      ans = new BrokenAnswer(toRpcError(e));
+    }
+    this.#answerWith(entry, ans);
+  }
+
+  #answerWith(entry: AnswerEntry, ans: Answer<Struct>): void {
+    entry.answer = ans;
+    ans.struct().then(
+      (r: Struct) => this.#returnResults(entry, r),
+      (e: unknown) => this.#returnException(entry, toRpcError(e)),
+    );
+  }
+
+  #onBootstrap(questionId: number): void {
+    if (this.#answers.has(questionId)) throw new ProtocolError(`Bootstrap reuses question id ${questionId}`);
+    const entry = new AnswerEntry(questionId);
+    this.#answers.set(questionId, entry);
+    this.#answersPending++;
+    if (this.#bootstrap === null && this.#bootstrapFactory !== undefined) {
+      try {
+        const b = this.#bootstrapFactory();
+        this.#bootstrap = 'client' in b && typeof (b as { call?: unknown }).call !== 'function' ? b.client : (b as Client);
+      } catch (e) {
+        this.#answerWith(entry, new BrokenAnswer(toRpcError(e)));
+        return;
+      }
+    }
+    if (this.#bootstrap === null) {
+      this.#answerWith(entry, new BrokenAnswer(new RpcError('failed', 'this peer serves no bootstrap capability')));
+      return;
+    }
+    // Results: a message whose root is a capability pointer to our bootstrap object.
+    const msg = new $.Message();
+    const root = new $.Pointer(msg.getSegment(0), 0);
+    const b = this.#bootstrap;
+    $.utils.setInterfacePointer(msg.addCap(b instanceof CapHandle ? b.dup() : b), root);
+    entry.resultMsg = msg;
+    const results = new AnyStruct(root.segment, 0);
+    entry.answer = new ResultAnswer(results);
+    this.#returnResults(entry, results);
+  }
+
+  #returnResults(entry: AnswerEntry, results: Struct): void {
+    if (entry.returned) return;
+    if (entry.finished || this.#closed) {
+      // Cancelled: nobody wants these results; the capabilities in them are ours to drop.
+      if (results.segment.message !== entry.paramMsg) closeCapTable(results.segment.message);
+      return;
+    }
+    if (entry.redirected) {
+      entry.returned = true;
+      entry.resultMsg = results.segment.message;
+      this.#env.returnOther(entry.id, RetTag.ResultsSentElsewhere, null);
+      this.#sendEnv(null);
+      this.#answerDone(entry);
+      return;
+    }
+    let msg = results.segment.message;
+    const isCapRoot = results.byteOffset === 0 && msg._capnp.segments.length === 1 && (msg.getSegment(0).getUint32(0) & 3) === 3;
+    if (!isCapRoot && !(msg._capnp.arena.kind === SINGLE_SEGMENT && msg._capnp.segments.length === 1 && results.segment.id === 0 && results.byteOffset === 0)) {
+      // Not a root we built (e.g. results forwarded from another connection): copy.
+      const copy = new $.Message();
+      try {
+        copy.setRoot(results);
+      } catch (e) {
+        this.#returnException(entry, toRpcError(e));
+        return;
+      }
+      // The source message keeps ownership of its caps; the copy's table borrows them.
+      msg = copy;
+    } else if (msg !== entry.paramMsg) {
+      entry.resultMsg = msg;
+    }
+    const table = msg._capnp.capTable ?? [];
+    const exportsOut: number[] = [];
+    let caps: CapDesc[];
+    try {
+      caps = table.map((c) => this.#describe(c, exportsOut));
+    } catch (e) {
+      for (const id of exportsOut) this.#releaseExport(id, 1);
+      this.#returnException(entry, toRpcError(e));
+      return;
+    }
+    entry.resultExports = exportsOut;
+    entry.returned = true;
+    if (isCapRoot) {
+      this.#env.returnResults(entry.id, false, caps, true);
+      this.#sendEnv(null);
+    } else {
+      const seg = msg.getSegment(0);
+      this.#env.returnResults(entry.id, true, caps);
+      this.#sendEnv(new Uint8Array(seg.buffer, 0, seg.byteLength));
+    }
+    this.#answerDone(entry);
+  }
+
+  #returnException(entry: AnswerEntry, err: RpcError): void {
+    if (entry.returned) return;
+    if (entry.finished || this.#closed) return;
+    entry.returned = true;
+    if (entry.redirected) {
+      this.#env.returnOther(entry.id, RetTag.ResultsSentElsewhere, null);
+    } else {
+      this.#env.returnOther(entry.id, RetTag.Exception, { type: typeToWire(err.type), reason: reasonForWire(err) });
+    }
+    this.#sendEnv(null);
+    this.#answerDone(entry);
+  }
+
+  /** A Return went out for `entry`. */
+  #answerDone(entry: AnswerEntry): void {
+    this.#answersPending--;
+    this.#updateReading();
+    if (entry.finished) this.#dropAnswer(entry);
+    this.#wakeDrain();
+  }
+
+  #dropAnswer(entry: AnswerEntry): void {
+    this.#answers.delete(entry.id);
+    if (entry.paramMsg !== null) closeCapTable(entry.paramMsg);
+    if (entry.resultMsg !== null && !entry.transferred) closeCapTable(entry.resultMsg);
+    entry.paramMsg = null;
+    entry.resultMsg = null;
+  }
+
+  #onFinish(questionId: number, releaseResultCaps: boolean): void {
+    const entry = this.#answers.get(questionId);
+    if (entry === undefined || entry.finished) throw new ProtocolError(`Finish for unknown question ${questionId}`);
+    entry.finished = true;
+    if (releaseResultCaps) {
+      for (const id of entry.resultExports) this.#releaseExport(id, 1);
+      entry.resultExports = [];
+    }
+    if (!entry.returned) {
+      // rpc.capnp Finish: the caller no longer wants the answer. Cancel the method (its
+      // AbortSignal fires) and answer `canceled` now; its eventual results are dropped.
+      entry.abort();
+      entry.returned = true;
+      this.#env.returnOther(entry.id, RetTag.Canceled, null);
+      this.#sendEnv(null);
+      this.#answersPending--;
+      this.#updateReading();
+      this.#wakeDrain();
+    }
+    this.#dropAnswer(entry);
+  }
+
+  #onReturn(m: Extract<Decoded, { which: Tag.Return }>, f: Frame): void {
+    const q = this.#questions.get(m.answerId);
+    if (q === undefined || q.returned) throw new ProtocolError(`Return for unknown question ${m.answerId}`);
+    q.returned = true;
+    if (q.signal !== null && q.onAbort !== null) q.signal.removeEventListener('abort', q.onAbort);
+    if (m.releaseParamCaps) for (const id of q.paramExports) this.#releaseExport(id, 1);
+    q.paramExports = [];
+    if (q.cancelled) {
+      // We sent Finish(releaseResultCaps) already: the peer released whatever it returned.
+      this.#freeQuestion(q);
+      return;
+    }
+    let needFinishAfter = false;
+    switch (m.kind) {
+      case RetTag.Results: {
+        const caps = m.caps.map((d) => this.#importCap(d));
+        const msg = this.#message(f, caps);
+        const results = this.#contentStruct(msg, m.content);
+        if (q.pipelined !== null) needFinishAfter = this.#embargoResults(q, results, caps);
+        q.result.bind(new ResultAnswer(results));
+        break;
+      }
+      case RetTag.Exception:
+        q.result.reject(new RpcError(typeFromWire(m.exc?.type ?? 0), m.exc?.reason ?? ''));
+        break;
+      case RetTag.Canceled:
+        q.result.reject(new RpcError('failed', 'call was canceled by the callee'));
+        break;
+      case RetTag.TakeFromOtherQuestion: {
+        const other = this.#answers.get(m.otherQuestion);
+        if (other === undefined) throw new ProtocolError(`takeFromOtherQuestion names unknown question ${m.otherQuestion}`);
+        other.transferred = true;
+        q.result.bind(other.answer);
+        break;
+      }
+      case RetTag.ResultsSentElsewhere:
+        q.result.reject(new RpcError('failed', 'peer sent results elsewhere for a call that asked for them'));
+        break;
+      default:
+        q.result.reject(new RpcError('unimplemented', `Return variant ${m.kind} is not supported (Level 3)`));
+        break;
+    }
+    void needFinishAfter;
+    if (q.closed !== null) for (const ops of q.closed) q.result.pipelineClose(ops);
+    q.closed = null;
+    this.#env.finish(q.id, false);
+    this.#sendEnv(null);
+    q.finishSent = true;
+    this.#freeQuestion(q);
+  }
+
+  /**
+   * rpc.capnp Disembargo: calls we pipelined on `q` may be on their way back to us (the
+   * result is a capability of ours). Calls made from now on must not overtake them, so
+   * each such capability is wrapped in an EmbargoHook until the peer echoes our
+   * Disembargo. Returns true when an embargo was started.
+   */
+  #embargoResults(q: Question, results: Struct, caps: Array<Client | null>): boolean {
+    let any = false;
+    for (const ops of q.pipelined!.values()) {
+      const c = capAt(results, ops);
+      if (!(c instanceof CapHandle)) continue;
+      const h = c.hook.resolved();
+      if (h instanceof ImportHook && h.conn === this) continue;
+      if (c.hook instanceof EmbargoHook) continue;
+      const emb = new EmbargoHook(c.hook);
+      c.hook = emb;
+      const id = this.#nextEmbargoId++;
+      this.#embargoes.set(id, emb);
+      this.#env.disembargo({ kind: 'answer', questionId: q.id, ops }, EmbargoTag.SenderLoopback, id);
+      this.#sendEnv(null);
+      any = true;
+    }
+    void caps;
+    return any;
+  }
+
+  #onDisembargo(m: Extract<Decoded, { which: Tag.Disembargo }>): void {
+    if (m.ctx === EmbargoTag.ReceiverLoopback) {
+      const emb = this.#embargoes.get(m.value);
+      if (emb === undefined) throw new ProtocolError(`Disembargo for unknown embargo ${m.value}`);
+      this.#embargoes.delete(m.value);
+      emb.lift();
+      return;
+    }
+    if (m.ctx !== EmbargoTag.SenderLoopback) {
+      throw new ProtocolError('Disembargo accept/provide is Level 3 (unsupported)');
+    }
+    // Echo it back once every call we forwarded along this path has gone out: our
+    // forwarding is synchronous, so they are already queued ahead of this reply.
+    let c: CapHook | null = null;
+    if (m.target.kind === 'import') {
+      c = this.#exports.get(m.target.id)?.hook ?? null;
+    } else {
+      const a = this.#answers.get(m.target.questionId);
+      if (a !== undefined) {
+        const cl = resolvedClient(a.answer, m.target.ops);
+        if (cl instanceof CapHandle) c = cl.hook;
+      }
+    }
+    let h = c?.resolved() ?? null;
+    if (h instanceof PipelineHook) {
+      const cl = resolvedClient(h.answer, h.ops);
+      h = cl instanceof CapHandle ? cl.hook.resolved() : null;
+    }
+    if (!(h instanceof ImportHook) || h.conn !== this) {
+      throw new ProtocolError('Disembargo senderLoopback target does not point back to the sender');
+    }
+    this.#env.disembargo({ kind: 'import', id: h.id }, EmbargoTag.ReceiverLoopback, m.value);
+    this.#sendEnv(null);
+  }
+
+  #onResolve(m: Extract<Decoded, { which: Tag.Resolve }>): void {
+    const imp = this.#imports.get(m.promiseId);
+    const handle = m.cap !== null ? this.#importCap(m.cap) : null;
+    if (imp === undefined || !imp.isPromise || imp.target !== null) {
+      // Already released (or not a promise): drop what it resolved to.
+      handle?.close();
+      return;
+    }
+    if (handle === null) {
+      imp.target = new BrokenHook(new RpcError(typeFromWire(m.exc?.type ?? 0), m.exc?.reason ?? 'promise broken'));
+      return;
+    }
+    if (!(handle instanceof CapHandle)) return;
+    imp.targetHandle = handle;
+    const h = handle.hook.resolved();
+    if (imp.callsSent && !(h instanceof ImportHook && h.conn === this)) {
+      // Calls we sent to the promise may come back to us: embargo the new path.
+      const emb = new EmbargoHook(handle.hook);
+      const id = this.#nextEmbargoId++;
+      this.#embargoes.set(id, emb);
+      imp.target = emb;
+      this.#env.disembargo({ kind: 'import', id: imp.id }, EmbargoTag.SenderLoopback, id);
+      this.#sendEnv(null);
+    } else {
+      imp.target = handle.hook;
+    }
+  }
+
+  #onUnimplemented(innerTag: number, questionId: number): void {
+    if (innerTag === Tag.Call || innerTag === Tag.Bootstrap) {
+      const q = this.#questions.get(questionId);
+      if (q !== undefined && !q.returned) {
+        q.returned = true;
+        q.finishSent = true;
+        q.result.reject(new RpcError('unimplemented', 'peer does not implement this message'));
+        this.#freeQuestion(q);
+      }
+    }
+    // Anything else we send is optional to the peer (Resolve/Disembargo/Release of a
+    // Level 1 peer that lacks them): nothing to undo beyond what the tables hold.
+  }
+
+  #sendUnimplemented(f: Frame): void {
+    let frame: Uint8Array;
+    try {
+      const orig = new $.Message(new MultiSegmentArena(f.segments) as never);
+      orig._capnp.traversalLimit = this.limits.traversalLimitWords;
+      const out = new $.Message();
+      out.initRoot(RpcMessage).unimplemented = orig.getRoot(RpcMessage);
+      frame = new Uint8Array(out.toArrayBuffer());
+    } catch {
+      // Could not copy the original: echo just its type.
+      const out = new $.Message();
+      const inner = out.initRoot(RpcMessage)._initUnimplemented();
+      new DataView(inner.segment.buffer).setUint16(0, 0, true);
+      frame = new Uint8Array(out.toArrayBuffer());
+    }
+    if (this.#trace !== null) this.#trace(`${this.#name} > unimplemented`);
+    this.#sendRaw(frame);
+  }
+
+  // ---- questions -----------------------------------------------------------------------
+
+  #newQuestion(): Question | RpcError {
+    if (this.#closed || this.#closing !== null) return this.#error ?? new RpcError('disconnected', 'connection is closed');
+    if (this.#questions.size >= this.limits.maxQuestions) {
+      return new RpcError('overloaded', `too many calls in flight to the peer (maxQuestions ${this.limits.maxQuestions})`);
+    }
+    const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
+    const q = new Question(this, id);
+    this.#questions.set(id, q);
+    return q;
+  }
+
+  #freeQuestion(q: Question): void {
+    if (this.#questions.get(q.id) === q && q.returned && q.finishSent) {
+      this.#questions.delete(q.id);
+      this.#freeQuestionIds.push(q.id);
+      this.#wakeDrain();
+    }
+  }
+
+  #cancelQuestion(q: Question, reason: unknown): void {
+    if (q.returned || q.cancelled) return;
+    q.cancelled = true;
+    q.finishSent = true;
+    this.#env.finish(q.id, true);
+    this.#sendEnv(null);
+    q.result.reject(new RpcError('failed', 'call cancelled', { cause: reason, abort: true }));
+  }
+
+  /**
+   * Sends a call to the peer (internal: used by imports and question pipelines).
+   * Never throws; returns the Question as the answer.
+   */
+  _sendCall(target: Target, call: Call<Struct, Struct>, _unused: null): Answer<Struct> {
+    const q = this.#newQuestion();
+    if (q instanceof RpcError) return new BrokenAnswer(q);
+    let content: Uint8Array;
+    let table: Array<Client | null>;
+    const exportsOut: number[] = [];
+    let caps: CapDesc[];
+    try {
+      let msg: $.Message;
+      if ($.isDataCall(call)) {
+        const p = call.params;
+        msg = p.segment.message;
+        if (!(msg._capnp.arena.kind === SINGLE_SEGMENT && msg._capnp.segments.length === 1 && p.segment.id === 0 && p.byteOffset === 0)) {
+          msg = new $.Message();
+          msg.setRoot(p);
+        }
+      } else {
+        msg = new $.Message();
+        const p = msg.initRoot(call.method.ParamsClass);
+        call.paramsFunc?.(p);
+      }
+      const seg = msg.getSegment(0);
+      content = new Uint8Array(seg.buffer, 0, seg.byteLength);
+      table = msg._capnp.capTable ?? [];
+      caps = table.map((c) => this.#describe(c, exportsOut));
+    } catch (e) {
+      for (const id of exportsOut) this.#releaseExport(id, 1);
+      q.returned = true;
+      q.finishSent = true;
+      this.#freeQuestion(q);
+      return new BrokenAnswer(toRpcError(e));
+    }
+    q.paramExports = exportsOut;
+    const opts = callOptions(call);
+    const signal = opts?.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        for (const id of exportsOut) this.#releaseExport(id, 1);
+        q.returned = true;
+        q.finishSent = true;
+        this.#freeQuestion(q);
+        return new BrokenAnswer(new RpcError('failed', 'call cancelled', { cause: signal.reason, abort: true }));
+      }
+      q.signal = signal;
+      q.onAbort = () => this.#cancelQuestion(q, signal.reason);
+      signal.addEventListener('abort', q.onAbort, { once: true });
+    }
+    if (target.kind === 'import') {
+      const imp = this.#imports.get(target.id);
+      if (imp !== undefined) imp.callsSent = true;
+    }
+    this.#env.call(q.id, target, call.method.interfaceId, call.method.methodId, true, caps, 0);
+    this.#sendEnv(content);
+    return q;
+  }
+
+  // ---- capabilities in messages --------------------------------------------------------
+
+  /** CapDescriptor for a capability we are sending; records export ids in `exportsOut`. */
+  #describe(c: Client | null, exportsOut: number[]): CapDesc {
+    if (c === null || c === undefined) return { tag: CapTag.None, id: 0, ops: null };
+    if (c instanceof CapHandle) {
+      if (c.closed) throw new RpcError('failed', 'a released capability was put in a message');
+      let h = c.hook;
+      for (;;) {
+        const r = h.resolved();
+        if (r === h) break;
+        h = r;
+      }
+      if (h instanceof ImportHook && h.conn === this) return { tag: CapTag.ReceiverHosted, id: h.id, ops: null };
+      if (h instanceof PipelineHook) return this.#describePipeline(h.answer, h.ops, h, exportsOut);
+      if (h instanceof BrokenHook) return this.#exportHook(h, h, false, exportsOut);
+      return this.#exportHook(h, h, false, exportsOut);
+    }
+    if (isPipelineClient(c)) return this.#describePipeline(c.pipeline.answer, c.transform(), null, exportsOut);
+    // A foreign capnp-es Client: export it as is (keyed by identity).
+    const known = this.#exportsByKey.get(c);
+    if (known !== undefined) return this.#exportHook(known.hook, c, false, exportsOut);
+    return this.#exportHook(new ClientHook(c), c, false, exportsOut, true);
+  }
+
+  #describePipeline(answer: Answer<Struct>, ops: PipelineOp[], hook: PipelineHook | null, exportsOut: number[]): CapDesc {
+    if (answer instanceof Question && answer.conn === this && !answer.returned && !answer.cancelled) {
+      return { tag: CapTag.ReceiverAnswer, id: answer.id, ops };
+    }
+    const r = resolvedClient(answer, ops);
+    if (r !== undefined) return this.#describe(r, exportsOut);
+    // Still pending elsewhere: export a promise and Resolve it later.
+    const key = hook ?? answer;
+    const h = hook ?? new PipelineHook(answer, ops, false);
+    return this.#exportHook(h, key === answer ? promiseKey(answer, ops) : key, true, exportsOut, hook === null);
+  }
+
+  #exportHook(h: CapHook, key: object, promise: boolean, exportsOut: number[], fresh = false): CapDesc {
+    let e = this.#exportsByKey.get(key);
+    if (e === undefined) {
+      if (this.#exports.size >= this.limits.maxExports) {
+        throw new RpcError('overloaded', `too many capabilities exported to the peer (maxExports ${this.limits.maxExports})`);
+      }
+      const id = this.#freeExportIds.pop() ?? this.#nextExportId++;
+      if (!fresh) h.addRef();
+      e = { id, hook: h, key, refs: 0, promise };
+      this.#exports.set(id, e);
+      this.#exportsByKey.set(key, e);
+      if (promise) this.#watchPromise(e);
+    }
+    e.refs++;
+    exportsOut.push(e.id);
+    return { tag: e.promise ? CapTag.SenderPromise : CapTag.SenderHosted, id: e.id, ops: null };
+  }
+
+  /** When an exported promise settles, tell the peer (Resolve). */
+  #watchPromise(e: ExportEntry): void {
+    const h = e.hook as PipelineHook;
+    h.answer.struct().then(
+      () => {
+        if (this.#exports.get(e.id) !== e || this.#closed) return;
+        const r = resolvedClient(h.answer, h.ops);
+        if (r === undefined || r === null) {
+          this.#env.resolveException(e.id, { type: 0, reason: 'promise resolved to a null capability' });
+          this.#sendEnv(null);
+          return;
+        }
+        const out: number[] = [];
+        let d: CapDesc;
+        try {
+          d = this.#describe(r, out);
+        } catch (err) {
+          const x = toRpcError(err);
+          this.#env.resolveException(e.id, { type: typeToWire(x.type), reason: reasonForWire(x) });
+          this.#sendEnv(null);
+          return;
+        }
+        this.#env.resolveCap(e.id, d);
+        this.#sendEnv(null);
+      },
+      (err: unknown) => {
+        if (this.#exports.get(e.id) !== e || this.#closed) return;
+        const x = toRpcError(err);
+        this.#env.resolveException(e.id, { type: typeToWire(x.type), reason: reasonForWire(x) });
+        this.#sendEnv(null);
+      },
+    );
+  }
+
+  #releaseExport(id: number, count: number): void {
+    const e = this.#exports.get(id);
+    if (e === undefined) throw new ProtocolError(`Release of unknown export ${id}`);
+    if (count > e.refs) throw new ProtocolError(`Release of ${count} references to export ${id}, which has ${e.refs}`);
+    e.refs -= count;
+    if (e.refs > 0) return;
+    this.#exports.delete(id);
+    this.#exportsByKey.delete(e.key);
+    this.#freeExportIds.push(id);
+    e.hook.release();
+  }
+
+  /** A Client for a capability the peer sent us (we own the returned reference). */
+  #importCap(d: CapDesc): Client | null {
+    switch (d.tag) {
+      case CapTag.None:
+        return null;
+      case CapTag.SenderHosted:
+      case CapTag.SenderPromise: {
+        let imp = this.#imports.get(d.id);
+        if (imp === undefined) {
+          if (this.#imports.size >= this.limits.maxImports) {
+            throw new ProtocolError(`peer sent more than maxImports (${this.limits.maxImports}) capabilities`);
+          }
+          imp = new ImportHook(this, d.id, d.tag === CapTag.SenderPromise);
+          this.#imports.set(d.id, imp);
+        } else {
+          imp.addRef();
+        }
+        imp.remoteRefs++;
+        return new CapHandle(imp);
+      }
+      case CapTag.ReceiverHosted: {
+        const e = this.#exports.get(d.id);
+        if (e === undefined) return new CapHandle(new BrokenHook(new RpcError('failed', `peer named unknown export ${d.id}`)));
+        e.hook.addRef();
+        return new CapHandle(e.hook);
+      }
+      case CapTag.ReceiverAnswer: {
+        const a = this.#answers.get(d.id);
+        if (a === undefined) return new CapHandle(new BrokenHook(new RpcError('failed', `peer named unknown answer ${d.id}`)));
+        return new CapHandle(new PipelineHook(a.answer, d.ops ?? [], false));
+      }
+      case CapTag.ThirdPartyHosted:
+        return new CapHandle(new BrokenHook(new RpcError('unimplemented', 'third-party capabilities are Level 3 (unsupported)')));
+    }
+  }
+
+  /** Internal: our last reference to an import went away. */
+  _releaseImport(imp: ImportHook): void {
+    if (this.#imports.get(imp.id) === imp) {
+      this.#imports.delete(imp.id);
+      if (!this.#closed && imp.remoteRefs > 0) {
+        this.#env.release(imp.id, imp.remoteRefs);
+        this.#sendEnv(null);
+      }
+    }
+    imp.remoteRefs = 0;
+    const t = imp.targetHandle;
+    imp.targetHandle = null;
+    t?.close();
+  }
+
+  // ---- ending --------------------------------------------------------------------------
+
+  #wakeDrain(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const w = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Protocol error (or our own bug while handling input): Abort, then close. */
+  #abort(e: unknown): void {
+    if (this.#closed) return;
+    const reason = e instanceof ProtocolError ? e.message : `internal error handling a message: ${e instanceof Error ? e.message : String(e)}`;
+    const exc: WireException = { type: 0, reason };
+    if (this.#trace !== null) this.#trace(`${this.#name} ! abort: ${reason}`);
+    this.#env.abort(exc);
+    this.#sendEnv(null);
+    this.#flush();
+    const err = new RpcError('disconnected', `connection aborted: ${reason}`);
+    this.#shutdown(err);
+    this.#stream.end();
+    const t = setTimeout(() => this.#stream.destroy(), 1000);
+    t.unref();
+  }
+
+  /**
+   * The connection is over: every question fails, every export is released (servers
+   * disposed), imports break. Tables are emptied before entries are released (STYLE 5).
+   */
+  #shutdown(err: RpcError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#error = err;
+    const questions = [...this.#questions.values()];
+    const answers = [...this.#answers.values()];
+    const exports = [...this.#exports.values()];
+    const imports = [...this.#imports.values()];
+    const embargoes = [...this.#embargoes.values()];
+    this.#questions.clear();
+    this.#answers.clear();
+    this.#exports.clear();
+    this.#exportsByKey.clear();
+    this.#imports.clear();
+    this.#embargoes.clear();
+    this.#answersPending = 0;
+    for (const q of questions) {
+      if (q.signal !== null && q.onAbort !== null) q.signal.removeEventListener('abort', q.onAbort);
+      if (!q.returned && !q.cancelled) {
+        q.returned = true;
+        q.result.reject(err);
+      }
+    }
+    for (const imp of imports) {
+      const broken = new BrokenHook(err);
+      const t = imp.targetHandle;
+      imp.targetHandle = null;
+      imp.target = broken;
+      t?.close();
+    }
+    for (const emb of embargoes) emb.lift(err);
+    for (const a of answers) {
+      a.abort();
+      a.finished = true;
+      if (a.paramMsg !== null) closeCapTable(a.paramMsg);
+      if (a.resultMsg !== null && !a.transferred) closeCapTable(a.resultMsg);
+    }
+    for (const e of exports) {
+      try {
+        e.hook.release();
+      } catch {
+        // Disposers never throw.
+      }
+    }
+    const b = this.#bootstrap;
+    this.#bootstrap = null;
+    b?.close();
+    this.#chunks = [];
+    this.#wakeDrain();
+    const w = this.#closedWaiters;
+    this.#closedWaiters = [];
+    for (const f of w) f();
+    if (!this.#stream.destroyed) {
+      // Let a pending Abort/flush go out; destroy soon after.
+      const t = setTimeout(() => this.#stream.destroy(), 100);
+      t.unref();
+    }
+  }
+
+  #traceOut(env: Uint8Array, content: Uint8Array | null): void {
+    try {
+      const segs = [env.slice().buffer];
+      if (content !== null) segs.push(content.slice().buffer);
+      this.#trace!(`${this.#name} > ${describeDecoded(decode(new WireReader(segs), 1 << 20))}`);
+    } catch (e) {
+      this.#trace!(`${this.#name} > (undecodable: ${(e as Error).message})`);
+    }
+  }
+}
+
+const promiseKeys = new WeakMap<object, Map<string, object>>();
+/** A stable identity for "field `ops` of `answer`", to deduplicate promise exports. */
+function promiseKey(answer: object, ops: readonly PipelineOp[]): object {
+  let m = promiseKeys.get(answer);
+  if (m === undefined) {
+    m = new Map();
+    promiseKeys.set(answer, m);
+  }
+  const k = opsKey(ops);
+  let o = m.get(k);
+  if (o === undefined) {
+    o = {};
+    m.set(k, o);
+  }
+  return o;
+}
+
+/**
+ * The client at `ops` of `answer` if the answer is settled (null: no capability there,
+ * or the answer failed), undefined while pending.
+ */
+function resolvedClient(answer: Answer<Struct>, ops: readonly PipelineOp[]): Client | null | undefined {
+  let a: Answer<Struct> | null = answer;
+  for (let i = 0; i < 64 && a !== null; i++) {
+    if (a instanceof ResultAnswer) return capAt(a.results, ops);
+    if (a instanceof BrokenAnswer) return null;
+    if (a instanceof Question) a = a.result;
+    else if (a instanceof DeferredAnswer) {
+      if (!a.bound) return undefined;
+      a = a.target;
+    } else return undefined;
+  }
+  return undefined;
+}

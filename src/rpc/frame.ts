@@ -1,0 +1,166 @@
+/**
+ * Cap'n Proto stream framing (encoding spec, "Serialization over a stream"), as a pure
+ * push parser: no sockets here [pg-protocol].
+ *
+ *   u32 segmentCount-1, u32 size[segmentCount] (words), padding to 8 bytes, segments.
+ *
+ * The segment table is validated (count, each size, total against the maximum message
+ * size) BEFORE anything is allocated for the body, then each segment gets its own
+ * ArrayBuffer (capnp-es wants a segment to start at offset 0 of its buffer) and the socket
+ * bytes are copied straight into it: one copy per byte, no reassembly buffer.
+ */
+import { ProtocolError } from './failure.js';
+
+/** One received message: its segments, each a whole ArrayBuffer. */
+export interface Frame {
+  readonly segments: ArrayBuffer[];
+  /** Size on the wire, header included. */
+  readonly bytes: number;
+}
+
+/** Limits the framer enforces. */
+export interface FrameLimits {
+  maxMessageBytes: number;
+  maxSegments: number;
+}
+
+const enum State {
+  Count,
+  Sizes,
+  Body,
+}
+
+/**
+ * Incremental frame parser. `push(chunk)` survives any split and returns the frames
+ * completed by that chunk; invalid headers throw ProtocolError (after which the reader
+ * must not be used again).
+ */
+export class FrameReader {
+  readonly #limits: FrameLimits;
+  #state = State.Count;
+  // Header bytes gathered so far (count word, then the size table).
+  #hdr = new Uint8Array(8);
+  #hdrFill = 0;
+  #hdrNeed = 4;
+  #count = 0;
+  #segments: ArrayBuffer[] = [];
+  #segIndex = 0;
+  #segFill = 0;
+  #cur: Uint8Array | null = null;
+  #frameBytes = 0;
+
+  constructor(limits: FrameLimits) {
+    this.#limits = limits;
+  }
+
+  /** Bytes of a partial frame held (for tests: 0 between frames). */
+  get buffered(): number {
+    return this.#state === State.Body ? this.#frameBytes : this.#hdrFill;
+  }
+
+  /** Feeds bytes; returns every frame they complete (possibly none). */
+  push(chunk: Uint8Array): Frame[] {
+    const out: Frame[] = [];
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n) {
+      if (this.#state !== State.Body) {
+        const take = Math.min(this.#hdrNeed - this.#hdrFill, n - pos);
+        this.#hdr.set(chunk.subarray(pos, pos + take), this.#hdrFill);
+        this.#hdrFill += take;
+        pos += take;
+        if (this.#hdrFill < this.#hdrNeed) break;
+        if (this.#state === State.Count) this.#onCount();
+        else this.#onSizes();
+        continue;
+      }
+      const cur = this.#cur!;
+      const take = Math.min(cur.length - this.#segFill, n - pos);
+      cur.set(chunk.subarray(pos, pos + take), this.#segFill);
+      this.#segFill += take;
+      pos += take;
+      if (this.#segFill === cur.length) {
+        this.#nextSegment();
+        if (this.#cur === null) out.push(this.#finish());
+      }
+    }
+    return out;
+  }
+
+  #onCount(): void {
+    const dv = new DataView(this.#hdr.buffer, this.#hdr.byteOffset, 4);
+    const count = dv.getUint32(0, true) + 1;
+    if (count > this.#limits.maxSegments || count === 0) {
+      throw new ProtocolError(`frame claims ${count} segments (limit ${this.#limits.maxSegments})`);
+    }
+    this.#count = count;
+    // 4 bytes of count + 4 per size, padded to a multiple of 8.
+    const need = (4 + 4 * count + 7) & ~7;
+    if (need > this.#hdr.length) {
+      const h = new Uint8Array(need);
+      h.set(this.#hdr.subarray(0, 4));
+      this.#hdr = h;
+    }
+    this.#hdrNeed = need;
+    this.#state = State.Sizes;
+  }
+
+  #onSizes(): void {
+    const dv = new DataView(this.#hdr.buffer, this.#hdr.byteOffset, this.#hdrNeed);
+    const max = this.#limits.maxMessageBytes;
+    let total = this.#hdrNeed;
+    const sizes: number[] = [];
+    for (let i = 0; i < this.#count; i++) {
+      const words = dv.getUint32(4 + 4 * i, true);
+      total += words * 8;
+      if (total > max) throw new ProtocolError(`frame of more than ${max} bytes refused`);
+      sizes.push(words * 8);
+    }
+    if (sizes[0] === 0) throw new ProtocolError('frame segment 0 is empty (no root pointer)');
+    this.#segments = sizes.map((s) => new ArrayBuffer(s));
+    this.#frameBytes = total;
+    this.#segIndex = -1;
+    this.#state = State.Body;
+    this.#nextSegment();
+  }
+
+  #nextSegment(): void {
+    this.#segFill = 0;
+    this.#cur = null;
+    while (++this.#segIndex < this.#segments.length) {
+      const ab = this.#segments[this.#segIndex]!;
+      if (ab.byteLength > 0) {
+        this.#cur = new Uint8Array(ab);
+        return;
+      }
+    }
+  }
+
+  #finish(): Frame {
+    const f: Frame = { segments: this.#segments, bytes: this.#frameBytes };
+    this.#segments = [];
+    this.#state = State.Count;
+    this.#hdrFill = 0;
+    this.#hdrNeed = 4;
+    this.#frameBytes = 0;
+    return f;
+  }
+}
+
+/** Frames segments (each word-aligned) into one buffer: for tests and the slow path. */
+export function encodeFrame(segments: readonly Uint8Array[]): Uint8Array {
+  const hdr = (4 + 4 * segments.length + 7) & ~7;
+  let total = hdr;
+  for (const s of segments) total += s.length;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, segments.length - 1, true);
+  let pos = hdr;
+  segments.forEach((s, i) => {
+    if (s.length % 8 !== 0) throw new RangeError('segment is not word-aligned');
+    dv.setUint32(4 + 4 * i, s.length / 8, true);
+    out.set(s, pos);
+    pos += s.length;
+  });
+  return out;
+}

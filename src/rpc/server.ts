@@ -1,0 +1,260 @@
+/**
+ * Local capabilities and the typed API around them.
+ *
+ * `serve(Iface, impl, { extends })` turns an object implementing the generated
+ * `X$Server$Target` into a capability (a typed `X$Client`), dispatching on
+ * (interfaceId, methodId). Generated Server classes list only the interface's own
+ * methods, so superinterfaces are passed in `extends`; a call for an interface the object
+ * does not implement answers `unimplemented`.
+ */
+import * as $ from 'capnp-es';
+import type { Call, Client, Struct } from 'capnp-es';
+import {
+  type Answer,
+  type PipelineOp,
+  BrokenAnswer,
+  BrokenHook,
+  CapHandle,
+  DeferredAnswer,
+  PipelineHook,
+  RefHook,
+  ResultAnswer,
+  callOptions,
+  kCallOptions,
+  type CallOptions,
+} from './cap.js';
+import { RpcError, toRpcError } from './failure.js';
+
+/** What a server method receives as its third argument. */
+export interface CallContext {
+  /** Aborted when the caller cancels (a Finish before the Return) or disconnects. */
+  readonly signal: AbortSignal;
+}
+
+/** A generated interface class (`Test`, `Counter`, ...). */
+export interface InterfaceClass<C = unknown> {
+  readonly Client: new (client: Client) => C;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly Server: new (target: any) => $.Server;
+  readonly _capnp: { readonly displayName: string; readonly id: string };
+}
+
+type Impl = (params: Struct, results: Struct, ctx: CallContext) => Promise<void> | void;
+
+interface MethodEntry {
+  ParamsClass: $.StructCtor<Struct>;
+  ResultsClass: $.StructCtor<Struct>;
+  impl: Impl | undefined;
+  name: string;
+}
+
+type Table = Map<bigint, MethodEntry[]>;
+
+const NEVER = new AbortController().signal;
+
+class Ctx implements CallContext {
+  constructor(readonly opts: CallOptions | undefined) {}
+  get signal(): AbortSignal {
+    return this.opts?.signal ?? NEVER;
+  }
+}
+
+function buildTable(ifaces: readonly InterfaceClass[], impl: object): Table {
+  const t: Table = new Map();
+  for (const I of ifaces) {
+    const s = new I.Server(impl);
+    for (const m of s.methods) {
+      const f: unknown = Reflect.get(m, 'impl');
+      let arr = t.get(m.interfaceId);
+      if (arr === undefined) t.set(m.interfaceId, (arr = []));
+      arr[m.methodId] = {
+        ParamsClass: m.ParamsClass,
+        ResultsClass: m.ResultsClass,
+        impl: typeof f === 'function' ? (f as Impl) : undefined,
+        name: `${m.interfaceName ?? I._capnp.displayName}.${m.methodName ?? m.methodId}`,
+      };
+    }
+  }
+  return t;
+}
+
+/** Counts live local server objects (all of them, for leak checks in tests). */
+let liveLocal = 0;
+
+/** Number of local capabilities not yet disposed (process-wide; for tests and stats). */
+export function liveLocalObjects(): number {
+  return liveLocal;
+}
+
+/** A local object served as a capability. Disposed when its last reference is released. */
+export class LocalHook extends RefHook {
+  #impl: object | null;
+  readonly #table: Table;
+
+  constructor(impl: object, table: Table) {
+    super();
+    this.#impl = impl;
+    this.#table = table;
+    liveLocal++;
+  }
+
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    const impl = this.#impl;
+    if (impl === null) return new BrokenAnswer(new RpcError('disconnected', 'capability was disposed'));
+    const { interfaceId, methodId } = call.method;
+    const m = this.#table.get(interfaceId)?.[methodId];
+    if (m === undefined || m.impl === undefined) {
+      return new BrokenAnswer(
+        new RpcError('unimplemented', `method ${methodId} of interface @0x${interfaceId.toString(16)} is not implemented`),
+      );
+    }
+    let results: Struct;
+    let p: Promise<void> | void;
+    try {
+      let params: Struct;
+      if ($.isDataCall(call)) {
+        const src = call.params;
+        params = new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit);
+      } else {
+        const pm = new $.Message();
+        params = pm.initRoot(m.ParamsClass);
+        call.paramsFunc?.(params);
+      }
+      results = new $.Message().initRoot(m.ResultsClass);
+      p = m.impl.call(impl, params, results, new Ctx(callOptions(call)));
+    } catch (e) {
+      return new BrokenAnswer(toRpcError(e));
+    }
+    const d = new DeferredAnswer();
+    Promise.resolve(p).then(
+      () => d.bind(new ResultAnswer(results)),
+      (e: unknown) => d.reject(toRpcError(e)),
+    );
+    return d;
+  }
+
+  protected dispose(): void {
+    const impl = this.#impl as { [Symbol.dispose]?: () => void; close?: () => unknown } | null;
+    this.#impl = null;
+    liveLocal--;
+    if (impl === null) return;
+    try {
+      if (typeof impl[Symbol.dispose] === 'function') impl[Symbol.dispose]!();
+      else if (typeof impl.close === 'function') {
+        const r = impl.close();
+        if (r instanceof Promise) r.catch(() => {});
+      }
+    } catch {
+      // Disposers never throw (STYLE.md section 5).
+    }
+  }
+}
+
+const tableCache = new WeakMap<object, WeakMap<object, Table>>();
+
+/**
+ * Serves `impl` as a capability of interface `Iface` (and of the superinterfaces listed
+ * in `extends`). Returns a typed client owning the first reference; when every
+ * reference is released (here and at peers), `impl[Symbol.dispose]()` or `impl.close()`
+ * runs. Server methods get `(params, results, ctx)`; throwing an RpcError answers that
+ * exception type, anything else answers `failed` (message only, never the stack).
+ */
+export function serve<I extends InterfaceClass>(
+  Iface: I,
+  impl: ConstructorParameters<I['Server']>[0],
+  opts?: { extends?: readonly InterfaceClass[] },
+): InstanceType<I['Client']> & Disposable {
+  const ifaces = [Iface, ...(opts?.extends ?? [])];
+  // Tables depend on the impl's class (methods come from its prototype) only when the
+  // impl is a class instance; plain objects get their own table.
+  const proto = Object.getPrototypeOf(impl) as object | null;
+  let table: Table | undefined;
+  const cacheable =
+    proto !== null &&
+    proto !== Object.prototype &&
+    !Object.values(impl).some((v) => typeof v === 'function');
+  if (cacheable) {
+    let byProto = tableCache.get(Iface);
+    if (byProto === undefined) tableCache.set(Iface, (byProto = new WeakMap()));
+    table = byProto.get(proto);
+    if (table === undefined || ifaces.length > 1) {
+      table = buildTable(ifaces, impl);
+      if (ifaces.length === 1) byProto.set(proto, table);
+    }
+  } else {
+    table = buildTable(ifaces, impl);
+  }
+  const handle = new CapHandle(new LocalHook(impl, table));
+  return disposable(new Iface.Client(handle) as { client: Client }) as unknown as InstanceType<I['Client']> & Disposable;
+}
+
+/** Anything holding a capnp-es Client: a typed client or the Client itself. */
+export type CapLike = { client: Client } | Client;
+
+function clientOf(c: CapLike): Client {
+  return typeof (c as { call?: unknown }).call === 'function' ? (c as Client) : (c as { client: Client }).client;
+}
+
+/**
+ * Releases a capability reference (a typed client or a raw Client). Idempotent; never
+ * throws. Results' capabilities belong to the caller and are released this way; so are
+ * clients from `bootstrap()`, `serve()` and `retain()`.
+ */
+export function release(c: CapLike | null | undefined): void {
+  if (c === null || c === undefined) return;
+  try {
+    clientOf(c).close();
+  } catch {
+    // Disposers never throw.
+  }
+}
+
+/**
+ * A new, independently owned reference to the same capability, as the same typed
+ * class. Use it to keep a capability received in params (which are released when the
+ * call returns) or to share one reference between owners.
+ */
+export function retain<C extends { client: Client }>(c: C): C & Disposable {
+  const cl = c.client;
+  let dup: Client;
+  if (cl instanceof CapHandle) dup = cl.dup();
+  else if (typeof (cl as { transform?: unknown }).transform === 'function') {
+    const pc = cl as unknown as { pipeline: { answer: Answer<Struct> }; transform(): PipelineOp[] };
+    dup = new CapHandle(new PipelineHook(pc.pipeline.answer, pc.transform(), false));
+  } else dup = new CapHandle(new BrokenHook(new RpcError('failed', 'cannot retain this capability')));
+  const Ctor = c.constructor as new (client: Client) => C;
+  return disposable(new Ctor(dup));
+}
+
+/** Adds `[Symbol.dispose]` (= `release`) to a typed client, for `using`. */
+export function disposable<C extends { client: Client }>(c: C): C & Disposable {
+  const d = c as C & Disposable;
+  if (typeof d[Symbol.dispose] !== 'function') {
+    Object.defineProperty(d, Symbol.dispose, { value: () => release(c), enumerable: false });
+  }
+  return d;
+}
+
+class SignalClient implements Client {
+  constructor(
+    readonly inner: Client,
+    readonly signal: AbortSignal,
+  ) {}
+  call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
+    (call as { [kCallOptions]?: CallOptions })[kCallOptions] = { signal: this.signal };
+    return this.inner.call(call);
+  }
+  close(): void {
+    // A view: the reference belongs to the client it was made from.
+  }
+}
+
+/**
+ * A view of `c` whose calls can be cancelled with `signal`: aborting sends Finish to the
+ * callee (its ctx.signal fires) and rejects the call with an RpcError named AbortError.
+ * The view does not own a reference; releasing it does nothing.
+ */
+export function withSignal<C extends { client: Client }>(c: C, signal: AbortSignal): C {
+  const Ctor = c.constructor as new (client: Client) => C;
+  return new Ctor(new SignalClient(c.client, signal));
+}

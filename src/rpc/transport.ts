@@ -1,0 +1,158 @@
+/**
+ * Byte-stream transports for RpcConnection: TCP, unix sockets, TLS (node:net, node:tls).
+ *
+ * Addresses: `tcp!HOST!PORT`, `HOST:PORT`, `[v6]:PORT`, `unix!PATH` (Plan 9 dial
+ * strings and the usual host:port). TLS is chosen by passing `tls` options.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Client } from 'capnp-es';
+import { RpcConnection } from './connection.js';
+import type { RpcLimits } from './limits.js';
+import type { Tracer } from './trace.js';
+
+/** A parsed address. */
+export type RpcAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/** Parses `tcp!HOST!PORT`, `HOST:PORT`, `[V6]:PORT` or `unix!PATH`; throws RangeError. */
+export function parseAddress(addr: string): RpcAddress {
+  if (addr.startsWith('unix!')) return { kind: 'unix', path: addr.slice(5) };
+  let host: string;
+  let port: string;
+  if (addr.startsWith('tcp!') || addr.startsWith('tls!')) {
+    const parts = addr.split('!');
+    if (parts.length !== 3) throw new RangeError(`bad address ${addr}`);
+    host = parts[1]!;
+    port = parts[2]!;
+  } else {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]*):(\d+)$/.exec(addr);
+    if (m === null) throw new RangeError(`bad address ${addr} (want HOST:PORT, tcp!HOST!PORT or unix!PATH)`);
+    host = m[1]!;
+    port = m[2]!;
+  }
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`bad port in ${addr}`);
+  return { kind: 'tcp', host: host === '' || host === '*' ? '0.0.0.0' : host, port: n };
+}
+
+/** Formats an address the Plan 9 way. */
+export function formatAddress(a: RpcAddress): string {
+  return a.kind === 'unix' ? `unix!${a.path}` : `tcp!${a.host}!${a.port}`;
+}
+
+/** Options shared by connect() and listen(). */
+export interface TransportOptions {
+  limits?: Partial<RpcLimits>;
+  trace?: Tracer | null;
+}
+
+/** Options of connect(). */
+export interface ConnectOptions extends TransportOptions {
+  tls?: tls.ConnectionOptions;
+  /** A capability to offer the server (if it bootstraps us). */
+  bootstrap?: () => { client: Client } | Client;
+}
+
+/** Dials `address` and returns an open connection. Rejects on connection failure. */
+export async function connect(address: string, opts: ConnectOptions = {}): Promise<RpcConnection> {
+  const a = parseAddress(address);
+  const sock = await new Promise<net.Socket>((resolve, reject) => {
+    let s: net.Socket;
+    const ready = opts.tls !== undefined ? 'secureConnect' : 'connect';
+    if (opts.tls !== undefined) {
+      s = a.kind === 'unix' ? tls.connect({ ...opts.tls, path: a.path }) : tls.connect({ servername: a.host, ...opts.tls, host: a.host, port: a.port });
+    } else {
+      s = a.kind === 'unix' ? net.connect(a.path) : net.connect(a.port, a.host);
+    }
+    const onErr = (e: Error): void => {
+      s.destroy();
+      reject(e);
+    };
+    s.once('error', onErr);
+    s.once(ready, () => {
+      s.off('error', onErr);
+      resolve(s);
+    });
+  });
+  sock.setNoDelay(true);
+  return new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: opts.bootstrap, name: `client ${address}` });
+}
+
+/** Options of listen(). */
+export interface ListenOptions extends TransportOptions {
+  /** Makes the capability each new connection's Bootstrap returns (one per connection). */
+  bootstrap: () => { client: Client } | Client;
+  tls?: tls.TlsOptions;
+  /** Called with each accepted connection. */
+  onConnection?: (conn: RpcConnection) => void;
+}
+
+/** A listening RPC server. */
+export class RpcListener {
+  readonly #server: net.Server;
+  readonly #conns = new Set<RpcConnection>();
+  readonly address: string;
+
+  constructor(server: net.Server, address: string) {
+    this.#server = server;
+    this.address = address;
+  }
+
+  /** Internal: tracks a connection until it closes. */
+  _add(c: RpcConnection): void {
+    this.#conns.add(c);
+    void c.whenClosed().then(() => this.#conns.delete(c));
+  }
+
+  /** Open connections. */
+  get connections(): ReadonlySet<RpcConnection> {
+    return this.#conns;
+  }
+
+  /** Stops accepting, drains every connection, resolves when all are closed. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((r) => this.#server.close(() => r()));
+    await Promise.all([...this.#conns].map((c) => c.close()));
+    await closed;
+  }
+
+  /** Stops accepting and destroys every connection at once. */
+  destroy(err?: Error): void {
+    this.#server.close();
+    for (const c of this.#conns) c.destroy(err);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Listens on `address` (port 0 picks one; see `.address`). */
+export async function listen(address: string, opts: ListenOptions): Promise<RpcListener> {
+  const a = parseAddress(address);
+  let listener: RpcListener | null = null;
+  const onSocket = (sock: net.Socket): void => {
+    sock.setNoDelay(true);
+    const c = new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: opts.bootstrap, name: 'server' });
+    listener!._add(c);
+    opts.onConnection?.(c);
+  };
+  const server = opts.tls !== undefined ? tls.createServer(opts.tls, onSocket) : net.createServer(onSocket);
+  // A failing handshake or a reset socket must never take the process down.
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (a.kind === 'unix') server.listen(a.path, done);
+    else server.listen(a.port, a.host, done);
+  });
+  server.on('error', () => {});
+  const bound = server.address();
+  const actual: RpcAddress =
+    a.kind === 'unix' || bound === null || typeof bound === 'string' ? a : { kind: 'tcp', host: a.host, port: bound.port };
+  listener = new RpcListener(server, formatAddress(actual));
+  return listener;
+}
