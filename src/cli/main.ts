@@ -17,5 +17,6 @@ program
 
 // Subcommands (one line each; keep sorted).
 (await import('./commands/9p.js')).register(program);
+(await import('./commands/ns.js')).register(program);
 
 await program.parseAsync(process.argv);
