@@ -636,8 +636,8 @@ export class RpcConnection {
   #answerWith(entry: AnswerEntry, ans: Answer<Struct>): void {
     entry.answer = ans;
     ans.struct().then(
-      (r: Struct) => this.#returnResults(entry, r),
-      (e: unknown) => this.#returnException(entry, toRpcError(e)),
+      (r: Struct) => this.#guard(() => this.#returnResults(entry, r)),
+      (e: unknown) => this.#guard(() => this.#returnException(entry, toRpcError(e))),
     );
   }
 
@@ -649,7 +649,8 @@ export class RpcConnection {
     if (this.#bootstrap === null && this.#bootstrapFactory !== undefined) {
       try {
         const b = this.#bootstrapFactory();
-        this.#bootstrap = 'client' in b && typeof (b as { call?: unknown }).call !== 'function' ? b.client : (b as Client);
+        const inner = (b as { client?: unknown }).client;
+        this.#bootstrap = typeof inner === 'object' && inner !== null ? (inner as Client) : (b as Client);
       } catch (e) {
         this.#answerWith(entry, new BrokenAnswer(toRpcError(e)));
         return;
@@ -705,6 +706,7 @@ export class RpcConnection {
     const exportsOut: number[] = [];
     let caps: CapDesc[];
     try {
+      this.#checkSize(msg.getSegment(0).byteLength);
       caps = table.map((c) => this.#describe(c, exportsOut));
     } catch (e) {
       for (const id of exportsOut) this.#releaseExport(id, 1);
@@ -948,6 +950,13 @@ export class RpcConnection {
     this.#sendRaw(frame);
   }
 
+  /** Refuses to send content the peer would refuse (same limit both ways by default). */
+  #checkSize(contentBytes: number): void {
+    if (contentBytes + 4096 > this.limits.maxMessageBytes) {
+      throw new RpcError('failed', `message of ${contentBytes} bytes exceeds maxMessageBytes (${this.limits.maxMessageBytes})`);
+    }
+  }
+
   // ---- questions -----------------------------------------------------------------------
 
   #newQuestion(): Question | RpcError {
@@ -1005,6 +1014,7 @@ export class RpcConnection {
       }
       const seg = msg.getSegment(0);
       content = new Uint8Array(seg.buffer, 0, seg.byteLength);
+      this.#checkSize(content.length);
       table = msg._capnp.capTable ?? [];
       caps = table.map((c) => this.#describe(c, exportsOut));
     } catch (e) {
@@ -1097,7 +1107,7 @@ export class RpcConnection {
   #watchPromise(e: ExportEntry): void {
     const h = e.hook as PipelineHook;
     h.answer.struct().then(
-      () => {
+      () => this.#guard(() => {
         if (this.#exports.get(e.id) !== e || this.#closed) return;
         const r = resolvedClient(h.answer, h.ops);
         if (r === undefined || r === null) {
@@ -1117,13 +1127,13 @@ export class RpcConnection {
         }
         this.#env.resolveCap(e.id, d);
         this.#sendEnv(null);
-      },
-      (err: unknown) => {
+      }),
+      (err: unknown) => this.#guard(() => {
         if (this.#exports.get(e.id) !== e || this.#closed) return;
         const x = toRpcError(err);
         this.#env.resolveException(e.id, { type: typeToWire(x.type), reason: reasonForWire(x) });
         this.#sendEnv(null);
-      },
+      }),
     );
   }
 
@@ -1197,6 +1207,15 @@ export class RpcConnection {
     const w = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const f of w) f();
+  }
+
+  /** Runs `f`; an exception (our bug) aborts the connection instead of escaping. */
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.#abort(e);
+    }
   }
 
   /** Protocol error (or our own bug while handling input): Abort, then close. */

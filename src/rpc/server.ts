@@ -192,7 +192,10 @@ export function serve<I extends InterfaceClass>(
 export type CapLike = { client: Client } | Client;
 
 function clientOf(c: CapLike): Client {
-  return typeof (c as { call?: unknown }).call === 'function' ? (c as Client) : (c as { client: Client }).client;
+  // Typed clients hold their Client in `.client` (checked first: an interface may well
+  // have a method named `call`, like test.capnp's Callback).
+  const inner = (c as { client?: unknown }).client;
+  return typeof inner === 'object' && inner !== null ? (inner as Client) : (c as Client);
 }
 
 /**

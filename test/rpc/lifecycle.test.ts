@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Counter, Test } from '../fixtures/rpc/gen/test.js';
+import { RpcError, connect, listen, release, serve, withSignal } from '../../src/rpc/index.js';
+import { setup, until } from './harness.js';
+import { CounterImpl, ServerState, serveTest } from './test-impl.js';
+
+test('cancellation: aborting a call sends Finish, rejects with AbortError, fires the server ctx.signal', async (t) => {
+  const s = await setup(t);
+  const ac = new AbortController();
+  const p = withSignal(s.test, ac.signal).wait((q) => { q.ms = 10_000; }).promise();
+  await new Promise((r) => setTimeout(r, 20));
+  ac.abort();
+  await assert.rejects(p, (e: unknown) => e instanceof RpcError && e.name === 'AbortError');
+  await until(() => s.state.cancelled === 1, 'server saw the cancellation');
+  assert.equal((await s.test.cancelled().promise()).count, 1);
+});
+
+test('cancellation: an already-aborted signal fails the call without sending it', async (t) => {
+  const s = await setup(t);
+  await s.test.echo((q) => { q.text = 'warm'; }).promise();
+  const ac = new AbortController();
+  ac.abort();
+  const p = withSignal(s.test, ac.signal).echo((q) => { q.text = 'x'; }).promise();
+  assert.equal(s.conn.stats().questions, 0, 'no question was opened');
+  await assert.rejects(p, (e: unknown) => e instanceof RpcError && e.name === 'AbortError');
+});
+
+test('disconnect: pending questions reject disconnected, imports break, server exports are disposed', async (t) => {
+  const s = await setup(t, { noLeakCheck: true });
+  const counter = (await s.test.newCounter((p) => { p.start = 1n; }).promise()).counter;
+  assert.equal(s.state.liveCounters, 1);
+  const pending = s.test.wait((p) => { p.ms = 10_000; }).promise();
+  s.serverConn().destroy();
+  await assert.rejects(pending, (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
+  await assert.rejects(counter.get().promise(), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
+  await until(() => s.state.liveCounters === 0, 'server Counter disposed on disconnect');
+  assert.deepEqual(s.conn.stats(), { questions: 0, answers: 0, imports: 0, exports: 0, embargoes: 0 });
+  release(counter);
+});
+
+test('disconnect by the client disposes what it exported to the server too', async (t) => {
+  const s = await setup(t, { noLeakCheck: true });
+  const local = new ServerState();
+  const c = serve(Counter, new CounterImpl(local, 0n));
+  await s.test.hold((p) => { p.cap = c; }).promise();
+  release(c);
+  assert.equal(local.liveCounters, 1);
+  s.conn.destroy();
+  await until(() => local.liveCounters === 0, 'client-side export released at disconnect');
+  await until(() => s.serverConn().closed, 'server side closed');
+});
+
+test('close() drains: in-flight calls complete, then the connection closes; later calls fail', async (t) => {
+  const s = await setup(t, { noLeakCheck: true });
+  const p = s.test.wait((q) => { q.ms = 50; }).promise();
+  const closed = s.conn.close();
+  await p;
+  await closed;
+  assert.equal(s.conn.closed, true);
+  await assert.rejects(s.test.echo((q) => { q.text = 'late'; }).promise(), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
+  // close() is idempotent.
+  await s.conn.close();
+});
+
+test('destroy(err) fails in-flight calls at once', async (t) => {
+  const s = await setup(t, { noLeakCheck: true });
+  const p = s.test.wait((q) => { q.ms = 10_000; }).promise();
+  s.conn.destroy(new Error('going away'));
+  await assert.rejects(p, (e: unknown) => e instanceof RpcError && e.type === 'disconnected' && /going away/.test(e.message));
+  s.conn.destroy();
+});
+
+test('a server method that throws answers an exception and the server goes on', async (t) => {
+  const s = await setup(t);
+  const thrower = serve(Test, {
+    ...Object.fromEntries(['echo', 'add'].map((k) => [k, () => { throw new Error('sync throw'); }])),
+  } as never);
+  const r = s.test; // the remote server throws through `fail`; here also a local sync throw:
+  await assert.rejects(thrower.echo().promise(), /sync throw/);
+  release(thrower);
+  await assert.rejects(r.fail((p) => { p.type = 0; p.message = 'x'; }).promise(), RpcError);
+  assert.equal((await r.echo((p) => { p.text = 'ok'; }).promise()).text, 'ok');
+});
+
+test('limits: maxQuestions rejects the extra call overloaded', async (t) => {
+  const s = await setup(t, { clientLimits: { maxQuestions: 3 } });
+  const waits = [1, 2].map(() => s.test.wait((p) => { p.ms = 30; }).promise());
+  await assert.rejects(s.test.echo().promise(), (e: unknown) => e instanceof RpcError && e.type === 'overloaded');
+  await Promise.all(waits);
+});
+
+test('limits: maxExports fails the call that would export one too many, overloaded', async (t) => {
+  const s = await setup(t, { clientLimits: { maxExports: 1 } });
+  const local = new ServerState();
+  const a = serve(Counter, new CounterImpl(local, 0n));
+  const b = serve(Counter, new CounterImpl(local, 0n));
+  await s.test.hold((p) => { p.cap = a; }).promise();
+  await assert.rejects(s.test.hold((p) => { p.cap = b; }).promise(), (e: unknown) => e instanceof RpcError && e.type === 'overloaded');
+  await s.test.dropHeld().promise();
+  release(a);
+  release(b);
+  await until(() => local.liveCounters === 0, 'disposed');
+});
+
+test('limits: maxInFlightCalls applies backpressure (calls wait, none fail)', async (t) => {
+  const s = await setup(t, { serverLimits: { maxInFlightCalls: 2 } });
+  const rs = await Promise.all(Array.from({ length: 20 }, () => s.test.wait((p) => { p.ms = 5; }).promise()));
+  assert.equal(rs.length, 20);
+});
+
+test('limits: a message over the peer\'s maxMessageBytes aborts that connection only', async (t) => {
+  const s = await setup(t, { serverLimits: { maxMessageBytes: 64 * 1024 }, noLeakCheck: true });
+  await assert.rejects(
+    s.test.sum((p) => { p._initData(200 * 1024); }).promise(),
+    (e: unknown) => e instanceof RpcError && e.type === 'disconnected',
+  );
+  const c2 = await connect(s.listener.address);
+  const t2 = c2.bootstrap(Test);
+  assert.equal((await t2.echo((p) => { p.text = 'fine'; }).promise()).text, 'fine');
+  release(t2);
+  await c2.close();
+});
+
+test('limits: sending more than our own maxMessageBytes fails the call, the connection stays', async (t) => {
+  const s = await setup(t, { clientLimits: { maxMessageBytes: 64 * 1024 } });
+  await assert.rejects(s.test.sum((p) => { p._initData(200 * 1024); }).promise(), (e: unknown) => e instanceof RpcError && /maxMessageBytes/.test(e.message));
+  assert.equal((await s.test.echo((p) => { p.text = 'ok'; }).promise()).text, 'ok');
+});
+
+test('transport: unix socket', async (t) => {
+  const s = await setup(t, { transport: 'unix' });
+  assert.match(s.listener.address, /^unix!/);
+  assert.equal((await s.test.echo((p) => { p.text = 'unix'; }).promise()).text, 'unix');
+});
+
+function selfSigned(): { key: string; cert: string } | null {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert: readFileSync(join(dir, 'c.pem'), 'utf8') };
+  } catch {
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('transport: TLS with a self-signed certificate made at test time', async (t) => {
+  const kc = selfSigned();
+  if (kc === null) {
+    t.skip('openssl not available');
+    return;
+  }
+  const s = await setup(t, { tls: { server: { key: kc.key, cert: kc.cert }, client: { ca: kc.cert } } });
+  assert.equal((await s.test.echo((p) => { p.text = 'secret'; }).promise()).text, 'secret');
+  const counter = s.test.newCounter((p) => { p.start = 2n; }).getCounter();
+  assert.equal((await counter.get().promise()).value, 2n);
+  release(counter);
+  // The TLS client refuses a server it cannot verify.
+  await assert.rejects(connect(s.listener.address, { tls: {} }));
+});
+
+test('NS_TRACE sink: one line per message, both directions', async (t) => {
+  const lines: string[] = [];
+  const state = new ServerState();
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serveTest(state) });
+  const c = await connect(l.address, { trace: (line) => lines.push(line) });
+  t.after(async () => {
+    await c.close();
+    await l.close();
+  });
+  const tt = c.bootstrap(Test);
+  await tt.echo((p) => { p.text = 'traced'; }).promise();
+  release(tt);
+  await until(() => lines.some((x) => x.includes('> release')), 'release traced');
+  assert.ok(lines.some((x) => x.includes('> bootstrap q=0')));
+  assert.ok(lines.some((x) => /> call q=1 answer#0 @0xe9eef97a62c53e11\.0/.test(x)));
+  assert.ok(lines.some((x) => x.includes('< return a=1 results')));
+  assert.ok(lines.some((x) => x.includes('> finish q=1')));
+});
