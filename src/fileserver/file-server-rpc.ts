@@ -260,7 +260,11 @@ class FileTarget implements File$Server$Target {
   }
 }
 
-function serveFile(file: File): File$Client {
+/**
+ * Serves one File as a File capability. Takes ownership of `file`: releasing the last
+ * reference to the capability clunks it.
+ */
+export function serveFile(file: File): File$Client {
   return serve(FileIface, new FileTarget(file));
 }
 

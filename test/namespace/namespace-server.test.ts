@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { utils, type Client } from 'capnp-es';
+import { serveFileServer } from '../../src/fileserver/file-server-rpc.js';
+import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
+import { Failure_Code } from '../../src/gen/common.js';
+import { Namespace, Namespace_Entry_Kind } from '../../src/gen/namespace.js';
+import { FILE_SERVER_INTERFACE_ID } from '../../src/namespace/interfaces.js';
+import { MountTable } from '../../src/namespace/mount-table.js';
+import { serveNamespace } from '../../src/namespace/namespace-server.js';
+import { connect, listen, liveLocalObjects, release, serve } from '../../src/rpc/index.js';
+import { Counter, type Counter$Server$Target, type Counter_Get$Results, type Counter_Increment$Params, type Counter_Increment$Results } from '../fixtures/rpc/gen/test.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class CounterImpl implements Counter$Server$Target {
+  value = 0n;
+  async increment(p: Counter_Increment$Params, r: Counter_Increment$Results) {
+    this.value += p.by;
+    r.value = this.value;
+  }
+  async get(_p: unknown, r: Counter_Get$Results) {
+    r.value = this.value;
+  }
+}
+
+async function ramfsWith(files: Record<string, string>): Promise<MemFileServer> {
+  const fs = new MemFileServer();
+  const { root } = await fs.attach('');
+  for (const [name, body] of Object.entries(files)) {
+    const c = await root.create(name, 0o644, { access: 'write' });
+    await c.file.write(0n, enc.encode(body));
+    await c.file.clunk();
+  }
+  await root.clunk();
+  return fs;
+}
+
+/** A namespace with /tmp (ramfs, create) and /svc/counter served over TCP; a client for it. */
+async function setup(t: { after: (fn: () => Promise<void> | void) => void }) {
+  const baseline = liveLocalObjects();
+  const tmp = await ramfsWith({ 'hello.txt': 'hi there' });
+  const listener = await listen('127.0.0.1:0', {
+    bootstrap: () => {
+      const table = new MountTable<Client>();
+      table.bind('/tmp', { cap: serveFileServer(tmp).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'tmp' }, { create: true });
+      table.bind('/svc/counter', { cap: serve(Counter, new CounterImpl()).client, interfaceId: Counter.Client.interfaceId, label: 'counter' });
+      return serveNamespace(table);
+    },
+  });
+  const conn = await connect(listener.address);
+  const ns = conn.bootstrap(Namespace);
+  t.after(async () => {
+    release(ns);
+    await conn.close();
+    await listener.close();
+  });
+  return { ns, conn, tmp, baseline };
+}
+
+test('resolve returns the first member with its interface and the rest of the path', async (t) => {
+  const { ns } = await setup(t);
+  const r = (await ns.resolve((p) => { p.path = '/svc/counter'; }).promise()).result;
+  assert.ok(r._isOk);
+  assert.equal(r.ok.interfaceId, Counter.Client.interfaceId);
+  assert.equal(r.ok.label, 'counter');
+  assert.equal(r.ok.rest, '');
+  const inside = (await ns.resolve((p) => { p.path = '/tmp/a/b'; }).promise()).result;
+  assert.equal(inside.ok.rest, 'a/b');
+  assert.equal(inside.ok.interfaceId, FILE_SERVER_INTERFACE_ID);
+  const wrong = (await ns.resolve((p) => { p.path = '/svc/counter'; p.expectedInterface = FILE_SERVER_INTERFACE_ID; }).promise()).result;
+  assert.ok(wrong._isErr);
+  assert.equal(wrong.err.code, Failure_Code.INTERFACE_MISMATCH);
+  const missing = (await ns.resolve((p) => { p.path = '/nope'; }).promise()).result;
+  assert.equal(missing.err.code, Failure_Code.NOT_FOUND);
+});
+
+test('a capability obtained by resolve can be called', async (t) => {
+  const { ns } = await setup(t);
+  const res = await ns.resolve((p) => { p.path = '/svc/counter'; }).promise();
+  const client = utils.getInterfaceClientOrNull(res.result.ok.cap);
+  assert.ok(client);
+  const c = new Counter.Client(client);
+  assert.equal((await c.increment((p) => { p.by = 5n; }).promise()).value, 5n);
+  assert.equal((await c.get().promise()).value, 5n);
+  release(c);
+});
+
+test('list shows mount points as capabilities and directories, and files inside FileServers', async (t) => {
+  const { ns } = await setup(t);
+  const root = (await ns.list((p) => { p.path = '/'; }).promise()).result;
+  assert.deepEqual(root.entries.map((e) => [e.name, e.kind]), [['svc', Namespace_Entry_Kind.DIRECTORY], ['tmp', Namespace_Entry_Kind.DIRECTORY]]);
+  const svc = (await ns.list((p) => { p.path = '/svc'; }).promise()).result;
+  assert.deepEqual(svc.entries.map((e) => [e.name, e.kind, e.label]), [['counter', Namespace_Entry_Kind.CAPABILITY, 'counter']]);
+  const tmp = (await ns.list((p) => { p.path = '/tmp'; }).promise()).result;
+  assert.deepEqual(tmp.entries.map((e) => [e.name, e.kind]), [['hello.txt', Namespace_Entry_Kind.FILE]]);
+});
+
+test('walk hands out a File capability for a file-backed path', async (t) => {
+  const { ns } = await setup(t);
+  const w = (await ns.walk((p) => { p.path = '/tmp/hello.txt'; }).promise()).result;
+  assert.ok(w._isFile);
+  const file = w.file;
+  const o = (await file.open((p) => { p._initMode(); }).promise()).result;
+  assert.ok(o._isOk);
+  const r = (await file.read((p) => { p.count = 100; }).promise()).result;
+  assert.equal(dec.decode(r.data.toUint8Array()), 'hi there');
+  release(file);
+});
+
+test("a client binds its own FileServer; a fork does not see the client's later binds, nor the original the fork's", async (t) => {
+  const { ns } = await setup(t);
+  const mine = await ramfsWith({ 'mine.txt': 'client data' });
+  const fork = (await ns.fork().promise()).ns;
+  const bound = (await ns.bind((p) => {
+    p.path = '/n/mine';
+    utils.setInterfacePointer(p.segment.message.addCap(serveFileServer(mine).client), p.cap);
+    p.interfaceId = FILE_SERVER_INTERFACE_ID;
+    p.label = 'mine';
+  }).promise()).result;
+  assert.ok(bound._isOk, bound._isErr ? bound.err.message : '');
+  const listed = (await ns.list((p) => { p.path = '/n/mine'; }).promise()).result;
+  assert.deepEqual(listed.entries.map((e) => e.name), ['mine.txt']);
+  const inFork = (await fork.resolve((p) => { p.path = '/n/mine'; }).promise()).result;
+  assert.equal(inFork.err.code, Failure_Code.NOT_FOUND);
+  const u = (await fork.unmount((p) => { p.path = '/tmp'; }).promise()).result;
+  assert.ok(u._isOk);
+  assert.ok((await ns.resolve((p) => { p.path = '/tmp'; }).promise()).result._isOk);
+  release(fork);
+});
+
+test('describe then apply on a clean view rebuilds the namespace; bad text changes nothing and names the line', async (t) => {
+  const { ns } = await setup(t);
+  const text = (await ns.describe().promise()).text;
+  assert.match(text, /mount -c tmp \/tmp/);
+  assert.match(text, /mount counter \/svc\/counter/);
+  const bad = (await ns.apply((p) => { p.text = 'bind /tmp /scratch\nbind -q /x /y\n'; }).promise()).result;
+  assert.ok(bad._isErr);
+  assert.match(bad.err.message, /line 2/);
+  assert.equal((await ns.describe().promise()).text, text, 'a failed apply changes nothing');
+  const ok = (await ns.apply((p) => { p.text = 'bind -a /tmp /scratch\n'; }).promise()).result;
+  assert.ok(ok._isOk, ok._isErr ? ok.err.message : '');
+  const scratch = (await ns.list((p) => { p.path = '/scratch'; }).promise()).result;
+  assert.deepEqual(scratch.entries.map((e) => e.name), ['hello.txt']);
+});
+
+test('a read-only sub view cannot name anything outside its prefix nor change anything', async (t) => {
+  const { ns } = await setup(t);
+  const sub = (await ns.sub((p) => { p.prefix = '/svc'; p.readOnly = true; }).promise()).result;
+  assert.ok(sub._isNs);
+  const view = sub.ns;
+  const r = (await view.resolve((p) => { p.path = '/../tmp'; }).promise()).result;
+  assert.equal(r.err.code, Failure_Code.NOT_FOUND);
+  assert.ok((await view.resolve((p) => { p.path = '/counter'; }).promise()).result._isOk);
+  const u = (await view.unmount((p) => { p.path = '/counter'; }).promise()).result;
+  assert.equal(u.err.code, Failure_Code.PERMISSION_DENIED);
+  release(view);
+});
+
+test('releasing the namespace releases every capability it held', async (t) => {
+  const { ns, conn, baseline } = await setup(t);
+  assert.ok((await ns.resolve((p) => { p.path = '/tmp'; }).promise()).result._isOk);
+  release(ns);
+  await conn.close();
+  for (let i = 0; i < 200 && liveLocalObjects() !== baseline; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(liveLocalObjects(), baseline);
+});
