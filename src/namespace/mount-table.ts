@@ -215,7 +215,13 @@ function updateAt<C>(
   return makeNode(base.stack, children, below);
 }
 
+/**
+ * `node` with `stack` as its union stack. Stacks and their bindings are frozen: they are
+ * shared between forks and handed out by `lookup`/`members`, so nobody may change them.
+ */
 function withStack<C>(node: Node<C> | undefined, stack: readonly Binding<C>[]): Node<C> | undefined {
+  for (const b of stack) Object.freeze(b);
+  Object.freeze(stack);
   const children = node?.children ?? PersistentMap.empty<Node<C>>();
   const below = node ? node.mounts - (node.stack.length > 0 ? 1 : 0) : 0;
   return makeNode(stack, children, below);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NsError } from '../../src/errors.js';
-import { FILE_SERVER_INTERFACE_ID, MountTable, NAMESPACE_INTERFACE_ID, mergeUnion, type Member } from '../../src/namespace/index.js';
+import { FILE_SERVER_INTERFACE_ID, MountTable, NAMESPACE_INTERFACE_ID, mergeUnion, type Binding, type Member } from '../../src/namespace/index.js';
 import { fsMember, leafMember, listNames, lookupFile, type TreeCap } from './helpers.js';
 
 function code(c: string): (e: unknown) => boolean {
@@ -439,5 +439,20 @@ describe('bad arguments', () => {
     ];
     for (const m of bad) assert.throws(() => t.bind('/x', m), code('NS_ERR_INVALID_ARGUMENT'));
     assert.equal(t.describe(), '');
+  });
+});
+
+describe('sharing', () => {
+  test('stacks handed out are frozen, so a caller cannot change a namespace (or its forks) through them', () => {
+    const t = new MountTable<TreeCap>();
+    t.bind('/d', fsMember('a'));
+    const f = t.fork();
+    const stack = t.members('/d') as Binding<TreeCap>[];
+    assert.throws(() => stack.push(stack[0] as Binding<TreeCap>), TypeError);
+    assert.throws(() => {
+      (stack[0] as { spec: string }).spec = 'x';
+    }, TypeError);
+    assert.equal(f.members('/d').length, 1);
+    assert.equal(f.members('/d')[0]?.spec, '');
   });
 });
