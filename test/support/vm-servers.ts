@@ -18,17 +18,32 @@ export interface NinepServerProcess {
   stop(): Promise<void>;
 }
 
-/** Path of the diod binary, or undefined. */
-export function findDiod(): string | undefined {
+/** Path of an executable from the diod package (diod, diodcat, ...), or undefined. */
+export function findDiod(name = 'diod'): string | undefined {
   for (const dir of [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin']) {
     try {
-      accessSync(join(dir, 'diod'), fsConstants.X_OK);
-      return join(dir, 'diod');
+      accessSync(join(dir, name), fsConstants.X_OK);
+      return join(dir, name);
     } catch {
       // not here
     }
   }
   return undefined;
+}
+
+/**
+ * Reads one file from a 9P2000.L server with diod's diodcat (a second, independent
+ * client). Throws with diodcat's message when it fails.
+ */
+export function diodcat(diodcatPath: string, port: number, aname: string, path: string): Buffer {
+  const r = spawnSync(diodcatPath, ['-s', `127.0.0.1:${port}`, '-a', aname, '-t', '30', path], {
+    maxBuffer: 256 << 20,
+    timeout: 60_000,
+  });
+  if (r.status !== 0) {
+    throw new Error(`diodcat ${path}: ${r.error?.message ?? r.stderr.toString().trim()}`);
+  }
+  return r.stdout;
 }
 
 /** A port that was free a moment ago (diod cannot report the port it bound). */

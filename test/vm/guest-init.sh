@@ -97,11 +97,11 @@ check() {
   t0=$(now)
   out=$("$@" 2>&1)
   rc=$?
-  detail=$(echo "$out" | tail -n 1)
   if [ $rc -eq 0 ]; then
-    result "$name" ok "t=$(elapsed "$t0") $detail"
+    result "$name" ok "t=$(elapsed "$t0") $(echo "$out" | tail -n 1)"
   else
-    result "$name" fail "t=$(elapsed "$t0") rc=$rc $detail"
+    # The reason, after the last few lines of what failed (e.g. an error from mv).
+    result "$name" fail "t=$(elapsed "$t0") rc=$rc $(echo "$out" | tail -n 4 | tr '\n' '|')"
   fi
 }
 
