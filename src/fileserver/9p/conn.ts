@@ -700,6 +700,9 @@ export class NinepConnection {
   private finish(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    // Requests still running see a session that is over: what they make (a walked fid, an
+    // attached root) is closed instead of entering the table, which is now gone.
+    this.session++;
     this.backlog = [];
     const pending = [...this.tags.values()];
     this.tags.clear();
