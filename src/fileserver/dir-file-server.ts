@@ -24,12 +24,35 @@
 
 import { constants as C } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readdir, rename, rmdir, truncate, unlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rmdir,
+  truncate,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
 import { NsError } from '../errors.js';
 import type { NsErrorCode } from '../errors.js';
-import { DMAPPEND, DMDIR, DMEXCL, DMPERM, DMTMP, MAX_WALK_NAMES, QTDIR, QTFILE, changes, nameError } from './file-server.js';
+import {
+  DMAPPEND,
+  DMDIR,
+  DMEXCL,
+  DMPERM,
+  DMTMP,
+  MAX_WALK_NAMES,
+  QTDIR,
+  QTFILE,
+  changes,
+  nameError,
+} from './file-server.js';
 import type {
   CreateResult,
   File,
@@ -77,7 +100,8 @@ function proc(fd: number, name?: string): string {
  */
 export function errnoToNsError(err: unknown, what: string): NsError {
   if (err instanceof NsError) return err;
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  const code =
+    typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   const map: Record<string, NsErrorCode> = {
     ENOENT: 'NS_ERR_NOT_FOUND',
     EEXIST: 'NS_ERR_EXISTS',
@@ -148,11 +172,13 @@ export class DirFileServer implements FileServer {
    */
   async attach(aname: string): Promise<{ root: File; qid: Qid }> {
     const path = aname.split('/').filter((s) => s !== '' && s !== '.');
-    if (path.some((s) => s === '..')) throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
+    if (path.some((s) => s === '..'))
+      throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
     const h = await this.openPath(path);
     try {
       const st = await h.stat({ bigint: true });
-      if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
+      if (!st.isDirectory())
+        throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
       return { root: new DirFile(this, h, path, path.length), qid: this.qidOf(st) };
     } catch (err) {
       await h.close();
@@ -199,7 +225,11 @@ export class DirFileServer implements FileServer {
    * @internal Looks `name` up in the directory `dir` (openat with O_NOFOLLOW). Refuses a
    * symbolic link. The caller owns the returned handle.
    */
-  async openName(dir: FileHandle, name: string, path: readonly string[]): Promise<{ handle: FileHandle; stat: BigIntStats }> {
+  async openName(
+    dir: FileHandle,
+    name: string,
+    path: readonly string[],
+  ): Promise<{ handle: FileHandle; stat: BigIntStats }> {
     let h: FileHandle;
     try {
       h = await open(proc(dir.fd, name), O_PATH | C.O_NOFOLLOW);
@@ -209,7 +239,10 @@ export class DirFileServer implements FileServer {
     try {
       const st = await h.stat({ bigint: true });
       if (st.isSymbolicLink()) {
-        throw new NsError('NS_ERR_PERMISSION', `${quote(path)} is a symbolic link, which this server does not follow`);
+        throw new NsError(
+          'NS_ERR_PERMISSION',
+          `${quote(path)} is a symbolic link, which this server does not follow`,
+        );
       }
       return { handle: h, stat: st };
     } catch (err) {
@@ -334,7 +367,8 @@ class DirFile implements File {
     try {
       const st = await this.#h.stat({ bigint: true });
       // An object whose last link is gone (removed through another File) is not found.
-      if (st.nlink === 0n) throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} has been removed`);
+      if (st.nlink === 0n)
+        throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} has been removed`);
       return st;
     } catch (err) {
       throw errnoToNsError(err, quote(this.#path));
@@ -344,7 +378,10 @@ class DirFile implements File {
   async walk(names: readonly string[]): Promise<WalkResult> {
     this.#live();
     if (names.length > MAX_WALK_NAMES) {
-      throw new NsError('NS_ERR_TOO_LARGE', `walk of ${names.length} names (at most ${MAX_WALK_NAMES})`);
+      throw new NsError(
+        'NS_ERR_TOO_LARGE',
+        `walk of ${names.length} names (at most ${MAX_WALK_NAMES})`,
+      );
     }
     const qids: Qid[] = [];
     let cur: FileHandle | null = null; // owned; null means this.#h
@@ -353,8 +390,10 @@ class DirFile implements File {
       let st = await this.#fstat();
       for (const name of names) {
         const at = cur ?? this.#h;
-        if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
-        if (!ownerMay(st, 1)) throw new NsError('NS_ERR_PERMISSION', `no search permission in ${quote(path)}`);
+        if (!st.isDirectory())
+          throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
+        if (!ownerMay(st, 1))
+          throw new NsError('NS_ERR_PERMISSION', `no search permission in ${quote(path)}`);
         let next: FileHandle;
         if (name === '..') {
           // Computed from the walked path, never asked of the host: the host's ".." of a
@@ -420,7 +459,10 @@ class DirFile implements File {
       throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
     }
     if (!dir && !st.isFile()) {
-      throw new NsError('NS_ERR_PERMISSION', `${quote(this.#path)} is not a regular file or directory`);
+      throw new NsError(
+        'NS_ERR_PERMISSION',
+        `${quote(this.#path)} is not a regular file or directory`,
+      );
     }
     if ((writes(mode) || mode.removeOnClose === true) && this.#fs.readOnly) throw readOnly();
     const need: (4 | 2 | 1)[] = [];
@@ -428,10 +470,12 @@ class DirFile implements File {
     if (writes(mode)) need.push(2);
     if (mode.access === 'exec') need.push(1);
     for (const bit of need) {
-      if (!ownerMay(st, bit)) throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(this.#path)}`);
+      if (!ownerMay(st, bit))
+        throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(this.#path)}`);
     }
     if (mode.removeOnClose === true) {
-      if (this.#path.length === this.#base) throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
+      if (this.#path.length === this.#base)
+        throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
       const parent = await this.#fs.openPath(this.#path.slice(0, -1));
       try {
         if (!ownerMay(await parent.stat({ bigint: true }), 2)) {
@@ -446,15 +490,20 @@ class DirFile implements File {
   async create(name: string, perm: number, mode: OpenMode): Promise<CreateResult> {
     this.#live();
     const st = await this.#fstat();
-    if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
+    if (!st.isDirectory())
+      throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
     const bad = nameError(name);
     if (bad !== undefined) throw bad;
     if ((perm & ~(DMDIR | DMTMP | DMPERM)) !== 0) {
-      const what = (perm & (DMAPPEND | DMEXCL)) !== 0 ? 'append-only and exclusive-use files are' : 'mode bits are';
+      const what =
+        (perm & (DMAPPEND | DMEXCL)) !== 0
+          ? 'append-only and exclusive-use files are'
+          : 'mode bits are';
       throw new NsError('NS_ERR_INVALID_ARGUMENT', `${what} not supported by this server`);
     }
     if (this.#fs.readOnly) throw readOnly();
-    if (!ownerMay(st, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in ${quote(this.#path)}`);
+    if (!ownerMay(st, 2))
+      throw new NsError('NS_ERR_PERMISSION', `no write permission in ${quote(this.#path)}`);
     const makeDir = (perm & DMDIR) !== 0;
     if (makeDir && (writes(mode) || mode.access === 'exec')) {
       throw new NsError('NS_ERR_IS_DIR', 'a directory may be opened for reading only');
@@ -474,7 +523,12 @@ class DirFile implements File {
         io = await open(proc(handle.fd), C.O_RDONLY | C.O_DIRECTORY);
       } else {
         let flags = C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
-        flags |= mode.access === 'write' ? C.O_WRONLY : mode.access === 'readWrite' ? C.O_RDWR : C.O_RDONLY;
+        flags |=
+          mode.access === 'write'
+            ? C.O_WRONLY
+            : mode.access === 'readWrite'
+              ? C.O_RDWR
+              : C.O_RDONLY;
         io = await open(proc(this.#h.fd, name), flags, bits);
         await io.chmod(bits);
         handle = await open(proc(io.fd), O_PATH);
@@ -502,7 +556,8 @@ class DirFile implements File {
     const io = this.#io;
     const m = this.#mode;
     if (io === null || m === null || m.access === 'write') {
-      if ((await this.#fstat()).isDirectory()) throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
+      if ((await this.#fstat()).isDirectory())
+        throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
       throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for reading');
     }
     if (this.#isDir) {
@@ -533,7 +588,10 @@ class DirFile implements File {
       throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for writing');
     }
     if (data.length > this.#fs.iounit) {
-      throw new NsError('NS_ERR_TOO_LARGE', `write of ${data.length} bytes exceeds iounit ${this.#fs.iounit}`);
+      throw new NsError(
+        'NS_ERR_TOO_LARGE',
+        `write of ${data.length} bytes exceeds iounit ${this.#fs.iounit}`,
+      );
     }
     if (offset + BigInt(data.length) > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new NsError('NS_ERR_TOO_LARGE', 'write beyond the largest supported offset');
@@ -556,7 +614,8 @@ class DirFile implements File {
   async readDir(offset: number, count: number): Promise<Stat[]> {
     this.#live();
     const st = await this.#fstat();
-    if (!st.isDirectory()) throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
+    if (!st.isDirectory())
+      throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
     const io = this.#io;
     if (io === null) throw new NsError('NS_ERR_NOT_OPEN', 'directory is not open');
     if (offset === 0 || this.#listing === null) this.#listing = await this.#list(io);
@@ -618,10 +677,13 @@ class DirFile implements File {
     }
     if (length !== undefined) {
       if (st.isDirectory()) {
-        if (length !== 0n) throw new NsError('NS_ERR_IS_DIR', 'cannot set the length of a directory');
+        if (length !== 0n)
+          throw new NsError('NS_ERR_IS_DIR', 'cannot set the length of a directory');
       } else {
-        if (!ownerMay(st, 2)) throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(this.#path)}`);
-        if (length > BigInt(Number.MAX_SAFE_INTEGER)) throw new NsError('NS_ERR_TOO_LARGE', 'length too large');
+        if (!ownerMay(st, 2))
+          throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(this.#path)}`);
+        if (length > BigInt(Number.MAX_SAFE_INTEGER))
+          throw new NsError('NS_ERR_TOO_LARGE', 'length too large');
       }
     }
     if (mode !== undefined) {
@@ -629,13 +691,19 @@ class DirFile implements File {
         throw new NsError('NS_ERR_INVALID_ARGUMENT', 'cannot change DMDIR');
       }
       if ((mode & ~(DMDIR | DMPERM)) !== 0) {
-        throw new NsError('NS_ERR_INVALID_ARGUMENT', `mode bits 0x${mode.toString(16)} not supported by this server`);
+        throw new NsError(
+          'NS_ERR_INVALID_ARGUMENT',
+          `mode bits 0x${mode.toString(16)} not supported by this server`,
+        );
       }
     }
     let gidNum: number | undefined;
     if (gid !== undefined) {
       if (!/^\d{1,10}$/.test(gid) || Number(gid) > 0xfffffffe) {
-        throw new NsError('NS_ERR_INVALID_ARGUMENT', 'gid must be a numeric group id on this server');
+        throw new NsError(
+          'NS_ERR_INVALID_ARGUMENT',
+          'gid must be a numeric group id on this server',
+        );
       }
       gidNum = Number(gid);
     }
@@ -651,10 +719,15 @@ class DirFile implements File {
       }
     };
     const applyRest = async (): Promise<void> => {
-      if (length !== undefined && !st.isDirectory() && length !== st.size) await truncate(target, Number(length));
+      if (length !== undefined && !st.isDirectory() && length !== st.size)
+        await truncate(target, Number(length));
       if (mode !== undefined) await chmod(target, mode & DMPERM);
       if (mtime !== undefined || atime !== undefined) {
-        await utimes(target, atime ?? Number(st.atimeMs / 1000n), mtime ?? Number(st.mtimeMs / 1000n));
+        await utimes(
+          target,
+          atime ?? Number(st.atimeMs / 1000n),
+          mtime ?? Number(st.mtimeMs / 1000n),
+        );
       }
       if (gidNum !== undefined) await chown(target, -1, gidNum);
     };
@@ -672,7 +745,8 @@ class DirFile implements File {
     const parent = await this.#fs.openPath(this.#path.slice(0, -1));
     try {
       const pst = await parent.stat({ bigint: true });
-      if (!ownerMay(pst, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
+      if (!ownerMay(pst, 2))
+        throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
       await this.#checkEntry(parent, st);
       const exists = await lstat(proc(parent.fd, to)).then(
         () => true,
@@ -711,7 +785,10 @@ class DirFile implements File {
   async #syncObject(st: BigIntStats): Promise<void> {
     if (!st.isFile() && !st.isDirectory()) return;
     try {
-      const fh = await open(proc(this.#h.fd), st.isDirectory() ? C.O_RDONLY | C.O_DIRECTORY : C.O_RDONLY);
+      const fh = await open(
+        proc(this.#h.fd),
+        st.isDirectory() ? C.O_RDONLY | C.O_DIRECTORY : C.O_RDONLY,
+      );
       try {
         await fh.sync();
       } finally {
@@ -732,13 +809,15 @@ class DirFile implements File {
   }
 
   async #remove(): Promise<void> {
-    if (this.#path.length === this.#base) throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
+    if (this.#path.length === this.#base)
+      throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
     if (this.#fs.readOnly) throw readOnly();
     const st = await this.#fstat();
     const parent = await this.#fs.openPath(this.#path.slice(0, -1));
     try {
       const pst = await parent.stat({ bigint: true });
-      if (!ownerMay(pst, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
+      if (!ownerMay(pst, 2))
+        throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
       await this.#checkEntry(parent, st);
       if (st.isDirectory()) await rmdir(proc(parent.fd, this.#name));
       else await unlink(proc(parent.fd, this.#name));
@@ -773,7 +852,8 @@ class DirFile implements File {
       if (this.#dirty) await io.sync().catch(() => undefined);
       await io.close().catch(() => undefined);
     }
-    if (honourRemoveOnClose && mode?.removeOnClose === true) await this.#remove().catch(() => undefined);
+    if (honourRemoveOnClose && mode?.removeOnClose === true)
+      await this.#remove().catch(() => undefined);
     await this.#h.close().catch(() => undefined);
   }
 }
@@ -784,7 +864,10 @@ class DirFile implements File {
  * the server and closes it with `close()`. Rejects with NS_ERR_NOT_FOUND or NS_ERR_NOT_DIR
  * for a bad root.
  */
-export async function newDirFileServer(root: string, options: DirFileServerOptions = {}): Promise<DirFileServer> {
+export async function newDirFileServer(
+  root: string,
+  options: DirFileServerOptions = {},
+): Promise<DirFileServer> {
   let h: FileHandle;
   try {
     h = await open(root, O_PATH | C.O_DIRECTORY);

@@ -120,10 +120,12 @@ export class MemFileServer implements FileServer {
     let node = this.#root;
     for (const name of aname.split('/').filter((s) => s !== '' && s !== '.')) {
       const next = name === '..' ? node : node.children?.get(name);
-      if (next === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no tree ${JSON.stringify(aname)}`);
+      if (next === undefined)
+        throw new NsError('NS_ERR_NOT_FOUND', `no tree ${JSON.stringify(aname)}`);
       node = next;
     }
-    if (!isDir(node)) throw new NsError('NS_ERR_NOT_DIR', `tree ${JSON.stringify(aname)} is not a directory`);
+    if (!isDir(node))
+      throw new NsError('NS_ERR_NOT_DIR', `tree ${JSON.stringify(aname)} is not a directory`);
     return { root: new MemFile(this, node, node), qid: qidOf(node) };
   }
 
@@ -181,7 +183,10 @@ export class MemFileServer implements FileServer {
   /** @internal Sets a file's length, zero-filling growth; enforces the byte limits. */
   resize(n: Node, length: number): void {
     if (length > this.#opts.maxFileSize) {
-      throw new NsError('NS_ERR_TOO_LARGE', `file size limit (${this.#opts.maxFileSize} bytes) exceeded`);
+      throw new NsError(
+        'NS_ERR_TOO_LARGE',
+        `file size limit (${this.#opts.maxFileSize} bytes) exceeded`,
+      );
     }
     const grow = length - n.length;
     if (grow > 0 && this.#bytes + grow > this.#opts.maxBytes) {
@@ -256,7 +261,10 @@ class MemFile implements File {
   async walk(names: readonly string[]): Promise<WalkResult> {
     if (this.#clunked) throw clunked();
     if (names.length > MAX_WALK_NAMES) {
-      throw new NsError('NS_ERR_TOO_LARGE', `walk of ${names.length} names (at most ${MAX_WALK_NAMES})`);
+      throw new NsError(
+        'NS_ERR_TOO_LARGE',
+        `walk of ${names.length} names (at most ${MAX_WALK_NAMES})`,
+      );
     }
     if (this.#node.removed) return { qids: [], error: gone(this.#node) };
     let n = this.#node;
@@ -264,10 +272,19 @@ class MemFile implements File {
     for (const name of names) {
       let next: Node | undefined;
       if (!isDir(n)) {
-        return { qids, error: new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(n.name)} is not a directory`) };
+        return {
+          qids,
+          error: new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(n.name)} is not a directory`),
+        };
       }
       if (!perm(n, 1)) {
-        return { qids, error: new NsError('NS_ERR_PERMISSION', `no search permission in ${JSON.stringify(n.name)}`) };
+        return {
+          qids,
+          error: new NsError(
+            'NS_ERR_PERMISSION',
+            `no search permission in ${JSON.stringify(n.name)}`,
+          ),
+        };
       }
       if (name === '..') {
         next = n === this.#root || n.parent === null ? n : n.parent;
@@ -276,7 +293,10 @@ class MemFile implements File {
         if (bad !== undefined) return { qids, error: bad };
         next = n.children?.get(name);
         if (next === undefined) {
-          return { qids, error: new NsError('NS_ERR_NOT_FOUND', `${JSON.stringify(name)} not found`) };
+          return {
+            qids,
+            error: new NsError('NS_ERR_NOT_FOUND', `${JSON.stringify(name)} not found`),
+          };
         }
       }
       n = next;
@@ -309,9 +329,13 @@ class MemFile implements File {
     if (writes) need.push(2);
     if (mode.access === 'exec') need.push(1);
     for (const bit of need) {
-      if (!perm(n, bit)) throw new NsError('NS_ERR_PERMISSION', `permission denied on ${JSON.stringify(n.name)}`);
+      if (!perm(n, bit))
+        throw new NsError('NS_ERR_PERMISSION', `permission denied on ${JSON.stringify(n.name)}`);
     }
-    if (mode.removeOnClose === true && (n.parent === null || n === this.#root || !perm(n.parent, 2))) {
+    if (
+      mode.removeOnClose === true &&
+      (n.parent === null || n === this.#root || !perm(n.parent, 2))
+    ) {
       throw new NsError('NS_ERR_PERMISSION', `may not remove ${JSON.stringify(n.name)}`);
     }
     if ((n.mode & DMEXCL) !== 0 && n.exclusiveOpen) {
@@ -329,14 +353,20 @@ class MemFile implements File {
 
   async create(name: string, permBits: number, mode: OpenMode): Promise<CreateResult> {
     const dir = this.#live();
-    if (!isDir(dir)) throw new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(dir.name)} is not a directory`);
+    if (!isDir(dir))
+      throw new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(dir.name)} is not a directory`);
     const bad = nameError(name);
     if (bad !== undefined) throw bad;
     if ((permBits & ~ALLOWED_MODE) !== 0) {
-      throw new NsError('NS_ERR_INVALID_ARGUMENT', `unsupported mode bits 0x${(permBits >>> 0).toString(16)}`);
+      throw new NsError(
+        'NS_ERR_INVALID_ARGUMENT',
+        `unsupported mode bits 0x${(permBits >>> 0).toString(16)}`,
+      );
     }
-    if (!perm(dir, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in ${JSON.stringify(dir.name)}`);
-    if (dir.children?.has(name) === true) throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(name)} already exists`);
+    if (!perm(dir, 2))
+      throw new NsError('NS_ERR_PERMISSION', `no write permission in ${JSON.stringify(dir.name)}`);
+    if (dir.children?.has(name) === true)
+      throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(name)} already exists`);
     const makeDir = (permBits & DMDIR) !== 0;
     const writes = mode.access === 'write' || mode.access === 'readWrite' || mode.truncate === true;
     if (makeDir && (writes || mode.access === 'exec')) {
@@ -361,7 +391,8 @@ class MemFile implements File {
     const n = this.#live();
     if (isDir(n)) throw new NsError('NS_ERR_IS_DIR', `${JSON.stringify(n.name)} is a directory`);
     const m = this.#mode;
-    if (m === null || m.access === 'write') throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for reading');
+    if (m === null || m.access === 'write')
+      throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for reading');
     if (offset >= BigInt(n.length)) return new Uint8Array(0);
     const start = Number(offset);
     const end = Math.min(n.length, start + Math.min(count, this.#fs.options.iounit));
@@ -378,7 +409,10 @@ class MemFile implements File {
       throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for writing');
     }
     if (data.length > this.#fs.options.iounit) {
-      throw new NsError('NS_ERR_TOO_LARGE', `write of ${data.length} bytes exceeds iounit ${this.#fs.options.iounit}`);
+      throw new NsError(
+        'NS_ERR_TOO_LARGE',
+        `write of ${data.length} bytes exceeds iounit ${this.#fs.options.iounit}`,
+      );
     }
     const maxSize = BigInt(this.#fs.options.maxFileSize);
     const at = (n.mode & DMAPPEND) !== 0 ? BigInt(n.length) : offset;
@@ -397,7 +431,8 @@ class MemFile implements File {
   async readDir(offset: number, count: number): Promise<Stat[]> {
     if (this.#clunked) throw clunked();
     const n = this.#node;
-    if (!isDir(n)) throw new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(n.name)} is not a directory`);
+    if (!isDir(n))
+      throw new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(n.name)} is not a directory`);
     if (this.#mode === null) throw new NsError('NS_ERR_NOT_OPEN', 'directory is not open');
     if (offset === 0 || this.#listing === null) {
       this.#listing = [...(n.children?.values() ?? [])].map((c) => this.#fs.statOf(c, this.#root));
@@ -416,8 +451,13 @@ class MemFile implements File {
     if (rename !== undefined) {
       const bad = nameError(rename);
       if (bad !== undefined) throw bad;
-      if (n === this.#root || n.parent === null) throw new NsError('NS_ERR_PERMISSION', 'cannot rename the root');
-      if (!perm(n.parent, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in ${JSON.stringify(n.parent.name)}`);
+      if (n === this.#root || n.parent === null)
+        throw new NsError('NS_ERR_PERMISSION', 'cannot rename the root');
+      if (!perm(n.parent, 2))
+        throw new NsError(
+          'NS_ERR_PERMISSION',
+          `no write permission in ${JSON.stringify(n.parent.name)}`,
+        );
       if (n.parent.children?.has(rename) === true) {
         throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(rename)} already exists`);
       }
@@ -425,19 +465,28 @@ class MemFile implements File {
     const length = changes(change.length) ? change.length : undefined;
     if (length !== undefined) {
       if (isDir(n)) {
-        if (length !== 0n) throw new NsError('NS_ERR_IS_DIR', 'cannot set the length of a directory');
+        if (length !== 0n)
+          throw new NsError('NS_ERR_IS_DIR', 'cannot set the length of a directory');
       } else {
-        if (!perm(n, 2)) throw new NsError('NS_ERR_PERMISSION', `permission denied on ${JSON.stringify(n.name)}`);
+        if (!perm(n, 2))
+          throw new NsError('NS_ERR_PERMISSION', `permission denied on ${JSON.stringify(n.name)}`);
         if (length > BigInt(this.#fs.options.maxFileSize)) {
-          throw new NsError('NS_ERR_TOO_LARGE', `file size limit (${this.#fs.options.maxFileSize} bytes) exceeded`);
+          throw new NsError(
+            'NS_ERR_TOO_LARGE',
+            `file size limit (${this.#fs.options.maxFileSize} bytes) exceeded`,
+          );
         }
       }
     }
     const mode = changes(change.mode) ? change.mode >>> 0 : undefined;
     if (mode !== undefined) {
-      if ((mode & DMDIR) !== (n.mode & DMDIR)) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'cannot change DMDIR');
+      if ((mode & DMDIR) !== (n.mode & DMDIR))
+        throw new NsError('NS_ERR_INVALID_ARGUMENT', 'cannot change DMDIR');
       if ((mode & ~ALLOWED_MODE) !== 0) {
-        throw new NsError('NS_ERR_INVALID_ARGUMENT', `unsupported mode bits 0x${mode.toString(16)}`);
+        throw new NsError(
+          'NS_ERR_INVALID_ARGUMENT',
+          `unsupported mode bits 0x${mode.toString(16)}`,
+        );
       }
     }
     const mtime = changes(change.mtime) ? change.mtime >>> 0 : undefined;
@@ -488,9 +537,15 @@ class MemFile implements File {
   }
 
   #removeNode(n: Node): void {
-    if (n === this.#root || n.parent === null) throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
-    if (!perm(n.parent, 2)) throw new NsError('NS_ERR_PERMISSION', `no write permission in ${JSON.stringify(n.parent.name)}`);
-    if ((n.children?.size ?? 0) > 0) throw new NsError('NS_ERR_NOT_EMPTY', `${JSON.stringify(n.name)} is not empty`);
+    if (n === this.#root || n.parent === null)
+      throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
+    if (!perm(n.parent, 2))
+      throw new NsError(
+        'NS_ERR_PERMISSION',
+        `no write permission in ${JSON.stringify(n.parent.name)}`,
+      );
+    if ((n.children?.size ?? 0) > 0)
+      throw new NsError('NS_ERR_NOT_EMPTY', `${JSON.stringify(n.name)} is not empty`);
     this.#fs.unlink(n);
   }
 

@@ -7,7 +7,15 @@ import type { TestContext } from 'node:test';
 
 import { NsError } from '../../src/errors.js';
 import type { NsErrorCode } from '../../src/errors.js';
-import { DMAPPEND, DMDIR, DMEXCL, KEEP_U32, KEEP_U64, QTDIR, QTFILE } from '../../src/fileserver/file-server.js';
+import {
+  DMAPPEND,
+  DMDIR,
+  DMEXCL,
+  KEEP_U32,
+  KEEP_U64,
+  QTDIR,
+  QTFILE,
+} from '../../src/fileserver/file-server.js';
 import type { File, FileServer, OpenMode } from '../../src/fileserver/file-server.js';
 
 /** A server under test and how to dispose of it. */
@@ -41,7 +49,11 @@ export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 /** Attaches, registering cleanup of the root and the server. */
-export async function attach(t: TestContext, make: MakeSubject, options: { iounit?: number } = {}): Promise<File> {
+export async function attach(
+  t: TestContext,
+  make: MakeSubject,
+  options: { iounit?: number } = {},
+): Promise<File> {
   const s = await make(options);
   const { root } = await s.fs.attach('');
   t.after(async () => {
@@ -75,7 +87,7 @@ export async function readAll(dir: File, ...names: string[]): Promise<string> {
   try {
     await f.open(R);
     let out = '';
-    for (let off = 0n; ; ) {
+    for (let off = 0n; ;) {
       const b = await f.read(off, 4096);
       if (b.length === 0) return out;
       out += text(b);
@@ -270,7 +282,12 @@ export function conformance(label: string, make: MakeSubject, features: Features
   it('a directory opens for reading only, and is read with readDir', async (t) => {
     const root = await attach(t, make);
     await mkdir(root, 'd');
-    for (const mode of [W, RW, { access: 'exec' } as const, { access: 'read', truncate: true } as const]) {
+    for (const mode of [
+      W,
+      RW,
+      { access: 'exec' } as const,
+      { access: 'read', truncate: true } as const,
+    ]) {
       const d = await walkTo(root, 'd');
       await rejectsWith(d.open(mode), 'NS_ERR_IS_DIR');
       await d.clunk();
@@ -398,7 +415,7 @@ export function conformance(label: string, make: MakeSubject, features: Features
     assert.ok(dir.file !== undefined);
     await dir.file.open(R);
     const seen: string[] = [];
-    for (let off = 0; ; ) {
+    for (let off = 0; ;) {
       const page = await dir.file.readDir(off, 7);
       if (page.length === 0) break;
       assert.ok(page.length <= 7);
@@ -457,7 +474,10 @@ export function conformance(label: string, make: MakeSubject, features: Features
     await mkfile(root, 'b');
     const a = await walkTo(root, 'a');
     const before = await a.stat();
-    await rejectsWith(a.wstat({ name: 'b', length: 1n, mode: 0o600, mtime: 12345 }), 'NS_ERR_EXISTS');
+    await rejectsWith(
+      a.wstat({ name: 'b', length: 1n, mode: 0o600, mtime: 12345 }),
+      'NS_ERR_EXISTS',
+    );
     await rejectsWith(a.wstat({ length: 1n, mode: DMDIR | 0o600 }), 'NS_ERR_INVALID_ARGUMENT');
     const after = await a.stat();
     assert.equal(after.length, before.length);
@@ -482,10 +502,20 @@ export function conformance(label: string, make: MakeSubject, features: Features
     const s2 = await f.stat();
     assert.equal(s2.mode & 0o777, 0o600);
     assert.equal(s2.mtime, 1_000_000);
-    await f.wstat({ name: '', length: KEEP_U64, mode: KEEP_U32, mtime: KEEP_U32, atime: KEEP_U32, gid: '' });
+    await f.wstat({
+      name: '',
+      length: KEEP_U64,
+      mode: KEEP_U32,
+      mtime: KEEP_U32,
+      atime: KEEP_U32,
+      gid: '',
+    });
     await f.wstat({});
     const s3 = await f.stat();
-    assert.deepEqual({ ...s3, atime: 0, qid: { ...s3.qid, version: 0 } }, { ...s2, atime: 0, qid: { ...s2.qid, version: 0 } });
+    assert.deepEqual(
+      { ...s3, atime: 0, qid: { ...s3.qid, version: 0 } },
+      { ...s2, atime: 0, qid: { ...s2.qid, version: 0 } },
+    );
     await f.wstat({ name: 'f' });
     assert.equal((await f.stat()).name, 'f');
     await f.clunk();
@@ -596,7 +626,8 @@ export function conformance(label: string, make: MakeSubject, features: Features
     const writers = Array.from({ length: 8 }, async (_, i) => {
       const w = await walkTo(root, 'shared');
       await w.open(W);
-      for (let k = 0; k < 16; k++) await w.write(BigInt((i * 16 + k) * 4), bytes(String(i).repeat(4)));
+      for (let k = 0; k < 16; k++)
+        await w.write(BigInt((i * 16 + k) * 4), bytes(String(i).repeat(4)));
       await w.clunk();
     });
     await Promise.all(writers);

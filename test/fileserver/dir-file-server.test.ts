@@ -1,10 +1,38 @@
 // DirFileServer (dirfs): the conformance suite against a fresh host directory.
-import { mkdtemp, rm } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  mkdir as hostMkdir,
+  stat as hostStat,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 
-import { newDirFileServer } from '../../src/fileserver/dir-file-server.js';
-import { conformance } from './conformance.js';
+import { NsError } from '../../src/errors.js';
+import { errnoToNsError, newDirFileServer } from '../../src/fileserver/dir-file-server.js';
+import type { DirFileServer, DirFileServerOptions } from '../../src/fileserver/dir-file-server.js';
+import type { File } from '../../src/fileserver/file-server.js';
+import {
+  R,
+  RW,
+  W,
+  bytes,
+  conformance,
+  names,
+  readAll,
+  rejectsWith,
+  text,
+  walkTo,
+} from './conformance.js';
 
 conformance(
   'dirfs',
@@ -21,3 +49,270 @@ conformance(
   },
   { exclusiveAndAppend: false },
 );
+
+// ---------------------------------------------------------------------------------------
+// dirfs only: confinement, read-only, special files, durability.
+
+async function tree(
+  t: TestContext,
+  options: DirFileServerOptions = {},
+): Promise<{ base: string; rootDir: string; outside: string; fs: DirFileServer; root: File }> {
+  const base = await mkdtemp(join(tmpdir(), 'capns-dirfs-'));
+  const rootDir = join(base, 'root');
+  const outside = join(base, 'outside');
+  await hostMkdir(rootDir);
+  await hostMkdir(outside);
+  await writeFile(join(outside, 'secret'), 'OUTSIDE');
+  const fs = await newDirFileServer(rootDir, options);
+  const { root } = await fs.attach('');
+  t.after(async () => {
+    await root.clunk();
+    await fs.close();
+    await rm(base, { recursive: true, force: true });
+  });
+  return { base, rootDir, outside, fs, root };
+}
+
+test('dirfs: a symlink to /etc or to a file outside is never followed, nor listed', async (t) => {
+  const { rootDir, outside, root } = await tree(t);
+  await symlink('/etc', join(rootDir, 'etc'));
+  await symlink(join(outside, 'secret'), join(rootDir, 'secret'));
+  await symlink('../outside', join(rootDir, 'rel'));
+  await hostMkdir(join(rootDir, 'd'));
+  await symlink('..', join(rootDir, 'd', 'up'));
+  for (const path of [
+    ['etc', 'passwd'],
+    ['etc'],
+    ['secret'],
+    ['rel', 'secret'],
+    ['d', 'up', 'outside'],
+  ]) {
+    const r = await root.walk(path);
+    assert.equal(r.file, undefined, path.join('/'));
+    assert.equal(r.error?.code, 'NS_ERR_PERMISSION', path.join('/'));
+    assert.ok(!r.error.message.includes(rootDir), 'no host path in messages');
+  }
+  assert.deepEqual(await names(root), ['d']);
+  assert.deepEqual(await names(root, 'd'), []);
+  // Creating over a symlink's name refuses; it never writes through the link.
+  await rejectsWith(root.create('secret', 0o644, RW), 'NS_ERR_EXISTS');
+  assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'OUTSIDE');
+  assert.deepEqual((await readdir(outside)).sort(), ['secret']);
+});
+
+test('dirfs: ".." chains stop at the root; attach names may not climb', async (t) => {
+  const { rootDir, fs, root } = await tree(t);
+  await hostMkdir(join(rootDir, 'a', 'b'), { recursive: true });
+  const up = Array<string>(15).fill('..');
+  const r = await root.walk([...up, 'outside']);
+  assert.equal(r.qids.length, 15);
+  assert.equal(r.error?.code, 'NS_ERR_NOT_FOUND');
+  const deep = await root.walk(['a', 'b', '..', '..', '..', '..', 'outside', 'secret']);
+  assert.equal(deep.error?.code, 'NS_ERR_NOT_FOUND');
+  assert.equal(deep.qids.length, 6);
+  await rejectsWith(fs.attach('../outside'), 'NS_ERR_INVALID_PATH');
+  await rejectsWith(fs.attach('a/../../outside'), 'NS_ERR_INVALID_PATH');
+  const { root: sub } = await fs.attach('a');
+  const climb = await sub.walk(['..', '..', 'a']);
+  assert.equal(climb.error?.code, 'NS_ERR_NOT_FOUND', '"a" is not inside the tree rooted at a');
+  await sub.clunk();
+});
+
+test('dirfs: a directory moved out of the root: ".." from inside it stays in the tree', async (t) => {
+  const { rootDir, base, root } = await tree(t);
+  await hostMkdir(join(rootDir, 'd'));
+  await writeFile(join(rootDir, 'mine'), 'inside');
+  const d = await walkTo(root, 'd');
+  await rename(join(rootDir, 'd'), join(base, 'moved'));
+  const r = await d.walk(['..', 'outside', 'secret']);
+  assert.equal(r.error?.code, 'NS_ERR_NOT_FOUND');
+  assert.equal(r.qids.length, 1);
+  assert.equal(await readAll(d, '..', 'mine'), 'inside');
+  await d.clunk();
+});
+
+test('dirfs: a directory swapped for a symlink while walking never leads outside (rename race)', async (t) => {
+  const { rootDir, outside, root } = await tree(t);
+  const real = join(rootDir, 'd.real');
+  await hostMkdir(real);
+  await writeFile(join(real, 'secret'), 'inside');
+  await hostMkdir(join(rootDir, 'd'));
+  await writeFile(join(rootDir, 'd', 'secret'), 'inside');
+  // Another process keeps swapping d between a real directory and a symlink to outside.
+  const swapper = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const fs = require('node:fs');
+       const [d, real, out] = process.argv.slice(1);
+       for (;;) {
+         try { fs.renameSync(d, real + '.tmp'); fs.symlinkSync(out, d); } catch {}
+         try { fs.unlinkSync(d); fs.renameSync(real + '.tmp', d); } catch {}
+         try { fs.renameSync(d, real + '.tmp'); fs.renameSync(real, d); fs.renameSync(real + '.tmp', real); } catch {}
+       }`,
+      join(rootDir, 'd'),
+      real,
+      outside,
+    ],
+    { stdio: 'ignore' },
+  );
+  const swapperGone = new Promise((resolve) => swapper.on('exit', resolve));
+  let inside = 0;
+  let refused = 0;
+  try {
+    await race();
+  } finally {
+    // Before the tree is removed (t.after), which would race with the swapper.
+    swapper.kill('SIGKILL');
+    await swapperGone;
+  }
+  assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'OUTSIDE');
+  assert.deepEqual(await readdir(outside), ['secret'], 'nothing was created outside');
+  assert.ok(inside > 0, 'some walks reached the file');
+  assert.ok(inside + refused === 400);
+  t.diagnostic(`walks that reached the file: ${inside}, refused mid-swap: ${refused}`);
+
+  async function race(): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      const r = await root.walk(['d', 'secret']);
+      if (r.file === undefined) {
+        refused++;
+        continue;
+      }
+      try {
+        await r.file.open(RW);
+        const got = text(await r.file.read(0n, 100));
+        assert.equal(got, 'inside', 'read only what is inside the root');
+        await r.file.write(0n, bytes('inside'));
+        inside++;
+      } catch (err) {
+        if (!(err instanceof NsError)) throw err;
+        refused++;
+      } finally {
+        await r.file.clunk();
+      }
+      const c = await root.walk(['d']);
+      if (c.file !== undefined) {
+        await c.file.create(`new${i}`, 0o644, W).then(
+          (x) => x.file.clunk(),
+          () => undefined,
+        );
+        await c.file.clunk();
+      }
+    }
+  }
+});
+
+test('dirfs: readOnly refuses every change and still serves reads', async (t) => {
+  const { rootDir, root } = await tree(t, { readOnly: true });
+  await writeFile(join(rootDir, 'f'), 'data');
+  await hostMkdir(join(rootDir, 'd'));
+  assert.equal(await readAll(root, 'f'), 'data');
+  const f = await walkTo(root, 'f');
+  await rejectsWith(f.open(W), 'NS_ERR_PERMISSION');
+  await rejectsWith(f.open(RW), 'NS_ERR_PERMISSION');
+  await rejectsWith(f.open({ access: 'read', truncate: true }), 'NS_ERR_PERMISSION');
+  await rejectsWith(f.open({ access: 'read', removeOnClose: true }), 'NS_ERR_PERMISSION');
+  await rejectsWith(f.wstat({ length: 0n }), 'NS_ERR_PERMISSION');
+  await rejectsWith(f.wstat({ name: 'g' }), 'NS_ERR_PERMISSION');
+  await rejectsWith(root.create('new', 0o644, RW), 'NS_ERR_PERMISSION');
+  await rejectsWith(f.remove(), 'NS_ERR_PERMISSION');
+  const d = await walkTo(root, 'd');
+  await rejectsWith(d.remove(), 'NS_ERR_PERMISSION');
+  assert.deepEqual((await readdir(rootDir)).sort(), ['d', 'f']);
+  assert.equal(await readFile(join(rootDir, 'f'), 'utf8'), 'data');
+});
+
+test('dirfs: special files can be stat-ed but not opened (a FIFO never blocks the server)', async (t) => {
+  const { rootDir, root } = await tree(t);
+  execFileSync('mkfifo', [join(rootDir, 'fifo')]);
+  const f = await walkTo(root, 'fifo');
+  assert.equal((await f.stat()).name, 'fifo');
+  await rejectsWith(f.open(R), 'NS_ERR_PERMISSION');
+  await f.clunk();
+});
+
+test('dirfs: qid.path comes from the inode; an open File follows its file across a host rename', async (t) => {
+  const { rootDir, root } = await tree(t);
+  await writeFile(join(rootDir, 'f'), 'abc');
+  const f = await walkTo(root, 'f');
+  const st = await f.stat();
+  assert.equal(st.qid.path, (await hostStat(join(rootDir, 'f'), { bigint: true })).ino);
+  await f.open(R);
+  await rename(join(rootDir, 'f'), join(rootDir, 'g'));
+  assert.equal(text(await f.read(0n, 10)), 'abc');
+  await f.clunk();
+});
+
+test('dirfs: errno is mapped to NsError codes in one place, without host paths', () => {
+  const cases: [string, string][] = [
+    ['ENOENT', 'NS_ERR_NOT_FOUND'],
+    ['EEXIST', 'NS_ERR_EXISTS'],
+    ['EACCES', 'NS_ERR_PERMISSION'],
+    ['EROFS', 'NS_ERR_PERMISSION'],
+    ['ENOTDIR', 'NS_ERR_NOT_DIR'],
+    ['EISDIR', 'NS_ERR_IS_DIR'],
+    ['ENOTEMPTY', 'NS_ERR_NOT_EMPTY'],
+    ['EMFILE', 'NS_ERR_BUSY'],
+    ['EFBIG', 'NS_ERR_TOO_LARGE'],
+    ['ENOSPC', 'NS_ERR_IO'],
+    ['EIO', 'NS_ERR_IO'],
+  ];
+  for (const [errno, code] of cases) {
+    const err = Object.assign(new Error(`${errno}: open '/secret/host/path'`), { code: errno });
+    const ns = errnoToNsError(err, '"a/b"');
+    assert.equal(ns.code, code);
+    assert.ok(!ns.message.includes('/secret/host/path'));
+    assert.match(ns.message, /"a\/b"/);
+  }
+});
+
+for (const mode of ['default', 'sync'] as const) {
+  test(`dirfs durability (${mode}): every write acknowledged before SIGKILL is on disk`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'capns-durable-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'durability-child.ts'), dir, mode],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    let acked = -1;
+    let buf = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        buf += chunk.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const line of lines) {
+          const m = /^ok (\d+)$/.exec(line);
+          if (m !== null) acked = Number(m[1]);
+        }
+        // Kill right after an acknowledgement, while the child is still writing.
+        if (acked >= 50) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error('child exited before acknowledging 50 writes')));
+    });
+    assert.equal(await exited, 'SIGKILL');
+    const data = await readFile(join(dir, 'data'));
+    assert.ok(
+      data.length >= (acked + 1) * 4096,
+      `${data.length} bytes on disk, ${acked + 1} chunks acknowledged`,
+    );
+    for (let i = 0; i <= acked; i++) {
+      const chunk = data.subarray(i * 4096, (i + 1) * 4096);
+      assert.ok(
+        chunk.every((b) => b === (i & 0xff)),
+        `chunk ${i} intact`,
+      );
+    }
+  });
+}

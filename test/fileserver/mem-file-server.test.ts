@@ -11,9 +11,13 @@ import type { File } from '../../src/fileserver/file-server.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
 import { RW, W, bytes, conformance, mkdir, mkfile, rejectsWith, walkTo } from './conformance.js';
 
-conformance('ramfs', async (options) => ({ fs: new MemFileServer(options), close: async () => undefined }), {
-  exclusiveAndAppend: true,
-});
+conformance(
+  'ramfs',
+  async (options) => ({ fs: new MemFileServer(options), close: async () => undefined }),
+  {
+    exclusiveAndAppend: true,
+  },
+);
 
 test('ramfs: maxFiles counts files and directories; over it create is NS_ERR_BUSY', async () => {
   const fs = new MemFileServer({ maxFiles: 3 });
@@ -162,7 +166,9 @@ async function run(root: File, o: Op): Promise<string | undefined> {
   try {
     switch (o.op) {
       case 'create': {
-        const c = await f.create(o.path[o.path.length - 1] ?? '', o.dir ? DMDIR | 0o755 : 0o644, { access: 'read' });
+        const c = await f.create(o.path[o.path.length - 1] ?? '', o.dir ? DMDIR | 0o755 : 0o644, {
+          access: 'read',
+        });
         await c.file.clunk();
         break;
       }
@@ -190,7 +196,12 @@ async function run(root: File, o: Op): Promise<string | undefined> {
 }
 
 /** The tree as a map from path to contents, read through the FileServer; checks qid.path uniqueness. */
-async function snapshot(dir: File, prefix: string, out: Map<string, ModelNode>, paths: Set<bigint>): Promise<void> {
+async function snapshot(
+  dir: File,
+  prefix: string,
+  out: Map<string, ModelNode>,
+  paths: Set<bigint>,
+): Promise<void> {
   const d = await walkTo(dir);
   await d.open({ access: 'read' });
   const entries = await d.readDir(0, 1000);
