@@ -81,7 +81,7 @@ class MembraneHook extends RefHook {
     if (inner === null) return new BrokenAnswer(new RpcError('failed', 'capability was released'));
     const err = this.policy.check(call.method.interfaceId, call.method.methodId);
     if (err !== undefined) return new BrokenAnswer(err);
-    return new MembraneAnswer(inner.call(call) as unknown as Answer<Struct>, this.policy);
+    return new MembraneAnswer(inner.call(call), this.policy);
   }
 
   protected dispose(): void {
