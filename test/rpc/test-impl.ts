@@ -116,6 +116,8 @@ export class TestImpl implements Test$Server$Target, Base$Server$Target {
     r.text = res.text;
   }
   async data(p: T.Test_Data$Params, r: T.Test_Data$Results): Promise<void> {
+    // A test server still guards its own allocations against hostile sizes (fuzzing).
+    if (p.size > 64 * 1024 * 1024) throw new RpcError('failed', 'size too large');
     const d = r._initData(p.size);
     const u = d.toUint8Array();
     for (let i = 0; i < u.length; i++) u[i] = i & 0xff;

@@ -1,0 +1,101 @@
+/**
+ * A raw rpc.capnp peer for hostile-peer tests and fuzzing: it writes frames built with
+ * capnp-es's generated rpc.capnp classes (independent of our hand-written envelope
+ * encoder) or arbitrary bytes, and reads back whatever the server answers.
+ */
+import net from 'node:net';
+import * as $ from 'capnp-es';
+import { Message as RpcMessage } from 'capnp-es/capnp/rpc';
+import { type Frame, FrameReader } from '../../src/rpc/index.js';
+import { encodeFrame } from '../../src/rpc/frame.js';
+
+export { RpcMessage };
+
+/** Frames a message built by `build` (capnp-es accessors). */
+export function buildFrame(build: (m: RpcMessage) => void): Uint8Array {
+  const msg = new $.Message();
+  build(msg.initRoot(RpcMessage));
+  return new Uint8Array(msg.toArrayBuffer());
+}
+
+/** Reads a received frame with capnp-es. */
+export function readFrame(f: Frame): RpcMessage {
+  const bytes = encodeFrame(f.segments.map((s) => new Uint8Array(s)));
+  return new $.Message(bytes.buffer, false).getRoot(RpcMessage);
+}
+
+export class RawPeer {
+  readonly sock: net.Socket;
+  readonly #reader = new FrameReader({ maxMessageBytes: 1 << 26, maxSegments: 512 });
+  readonly #frames: Frame[] = [];
+  #waiter: (() => void) | null = null;
+  closed = false;
+  readonly closedPromise: Promise<void>;
+
+  private constructor(sock: net.Socket) {
+    this.sock = sock;
+    sock.on('data', (c: Buffer) => {
+      try {
+        this.#frames.push(...this.#reader.push(c));
+      } catch {
+        sock.destroy();
+      }
+      this.#waiter?.();
+    });
+    sock.on('error', () => {});
+    this.closedPromise = new Promise((r) =>
+      sock.on('close', () => {
+        this.closed = true;
+        this.#waiter?.();
+        r();
+      }),
+    );
+  }
+
+  static async connect(address: string): Promise<RawPeer> {
+    const m = /^tcp!(.*)!(\d+)$/.exec(address);
+    if (m === null) throw new Error(`raw peer wants tcp!HOST!PORT, got ${address}`);
+    const sock = net.connect(Number(m[2]), m[1]);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    });
+    return new RawPeer(sock);
+  }
+
+  send(bytes: Uint8Array): void {
+    if (!this.closed) this.sock.write(bytes);
+  }
+
+  sendMsg(build: (m: RpcMessage) => void): void {
+    this.send(buildFrame(build));
+  }
+
+  /** The next frame from the server, or null if the connection closed (or timeout). */
+  async next(ms = 2000): Promise<RpcMessage | null> {
+    const t0 = Date.now();
+    while (this.#frames.length === 0) {
+      if (this.closed || Date.now() - t0 > ms) return null;
+      await new Promise<void>((r) => {
+        this.#waiter = r;
+        setTimeout(r, 20);
+      });
+      this.#waiter = null;
+    }
+    return readFrame(this.#frames.shift()!);
+  }
+
+  /** Frames received until the connection closes (or `ms` pass). */
+  async drain(ms = 2000): Promise<RpcMessage[]> {
+    const out: RpcMessage[] = [];
+    for (;;) {
+      const m = await this.next(ms);
+      if (m === null) return out;
+      out.push(m);
+    }
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
