@@ -51,7 +51,7 @@ if (values.diod === true) {
   port = server.port;
   aname = dir;
 } else if (values.capns === true) {
-  server = await startCapns9p(['--ram']);
+  server = await startCapns9p(['--ram', '--msize', String(512 * 1024)]);
   port = server.port;
   versions = values.versions?.split(',') ?? ['9p2000.L', '9p2000'];
 }
