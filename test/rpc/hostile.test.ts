@@ -53,7 +53,7 @@ test('hostile: a frame claiming 2^28 segments is refused before allocating (Abor
   p.send(u32s(0x0fffffff, 1));
   const msgs = await p.drain();
   assert.equal(msgs[0]?.which(), RpcMessage.ABORT);
-  assert.match(msgs[0]!.abort.reason, /segments/);
+  assert.match(msgs[0].abort.reason, /segments/);
   assert.ok(p.closed);
   await stillServes(s.listener.address);
 });
@@ -107,8 +107,8 @@ test('hostile: a call to an unknown export id gets an exception Return, the conn
   p.sendMsg((m) => echoCall(m, 1, 'x', { importedCap: 999 }));
   const r = await p.next();
   assert.equal(r?.which(), RpcMessage.RETURN);
-  assert.equal(r!.return.which(), 1);
-  assert.match(r!.return.exception.reason, /unknown export/);
+  assert.equal(r.return.which(), 1);
+  assert.match(r.return.exception.reason, /unknown export/);
   p.sendMsg((m) => { const f = m._initFinish(); f.questionId = 1; });
   p.sendMsg((m) => echoCall(m, 2, 'y', { answer: 77 }));
   const r2 = await p.next();
@@ -122,7 +122,7 @@ test('hostile: Return for an unknown question aborts', async (t) => {
   p.sendMsg((m) => { m._initReturn().answerId = 4242; });
   const msgs = await p.drain();
   assert.equal(msgs[0]?.which(), RpcMessage.ABORT);
-  assert.match(msgs[0]!.abort.reason, /unknown question/);
+  assert.match(msgs[0].abort.reason, /unknown question/);
   await stillServes(s.listener.address);
 });
 
@@ -156,7 +156,7 @@ test('tail call from a peer: sendResultsTo.yourself answers resultsSentElsewhere
   });
   const r = await p.next();
   assert.equal(r?.which(), RpcMessage.RETURN);
-  assert.equal(r!.return.which(), 3, 'resultsSentElsewhere');
+  assert.equal(r.return.which(), 3, 'resultsSentElsewhere');
   // A call pipelined on the kept answer still reaches its results (none here: an error,
   // but a Return, not a hang).
   p.sendMsg((m) => { m._initFinish().questionId = 1; });

@@ -21,7 +21,7 @@ export function buildFrame(build: (m: RpcMessage) => void): Uint8Array {
 /** Reads a received frame with capnp-es. */
 export function readFrame(f: Frame): RpcMessage {
   const bytes = encodeFrame(f.segments.map((s) => new Uint8Array(s)));
-  return new $.Message(bytes.buffer, false).getRoot(RpcMessage);
+  return new $.Message(bytes.buffer as ArrayBuffer, false).getRoot(RpcMessage);
 }
 
 export class RawPeer {
