@@ -1,37 +1,58 @@
 /**
  * A persistent (immutable) map from strings to values: a hash array mapped trie (Bagwell's
- * HAMT, as in Clojure's PersistentHashMap), 32-way branching.
+ * HAMT, as in Clojure's PersistentHashMap), 32-way branching, with small maps kept as a
+ * plain array.
  *
  * The mount table keeps each directory's children in one of these so that `fork()` is O(1)
  * (share the root) and a mutation after a fork copies O(depth · log32 width) nodes instead
  * of a whole directory: a directory with 100k mount points costs about four small array
- * copies to change, not a copy of 100k entries. Lookups are O(log32 n) array steps.
+ * copies to change, not a copy of 100k entries.
+ *
+ * Lookups are the hot path of every resolve. Maps of up to SMALL entries (almost every
+ * directory) are a key array searched with `===`, which needs no hashing; larger ones
+ * are the trie, whose nodes all have one shape (one class) so V8 keeps property access
+ * monomorphic.
  */
 
 const BITS = 5;
 const MASK = (1 << BITS) - 1;
 
-interface Leaf<V> {
-  readonly t: 0;
-  readonly hash: number;
-  readonly key: string;
-  readonly value: V;
+/** Up to this many entries, a map is a plain array of keys and one of values. */
+const SMALL = 8;
+
+const LEAF = 0;
+const BRANCH = 1;
+const COLLISION = 2;
+
+/**
+ * One trie node. A leaf holds `hash`, `key`, `value`; a branch holds `bitmap` and its
+ * `children`; a collision holds `hash` and, in `children`, the leaves of keys whose 32-bit
+ * hashes are equal.
+ */
+class HNode<V> {
+  constructor(
+    readonly t: number,
+    readonly hash: number,
+    readonly key: string,
+    readonly value: V | undefined,
+    readonly bitmap: number,
+    readonly children: readonly HNode<V>[],
+  ) {}
 }
 
-interface Branch<V> {
-  readonly t: 1;
-  readonly bitmap: number;
-  readonly children: readonly HNode<V>[];
+const NO_CHILDREN: readonly never[] = [];
+
+function leaf<V>(hash: number, key: string, value: V): HNode<V> {
+  return new HNode(LEAF, hash, key, value, 0, NO_CHILDREN);
 }
 
-/** Keys whose 32-bit hashes are equal. */
-interface Collision<V> {
-  readonly t: 2;
-  readonly hash: number;
-  readonly leaves: readonly Leaf<V>[];
+function branch<V>(bitmap: number, children: readonly HNode<V>[]): HNode<V> {
+  return new HNode<V>(BRANCH, 0, '', undefined, bitmap, children);
 }
 
-type HNode<V> = Leaf<V> | Branch<V> | Collision<V>;
+function collision<V>(hash: number, leaves: readonly HNode<V>[]): HNode<V> {
+  return new HNode<V>(COLLISION, hash, '', undefined, 0, leaves);
+}
 
 /** FNV-1a over UTF-16 code units, then a murmur3 finalizer so low bits mix well. */
 function hashString(s: string): number {
@@ -59,127 +80,109 @@ function fragment(hash: number, shift: number): number {
   return (hash >>> shift) & MASK;
 }
 
-function getNode<V>(node: HNode<V>, hash: number, key: string): V | undefined {
-  let n: HNode<V> = node;
+function getNode<V>(root: HNode<V>, hash: number, key: string): V | undefined {
+  let n = root;
   let shift = 0;
   for (;;) {
-    switch (n.t) {
-      case 0:
-        return n.key === key ? n.value : undefined;
-      case 2: {
-        if (n.hash !== hash) return undefined;
-        for (const l of n.leaves) if (l.key === key) return l.value;
-        return undefined;
-      }
-      case 1: {
-        const bit = 1 << fragment(hash, shift);
-        if ((n.bitmap & bit) === 0) return undefined;
-        n = n.children[popcount(n.bitmap & (bit - 1))] as HNode<V>;
-        shift += BITS;
-      }
+    if (n.t === BRANCH) {
+      const bit = 1 << fragment(hash, shift);
+      if ((n.bitmap & bit) === 0) return undefined;
+      n = n.children[popcount(n.bitmap & (bit - 1))] as HNode<V>;
+      shift += BITS;
+    } else if (n.t === LEAF) {
+      return n.key === key ? n.value : undefined;
+    } else {
+      if (n.hash !== hash) return undefined;
+      for (const l of n.children) if (l.key === key) return l.value;
+      return undefined;
     }
   }
 }
 
-/** A branch holding two leaves (or collisions) whose hashes first differ at or below `shift`. */
-function merge<V>(a: Leaf<V> | Collision<V>, b: Leaf<V>, shift: number): HNode<V> {
-  if (a.hash === b.hash) {
-    const leaves = a.t === 0 ? [a, b] : [...a.leaves, b];
-    return { t: 2, hash: b.hash, leaves };
-  }
+/** A branch holding `a` (a leaf or collision) and the leaf `b`, split from `shift` on. */
+function merge<V>(a: HNode<V>, b: HNode<V>, shift: number): HNode<V> {
+  if (a.hash === b.hash) return collision(b.hash, a.t === LEAF ? [a, b] : [...a.children, b]);
+  // Distinct 32-bit hashes differ in some fragment at shift <= 30, so this recursion ends.
   const fa = fragment(a.hash, shift);
   const fb = fragment(b.hash, shift);
-  if (fa === fb) return { t: 1, bitmap: 1 << fa, children: [merge(a, b, shift + BITS)] };
-  const children = fa < fb ? [a, b] : [b, a];
-  return { t: 1, bitmap: (1 << fa) | (1 << fb), children };
+  if (fa === fb) return branch(1 << fa, [merge(a, b, shift + BITS)]);
+  return branch((1 << fa) | (1 << fb), fa < fb ? [a, b] : [b, a]);
 }
 
 /** Returns the new node and whether a key was added (for the size count). */
-function setNode<V>(node: HNode<V>, leaf: Leaf<V>, shift: number): [HNode<V>, boolean] {
-  switch (node.t) {
-    case 0:
-      if (node.key === leaf.key) return [leaf, false];
-      return [merge(node, leaf, shift), true];
-    case 2: {
-      if (node.hash !== leaf.hash) return [merge(node, leaf, shift), true];
-      const i = node.leaves.findIndex((l) => l.key === leaf.key);
-      const leaves = node.leaves.slice();
-      if (i >= 0) leaves[i] = leaf;
-      else leaves.push(leaf);
-      return [{ t: 2, hash: node.hash, leaves }, i < 0];
-    }
-    case 1: {
-      const bit = 1 << fragment(leaf.hash, shift);
-      const idx = popcount(node.bitmap & (bit - 1));
-      const children = node.children.slice();
-      if ((node.bitmap & bit) === 0) {
-        children.splice(idx, 0, leaf);
-        return [{ t: 1, bitmap: node.bitmap | bit, children }, true];
-      }
-      const [child, added] = setNode(node.children[idx] as HNode<V>, leaf, shift + BITS);
-      children[idx] = child;
-      return [{ t: 1, bitmap: node.bitmap, children }, added];
-    }
+function setNode<V>(node: HNode<V>, l: HNode<V>, shift: number): [HNode<V>, boolean] {
+  if (node.t === LEAF) {
+    if (node.key === l.key) return [l, false];
+    return [merge(node, l, shift), true];
   }
+  if (node.t === COLLISION) {
+    if (node.hash !== l.hash) return [merge(node, l, shift), true];
+    const i = node.children.findIndex((c) => c.key === l.key);
+    const leaves = node.children.slice();
+    if (i >= 0) leaves[i] = l;
+    else leaves.push(l);
+    return [collision(node.hash, leaves), i < 0];
+  }
+  const bit = 1 << fragment(l.hash, shift);
+  const idx = popcount(node.bitmap & (bit - 1));
+  const children = node.children.slice();
+  if ((node.bitmap & bit) === 0) {
+    children.splice(idx, 0, l);
+    return [branch(node.bitmap | bit, children), true];
+  }
+  const [child, added] = setNode(node.children[idx] as HNode<V>, l, shift + BITS);
+  children[idx] = child;
+  return [branch(node.bitmap, children), added];
 }
 
 /** Returns the new node (undefined when it became empty), or `node` itself if `key` was absent. */
 function deleteNode<V>(node: HNode<V>, hash: number, key: string, shift: number): HNode<V> | undefined {
-  switch (node.t) {
-    case 0:
-      return node.key === key ? undefined : node;
-    case 2: {
-      if (node.hash !== hash) return node;
-      const leaves = node.leaves.filter((l) => l.key !== key);
-      if (leaves.length === node.leaves.length) return node;
-      return leaves.length === 1 ? leaves[0] : { t: 2, hash, leaves };
-    }
-    case 1: {
-      const bit = 1 << fragment(hash, shift);
-      if ((node.bitmap & bit) === 0) return node;
-      const idx = popcount(node.bitmap & (bit - 1));
-      const old = node.children[idx] as HNode<V>;
-      const child = deleteNode(old, hash, key, shift + BITS);
-      if (child === old) return node;
-      if (child === undefined) {
-        const bitmap = node.bitmap & ~bit;
-        if (bitmap === 0) return undefined;
-        const children = node.children.slice();
-        children.splice(idx, 1);
-        // A branch left with one leaf collapses into it, keeping the trie canonical.
-        if (children.length === 1 && children[0]?.t !== 1) return children[0];
-        return { t: 1, bitmap, children };
-      }
-      if (node.children.length === 1 && child.t !== 1) return child;
-      const children = node.children.slice();
-      children[idx] = child;
-      return { t: 1, bitmap: node.bitmap, children };
-    }
+  if (node.t === LEAF) return node.key === key ? undefined : node;
+  if (node.t === COLLISION) {
+    if (node.hash !== hash) return node;
+    const leaves = node.children.filter((l) => l.key !== key);
+    if (leaves.length === node.children.length) return node;
+    return leaves.length === 1 ? leaves[0] : collision(hash, leaves);
   }
+  const bit = 1 << fragment(hash, shift);
+  if ((node.bitmap & bit) === 0) return node;
+  const idx = popcount(node.bitmap & (bit - 1));
+  const old = node.children[idx] as HNode<V>;
+  const child = deleteNode(old, hash, key, shift + BITS);
+  if (child === old) return node;
+  if (child === undefined) {
+    const bitmap = node.bitmap & ~bit;
+    if (bitmap === 0) return undefined;
+    const children = node.children.slice();
+    children.splice(idx, 1);
+    // A branch left with one leaf or collision collapses into it, keeping the trie canonical.
+    if (children.length === 1 && children[0]?.t !== BRANCH) return children[0];
+    return branch(bitmap, children);
+  }
+  if (node.children.length === 1 && child.t !== BRANCH) return child;
+  const children = node.children.slice();
+  children[idx] = child;
+  return branch(node.bitmap, children);
 }
 
 function* iterate<V>(node: HNode<V>): Generator<[string, V]> {
-  switch (node.t) {
-    case 0:
-      yield [node.key, node.value];
-      return;
-    case 2:
-      for (const l of node.leaves) yield [l.key, l.value];
-      return;
-    case 1:
-      for (const c of node.children) yield* iterate(c);
-  }
+  if (node.t === LEAF) yield [node.key, node.value as V];
+  else for (const c of node.children) yield* iterate(c);
 }
 
 /**
  * An immutable string-keyed map. Every "mutating" method returns a new map and leaves
- * this one unchanged; unchanged parts are shared. Not thread-related: safe to share
- * between any number of owners because nothing is ever written after construction.
+ * this one unchanged; unchanged parts are shared. Safe to share between any number of
+ * owners because nothing is ever written after construction.
  */
 export class PersistentMap<V> {
-  private static readonly emptyInstance = new PersistentMap<never>(undefined, 0);
+  private static readonly emptyInstance = new PersistentMap<never>([], [], undefined, 0);
 
   private constructor(
+    /** Small form (root undefined): the keys, and the values at the same indexes. */
+    private readonly keys: readonly string[],
+    private readonly values: readonly V[],
+    /** Large form: the trie. */
     private readonly root: HNode<V> | undefined,
     /** The number of keys. */
     readonly size: number,
@@ -191,7 +194,12 @@ export class PersistentMap<V> {
   }
 
   get(key: string): V | undefined {
-    return this.root === undefined ? undefined : getNode(this.root, hashString(key), key);
+    if (this.root === undefined) {
+      const keys = this.keys;
+      for (let i = 0; i < keys.length; i++) if (keys[i] === key) return this.values[i];
+      return undefined;
+    }
+    return getNode(this.root, hashString(key), key);
   }
 
   has(key: string): boolean {
@@ -200,22 +208,63 @@ export class PersistentMap<V> {
 
   /** A map with `key` set to `value`. */
   set(key: string, value: V): PersistentMap<V> {
-    const leaf: Leaf<V> = { t: 0, hash: hashString(key), key, value };
-    if (this.root === undefined) return new PersistentMap(leaf, 1);
-    const [root, added] = setNode(this.root, leaf, 0);
-    return new PersistentMap(root, added ? this.size + 1 : this.size);
+    if (this.root === undefined) {
+      const i = this.keys.indexOf(key);
+      if (i >= 0) {
+        const values = this.values.slice();
+        values[i] = value;
+        return new PersistentMap(this.keys, values, undefined, this.size);
+      }
+      if (this.keys.length < SMALL) return new PersistentMap([...this.keys, key], [...this.values, value], undefined, this.size + 1);
+      // Grow into a trie.
+      let root: HNode<V> | undefined;
+      for (let j = 0; j <= this.keys.length; j++) {
+        const k = j < this.keys.length ? (this.keys[j] as string) : key;
+        const l = leaf(hashString(k), k, j < this.keys.length ? (this.values[j] as V) : value);
+        root = root === undefined ? l : setNode(root, l, 0)[0];
+      }
+      return new PersistentMap<V>([], [], root, this.size + 1);
+    }
+    const [root, added] = setNode(this.root, leaf(hashString(key), key, value), 0);
+    return new PersistentMap<V>([], [], root, added ? this.size + 1 : this.size);
   }
 
   /** A map without `key`; this map itself when `key` is absent. */
   delete(key: string): PersistentMap<V> {
-    if (this.root === undefined) return this;
+    if (this.root === undefined) {
+      const i = this.keys.indexOf(key);
+      if (i < 0) return this;
+      if (this.size === 1) return PersistentMap.empty();
+      const keys = this.keys.slice();
+      const values = this.values.slice();
+      keys.splice(i, 1);
+      values.splice(i, 1);
+      return new PersistentMap(keys, values, undefined, this.size - 1);
+    }
     const root = deleteNode(this.root, hashString(key), key, 0);
     if (root === this.root) return this;
-    return root === undefined ? PersistentMap.empty() : new PersistentMap(root, this.size - 1);
+    if (this.size - 1 <= SMALL / 2) {
+      // Shrink back to the small form (with hysteresis, so a map at the boundary does not
+      // rebuild on every set/delete).
+      const keys: string[] = [];
+      const values: V[] = [];
+      if (root !== undefined) {
+        for (const [k, v] of iterate(root)) {
+          keys.push(k);
+          values.push(v);
+        }
+      }
+      return keys.length === 0 ? PersistentMap.empty() : new PersistentMap(keys, values, undefined, keys.length);
+    }
+    return new PersistentMap<V>([], [], root, this.size - 1);
   }
 
-  /** Entries in an unspecified (hash) order. */
+  /** Entries in an unspecified order. */
   *entries(): Generator<[string, V]> {
-    if (this.root !== undefined) yield* iterate(this.root);
+    if (this.root !== undefined) {
+      yield* iterate(this.root);
+      return;
+    }
+    for (let i = 0; i < this.keys.length; i++) yield [this.keys[i] as string, this.values[i] as V];
   }
 }

@@ -60,18 +60,22 @@ test('PersistentMap keeps keys whose 32-bit hashes collide apart', () => {
     ['n512788', 'n749193'],
   ];
   for (const [a, b] of pairs) {
-    let m = PersistentMap.empty<string>().set(a, 'A').set(b, 'B').set('other', 'O');
+    // Enough other keys that the map is a trie, not the small array form.
+    let m = PersistentMap.empty<string>();
+    const others = Array.from({ length: 20 }, (_, i) => `other${i}`);
+    for (const o of others) m = m.set(o, o);
+    m = m.set(a, 'A').set(b, 'B');
     assert.equal(m.get(a), 'A');
     assert.equal(m.get(b), 'B');
-    assert.equal(m.size, 3);
+    assert.equal(m.size, 22);
     m = m.set(b, 'B2');
     assert.equal(m.get(b), 'B2');
-    assert.equal(m.size, 3);
+    assert.equal(m.size, 22);
     const without = m.delete(a);
     assert.equal(without.get(a), undefined);
     assert.equal(without.get(b), 'B2');
-    assert.equal(without.size, 2);
+    assert.equal(without.size, 21);
     assert.equal(m.get(a), 'A');
-    assert.deepEqual(new Map(without.delete(b).entries()), new Map([['other', 'O']]));
+    assert.deepEqual(new Map(without.delete(b).entries()), new Map(others.map((o) => [o, o])));
   }
 });
