@@ -154,6 +154,7 @@ export class DirFileServer implements FileServer {
   readonly syncWrites: boolean;
   readonly iounit: number;
   #closed = false;
+  #live = 0;
   readonly #devs = new Map<bigint, bigint>();
   readonly #bumps = new Map<string, number>();
   #renameLock: Promise<void> = Promise.resolve();
@@ -196,6 +197,16 @@ export class DirFileServer implements FileServer {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Files handed out and not yet clunked; each holds a host descriptor (a leak check). */
+  get liveFiles(): number {
+    return this.#live;
+  }
+
+  /** @internal Counts a File made (+1) or clunked (-1). */
+  track(delta: 1 | -1): void {
+    this.#live += delta;
   }
 
   /**
@@ -353,6 +364,7 @@ class DirFile implements File {
     this.#h = handle;
     this.#path = path;
     this.#base = base;
+    fs.track(1);
   }
 
   get #name(): string {
@@ -841,6 +853,7 @@ class DirFile implements File {
   async #release(honourRemoveOnClose: boolean): Promise<void> {
     if (this.#clunked) return;
     this.#clunked = true;
+    this.#fs.track(-1);
     const io = this.#io;
     const mode = this.#mode;
     this.#io = null;

@@ -109,6 +109,7 @@ export class MemFileServer implements FileServer {
   #nextPath = 0n;
   #files = 0;
   #bytes = 0;
+  #live = 0;
 
   constructor(options: MemFileServerOptions = {}) {
     this.#opts = { ...DEFAULTS, ...options };
@@ -132,6 +133,16 @@ export class MemFileServer implements FileServer {
   /** How many files and directories exist, the root included (for tests and stats). */
   get fileCount(): number {
     return this.#files;
+  }
+
+  /** Files handed out and not yet clunked (a leak check for tests and stats). */
+  get liveFiles(): number {
+    return this.#live;
+  }
+
+  /** @internal Counts a File made (+1) or clunked (-1). */
+  track(delta: 1 | -1): void {
+    this.#live += delta;
   }
 
   /** Bytes of file data held (for tests and stats). */
@@ -250,6 +261,7 @@ class MemFile implements File {
     this.#fs = fs;
     this.#node = node;
     this.#root = root;
+    fs.track(1);
   }
 
   #live(): Node {
@@ -560,6 +572,7 @@ class MemFile implements File {
   #release(honourRemoveOnClose: boolean): void {
     if (this.#clunked) return;
     this.#clunked = true;
+    this.#fs.track(-1);
     const n = this.#node;
     const mode = this.#mode;
     this.#mode = null;

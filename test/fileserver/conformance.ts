@@ -20,7 +20,7 @@ import type { File, FileServer, OpenMode } from '../../src/fileserver/file-serve
 
 /** A server under test and how to dispose of it. */
 export interface Subject {
-  fs: FileServer;
+  fs: FileServer & { readonly liveFiles: number };
   close(): Promise<void>;
 }
 
@@ -58,6 +58,8 @@ export async function attach(
   const { root } = await s.fs.attach('');
   t.after(async () => {
     await root.clunk();
+    // The leak check: every File a test made was clunked (the server's count is exact).
+    assert.equal(s.fs.liveFiles, 0, 'Files left unclunked');
     await s.close();
   });
   return root;
@@ -145,6 +147,7 @@ export function conformance(label: string, make: MakeSubject, features: Features
     await rejectsWith(s.fs.attach('nope'), 'NS_ERR_NOT_FOUND');
     await subRoot.clunk();
     await root.clunk();
+    assert.equal(s.fs.liveFiles, 0);
   });
 
   it('create, write and read back; qid.path stable and unique, qid.version bumped by writes', async (t) => {

@@ -67,6 +67,7 @@ async function tree(
   const { root } = await fs.attach('');
   t.after(async () => {
     await root.clunk();
+    assert.equal(fs.liveFiles, 0, 'Files left unclunked');
     await fs.close();
     await rm(base, { recursive: true, force: true });
   });
