@@ -17,6 +17,7 @@ program
 
 // Subcommands (one line each; keep sorted).
 (await import('./commands/9p.js')).register(program);
+(await import('./commands/manifest.js')).register(program);
 (await import('./commands/ns.js')).register(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,195 @@
+/**
+ * `capns manifest check|graph|show`: the manifest doctor, the Graphviz view and the
+ * normalized form. Exit status: 0 fine, 1 the manifest has errors, 2 the file could not
+ * be read or is not YAML. `${VAR}` references are resolved from the environment.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import {
+  checkManifest,
+  defaultManifest,
+  formatDiagnostic,
+  ManifestError,
+  manifestGraph,
+  manifestToJSON,
+  parseManifest,
+  type Diagnostic,
+  type Manifest,
+} from '../../manifest/index.js';
+
+/** Exit statuses. */
+const OK = 0;
+const INVALID = 1;
+const UNREADABLE = 2;
+
+/** A manifest, or the exit status and diagnostics of failing to get one. */
+type Loaded =
+  { manifest: Manifest } | { status: number; diagnostics: readonly Diagnostic[]; message: string };
+
+async function load(file: string): Promise<Loaded> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EISDIR'
+          ? 'is a directory'
+          : e.code === 'EACCES'
+            ? 'permission denied'
+            : e.message;
+    return { status: UNREADABLE, diagnostics: [], message: `cannot read ${file}: ${why}` };
+  }
+  try {
+    return { manifest: parseManifest(text, { file, env: process.env }) };
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    return {
+      status: err.syntax ? UNREADABLE : INVALID,
+      diagnostics: err.issues,
+      message: err.message,
+    };
+  }
+}
+
+function summary(file: string, list: readonly Diagnostic[]): string {
+  const errors = list.filter((d) => d.severity === 'error').length;
+  const warnings = list.length - errors;
+  const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+  return `${file}: ${errors === 0 && warnings === 0 ? 'ok' : `${n(errors, 'error')}, ${n(warnings, 'warning')}`}`;
+}
+
+async function check(file: string, opts: { json?: boolean; strict?: boolean }): Promise<number> {
+  const loaded = await load(file);
+  let diagnostics: readonly Diagnostic[];
+  let status: number;
+  if ('manifest' in loaded) {
+    diagnostics = checkManifest(loaded.manifest);
+    const failing = diagnostics.filter((d) => d.severity === 'error' || opts.strict === true);
+    status = failing.length > 0 ? INVALID : OK;
+  } else {
+    diagnostics = loaded.diagnostics;
+    status = loaded.status;
+    if (diagnostics.length === 0) {
+      if (opts.json === true)
+        process.stdout.write(
+          JSON.stringify({ file, status, error: loaded.message }, null, 2) + '\n',
+        );
+      else process.stderr.write(`capns manifest check: ${loaded.message}\n`);
+      return status;
+    }
+  }
+  if (opts.json === true) {
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    process.stdout.write(
+      JSON.stringify(
+        { file, status, errors, warnings: diagnostics.length - errors, diagnostics },
+        null,
+        2,
+      ) + '\n',
+    );
+  } else {
+    for (const d of diagnostics) process.stdout.write(formatDiagnostic(d) + '\n');
+    process.stdout.write(summary(file, diagnostics) + '\n');
+  }
+  return status;
+}
+
+async function loadOrReport(command: string, file: string): Promise<Manifest | number> {
+  const loaded = await load(file);
+  if ('manifest' in loaded) return loaded.manifest;
+  process.stderr.write(
+    loaded.diagnostics.length === 0
+      ? `capns manifest ${command}: ${loaded.message}\n`
+      : loaded.message + '\n',
+  );
+  return loaded.status;
+}
+
+/** Registers `capns manifest` and its subcommands on `program`. */
+export function register(program: Command): void {
+  const manifest = program
+    .command('manifest')
+    .description(
+      'check, draw or print a manifest (the capabilities, profiles and listeners of capns serve)',
+    )
+    .addHelpText(
+      'after',
+      '\nExit status: 0 fine, 1 the manifest has errors, 2 the file cannot be read or is not YAML.\nThe format: docs/manifest.md.',
+    );
+
+  manifest
+    .command('check')
+    .description(
+      'report every problem in a manifest: errors (it would not start or would open a hole) and warnings',
+    )
+    .argument('<file>', 'the manifest (YAML or JSON); ${VAR}s come from the environment')
+    .option('--json', 'print the findings as JSON: {file, status, errors, warnings, diagnostics}')
+    .option('--strict', 'fail (exit 1) on warnings too')
+    .addHelpText(
+      'after',
+      '\nEach finding is printed as  FILE:LINE:COLUMN FIELD.PATH: [warning: ]MESSAGE\nExit status: 0 no errors, 1 errors (or warnings with --strict), 2 unreadable or not YAML.',
+    )
+    .action(async (file: string, opts: { json?: boolean; strict?: boolean }) => {
+      process.exitCode = await check(file, opts);
+    });
+
+  manifest
+    .command('graph')
+    .description(
+      'print who sees what as Graphviz dot (listeners -> profiles -> paths -> capabilities)',
+    )
+    .argument('<file>', 'the manifest (YAML or JSON)')
+    .addHelpText(
+      'after',
+      '\nEdges are numbered in union search order; "create" marks MCREATE members.\nExample: capns manifest graph m.yaml | dot -Tsvg > m.svg',
+    )
+    .action(async (file: string) => {
+      const m = await loadOrReport('graph', file);
+      if (typeof m === 'number') {
+        process.exitCode = m;
+        return;
+      }
+      process.stdout.write(manifestGraph(m));
+    });
+
+  manifest
+    .command('show')
+    .description(
+      'print the normalized manifest as JSON (defaults filled in, ${VAR}s expanded, ns text as steps)',
+    )
+    .argument('[file]', 'the manifest; without it, the embedded default that capns serve runs')
+    .option('--locations', 'keep where each element was written (file, line, column, path)')
+    .option('--secrets', 'print tokens instead of "(redacted)"')
+    .option('--data-dir <dir>', 'for the embedded default: the host folder served at /data')
+    .action(
+      async (
+        file: string | undefined,
+        opts: { locations?: boolean; secrets?: boolean; dataDir?: string },
+      ) => {
+        let m: Manifest | number;
+        if (file === undefined) {
+          try {
+            m = defaultManifest(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir });
+          } catch (err) {
+            if (!(err instanceof ManifestError)) throw err;
+            process.stderr.write(
+              `capns manifest show: --data-dir: ${err.issues.map((i) => i.message).join('; ')}\n`,
+            );
+            m = INVALID;
+          }
+        } else {
+          m = await loadOrReport('show', file);
+        }
+        if (typeof m === 'number') {
+          process.exitCode = m;
+          return;
+        }
+        process.stdout.write(
+          manifestToJSON(m, { locations: opts.locations === true, secrets: opts.secrets === true }),
+        );
+      },
+    );
+}

@@ -1,0 +1,205 @@
+/**
+ * The manifest after `parseManifest`: validated, defaults filled in, `${VAR}`s expanded,
+ * `ns:` text turned into steps, paths cleaned, addresses parsed, host paths resolved
+ * against the manifest's folder. Plain data (bigints aside); every element carries
+ * `loc`, where it was written, for messages.
+ */
+import type { Address } from './address.js';
+import type { CapabilityType, InterfaceRef } from './interfaces.js';
+import type { Position } from './ns-lines.js';
+
+export type { Position } from './ns-lines.js';
+
+/** Where something was written: file, 1-based line and column, and its field path. */
+export interface Loc {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** The field path, e.g. `profiles.alice.namespace[1].position`. */
+  readonly path: string;
+}
+
+interface CapabilityBase {
+  readonly name: string;
+  readonly type: CapabilityType;
+  readonly loc: Loc;
+}
+
+/** `type: ram`: an in-memory FileServer; unset limits take MemFileServer's defaults. */
+export interface RamCapability extends CapabilityBase {
+  readonly type: 'ram';
+  readonly maxBytes?: number;
+  readonly maxFiles?: number;
+  readonly maxFileSize?: number;
+}
+
+/** `type: dir`: a host directory as a FileServer. */
+export interface DirCapability extends CapabilityBase {
+  readonly type: 'dir';
+  /** Host path, resolved against the manifest's folder (still relative when that is). */
+  readonly path: string;
+  readonly readOnly: boolean;
+  /** Create the directory (and its parents) at startup when it does not exist. */
+  readonly create: boolean;
+  /** fdatasync every write (DirFileServerOptions.syncWrites). */
+  readonly syncWrites: boolean;
+}
+
+/** Client-side TLS for an import: host paths, resolved like `dir.path`. */
+export interface ClientTls {
+  /** CA bundle to verify the server with (default: the system's). */
+  readonly ca?: string;
+  /** Client certificate and key, for exports that authenticate by certificate. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** Expected server name (default: the address's host). */
+  readonly serverName?: string;
+}
+
+/** `type: import`: a remote export (another capns's `exports`), dialed at startup. */
+export interface ImportCapability extends CapabilityBase {
+  readonly type: 'import';
+  readonly address: Address;
+  /** The path inside the remote export that this capability is ('/' = its root). */
+  readonly path: string;
+  readonly token?: string;
+  readonly tls?: ClientTls;
+  /** What the remote path holds (default Namespace). */
+  readonly interface: InterfaceRef;
+}
+
+/** `type: captable`: the capability table (list and revoke grants). */
+export interface CapTableCapability extends CapabilityBase {
+  readonly type: 'captable';
+}
+
+/** `type: demo.clock`: the demo clock service. */
+export interface DemoClockCapability extends CapabilityBase {
+  readonly type: 'demo.clock';
+}
+
+/** A capability instance, by name. */
+export type Capability =
+  RamCapability | DirCapability | ImportCapability | CapTableCapability | DemoClockCapability;
+
+/** mount(1): add capability `capability` (at `spec` inside it) to the union at `at`. */
+export interface MountStep {
+  readonly op: 'mount';
+  readonly capability: string;
+  readonly at: string;
+  readonly position: Position;
+  readonly create: boolean;
+  /** A path inside the capability, relative, '' for its root. */
+  readonly spec: string;
+  /** The interface `at` must hold: declared before the bind, checked at every later bind there. */
+  readonly require?: InterfaceRef;
+  readonly loc: Loc;
+}
+
+/** bind(1): make what `from` names (now) visible at `at` as well. */
+export interface BindStep {
+  readonly op: 'bind';
+  readonly from: string;
+  readonly at: string;
+  readonly position: Position;
+  readonly create: boolean;
+  readonly require?: InterfaceRef;
+  readonly loc: Loc;
+}
+
+/** unmount(1): remove `member` (a capability name or a bind source) from `at`, or every member. */
+export interface UnmountStep {
+  readonly op: 'unmount';
+  readonly at: string;
+  readonly member?: string;
+  readonly loc: Loc;
+}
+
+/** One step of a profile's namespace, in order. */
+export type Step = MountStep | BindStep | UnmountStep;
+
+/** How a connection proves it is a profile. Empty lists and false: no way in by itself. */
+export interface Auth {
+  /** Bearer tokens (Gate.authenticate, 9P Tauth, HTTP Authorization: Bearer). */
+  readonly tokens: readonly string[];
+  /** TLS client certificate subjects (e.g. "CN=alice"), on listeners that have `tls.ca`. */
+  readonly tlsSubjects: readonly string[];
+  /** No credentials needed on a loopback listener (127.0.0.0/8, ::1, localhost, unix!). */
+  readonly loopback: boolean;
+  readonly loc: Loc | undefined;
+}
+
+/** An identity and the steps that build its namespace. */
+export interface Profile {
+  readonly name: string;
+  readonly auth: Auth;
+  readonly namespace: readonly Step[];
+  readonly loc: Loc;
+}
+
+/** Server-side TLS: host paths, resolved like `dir.path`. */
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** CA bundle for client certificates; with it, clients must present one. */
+  readonly ca?: string;
+}
+
+/** The protocols a listener speaks. */
+export type Protocol = 'rpc' | '9p' | 'http';
+
+/** A listening socket. */
+export interface Listener {
+  readonly protocol: Protocol;
+  readonly address: Address;
+  readonly tls?: ServerTls;
+  /** Only this profile is served here; with no auth of its own, to anyone who connects. */
+  readonly profile?: string;
+  readonly loc: Loc;
+}
+
+/** exportfs: a subtree of a profile's namespace served on its own RPC listener. */
+export interface Export {
+  readonly profile: string;
+  /** The subtree exported (a `sub` view of the profile's namespace). */
+  readonly root: string;
+  readonly readOnly: boolean;
+  readonly listen: Address;
+  /** Who may import it; when the manifest gives none, the profile's own auth. */
+  readonly auth: Auth;
+  readonly tls?: ServerTls;
+  readonly loc: Loc;
+}
+
+/**
+ * Resource limits, only those the manifest sets: the servers merge them onto their own
+ * defaults (src/rpc/limits.ts DEFAULT_LIMITS, NinepServer's options).
+ */
+export interface Limits {
+  /** Connections at once, per listener. */
+  readonly maxConnections?: number;
+  readonly rpc: {
+    readonly maxMessageBytes?: number;
+    readonly maxInFlightCalls?: number;
+    readonly maxQuestions?: number;
+    readonly maxExports?: number;
+    readonly maxImports?: number;
+  };
+  readonly '9p': {
+    readonly maxMsize?: number;
+    readonly maxFids?: number;
+    readonly maxOutstanding?: number;
+  };
+}
+
+/** A whole manifest. */
+export interface Manifest {
+  readonly version: 1;
+  /** The file it came from, as given to `parseManifest` (used in every `loc`). */
+  readonly file: string;
+  readonly capabilities: readonly Capability[];
+  readonly profiles: readonly Profile[];
+  readonly listeners: readonly Listener[];
+  readonly exports: readonly Export[];
+  readonly limits: Limits;
+}
