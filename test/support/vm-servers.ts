@@ -120,11 +120,17 @@ export async function startDiod(diod: string, dir: string): Promise<NinepServerP
 }
 
 /**
+ * `capns` from this checkout's sources (through tsx), not bin/capns.js: that one prefers
+ * dist/, which is only as new as the last build.
+ */
+const capnsCommand = ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')];
+
+/**
  * Whether this checkout's `capns` has the `9p` subcommand (asks `capns 9p --help`; a
  * second or two through tsx).
  */
 export function capnsHas9p(): boolean {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'capns.js'), '9p', '--help'], {
+  const r = spawnSync(process.execPath, [...capnsCommand, '9p', '--help'], {
     cwd: repoRoot,
     encoding: 'utf8',
     timeout: 30_000,
@@ -133,14 +139,14 @@ export function capnsHas9p(): boolean {
 }
 
 /**
- * Starts `capns 9p --listen 127.0.0.1:0` with the given serving arguments (e.g.
- * ['--ram'] or ['--dir', path]) and learns its port from the first `127.0.0.1:PORT` or
- * `tcp!127.0.0.1!PORT` it prints.
+ * Starts `capns 9p --listen 127.0.0.1:0` from the sources with the given serving
+ * arguments (e.g. ['--ram'] or ['--dir', path]) and learns its port from the first
+ * `127.0.0.1:PORT` or `tcp!127.0.0.1!PORT` it prints.
  */
 export async function startCapns9p(serveArgs: string[]): Promise<NinepServerProcess> {
   const child = spawn(
     process.execPath,
-    [join(repoRoot, 'bin', 'capns.js'), '9p', '--listen', '127.0.0.1:0', ...serveArgs],
+    [...capnsCommand, '9p', '--listen', '127.0.0.1:0', ...serveArgs],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const out = collect(child);
