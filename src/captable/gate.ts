@@ -1,0 +1,121 @@
+/**
+ * The Gate: what a network listener bootstraps. A client presents a token (or nothing,
+ * on a listener that lets loopback peers in as a profile) and receives its own namespace:
+ * a fork of its profile's namespace in which every capability is a fresh grant recorded
+ * in the capability table under this connection's holder name. One client's binds are
+ * seen by no other client; no credentials, no namespace.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Client } from 'capnp-es';
+import { NsError } from '../errors.js';
+import { setFailure } from '../failure.js';
+import { Gate as GateIface, type Gate$Client, type Gate$Server$Target, type Gate_Authenticate$Params, type Gate_Authenticate$Results } from '../gen/namespace.js';
+import { MountTable, type Member } from '../namespace/mount-table.js';
+import { serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
+import { retain, serve } from '../rpc/index.js';
+import type { CapabilityTable } from './capability-table.js';
+
+/** A profile as the Gate sees it: who may have it, and the namespace it starts from. */
+export interface GateProfile {
+  readonly name: string;
+  /** Bearer tokens that select this profile. */
+  readonly tokens: readonly string[];
+  /** Whether a loopback peer presenting no token gets this profile. */
+  readonly loopback: boolean;
+  /**
+   * The profile's namespace. Members' `cap`s are references the caller keeps alive for
+   * as long as the Gate is in use; the Gate never releases them (it grants duplicates).
+   */
+  readonly table: MountTable<Client>;
+}
+
+/** Options for one connection's Gate. */
+export interface GateOptions {
+  readonly profiles: readonly GateProfile[];
+  readonly captable: CapabilityTable;
+  /** This connection's name in the capability table, e.g. "rpc#3". */
+  readonly connection: string;
+  /** Whether the peer is on loopback (enables `loopback` profiles). */
+  readonly peerIsLoopback: boolean;
+  /** Failed attempts before the Gate refuses every further one (default 5). */
+  readonly maxFailures?: number;
+  readonly namespace?: NamespaceServerOptions;
+  /** Told of each namespace handed out (for logs). */
+  readonly onAuthenticated?: (profile: string, holder: string) => void;
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** A raw capability reference as a class, so that `retain` can duplicate it. */
+class AnyCap {
+  constructor(readonly client: Client) {}
+}
+
+/**
+ * The namespace `profile` starts from, with every capability replaced by a grant to
+ * `holder`: one grant per capability (aliases share it). The caller owns the returned
+ * table's members (serveNamespace takes them).
+ */
+export function grantedNamespace(profile: GateProfile, captable: CapabilityTable, holder: string): MountTable<Client> {
+  const granted = new Map<string, Member<Client>>();
+  for (const mp of profile.table.mounts()) {
+    for (const b of mp.stack) {
+      const m = b.member;
+      if (granted.has(m.label)) continue;
+      const cap = captable.grant(retain(new AnyCap(m.cap)).client, { interfaceId: m.interfaceId, label: m.label, holder });
+      granted.set(m.label, { cap, interfaceId: m.interfaceId, label: m.label });
+    }
+  }
+  const table = new MountTable<Client>();
+  table.apply(profile.table.describe(), { resolve: (label) => granted.get(label) });
+  return table;
+}
+
+class GateTarget implements Gate$Server$Target {
+  readonly #options: GateOptions;
+  readonly #tokens: { profile: GateProfile; digest: Buffer }[];
+  #failures = 0;
+  #issued = 0;
+
+  constructor(options: GateOptions) {
+    this.#options = options;
+    this.#tokens = options.profiles.flatMap((profile) => profile.tokens.map((t) => ({ profile, digest: digest(t) })));
+  }
+
+  #match(token: string): GateProfile | undefined {
+    if (token === '') return this.#options.peerIsLoopback ? this.#options.profiles.find((p) => p.loopback) : undefined;
+    const d = digest(token);
+    let found: GateProfile | undefined;
+    // Compare with every token, in constant time each, whatever matched first.
+    for (const t of this.#tokens) if (timingSafeEqual(t.digest, d) && found === undefined) found = t.profile;
+    return found;
+  }
+
+  async authenticate(params: Gate_Authenticate$Params, results: Gate_Authenticate$Results): Promise<void> {
+    const res = results._initResult();
+    const max = this.#options.maxFailures ?? 5;
+    try {
+      if (this.#failures >= max) throw new NsError('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
+      const profile = this.#match(params.token);
+      if (profile === undefined) {
+        this.#failures++;
+        throw new NsError('NS_ERR_PERMISSION', params.token === '' ? 'credentials required' : 'unknown token');
+      }
+      const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
+      const table = grantedNamespace(profile, this.#options.captable, holder);
+      const ok = res._initOk();
+      ok.ns = serveNamespace(table, this.#options.namespace);
+      ok.profile = profile.name;
+      this.#options.onAuthenticated?.(profile.name, holder);
+    } catch (e) {
+      setFailure(res._initErr(), e);
+    }
+  }
+}
+
+/** Serves a Gate for one connection. The caller owns the client. */
+export function serveGate(options: GateOptions): Gate$Client & Disposable {
+  return serve(GateIface, new GateTarget(options));
+}
