@@ -85,18 +85,61 @@ export interface NinepConnectionOptions {
   readonly name: string;
 }
 
-/** One request in flight: its tag stays taken until its reply is written. */
-interface Request {
-  readonly tag: number;
-  readonly msg: TMessage;
-  readonly ac: AbortController;
-  /** The session it belongs to: a reply to an older session (before Tversion) is dropped. */
-  readonly session: number;
+/**
+ * One request in flight: its tag stays taken until its reply is written. The
+ * AbortController and the list of flushes waiting on it are made only when needed: most
+ * requests are never flushed and never take a signal.
+ */
+class Request {
   /** Fids this request holds a reference to; released when it ends. */
-  readonly held: FidEntry[];
+  readonly held: FidEntry[] = [];
+  /** Set once the request is aborted (Tflush, Tversion, destroy). */
+  aborted = false;
+  private reason: unknown;
+  private ac: AbortController | null = null;
+  private waiters: (() => void)[] | null = null;
+  private finished = false;
+
+  /** `session`: a reply to an older session (before Tversion) is dropped. */
+  constructor(
+    readonly tag: number,
+    readonly msg: TMessage,
+    readonly session: number,
+  ) {}
+
+  /** The signal handed to the backend: aborted when the request is. */
+  get signal(): AbortSignal {
+    if (this.ac === null) {
+      this.ac = new AbortController();
+      if (this.aborted) this.ac.abort(this.reason);
+    }
+    return this.ac.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.ac?.abort(reason);
+  }
+
   /** Resolves after the reply is written (or dropped): what Tflush waits for. */
-  readonly done: Promise<void>;
-  markDone: () => void;
+  done(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  }
+
+  /**
+   * Marks the reply written. Waiters run in the order they were added, so flushes of one
+   * tag answer in the order they arrived (flush(9P)).
+   */
+  markDone(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const ws = this.waiters;
+    this.waiters = null;
+    if (ws !== null) for (const w of ws) w();
+  }
 }
 
 const AUTH_MAX_BYTES = 1024;
@@ -210,9 +253,7 @@ export class NinepConnection {
       this.fail(new NinepProtocolError(`tag ${msg.tag} reused while its request is in flight`));
       return;
     }
-    let markDone!: () => void;
-    const done = new Promise<void>((resolve) => (markDone = resolve));
-    const req: Request = { tag: msg.tag, msg, ac: new AbortController(), session: this.session, held: [], done, markDone };
+    const req = new Request(msg.tag, msg, this.session);
     this.tags.set(msg.tag, req);
     this.run(req).catch((err: unknown) => this.fail(err));
   }
@@ -223,11 +264,14 @@ export class NinepConnection {
       if (this.dialect === null) throw new NinepFail(NinepErrors.Eproto);
       reply = await this.serve(req);
     } catch (err) {
-      const e = ninepErrorOf(err, req.ac.signal.aborted);
+      const e = ninepErrorOf(err, req.aborted);
       if (e === undefined) this.options.log(`9p ${this.options.name}: ${MESSAGE_NAMES[req.msg.type]} failed: ${String(err)}`);
       reply = this.errorReply(req.tag, e ?? NinepErrors.Eio);
     } finally {
-      for (const entry of req.held.splice(0)) this.track(this.fids.release(entry));
+      for (const entry of req.held.splice(0)) {
+        const closing = this.fids.release(entry);
+        if (closing !== undefined) this.track(closing);
+      }
     }
     this.reply(req, reply);
   }
@@ -244,8 +288,7 @@ export class NinepConnection {
         this.transport.write(encodeMessage(reply));
       }
     }
-    // Flushes waiting on this request answer after it (flush(9P)): they were queued on
-    // `done` in arrival order, so they answer in that order too.
+    // Flushes waiting on this request answer after it (flush(9P)), in arrival order.
     req.markDone();
     if (this.closing && this.tags.size === 0) this.drained?.();
     else this.pump();
@@ -265,7 +308,7 @@ export class NinepConnection {
     const pending = [...this.tags.values()];
     this.tags.clear();
     for (const req of pending) {
-      req.ac.abort(new NsError('NS_ERR_IO', 'session reset by Tversion'));
+      req.abort(new NsError('NS_ERR_IO', 'session reset by Tversion'));
       req.markDone();
     }
     this.track(this.fids.clear());
@@ -329,7 +372,6 @@ export class NinepConnection {
   private async serve(req: Request): Promise<RMessage> {
     const m = req.msg;
     const tag = m.tag;
-    const signal = req.ac.signal;
     switch (m.type) {
       case MessageType.Tauth: {
         if (this.tokenDigest === undefined) throw new NinepFail(NinepErrors.Enoauth);
@@ -361,8 +403,8 @@ export class NinepConnection {
         const target = this.tags.get(m.oldtag);
         // flush(9P): an unknown oldtag (already answered, or never sent) gets Rflush at once.
         if (target !== undefined && target !== req) {
-          target.ac.abort(new NsError('NS_ERR_IO', 'flushed'));
-          await target.done;
+          target.abort(new NsError('NS_ERR_IO', 'flushed'));
+          await target.done();
         }
         return { type: MessageType.Rflush, tag };
       }
@@ -441,7 +483,7 @@ export class NinepConnection {
         if (entry.open === null || !entry.open.read) throw new NinepFail(NinepErrors.Ebadusefid);
         const count = Math.min(m.count, this.maxIo);
         if (entry.dirRead !== null) return { type: MessageType.Rread, tag, data: await this.readDirStats(entry, file, m.offset, count) };
-        const data = await file.read(m.offset, count, signal);
+        const data = await file.read(m.offset, count, req.signal);
         return { type: MessageType.Rread, tag, data };
       }
       case MessageType.Twrite: {
@@ -455,7 +497,7 @@ export class NinepConnection {
         }
         if (entry.open === null || !entry.open.write) throw new NinepFail(NinepErrors.Ebadusefid);
         // The frame's data is a view of the receive buffer: the backend copies what it keeps.
-        const n = await writeAll(entry.target.file, m.offset, m.data, entry.open.backendIounit, signal);
+        const n = await writeAll(entry.target.file, m.offset, m.data, entry.open.backendIounit, req.signal);
         return { type: MessageType.Rwrite, tag, count: n };
       }
       case MessageType.Tclunk: {
@@ -707,7 +749,7 @@ export class NinepConnection {
     const pending = [...this.tags.values()];
     this.tags.clear();
     for (const req of pending) {
-      req.ac.abort(new NsError('NS_ERR_IO', 'connection closed'));
+      req.abort(new NsError('NS_ERR_IO', 'connection closed'));
       req.markDone();
     }
     this.track(this.fids.clear());

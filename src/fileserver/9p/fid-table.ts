@@ -110,12 +110,13 @@ export class FidTable {
   }
 
   /**
-   * Drops one reference; the last one closes the backing Files. Resolves when they are
-   * closed (at once if this was not the last reference). Never rejects.
+   * Drops one reference; the last one closes the backing Files and returns a promise that
+   * resolves when they are closed (never rejects). Returns undefined when other
+   * references remain (the common case: no promise is made for it).
    */
-  release(entry: FidEntry): Promise<void> {
+  release(entry: FidEntry): Promise<void> | undefined {
     entry.refs--;
-    if (entry.refs > 0) return Promise.resolve();
+    if (entry.refs > 0) return undefined;
     return closeEntry(entry);
   }
 
@@ -129,7 +130,7 @@ export class FidTable {
     if (entry === undefined) return undefined;
     this.fids.delete(fid);
     entry.inTable = false;
-    return this.release(entry);
+    return this.release(entry) ?? RESOLVED;
   }
 
   /**
@@ -144,11 +145,14 @@ export class FidTable {
     const closing: Promise<void>[] = [];
     for (const entry of entries) {
       entry.inTable = false;
-      closing.push(this.release(entry));
+      const p = this.release(entry);
+      if (p !== undefined) closing.push(p);
     }
     return Promise.all(closing).then(() => undefined);
   }
 }
+
+const RESOLVED = Promise.resolve();
 
 async function closeEntry(entry: FidEntry): Promise<void> {
   const files = entry.retired.splice(0);
