@@ -17,10 +17,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 
+import fc from 'fast-check';
+
 import { NsError } from '../../src/errors.js';
 import { errnoToNsError, newDirFileServer } from '../../src/fileserver/dir-file-server.js';
 import type { DirFileServer, DirFileServerOptions } from '../../src/fileserver/dir-file-server.js';
 import type { File } from '../../src/fileserver/file-server.js';
+import { checkAgainstModel, opArb } from './model.js';
 import {
   R,
   RW,
@@ -317,3 +320,19 @@ for (const mode of ['default', 'sync'] as const) {
     }
   });
 }
+
+test('dirfs: random operation sequences agree with the same model as ramfs', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(opArb, { maxLength: 30 }), async (ops) => {
+      const dir = await mkdtemp(join(tmpdir(), 'capns-dirfs-model-'));
+      const fs = await newDirFileServer(dir);
+      try {
+        await checkAgainstModel(fs, ops);
+      } finally {
+        await fs.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
