@@ -118,9 +118,14 @@ export class MemFileServer implements FileServer {
 
   /** Root of the tree, or of the directory `aname` names (a relative path) in it. */
   async attach(aname: string): Promise<{ root: File; qid: Qid }> {
+    const path = aname.split('/').filter((s) => s !== '' && s !== '.');
+    if (path.includes('..'))
+      throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
     let node = this.#root;
-    for (const name of aname.split('/').filter((s) => s !== '' && s !== '.')) {
-      const next = name === '..' ? node : node.children?.get(name);
+    for (const name of path) {
+      if (!isDir(node))
+        throw new NsError('NS_ERR_NOT_DIR', `tree ${JSON.stringify(aname)} is not a directory`);
+      const next = node.children?.get(name);
       if (next === undefined)
         throw new NsError('NS_ERR_NOT_FOUND', `no tree ${JSON.stringify(aname)}`);
       node = next;

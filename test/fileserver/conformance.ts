@@ -145,6 +145,12 @@ export function conformance(label: string, make: MakeSubject, features: Features
     assert.equal(out.file, undefined);
     assert.equal(out.error?.code, 'NS_ERR_NOT_FOUND');
     await rejectsWith(s.fs.attach('nope'), 'NS_ERR_NOT_FOUND');
+    await rejectsWith(s.fs.attach('outer'), 'NS_ERR_NOT_DIR');
+    await rejectsWith(s.fs.attach('outer/x'), 'NS_ERR_NOT_DIR');
+    await rejectsWith(s.fs.attach('sub/../..'), 'NS_ERR_INVALID_PATH');
+    const slash = await s.fs.attach('/sub/');
+    assert.equal((await slash.root.stat()).qid.path, qid.path);
+    await slash.root.clunk();
     await subRoot.clunk();
     await root.clunk();
     assert.equal(s.fs.liveFiles, 0);
