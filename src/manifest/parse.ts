@@ -7,7 +7,7 @@
  * that they are found even when zod also complained). Each problem is placed with the
  * yaml library's node ranges: file:line:column plus the field path.
  */
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, normalize as normalizeHostPath } from 'node:path';
 import {
   isAlias,
   isMap,
@@ -197,6 +197,7 @@ function expandEnv(
   src: Source,
   problems: Problems,
   failed: Set<string>,
+  used: Map<string, [name: string, value: string][]>,
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('$')) return value;
@@ -220,7 +221,11 @@ function expandEnv(
           );
         } else {
           const v = Object.hasOwn(env, name) ? env[name] : undefined;
-          if (v !== undefined) return v;
+          if (v !== undefined) {
+            const key = formatPath(path);
+            used.set(key, [...(used.get(key) ?? []), [name, v]]);
+            return v;
+          }
           failed.add(formatPath(path));
           problems.add('env-unset', loc, `environment variable ${name} is not set`);
         }
@@ -229,11 +234,11 @@ function expandEnv(
     );
   }
   if (Array.isArray(value))
-    return value.map((v, i) => expandEnv(v, [...path, i], env, src, problems, failed));
+    return value.map((v, i) => expandEnv(v, [...path, i], env, src, problems, failed, used));
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
-      out[k] = expandEnv(v, [...path, k], env, src, problems, failed);
+      out[k] = expandEnv(v, [...path, k], env, src, problems, failed, used);
     return out;
   }
   return value;
@@ -264,6 +269,12 @@ function addZodIssue(issue: z.core.$ZodIssue, raw: unknown, problems: Problems):
   const path = issue.path.filter((s): s is Seg => typeof s === 'string' || typeof s === 'number');
   const input = valueAt(raw, path);
   const params = (issue as { params?: Partial<IssueParams> }).params;
+  if (input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    const field = path[path.length - 1];
+    const what = typeof field === 'string' ? `missing required field "${field}"` : 'missing value';
+    problems.at('missing-field', path, what);
+    return;
+  }
   switch (issue.code) {
     case 'unrecognized_keys': {
       const lines = issue.message.split('\n');
@@ -273,15 +284,6 @@ function addZodIssue(issue: z.core.$ZodIssue, raw: unknown, problems: Problems):
       return;
     }
     case 'invalid_type': {
-      if (input === undefined) {
-        const field = path[path.length - 1];
-        problems.at(
-          'missing-field',
-          path,
-          typeof field === 'string' ? `missing required field "${field}"` : 'missing value',
-        );
-        return;
-      }
       problems.at(
         'invalid-value',
         path,
@@ -431,7 +433,9 @@ function normalize(
   nsLines: Map<string, ReturnType<typeof parseNsLines>>,
   baseDir: string,
 ): Manifest {
-  const host = (p: string): string => (isAbsolute(p) ? p : join(baseDir, p));
+  // Host paths are normalized ('//', '.', '..', a trailing '/'), so that equal folders compare equal.
+  const host = (p: string): string =>
+    normalizeHostPath(isAbsolute(p) ? p : join(baseDir, p)).replace(/(.)\/+$/, '$1');
   const serverTls = (
     t: { cert: string; key: string; ca?: string | undefined } | undefined,
   ): ServerTls | undefined =>
@@ -672,7 +676,8 @@ export function parseManifest(text: string, options: ParseOptions = {}): Manifes
   // A value whose ${VAR} failed is reported once, for the variable: what zod would say
   // about the half-expanded string is noise.
   const envFailed = new Set<string>();
-  const expanded = expandEnv(raw, [], env, src, problems, envFailed);
+  const envUsed = new Map<string, [string, string][]>();
+  const expanded = expandEnv(raw, [], env, src, problems, envFailed, envUsed);
   const parsed = manifestSchema.safeParse(expanded);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -681,8 +686,21 @@ export function parseManifest(text: string, options: ParseOptions = {}): Manifes
     }
   }
   const nsLines = checkReferences(expanded, src, problems);
-  if (problems.list.length > 0 || !parsed.success) throw new ManifestError(dedupe(problems.list));
+  if (problems.list.length > 0 || !parsed.success)
+    throw new ManifestError(dedupe(problems.list).map((d) => redact(d, envUsed)));
   return normalize(parsed.data, src, nsLines, options.baseDir ?? dirname(file));
+}
+
+/**
+ * A message about a value that came from `${NAME}` shows `${NAME}`, never the value:
+ * variables carry secrets, and messages end up in logs.
+ */
+function redact(d: Diagnostic, used: ReadonlyMap<string, readonly [string, string][]>): Diagnostic {
+  let message = d.message;
+  for (const [name, value] of used.get(d.path) ?? []) {
+    if (value.length >= 3) message = message.split(value).join(`\${${name}}`);
+  }
+  return message === d.message ? d : { ...d, message };
 }
 
 /** The same message at the same place once (zod and the reference pass may both see a bad path). */
