@@ -8,10 +8,18 @@
  * of a whole directory: a directory with 100k mount points costs about four small array
  * copies to change, not a copy of 100k entries.
  *
- * Lookups are the hot path of every resolve. Maps of up to SMALL entries (almost every
- * directory) are a key array searched with `===`, which needs no hashing; larger ones
- * are the trie, whose nodes all have one shape (one class) so V8 keeps property access
- * monomorphic.
+ * Lookups are the hot path of every resolve, and must not slow down as directories grow.
+ * Maps of up to SMALL entries (almost every directory) are a key array searched with
+ * `===`. Larger ones are the trie plus an index: a native `Map` (the `base`) holding the
+ * entries of some earlier version, never changed once built, and an `overlay` holding
+ * what changed since — so a lookup is one small overlay probe and one Map lookup,
+ * whatever the size. A change shares the base and adds to the overlay; when the overlay
+ * outgrows size/REBUILD_FACTOR, the next version starts without an index and builds one
+ * of its own after that many lookups through the trie. Both rebuilds cost O(size) after
+ * Ω(size/REBUILD_FACTOR) operations: amortized O(1). Forks that diverge keep sharing the
+ * base they had, so neither side slows the other down. Only `base`, `overlay` and
+ * `misses` are ever written after construction, and only as a cache: what a version
+ * contains never changes.
  */
 
 const BITS = 5;
@@ -19,6 +27,16 @@ const MASK = (1 << BITS) - 1;
 
 /** Up to this many entries, a map is a plain array of keys and one of values. */
 const SMALL = 8;
+
+/**
+ * A trie version without an index builds one after `size / REBUILD_FACTOR + 16` lookups
+ * through the trie, and an overlay may hold up to that many changes.
+ */
+const REBUILD_FACTOR = 8;
+
+/** An overlay's mark for a key deleted since the base was built. */
+const DELETED: unique symbol = Symbol('deleted');
+type Slot<V> = V | typeof DELETED;
 
 const LEAF = 0;
 const BRANCH = 1;
@@ -165,6 +183,11 @@ function deleteNode<V>(node: HNode<V>, hash: number, key: string, shift: number)
   return branch(node.bitmap, children);
 }
 
+function fill<V>(node: HNode<V>, into: Map<string, V>): void {
+  if (node.t === LEAF) into.set(node.key, node.value as V);
+  else for (const c of node.children) fill(c, into);
+}
+
 function* iterate<V>(node: HNode<V>): Generator<[string, V]> {
   if (node.t === LEAF) yield [node.key, node.value as V];
   else for (const c of node.children) yield* iterate(c);
@@ -178,6 +201,13 @@ function* iterate<V>(node: HNode<V>): Generator<[string, V]> {
 export class PersistentMap<V> {
   private static readonly emptyInstance = new PersistentMap<never>([], [], undefined, 0);
 
+  /** Large form: a native Map of an earlier version's entries; never changed once built. */
+  private base: Map<string, V> | undefined = undefined;
+  /** Large form: the changes since `base` (DELETED for a removed key). */
+  private overlay: PersistentMap<Slot<V>> | undefined = undefined;
+  /** Large form without a base: lookups through the trie so far. */
+  private misses = 0;
+
   private constructor(
     /** Small form (root undefined): the keys, and the values at the same indexes. */
     private readonly keys: readonly string[],
@@ -187,6 +217,18 @@ export class PersistentMap<V> {
     /** The number of keys. */
     readonly size: number,
   ) {}
+
+  /** `next` (a successor with `key` changed to `slot`) sharing this version's base. */
+  private derive(next: PersistentMap<V>, key: string, slot: Slot<V>): PersistentMap<V> {
+    if (this.base !== undefined && next.root !== undefined) {
+      const overlay = (this.overlay ?? PersistentMap.empty<Slot<V>>()).set(key, slot);
+      if (overlay.size <= next.size / REBUILD_FACTOR + 16) {
+        next.base = this.base;
+        next.overlay = overlay;
+      }
+    }
+    return next;
+  }
 
   /** The empty map. */
   static empty<V>(): PersistentMap<V> {
@@ -198,6 +240,21 @@ export class PersistentMap<V> {
       const keys = this.keys;
       for (let i = 0; i < keys.length; i++) if (keys[i] === key) return this.values[i];
       return undefined;
+    }
+    const base = this.base;
+    if (base !== undefined) {
+      const overlay = this.overlay;
+      if (overlay !== undefined) {
+        const o = overlay.get(key);
+        if (o !== undefined) return o === DELETED ? undefined : o;
+      }
+      return base.get(key);
+    }
+    if (++this.misses >= this.size / REBUILD_FACTOR + 16) {
+      const built = new Map<string, V>();
+      fill(this.root, built);
+      this.base = built;
+      return built.get(key);
     }
     return getNode(this.root, hashString(key), key);
   }
@@ -226,7 +283,7 @@ export class PersistentMap<V> {
       return new PersistentMap<V>([], [], root, this.size + 1);
     }
     const [root, added] = setNode(this.root, leaf(hashString(key), key, value), 0);
-    return new PersistentMap<V>([], [], root, added ? this.size + 1 : this.size);
+    return this.derive(new PersistentMap<V>([], [], root, added ? this.size + 1 : this.size), key, value);
   }
 
   /** A map without `key`; this map itself when `key` is absent. */
@@ -256,7 +313,7 @@ export class PersistentMap<V> {
       }
       return keys.length === 0 ? PersistentMap.empty() : new PersistentMap(keys, values, undefined, keys.length);
     }
-    return new PersistentMap<V>([], [], root, this.size - 1);
+    return this.derive(new PersistentMap<V>([], [], root, this.size - 1), key, DELETED);
   }
 
   /** Entries in an unspecified order. */

@@ -37,6 +37,54 @@ test('PersistentMap behaves as a Map, and every earlier version stays as it was 
   );
 });
 
+test('every version stays right while versions share, extend and rebuild their index (property)', () => {
+  // Wide maps answer lookups from a shared native index plus an overlay of later changes,
+  // and rebuild the index when the overlay grows or after enough lookups without one.
+  // Interleave changes on random versions with many lookups so every path is taken.
+  const wide = Array.from({ length: 200 }, (_, i) => `w${i}`);
+  const step = fc.record({
+    key: fc.constantFrom(...wide),
+    del: fc.boolean(),
+    value: fc.integer(),
+    from: fc.nat(),
+    probes: fc.array(fc.tuple(fc.nat(), fc.constantFrom(...wide)), { minLength: 1, maxLength: 60 }),
+  });
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
+      let base = PersistentMap.empty<number>();
+      const seed = new Map<string, number>();
+      wide.slice(0, 150).forEach((k, i) => {
+        base = base.set(k, i);
+        seed.set(k, i);
+      });
+      const versions: [PersistentMap<number>, Map<string, number>][] = [[base, seed]];
+      for (const s of steps) {
+        // Branch from any earlier version: forks diverge as well as advance.
+        const [pm, ref] = versions[s.from % versions.length] as [PersistentMap<number>, Map<string, number>];
+        const next = new Map(ref);
+        let m: PersistentMap<number>;
+        if (s.del) {
+          m = pm.delete(s.key);
+          next.delete(s.key);
+        } else {
+          m = pm.set(s.key, s.value);
+          next.set(s.key, s.value);
+        }
+        versions.push([m, next]);
+        for (const [v, k] of s.probes) {
+          const [pv, rv] = versions[v % versions.length] as [PersistentMap<number>, Map<string, number>];
+          for (let i = 0; i < 3; i++) assert.equal(pv.get(k), rv.get(k));
+        }
+      }
+      for (const [pm, want] of versions) {
+        assert.equal(pm.size, want.size);
+        for (const k of wide) assert.equal(pm.get(k), want.get(k));
+      }
+    }),
+    { numRuns: 100 },
+  );
+});
+
 test('PersistentMap holds 100k keys and deletes them all back to empty', () => {
   let m = PersistentMap.empty<number>();
   for (let i = 0; i < 100_000; i++) m = m.set(`k${i}`, i);
