@@ -19,5 +19,6 @@ program
 (await import('./commands/9p.js')).register(program);
 (await import('./commands/manifest.js')).register(program);
 (await import('./commands/ns.js')).register(program);
+(await import('./commands/serve.js')).register(program);
 
 await program.parseAsync(process.argv);

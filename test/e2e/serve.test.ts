@@ -1,0 +1,177 @@
+/**
+ * `capns serve` end to end: a real process from the sources, real clients over TCP
+ * (our RPC client and our 9P test client), the embedded default and a manifest of our own.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { utils } from 'capnp-es';
+import { Failure_Code } from '../../src/gen/common.js';
+import { Clock } from '../../src/gen/demo.js';
+import { Gate, type Namespace$Client } from '../../src/gen/namespace.js';
+import { FILE_SERVER_INTERFACE_ID } from '../../src/namespace/interfaces.js';
+import { connect, release } from '../../src/rpc/index.js';
+import { RemoteFileServer } from '../../src/fileserver/file-server-rpc.js';
+import { FileServer } from '../../src/gen/fileserver.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const enc = new TextEncoder();
+
+interface Served {
+  child: ChildProcess;
+  lines: string[];
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts `capns serve ARGS` and waits until it printed `want` address lines (or exited). */
+async function startServe(args: string[], cwd: string, want: number): Promise<Served> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'serve', ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const lines: string[] = [];
+  await new Promise<void>((ready) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      lines.splice(0, lines.length, ...out.split('\n').filter((l) => l !== ''));
+      if (lines.length >= want) ready();
+    });
+    void exit.then(() => ready());
+  });
+  return { child, lines, stderr: () => err, exit };
+}
+
+function addressOf(lines: string[], protocol: string): string {
+  const line = lines.find((l) => l.startsWith(protocol + ' '));
+  assert.ok(line, `no ${protocol} line in ${JSON.stringify(lines)}`);
+  return line.split(/\s+/)[1] as string;
+}
+
+async function login(address: string, token: string): Promise<{ ns: Namespace$Client; close: () => Promise<void> }> {
+  const conn = await connect(address);
+  const gate = conn.bootstrap(Gate);
+  const r = (await gate.authenticate((p) => { p.token = token; }).promise()).result;
+  if (r._isErr) {
+    await conn.close();
+    throw new Error(`authenticate: ${r.err.message}`);
+  }
+  const ns = r.ok.ns;
+  return { ns, close: async () => { release(ns); release(gate); await conn.close(); } };
+}
+
+async function stop(s: Served): Promise<number | null> {
+  s.child.kill('SIGTERM');
+  return s.exit;
+}
+
+test('capns serve with the embedded default: /tmp, /data and /svc/clock for a loopback client, clean SIGTERM', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-serve-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Port 0 for every default listener is not a CLI option; use a manifest equal to the
+  // default but on port 0 (the default's fixed ports may be taken on a shared machine).
+  const { defaultManifestText } = await import('../../src/manifest/default.js');
+  await writeFile(join(dir, 'm.yaml'), defaultManifestText({ dataDir: join(dir, 'data'), ports: { rpc: 0, '9p': 0, http: 0 } }));
+  const s = await startServe(['--manifest', join(dir, 'm.yaml')], dir, 3);
+  t.after(() => s.child.kill('SIGKILL'));
+  const rpc = addressOf(s.lines, 'rpc');
+  assert.match(addressOf(s.lines, '9p'), /^tcp!127\.0\.0\.1!\d+$/);
+  const { ns, close } = await login(rpc, '');
+  // The clock answers through its grant.
+  const r = (await ns.resolve((p) => { p.path = '/svc/clock'; p.expectedInterface = Clock.Client.interfaceId; }).promise()).result;
+  assert.ok(r._isOk, r._isErr ? r.err.message : '');
+  const clock = new Clock.Client(utils.getInterfaceClientOrNull(r.ok.cap));
+  const now = await clock.now().promise();
+  assert.ok(Math.abs(Number(now.unixMillis) - Date.now()) < 60_000);
+  release(clock);
+  // A file written through /data lands in the host folder.
+  const d = (await ns.resolve((p) => { p.path = '/data'; p.expectedInterface = FILE_SERVER_INTERFACE_ID; }).promise()).result;
+  const fs = new RemoteFileServer(new FileServer.Client(utils.getInterfaceClientOrNull(d.ok.cap)));
+  const { root: dataRoot } = await fs.attach('');
+  const c = await dataRoot.create('hello.txt', 0o644, { access: 'write' });
+  await c.file.write(0n, enc.encode('written through capns'));
+  await c.file.clunk();
+  await dataRoot.clunk();
+  fs.close();
+  assert.equal(await readFile(join(dir, 'data', 'hello.txt'), 'utf8'), 'written through capns');
+  // The namespace lists what the default binds.
+  const listed = (await ns.list((p) => { p.path = '/'; }).promise()).result;
+  assert.deepEqual(listed.entries.map((e) => e.name).sort(), ['data', 'svc', 'tmp']);
+  await close();
+  assert.equal(await stop(s), 0);
+  assert.match(s.stderr(), /capns serve ready/);
+});
+
+test('capns serve with a manifest of three profiles: tokens pick namespaces, unions overlap in order, clients are isolated', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-serve-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(
+    join(dir, 'm.yaml'),
+    `version: 1
+capabilities:
+  cache: { type: ram }
+  store: { type: ram }
+  clock: { type: demo.clock }
+  admin: { type: captable }
+profiles:
+  alice:
+    auth: { tokens: [alice-token] }
+    namespace:
+      - { mount: store, at: /data, create: true }
+      - { mount: cache, at: /data, position: before }
+      - { mount: clock, at: /svc/clock }
+  bob:
+    auth: { tokens: [bob-token] }
+    namespace:
+      - { mount: store, at: /data }
+  root:
+    auth: { tokens: [root-token] }
+    namespace:
+      - { mount: admin, at: /dev/captable }
+      - { mount: store, at: /n/store }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+`,
+  );
+  const s = await startServe(['--manifest', join(dir, 'm.yaml')], dir, 1);
+  t.after(() => s.child.kill('SIGKILL'));
+  const rpc = addressOf(s.lines, 'rpc');
+  const alice = await login(rpc, 'alice-token');
+  const bob = await login(rpc, 'bob-token');
+  // alice's /data is [cache, store]: the cache is searched first.
+  const members = (await alice.ns.members((p) => { p.path = '/data'; }).promise()).result;
+  assert.deepEqual(members.members.map((m) => [m.label, m.create]), [['cache', false], ['store', true]]);
+  // bob has no clock; alice does.
+  assert.equal((await bob.ns.resolve((p) => { p.path = '/svc/clock'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
+  assert.ok((await alice.ns.resolve((p) => { p.path = '/svc/clock'; }).promise()).result._isOk);
+  // A bind by alice is not seen by bob, nor by another alice connection.
+  const alice2 = await login(rpc, 'alice-token');
+  assert.ok((await alice.ns.bindPath((p) => { p.from = '/svc/clock'; p.to = '/mine'; }).promise()).result._isOk);
+  assert.equal((await alice2.ns.resolve((p) => { p.path = '/mine'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
+  // No credentials, no namespace.
+  await assert.rejects(login(rpc, ''), /credentials required/);
+  await assert.rejects(login(rpc, 'nope'), /unknown token/);
+  for (const c of [alice, alice2, bob]) await c.close();
+  assert.equal(await stop(s), 0);
+});
+
+test('capns serve refuses a bad manifest, names file:line:column, and starts nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-serve-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'bad.yaml'), 'version: 1\ncapabilities:\n  tmp: { type: ramm }\nprofiles: {}\nlisteners: []\n');
+  const s = await startServe(['--manifest', join(dir, 'bad.yaml')], dir, 1);
+  assert.equal(await s.exit, 1);
+  assert.equal(s.lines.length, 0);
+  assert.match(s.stderr(), /bad\.yaml:3:\d+/);
+  const missing = await startServe(['--manifest', join(dir, 'none.yaml')], dir, 1);
+  assert.equal(await missing.exit, 2);
+  assert.match(missing.stderr(), /cannot read/);
+});
