@@ -10,7 +10,7 @@
  */
 import { HEADER_SIZE, MessageType, type Dialect } from './constants.js';
 import { NinepProtocolError } from './errors.js';
-import { assertNever, MESSAGE_NAMES, type Dirent, type Message, type Qid, type Stat } from './messages.js';
+import { assertNever, MESSAGE_NAMES, type Dirent, type Message, type Qid, type Rread, type Rreaddir, type Stat } from './messages.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = new Uint8Array(0);
@@ -538,6 +538,20 @@ export function encodeMessage(m: Message): Buffer {
   const out = w.finish();
   out.writeUInt32LE(out.length, 0);
   return out;
+}
+
+/**
+ * The first 11 bytes of an Rread or Rreaddir frame — size[4] type[1] tag[2] count[4] —
+ * for a writer that sends `m.data` after it without copying it into one frame
+ * (`Buffer.concat([encodeDataHeader(m), m.data])` equals `encodeMessage(m)`).
+ */
+export function encodeDataHeader(m: Rread | Rreaddir): Buffer {
+  const b = Buffer.allocUnsafe(11);
+  b.writeUInt32LE(11 + m.data.length, 0);
+  b.writeUInt8(m.type, 4);
+  b.writeUInt16LE(m.tag, 5);
+  b.writeUInt32LE(m.data.length, 7);
+  return b;
 }
 
 /**

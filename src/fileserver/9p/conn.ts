@@ -11,7 +11,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { File, FileServer } from '../file-server.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeMessage, encodeDataHeader, encodeMessage } from './codec.js';
 import {
   AT_REMOVEDIR,
   DMDIR,
@@ -285,7 +285,14 @@ export class NinepConnection {
       this.tags.delete(req.tag);
       if (req.session === this.session && !this.destroyed) {
         this.options.trace?.(`9p ${this.options.name} -> ${describeMessage(reply)}`);
-        this.transport.write(encodeMessage(reply));
+        if ((reply.type === MessageType.Rread || reply.type === MessageType.Rreaddir) && reply.data.length >= 1024) {
+          // Bulk data goes out as it came from the backend (which gave it to us), after
+          // its header: no copy into a frame-sized buffer.
+          this.transport.write(encodeDataHeader(reply));
+          this.transport.write(Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength));
+        } else {
+          this.transport.write(encodeMessage(reply));
+        }
       }
     }
     // Flushes waiting on this request answer after it (flush(9P)), in arrival order.

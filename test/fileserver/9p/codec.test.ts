@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeDirents, decodeMessage, decodeStats, encodeDirent, encodeMessage, encodeStat } from '../../../src/fileserver/9p/codec.js';
+import { decodeDirents, decodeMessage, decodeStats, encodeDataHeader, encodeDirent, encodeMessage, encodeStat } from '../../../src/fileserver/9p/codec.js';
 import { MessageType, type Dialect } from '../../../src/fileserver/9p/constants.js';
 import { NinepProtocolError } from '../../../src/fileserver/9p/errors.js';
 import { NinepFramer } from '../../../src/fileserver/9p/framer.js';
@@ -340,5 +340,14 @@ test('mutated valid frames only ever raise NinepProtocolError (fast-check)', () 
       }
     }),
     { numRuns: 3000 },
+  );
+});
+
+test('encodeDataHeader + data is the same frame as encodeMessage for Rread and Rreaddir', () => {
+  fc.assert(
+    fc.property(u16, data, fc.boolean(), (tag, bytes, dir) => {
+      const m = { type: dir ? MessageType.Rreaddir : MessageType.Rread, tag, data: bytes } as const;
+      assert.ok(Buffer.concat([encodeDataHeader(m), bytes]).equals(encodeMessage(m)));
+    }),
   );
 });
