@@ -48,6 +48,8 @@ export interface MemFileServerOptions {
   maxFiles?: number;
   /** The iounit reported by open and create. Default 1 MiB. */
   iounit?: number;
+  /** File data is kept in blocks of this many bytes (holes cost nothing). Default 64 KiB. */
+  blockSize?: number;
 }
 
 const DEFAULTS = {
@@ -57,6 +59,7 @@ const DEFAULTS = {
   maxBytes: 1024 * 1024 * 1024,
   maxFiles: 65536,
   iounit: 1024 * 1024,
+  blockSize: 64 * 1024,
 } as const;
 
 /** The DM flags a file may carry; anything else in a mode is refused. */
@@ -74,8 +77,12 @@ interface Node {
   gid: string;
   /** Directories: entries in creation order. */
   readonly children: Map<string, Node> | null;
-  /** Files: the bytes; `data.length` is the capacity, `length` the file size. */
-  data: Uint8Array;
+  /**
+   * Files: the bytes, in blocks of `blockSize` bytes; a missing block (a hole) reads as zeros.
+   * Blocks instead of one growing buffer: no reallocation and copy as a file grows, and
+   * sparse files cost nothing for their holes.
+   */
+  blocks: (Uint8Array | undefined)[];
   length: number;
   /** Files open with DMEXCL set. */
   exclusiveOpen: boolean;
@@ -177,7 +184,7 @@ export class MemFileServer implements FileServer {
       mtime: t,
       gid: this.#opts.uid,
       children: (mode & DMDIR) !== 0 ? new Map() : null,
-      data: new Uint8Array(0),
+      blocks: [],
       length: 0,
       exclusiveOpen: false,
       removed: false,
@@ -208,15 +215,12 @@ export class MemFileServer implements FileServer {
     if (grow > 0 && this.#bytes + grow > this.#opts.maxBytes) {
       throw new NsError('NS_ERR_BUSY', `server byte limit (${this.#opts.maxBytes}) reached`);
     }
-    if (length > n.data.length) {
-      // Grow geometrically so that a stream of appends is linear overall.
-      const cap = Math.min(Math.max(length, n.data.length * 2, 4096), this.#opts.maxFileSize);
-      const data = new Uint8Array(cap);
-      data.set(n.data.subarray(0, n.length));
-      n.data = data;
-    } else if (length < n.length) {
-      n.data.fill(0, length, n.length);
-      if (length === 0) n.data = new Uint8Array(0);
+    if (length < n.length) {
+      // Drop whole blocks past the end, and zero the cut tail of the last one, so that a
+      // later extension reads zeros there.
+      const block = this.#opts.blockSize;
+      n.blocks.length = Math.ceil(length / block);
+      n.blocks[n.blocks.length - 1]?.fill(0, length % block || block);
     }
     this.#bytes += grow;
     n.length = length;
@@ -414,7 +418,17 @@ class MemFile implements File {
     const start = Number(offset);
     const end = Math.min(n.length, start + Math.min(count, this.#fs.options.iounit));
     n.atime = now();
-    return n.data.slice(start, end);
+    const out = new Uint8Array(end - start);
+    const BLOCK = this.#fs.options.blockSize;
+    for (let at = start; at < end;) {
+      const i = Math.floor(at / BLOCK);
+      const from = at - i * BLOCK;
+      const take = Math.min(BLOCK - from, end - at);
+      const block = n.blocks[i];
+      if (block !== undefined) out.set(block.subarray(from, from + take), at - start);
+      at += take;
+    }
+    return out;
   }
 
   async write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number> {
@@ -439,7 +453,19 @@ class MemFile implements File {
     const start = Number(at);
     const end = start + data.length;
     if (end > n.length) this.#fs.resize(n, end);
-    n.data.set(data, start);
+    const BLOCK = this.#fs.options.blockSize;
+    for (let at = start; at < end;) {
+      const i = Math.floor(at / BLOCK);
+      const from = at - i * BLOCK;
+      const take = Math.min(BLOCK - from, end - at);
+      let block = n.blocks[i];
+      if (block === undefined) {
+        block = new Uint8Array(BLOCK);
+        n.blocks[i] = block;
+      }
+      block.set(data.subarray(at - start, at - start + take), from);
+      at += take;
+    }
     bump(n);
     n.mtime = now();
     return data.length;
