@@ -450,7 +450,7 @@ class DirFile implements File {
     let flags = dir ? C.O_RDONLY | C.O_DIRECTORY : C.O_RDONLY;
     if (mode.access === 'write') flags = C.O_WRONLY;
     else if (mode.access === 'readWrite') flags = C.O_RDWR;
-    else if (writes(mode)) flags = C.O_WRONLY;
+    else if (mode.truncate === true) flags = C.O_RDWR; // OREAD|OTRUNC: read what is left (nothing)
     if (mode.truncate === true) flags |= C.O_TRUNC;
     try {
       // Reopening through the magic link gives the object behind the O_PATH handle.

@@ -322,6 +322,12 @@ export function conformance(label: string, make: MakeSubject, features: Features
     assert.equal((await f.stat()).length, 0n);
     await f.clunk();
     assert.equal(await readAll(root, 'f'), '');
+    await mkfile(root, 'g', 'content');
+    const g = await walkTo(root, 'g');
+    await g.open({ access: 'read', truncate: true });
+    assert.equal((await g.read(0n, 10)).length, 0);
+    await rejectsWith(g.write(0n, bytes('x')), 'NS_ERR_NOT_OPEN');
+    await g.clunk();
   });
 
   it('ORCLOSE removes the file when it is clunked', async (t) => {
