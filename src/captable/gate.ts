@@ -106,7 +106,10 @@ class GateTarget implements Gate$Server$Target {
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
       const table = grantedNamespace(profile, this.#options.captable, holder);
       const ok = res._initOk();
-      ok.ns = serveNamespace(table, this.#options.namespace);
+      const captable = this.#options.captable;
+      // When the client lets go of the namespace (or its connection ends), its grants
+      // leave the table: the capabilities were released with the namespace.
+      ok.ns = serveNamespace(table, { ...this.#options.namespace, onClose: () => captable.forget(holder) });
       ok.profile = profile.name;
       this.#options.onAuthenticated?.(profile.name, holder);
     } catch (e) {

@@ -60,6 +60,11 @@ export interface NamespaceServerOptions {
   readonly maxBinds?: number;
   /** Bytes of namespace text `apply` accepts (NS_ERR_TOO_LARGE beyond). Default 1 MiB. */
   readonly maxApplyBytes?: number;
+  /**
+   * Called once, after the family's last Namespace capability is released (by the
+   * client, or by the RPC layer when the connection ends) and its capabilities with it.
+   */
+  readonly onClose?: () => void;
 }
 
 const DEFAULT_MAX_BINDS = 10_000;
@@ -78,10 +83,12 @@ class CapHolder {
   readonly #held: Client[] = [];
   readonly #fileServers = new Map<Client, RemoteFileServer>();
   readonly #maxBinds: number;
+  readonly #onClose: (() => void) | undefined;
   #servers = 0;
 
-  constructor(maxBinds: number) {
+  constructor(maxBinds: number, onClose: (() => void) | undefined) {
     this.#maxBinds = maxBinds;
+    this.#onClose = onClose;
   }
 
   /** Keeps a new reference to `client` for the family's lifetime and returns it. */
@@ -120,6 +127,11 @@ class CapHolder {
     for (const fs of this.#fileServers.values()) fs.close();
     this.#fileServers.clear();
     for (const c of this.#held.splice(0)) release(c);
+    try {
+      this.#onClose?.();
+    } catch {
+      // A disposer's callback never throws out of it.
+    }
   }
 }
 
@@ -360,7 +372,7 @@ class NamespaceTarget implements Namespace$Server$Target {
  * sub views — is released). The caller owns the returned client.
  */
 export function serveNamespace(table: MountTable<Client>, options: NamespaceServerOptions = {}): Namespace$Client & Disposable {
-  const holder = new CapHolder(options.maxBinds ?? DEFAULT_MAX_BINDS);
+  const holder = new CapHolder(options.maxBinds ?? DEFAULT_MAX_BINDS, options.onClose);
   // One reference per capability, however many bindings (aliases) show it.
   const caps = new Set<Client>();
   for (const mp of table.mounts()) for (const b of mp.stack) caps.add(b.member.cap);

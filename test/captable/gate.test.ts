@@ -129,3 +129,15 @@ test('after too many failures the gate refuses even a right token', async (t) =>
   assert.equal(r.err.code, Failure_Code.PERMISSION_DENIED);
   assert.match(r.err.message, /too many/);
 });
+
+test("a client's grants leave the table when its connection ends", async (t) => {
+  const { login, captable } = await setup(t);
+  const a = await login('alice-secret');
+  assert.ok(a.r._isOk);
+  const holder = captable.list().find((g) => g.holder.startsWith('alice@'))?.holder;
+  assert.ok(holder !== undefined);
+  assert.equal(captable.list(holder).length, 2);
+  await a.conn.close();
+  for (let i = 0; i < 200 && captable.list(holder).length > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(captable.list(holder).length, 0);
+});
