@@ -55,9 +55,13 @@ async function freePort(): Promise<number> {
 }
 
 async function startOurs(name: string, args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, '9p', '--listen', 'tcp!127.0.0.1!0', '--msize', String(1024 * 1024 + 24), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [MAIN, '9p', '--listen', 'tcp!127.0.0.1!0', '--msize', String(1024 * 1024 + 24), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
     rl.once('line', (l) => {
@@ -73,9 +77,13 @@ async function startOurs(name: string, args: string[]): Promise<Server> {
 
 async function startDiod(dir: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn('/usr/sbin/diod', ['-f', '-n', '-e', 'ctl', '-e', dir, '-l', `127.0.0.1:${port}`, '-L', 'stderr'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    '/usr/sbin/diod',
+    ['-f', '-n', '-e', 'ctl', '-e', dir, '-l', `127.0.0.1:${port}`, '-L', 'stderr'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const address: NinepAddress = { kind: 'tcp', host: '127.0.0.1', port };
   for (let i = 0; ; i++) {
     try {
@@ -93,21 +101,52 @@ async function startDiod(dir: string): Promise<Server> {
 async function connect(s: Server, msize: number): Promise<{ c: NinepClient; root: number }> {
   const c = await NinepClient.open(s.address, '9P2000.L', msize);
   const root = c.fid();
-  await c.call({ type: MessageType.Tattach, fid: root, afid: NOFID, uname: 'root', aname: s.aname, n_uname: 0 }, MessageType.Rattach);
+  await c.call(
+    {
+      type: MessageType.Tattach,
+      fid: root,
+      afid: NOFID,
+      uname: 'root',
+      aname: s.aname,
+      n_uname: 0,
+    },
+    MessageType.Rattach,
+  );
   return { c, root };
 }
 
 /** Creates (or truncates) `name` and writes `data` with `depth` requests in flight; MB/s. */
-async function writeFile(s: Server, msize: number, name: string, data: Buffer, depth: number): Promise<number> {
+async function writeFile(
+  s: Server,
+  msize: number,
+  name: string,
+  data: Buffer,
+  depth: number,
+): Promise<number> {
   const { c, root } = await connect(s, msize);
   const f = await c.walk(root, []);
-  const r = await c.call({ type: MessageType.Tlcreate, fid: f, name, flags: 0o1001 /* O_WRONLY|O_TRUNC */, mode: 0o644, gid: 0 }, MessageType.Rlcreate).catch(async () => {
-    // Exists already: open it for writing with O_TRUNC.
-    await c.clunk(f);
-    const g = await c.walk(root, [name]);
-    const o = await c.call({ type: MessageType.Tlopen, fid: g, flags: 0o1001 }, MessageType.Rlopen);
-    return { fid: g, iounit: o.iounit };
-  });
+  const r = await c
+    .call(
+      {
+        type: MessageType.Tlcreate,
+        fid: f,
+        name,
+        flags: 0o1001 /* O_WRONLY|O_TRUNC */,
+        mode: 0o644,
+        gid: 0,
+      },
+      MessageType.Rlcreate,
+    )
+    .catch(async () => {
+      // Exists already: open it for writing with O_TRUNC.
+      await c.clunk(f);
+      const g = await c.walk(root, [name]);
+      const o = await c.call(
+        { type: MessageType.Tlopen, fid: g, flags: 0o1001 },
+        MessageType.Rlopen,
+      );
+      return { fid: g, iounit: o.iounit };
+    });
   const fid = 'fid' in r ? r.fid : f;
   const chunk = Math.min(r.iounit || c.msize - 24, c.msize - 24);
   const t0 = performance.now();
@@ -120,7 +159,13 @@ async function writeFile(s: Server, msize: number, name: string, data: Buffer, d
 }
 
 /** Reads `name` (of `size` bytes) whole with `depth` requests in flight; MB/s. */
-async function readFile(s: Server, msize: number, name: string, size: number, depth: number): Promise<number> {
+async function readFile(
+  s: Server,
+  msize: number,
+  name: string,
+  size: number,
+  depth: number,
+): Promise<number> {
   const { c, root } = await connect(s, msize);
   const f = await c.walk(root, [name]);
   const o = await c.call({ type: MessageType.Tlopen, fid: f, flags: 0 }, MessageType.Rlopen);
@@ -169,7 +214,11 @@ async function getattr(s: Server, name: string): Promise<number> {
   const { c, root } = await connect(s, 8192 + 24);
   const f = await c.walk(root, [name]);
   const t0 = performance.now();
-  for (let i = 0; i < SMALL_OPS; i++) await c.call({ type: MessageType.Tgetattr, fid: f, request_mask: 0x7ffn }, MessageType.Rgetattr);
+  for (let i = 0; i < SMALL_OPS; i++)
+    await c.call(
+      { type: MessageType.Tgetattr, fid: f, request_mask: 0x7ffn },
+      MessageType.Rgetattr,
+    );
   const rate = SMALL_OPS / ((performance.now() - t0) / 1000);
   await c.clunk(f);
   await c.clunk(root);
@@ -178,18 +227,33 @@ async function getattr(s: Server, name: string): Promise<number> {
 }
 
 /** diodload against `s`: ops/s and MB/s (read, write) as it prints them. */
-async function diodload(s: Server, args: string[]): Promise<{ ops: number; rmb: number; wmb: number }> {
+async function diodload(
+  s: Server,
+  args: string[],
+): Promise<{ ops: number; rmb: number; wmb: number }> {
   if (s.address.kind !== 'tcp') throw new Error('tcp only');
-  const r = await run('/usr/sbin/diodload', ['-s', `127.0.0.1:${s.address.port}`, '-n', '8', '-r', String(LOAD_SECONDS), ...args]);
+  const r = await run('/usr/sbin/diodload', [
+    '-s',
+    `127.0.0.1:${s.address.port}`,
+    '-n',
+    '8',
+    '-r',
+    String(LOAD_SECONDS),
+    ...args,
+  ]);
   const m = /(\d+) ops\/s, (\d+) rMB\/s, (\d+) wMB\/s/.exec(r.stderr);
-  if (m === null || /error/.test(r.stderr)) throw new Error(`diodload ${args.join(' ')} against ${s.name}: ${r.stderr}`);
+  if (m === null || /error/.test(r.stderr))
+    throw new Error(`diodload ${args.join(' ')} against ${s.name}: ${r.stderr}`);
   return { ops: Number(m[1]), rmb: Number(m[2]), wmb: Number(m[3]) };
 }
 
 /** ctl/zero (1 MiB) and ctl/null in our trees, as diod's ctl tree has them (diodload needs them). */
 async function makeCtl(s: Server): Promise<void> {
   const { c, root } = await connect(s, 65536 + 24);
-  await c.call({ type: MessageType.Tmkdir, dfid: root, name: 'ctl', mode: 0o755, gid: 0 }, MessageType.Rmkdir);
+  await c.call(
+    { type: MessageType.Tmkdir, dfid: root, name: 'ctl', mode: 0o755, gid: 0 },
+    MessageType.Rmkdir,
+  );
   await c.clunk(root);
   await c.close();
   const ctl: Server = { ...s, aname: 'ctl' };
@@ -205,15 +269,23 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   if (!existsSync('/usr/sbin/diod') || !existsSync('/usr/sbin/diodload')) {
-    console.error('ninep bench: Debian package diod is not installed (diod, diodload); it is the reference');
+    console.error(
+      'ninep bench: Debian package diod is not installed (diod, diodload); it is the reference',
+    );
     process.exit(1);
   }
   const base = mkdtempSync(join(tmpdir(), 'capns-9p-bench-'));
   const dirOurs = join(base, 'ours');
   const dirDiod = join(base, 'diod');
   for (const d of [dirOurs, dirDiod]) rmSync(d, { recursive: true, force: true });
-  await Promise.all([dirOurs, dirDiod].map((d) => import('node:fs/promises').then((fs) => fs.mkdir(d))));
-  const servers = [await startOurs('ours-ram', ['--ram']), await startOurs('ours-dir', ['--dir', dirOurs]), await startDiod(dirDiod)];
+  await Promise.all(
+    [dirOurs, dirDiod].map((d) => import('node:fs/promises').then((fs) => fs.mkdir(d))),
+  );
+  const servers = [
+    await startOurs('ours-ram', ['--ram']),
+    await startOurs('ours-dir', ['--dir', dirOurs]),
+    await startDiod(dirDiod),
+  ];
   const stopAll = (): void => {
     for (const s of servers) s.child.kill('SIGTERM');
     rmSync(base, { recursive: true, force: true });
@@ -238,8 +310,14 @@ async function main(): Promise<void> {
     [`write ${MIB} MiB, msize 64K, 4 in flight (MB/s)`, (s) => writeFile(s, K64, 'data', data, 4)],
     [`read ${MIB} MiB, msize 64K, 4 in flight (MB/s)`, (s) => readFile(s, K64, 'data', size, 4)],
     [`read ${MIB} MiB, msize 64K, 1 in flight (MB/s)`, (s) => readFile(s, K64, 'data', size, 1)],
-    [`8 clients write ${MIB / 8} MiB each, msize 64K (MB/s total)`, (s) => writeParallel(s, K64, data)],
-    [`8 clients read ${MIB} MiB each, msize 64K (MB/s total)`, (s) => readParallel(s, K64, 'data', size)],
+    [
+      `8 clients write ${MIB / 8} MiB each, msize 64K (MB/s total)`,
+      (s) => writeParallel(s, K64, data),
+    ],
+    [
+      `8 clients read ${MIB} MiB each, msize 64K (MB/s total)`,
+      (s) => readParallel(s, K64, 'data', size),
+    ],
     ['walk+clunk (pairs/s)', (s) => walkClunk(s, 'data')],
     ['Tgetattr (ops/s)', (s) => getattr(s, 'data')],
     ['diodload io msize 64K: read (MB/s)', async (s) => (await diodload(s, ['-m', '65536'])).rmb],
@@ -261,12 +339,16 @@ async function main(): Promise<void> {
   console.log(`\n9P: medians of ${ROUNDS} interleaved rounds; ratio = ours / diod (same run)\n`);
   const header = `| ${'metric'.padEnd(52)} | ${'ours-ram'.padStart(9)} | ${'ours-dir'.padStart(9)} | ${'diod'.padStart(9)} | ram/diod | dir/diod |`;
   console.log(header);
-  console.log(`|${'-'.repeat(54)}|${'-'.repeat(11)}:|${'-'.repeat(11)}:|${'-'.repeat(11)}:|---------:|---------:|`);
+  console.log(
+    `|${'-'.repeat(54)}|${'-'.repeat(11)}:|${'-'.repeat(11)}:|${'-'.repeat(11)}:|---------:|---------:|`,
+  );
   for (const [metric] of metrics) {
     const v = servers.map((s) => median(results.get(s.name)![metric]!));
     const [ram, dir, diod] = v as [number, number, number];
     const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(9);
-    console.log(`| ${metric.padEnd(52)} | ${fmt(ram)} | ${fmt(dir)} | ${fmt(diod)} | ${(ram / diod).toFixed(2).padStart(8)} | ${(dir / diod).toFixed(2).padStart(8)} |`);
+    console.log(
+      `| ${metric.padEnd(52)} | ${fmt(ram)} | ${fmt(dir)} | ${fmt(diod)} | ${(ram / diod).toFixed(2).padStart(8)} | ${(dir / diod).toFixed(2).padStart(8)} |`,
+    );
   }
   stopAll();
   process.removeListener('exit', stopAll);

@@ -12,7 +12,11 @@ import type { MessageOf, Qid, RMessage, TMessage } from '../../src/fileserver/9p
 import type { NinepAddress } from '../../src/fileserver/9p/server.js';
 
 /** A T-message without its tag (the client picks one). */
-export type TRequest = TMessage extends infer M ? (M extends TMessage ? Omit<M, 'tag'> : never) : never;
+export type TRequest = TMessage extends infer M
+  ? M extends TMessage
+    ? Omit<M, 'tag'>
+    : never
+  : never;
 
 /** An Rerror or Rlerror answer, thrown by the typed helpers. */
 export class NinepClientError extends Error {
@@ -50,7 +54,9 @@ export class NinepClient {
   static connect(address: NinepAddress): Promise<NinepClient> {
     return new Promise((resolve, reject) => {
       const socket =
-        address.kind === 'unix' ? net.connect(address.path) : net.connect({ host: address.host, port: address.port, noDelay: true });
+        address.kind === 'unix'
+          ? net.connect(address.path)
+          : net.connect({ host: address.host, port: address.port, noDelay: true });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
@@ -60,7 +66,11 @@ export class NinepClient {
   }
 
   /** Connects, negotiates `version` with `msize`, and returns the client. */
-  static async open(address: NinepAddress, version: Dialect = '9P2000.L', msize = 65536 + 24): Promise<NinepClient> {
+  static async open(
+    address: NinepAddress,
+    version: Dialect = '9P2000.L',
+    msize = 65536 + 24,
+  ): Promise<NinepClient> {
     const c = await NinepClient.connect(address);
     const r = await c.version(msize, version);
     if (r.version !== version) throw new Error(`server answered version ${r.version}`);
@@ -130,7 +140,9 @@ export class NinepClient {
    */
   rpc(m: TRequest, tag = this.tag()): Promise<RMessage> {
     if (this.ended !== null) return Promise.reject(this.ended);
-    const p = new Promise<RMessage>((resolve, reject) => this.waiters.set(tag, { resolve, reject }));
+    const p = new Promise<RMessage>((resolve, reject) =>
+      this.waiters.set(tag, { resolve, reject }),
+    );
     this.socket.write(encodeMessage({ ...m, tag }));
     return p;
   }
@@ -173,7 +185,10 @@ export class NinepClient {
   /** Twalk `names` from `fid` to a new fid; rejects unless every name was walked. */
   async walk(fid: number, names: string[]): Promise<number> {
     const newfid = this.fid();
-    const r = await this.call({ type: MessageType.Twalk, fid, newfid, wname: names }, MessageType.Rwalk);
+    const r = await this.call(
+      { type: MessageType.Twalk, fid, newfid, wname: names },
+      MessageType.Rwalk,
+    );
     if (r.wqid.length !== names.length) throw new NinepClientError('partial walk', undefined);
     return newfid;
   }
@@ -185,17 +200,21 @@ export class NinepClient {
   /** Topen (9P2000) or Tlopen (9P2000.L, `mode` as open(5) access bits); returns the iounit. */
   async open(fid: number, mode: number): Promise<number> {
     if (this.dialect === '9P2000.L') {
-      return (await this.call({ type: MessageType.Tlopen, fid, flags: mode & 3 }, MessageType.Rlopen)).iounit;
+      return (
+        await this.call({ type: MessageType.Tlopen, fid, flags: mode & 3 }, MessageType.Rlopen)
+      ).iounit;
     }
     return (await this.call({ type: MessageType.Topen, fid, mode }, MessageType.Ropen)).iounit;
   }
 
   async read(fid: number, offset: bigint, count: number): Promise<Uint8Array> {
-    return (await this.call({ type: MessageType.Tread, fid, offset, count }, MessageType.Rread)).data;
+    return (await this.call({ type: MessageType.Tread, fid, offset, count }, MessageType.Rread))
+      .data;
   }
 
   async write(fid: number, offset: bigint, data: Uint8Array): Promise<number> {
-    return (await this.call({ type: MessageType.Twrite, fid, offset, data }, MessageType.Rwrite)).count;
+    return (await this.call({ type: MessageType.Twrite, fid, offset, data }, MessageType.Rwrite))
+      .count;
   }
 
   /** Reads the whole file, `depth` reads in flight at a time, `chunk` bytes each. */

@@ -35,7 +35,11 @@ export function register(program: Command): void {
     .option('--ram', 'serve a fresh, writable in-memory tree')
     .option('--dir <path>', 'serve a host directory')
     .option('--ro', 'refuse every change to the tree')
-    .option('--msize <bytes>', `largest msize to negotiate (256..${MAX_MAX_MSIZE})`, String(DEFAULT_MAX_MSIZE))
+    .option(
+      '--msize <bytes>',
+      `largest msize to negotiate (256..${MAX_MAX_MSIZE})`,
+      String(DEFAULT_MAX_MSIZE),
+    )
     .option('--token <token>', 'require this token, written to an afid after Tauth, before Tattach')
     .option('--max-connections <n>', 'most clients at once')
     .action(async (opts: NinepCommandOptions) => {
@@ -59,9 +63,12 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
     fatal((err as Error).message);
   }
   const maxMsize = Number(opts.msize);
-  if (!Number.isInteger(maxMsize) || maxMsize < 256 || maxMsize > MAX_MAX_MSIZE) fatal(`--msize ${opts.msize}: expected an integer in 256..${MAX_MAX_MSIZE}`);
-  const maxConnections = opts.maxConnections === undefined ? undefined : Number(opts.maxConnections);
-  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1)) fatal(`--max-connections ${opts.maxConnections}: expected a positive integer`);
+  if (!Number.isInteger(maxMsize) || maxMsize < 256 || maxMsize > MAX_MAX_MSIZE)
+    fatal(`--msize ${opts.msize}: expected an integer in 256..${MAX_MAX_MSIZE}`);
+  const maxConnections =
+    opts.maxConnections === undefined ? undefined : Number(opts.maxConnections);
+  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1))
+    fatal(`--max-connections ${opts.maxConnections}: expected a positive integer`);
 
   let fs: FileServer;
   let closeFs: () => Promise<void> = async () => undefined;
@@ -82,7 +89,9 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
     maxMsize,
     readOnly: opts.ro === true,
     log: (line) => process.stderr.write(`${line}\n`),
-    ...(tracing.includes('9p') ? { trace: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+    ...(tracing.includes('9p')
+      ? { trace: (line: string) => process.stderr.write(`${line}\n`) }
+      : {}),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
   });

@@ -157,7 +157,13 @@ export function walkPath(path: readonly string[], names: readonly string[]): str
  * Writes `data` at `offset`, split into pieces of at most `iounit` bytes (a client may
  * send up to msize - IOHDRSZ, a backend may take less). Stops at a short write.
  */
-export async function writeAll(file: File, offset: bigint, data: Uint8Array, iounit: number, signal: AbortSignal): Promise<number> {
+export async function writeAll(
+  file: File,
+  offset: bigint,
+  data: Uint8Array,
+  iounit: number,
+  signal: AbortSignal,
+): Promise<number> {
   if (data.length <= iounit) return file.write(offset, data, signal);
   let done = 0;
   while (done < data.length) {
@@ -194,7 +200,11 @@ export function packStats(entries: readonly FsStat[], count: number): { data: Bu
  * bytes. Each entry's offset is the cookie for the entry after it: its index + 1 from the
  * start of the directory (`first` is the index of `entries[0]`).
  */
-export function packDirents(entries: readonly FsStat[], first: number, count: number): { data: Buffer; n: number } {
+export function packDirents(
+  entries: readonly FsStat[],
+  first: number,
+  count: number,
+): { data: Buffer; n: number } {
   const parts: Buffer[] = [];
   let bytes = 0;
   let n = 0;
@@ -258,8 +268,10 @@ export function statChangeOfSetattr(m: Tsetattr, currentMode: number, nowSec: nu
   const change: StatChange = {};
   if (m.valid & P9_SETATTR_MODE) change.mode = ((currentMode & ~0o777) | (m.mode & 0o777)) >>> 0;
   if (m.valid & P9_SETATTR_SIZE) change.length = m.size;
-  if (m.valid & P9_SETATTR_ATIME) change.atime = m.valid & P9_SETATTR_ATIME_SET ? Number(m.atime_sec & 0xffffffffn) : nowSec;
-  if (m.valid & P9_SETATTR_MTIME) change.mtime = m.valid & P9_SETATTR_MTIME_SET ? Number(m.mtime_sec & 0xffffffffn) : nowSec;
+  if (m.valid & P9_SETATTR_ATIME)
+    change.atime = m.valid & P9_SETATTR_ATIME_SET ? Number(m.atime_sec & 0xffffffffn) : nowSec;
+  if (m.valid & P9_SETATTR_MTIME)
+    change.mtime = m.valid & P9_SETATTR_MTIME_SET ? Number(m.mtime_sec & 0xffffffffn) : nowSec;
   return change;
 }
 
@@ -273,6 +285,14 @@ export function statChangeOfWstat(s: Stat, currentMode: number): StatChange {
   if (s.type !== 0xffff || s.dev !== KEEP_U32 || !keepQid || s.uid !== '' || s.muid !== '') {
     throw new NinepFail(NinepErrors.Eperm);
   }
-  if (s.mode !== KEEP_U32 && ((s.mode ^ currentMode) & DMDIR) !== 0) throw new NinepFail(NinepErrors.Ewstatconv);
-  return { name: s.name, length: s.length, mode: s.mode, mtime: s.mtime, atime: s.atime, gid: s.gid };
+  if (s.mode !== KEEP_U32 && ((s.mode ^ currentMode) & DMDIR) !== 0)
+    throw new NinepFail(NinepErrors.Ewstatconv);
+  return {
+    name: s.name,
+    length: s.length,
+    mode: s.mode,
+    mtime: s.mtime,
+    atime: s.atime,
+    gid: s.gid,
+  };
 }

@@ -10,7 +10,16 @@
  */
 import { HEADER_SIZE, MessageType, type Dialect } from './constants.js';
 import { NinepProtocolError } from './errors.js';
-import { assertNever, MESSAGE_NAMES, type Dirent, type Message, type Qid, type Rread, type Rreaddir, type Stat } from './messages.js';
+import {
+  assertNever,
+  MESSAGE_NAMES,
+  type Dirent,
+  type Message,
+  type Qid,
+  type Rread,
+  type Rreaddir,
+  type Stat,
+} from './messages.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = new Uint8Array(0);
@@ -560,16 +569,23 @@ export function encodeDataHeader(m: Rread | Rreaddir): Buffer {
  * views into `frame`. Throws NinepProtocolError for anything malformed.
  */
 export function decodeMessage(frame: Uint8Array, dialect: Dialect): Message {
-  if (frame.length < HEADER_SIZE) throw new NinepProtocolError(`frame of ${frame.length} bytes is shorter than a header`);
+  if (frame.length < HEADER_SIZE)
+    throw new NinepProtocolError(`frame of ${frame.length} bytes is shorter than a header`);
   const r = new Reader(frame);
   const size = r.u32();
-  if (size !== frame.length) throw new NinepProtocolError(`size field ${size} does not match frame length ${frame.length}`);
+  if (size !== frame.length)
+    throw new NinepProtocolError(`size field ${size} does not match frame length ${frame.length}`);
   const type = r.u8() as MessageType;
   const tag = r.u16();
   const m = decodeBody(r, type, tag, dialect);
-  if (r.overflow) throw new NinepProtocolError(`${MESSAGE_NAMES[type]} runs past the end of its ${size}-byte frame`);
-  if (r.badString) throw new NinepProtocolError(`${MESSAGE_NAMES[type]} holds a string that is not UTF-8`);
-  if (r.remaining !== 0) throw new NinepProtocolError(`${MESSAGE_NAMES[type]} has ${r.remaining} bytes left over`);
+  if (r.overflow)
+    throw new NinepProtocolError(
+      `${MESSAGE_NAMES[type]} runs past the end of its ${size}-byte frame`,
+    );
+  if (r.badString)
+    throw new NinepProtocolError(`${MESSAGE_NAMES[type]} holds a string that is not UTF-8`);
+  if (r.remaining !== 0)
+    throw new NinepProtocolError(`${MESSAGE_NAMES[type]} has ${r.remaining} bytes left over`);
   return m;
 }
 
@@ -583,7 +599,9 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
       const afid = r.u32();
       const uname = r.str();
       const aname = r.str();
-      return dotl ? { type, tag, afid, uname, aname, n_uname: r.u32() } : { type, tag, afid, uname, aname };
+      return dotl
+        ? { type, tag, afid, uname, aname, n_uname: r.u32() }
+        : { type, tag, afid, uname, aname };
     }
     case MessageType.Rauth:
       return { type, tag, aqid: r.qid() };
@@ -695,7 +713,15 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
     case MessageType.Tlopen:
       return { type, tag, fid: r.u32(), flags: r.u32() };
     case MessageType.Tlcreate:
-      return { type, tag, fid: r.u32(), name: r.str(), flags: r.u32(), mode: r.u32(), gid: r.u32() };
+      return {
+        type,
+        tag,
+        fid: r.u32(),
+        name: r.str(),
+        flags: r.u32(),
+        mode: r.u32(),
+        gid: r.u32(),
+      };
     case MessageType.Tsymlink:
       return { type, tag, fid: r.u32(), name: r.str(), symtgt: r.str(), gid: r.u32() };
     case MessageType.Rsymlink:
@@ -703,7 +729,16 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
     case MessageType.Rmkdir:
       return { type, tag, qid: r.qid() };
     case MessageType.Tmknod:
-      return { type, tag, dfid: r.u32(), name: r.str(), mode: r.u32(), major: r.u32(), minor: r.u32(), gid: r.u32() };
+      return {
+        type,
+        tag,
+        dfid: r.u32(),
+        name: r.str(),
+        mode: r.u32(),
+        major: r.u32(),
+        minor: r.u32(),
+        gid: r.u32(),
+      };
     case MessageType.Trename:
       return { type, tag, fid: r.u32(), dfid: r.u32(), name: r.str() };
     case MessageType.Rreadlink:
@@ -787,13 +822,28 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
         client_id: r.str(),
       };
     case MessageType.Rgetlock:
-      return { type, tag, locktype: r.u8(), start: r.u64(), length: r.u64(), proc_id: r.u32(), client_id: r.str() };
+      return {
+        type,
+        tag,
+        locktype: r.u8(),
+        start: r.u64(),
+        length: r.u64(),
+        proc_id: r.u32(),
+        client_id: r.str(),
+      };
     case MessageType.Tlink:
       return { type, tag, dfid: r.u32(), fid: r.u32(), name: r.str() };
     case MessageType.Tmkdir:
       return { type, tag, dfid: r.u32(), name: r.str(), mode: r.u32(), gid: r.u32() };
     case MessageType.Trenameat:
-      return { type, tag, olddirfid: r.u32(), oldname: r.str(), newdirfid: r.u32(), newname: r.str() };
+      return {
+        type,
+        tag,
+        olddirfid: r.u32(),
+        oldname: r.str(),
+        newdirfid: r.u32(),
+        newname: r.str(),
+      };
     case MessageType.Tunlinkat:
       return { type, tag, dirfd: r.u32(), name: r.str(), flags: r.u32() };
     default:

@@ -34,7 +34,15 @@ import {
 import { NinepErrors, NinepProtocolError, type NinepError } from './errors.js';
 import { FidTable, type FidEntry } from './fid-table.js';
 import { NinepFramer } from './framer.js';
-import { assertNever, describeMessage, MESSAGE_NAMES, type Message, type RMessage, type TMessage, type Tversion } from './messages.js';
+import {
+  assertNever,
+  describeMessage,
+  MESSAGE_NAMES,
+  type Message,
+  type RMessage,
+  type TMessage,
+  type Tversion,
+} from './messages.js';
 import {
   accessOf,
   getattrOf,
@@ -179,7 +187,8 @@ export class NinepConnection {
     this.msize = options.maxMsize;
     this.framer = new NinepFramer(options.maxMsize);
     this.fids = new FidTable(options.maxFids);
-    this.tokenDigest = options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
+    this.tokenDigest =
+      options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
@@ -217,7 +226,11 @@ export class NinepConnection {
 
   /** Starts backlogged frames while fewer than `maxOutstanding` requests are in flight. */
   private pump(): void {
-    while (this.backlog.length > 0 && !this.destroyed && this.tags.size < this.options.maxOutstanding) {
+    while (
+      this.backlog.length > 0 &&
+      !this.destroyed &&
+      this.tags.size < this.options.maxOutstanding
+    ) {
       const frame = this.backlog.shift()!;
       let msg: Message;
       try {
@@ -245,7 +258,9 @@ export class NinepConnection {
       return;
     }
     if (!isTMessage(msg)) {
-      this.fail(new NinepProtocolError(`client sent ${MESSAGE_NAMES[msg.type]}, which only a server sends`));
+      this.fail(
+        new NinepProtocolError(`client sent ${MESSAGE_NAMES[msg.type]}, which only a server sends`),
+      );
       return;
     }
     if (this.tags.has(msg.tag)) {
@@ -261,11 +276,16 @@ export class NinepConnection {
   private async run(req: Request): Promise<void> {
     let reply: RMessage;
     try {
-      if (this.dialect === null) throw new NinepFail(NinepErrors.Eproto);
+      // Tflush is answered even before Tversion: it is never answered with an error.
+      if (this.dialect === null && req.msg.type !== MessageType.Tflush)
+        throw new NinepFail(NinepErrors.Eproto);
       reply = await this.serve(req);
     } catch (err) {
       const e = ninepErrorOf(err, req.aborted);
-      if (e === undefined) this.options.log(`9p ${this.options.name}: ${MESSAGE_NAMES[req.msg.type]} failed: ${String(err)}`);
+      if (e === undefined)
+        this.options.log(
+          `9p ${this.options.name}: ${MESSAGE_NAMES[req.msg.type]} failed: ${String(err)}`,
+        );
       reply = this.errorReply(req.tag, e ?? NinepErrors.Eio);
     } finally {
       for (const entry of req.held.splice(0)) {
@@ -285,11 +305,16 @@ export class NinepConnection {
       this.tags.delete(req.tag);
       if (req.session === this.session && !this.destroyed) {
         this.options.trace?.(`9p ${this.options.name} -> ${describeMessage(reply)}`);
-        if ((reply.type === MessageType.Rread || reply.type === MessageType.Rreaddir) && reply.data.length >= 1024) {
+        if (
+          (reply.type === MessageType.Rread || reply.type === MessageType.Rreaddir) &&
+          reply.data.length >= 1024
+        ) {
           // Bulk data goes out as it came from the backend (which gave it to us), after
           // its header: no copy into a frame-sized buffer.
           this.transport.write(encodeDataHeader(reply));
-          this.transport.write(Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength));
+          this.transport.write(
+            Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength),
+          );
         } else {
           this.transport.write(encodeMessage(reply));
         }
@@ -329,7 +354,12 @@ export class NinepConnection {
       this.msize = msize;
       this.framer.maxSize = msize;
     }
-    const reply: RMessage = { type: MessageType.Rversion, tag: m.tag, msize: this.dialect === null ? this.msize : msize, version };
+    const reply: RMessage = {
+      type: MessageType.Rversion,
+      tag: m.tag,
+      msize: this.dialect === null ? this.msize : msize,
+      version,
+    };
     this.options.trace?.(`9p ${this.options.name} -> ${describeMessage(reply)}`);
     this.transport.write(encodeMessage(reply));
   }
@@ -384,7 +414,13 @@ export class NinepConnection {
         if (this.tokenDigest === undefined) throw new NinepFail(NinepErrors.Enoauth);
         this.checkNewFid(m.afid);
         const aqid = { type: QTAUTH, version: 0, path: this.nextAuthPath++ };
-        this.fids.add(m.afid, { kind: 'auth', aname: m.aname, uname: m.uname, written: [], writtenBytes: 0 }, aqid, [], m.n_uname ?? NONUNAME);
+        this.fids.add(
+          m.afid,
+          { kind: 'auth', aname: m.aname, uname: m.uname, written: [], writtenBytes: 0 },
+          aqid,
+          [],
+          m.n_uname ?? NONUNAME,
+        );
         return { type: MessageType.Rauth, tag, aqid };
       }
       case MessageType.Tattach: {
@@ -401,7 +437,9 @@ export class NinepConnection {
         const { root, qid } = await this.fs.attach(m.aname);
         if (this.fids.has(m.fid) || this.fids.full || req.session !== this.session) {
           this.track(root.clunk());
-          throw new NinepFail(this.fids.has(m.fid) ? NinepErrors.Edupfid : NinepErrors.Etoomanyfids);
+          throw new NinepFail(
+            this.fids.has(m.fid) ? NinepErrors.Edupfid : NinepErrors.Etoomanyfids,
+          );
         }
         this.fids.add(m.fid, { kind: 'file', file: root }, qid, [], m.n_uname ?? NONUNAME);
         return { type: MessageType.Rattach, tag, qid };
@@ -420,7 +458,8 @@ export class NinepConnection {
         // walk(5): the fid must not be open. 9P2000.L servers (diod) allow a walk from an
         // open fid to a different newfid, and diod's own tools rely on it (diodls -l walks
         // from the directory it is reading); the new fid is not open either way.
-        if (entry.open !== null && (this.dialect !== VERSION9PL || m.newfid === m.fid)) throw new NinepFail(NinepErrors.Ebadusefid);
+        if (entry.open !== null && (this.dialect !== VERSION9PL || m.newfid === m.fid))
+          throw new NinepFail(NinepErrors.Ebadusefid);
         if (m.wname.length > MAXWELEM) throw new NinepFail(NinepErrors.Ebadarg);
         if (m.newfid !== m.fid) this.checkNewFid(m.newfid);
         const result = await file.walk(m.wname);
@@ -441,7 +480,9 @@ export class NinepConnection {
         } else {
           if (this.fids.has(m.newfid) || this.fids.full) {
             this.track(result.file.clunk());
-            throw new NinepFail(this.fids.has(m.newfid) ? NinepErrors.Edupfid : NinepErrors.Etoomanyfids);
+            throw new NinepFail(
+              this.fids.has(m.newfid) ? NinepErrors.Edupfid : NinepErrors.Etoomanyfids,
+            );
           }
           this.fids.add(m.newfid, { kind: 'file', file: result.file }, qid, path, entry.nUname);
         }
@@ -453,7 +494,8 @@ export class NinepConnection {
         if (entry.open !== null) throw new NinepFail(NinepErrors.Eopen);
         const mode = m.type === MessageType.Topen ? openModeOf(m.mode) : openModeOfFlags(m.flags);
         const access = accessOf(mode);
-        if (access.write || mode.truncate === true || mode.removeOnClose === true) this.checkWritable();
+        if (access.write || mode.truncate === true || mode.removeOnClose === true)
+          this.checkWritable();
         const res = await file.open(mode);
         const iounit = Math.max(1, Math.min(res.iounit, this.maxIo));
         entry.open = { ...access, iounit, backendIounit: res.iounit };
@@ -485,11 +527,17 @@ export class NinepConnection {
       }
       case MessageType.Tread: {
         const entry = this.fid(req, m.fid);
-        if (entry.target.kind === 'auth') return { type: MessageType.Rread, tag, data: Buffer.alloc(0) };
+        if (entry.target.kind === 'auth')
+          return { type: MessageType.Rread, tag, data: Buffer.alloc(0) };
         const file = entry.target.file;
         if (entry.open === null || !entry.open.read) throw new NinepFail(NinepErrors.Ebadusefid);
         const count = Math.min(m.count, this.maxIo);
-        if (entry.dirRead !== null) return { type: MessageType.Rread, tag, data: await this.readDirStats(entry, file, m.offset, count) };
+        if (entry.dirRead !== null)
+          return {
+            type: MessageType.Rread,
+            tag,
+            data: await this.readDirStats(entry, file, m.offset, count),
+          };
         const data = await file.read(m.offset, count, req.signal);
         return { type: MessageType.Rread, tag, data };
       }
@@ -497,14 +545,21 @@ export class NinepConnection {
         const entry = this.fid(req, m.fid);
         if (entry.target.kind === 'auth') {
           const t = entry.target;
-          if (t.writtenBytes + m.data.length > AUTH_MAX_BYTES) throw new NinepFail(NinepErrors.Eauth);
+          if (t.writtenBytes + m.data.length > AUTH_MAX_BYTES)
+            throw new NinepFail(NinepErrors.Eauth);
           t.written.push(Buffer.from(m.data));
           t.writtenBytes += m.data.length;
           return { type: MessageType.Rwrite, tag, count: m.data.length };
         }
         if (entry.open === null || !entry.open.write) throw new NinepFail(NinepErrors.Ebadusefid);
         // The frame's data is a view of the receive buffer: the backend copies what it keeps.
-        const n = await writeAll(entry.target.file, m.offset, m.data, entry.open.backendIounit, req.signal);
+        const n = await writeAll(
+          entry.target.file,
+          m.offset,
+          m.data,
+          entry.open.backendIounit,
+          req.signal,
+        );
         return { type: MessageType.Rwrite, tag, count: n };
       }
       case MessageType.Tclunk: {
@@ -531,7 +586,8 @@ export class NinepConnection {
         this.checkWritable();
         const current = await file.stat();
         await file.wstat(statChangeOfWstat(m.stat, current.mode));
-        if (m.stat.name !== '' && entry.path.length > 0) entry.path = [...entry.path.slice(0, -1), m.stat.name];
+        if (m.stat.name !== '' && entry.path.length > 0)
+          entry.path = [...entry.path.slice(0, -1), m.stat.name];
         return { type: MessageType.Rwstat, tag };
       }
       case MessageType.Tstatfs: {
@@ -568,9 +624,13 @@ export class NinepConnection {
         if (entry.open === null || !entry.open.read) throw new NinepFail(NinepErrors.Ebadusefid);
         if (entry.dirRead === null) throw new NinepFail(NinepErrors.Enotdir);
         const count = Math.min(m.count, this.maxIo);
-        if (m.offset > 0x7fffffffn) return { type: MessageType.Rreaddir, tag, data: Buffer.alloc(0) };
+        if (m.offset > 0x7fffffffn)
+          return { type: MessageType.Rreaddir, tag, data: Buffer.alloc(0) };
         const first = Number(m.offset);
-        const entries = await file.readDir(first, Math.min(1024, Math.max(1, Math.floor(count / 24))));
+        const entries = await file.readDir(
+          first,
+          Math.min(1024, Math.max(1, Math.floor(count / 24))),
+        );
         const { data, n } = packDirents(entries, first, count);
         if (n === 0 && entries.length > 0) throw new NinepFail(NinepErrors.Ebadarg);
         return { type: MessageType.Rreaddir, tag, data };
@@ -660,8 +720,18 @@ export class NinepConnection {
    * (a file, or an empty directory), which FileServer.wstat refuses, so the target is
    * removed first.
    */
-  private async renameIn(olddir: FidEntry, oldPath: readonly string[], oldName: string, newdir: FidEntry, newName: string): Promise<void> {
-    if (oldPath.join('/') !== newdir.path.join('/') || olddir.target.kind !== 'file' || newdir.target.kind !== 'file') {
+  private async renameIn(
+    olddir: FidEntry,
+    oldPath: readonly string[],
+    oldName: string,
+    newdir: FidEntry,
+    newName: string,
+  ): Promise<void> {
+    if (
+      oldPath.join('/') !== newdir.path.join('/') ||
+      olddir.target.kind !== 'file' ||
+      newdir.target.kind !== 'file'
+    ) {
       throw new NinepFail(NinepErrors.Exdev);
     }
     if (oldName === newName) return;
@@ -685,7 +755,12 @@ export class NinepConnection {
   }
 
   /** read(5) of a directory: whole stat entries, continuing where the previous read ended. */
-  private async readDirStats(entry: FidEntry, file: File, offset: bigint, count: number): Promise<Buffer> {
+  private async readDirStats(
+    entry: FidEntry,
+    file: File,
+    offset: bigint,
+    count: number,
+  ): Promise<Buffer> {
     const state = entry.dirRead!;
     if (offset === 0n) {
       state.nextOffset = 0n;
@@ -730,25 +805,32 @@ export class NinepConnection {
         this.transport.pause();
       }
       if (this.tags.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-      this.transport.end();
-      this.finish();
+      // A destroy (the peer hung up) may have come while draining: it has finished the job.
+      if (!this.destroyed) {
+        this.transport.end();
+        this.finish(new NsError('NS_ERR_IO', 'connection closed'));
+      }
     }
     return this.closedPromise;
   }
 
   /**
-   * Closes the connection now: requests in flight are aborted and their replies dropped,
-   * fids are clunked, the transport is destroyed. Idempotent; never throws.
+   * Closes the connection now: requests in flight are aborted with `err` (their replies
+   * dropped), fids are clunked, the transport is destroyed. `err`, if given, is logged as
+   * the reason. Idempotent; never throws.
    */
-  destroy(): void {
+  destroy(err?: Error): void {
     if (this.destroyed) return;
+    if (err !== undefined)
+      this.options.log(`9p ${this.options.name}: closing connection: ${err.message}`);
     this.transport.destroy();
-    this.finish();
+    this.finish(err ?? new NsError('NS_ERR_IO', 'connection closed'));
   }
 
-  private finish(): void {
+  private finish(reason: Error): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.drained?.();
     // Requests still running see a session that is over: what they make (a walked fid, an
     // attached root) is closed instead of entering the table, which is now gone.
     this.session++;
@@ -756,7 +838,7 @@ export class NinepConnection {
     const pending = [...this.tags.values()];
     this.tags.clear();
     for (const req of pending) {
-      req.abort(new NsError('NS_ERR_IO', 'connection closed'));
+      req.abort(reason);
       req.markDone();
     }
     this.track(this.fids.clear());

@@ -74,8 +74,12 @@ export class NinepFramer {
   }
 
   private checkSize(size: number): number {
-    if (size < HEADER_SIZE) throw new NinepProtocolError(`message size ${size} is smaller than the ${HEADER_SIZE}-byte header`);
-    if (size > this.maxSize) throw new NinepProtocolError(`message size ${size} is over msize ${this.maxSize}`);
+    if (size < HEADER_SIZE)
+      throw new NinepProtocolError(
+        `message size ${size} is smaller than the ${HEADER_SIZE}-byte header`,
+      );
+    if (size > this.maxSize)
+      throw new NinepProtocolError(`message size ${size} is over msize ${this.maxSize}`);
     return size;
   }
 }

@@ -45,11 +45,24 @@ interface Base<T extends MessageType> {
 }
 
 // 9P2000 (intro(5)).
-export interface Tversion extends Base<MessageType.Tversion> { msize: number; version: string }
-export interface Rversion extends Base<MessageType.Rversion> { msize: number; version: string }
+export interface Tversion extends Base<MessageType.Tversion> {
+  msize: number;
+  version: string;
+}
+export interface Rversion extends Base<MessageType.Rversion> {
+  msize: number;
+  version: string;
+}
 /** `n_uname` is present in 9P2000.L only (undefined in 9P2000). */
-export interface Tauth extends Base<MessageType.Tauth> { afid: number; uname: string; aname: string; n_uname?: number }
-export interface Rauth extends Base<MessageType.Rauth> { aqid: Qid }
+export interface Tauth extends Base<MessageType.Tauth> {
+  afid: number;
+  uname: string;
+  aname: string;
+  n_uname?: number;
+}
+export interface Rauth extends Base<MessageType.Rauth> {
+  aqid: Qid;
+}
 /** `n_uname` is present in 9P2000.L only (undefined in 9P2000). */
 export interface Tattach extends Base<MessageType.Tattach> {
   fid: number;
@@ -58,33 +71,86 @@ export interface Tattach extends Base<MessageType.Tattach> {
   aname: string;
   n_uname?: number;
 }
-export interface Rattach extends Base<MessageType.Rattach> { qid: Qid }
-export interface Rerror extends Base<MessageType.Rerror> { ename: string }
-export interface Tflush extends Base<MessageType.Tflush> { oldtag: number }
+export interface Rattach extends Base<MessageType.Rattach> {
+  qid: Qid;
+}
+export interface Rerror extends Base<MessageType.Rerror> {
+  ename: string;
+}
+export interface Tflush extends Base<MessageType.Tflush> {
+  oldtag: number;
+}
 export type Rflush = Base<MessageType.Rflush>;
-export interface Twalk extends Base<MessageType.Twalk> { fid: number; newfid: number; wname: string[] }
-export interface Rwalk extends Base<MessageType.Rwalk> { wqid: Qid[] }
-export interface Topen extends Base<MessageType.Topen> { fid: number; mode: number }
-export interface Ropen extends Base<MessageType.Ropen> { qid: Qid; iounit: number }
-export interface Tcreate extends Base<MessageType.Tcreate> { fid: number; name: string; perm: number; mode: number }
-export interface Rcreate extends Base<MessageType.Rcreate> { qid: Qid; iounit: number }
-export interface Tread extends Base<MessageType.Tread> { fid: number; offset: bigint; count: number }
-export interface Rread extends Base<MessageType.Rread> { data: Uint8Array }
-export interface Twrite extends Base<MessageType.Twrite> { fid: number; offset: bigint; data: Uint8Array }
-export interface Rwrite extends Base<MessageType.Rwrite> { count: number }
-export interface Tclunk extends Base<MessageType.Tclunk> { fid: number }
+export interface Twalk extends Base<MessageType.Twalk> {
+  fid: number;
+  newfid: number;
+  wname: string[];
+}
+export interface Rwalk extends Base<MessageType.Rwalk> {
+  wqid: Qid[];
+}
+export interface Topen extends Base<MessageType.Topen> {
+  fid: number;
+  mode: number;
+}
+export interface Ropen extends Base<MessageType.Ropen> {
+  qid: Qid;
+  iounit: number;
+}
+export interface Tcreate extends Base<MessageType.Tcreate> {
+  fid: number;
+  name: string;
+  perm: number;
+  mode: number;
+}
+export interface Rcreate extends Base<MessageType.Rcreate> {
+  qid: Qid;
+  iounit: number;
+}
+export interface Tread extends Base<MessageType.Tread> {
+  fid: number;
+  offset: bigint;
+  count: number;
+}
+export interface Rread extends Base<MessageType.Rread> {
+  data: Uint8Array;
+}
+export interface Twrite extends Base<MessageType.Twrite> {
+  fid: number;
+  offset: bigint;
+  data: Uint8Array;
+}
+export interface Rwrite extends Base<MessageType.Rwrite> {
+  count: number;
+}
+export interface Tclunk extends Base<MessageType.Tclunk> {
+  fid: number;
+}
 export type Rclunk = Base<MessageType.Rclunk>;
-export interface Tremove extends Base<MessageType.Tremove> { fid: number }
+export interface Tremove extends Base<MessageType.Tremove> {
+  fid: number;
+}
 export type Rremove = Base<MessageType.Rremove>;
-export interface Tstat extends Base<MessageType.Tstat> { fid: number }
-export interface Rstat extends Base<MessageType.Rstat> { stat: Stat }
-export interface Twstat extends Base<MessageType.Twstat> { fid: number; stat: Stat }
+export interface Tstat extends Base<MessageType.Tstat> {
+  fid: number;
+}
+export interface Rstat extends Base<MessageType.Rstat> {
+  stat: Stat;
+}
+export interface Twstat extends Base<MessageType.Twstat> {
+  fid: number;
+  stat: Stat;
+}
 export type Rwstat = Base<MessageType.Rwstat>;
 
 // 9P2000.L (Linux include/net/9p/9p.h, net/9p/client.c; diod protocol.md).
 export type Tlerror = Base<MessageType.Tlerror>;
-export interface Rlerror extends Base<MessageType.Rlerror> { ecode: number }
-export interface Tstatfs extends Base<MessageType.Tstatfs> { fid: number }
+export interface Rlerror extends Base<MessageType.Rlerror> {
+  ecode: number;
+}
+export interface Tstatfs extends Base<MessageType.Tstatfs> {
+  fid: number;
+}
 export interface Rstatfs extends Base<MessageType.Rstatfs> {
   fstype: number;
   bsize: number;
@@ -96,8 +162,14 @@ export interface Rstatfs extends Base<MessageType.Rstatfs> {
   fsid: bigint;
   namelen: number;
 }
-export interface Tlopen extends Base<MessageType.Tlopen> { fid: number; flags: number }
-export interface Rlopen extends Base<MessageType.Rlopen> { qid: Qid; iounit: number }
+export interface Tlopen extends Base<MessageType.Tlopen> {
+  fid: number;
+  flags: number;
+}
+export interface Rlopen extends Base<MessageType.Rlopen> {
+  qid: Qid;
+  iounit: number;
+}
 export interface Tlcreate extends Base<MessageType.Tlcreate> {
   fid: number;
   name: string;
@@ -105,9 +177,19 @@ export interface Tlcreate extends Base<MessageType.Tlcreate> {
   mode: number;
   gid: number;
 }
-export interface Rlcreate extends Base<MessageType.Rlcreate> { qid: Qid; iounit: number }
-export interface Tsymlink extends Base<MessageType.Tsymlink> { fid: number; name: string; symtgt: string; gid: number }
-export interface Rsymlink extends Base<MessageType.Rsymlink> { qid: Qid }
+export interface Rlcreate extends Base<MessageType.Rlcreate> {
+  qid: Qid;
+  iounit: number;
+}
+export interface Tsymlink extends Base<MessageType.Tsymlink> {
+  fid: number;
+  name: string;
+  symtgt: string;
+  gid: number;
+}
+export interface Rsymlink extends Base<MessageType.Rsymlink> {
+  qid: Qid;
+}
 export interface Tmknod extends Base<MessageType.Tmknod> {
   dfid: number;
   name: string;
@@ -116,12 +198,25 @@ export interface Tmknod extends Base<MessageType.Tmknod> {
   minor: number;
   gid: number;
 }
-export interface Rmknod extends Base<MessageType.Rmknod> { qid: Qid }
-export interface Trename extends Base<MessageType.Trename> { fid: number; dfid: number; name: string }
+export interface Rmknod extends Base<MessageType.Rmknod> {
+  qid: Qid;
+}
+export interface Trename extends Base<MessageType.Trename> {
+  fid: number;
+  dfid: number;
+  name: string;
+}
 export type Rrename = Base<MessageType.Rrename>;
-export interface Treadlink extends Base<MessageType.Treadlink> { fid: number }
-export interface Rreadlink extends Base<MessageType.Rreadlink> { target: string }
-export interface Tgetattr extends Base<MessageType.Tgetattr> { fid: number; request_mask: bigint }
+export interface Treadlink extends Base<MessageType.Treadlink> {
+  fid: number;
+}
+export interface Rreadlink extends Base<MessageType.Rreadlink> {
+  target: string;
+}
+export interface Tgetattr extends Base<MessageType.Tgetattr> {
+  fid: number;
+  request_mask: bigint;
+}
 export interface Rgetattr extends Base<MessageType.Rgetattr> {
   valid: bigint;
   qid: Qid;
@@ -157,8 +252,14 @@ export interface Tsetattr extends Base<MessageType.Tsetattr> {
   mtime_nsec: bigint;
 }
 export type Rsetattr = Base<MessageType.Rsetattr>;
-export interface Txattrwalk extends Base<MessageType.Txattrwalk> { fid: number; newfid: number; name: string }
-export interface Rxattrwalk extends Base<MessageType.Rxattrwalk> { size: bigint }
+export interface Txattrwalk extends Base<MessageType.Txattrwalk> {
+  fid: number;
+  newfid: number;
+  name: string;
+}
+export interface Rxattrwalk extends Base<MessageType.Rxattrwalk> {
+  size: bigint;
+}
 export interface Txattrcreate extends Base<MessageType.Txattrcreate> {
   fid: number;
   name: string;
@@ -166,11 +267,20 @@ export interface Txattrcreate extends Base<MessageType.Txattrcreate> {
   flags: number;
 }
 export type Rxattrcreate = Base<MessageType.Rxattrcreate>;
-export interface Treaddir extends Base<MessageType.Treaddir> { fid: number; offset: bigint; count: number }
+export interface Treaddir extends Base<MessageType.Treaddir> {
+  fid: number;
+  offset: bigint;
+  count: number;
+}
 /** `data` is the packed entries; see `encodeDirents`/`decodeDirents`. */
-export interface Rreaddir extends Base<MessageType.Rreaddir> { data: Uint8Array }
+export interface Rreaddir extends Base<MessageType.Rreaddir> {
+  data: Uint8Array;
+}
 /** Linux sends `datasync` since 5.x; older clients (and diod's docs) omit it: read as 0. */
-export interface Tfsync extends Base<MessageType.Tfsync> { fid: number; datasync: number }
+export interface Tfsync extends Base<MessageType.Tfsync> {
+  fid: number;
+  datasync: number;
+}
 export type Rfsync = Base<MessageType.Rfsync>;
 export interface Tlock extends Base<MessageType.Tlock> {
   fid: number;
@@ -181,7 +291,9 @@ export interface Tlock extends Base<MessageType.Tlock> {
   proc_id: number;
   client_id: string;
 }
-export interface Rlock extends Base<MessageType.Rlock> { status: number }
+export interface Rlock extends Base<MessageType.Rlock> {
+  status: number;
+}
 export interface Tgetlock extends Base<MessageType.Tgetlock> {
   fid: number;
   locktype: number;
@@ -197,10 +309,21 @@ export interface Rgetlock extends Base<MessageType.Rgetlock> {
   proc_id: number;
   client_id: string;
 }
-export interface Tlink extends Base<MessageType.Tlink> { dfid: number; fid: number; name: string }
+export interface Tlink extends Base<MessageType.Tlink> {
+  dfid: number;
+  fid: number;
+  name: string;
+}
 export type Rlink = Base<MessageType.Rlink>;
-export interface Tmkdir extends Base<MessageType.Tmkdir> { dfid: number; name: string; mode: number; gid: number }
-export interface Rmkdir extends Base<MessageType.Rmkdir> { qid: Qid }
+export interface Tmkdir extends Base<MessageType.Tmkdir> {
+  dfid: number;
+  name: string;
+  mode: number;
+  gid: number;
+}
+export interface Rmkdir extends Base<MessageType.Rmkdir> {
+  qid: Qid;
+}
 export interface Trenameat extends Base<MessageType.Trenameat> {
   olddirfid: number;
   oldname: string;
@@ -208,7 +331,11 @@ export interface Trenameat extends Base<MessageType.Trenameat> {
   newname: string;
 }
 export type Rrenameat = Base<MessageType.Rrenameat>;
-export interface Tunlinkat extends Base<MessageType.Tunlinkat> { dirfd: number; name: string; flags: number }
+export interface Tunlinkat extends Base<MessageType.Tunlinkat> {
+  dirfd: number;
+  name: string;
+  flags: number;
+}
 export type Runlinkat = Base<MessageType.Runlinkat>;
 
 /** Every T-message. */
@@ -292,23 +419,80 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 
 /** For exhaustive switches: a value the type system says cannot exist. */
 export function assertNever(value: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+  throw new Error(
+    `unreachable: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`,
+  );
 }
 
 /** Message names by code, for traces and error messages. */
 export const MESSAGE_NAMES: Readonly<Record<number, string>> = {
-  6: 'Tlerror', 7: 'Rlerror', 8: 'Tstatfs', 9: 'Rstatfs', 12: 'Tlopen', 13: 'Rlopen',
-  14: 'Tlcreate', 15: 'Rlcreate', 16: 'Tsymlink', 17: 'Rsymlink', 18: 'Tmknod', 19: 'Rmknod',
-  20: 'Trename', 21: 'Rrename', 22: 'Treadlink', 23: 'Rreadlink', 24: 'Tgetattr',
-  25: 'Rgetattr', 26: 'Tsetattr', 27: 'Rsetattr', 30: 'Txattrwalk', 31: 'Rxattrwalk',
-  32: 'Txattrcreate', 33: 'Rxattrcreate', 40: 'Treaddir', 41: 'Rreaddir', 50: 'Tfsync',
-  51: 'Rfsync', 52: 'Tlock', 53: 'Rlock', 54: 'Tgetlock', 55: 'Rgetlock', 70: 'Tlink',
-  71: 'Rlink', 72: 'Tmkdir', 73: 'Rmkdir', 74: 'Trenameat', 75: 'Rrenameat', 76: 'Tunlinkat',
-  77: 'Runlinkat', 100: 'Tversion', 101: 'Rversion', 102: 'Tauth', 103: 'Rauth',
-  104: 'Tattach', 105: 'Rattach', 107: 'Rerror', 108: 'Tflush', 109: 'Rflush', 110: 'Twalk',
-  111: 'Rwalk', 112: 'Topen', 113: 'Ropen', 114: 'Tcreate', 115: 'Rcreate', 116: 'Tread',
-  117: 'Rread', 118: 'Twrite', 119: 'Rwrite', 120: 'Tclunk', 121: 'Rclunk', 122: 'Tremove',
-  123: 'Rremove', 124: 'Tstat', 125: 'Rstat', 126: 'Twstat', 127: 'Rwstat',
+  6: 'Tlerror',
+  7: 'Rlerror',
+  8: 'Tstatfs',
+  9: 'Rstatfs',
+  12: 'Tlopen',
+  13: 'Rlopen',
+  14: 'Tlcreate',
+  15: 'Rlcreate',
+  16: 'Tsymlink',
+  17: 'Rsymlink',
+  18: 'Tmknod',
+  19: 'Rmknod',
+  20: 'Trename',
+  21: 'Rrename',
+  22: 'Treadlink',
+  23: 'Rreadlink',
+  24: 'Tgetattr',
+  25: 'Rgetattr',
+  26: 'Tsetattr',
+  27: 'Rsetattr',
+  30: 'Txattrwalk',
+  31: 'Rxattrwalk',
+  32: 'Txattrcreate',
+  33: 'Rxattrcreate',
+  40: 'Treaddir',
+  41: 'Rreaddir',
+  50: 'Tfsync',
+  51: 'Rfsync',
+  52: 'Tlock',
+  53: 'Rlock',
+  54: 'Tgetlock',
+  55: 'Rgetlock',
+  70: 'Tlink',
+  71: 'Rlink',
+  72: 'Tmkdir',
+  73: 'Rmkdir',
+  74: 'Trenameat',
+  75: 'Rrenameat',
+  76: 'Tunlinkat',
+  77: 'Runlinkat',
+  100: 'Tversion',
+  101: 'Rversion',
+  102: 'Tauth',
+  103: 'Rauth',
+  104: 'Tattach',
+  105: 'Rattach',
+  107: 'Rerror',
+  108: 'Tflush',
+  109: 'Rflush',
+  110: 'Twalk',
+  111: 'Rwalk',
+  112: 'Topen',
+  113: 'Ropen',
+  114: 'Tcreate',
+  115: 'Rcreate',
+  116: 'Tread',
+  117: 'Rread',
+  118: 'Twrite',
+  119: 'Rwrite',
+  120: 'Tclunk',
+  121: 'Rclunk',
+  122: 'Tremove',
+  123: 'Rremove',
+  124: 'Tstat',
+  125: 'Rstat',
+  126: 'Twstat',
+  127: 'Rwstat',
 };
 
 /** One line describing `m`, for NS_TRACE=9p (data fields shown by length only). */
@@ -327,7 +511,9 @@ function formatValue(v: unknown): string {
   if (typeof v === 'bigint') return String(v);
   if (Array.isArray(v)) return `[${v.map(formatValue).join(' ')}]`;
   if (typeof v === 'object' && v !== null) {
-    return `{${Object.entries(v).map(([k, x]) => `${k} ${formatValue(x)}`).join(' ')}}`;
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k} ${formatValue(x)}`)
+      .join(' ')}}`;
   }
   return String(v);
 }

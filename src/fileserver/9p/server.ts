@@ -34,7 +34,8 @@ export const DEFAULT_MAX_MSIZE = 64 * 1024 + IOHDRSZ;
 export const MAX_MAX_MSIZE = 16 * 1024 * 1024;
 
 /** Where to listen: TCP host and port, or a unix socket path. */
-export type NinepAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+export type NinepAddress =
+  { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 /**
  * Parses a listen/dial address: `tcp!HOST!PORT`, `HOST:PORT` (`[::1]:564` for IPv6) or
@@ -54,13 +55,19 @@ export function parseNinepAddress(text: string): NinepAddress {
     port = bang[2]!;
   } else if (bang.length === 1) {
     const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-    if (m === null) throw new TypeError(`address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`);
+    if (m === null)
+      throw new TypeError(
+        `address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`,
+      );
     host = m[1] ?? m[2] ?? '';
     port = m[3]!;
   } else {
-    throw new TypeError(`address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`);
+    throw new TypeError(
+      `address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`,
+    );
   }
-  if (!/^\d+$/.test(port) || Number(port) > 65535) throw new TypeError(`address ${JSON.stringify(text)}: bad port ${JSON.stringify(port)}`);
+  if (!/^\d+$/.test(port) || Number(port) > 65535)
+    throw new TypeError(`address ${JSON.stringify(text)}: bad port ${JSON.stringify(port)}`);
   if (host === '' || host === '*') host = '0.0.0.0';
   return { kind: 'tcp', host, port: Number(port) };
 }
@@ -92,7 +99,8 @@ export class NinepServer {
     }
     for (const k of ['maxFids', 'maxOutstanding', 'maxConnections'] as const) {
       const v = options[k];
-      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`${k} must be a positive integer`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 1))
+        throw new RangeError(`${k} must be a positive integer`);
     }
     this.opts = {
       maxMsize,
@@ -147,10 +155,15 @@ export class NinepServer {
   }
 
   private accept(socket: net.Socket): void {
-    const name = socket.remoteAddress !== undefined ? `${socket.remoteAddress}!${socket.remotePort}` : `unix#${this.nextId}`;
+    const name =
+      socket.remoteAddress !== undefined
+        ? `${socket.remoteAddress}!${socket.remotePort}`
+        : `unix#${this.nextId}`;
     this.nextId++;
     if (this.closing !== null || this.conns.size >= this.opts.maxConnections) {
-      this.opts.log(`9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`);
+      this.opts.log(
+        `9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`,
+      );
       socket.destroy();
       return;
     }
@@ -199,12 +212,15 @@ export class NinepServer {
     return this.closing;
   }
 
-  /** Closes every connection now (requests in flight are aborted) and stops listening. */
-  async destroy(): Promise<void> {
+  /**
+   * Closes every connection now (requests in flight are aborted with `err`, which is
+   * logged if given) and stops listening. Resolves when every File is closed.
+   */
+  async destroy(err?: Error): Promise<void> {
     this.closing ??= Promise.resolve();
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const conns = [...this.conns];
-    for (const c of conns) c.destroy();
+    for (const c of conns) c.destroy(err);
     await Promise.all(conns.map((c) => c.closed));
     await stopped;
   }

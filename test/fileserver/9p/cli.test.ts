@@ -15,8 +15,13 @@ import { NinepClient } from '../../support/ninep-client.js';
 const MAIN = new URL('../../../src/cli/main.ts', import.meta.url).pathname;
 
 /** Starts `capns 9p ARGS`; resolves with the process and the address it printed. */
-async function start(t: TestContext, args: string[]): Promise<{ proc: ChildProcess; address: string; stderr: () => string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '9p', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(
+  t: TestContext,
+  args: string[],
+): Promise<{ proc: ChildProcess; address: string; stderr: () => string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '9p', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   t.after(() => {
@@ -45,7 +50,10 @@ test('capns 9p --ram prints its tcp address, serves a writable tree, and exits 0
   const c = await NinepClient.open(parseNinepAddress(address), '9P2000');
   const { fid } = await c.attach();
   const f = await c.walk(fid, []);
-  await c.call({ type: MessageType.Tcreate, fid: f, name: 'x', perm: 0o644, mode: 2 }, MessageType.Rcreate);
+  await c.call(
+    { type: MessageType.Tcreate, fid: f, name: 'x', perm: 0o644, mode: 2 },
+    MessageType.Rcreate,
+  );
   assert.equal(await c.write(f, 0n, Buffer.from('hi')), 2);
   await c.close();
   proc.kill('SIGTERM');
@@ -64,7 +72,14 @@ test('capns 9p --dir --ro serves a host directory read-only on a unix socket; SI
   const f = await c.walk(fid, ['f.txt']);
   await c.open(f, OREAD);
   assert.equal(Buffer.from(await c.read(f, 0n, 100)).toString(), 'from the host\n');
-  const w = await c.rpc({ type: MessageType.Tlcreate, fid, name: 'new', flags: 1, mode: 0o644, gid: 0 });
+  const w = await c.rpc({
+    type: MessageType.Tlcreate,
+    fid,
+    name: 'new',
+    flags: 1,
+    mode: 0o644,
+    gid: 0,
+  });
   assert.equal(w.type === MessageType.Rlerror && w.ecode, 30, 'EROFS');
   await c.close();
   proc.kill('SIGINT');
@@ -77,7 +92,9 @@ test('capns 9p without --ram or --dir, or with a bad address, exits 2 with a cle
     [['--listen', 'nonsense', '--ram'], /expected tcp!HOST!PORT, HOST:PORT or unix!PATH/],
     [['--listen', '127.0.0.1:0', '--ram', '--msize', '12'], /--msize 12/],
   ] as const) {
-    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '9p', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '9p', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     assert.equal(await exited(proc), 2);
@@ -86,10 +103,14 @@ test('capns 9p without --ram or --dir, or with a bad address, exits 2 with a cle
 });
 
 test('NS_TRACE=9p logs one line per message to stderr', async (t) => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '9p', '--listen', 'tcp!127.0.0.1!0', '--ram'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NS_TRACE: 'rpc,9p' },
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', MAIN, '9p', '--listen', 'tcp!127.0.0.1!0', '--ram'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NS_TRACE: 'rpc,9p' },
+    },
+  );
   t.after(() => proc.kill('SIGKILL'));
   let stderr = '';
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -104,7 +125,8 @@ test('NS_TRACE=9p logs one line per message to stderr', async (t) => {
   const c = await NinepClient.open(parseNinepAddress(address), '9P2000');
   await c.attach('', 'glenda');
   await c.close();
-  for (let i = 0; i < 100 && !stderr.includes('Rattach'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 100 && !stderr.includes('Rattach'); i++)
+    await new Promise((r) => setTimeout(r, 10));
   assert.match(stderr, /<- Tversion tag 65535 msize \d+ version "9P2000"\n/);
   assert.match(stderr, /<- Tattach tag \d+ fid 1 afid 4294967295 uname "glenda" aname ""\n/);
   assert.match(stderr, /-> Rattach tag \d+ qid \{type 128 /);

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeDirents, decodeMessage, decodeStats, encodeDataHeader, encodeDirent, encodeMessage, encodeStat } from '../../../src/fileserver/9p/codec.js';
+import {
+  decodeDirents,
+  decodeMessage,
+  decodeStats,
+  encodeDataHeader,
+  encodeDirent,
+  encodeMessage,
+  encodeStat,
+} from '../../../src/fileserver/9p/codec.js';
 import { MessageType, type Dialect } from '../../../src/fileserver/9p/constants.js';
 import { NinepProtocolError } from '../../../src/fileserver/9p/errors.js';
 import { NinepFramer } from '../../../src/fileserver/9p/framer.js';
@@ -28,11 +36,16 @@ function loadFixtures(): Fixture[] {
       const dialect = /^# dialect: (.*)$/m.exec(text)![1] as Dialect;
       const json = /^# message: (.*)$/m.exec(text)![1]!;
       const message = JSON.parse(json, (_k, v: unknown) => {
-        if (typeof v === 'object' && v !== null && '$bigint' in v) return BigInt((v as { $bigint: string }).$bigint);
-        if (typeof v === 'object' && v !== null && '$hex' in v) return Buffer.from((v as { $hex: string }).$hex, 'hex');
+        if (typeof v === 'object' && v !== null && '$bigint' in v)
+          return BigInt((v as { $bigint: string }).$bigint);
+        if (typeof v === 'object' && v !== null && '$hex' in v)
+          return Buffer.from((v as { $hex: string }).$hex, 'hex');
         return v;
       }) as Message;
-      const hex = lines.filter((l) => !l.startsWith('#')).join('').replace(/\s+/g, '');
+      const hex = lines
+        .filter((l) => !l.startsWith('#'))
+        .join('')
+        .replace(/\s+/g, '');
       return { name: f.replace(/\.hex$/, ''), dialect, bytes: Buffer.from(hex, 'hex'), message };
     });
 }
@@ -42,7 +55,10 @@ function normalize(m: Message): unknown {
   return JSON.parse(
     JSON.stringify(m, (_k, v: unknown) => {
       if (typeof v === 'bigint') return `${v}n`;
-      if (v instanceof Uint8Array || (typeof v === 'object' && v !== null && (v as { type?: string }).type === 'Buffer')) {
+      if (
+        v instanceof Uint8Array ||
+        (typeof v === 'object' && v !== null && (v as { type?: string }).type === 'Buffer')
+      ) {
         return `hex:${Buffer.from(v as Uint8Array).toString('hex')}`;
       }
       return v;
@@ -74,7 +90,9 @@ test('every fixture re-fed split at every offset yields the same frame (pg-proto
     const framer = new NinepFramer(1 << 20);
     const frames = [...framer.push(stream.subarray(0, cut)), ...framer.push(stream.subarray(cut))];
     assert.equal(frames.length, fixtures.length, `cut at ${cut}`);
-    frames.forEach((fr, i) => assert.ok(fr.equals(fixtures[i]!.bytes), `cut at ${cut}, frame ${i}`));
+    frames.forEach((fr, i) =>
+      assert.ok(fr.equals(fixtures[i]!.bytes), `cut at ${cut}, frame ${i}`),
+    );
   }
   // And one byte at a time.
   const framer = new NinepFramer(1 << 20);
@@ -85,7 +103,9 @@ test('every fixture re-fed split at every offset yields the same frame (pg-proto
 });
 
 test('a fixture split in three at every pair of offsets decodes to its message', () => {
-  for (const f of fixtures.filter((x) => ['Twalk', 'Rstat', 'Rgetattr', 'Twstat'].includes(x.name))) {
+  for (const f of fixtures.filter((x) =>
+    ['Twalk', 'Rstat', 'Rgetattr', 'Twstat'].includes(x.name),
+  )) {
     for (let a = 0; a <= f.bytes.length; a++) {
       for (let b = a; b <= f.bytes.length; b++) {
         const framer = new NinepFramer(1 << 20);
@@ -189,7 +209,17 @@ const BODIES: [MessageType, Fields][] = [
   [MessageType.Tstatfs, { fid: u32 }],
   [
     MessageType.Rstatfs,
-    { fstype: u32, bsize: u32, blocks: u64, bfree: u64, bavail: u64, files: u64, ffree: u64, fsid: u64, namelen: u32 },
+    {
+      fstype: u32,
+      bsize: u32,
+      blocks: u64,
+      bfree: u64,
+      bavail: u64,
+      files: u64,
+      ffree: u64,
+      fsid: u64,
+      namelen: u32,
+    },
   ],
   [MessageType.Tlopen, { fid: u32, flags: u32 }],
   [MessageType.Rlopen, { qid, iounit: u32 }],
@@ -207,14 +237,42 @@ const BODIES: [MessageType, Fields][] = [
   [
     MessageType.Rgetattr,
     {
-      valid: u64, qid, mode: u32, uid: u32, gid: u32, nlink: u64, rdev: u64, size: u64, blksize: u64, blocks: u64,
-      atime_sec: u64, atime_nsec: u64, mtime_sec: u64, mtime_nsec: u64, ctime_sec: u64, ctime_nsec: u64,
-      btime_sec: u64, btime_nsec: u64, gen: u64, data_version: u64,
+      valid: u64,
+      qid,
+      mode: u32,
+      uid: u32,
+      gid: u32,
+      nlink: u64,
+      rdev: u64,
+      size: u64,
+      blksize: u64,
+      blocks: u64,
+      atime_sec: u64,
+      atime_nsec: u64,
+      mtime_sec: u64,
+      mtime_nsec: u64,
+      ctime_sec: u64,
+      ctime_nsec: u64,
+      btime_sec: u64,
+      btime_nsec: u64,
+      gen: u64,
+      data_version: u64,
     },
   ],
   [
     MessageType.Tsetattr,
-    { fid: u32, valid: u32, mode: u32, uid: u32, gid: u32, size: u64, atime_sec: u64, atime_nsec: u64, mtime_sec: u64, mtime_nsec: u64 },
+    {
+      fid: u32,
+      valid: u32,
+      mode: u32,
+      uid: u32,
+      gid: u32,
+      size: u64,
+      atime_sec: u64,
+      atime_nsec: u64,
+      mtime_sec: u64,
+      mtime_nsec: u64,
+    },
   ],
   [MessageType.Rsetattr, {}],
   [MessageType.Txattrwalk, { fid: u32, newfid: u32, name: str }],
@@ -225,9 +283,15 @@ const BODIES: [MessageType, Fields][] = [
   [MessageType.Rreaddir, { data }],
   [MessageType.Tfsync, { fid: u32, datasync: u32 }],
   [MessageType.Rfsync, {}],
-  [MessageType.Tlock, { fid: u32, locktype: u8, flags: u32, start: u64, length: u64, proc_id: u32, client_id: str }],
+  [
+    MessageType.Tlock,
+    { fid: u32, locktype: u8, flags: u32, start: u64, length: u64, proc_id: u32, client_id: str },
+  ],
   [MessageType.Rlock, { status: u8 }],
-  [MessageType.Tgetlock, { fid: u32, locktype: u8, start: u64, length: u64, proc_id: u32, client_id: str }],
+  [
+    MessageType.Tgetlock,
+    { fid: u32, locktype: u8, start: u64, length: u64, proc_id: u32, client_id: str },
+  ],
   [MessageType.Rgetlock, { locktype: u8, start: u64, length: u64, proc_id: u32, client_id: str }],
   [MessageType.Tlink, { dfid: u32, fid: u32, name: str }],
   [MessageType.Rlink, {}],
@@ -245,15 +309,29 @@ const in9PL = (m: object): Tagged => ({ m: m as Message, dialect: '9P2000.L' });
 
 /** A message of any type, with the dialect it must be decoded in. */
 const anyMessage: fc.Arbitrary<Tagged> = fc.oneof(
-  ...BODIES.map(([type, fields]) => fc.record({ tag: u16, ...fields }).map((r) => in9P({ type, ...r }))),
-  fc.record({ tag: u16, afid: u32, uname: str, aname: str }).map((r) => in9P({ type: MessageType.Tauth, ...r })),
-  fc.record({ tag: u16, afid: u32, uname: str, aname: str, n_uname: u32 }).map((r) => in9PL({ type: MessageType.Tauth, ...r })),
-  fc.record({ tag: u16, fid: u32, afid: u32, uname: str, aname: str }).map((r) => in9P({ type: MessageType.Tattach, ...r })),
-  fc.record({ tag: u16, fid: u32, afid: u32, uname: str, aname: str, n_uname: u32 }).map((r) => in9PL({ type: MessageType.Tattach, ...r })),
+  ...BODIES.map(([type, fields]) =>
+    fc.record({ tag: u16, ...fields }).map((r) => in9P({ type, ...r })),
+  ),
+  fc
+    .record({ tag: u16, afid: u32, uname: str, aname: str })
+    .map((r) => in9P({ type: MessageType.Tauth, ...r })),
+  fc
+    .record({ tag: u16, afid: u32, uname: str, aname: str, n_uname: u32 })
+    .map((r) => in9PL({ type: MessageType.Tauth, ...r })),
+  fc
+    .record({ tag: u16, fid: u32, afid: u32, uname: str, aname: str })
+    .map((r) => in9P({ type: MessageType.Tattach, ...r })),
+  fc
+    .record({ tag: u16, fid: u32, afid: u32, uname: str, aname: str, n_uname: u32 })
+    .map((r) => in9PL({ type: MessageType.Tattach, ...r })),
 );
 
 test('every message type has a round-trip arbitrary', () => {
-  const covered = new Set<number>([...BODIES.map(([t]) => t), MessageType.Tauth, MessageType.Tattach]);
+  const covered = new Set<number>([
+    ...BODIES.map(([t]) => t),
+    MessageType.Tauth,
+    MessageType.Tattach,
+  ]);
   const all = Object.keys(MessageNames()).map(Number);
   for (const t of all) assert.ok(covered.has(t), `message type ${t} has no arbitrary`);
 });
@@ -286,19 +364,25 @@ test('decode(encode(m)) ≡ m for every message type (fast-check)', () => {
 
 test('encoded messages split anywhere and fed to the framer decode to the same messages (fast-check)', () => {
   fc.assert(
-    fc.property(fc.array(anyMessage, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }), (ms, cuts) => {
-      const stream = Buffer.concat(ms.map(({ m }) => encodeMessage(m)));
-      const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-      const framer = new NinepFramer(1 << 20);
-      const frames: Buffer[] = [];
-      let at = 0;
-      for (const p of [...points, stream.length]) {
-        frames.push(...framer.push(stream.subarray(at, p)));
-        at = p;
-      }
-      assert.equal(frames.length, ms.length);
-      frames.forEach((f, i) => assert.deepEqual(normalize(decodeMessage(f, ms[i]!.dialect)), normalize(ms[i]!.m)));
-    }),
+    fc.property(
+      fc.array(anyMessage, { minLength: 1, maxLength: 6 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (ms, cuts) => {
+        const stream = Buffer.concat(ms.map(({ m }) => encodeMessage(m)));
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+        const framer = new NinepFramer(1 << 20);
+        const frames: Buffer[] = [];
+        let at = 0;
+        for (const p of [...points, stream.length]) {
+          frames.push(...framer.push(stream.subarray(at, p)));
+          at = p;
+        }
+        assert.equal(frames.length, ms.length);
+        frames.forEach((f, i) =>
+          assert.deepEqual(normalize(decodeMessage(f, ms[i]!.dialect)), normalize(ms[i]!.m)),
+        );
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -330,15 +414,19 @@ test('random bytes only ever raise NinepProtocolError (fast-check)', () => {
 
 test('mutated valid frames only ever raise NinepProtocolError (fast-check)', () => {
   fc.assert(
-    fc.property(anyMessage, fc.array(fc.tuple(fc.nat(), u8), { minLength: 1, maxLength: 4 }), ({ m, dialect }, flips) => {
-      const frame = Buffer.from(encodeMessage(m));
-      for (const [at, v] of flips) frame[4 + (at % Math.max(1, frame.length - 4))] = v;
-      try {
-        decodeMessage(frame, dialect);
-      } catch (err) {
-        assert.ok(err instanceof NinepProtocolError, String(err));
-      }
-    }),
+    fc.property(
+      anyMessage,
+      fc.array(fc.tuple(fc.nat(), u8), { minLength: 1, maxLength: 4 }),
+      ({ m, dialect }, flips) => {
+        const frame = Buffer.from(encodeMessage(m));
+        for (const [at, v] of flips) frame[4 + (at % Math.max(1, frame.length - 4))] = v;
+        try {
+          decodeMessage(frame, dialect);
+        } catch (err) {
+          assert.ok(err instanceof NinepProtocolError, String(err));
+        }
+      },
+    ),
     { numRuns: 3000 },
   );
 });

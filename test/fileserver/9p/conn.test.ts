@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeDirents, decodeStats, encodeMessage } from '../../../src/fileserver/9p/codec.js';
-import { DMDIR, MessageType, NOFID, NOTAG, OREAD, ORDWR, OWRITE, QTDIR } from '../../../src/fileserver/9p/constants.js';
+import {
+  DMDIR,
+  MessageType,
+  NOFID,
+  NOTAG,
+  OREAD,
+  ORDWR,
+  OWRITE,
+  QTDIR,
+} from '../../../src/fileserver/9p/constants.js';
 import { NinepClient, NinepClientError } from '../../support/ninep-client.js';
 import { readGate, startServer } from './harness.js';
 
@@ -9,9 +18,17 @@ const ENOENT = 2;
 const EBADF = 9;
 
 /** Creates `name` in the directory at `dirFid` with `data`, via a clone (9P2000.L). */
-async function makeFile(c: NinepClient, root: number, name: string, data: Uint8Array): Promise<void> {
+async function makeFile(
+  c: NinepClient,
+  root: number,
+  name: string,
+  data: Uint8Array,
+): Promise<void> {
   const f = await c.walk(root, []);
-  await c.call({ type: MessageType.Tlcreate, fid: f, name, flags: 2, mode: 0o644, gid: 0 }, MessageType.Rlcreate);
+  await c.call(
+    { type: MessageType.Tlcreate, fid: f, name, flags: 2, mode: 0o644, gid: 0 },
+    MessageType.Rlcreate,
+  );
   if (data.length > 0) await c.writeAll(f, data, 8192);
   await c.clunk(f);
 }
@@ -19,9 +36,18 @@ async function makeFile(c: NinepClient, root: number, name: string, data: Uint8A
 test('Tversion negotiates msize down to the server maximum and names the dialect (version(5))', async (t) => {
   const h = await startServer(t, { maxMsize: 32768 });
   const c = await NinepClient.connect(h.address);
-  assert.deepEqual(await c.version(1 << 20, '9P2000.L'), { type: MessageType.Rversion, tag: NOTAG, msize: 32768, version: '9P2000.L' });
+  assert.deepEqual(await c.version(1 << 20, '9P2000.L'), {
+    type: MessageType.Rversion,
+    tag: NOTAG,
+    msize: 32768,
+    version: '9P2000.L',
+  });
   assert.equal((await c.version(8192, '9P2000')).msize, 8192);
-  assert.equal((await c.version(8192, '9P2000.u')).version, '9P2000', 'a dialect we do not speak is answered with the base protocol');
+  assert.equal(
+    (await c.version(8192, '9P2000.u')).version,
+    '9P2000',
+    'a dialect we do not speak is answered with the base protocol',
+  );
   assert.equal((await c.version(8192, '9P1999')).version, 'unknown');
   // After "unknown" nothing is negotiated: requests are refused until a Tversion succeeds.
   const r = await c.rpc({ type: MessageType.Tattach, fid: 1, afid: NOFID, uname: 'u', aname: '' });
@@ -47,10 +73,16 @@ test('Tversion resets the session: fids are clunked and outstanding requests abo
   const walk = await c.rpc({ type: MessageType.Twalk, fid, newfid: 50, wname: [] });
   assert.deepEqual(walk, { type: MessageType.Rlerror, tag: walk.tag, ecode: EBADF });
   // The fid numbers are free again.
-  const again = await c.call({ type: MessageType.Tattach, fid, afid: NOFID, uname: 'u', aname: '', n_uname: 0 }, MessageType.Rattach);
+  const again = await c.call(
+    { type: MessageType.Tattach, fid, afid: NOFID, uname: 'u', aname: '', n_uname: 0 },
+    MessageType.Rattach,
+  );
   assert.equal(again.qid.type, QTDIR);
   let settled = false;
-  read.reply.then(() => (settled = true), () => undefined);
+  read.reply.then(
+    () => (settled = true),
+    () => undefined,
+  );
   await c.clunk(fid);
   assert.equal(settled, false, 'the aborted read was answered after Tversion');
   assert.equal(h.server.fidCount, 0);
@@ -68,17 +100,30 @@ test('Tflush of a request in flight: the request answers "interrupted" first, th
   const c = await h.client('9P2000');
   const { fid } = await c.attach();
   const f = await c.walk(fid, []);
-  await c.call({ type: MessageType.Tcreate, fid: f, name: 'x', perm: 0o644, mode: ORDWR }, MessageType.Rcreate);
+  await c.call(
+    { type: MessageType.Tcreate, fid: f, name: 'x', perm: 0o644, mode: ORDWR },
+    MessageType.Rcreate,
+  );
   const gate = readGate(h.fs);
   const held = gate.waiting();
   const order: string[] = [];
   const read = c.start({ type: MessageType.Tread, fid: f, offset: 0n, count: 10 });
-  void read.reply.then((m) => order.push(m.type === MessageType.Rerror ? `Rerror ${m.ename}` : `type ${m.type}`));
+  void read.reply.then((m) =>
+    order.push(m.type === MessageType.Rerror ? `Rerror ${m.ename}` : `type ${m.type}`),
+  );
   await held;
-  const flush1 = c.rpc({ type: MessageType.Tflush, oldtag: read.tag }).then((m) => order.push(`flush1 ${m.type}`));
-  const flush2 = c.rpc({ type: MessageType.Tflush, oldtag: read.tag }).then((m) => order.push(`flush2 ${m.type}`));
+  const flush1 = c
+    .rpc({ type: MessageType.Tflush, oldtag: read.tag })
+    .then((m) => order.push(`flush1 ${m.type}`));
+  const flush2 = c
+    .rpc({ type: MessageType.Tflush, oldtag: read.tag })
+    .then((m) => order.push(`flush2 ${m.type}`));
   await Promise.all([read.reply, flush1, flush2]);
-  assert.deepEqual(order, ['Rerror interrupted', `flush1 ${MessageType.Rflush}`, `flush2 ${MessageType.Rflush}`]);
+  assert.deepEqual(order, [
+    'Rerror interrupted',
+    `flush1 ${MessageType.Rflush}`,
+    `flush2 ${MessageType.Rflush}`,
+  ]);
   h.fs.gate = null;
   await c.clunk(f);
   await c.clunk(fid);
@@ -92,7 +137,9 @@ test('Tflush of a request that completes anyway: its reply comes before Rflush (
   // and the backend finishes it regardless (stat takes no signal). Either way the
   // original's reply comes first.
   const order: number[] = [];
-  const p1 = c.rpc({ type: MessageType.Tgetattr, fid, request_mask: 0x7ffn }, 7).then((m) => order.push(m.type));
+  const p1 = c
+    .rpc({ type: MessageType.Tgetattr, fid, request_mask: 0x7ffn }, 7)
+    .then((m) => order.push(m.type));
   const p2 = c.rpc({ type: MessageType.Tflush, oldtag: 7 }, 8).then((m) => order.push(m.type));
   await Promise.all([p1, p2]);
   assert.deepEqual(order, [MessageType.Rgetattr, MessageType.Rflush]);
@@ -113,7 +160,9 @@ test('several requests are served concurrently: held reads answer in the order t
   for (let i = 0; i < n; i++) {
     const held = gate.waiting();
     const { reply } = c.start({ type: MessageType.Tread, fid: f, offset: BigInt(i), count: 1 });
-    replies.push(reply.then((m) => arrived.push(m.type === MessageType.Rread ? m.data[0]! - 0x30 : -1)));
+    replies.push(
+      reply.then((m) => arrived.push(m.type === MessageType.Rread ? m.data[0]! - 0x30 : -1)),
+    );
     await held;
   }
   // Also a request that does not wait on the gate completes while the reads are held.
@@ -135,18 +184,37 @@ test('fid protocol errors are answered without calling the backend (lib9p s<op>)
   const before = h.fs.calls;
   const expect = async (m: Parameters<NinepClient['rpc']>[0], ename: string): Promise<void> => {
     const r = await c.rpc(m);
-    assert.deepEqual(r.type === MessageType.Rerror ? r.ename : r, ename, JSON.stringify(m, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.deepEqual(
+      r.type === MessageType.Rerror ? r.ename : r,
+      ename,
+      JSON.stringify(m, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    );
   };
-  await expect({ type: MessageType.Twalk, fid: 999, newfid: 1000, wname: [] }, 'fid unknown or out of range');
+  await expect(
+    { type: MessageType.Twalk, fid: 999, newfid: 1000, wname: [] },
+    'fid unknown or out of range',
+  );
   await expect({ type: MessageType.Tclunk, fid: 999 }, 'fid unknown or out of range');
-  await expect({ type: MessageType.Tattach, fid, afid: NOFID, uname: 'u', aname: '' }, 'fid already in use');
+  await expect(
+    { type: MessageType.Tattach, fid, afid: NOFID, uname: 'u', aname: '' },
+    'fid already in use',
+  );
   await expect({ type: MessageType.Twalk, fid, newfid: f, wname: [] }, 'fid already in use');
   await expect({ type: MessageType.Twalk, fid: f, newfid: 77, wname: [] }, 'bad use of fid'); // walk(5): fid must not be open
   await expect({ type: MessageType.Topen, fid: f, mode: OREAD }, 'file already open for I/O');
   await expect({ type: MessageType.Tread, fid, offset: 0n, count: 1 }, 'bad use of fid'); // not open
-  await expect({ type: MessageType.Twrite, fid: f, offset: 0n, data: Buffer.from('x') }, 'bad use of fid'); // open for reading
-  await expect({ type: MessageType.Tauth, afid: 5, uname: 'u', aname: '' }, 'No such file or directory'); // no auth configured
-  await expect({ type: MessageType.Tattach, fid: 6, afid: 5, uname: 'u', aname: '' }, 'fid unknown or out of range');
+  await expect(
+    { type: MessageType.Twrite, fid: f, offset: 0n, data: Buffer.from('x') },
+    'bad use of fid',
+  ); // open for reading
+  await expect(
+    { type: MessageType.Tauth, afid: 5, uname: 'u', aname: '' },
+    'No such file or directory',
+  ); // no auth configured
+  await expect(
+    { type: MessageType.Tattach, fid: 6, afid: 5, uname: 'u', aname: '' },
+    'fid unknown or out of range',
+  );
   assert.equal(h.fs.calls, before, 'the backend was called for a protocol violation');
   await c.clunk(f);
   await c.clunk(fid);
@@ -157,21 +225,38 @@ test('walks: partial walks report how far they got; the first name failing is an
   const c = await h.client('9P2000');
   const { fid } = await c.attach();
   const d = await c.walk(fid, []);
-  await c.call({ type: MessageType.Tcreate, fid: d, name: 'a', perm: (DMDIR | 0o755) >>> 0, mode: OREAD }, MessageType.Rcreate);
+  await c.call(
+    { type: MessageType.Tcreate, fid: d, name: 'a', perm: (DMDIR | 0o755) >>> 0, mode: OREAD },
+    MessageType.Rcreate,
+  );
   await c.clunk(d);
-  const partial = await c.call({ type: MessageType.Twalk, fid, newfid: 10, wname: ['a', 'nope', 'x'] }, MessageType.Rwalk);
+  const partial = await c.call(
+    { type: MessageType.Twalk, fid, newfid: 10, wname: ['a', 'nope', 'x'] },
+    MessageType.Rwalk,
+  );
   assert.equal(partial.wqid.length, 1);
   assert.equal(partial.wqid[0]!.type, QTDIR);
   // newfid was not created by a partial walk.
   assert.equal((await c.rpc({ type: MessageType.Tclunk, fid: 10 })).type, MessageType.Rerror);
   const none = await c.rpc({ type: MessageType.Twalk, fid, newfid: 11, wname: ['nope'] });
   assert.deepEqual(none.type === MessageType.Rerror && none.ename, 'file not found');
-  const tooMany = await c.rpc({ type: MessageType.Twalk, fid, newfid: 12, wname: Array<string>(17).fill('a') });
+  const tooMany = await c.rpc({
+    type: MessageType.Twalk,
+    fid,
+    newfid: 12,
+    wname: Array<string>(17).fill('a'),
+  });
   assert.equal(tooMany.type, MessageType.Rerror);
   // Walking to newfid == fid moves the fid.
   const same = await c.walk(fid, []);
-  await c.call({ type: MessageType.Twalk, fid: same, newfid: same, wname: ['a', '..', 'a'] }, MessageType.Rwalk);
-  assert.equal((await c.call({ type: MessageType.Tstat, fid: same }, MessageType.Rstat)).stat.name, 'a');
+  await c.call(
+    { type: MessageType.Twalk, fid: same, newfid: same, wname: ['a', '..', 'a'] },
+    MessageType.Rwalk,
+  );
+  assert.equal(
+    (await c.call({ type: MessageType.Tstat, fid: same }, MessageType.Rstat)).stat.name,
+    'a',
+  );
   await c.clunk(same);
   await c.clunk(fid);
 });
@@ -181,7 +266,10 @@ test('9P2000: create, write, read back, stat, wstat rename and truncate, directo
   const c = await h.client('9P2000', 8192 + 24);
   const { fid } = await c.attach();
   const f = await c.walk(fid, []);
-  const created = await c.call({ type: MessageType.Tcreate, fid: f, name: 'file', perm: 0o644, mode: ORDWR }, MessageType.Rcreate);
+  const created = await c.call(
+    { type: MessageType.Tcreate, fid: f, name: 'file', perm: 0o644, mode: ORDWR },
+    MessageType.Rcreate,
+  );
   assert.ok(created.iounit > 0 && created.iounit <= 8192);
   const data = Buffer.alloc(100_000, 7);
   data.write('hello', 50_000);
@@ -190,17 +278,42 @@ test('9P2000: create, write, read back, stat, wstat rename and truncate, directo
   const st = (await c.call({ type: MessageType.Tstat, fid: f }, MessageType.Rstat)).stat;
   assert.equal(st.length, BigInt(data.length));
   assert.equal(st.name, 'file');
-  const keep = { type: 0xffff, dev: 0xffffffff, qid: { type: 0xff, version: 0xffffffff, path: 0xffffffffffffffffn }, mode: 0xffffffff, atime: 0xffffffff, mtime: 0xffffffff, length: 0xffffffffffffffffn, name: '', uid: '', gid: '', muid: '' };
-  await c.call({ type: MessageType.Twstat, fid: f, stat: { ...keep, name: 'renamed', length: 5n } }, MessageType.Rwstat);
+  const keep = {
+    type: 0xffff,
+    dev: 0xffffffff,
+    qid: { type: 0xff, version: 0xffffffff, path: 0xffffffffffffffffn },
+    mode: 0xffffffff,
+    atime: 0xffffffff,
+    mtime: 0xffffffff,
+    length: 0xffffffffffffffffn,
+    name: '',
+    uid: '',
+    gid: '',
+    muid: '',
+  };
+  await c.call(
+    { type: MessageType.Twstat, fid: f, stat: { ...keep, name: 'renamed', length: 5n } },
+    MessageType.Rwstat,
+  );
   const st2 = (await c.call({ type: MessageType.Tstat, fid: f }, MessageType.Rstat)).stat;
   assert.deepEqual([st2.name, st2.length], ['renamed', 5n]);
   assert.notEqual(st2.qid.version, st.qid.version, 'qid.version changes with the file');
-  const bad = await c.rpc({ type: MessageType.Twstat, fid: f, stat: { ...keep, mode: (DMDIR | 0o755) >>> 0 } });
-  assert.deepEqual(bad.type === MessageType.Rerror && bad.ename, "wstat can't convert between files and directories");
+  const bad = await c.rpc({
+    type: MessageType.Twstat,
+    fid: f,
+    stat: { ...keep, mode: (DMDIR | 0o755) >>> 0 },
+  });
+  assert.deepEqual(
+    bad.type === MessageType.Rerror && bad.ename,
+    "wstat can't convert between files and directories",
+  );
   // 30 more files, then read the directory in small pieces.
   for (let i = 0; i < 30; i++) {
     const g = await c.walk(fid, []);
-    await c.call({ type: MessageType.Tcreate, fid: g, name: `f${i}`, perm: 0o644, mode: OWRITE }, MessageType.Rcreate);
+    await c.call(
+      { type: MessageType.Tcreate, fid: g, name: `f${i}`, perm: 0o644, mode: OWRITE },
+      MessageType.Rcreate,
+    );
     await c.clunk(g);
   }
   const d = await c.walk(fid, []);
@@ -216,7 +329,10 @@ test('9P2000: create, write, read back, stat, wstat rename and truncate, directo
   assert.equal(names.length, 31);
   assert.ok(names.includes('renamed') && names.includes('f29'));
   const badOffset = await c.rpc({ type: MessageType.Tread, fid: d, offset: 3n, count: 200 });
-  assert.deepEqual(badOffset.type === MessageType.Rerror && badOffset.ename, 'bad offset in directory read');
+  assert.deepEqual(
+    badOffset.type === MessageType.Rerror && badOffset.ename,
+    'bad offset in directory read',
+  );
   await c.clunk(d);
   await c.call({ type: MessageType.Tremove, fid: f }, MessageType.Rremove);
   // remove(5): the fid is gone even though... it succeeded here; and a clunk of it fails.
@@ -230,11 +346,18 @@ test('9P2000.L: mkdir, lcreate, getattr, setattr, readdir paging, renameat, unli
   const h = await startServer(t);
   const c = await h.client('9P2000.L', 4096 + 24);
   const { fid } = await c.attach();
-  const mk = await c.call({ type: MessageType.Tmkdir, dfid: fid, name: 'd', mode: 0o755, gid: 0 }, MessageType.Rmkdir);
+  const mk = await c.call(
+    { type: MessageType.Tmkdir, dfid: fid, name: 'd', mode: 0o755, gid: 0 },
+    MessageType.Rmkdir,
+  );
   assert.equal(mk.qid.type, QTDIR);
   const d = await c.walk(fid, ['d']);
-  for (let i = 0; i < 200; i++) await makeFile(c, d, `file-with-a-longish-name-${i}`, Buffer.from(String(i)));
-  const attr = await c.call({ type: MessageType.Tgetattr, fid: d, request_mask: 0x7ffn }, MessageType.Rgetattr);
+  for (let i = 0; i < 200; i++)
+    await makeFile(c, d, `file-with-a-longish-name-${i}`, Buffer.from(String(i)));
+  const attr = await c.call(
+    { type: MessageType.Tgetattr, fid: d, request_mask: 0x7ffn },
+    MessageType.Rgetattr,
+  );
   assert.equal(attr.mode & 0o170000, 0o040000);
   assert.equal(attr.uid, 1000, 'names that are not numbers map to the attaching n_uname');
   const dd = await c.walk(d, []);
@@ -242,7 +365,10 @@ test('9P2000.L: mkdir, lcreate, getattr, setattr, readdir paging, renameat, unli
   const seen: string[] = [];
   let offset = 0n;
   for (;;) {
-    const r = await c.call({ type: MessageType.Treaddir, fid: dd, offset, count: 1000 }, MessageType.Rreaddir);
+    const r = await c.call(
+      { type: MessageType.Treaddir, fid: dd, offset, count: 1000 },
+      MessageType.Rreaddir,
+    );
     const ents = decodeDirents(r.data);
     if (ents.length === 0) break;
     seen.push(...ents.map((e) => e.name));
@@ -251,32 +377,99 @@ test('9P2000.L: mkdir, lcreate, getattr, setattr, readdir paging, renameat, unli
   assert.equal(seen.length, 200);
   assert.equal(new Set(seen).size, 200);
   await c.clunk(dd);
-  await c.call({ type: MessageType.Trenameat, olddirfid: d, oldname: 'file-with-a-longish-name-1', newdirfid: d, newname: 'one' }, MessageType.Rrenameat);
+  await c.call(
+    {
+      type: MessageType.Trenameat,
+      olddirfid: d,
+      oldname: 'file-with-a-longish-name-1',
+      newdirfid: d,
+      newname: 'one',
+    },
+    MessageType.Rrenameat,
+  );
   // POSIX rename replaces an existing target.
-  await c.call({ type: MessageType.Trenameat, olddirfid: d, oldname: 'one', newdirfid: d, newname: 'file-with-a-longish-name-2' }, MessageType.Rrenameat);
+  await c.call(
+    {
+      type: MessageType.Trenameat,
+      olddirfid: d,
+      oldname: 'one',
+      newdirfid: d,
+      newname: 'file-with-a-longish-name-2',
+    },
+    MessageType.Rrenameat,
+  );
   const f2 = await c.walk(d, ['file-with-a-longish-name-2']);
   await c.open(f2, OREAD);
   assert.equal(Buffer.from(await c.read(f2, 0n, 10)).toString(), '1');
   await c.clunk(f2);
-  const cross = await c.rpc({ type: MessageType.Trenameat, olddirfid: d, oldname: 'one', newdirfid: fid, newname: 'x' });
+  const cross = await c.rpc({
+    type: MessageType.Trenameat,
+    olddirfid: d,
+    oldname: 'one',
+    newdirfid: fid,
+    newname: 'x',
+  });
   assert.equal(cross.type === MessageType.Rlerror && cross.ecode, 18, 'EXDEV across directories');
   const f3 = await c.walk(d, ['file-with-a-longish-name-3']);
-  await c.call({ type: MessageType.Tsetattr, fid: f3, valid: 0x8 | 0x1, mode: 0o600, uid: 0, gid: 0, size: 0n, atime_sec: 0n, atime_nsec: 0n, mtime_sec: 0n, mtime_nsec: 0n }, MessageType.Rsetattr);
-  const a3 = await c.call({ type: MessageType.Tgetattr, fid: f3, request_mask: 0x7ffn }, MessageType.Rgetattr);
+  await c.call(
+    {
+      type: MessageType.Tsetattr,
+      fid: f3,
+      valid: 0x8 | 0x1,
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+      size: 0n,
+      atime_sec: 0n,
+      atime_nsec: 0n,
+      mtime_sec: 0n,
+      mtime_nsec: 0n,
+    },
+    MessageType.Rsetattr,
+  );
+  const a3 = await c.call(
+    { type: MessageType.Tgetattr, fid: f3, request_mask: 0x7ffn },
+    MessageType.Rgetattr,
+  );
   assert.deepEqual([a3.mode, a3.size], [0o100600, 0n]);
   await c.clunk(f3);
-  const notEmpty = await c.rpc({ type: MessageType.Tunlinkat, dirfd: fid, name: 'd', flags: 0x200 });
+  const notEmpty = await c.rpc({
+    type: MessageType.Tunlinkat,
+    dirfd: fid,
+    name: 'd',
+    flags: 0x200,
+  });
   assert.equal(notEmpty.type === MessageType.Rlerror && notEmpty.ecode, 39, 'ENOTEMPTY');
   const isDir = await c.rpc({ type: MessageType.Tunlinkat, dirfd: fid, name: 'd', flags: 0 });
   assert.equal(isDir.type === MessageType.Rlerror && isDir.ecode, 21, 'EISDIR');
-  await c.call({ type: MessageType.Tunlinkat, dirfd: d, name: 'file-with-a-longish-name-3', flags: 0 }, MessageType.Runlinkat);
-  const missing = await c.rpc({ type: MessageType.Twalk, fid: d, newfid: 500, wname: ['file-with-a-longish-name-3'] });
+  await c.call(
+    { type: MessageType.Tunlinkat, dirfd: d, name: 'file-with-a-longish-name-3', flags: 0 },
+    MessageType.Runlinkat,
+  );
+  const missing = await c.rpc({
+    type: MessageType.Twalk,
+    fid: d,
+    newfid: 500,
+    wname: ['file-with-a-longish-name-3'],
+  });
   assert.equal(missing.type === MessageType.Rlerror && missing.ecode, ENOENT);
   const fs = await c.call({ type: MessageType.Tstatfs, fid }, MessageType.Rstatfs);
   assert.equal(fs.namelen, 255);
   const xattr = await c.rpc({ type: MessageType.Txattrwalk, fid, newfid: 600, name: 'user.x' });
   assert.equal(xattr.type === MessageType.Rlerror && xattr.ecode, 95, 'EOPNOTSUPP');
-  const lock = await c.call({ type: MessageType.Tlock, fid: d, locktype: 1, flags: 0, start: 0n, length: 0n, proc_id: 1, client_id: 'c' }, MessageType.Rlock);
+  const lock = await c.call(
+    {
+      type: MessageType.Tlock,
+      fid: d,
+      locktype: 1,
+      flags: 0,
+      start: 0n,
+      length: 0n,
+      proc_id: 1,
+      client_id: 'c',
+    },
+    MessageType.Rlock,
+  );
   assert.equal(lock.status, 0);
   await c.clunk(d);
   await c.clunk(fid);
@@ -286,14 +479,24 @@ test('the attach name selects a subtree: ".." never climbs above it', async (t) 
   const h = await startServer(t);
   const c = await h.client('9P2000.L');
   const { fid } = await c.attach();
-  await c.call({ type: MessageType.Tmkdir, dfid: fid, name: 'sub', mode: 0o755, gid: 0 }, MessageType.Rmkdir);
+  await c.call(
+    { type: MessageType.Tmkdir, dfid: fid, name: 'sub', mode: 0o755, gid: 0 },
+    MessageType.Rmkdir,
+  );
   const sub = await c.walk(fid, ['sub']);
   await makeFile(c, sub, 'inside', Buffer.from('x'));
   await c.clunk(sub);
   const root2 = await c.attach('sub');
   const up = await c.walk(root2.fid, ['..', '..', 'inside']);
   await c.clunk(up);
-  const missing = await c.rpc({ type: MessageType.Tattach, fid: 700, afid: NOFID, uname: 'u', aname: 'nope', n_uname: 0 });
+  const missing = await c.rpc({
+    type: MessageType.Tattach,
+    fid: 700,
+    afid: NOFID,
+    uname: 'u',
+    aname: 'nope',
+    n_uname: 0,
+  });
   assert.equal(missing.type === MessageType.Rlerror && missing.ecode, ENOENT);
   await c.clunk(root2.fid);
   await c.clunk(fid);
@@ -302,9 +505,18 @@ test('the attach name selects a subtree: ".." never climbs above it', async (t) 
 test('token authentication through the afid: no token, a wrong token, the right token', async (t) => {
   const h = await startServer(t, { token: 's3cret' });
   const c = await h.client('9P2000');
-  const noAfid = await c.rpc({ type: MessageType.Tattach, fid: 1, afid: NOFID, uname: 'u', aname: '' });
+  const noAfid = await c.rpc({
+    type: MessageType.Tattach,
+    fid: 1,
+    afid: NOFID,
+    uname: 'u',
+    aname: '',
+  });
   assert.deepEqual(noAfid.type === MessageType.Rerror && noAfid.ename, 'authentication failed');
-  const auth = await c.call({ type: MessageType.Tauth, afid: 2, uname: 'u', aname: '' }, MessageType.Rauth);
+  const auth = await c.call(
+    { type: MessageType.Tauth, afid: 2, uname: 'u', aname: '' },
+    MessageType.Rauth,
+  );
   assert.equal(auth.aqid.type, 0x08);
   await c.write(2, 0n, Buffer.from('wrong'));
   const wrong = await c.rpc({ type: MessageType.Tattach, fid: 1, afid: 2, uname: 'u', aname: '' });
@@ -313,7 +525,10 @@ test('token authentication through the afid: no token, a wrong token, the right 
   await c.call({ type: MessageType.Tauth, afid: 3, uname: 'u', aname: '' }, MessageType.Rauth);
   await c.write(3, 0n, Buffer.from('s3c'));
   await c.write(3, 3n, Buffer.from('ret'));
-  await c.call({ type: MessageType.Tattach, fid: 1, afid: 3, uname: 'u', aname: '' }, MessageType.Rattach);
+  await c.call(
+    { type: MessageType.Tattach, fid: 1, afid: 3, uname: 'u', aname: '' },
+    MessageType.Rattach,
+  );
   await c.clunk(3);
   await c.clunk(1);
 });
@@ -362,10 +577,16 @@ test('a duplicate tag in flight closes that connection with a logged reason; ano
   c.sendRaw(encodeMessage({ type: MessageType.Tclunk, tag: 42, fid: f }));
   await assert.rejects(first);
   await c.closedP();
-  assert.ok(h.logs.some((l) => l.includes('tag 42 reused')), h.logs.join('\n'));
+  assert.ok(
+    h.logs.some((l) => l.includes('tag 42 reused')),
+    h.logs.join('\n'),
+  );
   h.fs.gate = null;
   gate.held[0]?.release();
-  const g = await other.call({ type: MessageType.Tgetattr, fid, request_mask: 0x7ffn }, MessageType.Rgetattr);
+  const g = await other.call(
+    { type: MessageType.Tgetattr, fid, request_mask: 0x7ffn },
+    MessageType.Rgetattr,
+  );
   assert.equal(g.qid.type, QTDIR);
   await other.clunk(fid);
 });
@@ -378,7 +599,10 @@ test('a message over msize closes the connection before its body arrives', async
   header[4] = MessageType.Twrite;
   c.sendRaw(header);
   await c.closedP();
-  assert.ok(h.logs.some((l) => /message size 8193 is over msize 8192/.test(l)), h.logs.join('\n'));
+  assert.ok(
+    h.logs.some((l) => /message size 8193 is over msize 8192/.test(l)),
+    h.logs.join('\n'),
+  );
 });
 
 test('a client that sends a server message (an R-message) is disconnected', async (t) => {
@@ -413,7 +637,9 @@ test('maxOutstanding: input waits while that many requests are in flight, and no
   const h = await startServer(t, { maxOutstanding: 2 });
   const c = await h.client('9P2000.L');
   const { fid } = await c.attach();
-  const replies = Array.from({ length: 50 }, () => c.rpc({ type: MessageType.Tgetattr, fid, request_mask: 0x7ffn }));
+  const replies = Array.from({ length: 50 }, () =>
+    c.rpc({ type: MessageType.Tgetattr, fid, request_mask: 0x7ffn }),
+  );
   const all = await Promise.all(replies);
   assert.ok(all.every((m) => m.type === MessageType.Rgetattr));
   await c.clunk(fid);

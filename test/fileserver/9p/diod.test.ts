@@ -17,11 +17,15 @@ import { startServer, type Harness } from './harness.js';
 const run = promisify(execFile);
 const TOOLS = ['/usr/sbin/diodls', '/usr/sbin/diodcat', '/usr/sbin/diodload'];
 const missing = TOOLS.filter((p) => !existsSync(p));
-const skip = missing.length > 0 ? `diod client tools not installed (${missing.join(', ')}); .ci/run installs package diod` : false;
+const skip =
+  missing.length > 0
+    ? `diod client tools not installed (${missing.join(', ')}); .ci/run installs package diod`
+    : false;
 
 async function put(dir: File, name: string, data: Uint8Array): Promise<void> {
   const { file } = await dir.create(name, 0o644, { access: 'write' });
-  for (let at = 0; at < data.length; at += 1 << 20) await file.write(BigInt(at), data.subarray(at, at + (1 << 20)));
+  for (let at = 0; at < data.length; at += 1 << 20)
+    await file.write(BigInt(at), data.subarray(at, at + (1 << 20)));
   await file.clunk();
 }
 
@@ -71,50 +75,100 @@ test('diodls lists the root and a subdirectory, with -l stat information', { ski
   assert.equal(h.server.fidCount, 0, 'diodls clunked every fid');
 });
 
-test('diodcat reads files whole, in the default tree and in a subtree chosen by aname', { skip }, async (t) => {
-  const h = await startServer(t);
-  const { big } = await populate(h);
-  const hello = await run('/usr/sbin/diodcat', ['-s', server(h), '-a', '/', '-t', '10', 'hello.txt']);
-  assert.equal(hello.stdout, 'hello, diod\n');
-  for (const msize of ['8192', '65536']) {
-    const out = await run('/usr/sbin/diodcat', ['-s', server(h), '-a', '/', '-m', msize, '-t', '20', 'big.bin'], {
-      encoding: 'buffer',
-      maxBuffer: 16 << 20,
-    });
-    assert.equal(createHash('sha256').update(out.stdout).digest('hex'), createHash('sha256').update(big).digest('hex'), `msize ${msize}`);
-  }
-  const inner = await run('/usr/sbin/diodcat', ['-s', server(h), '-a', 'sub', '-t', '10', 'inner.txt']);
-  assert.equal(inner.stdout, 'inside\n');
-});
+test(
+  'diodcat reads files whole, in the default tree and in a subtree chosen by aname',
+  { skip },
+  async (t) => {
+    const h = await startServer(t);
+    const { big } = await populate(h);
+    const hello = await run('/usr/sbin/diodcat', [
+      '-s',
+      server(h),
+      '-a',
+      '/',
+      '-t',
+      '10',
+      'hello.txt',
+    ]);
+    assert.equal(hello.stdout, 'hello, diod\n');
+    for (const msize of ['8192', '65536']) {
+      const out = await run(
+        '/usr/sbin/diodcat',
+        ['-s', server(h), '-a', '/', '-m', msize, '-t', '20', 'big.bin'],
+        {
+          encoding: 'buffer',
+          maxBuffer: 16 << 20,
+        },
+      );
+      assert.equal(
+        createHash('sha256').update(out.stdout).digest('hex'),
+        createHash('sha256').update(big).digest('hex'),
+        `msize ${msize}`,
+      );
+    }
+    const inner = await run('/usr/sbin/diodcat', [
+      '-s',
+      server(h),
+      '-a',
+      'sub',
+      '-t',
+      '10',
+      'inner.txt',
+    ]);
+    assert.equal(inner.stdout, 'inside\n');
+  },
+);
 
 test('diodcat of a missing file fails with ENOENT from Rlerror', { skip }, async (t) => {
   const h = await startServer(t);
   await populate(h);
-  await assert.rejects(run('/usr/sbin/diodcat', ['-s', server(h), '-a', '/', '-t', '10', 'nope.txt']), (err: { stderr: string; code: number }) => {
-    assert.match(err.stderr, /No such file or directory/);
-    return err.code !== 0;
-  });
-  await assert.rejects(run('/usr/sbin/diodls', ['-s', server(h), '-a', 'no-such-tree', '-t', '10']), (err: { stderr: string }) => {
-    assert.match(err.stderr, /error attaching to aname='no-such-tree': No such file or directory/);
-    return true;
-  });
+  await assert.rejects(
+    run('/usr/sbin/diodcat', ['-s', server(h), '-a', '/', '-t', '10', 'nope.txt']),
+    (err: { stderr: string; code: number }) => {
+      assert.match(err.stderr, /No such file or directory/);
+      return err.code !== 0;
+    },
+  );
+  await assert.rejects(
+    run('/usr/sbin/diodls', ['-s', server(h), '-a', 'no-such-tree', '-t', '10']),
+    (err: { stderr: string }) => {
+      assert.match(
+        err.stderr,
+        /error attaching to aname='no-such-tree': No such file or directory/,
+      );
+      return true;
+    },
+  );
 });
 
-test('diodload: 4 clients reading ctl/zero and writing ctl/null, then Tgetattr load', { skip }, async (t) => {
-  const h = await startServer(t);
-  await populate(h);
-  // diodload prints its figures on stderr and exits 0 even when every thread failed, so
-  // the test reads the figures: at least one operation must have succeeded, and no thread
-  // may report an error.
-  const io = await run('/usr/sbin/diodload', ['-s', server(h), '-n', '4', '-r', '1', '-m', '65536']);
-  const m = /(\d+) ops\/s, (\d+) rMB\/s, (\d+) wMB\/s/.exec(io.stderr);
-  assert.ok(m !== null, io.stderr);
-  assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0 && Number(m[3]) > 0, io.stderr);
-  assert.doesNotMatch(io.stderr, /error|open zero|read zero|write null/);
-  const attr = await run('/usr/sbin/diodload', ['-s', server(h), '-n', '4', '-r', '1', '-g']);
-  const g = /(\d+) ops\/s/.exec(attr.stderr);
-  assert.ok(g !== null && Number(g[1]) > 0, attr.stderr);
-  assert.doesNotMatch(attr.stderr, /error|walk null/);
-  await h.settled();
-  assert.equal(h.server.connections, 0);
-});
+test(
+  'diodload: 4 clients reading ctl/zero and writing ctl/null, then Tgetattr load',
+  { skip },
+  async (t) => {
+    const h = await startServer(t);
+    await populate(h);
+    // diodload prints its figures on stderr and exits 0 even when every thread failed, so
+    // the test reads the figures: at least one operation must have succeeded, and no thread
+    // may report an error.
+    const io = await run('/usr/sbin/diodload', [
+      '-s',
+      server(h),
+      '-n',
+      '4',
+      '-r',
+      '1',
+      '-m',
+      '65536',
+    ]);
+    const m = /(\d+) ops\/s, (\d+) rMB\/s, (\d+) wMB\/s/.exec(io.stderr);
+    assert.ok(m !== null, io.stderr);
+    assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0 && Number(m[3]) > 0, io.stderr);
+    assert.doesNotMatch(io.stderr, /error|open zero|read zero|write null/);
+    const attr = await run('/usr/sbin/diodload', ['-s', server(h), '-n', '4', '-r', '1', '-g']);
+    const g = /(\d+) ops\/s/.exec(attr.stderr);
+    assert.ok(g !== null && Number(g[1]) > 0, attr.stderr);
+    assert.doesNotMatch(attr.stderr, /error|walk null/);
+    await h.settled();
+    assert.equal(h.server.connections, 0);
+  },
+);

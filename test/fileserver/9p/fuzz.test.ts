@@ -30,16 +30,30 @@ function session(dotl: boolean): Buffer[] {
   const ms: Message[] = [
     { type: MessageType.Tversion, tag: NOTAG, msize: 8192, version: dotl ? '9P2000.L' : '9P2000' },
     dotl
-      ? { type: MessageType.Tattach, tag: 1, fid: 1, afid: NOFID, uname: 'f', aname: 'fuzz', n_uname: 0 }
+      ? {
+          type: MessageType.Tattach,
+          tag: 1,
+          fid: 1,
+          afid: NOFID,
+          uname: 'f',
+          aname: 'fuzz',
+          n_uname: 0,
+        }
       : { type: MessageType.Tattach, tag: 1, fid: 1, afid: NOFID, uname: 'f', aname: 'fuzz' },
     { type: MessageType.Twalk, tag: 2, fid: 1, newfid: 2, wname: ['file'] },
-    dotl ? { type: MessageType.Tlopen, tag: 3, fid: 2, flags: 2 } : { type: MessageType.Topen, tag: 3, fid: 2, mode: ORDWR },
+    dotl
+      ? { type: MessageType.Tlopen, tag: 3, fid: 2, flags: 2 }
+      : { type: MessageType.Topen, tag: 3, fid: 2, mode: ORDWR },
     { type: MessageType.Twrite, tag: 4, fid: 2, offset: 0n, data: Buffer.from('fuzzed bytes') },
     { type: MessageType.Tread, tag: 5, fid: 2, offset: 0n, count: 100 },
     { type: MessageType.Tflush, tag: 6, oldtag: 5 },
     { type: MessageType.Twalk, tag: 7, fid: 1, newfid: 3, wname: [] },
-    dotl ? { type: MessageType.Treaddir, tag: 8, fid: 3, offset: 0n, count: 500 } : { type: MessageType.Tstat, tag: 8, fid: 3 },
-    dotl ? { type: MessageType.Tgetattr, tag: 9, fid: 2, request_mask: 0x7ffn } : { type: MessageType.Tstat, tag: 9, fid: 2 },
+    dotl
+      ? { type: MessageType.Treaddir, tag: 8, fid: 3, offset: 0n, count: 500 }
+      : { type: MessageType.Tstat, tag: 8, fid: 3 },
+    dotl
+      ? { type: MessageType.Tgetattr, tag: 9, fid: 2, request_mask: 0x7ffn }
+      : { type: MessageType.Tstat, tag: 9, fid: 2 },
     { type: MessageType.Tclunk, tag: 10, fid: 2 },
   ];
   return ms.map(encodeMessage);
@@ -80,9 +94,15 @@ test('a live server survives 300 fuzzing connections; a good client keeps workin
   const setup = await h.client('9P2000.L');
   const root = await setup.attach();
   for (const dir of ['fuzz', 'good']) {
-    await setup.call({ type: MessageType.Tmkdir, dfid: root.fid, name: dir, mode: 0o777, gid: 0 }, MessageType.Rmkdir);
+    await setup.call(
+      { type: MessageType.Tmkdir, dfid: root.fid, name: dir, mode: 0o777, gid: 0 },
+      MessageType.Rmkdir,
+    );
     const d = await setup.walk(root.fid, [dir]);
-    await setup.call({ type: MessageType.Tlcreate, fid: d, name: 'file', flags: 2, mode: 0o666, gid: 0 }, MessageType.Rlcreate);
+    await setup.call(
+      { type: MessageType.Tlcreate, fid: d, name: 'file', flags: 2, mode: 0o666, gid: 0 },
+      MessageType.Rlcreate,
+    );
     await setup.write(d, 0n, Buffer.from(`${dir} data`));
     await setup.clunk(d);
   }
@@ -114,13 +134,20 @@ test('a live server survives 300 fuzzing connections; a good client keeps workin
     assert.equal(Buffer.from(await good.read(gf, 0n, 100)).toString(), 'good data');
   }
   await h.settled();
-  for (let i = 0; i < 200 && (h.server.connections > 2 || h.fs.live > baselineFiles); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && (h.server.connections > 2 || h.fs.live > baselineFiles); i++)
+    await new Promise((r) => setTimeout(r, 10));
   assert.equal(h.server.connections, 2, 'only the setup and good clients remain');
   assert.equal(h.fs.live, baselineFiles, 'every File a fuzzer made was closed');
   assert.equal(h.server.fidCount, 2, "only the good client's fids remain");
   const closes = h.logs.filter((l) => l.includes('closing connection'));
-  assert.ok(closes.length > total / 4, `only ${closes.length} fuzz connections were closed by the server for bad input`);
-  assert.ok(!h.logs.some((l) => l.includes('internal error') || l.includes('failed:')), h.logs.filter((l) => /internal|failed:/.test(l)).join('\n'));
+  assert.ok(
+    closes.length > total / 4,
+    `only ${closes.length} fuzz connections were closed by the server for bad input`,
+  );
+  assert.ok(
+    !h.logs.some((l) => l.includes('internal error') || l.includes('failed:')),
+    h.logs.filter((l) => /internal|failed:/.test(l)).join('\n'),
+  );
   await good.clunk(gf);
   await good.clunk(g.fid);
 });

@@ -5,9 +5,18 @@
  * server does), and a NinepServer on 127.0.0.1 port 0.
  */
 import type { TestContext } from 'node:test';
-import type { File, FileServer, OpenMode, StatChange } from '../../../src/fileserver/file-server.js';
+import type {
+  File,
+  FileServer,
+  OpenMode,
+  StatChange,
+} from '../../../src/fileserver/file-server.js';
 import { newMemFileServer, type MemFileServer } from '../../../src/fileserver/mem-file-server.js';
-import { NinepServer, type NinepAddress, type NinepServerOptions } from '../../../src/fileserver/9p/server.js';
+import {
+  NinepServer,
+  type NinepAddress,
+  type NinepServerOptions,
+} from '../../../src/fileserver/9p/server.js';
 import { NinepClient } from '../../support/ninep-client.js';
 import type { Dialect } from '../../../src/fileserver/9p/constants.js';
 
@@ -25,7 +34,9 @@ export class TrackingFileServer implements FileServer {
 
   constructor(readonly inner: FileServer) {}
 
-  async attach(aname: string): Promise<{ root: File; qid: { type: number; version: number; path: bigint } }> {
+  async attach(
+    aname: string,
+  ): Promise<{ root: File; qid: { type: number; version: number; path: bigint } }> {
     this.calls++;
     const r = await this.inner.attach(aname);
     return { root: this.wrap(r.root), qid: r.qid };
@@ -57,7 +68,10 @@ export class TrackingFileServer implements FileServer {
         if (this.gate !== null) await this.gate(signal);
         return file.read(offset, count, signal);
       },
-      write: (offset: bigint, data: Uint8Array, signal?: AbortSignal) => (this.calls++, file.write(offset, data, signal)),
+      write: (offset: bigint, data: Uint8Array, signal?: AbortSignal) => (
+        this.calls++,
+        file.write(offset, data, signal)
+      ),
       readDir: (offset: number, count: number) => (this.calls++, file.readDir(offset, count)),
       stat: () => (this.calls++, file.stat()),
       wstat: (change: StatChange) => (this.calls++, file.wstat(change)),
@@ -80,7 +94,10 @@ export class TrackingFileServer implements FileServer {
  * A gate for reads: each read waits until released, or rejects with the signal's reason
  * when its request is flushed.
  */
-export function readGate(fs: TrackingFileServer): { held: HeldRead[]; waiting: () => Promise<void> } {
+export function readGate(fs: TrackingFileServer): {
+  held: HeldRead[];
+  waiting: () => Promise<void>;
+} {
   const held: HeldRead[] = [];
   let notify: (() => void) | null = null;
   fs.gate = (signal) =>
@@ -115,7 +132,10 @@ export interface Harness {
 }
 
 /** A server over a fresh MemFileServer, closed (with a leak check) after the test. */
-export async function startServer(t: TestContext, options: NinepServerOptions = {}): Promise<Harness> {
+export async function startServer(
+  t: TestContext,
+  options: NinepServerOptions = {},
+): Promise<Harness> {
   const mem = newMemFileServer();
   const fs = new TrackingFileServer(mem);
   const logs: string[] = [];
@@ -134,7 +154,8 @@ export async function startServer(t: TestContext, options: NinepServerOptions = 
       return c;
     },
     async settled() {
-      for (let i = 0; i < 200 && (server.connections > 0 || fs.live > 0); i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 200 && (server.connections > 0 || fs.live > 0); i++)
+        await new Promise((r) => setTimeout(r, 5));
     },
   };
   t.after(async () => {
