@@ -25,7 +25,7 @@
 import { NsError } from '../errors.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, formatInterfaceId, isContainer } from './interfaces.js';
 import { formatFlags, parseNamespaceText, quoteWord, type NsCommand, type ParseOptions, type Position, type Word } from './ns-text.js';
-import { MAX_NAME_BYTES, formatPath, parsePath, parsePathCleaned, parseSpec, utf8Length } from './path.js';
+import { MAX_NAME_BYTES, MAX_PATH_DEPTH, formatPath, parsePath, parsePathCleaned, parseSpec, utf8Length } from './path.js';
 import { PersistentMap } from './persistent-map.js';
 
 export type { Position } from './ns-text.js';
@@ -657,8 +657,9 @@ export class MountTable<C = unknown> {
    * `prefix` — '..' stops at its root. With `readOnly` (and always when this table is
    * read-only) every mutation is refused with NS_ERR_PERMISSION; callers must also refuse
    * creates, writes and removes through members they reach from it.
-   * @throws NsError NS_ERR_INVALID_PATH, NS_ERR_NOT_FOUND when `prefix` names nothing,
-   *   NS_ERR_NOT_DIR when it lies below a leaf capability.
+   * @throws NsError NS_ERR_INVALID_PATH (also when the view's root would lie deeper than
+   *   MAX_PATH_DEPTH in the whole namespace), NS_ERR_NOT_FOUND when `prefix` names
+   *   nothing, NS_ERR_NOT_DIR when it lies below a leaf capability.
    */
   sub(prefix: string, readOnly = false): MountTable<C> {
     const l = this.lookup(prefix);
@@ -666,6 +667,11 @@ export class MountTable<C = unknown> {
       throw this.notDir(l);
     }
     const comps = l.path === '/' ? [] : l.path.slice(1).split('/');
+    // Views of views: bound the depth of the root in the whole namespace, as for any path.
+    const depth = this.prefix.length + comps.length;
+    if (depth > MAX_PATH_DEPTH) {
+      throw new NsError('NS_ERR_INVALID_PATH', `a view rooted there would be ${depth} names deep in the namespace; the limit is ${MAX_PATH_DEPTH}`);
+    }
     return MountTable.make(this.store, [...this.prefix, ...comps], this.ro || readOnly);
   }
 

@@ -164,3 +164,15 @@ test('a view rooted inside a member passes the member on confined to the view ro
   assert.equal(r.binding.spec, 'jail/d/e');
   assert.equal(r.rest, '');
 });
+
+test('views of views cannot nest deeper than MAX_PATH_DEPTH names in the namespace', () => {
+  const { t } = jail();
+  // Below the root file server every path exists, so only the depth limit stops this.
+  let v = t.sub('/jail');
+  for (let i = 0; i < 12; i++) v = v.sub('/x'.repeat(10));
+  assert.throws(
+    () => v.sub('/x'.repeat(10)),
+    (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INVALID_PATH' && /131 names deep.*limit is 128/.test(e.message),
+  );
+  assert.equal(v.resolve('/').binding.spec, 'jail/' + Array.from({ length: 120 }, () => 'x').join('/'));
+});
