@@ -644,3 +644,31 @@ test('maxOutstanding: input waits while that many requests are in flight, and no
   assert.ok(all.every((m) => m.type === MessageType.Rgetattr));
   await c.clunk(fid);
 });
+
+test('Tflush before any Tversion is still answered with Rflush (flush(9P): never Rerror)', async (t) => {
+  const h = await startServer(t);
+  const c = await NinepClient.connect(h.address);
+  const r = await c.rpc({ type: MessageType.Tflush, oldtag: 3 });
+  assert.equal(r.type, MessageType.Rflush);
+  await c.close();
+});
+
+test('close() finishes when the client hangs up while a request is being drained', async (t) => {
+  const h = await startServer(t);
+  const c = await h.client('9P2000.L');
+  const { fid } = await c.attach();
+  await makeFile(c, fid, 'f', Buffer.from('abc'));
+  const f = await c.walk(fid, ['f']);
+  await c.open(f, OREAD);
+  const gate = readGate(h.fs);
+  const held = gate.waiting();
+  c.rpc({ type: MessageType.Tread, fid: f, offset: 0n, count: 3 }).catch(() => undefined);
+  await held;
+  const closing = h.server.close();
+  c.socket.destroy();
+  // The held read is aborted by the hang-up (its signal fires) and the drain ends.
+  await closing;
+  assert.equal(h.server.connections, 0);
+  await h.settled();
+  assert.equal(h.fs.live, 0);
+});
