@@ -37,12 +37,67 @@ export class AnyStruct extends $.Struct {
   static override readonly _capnp = { displayName: 'AnyStruct', id: '0', size: new $.ObjectSize(0, 0) };
 }
 
+// capnp-es does not export SingleSegmentArena; take the class from a probe message.
+const SingleSegmentArena = new $.Message()._capnp.arena.constructor as new (buffer: ArrayBuffer) => object;
+
+/**
+ * A new, empty single-segment message. capnp-es's `new Message()` starts with a zeroed
+ * 4 KiB buffer; most params and results are tens of bytes, and that allocation was a
+ * large part of the per-call cost (and of the GC time). The arena grows as needed.
+ */
+export function newMessage(initialBytes = 256): $.Message {
+  const msg = new $.Message(new SingleSegmentArena(new ArrayBuffer(initialBytes)) as never);
+  // A message made from an arena treats the buffer as already used (it is how received
+  // messages are read); for building, start empty: getSegment(0) then allocates the root.
+  msg._capnp.segments = [];
+  return msg;
+}
+
+/**
+ * A per-connection pool of small single-segment messages for params and results that
+ * the connection alone holds once they are sent (a call's params after the Call is
+ * written; a served call's results after Finish). Reusing them avoids an ArrayBuffer, a
+ * DataView and a few objects per message, which showed up as most of the GC time.
+ */
+export class MessagePool {
+  readonly #free: $.Message[] = [];
+  readonly #mine = new WeakSet<$.Message>();
+
+  get(): $.Message {
+    const m = this.#free.pop();
+    if (m !== undefined) return m;
+    const msg = newMessage();
+    this.#mine.add(msg);
+    return msg;
+  }
+
+  /** Takes back a message from `get()` (others are ignored). Its cap table must be empty. */
+  put(msg: $.Message): void {
+    if (!this.#mine.has(msg) || this.#free.length >= 64) return;
+    const seg = msg._capnp.segments[0];
+    if (seg === undefined || seg.buffer.byteLength > 4096) {
+      this.#mine.delete(msg);
+      return;
+    }
+    new Uint8Array(seg.buffer, 0, seg.byteLength).fill(0);
+    // Keep the root pointer word allocated, as getSegment(0) leaves a new message.
+    seg.byteLength = 8;
+    delete msg._capnp.capTable;
+    msg._capnp.traversalLimit = RESET_TRAVERSAL;
+    this.#free.push(msg);
+  }
+}
+
+const RESET_TRAVERSAL = newMessage()._capnp.traversalLimit;
+
 /** Per-call options travel on the capnp-es Call object under this key. */
 export const kCallOptions = Symbol('ns.rpc.callOptions');
 
 /** Options of one call: cancellation, and where a server call came from. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Where the callee should build its results (a connection's message pool). */
+  resultsMessage?(): $.Message;
 }
 
 /** Reads the options attached to a call object (undefined when none). */
@@ -251,7 +306,24 @@ export class DeferredAnswer implements Answer<Struct> {
     }
     const w = this.#waiters;
     this.#waiters = [];
-    for (const { resolve, reject } of w) a.struct().then(resolve, reject);
+    // Settled answers are handed over directly (no extra promise hops per waiter).
+    if (a instanceof ResultAnswer) for (const { resolve } of w) resolve(a.results);
+    else if (a instanceof BrokenAnswer) for (const { reject } of w) reject(a.error);
+    else for (const { resolve, reject } of w) a.struct().then(resolve, reject);
+    const l = this.#listeners;
+    this.#listeners = null;
+    if (l !== null) for (const f of l) f(a);
+  }
+
+  #listeners: Array<(a: Answer<Struct>) => void> | null = null;
+
+  /**
+   * Calls `f` with the real answer once bound (at once if already bound): the cheap,
+   * promise-free way for the connection to learn that a call it serves finished.
+   */
+  whenBound(f: (a: Answer<Struct>) => void): void {
+    if (this.#target !== null) f(this.#target);
+    else (this.#listeners ??= []).push(f);
   }
 
   reject(err: RpcError): void {

@@ -40,6 +40,7 @@ import {
   callOptions,
   closeCapTable,
   kCallOptions,
+  MessagePool,
   type CallOptions,
 } from './cap.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
@@ -220,6 +221,7 @@ class Question implements Answer<Struct> {
 /** A call from the peer being served (or served and not yet Finished). */
 class AnswerEntry implements CallOptions {
   answer: Answer<Struct> = new DeferredAnswer();
+  pool: MessagePool | null = null;
   returned = false;
   finished = false;
   redirected = false;
@@ -232,6 +234,10 @@ class AnswerEntry implements CallOptions {
   #aborted = false;
 
   constructor(readonly id: number) {}
+
+  resultsMessage(): $.Message {
+    return this.pool!.get();
+  }
 
   /** Created on first use: most calls never look at their signal. */
   get signal(): AbortSignal {
@@ -279,6 +285,7 @@ export class RpcConnection {
   readonly #stream: Duplex;
   readonly #reader: FrameReader;
   readonly #env = new Envelope();
+  readonly #pool = new MessagePool();
   readonly #trace: Tracer | null;
   readonly #name: string;
 
@@ -411,12 +418,7 @@ export class RpcConnection {
 
   #append(bytes: Uint8Array): void {
     const n = bytes.length;
-    if (this.#slabPos + n > this.#slab.length) {
-      this.#seal();
-      this.#slab = Buffer.allocUnsafe(Math.max(64 * 1024, n));
-      this.#slabPos = 0;
-      this.#batchStart = 0;
-    }
+    this.#reserve(n);
     this.#slab.set(bytes, this.#slabPos);
     this.#slabPos += n;
   }
@@ -431,18 +433,23 @@ export class RpcConnection {
   /** Frames the envelope just built (segment 0) plus optional content (segment 1) and queues it. */
   #sendEnv(content: Uint8Array | null): void {
     if (this.#closed) return;
+    if (this.#trace !== null) this.#traceOut(this.#env.bytes(), content);
+    // Small content goes inline in segment 0 (it is copied into the batch either way);
+    // large content stays a segment of its own, written from its buffer without a copy.
+    const inline = content !== null && content.length <= SMALL && this.#env.inlineContent(content);
     const env = this.#env.bytes();
-    const hdr = new DataView(new ArrayBuffer(content === null ? 8 : 16));
-    if (content === null) {
-      hdr.setUint32(0, 0, true);
-      hdr.setUint32(4, env.length / 8, true);
-    } else {
-      hdr.setUint32(0, 1, true);
-      hdr.setUint32(4, env.length / 8, true);
-      hdr.setUint32(8, content.length / 8, true);
+    const seg0 = env.length + (inline ? content.length : 0);
+    const two = content !== null && !inline;
+    this.#reserve(two ? 16 : 8);
+    const slab = this.#slab;
+    const at = this.#slabPos;
+    slab.writeUInt32LE(two ? 1 : 0, at);
+    slab.writeUInt32LE(seg0 / 8, at + 4);
+    if (two) {
+      slab.writeUInt32LE(content.length / 8, at + 8);
+      slab.writeUInt32LE(0, at + 12);
     }
-    if (this.#trace !== null) this.#traceOut(env, content);
-    this.#append(new Uint8Array(hdr.buffer));
+    this.#slabPos += two ? 16 : 8;
     this.#append(env);
     if (content !== null) {
       if (content.length <= SMALL) this.#append(content);
@@ -452,6 +459,16 @@ export class RpcConnection {
       }
     }
     this.#scheduleFlush();
+  }
+
+  /** Makes room for `n` bytes at #slabPos. */
+  #reserve(n: number): void {
+    if (this.#slabPos + n > this.#slab.length) {
+      this.#seal();
+      this.#slab = Buffer.allocUnsafe(Math.max(64 * 1024, n));
+      this.#slabPos = 0;
+      this.#batchStart = 0;
+    }
   }
 
   #sendRaw(frame: Uint8Array): void {
@@ -541,15 +558,19 @@ export class RpcConnection {
   }
 
   #onFrame(f: Frame): void {
-    const r = new WireReader(f.segments);
+    // The capnp-es message is made first so the envelope reader can share its
+    // segments' DataViews (one DataView per segment, not two).
+    const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
+    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
+    const r = new WireReader(msg._capnp.segments.map((s) => (s as unknown as { _dv: DataView })._dv));
     const m = decode(r, this.limits.maxImports);
     if (this.#trace !== null) this.#trace(`${this.#name} < ${describeDecoded(m)}`);
     switch (m.which) {
       case Tag.Call:
-        this.#onCall(m, f);
+        this.#onCall(m, msg);
         return;
       case Tag.Return:
-        this.#onReturn(m, f);
+        this.#onReturn(m, msg);
         return;
       case Tag.Finish:
         this.#onFinish(m.questionId, m.releaseResultCaps);
@@ -574,17 +595,9 @@ export class RpcConnection {
         this.#onUnimplemented(m.innerTag, m.innerQuestionId);
         return;
       default:
-        this.#sendUnimplemented(f);
+        this.#sendUnimplemented(msg);
         return;
     }
-  }
-
-  /** The received frame as a capnp-es message whose cap table is `caps`. */
-  #message(f: Frame, caps: Array<Client | null>): $.Message {
-    const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
-    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
-    msg._capnp.capTable = caps;
-    return msg;
   }
 
   #contentStruct(msg: $.Message, loc: { seg: number; off: number } | null): Struct {
@@ -595,16 +608,16 @@ export class RpcConnection {
     return new AnyStruct(msg.getSegment(loc.seg), loc.off, this.limits.nestingLimit);
   }
 
-  #onCall(m: Extract<Decoded, { which: Tag.Call }>, f: Frame): void {
+  #onCall(m: Extract<Decoded, { which: Tag.Call }>, msg: $.Message): void {
     if (this.#answers.has(m.questionId)) throw new ProtocolError(`Call reuses question id ${m.questionId} still in use`);
     const entry = new AnswerEntry(m.questionId);
+    entry.pool = this.#pool;
     this.#answers.set(m.questionId, entry);
     this.#answersPending++;
     this.#updateReading();
     // Import the params' capabilities first: even a call we refuse must account for them
     // (they are released when the answer is finished).
-    const caps = m.caps.map((d) => this.#importCap(d));
-    const msg = this.#message(f, caps);
+    msg._capnp.capTable = m.caps.map((d) => this.#importCap(d));
     entry.paramMsg = msg;
     if (m.sendResultsTo === 1) entry.redirected = true;
     else if (m.sendResultsTo !== 0) {
@@ -635,6 +648,28 @@ export class RpcConnection {
 
   #answerWith(entry: AnswerEntry, ans: Answer<Struct>): void {
     entry.answer = ans;
+    // Fast paths (no promise allocations): answers that are, or will be bound to, a
+    // settled local result.
+    if (ans instanceof DeferredAnswer) {
+      ans.whenBound((a) => this.#guard(() => this.#settle(entry, a)));
+      return;
+    }
+    this.#settle(entry, ans);
+  }
+
+  #settle(entry: AnswerEntry, ans: Answer<Struct>): void {
+    if (ans instanceof ResultAnswer) {
+      this.#returnResults(entry, ans.results);
+      return;
+    }
+    if (ans instanceof BrokenAnswer) {
+      this.#returnException(entry, ans.error);
+      return;
+    }
+    if (ans instanceof DeferredAnswer || ans instanceof Question) {
+      (ans instanceof Question ? ans.result : ans).whenBound((a) => this.#guard(() => this.#settle(entry, a)));
+      return;
+    }
     ans.struct().then(
       (r: Struct) => this.#guard(() => this.#returnResults(entry, r)),
       (e: unknown) => this.#guard(() => this.#returnException(entry, toRpcError(e))),
@@ -750,7 +785,11 @@ export class RpcConnection {
   #dropAnswer(entry: AnswerEntry): void {
     this.#answers.delete(entry.id);
     if (entry.paramMsg !== null) closeCapTable(entry.paramMsg);
-    if (entry.resultMsg !== null && !entry.transferred) closeCapTable(entry.resultMsg);
+    if (entry.resultMsg !== null && !entry.transferred) {
+      closeCapTable(entry.resultMsg);
+      // Nobody else can reach these results now (Return sent, Finish received).
+      this.#pool.put(entry.resultMsg);
+    }
     entry.paramMsg = null;
     entry.resultMsg = null;
   }
@@ -777,7 +816,7 @@ export class RpcConnection {
     this.#dropAnswer(entry);
   }
 
-  #onReturn(m: Extract<Decoded, { which: Tag.Return }>, f: Frame): void {
+  #onReturn(m: Extract<Decoded, { which: Tag.Return }>, msg: $.Message): void {
     const q = this.#questions.get(m.answerId);
     if (q === undefined || q.returned) throw new ProtocolError(`Return for unknown question ${m.answerId}`);
     q.returned = true;
@@ -793,7 +832,7 @@ export class RpcConnection {
     switch (m.kind) {
       case RetTag.Results: {
         const caps = m.caps.map((d) => this.#importCap(d));
-        const msg = this.#message(f, caps);
+        msg._capnp.capTable = caps;
         const results = this.#contentStruct(msg, m.content);
         if (q.pipelined !== null) needFinishAfter = this.#embargoResults(q, results, caps);
         q.result.bind(new ResultAnswer(results));
@@ -931,11 +970,9 @@ export class RpcConnection {
     // Level 1 peer that lacks them): nothing to undo beyond what the tables hold.
   }
 
-  #sendUnimplemented(f: Frame): void {
+  #sendUnimplemented(orig: $.Message): void {
     let frame: Uint8Array;
     try {
-      const orig = new $.Message(new MultiSegmentArena(f.segments) as never);
-      orig._capnp.traversalLimit = this.limits.traversalLimitWords;
       const out = new $.Message();
       out.initRoot(RpcMessage).unimplemented = orig.getRoot(RpcMessage);
       frame = new Uint8Array(out.toArrayBuffer());
@@ -998,6 +1035,7 @@ export class RpcConnection {
     let table: Array<Client | null>;
     const exportsOut: number[] = [];
     let caps: CapDesc[];
+    let ownParams: $.Message | null = null;
     try {
       let msg: $.Message;
       if ($.isDataCall(call)) {
@@ -1008,7 +1046,8 @@ export class RpcConnection {
           msg.setRoot(p);
         }
       } else {
-        msg = new $.Message();
+        msg = this.#pool.get();
+        ownParams = msg;
         const p = msg.initRoot(call.method.ParamsClass);
         call.paramsFunc?.(p);
       }
@@ -1045,6 +1084,12 @@ export class RpcConnection {
     }
     this.#env.call(q.id, target, call.method.interfaceId, call.method.methodId, true, caps, 0);
     this.#sendEnv(content);
+    if (ownParams !== null && content.length <= SMALL) {
+      // The params were copied into the write batch; the caller's caps in them stay the
+      // caller's. (Params built in paramsFunc must not be used after the call.)
+      delete ownParams._capnp.capTable;
+      this.#pool.put(ownParams);
+    }
     return q;
   }
 
@@ -1301,7 +1346,7 @@ export class RpcConnection {
     try {
       const segs = [env.slice().buffer];
       if (content !== null) segs.push(content.slice().buffer);
-      this.#trace!(`${this.#name} > ${describeDecoded(decode(new WireReader(segs), 1 << 20))}`);
+      this.#trace!(`${this.#name} > ${describeDecoded(decode(new WireReader(segs.map((b) => new DataView(b))), 1 << 20))}`);
     } catch (e) {
       this.#trace!(`${this.#name} > (undecodable: ${(e as Error).message})`);
     }

@@ -117,7 +117,9 @@ export class FrameReader {
       sizes.push(words * 8);
     }
     if (sizes[0] === 0) throw new ProtocolError('frame segment 0 is empty (no root pointer)');
-    this.#segments = sizes.map((s) => new ArrayBuffer(s));
+    // Uninitialized memory is fine: every byte is overwritten from the stream before
+    // the frame is handed out. (allocUnsafeSlow: an ArrayBuffer of its own, offset 0.)
+    this.#segments = sizes.map((s) => Buffer.allocUnsafeSlow(s).buffer as ArrayBuffer);
     this.#frameBytes = total;
     this.#segIndex = -1;
     this.#state = State.Body;

@@ -21,6 +21,7 @@ import {
   ResultAnswer,
   callOptions,
   kCallOptions,
+  newMessage,
   type CallOptions,
 } from './cap.js';
 import { RpcError, toRpcError } from './failure.js';
@@ -116,20 +117,21 @@ export class LocalHook extends RefHook {
         const src = call.params;
         params = new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit);
       } else {
-        const pm = new $.Message();
+        const pm = newMessage();
         params = pm.initRoot(m.ParamsClass);
         call.paramsFunc?.(params);
       }
-      results = new $.Message().initRoot(m.ResultsClass);
-      p = m.impl.call(impl, params, results, new Ctx(callOptions(call)));
+      const opts = callOptions(call);
+      results = (opts?.resultsMessage?.() ?? newMessage()).initRoot(m.ResultsClass);
+      p = m.impl.call(impl, params, results, new Ctx(opts));
     } catch (e) {
       return new BrokenAnswer(toRpcError(e));
     }
     const d = new DeferredAnswer();
-    Promise.resolve(p).then(
-      () => d.bind(new ResultAnswer(results)),
-      (e: unknown) => d.reject(toRpcError(e)),
-    );
+    const done = (): void => d.bind(new ResultAnswer(results));
+    const fail = (e: unknown): void => d.reject(toRpcError(e));
+    if (p instanceof Promise) p.then(done, fail);
+    else Promise.resolve(p).then(done, fail);
     return d;
   }
 

@@ -139,8 +139,9 @@ const td = new TextDecoder('utf-8', { fatal: false });
 export class WireReader {
   readonly dvs: DataView[];
 
-  constructor(segments: readonly ArrayBuffer[]) {
-    this.dvs = segments.map((s) => new DataView(s));
+  /** Reads segments given as DataViews (each over a whole segment). */
+  constructor(segments: readonly DataView[]) {
+    this.dvs = segments as DataView[];
   }
 
   #dv(seg: number): DataView {
@@ -429,8 +430,47 @@ export class Envelope {
   dv = new DataView(this.buf.buffer);
   words = 0;
 
+  /**
+   * Word index of Payload.content in the message just built when its content is to be
+   * segment 1 (a far pointer to word 0 there); -1 otherwise. The sender may instead
+   * inline small content into segment 0 (see `inlineContent`).
+   */
+  contentPtr = -1;
+
   reset(): void {
     this.words = 0;
+    this.contentPtr = -1;
+  }
+
+  /**
+   * Rewrites Payload.content to point at `content` placed right after the envelope in
+   * segment 0 (a one-segment frame, like the C++ implementation sends). `content` is a
+   * single-segment message whose word 0 is its root pointer; the root is re-aimed from
+   * the Payload field (same kind and size bits, new offset) and word 0 is left as dead
+   * space. Returns false when the root cannot be moved that way (a far pointer).
+   */
+  inlineContent(content: Uint8Array): boolean {
+    const p = this.contentPtr;
+    if (p < 0 || content.length < 8) return false;
+    const cv = new DataView(content.buffer, content.byteOffset, 8);
+    const lo = cv.getUint32(0, true);
+    const hi = cv.getUint32(4, true);
+    const kind = lo & 3;
+    if (lo === 0 && hi === 0) {
+      this.dv.setUint32(p * 8, 0, true);
+      this.dv.setUint32(p * 8 + 4, 0, true);
+      return true;
+    }
+    if (kind === 2) return false;
+    if (kind === 3) {
+      this.dv.setUint32(p * 8, lo, true);
+      this.dv.setUint32(p * 8 + 4, hi, true);
+      return true;
+    }
+    const target = this.words + 1 + (lo >> 2);
+    this.dv.setUint32(p * 8, (((target - p - 1) << 2) | kind) >>> 0, true);
+    this.dv.setUint32(p * 8 + 4, hi, true);
+    return true;
   }
 
   /** Allocates `n` zeroed words; returns the index of the first. */
@@ -574,6 +614,7 @@ export class Envelope {
     this.u64(c + 1, 0, interfaceId);
     this.target(c + 3, target);
     const p = this.struct(c + 4, 0, 2);
+    this.contentPtr = hasContent ? p : -1;
     if (hasContent) this.far(p, 1, 0);
     this.capDescs(p + 1, caps);
   }
@@ -587,6 +628,7 @@ export class Envelope {
     // params ourselves, by Release, like the C++ implementation.
     this.dv.setUint8(r * 8 + 4, 1);
     const p = this.struct(r + 2, 0, 2);
+    this.contentPtr = hasContent && !capContent ? p : -1;
     if (capContent) this.cap(p, 0);
     else if (hasContent) this.far(p, 1, 0);
     this.capDescs(p + 1, caps);
