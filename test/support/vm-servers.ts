@@ -59,7 +59,11 @@ async function freePort(): Promise<number> {
   return addr.port;
 }
 
-async function waitForListener(port: number, child: ChildProcess, out: () => string): Promise<void> {
+async function waitForListener(
+  port: number,
+  child: ChildProcess,
+  out: () => string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${out()}`);

@@ -60,7 +60,8 @@ export function findVmPrereqs(): { ok: true; prereqs: VmPrereqs } | { ok: false;
   const kernel = findKernel();
   if (!kernel.ok) return kernel;
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (busybox === undefined) return { ok: false, reason: 'busybox not found (Debian package busybox-static)' };
+  if (busybox === undefined)
+    return { ok: false, reason: 'busybox not found (Debian package busybox-static)' };
   if (!isStaticElf(busybox)) {
     return { ok: false, reason: `${busybox} is dynamically linked; install busybox-static` };
   }
@@ -139,7 +140,9 @@ function parseModulesDep(modulesDir: string): Map<string, ModuleInfo> {
 }
 
 function moduleName(path: string): string {
-  return basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replaceAll('-', '_');
+  return basename(path)
+    .replace(/\.ko(\.(xz|zst|gz))?$/, '')
+    .replaceAll('-', '_');
 }
 
 /** The modules to insmod, dependencies first. */
@@ -279,7 +282,11 @@ export function buildInitramfs(p: VmPrereqs, cacheDir: string = vmCacheDir): str
     { name: 'init', mode: S_IFREG | 0o755, data: init },
     { name: 'bin/busybox', mode: S_IFREG | 0o755, data: readFileSync(p.busybox) },
     { name: 'bin/sh', mode: S_IFLNK | 0o777, data: Buffer.from('busybox') },
-    { name: 'etc/modules.load', mode: S_IFREG | 0o644, data: Buffer.from(loadList.join('\n') + '\n') },
+    {
+      name: 'etc/modules.load',
+      mode: S_IFREG | 0o644,
+      data: Buffer.from(loadList.join('\n') + '\n'),
+    },
     ...modules.map((m, i) => ({
       name: `lib/modules/${loadList[i]}`,
       mode: S_IFREG | 0o644,
@@ -427,6 +434,11 @@ export async function runV9fsVm(p: VmPrereqs, initramfs: string, o: VmRunOptions
   child.stdout.on('data', onText);
   child.stderr.on('data', onText);
 
+  // If this process ends first (a cancelled test run), qemu must not outlive it.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -440,6 +452,7 @@ export async function runV9fsVm(p: VmPrereqs, initramfs: string, o: VmRunOptions
     child.on('close', (code) => res(code));
   });
   clearTimeout(timer);
+  process.removeListener('exit', killOnExit);
   return {
     results,
     done,

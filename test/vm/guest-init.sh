@@ -132,6 +132,22 @@ t_write_read() {
   echo "size 6"
 }
 
+t_attrs() {
+  f="$W/attrs"
+  printf 0123456789 > "$f" || fail "write"
+  truncate -s 4 "$f" || fail "truncate -s 4"
+  [ "$(cat "$f")" = "0123" ] || fail "after truncate to 4: $(cat "$f")"
+  truncate -s 8 "$f" || fail "truncate -s 8"
+  [ "$(stat -c %s "$f")" -eq 8 ] || fail "size after extending: $(stat -c %s "$f")"
+  [ "$(od -An -tx1 "$f" | tr -d ' \n')" = "3031323300000000" ] || fail "extended bytes: $(od -An -tx1 "$f")"
+  chmod 640 "$f" || fail "chmod 640"
+  [ "$(stat -c %a "$f")" = "640" ] || fail "mode after chmod 640: $(stat -c %a "$f")"
+  touch -d '2020-01-02 03:04:05' "$f" || fail "touch -d"
+  [ "$(stat -c %Y "$f")" = "1577934245" ] || fail "mtime after touch -d: $(stat -c %Y "$f")"
+  rm "$f" || fail "rm"
+  echo "truncate, chmod, mtime"
+}
+
 t_mv() {
   mv "$W/a/b/c/f" "$W/a/g" || fail "mv file to another directory"
   [ ! -e "$W/a/b/c/f" ] || fail "source still there after mv"
@@ -144,11 +160,15 @@ t_mv() {
 }
 
 t_rm() {
-  rmdir "$W/a/bb" 2>/dev/null && fail "rmdir of a non-empty directory succeeded"
-  rm "$W/a/h" || fail "rm file"
-  [ ! -e "$W/a/h" ] || fail "file still there after rm"
-  rm -r "$W/a" || fail "rm -r"
-  [ ! -e "$W/a" ] || fail "directory still there after rm -r"
+  d="$W/rmt"
+  mkdir -p "$d/sub" || fail "mkdir -p"
+  echo x > "$d/sub/f" || fail "write"
+  echo y > "$d/g" || fail "write"
+  rmdir "$d/sub" 2>/dev/null && fail "rmdir of a non-empty directory succeeded"
+  rm "$d/g" || fail "rm file"
+  [ ! -e "$d/g" ] || fail "file still there after rm"
+  rm -r "$d" || fail "rm -r"
+  [ ! -e "$d" ] || fail "directory still there after rm -r"
   echo "removed"
 }
 
@@ -236,6 +256,7 @@ for V in $(echo "$VERSIONS" | tr ',' ' '); do
   else
     check mkdir_p t_mkdir
     check write_read t_write_read
+    check attrs t_attrs
     check mv t_mv
     check rm t_rm
     check ls_many t_ls

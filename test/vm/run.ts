@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildInitramfs, findVmPrereqs, runV9fsVm } from '../support/vm.js';
-import { findDiod, startCapns9p, startDiod, type NinepServerProcess } from '../support/vm-servers.js';
+import {
+  findDiod,
+  startCapns9p,
+  startDiod,
+  type NinepServerProcess,
+} from '../support/vm-servers.js';
 
 const { values } = parseArgs({
   options: {
