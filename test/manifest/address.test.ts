@@ -1,14 +1,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsError } from '../../src/errors.js';
-import { addressesConflict, formatAddress, isLoopback, parseAddress } from '../../src/manifest/index.js';
+import {
+  addressesConflict,
+  formatAddress,
+  isLoopback,
+  parseAddress,
+} from '../../src/manifest/index.js';
 
 test('parseAddress reads tcp!HOST!PORT, HOST:PORT, [IPv6]:PORT and unix!PATH', () => {
-  assert.deepEqual(parseAddress('tcp!127.0.0.1!5640'), { kind: 'tcp', host: '127.0.0.1', port: 5640 });
+  assert.deepEqual(parseAddress('tcp!127.0.0.1!5640'), {
+    kind: 'tcp',
+    host: '127.0.0.1',
+    port: 5640,
+  });
   assert.deepEqual(parseAddress('127.0.0.1:5640'), { kind: 'tcp', host: '127.0.0.1', port: 5640 });
   assert.deepEqual(parseAddress('[::1]:564'), { kind: 'tcp', host: '::1', port: 564 });
   assert.deepEqual(parseAddress('tcp!::1!564'), { kind: 'tcp', host: '::1', port: 564 });
-  assert.deepEqual(parseAddress('tcp!far.example.org!0'), { kind: 'tcp', host: 'far.example.org', port: 0 });
+  assert.deepEqual(parseAddress('tcp!far.example.org!0'), {
+    kind: 'tcp',
+    host: 'far.example.org',
+    port: 0,
+  });
   assert.deepEqual(parseAddress('unix!/run/capns.sock'), { kind: 'unix', path: '/run/capns.sock' });
   assert.deepEqual(parseAddress('unix!rel/a!b'), { kind: 'unix', path: 'rel/a!b' });
 });
@@ -39,7 +52,11 @@ test('parseAddress refuses malformed addresses with NS_ERR_INVALID_ARGUMENT nami
   for (const [text, re] of cases) {
     assert.throws(
       () => parseAddress(text),
-      (err: unknown) => err instanceof NsError && err.code === 'NS_ERR_INVALID_ARGUMENT' && re.test(err.message) && err.message.includes(JSON.stringify(text)),
+      (err: unknown) =>
+        err instanceof NsError &&
+        err.code === 'NS_ERR_INVALID_ARGUMENT' &&
+        re.test(err.message) &&
+        err.message.includes(JSON.stringify(text)),
       text,
     );
   }
@@ -54,8 +71,24 @@ test('formatAddress gives dial strings that parse back to the same address', () 
 });
 
 test('isLoopback: 127.0.0.0/8, ::1, localhost and unix sockets; nothing else', () => {
-  for (const t of ['tcp!127.0.0.1!1', 'tcp!127.3.4.5!1', '[::1]:1', 'tcp!localhost!1', 'tcp!LOCALHOST!1', 'unix!/s']) assert.equal(isLoopback(parseAddress(t)), true, t);
-  for (const t of ['tcp!0.0.0.0!1', 'tcp!*!1', '[::]:1', 'tcp!10.0.0.1!1', 'tcp!localhost.example!1', 'tcp!128.0.0.1!1']) assert.equal(isLoopback(parseAddress(t)), false, t);
+  for (const t of [
+    'tcp!127.0.0.1!1',
+    'tcp!127.3.4.5!1',
+    '[::1]:1',
+    'tcp!localhost!1',
+    'tcp!LOCALHOST!1',
+    'unix!/s',
+  ])
+    assert.equal(isLoopback(parseAddress(t)), true, t);
+  for (const t of [
+    'tcp!0.0.0.0!1',
+    'tcp!*!1',
+    '[::]:1',
+    'tcp!10.0.0.1!1',
+    'tcp!localhost.example!1',
+    'tcp!128.0.0.1!1',
+  ])
+    assert.equal(isLoopback(parseAddress(t)), false, t);
 });
 
 test('addressesConflict: same socket, or a wildcard covering the host; port 0 never', () => {

@@ -8,11 +8,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NsError } from '../../src/errors.js';
-import { checkManifest, formatDiagnostic, ManifestError, parseManifest, type Diagnostic } from '../../src/manifest/index.js';
+import {
+  checkManifest,
+  formatDiagnostic,
+  ManifestError,
+  parseManifest,
+  type Diagnostic,
+} from '../../src/manifest/index.js';
 
 const root = join(import.meta.dirname, '..', 'fixtures', 'manifest');
 /** Every fixture is parsed with these variables set (and no others). */
-const ENV = { ALICE_TOKEN: 'alice-token-0123456789', FAR_TOKEN: 'far-token-0123456789', EXPORT_TOKEN: 'export-token-0123456789' };
+const ENV = {
+  ALICE_TOKEN: 'alice-token-0123456789',
+  FAR_TOKEN: 'far-token-0123456789',
+  EXPORT_TOKEN: 'export-token-0123456789',
+};
 
 function fixtures(dir: string): { name: string; text: string; expected: string[] }[] {
   return readdirSync(join(root, dir))
@@ -84,12 +94,33 @@ test('the fixtures cover every parse diagnostic code and every doctor code', () 
       for (const d of (err as ManifestError).issues) codes.add(d.code);
     }
   }
-  for (const f of fixtures('doctor')) for (const d of checkManifest(parseManifest(f.text, { file: f.name, env: ENV }))) codes.add(d.code);
+  for (const f of fixtures('doctor'))
+    for (const d of checkManifest(parseManifest(f.text, { file: f.name, env: ENV })))
+      codes.add(d.code);
   const all = [
-    'syntax', 'duplicate-key', 'unknown-field', 'invalid-value', 'missing-field', 'env-unset', 'unknown-capability',
-    'unknown-profile', 'bad-address', 'bad-path', 'bad-ns', 'shadowed', 'bind-source-missing', 'interface-mismatch',
-    'duplicate-token', 'duplicate-subject', 'unreachable-profile', 'listener-conflict', 'loopback-auth', 'anonymous',
-    'unused-capability', 'same-directory', 'no-listeners',
+    'syntax',
+    'duplicate-key',
+    'unknown-field',
+    'invalid-value',
+    'missing-field',
+    'env-unset',
+    'unknown-capability',
+    'unknown-profile',
+    'bad-address',
+    'bad-path',
+    'bad-ns',
+    'shadowed',
+    'bind-source-missing',
+    'interface-mismatch',
+    'duplicate-token',
+    'duplicate-subject',
+    'unreachable-profile',
+    'listener-conflict',
+    'loopback-auth',
+    'anonymous',
+    'unused-capability',
+    'same-directory',
+    'no-listeners',
   ];
   assert.deepEqual([...codes].sort(), [...all].sort());
 });

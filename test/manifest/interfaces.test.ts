@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import { CapTable$Client } from '../../src/gen/captable.js';
 import { File$Client, FileServer$Client } from '../../src/gen/fileserver.js';
 import { Gate$Client, Namespace$Client } from '../../src/gen/namespace.js';
-import { completeInterfaceRef, KNOWN_INTERFACES, parseInterfaceRef, sameInterface } from '../../src/manifest/index.js';
+import {
+  completeInterfaceRef,
+  KNOWN_INTERFACES,
+  parseInterfaceRef,
+  sameInterface,
+} from '../../src/manifest/index.js';
 
 test('the manifest table of interface ids matches the generated schema code (no drift from schema/*.capnp)', () => {
   const gen: Record<string, bigint> = {
@@ -22,8 +27,14 @@ test('the manifest table of interface ids matches the generated schema code (no 
 });
 
 test('require: a name or a 0x id, completed from the table; an unknown id is kept as an id', () => {
-  assert.deepEqual(parseInterfaceRef('FileServer'), { name: 'FileServer', id: FileServer$Client.interfaceId });
-  assert.deepEqual(parseInterfaceRef('0xa71e78dfa5ac5a4e'), { name: 'Namespace', id: Namespace$Client.interfaceId });
+  assert.deepEqual(parseInterfaceRef('FileServer'), {
+    name: 'FileServer',
+    id: FileServer$Client.interfaceId,
+  });
+  assert.deepEqual(parseInterfaceRef('0xa71e78dfa5ac5a4e'), {
+    name: 'Namespace',
+    id: Namespace$Client.interfaceId,
+  });
   assert.deepEqual(parseInterfaceRef('0x1234'), { id: 0x1234n });
   assert.deepEqual(parseInterfaceRef('Clock'), { name: 'Clock' });
   assert.match(parseInterfaceRef('fileserver') as string, /unknown interface/);

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { NsError } from '../../src/errors.js';
 import { FileServer$Client } from '../../src/gen/fileserver.js';
-import { ManifestError, parseManifest, type Manifest, type Step } from '../../src/manifest/index.js';
+import {
+  ManifestError,
+  parseManifest,
+  type Manifest,
+  type Step,
+} from '../../src/manifest/index.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'manifest');
 
@@ -44,7 +49,12 @@ profiles:
   assert.ok(far?.type === 'import');
   assert.equal(far.path, '/');
   assert.equal(far.interface.name, 'Namespace');
-  assert.deepEqual(m.profiles[0]?.auth, { tokens: [], tlsSubjects: [], loopback: false, loc: undefined });
+  assert.deepEqual(m.profiles[0]?.auth, {
+    tokens: [],
+    tlsSubjects: [],
+    loopback: false,
+    loc: undefined,
+  });
   assert.deepEqual([m.listeners, m.exports, m.limits], [[], [], { rpc: {}, '9p': {} }]);
 });
 
@@ -67,7 +77,10 @@ profiles:
   assert.ok(d?.type === 'dir' && abs?.type === 'dir');
   assert.equal(d.path, 'conf/store');
   assert.equal(abs.path, '/srv/x');
-  const other = parseManifest('version: 1\ncapabilities: { d: { type: dir, path: data } }', { file: 'conf/m.yaml', baseDir: '/etc/capns' });
+  const other = parseManifest('version: 1\ncapabilities: { d: { type: dir, path: data } }', {
+    file: 'conf/m.yaml',
+    baseDir: '/etc/capns',
+  });
   assert.equal((other.capabilities[0] as { path: string }).path, '/etc/capns/data');
 });
 
@@ -80,21 +93,26 @@ profiles:
     { env: { A: 'sekrit-a', B: 'sekrit-b' } },
   );
   assert.deepEqual(m.profiles[0]?.auth.tokens, ['sekrit-a', 'x-$-sekrit-b-y']);
-  const issues = issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: ["${A}", "${B"] }, namespace: [ { bind: "${A}", at: /x } ] }\n', { A: 'sekrit' });
+  const issues = issuesOf(
+    'version: 1\nprofiles:\n  a: { auth: { tokens: ["${A}", "${B"] }, namespace: [ { bind: "${A}", at: /x } ] }\n',
+    { A: 'sekrit' },
+  );
   assert.deepEqual(issues, [
     '3:34 profiles.a.auth.tokens[1]: unterminated "${" (write "$$" for a literal "$")',
     '3:64 profiles.a.namespace[0].bind: "${A}" is not an absolute path (it must start with /)',
   ]);
   // The environment of the process is not consulted: only what the caller passes.
   process.env['CAPNS_TEST_NOT_PASSED'] = 'x';
-  assert.deepEqual(issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: ["${CAPNS_TEST_NOT_PASSED}"] } }\n'), [
-    '3:26 profiles.a.auth.tokens[0]: environment variable CAPNS_TEST_NOT_PASSED is not set',
-  ]);
+  assert.deepEqual(
+    issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: ["${CAPNS_TEST_NOT_PASSED}"] } }\n'),
+    ['3:26 profiles.a.auth.tokens[0]: environment variable CAPNS_TEST_NOT_PASSED is not set'],
+  );
   delete process.env['CAPNS_TEST_NOT_PASSED'];
   // A secret in the wrong place is named by its variable, not shown.
-  assert.deepEqual(issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: "${T}" } }\n', { T: 'hunter2-secret' }), [
-    '3:24 profiles.a.auth.tokens: expected a list, got the string "${T}"',
-  ]);
+  assert.deepEqual(
+    issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: "${T}" } }\n', { T: 'hunter2-secret' }),
+    ['3:24 profiles.a.auth.tokens: expected a list, got the string "${T}"'],
+  );
 });
 
 test('ns: text becomes steps in place, each with the line and column of its own line in the file', () => {
@@ -130,13 +148,20 @@ profiles:
     s.slice(1, 4).map(({ loc: _loc, ...x }) => x),
     [
       { op: 'bind', from: '/tmp', at: '/scratch', position: 'after', create: false },
-      { op: 'mount', capability: 'c', at: '/svc/the clock', position: 'before', create: true, spec: 'spec' },
+      {
+        op: 'mount',
+        capability: 'c',
+        at: '/svc/the clock',
+        position: 'before',
+        create: true,
+        spec: 'spec',
+      },
       { op: 'unmount', at: '/svc/the clock', member: 'c' },
     ],
   );
 });
 
-test('require by name or id is completed to both; an export without auth takes its profile\'s', () => {
+test("require by name or id is completed to both; an export without auth takes its profile's", () => {
   const m = parseManifest(
     `version: 1
 capabilities: { tmp: { type: ram } }
@@ -163,9 +188,10 @@ test('JSON is a manifest too (YAML 1.2), with positions', () => {
   const text = readFileSync(join(fixtures, 'good', 'small.json'), 'utf8');
   const m = parseManifest(text, { file: 'small.json' });
   assert.equal(m.profiles[0]?.namespace[0]?.loc.line, 7);
-  assert.deepEqual(issuesOf('{ "version": 1, "capabilities": { "t": { "type": "ram", "maxFiles": "many" } } }'), [
-    '1:69 capabilities.t.maxFiles: expected a number, got the string "many"',
-  ]);
+  assert.deepEqual(
+    issuesOf('{ "version": 1, "capabilities": { "t": { "type": "ram", "maxFiles": "many" } } }'),
+    ['1:69 capabilities.t.maxFiles: expected a number, got the string "many"'],
+  );
 });
 
 test('anchors and aliases work; a billion-laughs document is refused, not expanded', () => {
@@ -179,7 +205,12 @@ profiles:
   );
   assert.equal(steps(m, 'b')[0]?.at, '/tmp');
   const lol = ['version: 1', 'x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]'];
-  for (let i = 1; i < 10; i++) lol.push(`x${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  for (let i = 1; i < 10; i++)
+    lol.push(
+      `x${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
   const issues = issuesOf(lol.join('\n'));
   assert.equal(issues.length, 1);
   assert.match(issues[0] as string, /^1:1 : YAML: .*alias/i);
