@@ -119,7 +119,7 @@ export class FrameReader {
     if (sizes[0] === 0) throw new ProtocolError('frame segment 0 is empty (no root pointer)');
     // Uninitialized memory is fine: every byte is overwritten from the stream before
     // the frame is handed out. (allocUnsafeSlow: an ArrayBuffer of its own, offset 0.)
-    this.#segments = sizes.map((s) => Buffer.allocUnsafeSlow(s).buffer as ArrayBuffer);
+    this.#segments = sizes.map((s) => Buffer.allocUnsafeSlow(s).buffer);
     this.#frameBytes = total;
     this.#segIndex = -1;
     this.#state = State.Body;
