@@ -75,18 +75,45 @@ export interface CapnsServerOptions {
   readonly drainMs?: number;
 }
 
+/** An open listener, keyed by what identifies it in the manifest (for reload). */
+interface OpenListener {
+  readonly key: string;
+  readonly served: ServedAddress;
+  /** Stops accepting and drains. */
+  close(): Promise<void>;
+  /** Cuts every connection. Never throws. */
+  destroy(): void;
+}
+
+/** What a reload changed. */
+export interface ReloadReport {
+  readonly capabilitiesAdded: string[];
+  readonly capabilitiesRemoved: string[];
+  readonly capabilitiesChanged: string[];
+  readonly profilesChanged: string[];
+  readonly profilesRemoved: string[];
+  readonly listenersOpened: string[];
+  readonly listenersClosed: string[];
+  /** Grants revoked because their capability or profile left the manifest. */
+  readonly revoked: number;
+}
+
+/** A manifest element without its position, as stable JSON: equal text = same definition. */
+function definition(x: unknown): string {
+  return JSON.stringify(x, (k, v: unknown) => (k === 'loc' ? undefined : typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+}
+
 /** The running process. Built by `startCapnsServer`. */
 export class CapnsServer {
   readonly captable = new CapabilityTable();
-  readonly addresses: ServedAddress[] = [];
-  readonly #manifest: Manifest;
+  #manifest: Manifest;
   readonly #log: Logger;
   readonly #drainMs: number;
   readonly #instances = new Map<string, Instance>();
   readonly #profiles = new Map<string, GateProfile>();
-  readonly #rpc: RpcListener[] = [];
-  readonly #ninep: NinepServer[] = [];
-  readonly #closers: (() => void)[] = [];
+  /** Bumped each time a profile's namespace is rebuilt (9P listeners reopen on a change). */
+  readonly #generation = new Map<string, number>();
+  readonly #listeners = new Map<string, OpenListener>();
   #closing: Promise<void> | null = null;
 
   constructor(options: CapnsServerOptions) {
@@ -95,16 +122,136 @@ export class CapnsServer {
     this.#drainMs = options.drainMs ?? 5000;
   }
 
+  /** Where the process listens, in manifest order. */
+  get addresses(): ServedAddress[] {
+    return [...this.#listeners.values()].map((l) => l.served);
+  }
+
   /** Instantiates capabilities, builds profiles, opens listeners. Undoes it all on failure. */
   async start(): Promise<void> {
     try {
       for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
-      for (const p of this.#manifest.profiles) this.#profiles.set(p.name, this.#buildProfile(p));
-      for (const l of this.#manifest.listeners) await this.#listen(l);
+      for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
+      for (const l of this.#manifest.listeners) await this.#open(l);
     } catch (e) {
       this.destroy();
       throw e;
     }
+  }
+
+  #setProfile(name: string, profile: GateProfile): void {
+    this.#profiles.set(name, profile);
+    this.#generation.set(name, (this.#generation.get(name) ?? 0) + 1);
+  }
+
+  /**
+   * Applies `next` differentially (SIGHUP, `capns reload`). New and changed capabilities
+   * are instantiated and profiles rebuilt first; if any of that fails, nothing changes
+   * and the error is thrown. Then: grants of removed or changed capabilities, and of
+   * removed profiles, are revoked live; new connections get the new profiles, while
+   * connections already open keep the namespaces they have (as a running Plan 9 process
+   * keeps its name space); listeners that left the manifest are closed, new ones opened.
+   * Profiles whose steps and capabilities did not change are not touched at all.
+   */
+  async reload(next: Manifest): Promise<ReloadReport> {
+    const old = this.#manifest;
+    const oldCaps = new Map(old.capabilities.map((c) => [c.name, c]));
+    const newCaps = new Map(next.capabilities.map((c) => [c.name, c]));
+    const added = next.capabilities.filter((c) => !oldCaps.has(c.name)).map((c) => c.name);
+    const removed = old.capabilities.filter((c) => !newCaps.has(c.name)).map((c) => c.name);
+    const changed = next.capabilities
+      .filter((c) => oldCaps.has(c.name) && definition(oldCaps.get(c.name)) !== definition(c))
+      .map((c) => c.name);
+    const fresh = new Map<string, Instance>();
+    const touched = new Set([...removed, ...changed, ...added]);
+    const oldProfiles = new Map(old.profiles.map((p) => [p.name, p]));
+    const rebuilt = new Map<string, GateProfile>();
+    try {
+      for (const name of [...added, ...changed]) fresh.set(name, await this.#instantiate(newCaps.get(name)!));
+      const instances = new Map(this.#instances);
+      for (const name of removed) instances.delete(name);
+      for (const [name, inst] of fresh) instances.set(name, inst);
+      for (const p of next.profiles) {
+        const before = oldProfiles.get(p.name);
+        const uses = p.namespace.some((s) => s.op === 'mount' && touched.has(s.capability));
+        if (before === undefined || uses || definition(before) !== definition(p)) rebuilt.set(p.name, this.#buildProfile(p, instances));
+      }
+    } catch (e) {
+      for (const inst of fresh.values()) await inst.close();
+      throw e;
+    }
+    // Commit: nothing below fails on the manifest's account.
+    let revoked = 0;
+    const retired: Instance[] = [];
+    for (const name of [...removed, ...changed]) {
+      revoked += this.captable.revokeLabel(name);
+      retired.push(this.#instances.get(name)!);
+      this.#instances.delete(name);
+    }
+    for (const [name, inst] of fresh) this.#instances.set(name, inst);
+    const profilesRemoved = old.profiles.filter((p) => !next.profiles.some((q) => q.name === p.name)).map((p) => p.name);
+    for (const name of profilesRemoved) {
+      revoked += this.captable.revokeHolder(`${name}@`);
+      this.#profiles.delete(name);
+    }
+    for (const [name, profile] of rebuilt) this.#setProfile(name, profile);
+    this.#manifest = next;
+    // Listeners: keys include the profile generation, so a 9P listener of a rebuilt
+    // profile is reopened with the new namespace.
+    const wanted = new Map(next.listeners.map((l) => [this.#key(l), l]));
+    const closed: string[] = [];
+    for (const [key, open] of this.#listeners) {
+      if (wanted.has(key)) continue;
+      this.#listeners.delete(key);
+      closed.push(open.served.address);
+      void this.#drain(open);
+    }
+    const opened: string[] = [];
+    for (const [key, l] of wanted) {
+      if (this.#listeners.has(key)) continue;
+      try {
+        const o = await this.#open(l);
+        if (o !== undefined) opened.push(o.served.address);
+      } catch (e) {
+        this.#log.error({ err: e, address: formatAddress(l.address) }, 'reload: listener not opened');
+      }
+    }
+    for (const inst of retired) await inst.close();
+    return {
+      capabilitiesAdded: added,
+      capabilitiesRemoved: removed,
+      capabilitiesChanged: changed,
+      profilesChanged: [...rebuilt.keys()],
+      profilesRemoved,
+      listenersOpened: opened,
+      listenersClosed: closed,
+      revoked,
+    };
+  }
+
+  /** Closes a listener, cutting its connections after `drainMs`. Never rejects. */
+  async #drain(l: OpenListener): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.#drainMs)));
+    const done = l.close().then(
+      () => 'closed' as const,
+      () => 'closed' as const,
+    );
+    if ((await Promise.race([done, timeout])) === 'timeout') {
+      this.#log.warn({ address: l.served.address }, 'connections did not drain in time; cutting them');
+      l.destroy();
+    }
+    clearTimeout(timer);
+  }
+
+  #key(l: Listener): string {
+    const profile = l.protocol === '9p' ? (l.profile ?? this.#loopbackProfile()?.name) : undefined;
+    const generation = profile !== undefined ? this.#generation.get(profile) : undefined;
+    return definition({ l, generation });
+  }
+
+  #loopbackProfile(): GateProfile | undefined {
+    return [...this.#profiles.values()].find((p) => p.loopback);
   }
 
   async #instantiate(c: Capability): Promise<Instance> {
@@ -141,14 +288,14 @@ export class CapnsServer {
     }
   }
 
-  #buildProfile(p: Profile): GateProfile {
+  #buildProfile(p: Profile, instances: ReadonlyMap<string, Instance>): GateProfile {
     const table = new MountTable<Client>();
     for (const step of p.namespace) {
       const where = `${step.loc.file}:${step.loc.line}:${step.loc.column} profile '${p.name}'`;
       try {
         switch (step.op) {
           case 'mount': {
-            const inst = this.#instances.get(step.capability);
+            const inst = instances.get(step.capability);
             if (inst === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no capability '${step.capability}'`);
             if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require));
             table.bind(
@@ -183,32 +330,38 @@ export class CapnsServer {
     return p === undefined ? [] : [{ ...p, loopback: true }];
   }
 
-  async #listen(l: Listener): Promise<void> {
+  /** Opens one listener and records it under its key. */
+  async #open(l: Listener): Promise<OpenListener | undefined> {
     const loopback = isLoopback(l.address) || l.profile !== undefined;
+    let open: OpenListener;
     switch (l.protocol) {
       case 'rpc':
-        return this.#listenRpc(l, loopback);
+        open = await this.#listenRpc(l, loopback);
+        break;
       case '9p':
-        return this.#listen9p(l, loopback);
+        open = await this.#listen9p(l, loopback);
+        break;
       case 'http':
         // The HTTP admin API and web page are issue 7; until then the listener is
         // declared but not opened, and the log says so.
         this.#log.warn({ address: formatAddress(l.address) }, 'http listener not opened: the HTTP API is not implemented yet');
-        return;
+        return undefined;
     }
+    this.#listeners.set(this.#key(l), open);
+    return open;
   }
 
-  async #listenRpc(l: Listener, peerIsLoopback: boolean): Promise<void> {
-    const profiles = this.#profilesFor(l);
+  async #listenRpc(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
     let n = 0;
-    const listener = await listen(formatAddress(l.address), {
+    const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
       ...(l.tls !== undefined && { tls: await tlsOptions(l.tls) }),
       bootstrap: () => {
         const connection = `rpc#${++n}`;
         return serveGate({
-          profiles,
+          // Read at each connection, so a reload's profiles serve new connections.
+          profiles: this.#profilesFor(l),
           captable: this.captable,
           connection,
           peerIsLoopback,
@@ -216,12 +369,16 @@ export class CapnsServer {
         });
       },
     });
-    this.#rpc.push(listener);
-    this.addresses.push({ protocol: 'rpc', address: listener.address, ...(l.profile !== undefined && { profile: l.profile }) });
+    return {
+      key: this.#key(l),
+      served: { protocol: 'rpc', address: listener.address, ...(l.profile !== undefined && { profile: l.profile }) },
+      close: () => listener.close(),
+      destroy: () => listener.destroy(),
+    };
   }
 
-  async #listen9p(l: Listener, peerIsLoopback: boolean): Promise<void> {
-    const profile = l.profile !== undefined ? this.#profiles.get(l.profile) : [...this.#profiles.values()].find((p) => p.loopback);
+  async #listen9p(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
+    const profile = l.profile !== undefined ? this.#profiles.get(l.profile) : this.#loopbackProfile();
     if (profile === undefined || !(peerIsLoopback || l.profile !== undefined)) {
       throw new NsError(
         'NS_ERR_INVALID_ARGUMENT',
@@ -248,35 +405,48 @@ export class CapnsServer {
       log: (line) => this.#log.info({ protocol: '9p' }, line),
     });
     const bound = await server.listen(l.address.kind === 'unix' ? { kind: 'unix', path: l.address.path } : { kind: 'tcp', host: l.address.host, port: l.address.port });
-    this.#ninep.push(server);
-    this.#closers.push(() => {
+    const releaseAll = (): void => {
       for (const r of fileServers.values()) r.close();
+      fileServers.clear();
       for (const mp of table.mounts()) for (const b of mp.stack) release(b.member.cap);
       this.captable.forget(holder);
-    });
-    this.addresses.push({ protocol: '9p', address: bound.kind === 'unix' ? `unix!${bound.path}` : `tcp!${bound.host}!${bound.port}`, profile: profile.name });
+    };
+    return {
+      key: this.#key(l),
+      served: { protocol: '9p', address: bound.kind === 'unix' ? `unix!${bound.path}` : `tcp!${bound.host}!${bound.port}`, profile: profile.name },
+      close: async () => {
+        await server.close();
+        releaseAll();
+      },
+      destroy: () => {
+        void server.destroy();
+        releaseAll();
+      },
+    };
   }
 
   /** Stops accepting, drains connections (at most `drainMs`), then releases everything. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const drain = Promise.allSettled([...this.#rpc.map((l) => l.close()), ...this.#ninep.map((s) => s.close())]);
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.#drainMs)));
-      if ((await Promise.race([drain, timeout])) === 'timeout') {
-        this.#log.warn('connections did not drain in time; cutting them');
-        this.destroy();
-      }
-      clearTimeout(timer);
+      const open = [...this.#listeners.values()];
+      this.#listeners.clear();
+      await Promise.all(open.map((l) => this.#drain(l)));
       await this.#release();
     })();
     return this.#closing;
   }
 
   /** Cuts every connection at once and releases everything. Idempotent; never throws. */
-  destroy(err?: Error): void {
-    for (const l of this.#rpc) l.destroy(err);
-    for (const s of this.#ninep) void s.destroy();
+  destroy(): void {
+    const open = [...this.#listeners.values()];
+    this.#listeners.clear();
+    for (const l of open) {
+      try {
+        l.destroy();
+      } catch (e) {
+        this.#log.error({ err: e }, 'while cutting connections');
+      }
+    }
     void this.#release();
   }
 
@@ -285,13 +455,6 @@ export class CapnsServer {
   async #release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    for (const c of this.#closers.splice(0)) {
-      try {
-        c();
-      } catch (e) {
-        this.#log.error({ err: e }, 'while releasing');
-      }
-    }
     for (const inst of this.#instances.values()) {
       try {
         await inst.close();

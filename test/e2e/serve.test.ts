@@ -175,3 +175,73 @@ test('capns serve refuses a bad manifest, names file:line:column, and starts not
   assert.equal(await missing.exit, 2);
   assert.match(missing.stderr(), /cannot read/);
 });
+
+/** Waits until the child's stderr matches `re` (or fails after ~10 s). */
+async function waitForLog(s: Served, re: RegExp, from = 0): Promise<void> {
+  for (let i = 0; i < 400 && !re.test(s.stderr().slice(from)); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.match(s.stderr().slice(from), re);
+}
+
+async function reloadServe(pidfile: string): Promise<number | null> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'reload', '--pidfile', pidfile], {
+    stdio: 'ignore',
+  });
+  return new Promise((r) => child.on('exit', (code) => r(code)));
+}
+
+test('reload applies the manifest differentially: removed capabilities are revoked live, open namespaces keep the rest, new connections see the new profile', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-serve-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const manifest = (aliceSteps: string, extraCaps: string) => `version: 1
+capabilities:
+  tmp: { type: ram }
+${extraCaps}profiles:
+  alice:
+    auth: { tokens: [alice-token] }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+${aliceSteps}  bob:
+    auth: { tokens: [bob-token] }
+    namespace:
+      - { mount: tmp, at: /tmp }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+`;
+  const file = join(dir, 'm.yaml');
+  const pidfile = join(dir, 'capns.pid');
+  await writeFile(file, manifest('      - { mount: clock, at: /svc/clock }\n', '  clock: { type: demo.clock }\n'));
+  const s = await startServe(['--manifest', file, '--pidfile', pidfile], dir, 1);
+  t.after(() => s.child.kill('SIGKILL'));
+  const rpc = addressOf(s.lines, 'rpc');
+  const alice1 = await login(rpc, 'alice-token');
+  const bob1 = await login(rpc, 'bob-token');
+  const r = (await alice1.ns.resolve((p) => { p.path = '/svc/clock'; }).promise()).result;
+  const clock = new Clock.Client(utils.getInterfaceClientOrNull(r.ok.cap));
+  assert.ok((await clock.now().promise()).unixMillis > 0n);
+
+  // v2: the clock leaves the manifest; alice gets a new ram tree at /more.
+  await writeFile(file, manifest('      - { mount: more, at: /more }\n', '  more: { type: ram }\n'));
+  let mark = s.stderr().length;
+  assert.equal(await reloadServe(pidfile), 0);
+  await waitForLog(s, /manifest reloaded/, mark);
+  await assert.rejects(clock.now().promise(), /revoked/);
+  release(clock);
+  // alice1's namespace is otherwise as it was: /tmp still there, /more not added.
+  assert.ok((await alice1.ns.resolve((p) => { p.path = '/tmp'; }).promise()).result._isOk);
+  assert.equal((await alice1.ns.resolve((p) => { p.path = '/more'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
+  // A new alice connection gets the new profile.
+  const alice2 = await login(rpc, 'alice-token');
+  assert.ok((await alice2.ns.resolve((p) => { p.path = '/more'; }).promise()).result._isOk);
+  assert.equal((await alice2.ns.resolve((p) => { p.path = '/svc/clock'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
+  // bob's profile did not change and his namespace works as before.
+  assert.ok((await bob1.ns.resolve((p) => { p.path = '/tmp'; }).promise()).result._isOk);
+
+  // v3 is broken: the reload is refused and the server keeps serving v2.
+  await writeFile(file, 'version: 1\ncapabilities: { x: { type: nope } }\n');
+  mark = s.stderr().length;
+  assert.equal(await reloadServe(pidfile), 0);
+  await waitForLog(s, /reload refused/, mark);
+  assert.ok((await alice2.ns.resolve((p) => { p.path = '/more'; }).promise()).result._isOk);
+  for (const c of [alice1, alice2, bob1]) await c.close();
+  assert.equal(await stop(s), 0);
+});

@@ -7,7 +7,7 @@
  * Exit status: 0 after a clean shutdown; 1 the manifest is invalid or a listener could
  * not be opened (nothing was started); 2 the manifest file could not be read.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
@@ -28,6 +28,7 @@ interface ServeOptions {
   data?: string;
   logLevel: string;
   drainMs: string;
+  pidfile?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -41,13 +42,50 @@ export function register(program: Command): void {
     .option('--data <dir>', `host folder the default manifest serves at /data (default ${DEFAULT_DATA_DIR})`)
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, 'info')
     .option('--drain-ms <ms>', 'how long shutdown waits for connections to finish', '5000')
+    .option('--pidfile <file>', 'write the process id here (for `capns reload --pidfile`); removed at exit')
     .addHelpText(
       'after',
-      '\nExit status: 0 clean shutdown, 1 invalid manifest or a listener failed (nothing started),\n2 the manifest file cannot be read. Manifest format: docs/manifest.md.',
+      '\nSIGHUP (or `capns reload`) re-reads the manifest and applies it differentially.\nExit status: 0 clean shutdown, 1 invalid manifest or a listener failed (nothing started),\n2 the manifest file cannot be read. Manifest format: docs/manifest.md.',
     )
     .action(async (opts: ServeOptions) => {
       process.exitCode = await serve(opts);
     });
+  program
+    .command('reload')
+    .description('make a running `capns serve` re-read its manifest (sends it SIGHUP)')
+    .option('--pid <pid>', 'the process id of capns serve')
+    .option('--pidfile <file>', 'the file capns serve --pidfile wrote')
+    .action(async (opts: { pid?: string; pidfile?: string }) => {
+      process.exitCode = await reload(opts);
+    });
+}
+
+async function reload(opts: { pid?: string; pidfile?: string }): Promise<number> {
+  let text = opts.pid;
+  if (text === undefined && opts.pidfile !== undefined) {
+    try {
+      text = (await readFile(opts.pidfile, 'utf8')).trim();
+    } catch (e) {
+      process.stderr.write(`capns reload: cannot read ${opts.pidfile}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  if (text === undefined) {
+    process.stderr.write('capns reload: give --pid PID or --pidfile FILE\n');
+    return 2;
+  }
+  const pid = Number(text);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    process.stderr.write(`capns reload: '${text}' is not a process id\n`);
+    return 2;
+  }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (e) {
+    process.stderr.write(`capns reload: cannot signal process ${pid}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 async function load(opts: ServeOptions): Promise<Manifest | number> {
@@ -103,7 +141,36 @@ async function serve(opts: ServeOptions): Promise<number> {
   for (const c of manifest.capabilities) {
     if (c.type === 'dir') process.stdout.write(`data ${resolve(c.path)}  (capability ${c.name})\n`);
   }
+  if (opts.pidfile !== undefined) await writeFile(opts.pidfile, `${process.pid}\n`);
   logger.info({ addresses: server.addresses }, 'capns serve ready');
+
+  // SIGHUP: re-read the manifest; a bad one is logged and the running one kept.
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(async () => {
+      if (opts.manifest === undefined) {
+        logger.info('SIGHUP: the embedded default manifest does not change; nothing to reload');
+        return;
+      }
+      const next = await load(opts);
+      if (typeof next === 'number') {
+        logger.error('reload refused: the manifest has errors (above); still running the previous one');
+        return;
+      }
+      const problems = checkManifest(next).filter((d) => d.severity === 'error');
+      if (problems.length > 0) {
+        logger.error({ problems: problems.map(formatDiagnostic) }, 'reload refused; still running the previous manifest');
+        return;
+      }
+      try {
+        const report = await server.reload(next);
+        logger.info({ report }, 'manifest reloaded');
+      } catch (e) {
+        logger.error({ err: e }, 'reload refused; still running the previous manifest');
+      }
+    });
+  };
+  process.on('SIGHUP', onHup);
 
   return new Promise<number>((done) => {
     let stopping = false;
@@ -117,7 +184,8 @@ async function serve(opts: ServeOptions): Promise<number> {
       stopping = true;
       logger.info({ signal }, 'shutting down: draining connections');
       server.close().then(
-        () => {
+        async () => {
+          if (opts.pidfile !== undefined) await rm(opts.pidfile, { force: true });
           logger.info('stopped');
           done(0);
         },
