@@ -6,9 +6,12 @@
  * answered with the same 64 bytes, a data request with a 64 KiB payload.
  *
  *   node floor-peer.js server                  prints its port, serves until stdin ends
- *   node floor-peer.js client PORT SECONDS     prints {"seq":..,"inflight":..,"data":..}
+ *   node floor-peer.js client PORT SECONDS MODE
+ *                                              measures MODE (bench/measure.ts), prints JSON
  */
 import { createConnection, createServer, type Socket } from 'node:net';
+
+import { isMode, measure, type BenchOps, type Mode } from './measure.js';
 
 const PING = 1;
 const DATA = 2;
@@ -86,65 +89,33 @@ class FloorClient {
   }
 }
 
-async function sequential(c: FloorClient, seconds: number): Promise<number> {
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  let n = 0;
-  while (performance.now() < end) {
-    const r = await c.call(PING);
-    if (r.length !== REQUEST_SIZE) throw new Error('bad ping reply');
-    n++;
-  }
-  return n / ((performance.now() - t0) / 1000);
-}
-
-async function inFlight(c: FloorClient, seconds: number, depth: number): Promise<number> {
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  let n = 0;
-  const slot = async (): Promise<void> => {
-    while (performance.now() < end) {
-      await c.call(PING);
-      n++;
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, slot));
-  return n / ((performance.now() - t0) / 1000);
-}
-
-async function dataReads(c: FloorClient, seconds: number): Promise<number> {
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  let bytes = 0;
-  while (performance.now() < end) {
-    const r = await c.call(DATA);
-    if (r.length !== DATA_SIZE) throw new Error('bad data reply');
-    bytes += r.length;
-  }
-  return bytes / ((performance.now() - t0) / 1000) / 1e6;
-}
-
-async function client(port: number, seconds: number): Promise<void> {
+async function client(port: number, seconds: number, mode: Mode): Promise<void> {
   const sock = createConnection({ port, host: '127.0.0.1', noDelay: true });
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
     sock.once('error', reject);
   });
   const c = new FloorClient(sock);
-  await sequential(c, 0.1);
-  await inFlight(c, 0.1, 100);
-  await dataReads(c, 0.1);
-  const seq = await sequential(c, seconds);
-  const inflight = await inFlight(c, seconds, 100);
-  const data = await dataReads(c, seconds);
-  process.stdout.write(JSON.stringify({ seq, inflight, data }) + '\n');
+  const ops: BenchOps = {
+    async ping() {
+      const r = await c.call(PING);
+      if (r.length !== REQUEST_SIZE) throw new Error('bad ping reply');
+    },
+    async read64k() {
+      const r = await c.call(DATA);
+      if (r.length !== DATA_SIZE) throw new Error('bad data reply');
+      return r.length;
+    },
+  };
+  const result = await measure(ops, mode, seconds);
+  process.stdout.write(JSON.stringify(result) + '\n');
   sock.destroy();
 }
 
-const [mode, port, seconds] = process.argv.slice(2);
-if (mode === 'server') serve();
-else if (mode === 'client') await client(Number(port), Number(seconds));
+const [role, port, seconds, mode] = process.argv.slice(2);
+if (role === 'server') serve();
+else if (role === 'client' && isMode(mode)) await client(Number(port), Number(seconds), mode);
 else {
-  process.stderr.write('usage: floor-peer.js server | client PORT SECONDS\n');
+  process.stderr.write('usage: floor-peer.js server | client PORT SECONDS seq|inflight|data\n');
   process.exit(2);
 }

@@ -3,34 +3,38 @@
  *
  * In one run, interleaved rounds of five client -> server pairs, each client and server in
  * a process of its own:
- *   ours -> ours      bench/rpc-peer.js client -> bench/rpc-peer.js server (src/rpc)
  *   C++ -> C++        test/interop/cpp bench -> server (Cap'n Proto 0.9.2): the reference
+ *   ours -> ours      bench/rpc-peer.js client -> bench/rpc-peer.js server (src/rpc)
  *   C++ -> ours, ours -> C++
  *   floor             bench/floor-peer.js: Node TCP framed ping-pong, no RPC at all
- * Each client measures, for SECONDS each: sequential ping calls/s, ping calls/s with 100
- * in flight, sequential 64 KiB data() reads in MB/s. Printed: medians over the rounds
- * and their ratio to C++ -> C++ from the same run.
+ * and three measurements (bench/measure.ts), each by a client process of its own, for
+ * SECONDS after a warm-up: sequential ping calls/s, ping calls/s with 100 in flight,
+ * sequential 64 KiB data() reads in MB/s.
+ *
+ * Printed: medians over the rounds, with the ratio to C++ -> C++ taken round by round;
+ * then the CPU time per call (client + server) — the client measures its own, the server's
+ * is read from /proc around the client's run — which the machine's load disturbs much
+ * less than rates do; then the spread of the rates.
  *
  * Environment: RPC_BENCH_ROUNDS (default 5), RPC_BENCH_SECONDS (default 1).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 import { buildCppPeers, projectRoot, startCppServer } from '../test/support/cpp-build.js';
+import type { BenchResult, Mode } from './measure.js';
 
 const run = promisify(execFile);
 
-interface Figures {
-  seq: number;
-  inflight: number;
-  data: number;
-}
-
 const ROUNDS = Number(process.env['RPC_BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['RPC_BENCH_SECONDS'] ?? 1);
+const MODES: readonly Mode[] = ['seq', 'inflight', 'data'];
+/** USER_HZ: the unit of utime/stime in /proc/PID/stat (100 on Linux everywhere). */
+const CLOCK_TICKS = 100;
 
 const root = projectRoot();
 const benchDir = import.meta.dirname; // dist-bench/bench
@@ -41,6 +45,14 @@ function copyFixtures(): void {
   const to = join(benchDir, '..', 'test', 'fixtures', 'rpc', 'gen');
   mkdirSync(to, { recursive: true });
   for (const f of readdirSync(from)) if (f.endsWith('.js')) cpSync(join(from, f), join(to, f));
+}
+
+/** CPU time (user + system, all threads) of process `pid` so far, in µs. */
+function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
 
 /** Starts a Node peer in server mode; resolves with its port once it prints it. */
@@ -59,10 +71,18 @@ async function startNodeServer(script: string): Promise<{ port: number; child: C
   return { port, child };
 }
 
-async function measure(cmd: string, args: string[]): Promise<Figures> {
-  const { stdout } = await run(cmd, args, { timeout: (SECONDS * 3 + 30) * 1000 });
-  const line = stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(line) as Figures;
+/** One measurement: the client's figures plus the server's CPU µs per call. */
+interface Sample extends BenchResult {
+  serverUs: number;
+}
+
+async function sample(cmd: string, args: string[], serverPid: number): Promise<Sample> {
+  const before = cpuOf(serverPid);
+  const { stdout } = await run(cmd, args, { timeout: (SECONDS + 30) * 1000 });
+  const server = cpuOf(serverPid) - before;
+  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '') as BenchResult;
+  // The server worked for every call of the client's process, warm-up included.
+  return { ...r, serverUs: server / r.calls };
 }
 
 function median(xs: number[]): number {
@@ -71,11 +91,26 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function calls(x: number): string {
+function rate(mode: Mode, x: number): string {
+  if (mode === 'data') return x.toFixed(0);
   return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
 }
 
+function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+}
+
+interface Pair {
+  name: string;
+  cmd: string;
+  args: (mode: Mode) => string[];
+  serverPid: number;
+}
+
 async function main(): Promise<void> {
+  const loadBefore = load();
   copyFixtures();
   const peers = await buildCppPeers();
   const cpp = await startCppServer(peers.server);
@@ -90,26 +125,42 @@ async function main(): Promise<void> {
   const oursAddr = `127.0.0.1:${ours?.port ?? 1}`;
   const node = process.execPath;
   const s = String(SECONDS);
+  const rpcPeer = join(benchDir, 'rpc-peer.js');
+  const cppPid = cpp.process.pid!;
+  const oursPid = ours?.child.pid ?? 0;
 
-  const pairs: { name: string; cmd: string; args: string[] }[] = [
-    { name: 'C++ -> C++ (reference)', cmd: peers.bench, args: [cppAddr, s] },
-    { name: 'ours -> ours', cmd: node, args: [join(benchDir, 'rpc-peer.js'), 'client', oursAddr, s] },
-    { name: 'C++ -> ours', cmd: peers.bench, args: [oursAddr, s] },
-    { name: 'ours -> C++', cmd: node, args: [join(benchDir, 'rpc-peer.js'), 'client', cppAddr, s] },
-    { name: 'floor: Node TCP framed ping-pong', cmd: node, args: [join(benchDir, 'floor-peer.js'), 'client', String(floor.port), s] },
+  const pairs: Pair[] = [
+    { name: 'C++ -> C++ (reference)', cmd: peers.bench, args: (m) => [cppAddr, s, m], serverPid: cppPid },
+    { name: 'ours -> ours', cmd: node, args: (m) => [rpcPeer, 'client', oursAddr, s, m], serverPid: oursPid },
+    { name: 'C++ -> ours', cmd: peers.bench, args: (m) => [oursAddr, s, m], serverPid: oursPid },
+    { name: 'ours -> C++', cmd: node, args: (m) => [rpcPeer, 'client', cppAddr, s, m], serverPid: cppPid },
+    {
+      name: 'floor: Node TCP framed ping-pong',
+      cmd: node,
+      args: (m) => [join(benchDir, 'floor-peer.js'), 'client', String(floor.port), s, m],
+      serverPid: floor.child.pid!,
+    },
   ];
-  const results = new Map<string, Figures[]>(pairs.map((p) => [p.name, []]));
-  if (ours === null) for (const p of pairs) if (p.name.includes('ours')) failures.set(p.name, 'our server did not start');
+  // results[pair][mode][round]; a failed sample stays undefined.
+  const results = new Map<string, Record<Mode, (Sample | undefined)[]>>(
+    pairs.map((p) => [p.name, { seq: [], inflight: [], data: [] }]),
+  );
+  if (ours === null) {
+    for (const p of pairs) if (p.name.includes('ours')) failures.set(p.name, 'our server did not start');
+  }
   try {
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no pair always runs first (or right after another).
       for (let i = 0; i < pairs.length; i++) {
         const p = pairs[(i + round) % pairs.length]!;
         if (failures.has(p.name)) continue;
-        try {
-          results.get(p.name)!.push(await measure(p.cmd, p.args));
-        } catch (err) {
-          failures.set(p.name, (err as Error).message.split('\n').slice(0, 6).join(' | '));
+        for (const mode of MODES) {
+          try {
+            results.get(p.name)![mode][round] = await sample(p.cmd, p.args(mode), p.serverPid);
+          } catch (err) {
+            failures.set(p.name, `${mode}: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`);
+            break;
+          }
         }
       }
       process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
@@ -120,23 +171,68 @@ async function main(): Promise<void> {
     floor.child.stdin!.end();
   }
 
+  // Ratios are taken round by round (each pair against the reference measured in the
+  // same round, seconds apart), then the median of those: the machine's load drifts
+  // between rounds, and this cancels the drift better than a ratio of medians.
   const ref = results.get(pairs[0]!.name)!;
-  const refMed = { seq: median(ref.map((r) => r.seq)), inflight: median(ref.map((r) => r.inflight)), data: median(ref.map((r) => r.data)) };
-  console.log(`\nRPC: ${ROUNDS} interleaved rounds x ${SECONDS} s per figure; medians; ratio to C++ -> C++`);
-  console.log('| pair | sequential calls/s | x C++ | 100 in flight calls/s | x C++ | 64 KiB reads MB/s | x C++ |');
+  const done = (xs: (Sample | undefined)[]): Sample[] => xs.filter((x): x is Sample => x !== undefined);
+  const ratioCell = (rs: (Sample | undefined)[], mode: Mode, f: (x: Sample) => number): string => {
+    const ratios = rs.flatMap((r, i) => {
+      const c = ref[mode][i];
+      return r === undefined || c === undefined ? [] : [f(r) / f(c)];
+    });
+    return ratios.length > 0 ? median(ratios).toFixed(2) : '-';
+  };
+
+  console.log(`\nRPC: ${ROUNDS} interleaved rounds x ${SECONDS} s per figure, medians over rounds;`);
+  console.log('x C++ = median over rounds of (pair / C++ -> C++ of the same round).');
+  console.log(`Load average before: ${loadBefore}; after: ${load()} (${availableParallelism()} cores).`);
+  console.log('\n| pair | sequential calls/s | x C++ | 100 in flight calls/s | x C++ | 64 KiB reads MB/s | x C++ |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const p of pairs) {
-    const rs = results.get(p.name)!;
-    if (rs.length === 0) {
-      console.log(`| ${p.name} | failed: ${failures.get(p.name) ?? 'no result'} ||||||`);
+    const r = results.get(p.name)!;
+    if (MODES.every((m) => done(r[m]).length === 0)) {
+      console.log(`| ${p.name} | failed: ${failures.get(p.name) ?? 'no result'} | | | | | |`);
       continue;
     }
-    const m = { seq: median(rs.map((r) => r.seq)), inflight: median(rs.map((r) => r.inflight)), data: median(rs.map((r) => r.data)) };
-    console.log(
-      `| ${p.name} | ${calls(m.seq)} | ${(m.seq / refMed.seq).toFixed(2)} | ${calls(m.inflight)} | ${(m.inflight / refMed.inflight).toFixed(2)} | ${m.data.toFixed(0)} | ${(m.data / refMed.data).toFixed(2)} |`,
-    );
+    const cells = MODES.map((m) => {
+      const xs = done(r[m]);
+      if (xs.length === 0) return '- | -';
+      return `${rate(m, median(xs.map((x) => x.rate)))} | ${ratioCell(r[m], m, (x) => x.rate)}`;
+    });
+    console.log(`| ${p.name} | ${cells.join(' | ')} |`);
   }
-  console.log('\nTargets (issue 3), ours -> ours against C++ -> C++: 100 in flight >= 1.0x, sequential >= 0.9x, 64 KiB reads >= 1.0x.');
+
+  console.log('\nCPU time per call, client + server, in µs (lower is better; x C++ as above):');
+  console.log('| pair | sequential | x C++ | 100 in flight | x C++ | per 64 KiB read | x C++ |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const p of pairs) {
+    const r = results.get(p.name)!;
+    const cells = MODES.map((m) => {
+      const xs = done(r[m]);
+      if (xs.length === 0) return '- | -';
+      const c = median(xs.map((x) => x.cpuUs));
+      const sv = median(xs.map((x) => x.serverUs));
+      return `${c.toFixed(0)} + ${sv.toFixed(0)} | ${ratioCell(r[m], m, (x) => x.cpuUs + x.serverUs)}`;
+    });
+    console.log(`| ${p.name} | ${cells.join(' | ')} |`);
+  }
+
+  console.log('\nSpread of the rates over rounds (min..max):');
+  console.log('| pair | sequential calls/s | 100 in flight calls/s | 64 KiB reads MB/s |');
+  console.log('|---|---:|---:|---:|');
+  for (const p of pairs) {
+    const r = results.get(p.name)!;
+    const cells = MODES.map((m) => {
+      const xs = done(r[m]).map((x) => x.rate);
+      return xs.length === 0 ? '-' : `${rate(m, Math.min(...xs))}..${rate(m, Math.max(...xs))}`;
+    });
+    console.log(`| ${p.name} | ${cells.join(' | ')} |`);
+  }
+
+  console.log(
+    '\nTargets (issue 3), ours -> ours against C++ -> C++: 100 in flight >= 1.0x, sequential >= 0.9x, 64 KiB reads >= 1.0x.',
+  );
   for (const [name, msg] of failures) console.log(`FAILED ${name}: ${msg}`);
   if (failures.size > 0) process.exitCode = 1;
 }

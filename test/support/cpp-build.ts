@@ -219,6 +219,10 @@ export async function buildCppPeers(): Promise<CppPeers> {
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
+      // Builds of older sources are never used again.
+      for (const d of readdirSync(buildRoot)) {
+        if (/^[0-9a-f]{16}$/.test(d) && d !== hash) rmSync(join(buildRoot, d), { recursive: true, force: true });
+      }
       return peersIn(final);
     } finally {
       try {

@@ -1,17 +1,21 @@
 // The C++ benchmark client (bench/rpc.bench.ts spawns it against the C++ server and ours):
 //
-//   bench HOST:PORT SECONDS
+//   bench HOST:PORT SECONDS MODE
 //
-// Measures, each for SECONDS after a short warm-up, against Test:
+// Measures MODE for SECONDS after a 0.2 s warm-up, against Test:
 //   seq       sequential ping(n) calls: calls/s
 //   inflight  ping(n) with 100 calls in flight: calls/s
 //   data      sequential data(65536) reads: MB/s (10^6 bytes)
-// and prints one JSON line {"seq":..,"inflight":..,"data":..}.
+// and prints one JSON line {"rate":..,"calls":..,"cpuUs":..}: the rate, the number of
+// calls made in all (warm-up included, so the harness can divide the server's CPU time by
+// it) and this process's CPU microseconds per measured call.
 #include <capnp/ez-rpc.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "test-impl.h"
@@ -24,7 +28,20 @@ double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double sequential(Test::Client& test, kj::WaitScope& ws, double seconds) {
+/** CPU time of this process (all threads), in microseconds. */
+double cpuMicros() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/** A measurement: its rate and the calls it made. */
+struct Run {
+  double rate;
+  uint64_t calls;
+};
+
+Run sequential(Test::Client& test, kj::WaitScope& ws, double seconds) {
   uint64_t n = 0;
   auto t0 = Clock::now();
   double elapsed = 0;
@@ -35,7 +52,7 @@ double sequential(Test::Client& test, kj::WaitScope& ws, double seconds) {
     KJ_ASSERT(r.getN() == static_cast<uint32_t>(n));
     n++;
   }
-  return n / elapsed;
+  return {n / elapsed, n};
 }
 
 kj::Promise<void> slot(Test::Client& test, Clock::time_point end, uint64_t& done) {
@@ -49,18 +66,19 @@ kj::Promise<void> slot(Test::Client& test, Clock::time_point end, uint64_t& done
       });
 }
 
-double inFlight(Test::Client& test, kj::WaitScope& ws, double seconds, int depth) {
+Run inFlight(Test::Client& test, kj::WaitScope& ws, double seconds, int depth) {
   uint64_t done = 0;
   auto t0 = Clock::now();
   auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   kj::Vector<kj::Promise<void>> slots;
   for (int i = 0; i < depth; i++) slots.add(slot(test, end, done));
   kj::joinPromises(slots.releaseAsArray()).wait(ws);
-  return done / secondsSince(t0);
+  return {done / secondsSince(t0), done};
 }
 
-double dataReads(Test::Client& test, kj::WaitScope& ws, double seconds, uint32_t size) {
+Run dataReads(Test::Client& test, kj::WaitScope& ws, double seconds, uint32_t size) {
   uint64_t bytes = 0;
+  uint64_t n = 0;
   auto t0 = Clock::now();
   double elapsed = 0;
   while ((elapsed = secondsSince(t0)) < seconds) {
@@ -69,31 +87,36 @@ double dataReads(Test::Client& test, kj::WaitScope& ws, double seconds, uint32_t
     auto r = req.send().wait(ws);
     KJ_ASSERT(r.getData().size() == size);
     bytes += size;
+    n++;
   }
-  return bytes / elapsed / 1e6;
+  return {bytes / elapsed / 1e6, n};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s HOST:PORT SECONDS\n", argv[0]);
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s HOST:PORT SECONDS seq|inflight|data\n", argv[0]);
     return 2;
   }
   double seconds = std::atof(argv[2]);
+  const char* mode = argv[3];
+  auto measure = [&](Test::Client& test, kj::WaitScope& ws, double s) -> Run {
+    if (strcmp(mode, "seq") == 0) return sequential(test, ws, s);
+    if (strcmp(mode, "inflight") == 0) return inFlight(test, ws, s, 100);
+    if (strcmp(mode, "data") == 0) return dataReads(test, ws, s, 65536);
+    KJ_FAIL_REQUIRE("unknown mode", mode);
+  };
   capnp::EzRpcClient client(argv[1], 0, interop::readerOptions());
   auto& ws = client.getWaitScope();
   Test::Client test = client.getMain<Test>();
 
-  // Warm-up: connection, bootstrap, allocator.
-  sequential(test, ws, 0.1);
-  inFlight(test, ws, 0.1, 100);
-  dataReads(test, ws, 0.1, 65536);
-
-  double seq = sequential(test, ws, seconds);
-  double inflight = inFlight(test, ws, seconds, 100);
-  double data = dataReads(test, ws, seconds, 65536);
-  std::printf("{\"seq\":%.1f,\"inflight\":%.1f,\"data\":%.2f}\n", seq, inflight, data);
+  Run warm = measure(test, ws, 0.2);  // connection, bootstrap, allocator
+  double cpu0 = cpuMicros();
+  Run run = measure(test, ws, seconds);
+  double cpu = cpuMicros() - cpu0;
+  std::printf("{\"rate\":%.2f,\"calls\":%llu,\"cpuUs\":%.3f}\n", run.rate,
+              static_cast<unsigned long long>(warm.calls + run.calls), cpu / run.calls);
   std::fflush(stdout);
   _exit(0);
 }
