@@ -118,6 +118,7 @@ if (arg === '--server') {
   const l = await listen('127.0.0.1:0', { bootstrap: () => serveTest(new ServerState()) });
   const f = await floorServer();
   console.log(l.address, (f.address() as net.AddressInfo).port);
+  process.on('SIGTERM', () => process.exit(0));
 } else if (arg !== undefined) {
   await client(arg, Number(process.argv[3]));
 } else {
