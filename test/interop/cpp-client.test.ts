@@ -47,8 +47,15 @@ function expectOk(r: ScenarioResult | undefined, name: string): ScenarioResult {
 }
 
 describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
+  // Our server answers tailEcho by calling the target and copying its answer (src/rpc has
+  // no tail-call API for local servers); tail calls made BY a peer are checked in
+  // cpp-server.test.ts, where the C++ server makes them.
+  const title = (name: string): string =>
+    name === 'tail-call'
+      ? "tail-call: tailEcho reaches targets on our side and back on the caller's side (our server forwards; no local tail-call API)"
+      : `${name}: ${RULES[name]}`;
   for (const name of SCENARIOS) {
-    test(`${name}: ${RULES[name]}`, () => {
+    test(title(name), () => {
       const r = expectOk(results.get(name), name);
       if (name === 'evolution') assert.equal(r.detail, EVOLUTION.newNew);
       if (name === 'tail-call') assert.equal(r.detail, 'bootstrap,getTest,client-hosted');
@@ -65,11 +72,10 @@ describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
 
   test('after the C++ client disconnects, every object our server handed out is released', async () => {
     // Disconnect handling runs when the socket closes, which may lag the client's exit.
-    for (let i = 0; i < 100 && (state.liveCounters !== 0 || state.liveCallbacks !== 0); i++) {
-      await sleep(20);
-    }
+    const busy = (): boolean => state.liveCounters !== 0 || listener.connections.size !== 0;
+    for (let i = 0; i < 250 && busy(); i++) await sleep(20);
+    assert.equal(listener.connections.size, 0, 'server-side connections left open');
     assert.equal(state.liveCounters, 0, 'Counters still alive');
-    assert.equal(state.liveCallbacks, 0, 'Callbacks still alive');
     assert.equal(state.held.length, 0, 'held caps left');
     assert.equal(state.cancelled, 1, 'the one cancelled wait() of the cancellation scenario');
   });
