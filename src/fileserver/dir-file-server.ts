@@ -158,6 +158,9 @@ export class DirFileServer implements FileServer {
   readonly #devs = new Map<bigint, bigint>();
   readonly #bumps = new Map<string, number>();
   #renameLock: Promise<void> = Promise.resolve();
+  /** Lookups using the root descriptor right now; close() waits for them (see DirFile #refs). */
+  #rootRefs = 0;
+  #rootIdle: (() => void) | null = null;
 
   /** @internal Use newDirFileServer. Takes ownership of `root`. */
   constructor(root: FileHandle, options: DirFileServerOptions) {
@@ -192,6 +195,7 @@ export class DirFileServer implements FileServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#rootRefs > 0) await new Promise<void>((resolve) => (this.#rootIdle = resolve));
     await this.#root.close().catch(() => undefined);
   }
 
@@ -215,7 +219,13 @@ export class DirFileServer implements FileServer {
    */
   async openPath(path: readonly string[]): Promise<FileHandle> {
     if (this.#closed) throw new NsError('NS_ERR_IO', 'file server is closed');
-    let cur = await open(proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
+    this.#rootRefs++;
+    let cur: FileHandle;
+    try {
+      cur = await open(proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
+    } finally {
+      if (--this.#rootRefs === 0) this.#rootIdle?.();
+    }
     try {
       for (let i = 0; i < path.length; i++) {
         const next = await this.openName(cur, path[i] ?? '', path.slice(0, i + 1));
@@ -358,6 +368,12 @@ class DirFile implements File {
   #dirty = false;
   #listing: Stat[] | null = null;
   #clunked = false;
+  /** Calls in progress. The descriptors stay open until the last one leaves: a descriptor
+   * number closed under a running call could be reused by an unrelated open, and
+   * `/proc/self/fd/N` would then name something else, perhaps outside the tree. */
+  #refs = 0;
+  #idle: (() => void) | null = null;
+  #released: Promise<void> | null = null;
 
   constructor(fs: DirFileServer, handle: FileHandle, path: readonly string[], base: number) {
     this.#fs = fs;
@@ -375,6 +391,49 @@ class DirFile implements File {
     if (this.#clunked) throw clunked();
   }
 
+  /** Runs one call of this File, holding its descriptors open (see #refs). */
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#clunked) throw clunked();
+    this.#refs++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.#refs === 0) this.#idle?.();
+    }
+  }
+
+  walk(names: readonly string[]): Promise<WalkResult> {
+    return this.#guard(() => this.#walkImpl(names));
+  }
+
+  open(mode: OpenMode): Promise<OpenResult> {
+    return this.#guard(() => this.#openImpl(mode));
+  }
+
+  create(name: string, perm: number, mode: OpenMode): Promise<CreateResult> {
+    return this.#guard(() => this.#createImpl(name, perm, mode));
+  }
+
+  read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.#guard(() => this.#readImpl(offset, count, signal));
+  }
+
+  write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number> {
+    return this.#guard(() => this.#writeImpl(offset, data, signal));
+  }
+
+  readDir(offset: number, count: number): Promise<Stat[]> {
+    return this.#guard(() => this.#readDirImpl(offset, count));
+  }
+
+  stat(): Promise<Stat> {
+    return this.#guard(() => this.#statImpl());
+  }
+
+  wstat(change: StatChange): Promise<void> {
+    return this.#guard(() => this.#wstatImpl(change));
+  }
+
   async #fstat(): Promise<BigIntStats> {
     try {
       const st = await this.#h.stat({ bigint: true });
@@ -387,8 +446,7 @@ class DirFile implements File {
     }
   }
 
-  async walk(names: readonly string[]): Promise<WalkResult> {
-    this.#live();
+  async #walkImpl(names: readonly string[]): Promise<WalkResult> {
     if (names.length > MAX_WALK_NAMES) {
       throw new NsError(
         'NS_ERR_TOO_LARGE',
@@ -441,8 +499,7 @@ class DirFile implements File {
     }
   }
 
-  async open(mode: OpenMode): Promise<OpenResult> {
-    this.#live();
+  async #openImpl(mode: OpenMode): Promise<OpenResult> {
     if (this.#mode !== null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'file is already open');
     const st = await this.#fstat();
     await this.#checkOpen(st, mode);
@@ -499,8 +556,7 @@ class DirFile implements File {
     }
   }
 
-  async create(name: string, perm: number, mode: OpenMode): Promise<CreateResult> {
-    this.#live();
+  async #createImpl(name: string, perm: number, mode: OpenMode): Promise<CreateResult> {
     const st = await this.#fstat();
     if (!st.isDirectory())
       throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
@@ -562,9 +618,8 @@ class DirFile implements File {
     }
   }
 
-  async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
+  async #readImpl(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
     signal?.throwIfAborted();
-    this.#live();
     const io = this.#io;
     const m = this.#mode;
     if (io === null || m === null || m.access === 'write') {
@@ -591,9 +646,8 @@ class DirFile implements File {
     return got === n ? buf : buf.subarray(0, got);
   }
 
-  async write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number> {
+  async #writeImpl(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    this.#live();
     const io = this.#io;
     const m = this.#mode;
     if (io === null || m === null || m.access === 'read' || m.access === 'exec') {
@@ -623,8 +677,7 @@ class DirFile implements File {
     return data.length;
   }
 
-  async readDir(offset: number, count: number): Promise<Stat[]> {
-    this.#live();
+  async #readDirImpl(offset: number, count: number): Promise<Stat[]> {
     const st = await this.#fstat();
     if (!st.isDirectory())
       throw new NsError('NS_ERR_NOT_DIR', `${quote(this.#path)} is not a directory`);
@@ -659,13 +712,11 @@ class DirFile implements File {
     return out.filter((s): s is Stat => s !== null);
   }
 
-  async stat(): Promise<Stat> {
-    this.#live();
+  async #statImpl(): Promise<Stat> {
     return this.#fs.statOf(await this.#fstat(), this.#name);
   }
 
-  async wstat(change: StatChange): Promise<void> {
-    this.#live();
+  async #wstatImpl(change: StatChange): Promise<void> {
     const st = await this.#fstat();
     const rename = changes(change.name) && change.name !== this.#name ? change.name : undefined;
     const length = changes(change.length) ? change.length : undefined;
@@ -814,7 +865,7 @@ class DirFile implements File {
   async remove(): Promise<void> {
     this.#live();
     try {
-      await this.#remove();
+      await this.#guard(() => this.#remove());
     } finally {
       await this.#release(false);
     }
@@ -850,9 +901,14 @@ class DirFile implements File {
     await this.#release(true);
   }
 
-  async #release(honourRemoveOnClose: boolean): Promise<void> {
-    if (this.#clunked) return;
-    this.#clunked = true;
+  #release(honourRemoveOnClose: boolean): Promise<void> {
+    this.#released ??= this.#doRelease(honourRemoveOnClose);
+    return this.#released;
+  }
+
+  async #doRelease(honourRemoveOnClose: boolean): Promise<void> {
+    this.#clunked = true; // synchronously: every later call is refused
+    if (this.#refs > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#fs.track(-1);
     const io = this.#io;
     const mode = this.#mode;

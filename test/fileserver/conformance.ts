@@ -601,6 +601,33 @@ export function conformance(label: string, make: MakeSubject, features: Features
     assert.equal(await readAll(root, 'f'), 'x');
   });
 
+  it('clunk during calls in flight: they finish or reject cleanly, and nothing leaks', async (t) => {
+    const root = await attach(t, make);
+    await mkdir(root, 'd');
+    await mkfile(root, 'f', 'abc');
+    for (let round = 0; round < 20; round++) {
+      const f = await walkTo(root, 'f');
+      await f.open(R);
+      const d = await walkTo(root, 'd');
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 10; i++) {
+        calls.push(f.read(0n, 3).then((b) => assert.equal(text(b), 'abc')));
+        calls.push(f.stat());
+        calls.push(d.walk(['..', 'f']).then((r) => r.file?.clunk()));
+      }
+      const clunks = [f.clunk(), d.clunk(), f.clunk()];
+      const results = await Promise.allSettled(calls);
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          assert.ok(r.reason instanceof NsError, String(r.reason));
+          assert.equal(r.reason.code, 'NS_ERR_INVALID_ARGUMENT');
+        }
+      }
+      await Promise.all(clunks);
+      await rejectsWith(f.stat(), 'NS_ERR_INVALID_ARGUMENT');
+    }
+  });
+
   it('await using clunks', async (t) => {
     const root = await attach(t, make);
     await mkfile(root, 'tmp');
