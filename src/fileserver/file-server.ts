@@ -212,8 +212,10 @@ export interface File {
    *
    * Rejects with NS_ERR_EXISTS, NS_ERR_PERMISSION (no write permission in the directory),
    * NS_ERR_NOT_DIR, NS_ERR_INVALID_PATH (empty, ".", "..", "/" or NUL in `name`),
-   * NS_ERR_TOO_LARGE (name too long, or a server limit such as its file count),
-   * NS_ERR_IS_DIR (a directory with a write mode).
+   * NS_ERR_TOO_LARGE (name too long),
+   * NS_ERR_IS_DIR (a directory with a write mode), NS_ERR_INVALID_ARGUMENT (mode bits the
+   * server does not support, e.g. DMAPPEND/DMEXCL on a host directory), NS_ERR_BUSY (a
+   * server limit such as its file count).
    */
   create(name: string, perm: number, mode: OpenMode): Promise<CreateResult>;
 
@@ -224,7 +226,8 @@ export interface File {
    * no effect; once started, a read completes.
    *
    * Rejects with NS_ERR_NOT_OPEN (not open for reading), NS_ERR_IS_DIR (a directory: use
-   * readDir), NS_ERR_IO.
+   * readDir), NS_ERR_NOT_FOUND (ramfs: the file was removed meanwhile; a host directory,
+   * like POSIX, keeps serving an open file after its removal), NS_ERR_IO.
    */
   read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array>;
 
@@ -237,7 +240,8 @@ export interface File {
    * (docs/fileserver.md).
    *
    * Rejects with NS_ERR_NOT_OPEN (not open for writing), NS_ERR_TOO_LARGE (more than the
-   * iounit, or past the server's maximum file size), NS_ERR_IO.
+   * iounit, or past the server's maximum file size), NS_ERR_BUSY (a server-wide limit such
+   * as ramfs's total bytes), NS_ERR_NOT_FOUND (as for read), NS_ERR_IO.
    */
   write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number>;
 

@@ -336,3 +336,25 @@ test('dirfs: random operation sequences agree with the same model as ramfs', asy
     { numRuns: 30 },
   );
 });
+
+test('dirfs: close() refuses new attaches; Files already open keep reading until clunked', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-dirfs-close-'));
+  try {
+    await writeFile(join(dir, 'f'), 'still here');
+    const fs = await newDirFileServer(dir);
+    const { root } = await fs.attach('');
+    const f = await walkTo(root, 'f');
+    await f.open(R);
+    await fs.close();
+    await fs.close();
+    await rejectsWith(fs.attach(''), 'NS_ERR_IO');
+    assert.equal(text(await f.read(0n, 100)), 'still here');
+    const up = await root.walk(['..']);
+    assert.equal(up.error?.code, 'NS_ERR_IO');
+    await f.clunk();
+    await root.clunk();
+    assert.equal(fs.liveFiles, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
