@@ -672,3 +672,46 @@ test('close() finishes when the client hangs up while a request is being drained
   await h.settled();
   assert.equal(h.fs.live, 0);
 });
+
+test('a Tclunk racing a Tread does not close the File under the read (fid refcounts, lib9p)', async (t) => {
+  const h = await startServer(t);
+  const c = await h.client('9P2000.L');
+  const { fid } = await c.attach();
+  await makeFile(c, fid, 'f', Buffer.from('still here'));
+  const f = await c.walk(fid, ['f']);
+  await c.open(f, OREAD);
+  const gate = readGate(h.fs);
+  const held = gate.waiting();
+  const read = c.rpc({ type: MessageType.Tread, fid: f, offset: 0n, count: 100 });
+  await held;
+  const liveBefore = h.fs.live;
+  // Rclunk comes at once (the fid is out of the table) but the File stays open for the read.
+  await c.clunk(f);
+  assert.equal(h.fs.live, liveBefore, 'the File was closed while a read still used it');
+  assert.equal(
+    (await c.rpc({ type: MessageType.Tread, fid: f, offset: 0n, count: 1 })).type,
+    MessageType.Rlerror,
+  );
+  gate.held[0]!.release();
+  const r = await read;
+  assert.equal(r.type === MessageType.Rread && Buffer.from(r.data).toString(), 'still here');
+  await h.settled();
+  for (let i = 0; i < 100 && h.fs.live !== liveBefore - 1; i++)
+    await new Promise((res) => setTimeout(res, 5));
+  assert.equal(h.fs.live, liveBefore - 1, 'the last reference closed the File');
+  h.fs.gate = null;
+  await c.clunk(fid);
+});
+
+test('maxConnections: a connection over the limit is closed at once with a log line', async (t) => {
+  const h = await startServer(t, { maxConnections: 1 });
+  const first = await h.client('9P2000');
+  const second = await NinepClient.connect(h.address);
+  await second.closedP();
+  assert.ok(
+    h.logs.some((l) => l.includes('refused: 1 connections already')),
+    h.logs.join('\n'),
+  );
+  const { fid } = await first.attach();
+  await first.clunk(fid);
+});
