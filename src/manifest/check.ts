@@ -313,6 +313,16 @@ function simulate(m: Manifest, p: Profile, f: Findings): PaperNamespace {
   return { stacks, mounted };
 }
 
+/** Tokens shorter than this get a warning: a bearer token is a password. */
+const MIN_TOKEN_LENGTH = 16;
+
+/** Whether `path` names something in the namespace: a mount point, below one, or a parent of one. */
+function rootExists(ns: PaperNamespace, path: string): boolean {
+  for (const at of ns.stacks.keys())
+    if (isAtOrBelow(path, at) || isAtOrBelow(at, path)) return true;
+  return false;
+}
+
 /** Whether listener `l` hands out profile `p` (to the right credentials). */
 export function serves(l: Listener, p: Profile): boolean {
   if (l.profile !== undefined) return l.profile === p.name;
@@ -370,6 +380,12 @@ export function checkManifest(m: Manifest): Diagnostic[] {
         );
       else if (mine.has(t))
         f.warning('duplicate-token', loc, `profile ${p.name} lists the same token twice`);
+      if (t.length < MIN_TOKEN_LENGTH && !mine.has(t))
+        f.warning(
+          'weak-token',
+          loc,
+          `profile ${p.name} has a token of ${t.length} characters: use ${MIN_TOKEN_LENGTH} or more random ones (openssl rand -hex 16)`,
+        );
       tokens.set(t, p);
       mine.add(t);
     }
@@ -471,8 +487,14 @@ export function checkManifest(m: Manifest): Diagnostic[] {
   }
   for (const e of m.exports) {
     const where = formatAddress(e.listen);
-    if (!m.profiles.some((q) => q.name === e.profile))
-      f.error('unknown-profile', e.loc, `unknown profile "${e.profile}"`);
+    const p = m.profiles.find((q) => q.name === e.profile);
+    if (p === undefined) f.error('unknown-profile', e.loc, `unknown profile "${e.profile}"`);
+    else if (!rootExists(buildOnPaper(m, p), e.root))
+      f.error(
+        'export-root-missing',
+        e.loc,
+        `${e.root} does not exist in profile ${p.name}'s namespace: nothing is mounted at, above or below it`,
+      );
     if (!hasAuth(e) && !isLoopback(e.listen))
       f.warning(
         'anonymous',

@@ -45,6 +45,7 @@ export {
 } from './interfaces.js';
 export {
   ManifestError,
+  DIAGNOSTIC_CODES,
   formatDiagnostic,
   compareDiagnostics,
   type Diagnostic,

@@ -19,34 +19,40 @@ export interface Diagnostic {
   readonly message: string;
 }
 
-/** The kinds of problem. */
-export type DiagnosticCode =
+/** The kinds of problem (docs/manifest.md lists them with their meaning). */
+export const DIAGNOSTIC_CODES = [
   // parse: the document cannot be read as YAML at all
-  | 'syntax'
+  'syntax',
   // parse: valid YAML, but not a valid manifest
-  | 'duplicate-key'
-  | 'unknown-field'
-  | 'invalid-value'
-  | 'missing-field'
-  | 'env-unset'
-  | 'unknown-capability'
-  | 'unknown-profile'
-  | 'bad-address'
-  | 'bad-path'
-  | 'bad-ns'
+  'duplicate-key',
+  'unknown-field',
+  'invalid-value',
+  'missing-field',
+  'env-unset',
+  'unknown-capability',
+  'unknown-profile',
+  'bad-address',
+  'bad-path',
+  'bad-ns',
   // check (the doctor)
-  | 'shadowed'
-  | 'bind-source-missing'
-  | 'interface-mismatch'
-  | 'duplicate-token'
-  | 'duplicate-subject'
-  | 'unreachable-profile'
-  | 'listener-conflict'
-  | 'loopback-auth'
-  | 'anonymous'
-  | 'unused-capability'
-  | 'same-directory'
-  | 'no-listeners';
+  'shadowed',
+  'bind-source-missing',
+  'interface-mismatch',
+  'duplicate-token',
+  'duplicate-subject',
+  'weak-token',
+  'unreachable-profile',
+  'loopback-auth',
+  'anonymous',
+  'listener-conflict',
+  'export-root-missing',
+  'unused-capability',
+  'same-directory',
+  'no-listeners',
+] as const;
+
+/** A kind of problem. */
+export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 
 /** `file:line:column path: message`, with `warning: ` before the message of a warning. */
 export function formatDiagnostic(d: Diagnostic): string {
