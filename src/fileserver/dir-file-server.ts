@@ -362,6 +362,7 @@ class DirFile implements File {
   readonly #base: number;
   #io: FileHandle | null = null;
   #mode: OpenMode | null = null;
+  #opening = false;
   /** Set while open: whether the object is a directory, and its bump key. */
   #isDir = false;
   #key = '';
@@ -500,7 +501,19 @@ class DirFile implements File {
   }
 
   async #openImpl(mode: OpenMode): Promise<OpenResult> {
-    if (this.#mode !== null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'file is already open');
+    if (this.#mode !== null || this.#opening) {
+      throw new NsError('NS_ERR_INVALID_ARGUMENT', 'file is already open');
+    }
+    // Claimed before the first await, so that two concurrent opens cannot both proceed.
+    this.#opening = true;
+    try {
+      return await this.#openOnce(mode);
+    } finally {
+      this.#opening = false;
+    }
+  }
+
+  async #openOnce(mode: OpenMode): Promise<OpenResult> {
     const st = await this.#fstat();
     await this.#checkOpen(st, mode);
     const dir = st.isDirectory();

@@ -288,6 +288,19 @@ export function conformance(label: string, make: MakeSubject, features: Features
     assert.equal(await readAll(root, 'f'), 'Xbc');
   });
 
+  it('two concurrent opens of one File: exactly one succeeds', async (t) => {
+    const root = await attach(t, make);
+    await mkfile(root, 'f', 'x');
+    const f = await walkTo(root, 'f');
+    const results = await Promise.allSettled([f.open(R), f.open(R), f.open(RW)]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const r of results) {
+      if (r.status === 'rejected')
+        assert.equal((r.reason as NsError).code, 'NS_ERR_INVALID_ARGUMENT');
+    }
+    await f.clunk();
+  });
+
   it('a directory opens for reading only, and is read with readDir', async (t) => {
     const root = await attach(t, make);
     await mkdir(root, 'd');
