@@ -11,10 +11,15 @@ import { NinepProtocolError } from './errors.js';
  * under the 7-byte header) is rejected as soon as its size field has arrived, before any
  * of its body is buffered [ws maxPayload].
  *
+ * Frames that lie whole inside one chunk are returned as views of it (no copy). A frame
+ * split across chunks is kept as views of those chunks and copied once, when its last
+ * byte arrives (Node reads sockets 64 KiB at a time, so every Twrite at msize 64 KiB is
+ * split); nothing is allocated ahead of the bytes actually received.
+ *
  * Not safe for concurrent use (it holds the partial frame); one per connection.
  */
 export class NinepFramer {
-  /** Bytes of an incomplete frame (or of an incomplete size field). */
+  /** Views of the chunks holding the start of an incomplete frame. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Size of the frame being collected, once its size field is known; -1 before. */
@@ -30,15 +35,17 @@ export class NinepFramer {
 
   /**
    * Adds `chunk` and returns the frames it completes, in order (possibly none). Each
-   * returned frame is its own memory or a view of `chunk`; the caller may keep it. Throws
-   * NinepProtocolError for a size out of range; the framer is then unusable.
+   * returned frame is its own memory or a view of `chunk`; the caller may keep it. The
+   * framer keeps views of `chunk` for a frame that continues in later chunks: the caller
+   * must not reuse `chunk`'s memory. Throws NinepProtocolError for a size out of range;
+   * the framer is then unusable.
    */
   push(chunk: Uint8Array): Buffer[] {
     const out: Buffer[] = [];
     let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.pendingBytes > 0) {
-      // Complete the partial frame first, copying only what it needs.
       if (this.need < 0) {
+        // The size field itself was split.
         const take = Math.min(4 - this.pendingBytes, buf.length);
         this.pending.push(buf.subarray(0, take));
         this.pendingBytes += take;
@@ -64,8 +71,7 @@ export class NinepFramer {
       pos += size;
     }
     if (pos < buf.length) {
-      // The chunk may be a big read buffer: keep a copy of just the tail, not a view of all of it.
-      const tail = Buffer.from(buf.subarray(pos));
+      const tail = buf.subarray(pos);
       this.pending = [tail];
       this.pendingBytes = tail.length;
       this.need = tail.length >= 4 ? this.checkSize(tail.readUInt32LE(0)) : -1;
