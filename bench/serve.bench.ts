@@ -1,0 +1,195 @@
+/**
+ * `capns serve` benchmark (issue 5): `npm run bench -- serve`.
+ *
+ * Connections accepted per second and memory per idle connection, with 1,000
+ * connections, each of which bootstraps the Gate, authenticates and holds its own
+ * namespace (a fork of its profile, every capability a fresh grant) — against the same
+ * measured on a plain Node TCP server that accepts and keeps sockets (the floor for any
+ * Node server), in the same run. Servers run in processes of their own; memory is the
+ * server's RSS growth (from /proc) divided by the connections, after they are idle.
+ *
+ * Environment: SERVE_BENCH_ROUNDS (default 3), SERVE_BENCH_CONNECTIONS (default 1000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Gate } from '../src/gen/namespace.js';
+import { connect, release, type RpcConnection } from '../src/rpc/index.js';
+
+const ROUNDS = Number(process.env['SERVE_BENCH_ROUNDS'] ?? 3);
+const N = Number(process.env['SERVE_BENCH_CONNECTIONS'] ?? 1000);
+/** Connections being opened at once. */
+const CONCURRENCY = 50;
+
+const distRoot = join(import.meta.dirname, '..'); // dist-bench
+
+const MANIFEST = `version: 1
+capabilities:
+  tmp: { type: ram }
+  data: { type: ram }
+  clock: { type: demo.clock }
+profiles:
+  local:
+    auth: { loopback: true }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+      - { mount: data, at: /data }
+      - { mount: clock, at: /svc/clock }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+`;
+
+/** A plain TCP server that accepts and keeps every socket, answering one byte with one byte. */
+const FLOOR_SERVER = `
+const net = require('node:net');
+const socks = new Set();
+const s = net.createServer((c) => { socks.add(c); c.on('data', (d) => c.write(d)); c.on('close', () => socks.delete(c)); });
+s.listen(0, '127.0.0.1', () => console.log('tcp ' + s.address().port));
+`;
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+}
+
+async function startChild(args: string[]): Promise<Started> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /(?:rpc|tcp)\s+(?:tcp!127\.0\.0\.1!)?(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', () => reject(new Error(`server exited: ${args.join(' ')}`)));
+  });
+  return { child, port };
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Opens `n` connections, CONCURRENCY at a time; resolves with what to close them. */
+async function openMany<T>(n: number, open: () => Promise<T>): Promise<{ items: T[]; seconds: number }> {
+  const items: T[] = [];
+  const t0 = process.hrtime.bigint();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) {
+        next++;
+        items.push(await open());
+      }
+    }),
+  );
+  return { items, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+interface Sample {
+  perSecond: number;
+  bytesPerConnection: number;
+}
+
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 500));
+}
+
+async function measureCapns(manifest: string): Promise<Sample> {
+  const server = await startChild([join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', manifest, '--log-level', 'warn']);
+  try {
+    const address = `tcp!127.0.0.1!${server.port}`;
+    // Warm up: a few connections so that code paths are compiled before the baseline.
+    for (let i = 0; i < 20; i++) await closeCapns(await openCapns(address));
+    await settle();
+    const before = rssBytes(server.child.pid!);
+    const { items, seconds } = await openMany(N, () => openCapns(address));
+    await settle();
+    const after = rssBytes(server.child.pid!);
+    await Promise.all(items.map(closeCapns));
+    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N };
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+}
+
+interface CapnsConn {
+  conn: RpcConnection;
+  release: () => void;
+}
+
+async function openCapns(address: string): Promise<CapnsConn> {
+  const conn = await connect(address);
+  const gate = conn.bootstrap(Gate);
+  const r = (await gate.authenticate((p) => { p.token = ''; }).promise()).result;
+  if (!r._isOk) throw new Error('authentication failed');
+  const ns = r.ok.ns;
+  return { conn, release: () => { release(ns); release(gate); } };
+}
+
+async function closeCapns(c: CapnsConn): Promise<void> {
+  c.release();
+  await c.conn.close();
+}
+
+async function measureFloor(): Promise<Sample> {
+  const server = await startChild(['-e', FLOOR_SERVER]);
+  try {
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect(server.port, '127.0.0.1', () => {
+          s.write('x');
+          s.once('data', () => resolve(s));
+        });
+        s.on('error', reject);
+      });
+    for (let i = 0; i < 20; i++) (await open()).destroy();
+    await settle();
+    const before = rssBytes(server.child.pid!);
+    const { items, seconds } = await openMany(N, open);
+    await settle();
+    const after = rssBytes(server.child.pid!);
+    for (const s of items) s.destroy();
+    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N };
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'capns-serve-bench-'));
+try {
+  const manifest = join(dir, 'm.yaml');
+  writeFileSync(manifest, MANIFEST);
+  const capns: Sample[] = [];
+  const floor: Sample[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Interleaved, so that the machine's load hits both alike.
+    floor.push(await measureFloor());
+    capns.push(await measureCapns(manifest));
+    console.log(
+      `round ${r + 1}: capns ${capns[r]!.perSecond.toFixed(0)} conn/s, ${(capns[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn; ` +
+        `floor ${floor[r]!.perSecond.toFixed(0)} conn/s, ${(floor[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn`,
+    );
+  }
+  const cps = median(capns.map((s) => s.perSecond));
+  const fps = median(floor.map((s) => s.perSecond));
+  const cmem = median(capns.map((s) => s.bytesPerConnection));
+  const fmem = median(floor.map((s) => s.bytesPerConnection));
+  console.log(`\n${N} connections, ${CONCURRENCY} opening at once, medians of ${ROUNDS} rounds:`);
+  console.log('| server | connections accepted/s | memory per idle connection |');
+  console.log('|---|---:|---:|');
+  console.log(`| capns serve (connect + Gate.authenticate + own namespace) | ${cps.toFixed(0)} (${(cps / fps).toFixed(2)}x floor) | ${(cmem / 1024).toFixed(1)} KiB (${(cmem / fmem).toFixed(1)}x floor) |`);
+  console.log(`| floor: plain Node TCP accept + 1-byte echo | ${fps.toFixed(0)} | ${(fmem / 1024).toFixed(1)} KiB |`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
