@@ -156,7 +156,7 @@ describe('Linux v9fs client in a qemu VM', { timeout: 1_000_000 }, () => {
   );
 
   test(
-    'capns 9p --ram: 9P2000.L and 9P2000 mounts pass the guest POSIX work, and diodcat reads back what the guest wrote',
+    'capns 9p --ram: 9P2000.L and 9P2000 mounts at msize 512 KiB pass the guest POSIX work, and diodcat reads back what the guest wrote',
     { timeout: 480_000 },
     async (t) => {
       const p = prereqsOrSkip(t);
@@ -183,6 +183,13 @@ describe('Linux v9fs client in a qemu VM', { timeout: 1_000_000 }, () => {
         if (mount !== undefined) t.diagnostic(`${v} mount: ${mount.detail}`);
       }
       assertAllOk(run, versions, perVersionChecks, server);
+
+      // The kernel reports the msize it settled on (diod's 64 KiB cap shows there too).
+      for (const v of versions) {
+        const mount = run.results.find((r) => r.version === v && r.name === 'mount');
+        const msize = /(?:^|[ ,])msize=(\d+)/.exec(mount?.detail ?? '')?.[1];
+        assert.equal(Number(msize), 512 * 1024, `${v}: negotiated msize`);
+      }
 
       // The bytes the guest wrote, read back on the host through the same server by a
       // second client (diodcat, 9P2000.L): the server holds what the kernel sent.
