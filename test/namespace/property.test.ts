@@ -75,6 +75,25 @@ class Model {
     return { label: first.label, spec: first.spec, rest: l.rest, mountPoint: l.mountPoint };
   }
 
+  /** MCREATE: where a new file `path` goes, as [kind, labels in order, rest]. */
+  createTarget(path: string): [string, string[], string] {
+    const comps = modelClean(path);
+    if (comps.length === 0) throw new ModelError('NS_ERR_EXISTS');
+    const here = key(comps);
+    if ([...this.mounts.keys()].some((m) => m === here || m.startsWith(here + '/'))) throw new ModelError('NS_ERR_EXISTS');
+    const parent = this.lookup(key(comps.slice(0, -1)));
+    if (parent.mountPoint === undefined) throw new ModelError('NS_ERR_PERMISSION');
+    const fs = parent.stack.filter((b) => isFs(b.label));
+    if (fs.length === 0) throw new ModelError('NS_ERR_NOT_DIR');
+    const name = comps[comps.length - 1] as string;
+    if (parent.rest === '') {
+      const c = fs.find((b) => b.create);
+      if (c === undefined) throw new ModelError('NS_ERR_PERMISSION');
+      return ['member', [c.label], name];
+    }
+    return ['walk', fs.map((b) => b.label), join(parent.rest, name)];
+  }
+
   list(path: string): string[] {
     const l = this.lookup(path);
     const here = key(modelClean(path));
@@ -184,6 +203,11 @@ function tableResolve(t: MountTable<string>, p: string): { label: string; spec: 
   return { label: r.binding.member.label, spec: r.binding.spec, rest: r.rest, mountPoint: r.mountPoint };
 }
 
+function tableCreate(t: MountTable<string>, p: string): [string, string[], string] {
+  const c = t.createTarget(p);
+  return c.kind === 'member' ? ['member', [c.binding.member.label], c.rest] : ['walk', c.bindings.map((b) => b.member.label), c.rest];
+}
+
 function tableList(t: MountTable<string>, p: string): string[] {
   return t
     .listUnion(p, (b: Binding<string>, dir) => content(b.member.label, dir)?.map((name) => ({ name })))
@@ -194,6 +218,7 @@ function agree(t: MountTable<string>, m: Model, context: string): void {
   for (const p of UNIVERSE) {
     assert.deepEqual(outcome(() => tableResolve(t, p)), outcome(() => m.resolve(p)), `resolve ${p} after ${context}`);
     assert.deepEqual(outcome(() => tableList(t, p)), outcome(() => m.list(p)), `list ${p} after ${context}`);
+    assert.deepEqual(outcome(() => tableCreate(t, p)), outcome(() => m.createTarget(p)), `createTarget ${p} after ${context}`);
   }
   const mounts = [...t.mounts()].map((mp) => [mp.path, mp.stack.map((b) => [b.member.label, b.spec, b.create])]);
   const cmp = (x: string, y: string): number => {
@@ -210,7 +235,7 @@ function observe(t: MountTable<string>): unknown {
   return UNIVERSE.map((p) => [outcome(() => tableResolve(t, p)), outcome(() => tableList(t, p))]);
 }
 
-test('random operation sequences: MountTable and the reference model agree on every lookup and listing', () => {
+test('random operation sequences: MountTable and the reference model agree on every lookup, listing and create target', () => {
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 30 }), (ops) => {
       const t = new MountTable<string>();
@@ -222,7 +247,7 @@ test('random operation sequences: MountTable and the reference model agree on ev
         agree(t, m, `op ${i} ${JSON.stringify(o)}`);
       });
     }),
-    { numRuns: 150 },
+    { numRuns: 100 },
   );
 });
 
