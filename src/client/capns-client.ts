@@ -1,0 +1,592 @@
+/**
+ * The client library: `connect(address, { token })` dials a `capns serve` RPC listener,
+ * presents the token to its Gate and returns a CapnsClient — your own namespace (a fork
+ * of your profile's: binds made through it are seen by no other connection) with typed
+ * resolution, file helpers and a JSON call by schema reflection.
+ *
+ * Errors: expected conditions (not found, permission, interface mismatch, ...) reject
+ * with NsError (src/errors.ts), translated from the server's Failure by src/failure.ts;
+ * transport problems (cannot connect, connection lost, an exception from the server)
+ * reject with RpcError (type `disconnected` when the connection is gone or could not be
+ * made).
+ */
+import type tls from 'node:tls';
+import * as $ from 'capnp-es';
+import type { Client } from 'capnp-es';
+import { NsError } from '../errors.js';
+import { fromFailure } from '../failure.js';
+import { File as FileIface, type File$Client, FileServer as FileServerIface, type FileServer$Client } from '../gen/fileserver.js';
+import { OpenMode_Access, Position as PositionEnum, type Qid as QidStruct, type Stat as StatStruct } from '../gen/common.js';
+import { Gate, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
+import { RemoteFileServer } from '../fileserver/file-server-rpc.js';
+import { DMDIR, type Qid, type Stat } from '../fileserver/file-server.js';
+import { parseAddress } from '../manifest/address.js';
+import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
+import { callByReflection, capabilityPaths, JsonCodec, SchemaIndex, type JsonValue } from '../reflect/index.js';
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** A bearer token from the server's manifest. Default "": loopback peers of the default manifest need none. */
+  readonly token?: string;
+  /** Connect with TLS (node:tls options: ca, cert, key, servername, ...). */
+  readonly tls?: tls.ConnectionOptions;
+  /** RPC limits for this connection (docs/rpc.md). */
+  readonly limits?: Partial<RpcLimits>;
+}
+
+/** A generated interface class (`Clock`) or its client class (`Clock.Client`). */
+export type InterfaceLike<C> = { readonly Client: ClientClass<C> } | ClientClass<C>;
+
+/** A generated client class: constructible from a raw capability, with the interface id. */
+export interface ClientClass<C> {
+  readonly interfaceId: bigint;
+  new (client: Client): C;
+}
+
+/** Where a union member goes (Plan 9 bind(2): MREPL, MBEFORE, MAFTER). */
+export type Position = 'replace' | 'before' | 'after';
+
+/** Options of bind and mount. */
+export interface BindOptions {
+  /** Default 'replace'. */
+  readonly position?: Position;
+  /** MCREATE: creates in the union go to this member. Default false. */
+  readonly create?: boolean;
+}
+
+/** One entry of a union listing. */
+export interface NamespaceEntry {
+  readonly name: string;
+  readonly kind: 'directory' | 'file' | 'capability';
+  /** The interface bound there (0n for directories and files inside a file tree). */
+  readonly interfaceId: bigint;
+  readonly label: string;
+  readonly qid: Qid;
+}
+
+/** What a path resolves to, without the capability. */
+export interface Resolution {
+  readonly interfaceId: bigint;
+  /** The interface's name in schema/, or its id in hex. */
+  readonly interfaceName: string;
+  readonly label: string;
+  /** The path left to walk inside the member ("" at the mount point). */
+  readonly rest: string;
+}
+
+/** A member of a union stack. */
+export interface UnionMember {
+  readonly interfaceId: bigint;
+  readonly label: string;
+  readonly create: boolean;
+}
+
+const POSITION: Record<Position, number> = { replace: PositionEnum.REPLACE, before: PositionEnum.BEFORE, after: PositionEnum.AFTER };
+const KIND: Record<number, NamespaceEntry['kind']> = {
+  [Namespace_Entry_Kind.DIRECTORY]: 'directory',
+  [Namespace_Entry_Kind.FILE]: 'file',
+  [Namespace_Entry_Kind.CAPABILITY]: 'capability',
+};
+/** Reads and writes are split at this size (or the file's iounit, if smaller). */
+const IO_CHUNK = 64 * 1024;
+
+function readQid(q: QidStruct): Qid {
+  return { type: q.type, version: q.version, path: q.path };
+}
+
+function readStat(s: StatStruct): Stat {
+  return {
+    qid: readQid(s.qid),
+    mode: s.mode >>> 0,
+    atime: s.atime,
+    mtime: s.mtime,
+    length: s.length,
+    name: s.name,
+    uid: s.uid,
+    gid: s.gid,
+    muid: s.muid,
+  };
+}
+
+function clientClassOf<C>(Iface: InterfaceLike<C>): ClientClass<C> {
+  return 'Client' in Iface ? Iface.Client : Iface;
+}
+
+/** Splits a path into its parent directory and last name ("/a/b" -> ["/a", "b"]). */
+function splitPath(path: string): [string, string] {
+  const p = path.replace(/\/+$/, '');
+  const i = p.lastIndexOf('/');
+  const name = p.slice(i + 1);
+  if (name === '' || name === '.' || name === '..') throw new NsError('NS_ERR_INVALID_PATH', `${JSON.stringify(path)} does not name a file`);
+  return [i <= 0 ? '/' : p.slice(0, i), name];
+}
+
+/** Releases a File capability after asking the server to clunk it. Never throws. */
+async function clunk(f: File$Client): Promise<void> {
+  try {
+    await f.clunk().promise();
+  } catch {
+    // The peer may be gone; the File went with it.
+  } finally {
+    release(f);
+  }
+}
+
+/**
+ * A connection to `capns serve` and the namespace it handed out. Methods may be called
+ * concurrently. Paths are absolute, in this connection's namespace.
+ */
+export class CapnsClient implements AsyncDisposable {
+  /** The RPC connection (for its stats, or to wait for its end). */
+  readonly connection: RpcConnection;
+  /** The raw Namespace capability, for the schema's methods the helpers do not cover. Owned by this client. */
+  readonly namespace: Namespace$Client;
+  /** The profile the token selected. */
+  readonly profile: string;
+  readonly #codec: JsonCodec;
+  #closed = false;
+
+  /** Use `connect()`. Takes ownership of `conn` and `ns`. */
+  constructor(conn: RpcConnection, ns: Namespace$Client, profile: string, codec = new JsonCodec(new SchemaIndex())) {
+    this.connection = conn;
+    this.namespace = ns;
+    this.profile = profile;
+    this.#codec = codec;
+  }
+
+  /** The schema reflection used by `call` (interface names, methods). */
+  get schema(): SchemaIndex {
+    return this.#codec.schema;
+  }
+
+  // ---- capabilities ------------------------------------------------------------------
+
+  /**
+   * The capability at `path` as a typed client of `Iface`, checked by the server
+   * (`expectedInterface`): `await ns.resolve('/svc/clock', Clock)` -> Clock$Client. The
+   * caller owns the result: `release()` it or `using` it.
+   * @throws NsError NS_ERR_NOT_FOUND, NS_ERR_INTERFACE_MISMATCH, ...
+   */
+  async resolve<C>(path: string, Iface: InterfaceLike<C>): Promise<C & Disposable> {
+    const Ctor = clientClassOf(Iface);
+    const { client } = await this.#resolve(path, Ctor.interfaceId);
+    return disposable(new Ctor(client) as C & { client: Client });
+  }
+
+  /**
+   * The capability at `path` whatever its interface, with what the namespace knows of
+   * it. The caller owns `client` (release it with `release`).
+   */
+  async resolveAny(path: string): Promise<Resolution & { client: Client }> {
+    return this.#resolve(path, 0n);
+  }
+
+  /** What `path` resolves to (interface, label, rest), holding nothing. */
+  async lookup(path: string): Promise<Resolution> {
+    const { client, ...info } = await this.#resolve(path, 0n);
+    client.close();
+    return info;
+  }
+
+  async #resolve(path: string, expected: bigint): Promise<Resolution & { client: Client }> {
+    const r = await this.namespace
+      .resolve((p) => {
+        p.path = path;
+        p.expectedInterface = expected;
+      })
+      .promise();
+    const res = r.result;
+    if (res._isErr) throw fromFailure(res.err);
+    const client = $.utils.getInterfaceClientOrNull(res.ok.cap);
+    if (client === null) throw new RpcError('failed', `resolve ${path}: the server returned no capability`);
+    const interfaceId = res.ok.interfaceId;
+    return { client, interfaceId, interfaceName: this.schema.interfaceName(interfaceId), label: res.ok.label, rest: res.ok.rest };
+  }
+
+  /**
+   * The FileServer at `path` (a mount point holding one) as a RemoteFileServer. The
+   * caller owns it: `close()` it.
+   */
+  async fileServer(path: string): Promise<RemoteFileServer> {
+    const fs = await this.resolve<FileServer$Client>(path, FileServerIface);
+    return new RemoteFileServer(fs);
+  }
+
+  /**
+   * Calls `method` of the capability at `path` with JSON params (schema reflection; see
+   * docs/cli.md for the JSON form) and returns the JSON results. A path inside a file
+   * tree names a File. `{"capability": "/path"}` in the params passes the capability at
+   * that path of this namespace.
+   * @throws NsError NS_ERR_INVALID_ARGUMENT for an unknown method (naming the ones that
+   *   exist) or params that do not fit; NsError for failures of the resolve; RpcError
+   *   when the call throws.
+   */
+  async call(path: string, method: string, params: unknown): Promise<JsonValue> {
+    const held: Client[] = [];
+    try {
+      const target = await this.#target(path);
+      held.push(target.client);
+      const ref = this.schema.method(target.interfaceId, method);
+      const caps = new Map<string, Client>();
+      for (const p of capabilityPaths(params)) {
+        const c = await this.resolveAny(p);
+        held.push(c.client);
+        caps.set(p, c.client);
+      }
+      return await callByReflection(target.client, ref, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
+    } finally {
+      for (const c of held) c.close();
+    }
+  }
+
+  /** The interface `call` would use at `path`, and its methods' names. */
+  async methodsAt(path: string): Promise<{ interfaceId: bigint; interfaceName: string; methods: string[] }> {
+    const t = await this.#target(path);
+    t.client.close();
+    return { interfaceId: t.interfaceId, interfaceName: this.schema.interfaceName(t.interfaceId), methods: this.schema.methods(t.interfaceId).map((m) => m.method.name) };
+  }
+
+  /** What `call` calls: the capability at a mount point, or the File at a path inside a file tree. */
+  async #target(path: string): Promise<{ client: Client; interfaceId: bigint }> {
+    const r = await this.#resolve(path, 0n);
+    if (r.rest === '') return r;
+    r.client.close();
+    const file = await this.#walk(path);
+    return { client: file.client, interfaceId: FileIface.Client.interfaceId };
+  }
+
+  // ---- files ---------------------------------------------------------------------------
+
+  /** A File for `path` (walked by the server through the union), owned by the caller. */
+  async #walk(path: string): Promise<File$Client> {
+    const r = await this.namespace
+      .walk((p) => {
+        p.path = path;
+      })
+      .promise();
+    const res = r.result;
+    if (res._isErr) throw fromFailure(res.err);
+    return res.file;
+  }
+
+  /** The whole content of the file at `path`. @throws NsError (NS_ERR_NOT_FOUND, NS_ERR_IS_DIR, ...). */
+  async readFile(path: string): Promise<Uint8Array> {
+    const f = await this.#walk(path);
+    try {
+      const o = (await f.open((p) => (p._initMode().access = OpenMode_Access.READ)).promise()).result;
+      if (o._isErr) throw fromFailure(o.err);
+      const chunk = o.ok.iounit > 0 ? Math.min(o.ok.iounit, IO_CHUNK) : IO_CHUNK;
+      const parts: Uint8Array[] = [];
+      let offset = 0n;
+      for (;;) {
+        const r = (
+          await f
+            .read((p) => {
+              p.offset = offset;
+              p.count = chunk;
+            })
+            .promise()
+        ).result;
+        if (r._isErr) throw fromFailure(r.err);
+        const bytes = r.data.toUint8Array();
+        if (bytes.length === 0) break;
+        parts.push(bytes.slice());
+        offset += BigInt(bytes.length);
+      }
+      const all = Buffer.concat(parts);
+      return new Uint8Array(all.buffer, all.byteOffset, all.length);
+    } finally {
+      await clunk(f);
+    }
+  }
+
+  /**
+   * Writes `data` as the whole content of the file at `path`, creating it (mode
+   * `perm`, default 0o644) when it does not exist; an existing file is truncated. The
+   * parent directory must exist.
+   */
+  async writeFile(path: string, data: Uint8Array, opts: { perm?: number } = {}): Promise<void> {
+    const [dir, name] = splitPath(path);
+    const parent = await this.#walk(dir);
+    let file: File$Client;
+    let iounit: number;
+    try {
+      const w = (
+        await parent
+          .walk((p) => {
+            p._initNames(1).set(0, name);
+          })
+          .promise()
+      ).result;
+      if (w._isFile) {
+        file = w.file;
+        const o = (
+          await file
+            .open((p) => {
+              const m = p._initMode();
+              m.access = OpenMode_Access.WRITE;
+              m.truncate = true;
+            })
+            .promise()
+        ).result;
+        if (o._isErr) {
+          await clunk(file);
+          throw fromFailure(o.err);
+        }
+        iounit = o.ok.iounit;
+      } else {
+        const err = fromFailure(w.err);
+        if (err.code !== 'NS_ERR_NOT_FOUND') throw err;
+        const c = (
+          await parent
+            .create((p) => {
+              p.name = name;
+              p.perm = opts.perm ?? 0o644;
+              p._initMode().access = OpenMode_Access.WRITE;
+            })
+            .promise()
+        ).result;
+        if (c._isErr) throw fromFailure(c.err);
+        file = c.ok.file;
+        iounit = c.ok.iounit;
+      }
+    } finally {
+      await clunk(parent);
+    }
+    try {
+      const chunk = iounit > 0 ? Math.min(iounit, IO_CHUNK) : IO_CHUNK;
+      let offset = 0;
+      while (offset < data.length) {
+        const piece = data.subarray(offset, offset + chunk);
+        const r = (
+          await file
+            .write((p) => {
+              p.offset = BigInt(offset);
+              p._initData(piece.length).copyBuffer(piece);
+            })
+            .promise()
+        ).result;
+        if (r._isErr) throw fromFailure(r.err);
+        if (r.count === 0) throw new NsError('NS_ERR_IO', `write to ${path} made no progress`);
+        offset += r.count;
+      }
+    } finally {
+      await clunk(file);
+    }
+  }
+
+  /** Creates the directory `path` (mode `perm`, default 0o755). @throws NsError NS_ERR_EXISTS, ... */
+  async mkdir(path: string, opts: { perm?: number } = {}): Promise<void> {
+    const [dir, name] = splitPath(path);
+    const parent = await this.#walk(dir);
+    try {
+      const c = (
+        await parent
+          .create((p) => {
+            p.name = name;
+            p.perm = (DMDIR | (opts.perm ?? 0o755)) >>> 0;
+            p._initMode().access = OpenMode_Access.READ;
+          })
+          .promise()
+      ).result;
+      if (c._isErr) throw fromFailure(c.err);
+      await clunk(c.ok.file);
+    } finally {
+      await clunk(parent);
+    }
+  }
+
+  /** Removes the file or empty directory at `path`. @throws NsError NS_ERR_NOT_EMPTY, ... */
+  async remove(path: string): Promise<void> {
+    const f = await this.#walk(path);
+    try {
+      const r = (await f.remove().promise()).result;
+      if (r._isErr) throw fromFailure(r.err);
+    } finally {
+      // remove clunks the File whatever the outcome (Tremove); only the reference is left.
+      release(f);
+    }
+  }
+
+  /** The stat of the file or directory at `path`. */
+  async stat(path: string): Promise<Stat> {
+    const f = await this.#walk(path);
+    try {
+      const r = (await f.stat().promise()).result;
+      if (r._isErr) throw fromFailure(r.err);
+      return readStat(r.stat);
+    } finally {
+      await clunk(f);
+    }
+  }
+
+  // ---- the namespace -------------------------------------------------------------------
+
+  /** The union listing of the directory at `path`. */
+  async list(path: string): Promise<NamespaceEntry[]> {
+    const r = (
+      await this.namespace
+        .list((p) => {
+          p.path = path;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+    return r.entries.map((e) => ({
+      name: e.name,
+      kind: KIND[e.kind] ?? 'file',
+      interfaceId: e.interfaceId,
+      label: e.label,
+      qid: readQid(e.qid),
+    }));
+  }
+
+  /** The union stack at `path`, in search order. */
+  async members(path: string): Promise<UnionMember[]> {
+    const r = (
+      await this.namespace
+        .members((p) => {
+          p.path = path;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+    return r.members.map((m) => ({ interfaceId: m.interfaceId, label: m.label, create: m.create }));
+  }
+
+  /**
+   * bind(2): make what `from` names visible at `to` as well (evaluated now). Changes
+   * only this connection's namespace, as Plan 9's bind changes only the process
+   * group's.
+   */
+  async bind(from: string, to: string, opts: BindOptions = {}): Promise<void> {
+    const r = (
+      await this.namespace
+        .bindPath((p) => {
+          p.from = from;
+          p.to = to;
+          p.position = POSITION[opts.position ?? 'replace'] as never;
+          p.create = opts.create === true;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  /**
+   * mount(2): add `cap` (a typed client; the namespace keeps its own reference, `cap`
+   * stays the caller's) to the union at `to`. `interfaceId` defaults to the client
+   * class's; `label` names it in describe() (default: the server picks one).
+   */
+  async mount(to: string, cap: { client: Client }, opts: BindOptions & { interfaceId?: bigint; label?: string } = {}): Promise<void> {
+    const interfaceId = opts.interfaceId ?? (cap.constructor as Partial<ClientClass<unknown>>).interfaceId;
+    if (interfaceId === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'mount: give opts.interfaceId for a capability that is not a generated client');
+    const r = (
+      await this.namespace
+        .bind((p) => {
+          p.path = to;
+          const capId = p.segment.message.addCap(cap.client);
+          $.utils.setInterfacePointer(capId, p.cap);
+          p.interfaceId = interfaceId;
+          p.label = opts.label ?? '';
+          p.position = POSITION[opts.position ?? 'replace'] as never;
+          p.create = opts.create === true;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  /**
+   * Mounts, at `to`, a capability this namespace already holds, by its label (a
+   * namespace(6) `mount label to` line run by apply).
+   */
+  async mountLabel(label: string, to: string, opts: BindOptions = {}): Promise<void> {
+    const flags = `${opts.position === 'before' ? 'b' : opts.position === 'after' ? 'a' : ''}${opts.create === true ? 'c' : ''}`;
+    await this.apply(`mount ${flags === '' ? '' : `-${flags} `}${quote(label)} ${quote(to)}\n`);
+  }
+
+  /** unmount(2): remove the member labelled `label` at `path`, or every member. */
+  async unmount(path: string, label = ''): Promise<void> {
+    const r = (
+      await this.namespace
+        .unmount((p) => {
+          p.path = path;
+          p.label = label;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  /** The namespace as namespace(6) text, as /proc/N/ns prints it. */
+  async describe(): Promise<string> {
+    return (await this.namespace.describe().promise()).text;
+  }
+
+  /** Runs namespace(6) lines (all or none). @throws NsError naming the line and column. */
+  async apply(text: string): Promise<void> {
+    const r = (
+      await this.namespace
+        .apply((p) => {
+          p.text = text;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  // ---- lifetime ------------------------------------------------------------------------
+
+  /** Releases the namespace and closes the connection (drains calls in flight). Idempotent; never throws. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    release(this.namespace);
+    await this.connection.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Quotes a word for namespace(6) text as rc does, when it needs quoting. */
+function quote(w: string): string {
+  return /^[^\s'#$]+$/.test(w) ? w : `'${w.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Connects to a `capns serve` RPC listener at `address` (`tcp!HOST!PORT`, `HOST:PORT`,
+ * `unix!PATH`), authenticates with `opts.token` and returns the client, which owns the
+ * connection (close it).
+ * @throws NsError NS_ERR_INVALID_ARGUMENT for a malformed address; NsError
+ *   NS_ERR_PERMISSION when the token is refused; RpcError `disconnected` when the server
+ *   cannot be reached or drops the connection.
+ */
+export async function connect(address: string, opts: ConnectOptions = {}): Promise<CapnsClient> {
+  parseAddress(address);
+  let conn: RpcConnection;
+  try {
+    conn = await rpcConnect(address, { ...(opts.tls !== undefined ? { tls: opts.tls } : {}), ...(opts.limits !== undefined ? { limits: opts.limits } : {}) });
+  } catch (e) {
+    throw new RpcError('disconnected', `cannot connect to ${address}: ${(e as Error).message}`, { cause: e });
+  }
+  const gate = conn.bootstrap(Gate);
+  try {
+    const r = (
+      await gate
+        .authenticate((p) => {
+          p.token = opts.token ?? '';
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+    return new CapnsClient(conn, r.ok.ns, r.ok.profile);
+  } catch (e) {
+    await conn.close();
+    throw e;
+  } finally {
+    release(gate);
+  }
+}

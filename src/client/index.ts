@@ -1,0 +1,13 @@
+/** The client library (docs/client.md). */
+export {
+  CapnsClient,
+  connect,
+  type BindOptions,
+  type ClientClass,
+  type ConnectOptions,
+  type InterfaceLike,
+  type NamespaceEntry,
+  type Position,
+  type Resolution,
+  type UnionMember,
+} from './capns-client.js';
