@@ -546,6 +546,10 @@ export function conformance(label: string, make: MakeSubject, features: Features
     );
     await f.wstat({ name: 'f' });
     assert.equal((await f.stat()).name, 'f');
+    await f.wstat({ atime: 5000 });
+    const s4 = await f.stat();
+    assert.equal(s4.atime, 5000);
+    assert.equal(s4.mtime, 1_000_000, 'mtime untouched by an atime change');
     await f.clunk();
     await mkdir(root, 'd');
     const d = await walkTo(root, 'd');

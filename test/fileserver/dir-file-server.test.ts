@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import { NsError } from '../../src/errors.js';
 import { errnoToNsError, newDirFileServer } from '../../src/fileserver/dir-file-server.js';
 import type { DirFileServer, DirFileServerOptions } from '../../src/fileserver/dir-file-server.js';
+import { DMAPPEND, DMEXCL } from '../../src/fileserver/file-server.js';
 import type { File } from '../../src/fileserver/file-server.js';
 import { checkAgainstModel, opArb } from './model.js';
 import {
@@ -357,4 +358,19 @@ test('dirfs: close() refuses new attaches; Files already open keep reading until
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('dirfs: uid and gid are the host numeric ids; wstat takes a numeric gid only', async (t) => {
+  const { rootDir, root } = await tree(t);
+  await writeFile(join(rootDir, 'f'), '');
+  const f = await walkTo(root, 'f');
+  const host = await hostStat(join(rootDir, 'f'));
+  const st = await f.stat();
+  assert.deepEqual([st.uid, st.gid], [String(host.uid), String(host.gid)]);
+  await rejectsWith(f.wstat({ gid: 'staff' }), 'NS_ERR_INVALID_ARGUMENT');
+  await f.wstat({ gid: String(process.getgid?.() ?? host.gid) });
+  assert.equal((await f.stat()).gid, String(process.getgid?.() ?? host.gid));
+  await rejectsWith(f.wstat({ mode: DMAPPEND | 0o644 }), 'NS_ERR_INVALID_ARGUMENT');
+  await rejectsWith(root.create('x', DMEXCL | 0o644, RW), 'NS_ERR_INVALID_ARGUMENT');
+  await f.clunk();
 });

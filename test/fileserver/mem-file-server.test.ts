@@ -60,6 +60,19 @@ test('ramfs: maxBytes bounds the data of all files together; removing frees it',
   await root.clunk();
 });
 
+test('ramfs: wstat sets the gid to any name; uid and muid are the server user', async () => {
+  const fs = new MemFileServer({ uid: 'glenda' });
+  const { root } = await fs.attach('');
+  await mkfile(root, 'f');
+  const f = await walkTo(root, 'f');
+  await f.wstat({ gid: 'sys' });
+  const st = await f.stat();
+  assert.deepEqual([st.uid, st.gid, st.muid], ['glenda', 'sys', 'glenda']);
+  await f.clunk();
+  await root.clunk();
+  assert.equal(fs.liveFiles, 0);
+});
+
 test('ramfs: create refuses unknown mode bits', async () => {
   const fs = new MemFileServer();
   const { root } = await fs.attach('');
