@@ -2,9 +2,9 @@
  * `capns ns`: build a namespace with the namespace core and print it as namespace(6)
  * text (what /proc/N/ns shows in Plan 9), or resolve and list paths in it.
  *
- * Until `capns serve` holds real capabilities, the capabilities here are stand-ins that
- * carry a label, an interface id and (in the demo) a small fixed file tree, so unions can
- * be listed and searched. Everything else — union order, MCREATE, bind-time evaluation,
+ * It works offline, without a server: the capabilities here are stand-ins that carry a
+ * label, an interface id and (in the demo) a small fixed file tree, so unions can be
+ * listed and searched. Everything else — union order, MCREATE, bind-time evaluation,
  * typed resolve, namespace text and its errors — is the real core (src/namespace).
  */
 import { readFileSync } from 'node:fs';
@@ -103,9 +103,9 @@ Namespace text (namespace(6)), one command per line; '#' starts a comment line:
   clear                         start over from an empty namespace
   -a after, -b before (default: replace), -c create (MCREATE), -C cache (ignored)
 
-Until \`capns serve\` exists the capabilities are stand-ins: a mount line may name the
-demo's labels (with --demo), one given by --cap, or any other label, which then stands
-for a FileServer. $home is /usr/glenda.
+This command works offline, without a server, so its capabilities are stand-ins: a
+mount line may name the demo's labels (with --demo), one given by --cap, or any other
+label, which then stands for a FileServer. $home is /usr/glenda.
 
 Examples:
   capns ns --demo
