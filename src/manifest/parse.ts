@@ -237,8 +237,18 @@ function expandEnv(
     return value.map((v, i) => expandEnv(v, [...path, i], env, src, problems, failed, used));
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value))
-      out[k] = expandEnv(v, [...path, k], env, src, problems, failed, used);
+    for (const [k, v] of Object.entries(value)) {
+      // zod passes over a key named __proto__ in silence: refuse it here. defineProperty
+      // keeps it a key like any other meanwhile, not a prototype.
+      if (k === '__proto__')
+        problems.at('invalid-value', [...path, k], 'the name __proto__ is reserved', true);
+      Object.defineProperty(out, k, {
+        value: expandEnv(v, [...path, k], env, src, problems, failed, used),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
   return value;

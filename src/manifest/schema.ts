@@ -119,7 +119,11 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const NAME_RULE = 'a letter or _, then up to 63 letters, digits, _, . or -';
 
 /** Capability and profile names. */
-export const nameSchema = z.string().regex(NAME, { error: `expected a name: ${NAME_RULE}` });
+export const nameSchema = z
+  .string()
+  .regex(NAME, { error: `expected a name: ${NAME_RULE}` })
+  // JavaScript objects give this key a meaning of its own; no manifest needs it.
+  .refine((n) => n !== '__proto__', { error: 'the name __proto__ is reserved' });
 
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
