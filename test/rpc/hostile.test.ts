@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as $ from 'capnp-es';
-import { Test, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
+import { Counter, Test, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
 import net from 'node:net';
-import { FrameReader, connect, release } from '../../src/rpc/index.js';
+import { FrameReader, connect, release, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
 import { RawPeer, RpcMessage, buildFrame, readFrame } from './raw-peer.js';
-import { ServerState, serveTest } from './test-impl.js';
+import { CounterImpl, ServerState, serveTest } from './test-impl.js';
 
 const TEST_ID = Test.Client.interfaceId;
 
@@ -229,4 +229,80 @@ test('Abort from the peer closes the connection and releases what it held', asyn
   p.sendMsg((m) => { m._initAbort().reason = 'bye'; });
   await p.closedPromise;
   await until(() => s.state.liveCounters === 0, 'exports released on abort');
+});
+
+/**
+ * A raw server that bootstraps to export 0 and answers every Call with an empty Return
+ * whose releaseParamCaps is `release`; it records the Release messages it gets.
+ */
+async function rawReturningServer(release: boolean): Promise<{ address: string; close: () => Promise<void> }> {
+  const socks = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    socks.add(sock);
+    const reader = new FrameReader({ maxMessageBytes: 1 << 20, maxSegments: 16 });
+    const send = (build: (m: RpcMessage) => void): void => void sock.write(buildFrame(build));
+    sock.on('error', () => {});
+    sock.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) {
+        const m = readFrame(f);
+        if (m.which() === RpcMessage.BOOTSTRAP) {
+          send((o) => {
+            const r = o._initReturn();
+            r.answerId = m.bootstrap.questionId;
+            const pl = r._initResults();
+            pl._initCapTable(1).get(0).senderHosted = 0;
+            $.utils.setInterfacePointer(0, pl.content);
+          });
+        } else if (m.which() === RpcMessage.CALL) {
+          send((o) => {
+            const r = o._initReturn();
+            r.answerId = m.call.questionId;
+            r.releaseParamCaps = release;
+            $.utils.initStruct(new $.ObjectSize(0, 0), r._initResults().content);
+          });
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const x of socks) x.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+test('releaseParamCaps=true on a Return releases the capabilities we sent in the params', async (t) => {
+  const raw = await rawReturningServer(true);
+  t.after(raw.close);
+  const local = new ServerState();
+  const conn = await connect(raw.address);
+  t.after(() => conn.destroy());
+  const remote = conn.bootstrap(Test);
+  const c = serve(Counter, new CounterImpl(local, 0n));
+  await remote.hold((p) => { p.cap = c; }).promise();
+  assert.equal(conn.stats().exports, 0, 'the Return released our export');
+  release(c);
+  assert.equal(local.liveCounters, 0);
+  release(remote);
+});
+
+test('releaseParamCaps=false keeps the exported params capability until the peer releases it', async (t) => {
+  const raw = await rawReturningServer(false);
+  t.after(raw.close);
+  const local = new ServerState();
+  const conn = await connect(raw.address);
+  t.after(() => conn.destroy());
+  const remote = conn.bootstrap(Test);
+  const c = serve(Counter, new CounterImpl(local, 0n));
+  await remote.hold((p) => { p.cap = c; }).promise();
+  assert.equal(conn.stats().exports, 1, 'still exported: the peer may hold it');
+  release(c);
+  assert.equal(local.liveCounters, 1, 'kept alive by the export');
+  conn.destroy();
+  assert.equal(local.liveCounters, 0, 'released at disconnect');
+  release(remote);
 });

@@ -91,20 +91,26 @@ async function client(addr: string, floorPort: number): Promise<void> {
   for (let i = 0; i < 3000; i++) await floor.ping();
   const rounds = Number(process.env['MB_ROUNDS'] ?? 3);
   for (let round = 0; round < rounds; round++) {
-    const [fs, fp] = await seqAndPar(floor.ping);
+    const dataOnly = process.env['MB_DATA_ONLY'] === '1';
+    const [fs, fp] = dataOnly ? [1, 1] : await seqAndPar(floor.ping);
     const fcpu = lastCpuPerCall;
-    const [s, p] = await seqAndPar(ping);
+    const [s, p] = dataOnly ? [1, 1] : await seqAndPar(ping);
     const cpu = lastCpuPerCall;
+    const dcpu0 = process.cpuUsage();
+    let reads = 0;
     const t0 = performance.now();
     let bytes = 0;
     while (performance.now() - t0 < secs * 1000) {
       const r = await t.data((q) => { q.size = 65536; }).promise();
       bytes += r.data.length;
+      reads++;
     }
     const mbs = bytes / 1e6 / ((performance.now() - t0) / 1000);
+    const dcpu = process.cpuUsage(dcpu0);
+    const dcpuPerRead = (dcpu.user + dcpu.system) / reads;
     console.log(
       `ours: sequential ${s.toFixed(0)}/s (${(s / fs).toFixed(2)}x floor ${fs.toFixed(0)}), ` +
-        `100 in flight ${p.toFixed(0)}/s (${(p / fp).toFixed(2)}x floor ${fp.toFixed(0)}), 64 KiB reads ${mbs.toFixed(0)} MB/s; ` +
+        `100 in flight ${p.toFixed(0)}/s (${(p / fp).toFixed(2)}x floor ${fp.toFixed(0)}), 64 KiB reads ${mbs.toFixed(0)} MB/s (${dcpuPerRead.toFixed(0)} µs CPU each); ` +
         `CPU per call in this process ${cpu.toFixed(1)} µs (floor ${fcpu.toFixed(1)} µs)`,
     );
   }
