@@ -60,6 +60,9 @@ describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
       if (name === 'evolution') assert.equal(r.detail, EVOLUTION.newNew);
       if (name === 'tail-call') assert.equal(r.detail, 'bootstrap,getTest,client-hosted');
       if (name === 'exceptions') assert.equal(r.detail, 'failed,overloaded,disconnected,unimplemented');
+      if (name === 'unimplemented') {
+        assert.equal(r.detail, 'other-interface:unimplemented,unknown-method:unimplemented');
+      }
     });
   }
 
@@ -78,5 +81,17 @@ describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
     assert.equal(state.liveCounters, 0, 'Counters still alive');
     assert.equal(state.held.length, 0, 'held caps left');
     assert.equal(state.cancelled, 1, 'the one cancelled wait() of the cancellation scenario');
+  });
+
+  test('a C++ client vanishing mid-call: its Counter is disposed and its wait() aborted (disconnect)', async () => {
+    const cancelled = state.cancelled;
+    const r = await runCppClient(peers.client, address, ['disconnect']);
+    expectOk(r.get('disconnect'), 'disconnect');
+    const busy = (): boolean =>
+      state.liveCounters !== 0 || state.cancelled !== cancelled + 1 || listener.connections.size !== 0;
+    for (let i = 0; i < 250 && busy(); i++) await sleep(20);
+    assert.equal(listener.connections.size, 0, 'server-side connection left open');
+    assert.equal(state.liveCounters, 0, "the vanished client's Counter was not disposed");
+    assert.equal(state.cancelled, cancelled + 1, "the vanished client's wait() was not aborted");
   });
 });

@@ -334,6 +334,30 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
     assert.equal(`get{a=${got.value.a} b=${got.value.b}} describe{${text.text}}`, EVOLUTION.oldClientNewServer);
   });
 
+  test('the C++ server dying mid-call: pending calls and calls on its capabilities fail disconnected; tables empty', async (t) => {
+    const doomed = await startCppServer(peers.server);
+    t.after(() => doomed.close());
+    const conn = await connect(doomed.address);
+    const main = conn.bootstrap(Test);
+    t.after(async () => {
+      release(main);
+      await conn.close();
+    });
+    const counter = (await main.newCounter((p) => {
+      p.start = 1n;
+    }).promise()).counter;
+    const waiting = main.wait((p) => {
+      p.ms = 60_000;
+    }).promise();
+    await ping(main);
+    doomed.process.kill('SIGKILL');
+    await rejectsWith(waiting, 'disconnected');
+    await rejectsWith(counter.get().promise(), 'disconnected');
+    await rejectsWith(main.echo().promise(), 'disconnected');
+    release(counter);
+    assert.deepEqual(conn.stats(), { questions: 0, answers: 0, imports: 0, exports: 0, embargoes: 0 });
+  });
+
   test(`cancellation: ${RULES['cancellation']}`, async (t) => {
     const { conn, test: main, baseline } = await session(t);
     const base = (await main.cancelled().promise()).count;

@@ -17,6 +17,7 @@ export const RULES: Readonly<Record<string, string>> = {
   'payload-16mib': '16 MiB Data payloads travel both ways intact',
   evolution: 'a struct of an older schema reads as field defaults; newer fields are ignored by older peers',
   cancellation: 'a Finish before the answer cancels the server call',
+  unimplemented: 'a call for an interface the object lacks, or an unknown method, is answered unimplemented',
 };
 
 /** The scenarios the C++ client runs by default, in its order. */

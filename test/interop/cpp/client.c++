@@ -8,6 +8,7 @@
 // Each scenario runs on a connection of its own, so one failure cannot hide the others.
 // Each checks its own results (KJ_ASSERT) except `evolution` and `old-server`, whose
 // detail the test compares with what the schema versions on both sides imply.
+// `disconnect` (not run by default) leaves work outstanding and exits the process.
 //
 // Built from test.capnp (client) and, with -DOLD_SCHEMA, from old/test.capnp (client-old).
 #include <capnp/ez-rpc.h>
@@ -66,6 +67,30 @@ const char* typeName(kj::Exception::Type t) {
     case kj::Exception::Type::UNIMPLEMENTED: return "unimplemented";
   }
   return "?";
+}
+
+std::string jsonString(kj::StringPtr s) {
+  std::string out = "\"";
+  for (char ch: s) {
+    unsigned char u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+void report(const char* name, bool ok, kj::StringPtr detail) {
+  std::printf("{\"scenario\":%s,\"ok\":%s,\"detail\":%s}\n", jsonString(name).c_str(),
+              ok ? "true" : "false", jsonString(detail).c_str());
+  std::fflush(stdout);
 }
 
 // --- scenarios: each returns a detail string or throws ----------------------------------
@@ -313,6 +338,45 @@ kj::String cancellation(Ctx& c) {
   return kj::str("cancelled ", base, "->", now);
 }
 
+kj::String unimplemented(Ctx& c) {
+  kj::Vector<kj::String> seen;
+  // A method of an interface the object does not implement (Counter.get on a Test)...
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+    await(c, c.test.castAs<Counter>().getRequest().send());
+  })) {
+    KJ_ASSERT(e->getType() == kj::Exception::Type::UNIMPLEMENTED, e->getDescription());
+    seen.add(kj::str("other-interface:", typeName(e->getType())));
+  } else {
+    KJ_FAIL_ASSERT("Counter.get on a Test answered");
+  }
+  // ...and a method id past the end of Test's.
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+    auto req = c.test.typelessRequest(capnp::typeId<Test>(), 99, nullptr);
+    await(c, req.send());
+  })) {
+    KJ_ASSERT(e->getType() == kj::Exception::Type::UNIMPLEMENTED, e->getDescription());
+    seen.add(kj::str("unknown-method:", typeName(e->getType())));
+  } else {
+    KJ_FAIL_ASSERT("Test method 99 answered");
+  }
+  ping(c);  // the connection goes on
+  return kj::str(kj::strArray(seen, ","));
+}
+
+kj::String disconnect(Ctx& c) {
+  // Leaves the server holding work for this connection, then vanishes without a word:
+  // the server must drop it all (dispose the Counter, cancel the wait).
+  auto req = c.test.newCounterRequest();
+  req.setStart(1);
+  auto counter = await(c, req.send()).getCounter();
+  auto w = c.test.waitRequest();
+  w.setMs(60000);
+  auto pending = w.send();
+  ping(c);  // wait() has started
+  report("disconnect", true, "exiting with a Counter and a wait() outstanding");
+  _exit(0);
+}
+
 kj::String oldServer(Ctx& c) {
 #ifndef OLD_SCHEMA
   // getTest does not exist on a server built from old/test.capnp.
@@ -348,32 +412,10 @@ const Scenario SCENARIOS[] = {
     {"payload-16mib", payload, true},
     {"evolution", evolution, true},
     {"cancellation", cancellation, true},
+    {"unimplemented", unimplemented, true},
+    {"disconnect", disconnect, false},  // exits the process: run it alone
     {"old-server", oldServer, false},
 };
-
-std::string jsonString(kj::StringPtr s) {
-  std::string out = "\"";
-  for (char ch: s) {
-    unsigned char u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-void report(const char* name, bool ok, kj::StringPtr detail) {
-  std::printf("{\"scenario\":%s,\"ok\":%s,\"detail\":%s}\n", jsonString(name).c_str(),
-              ok ? "true" : "false", jsonString(detail).c_str());
-  std::fflush(stdout);
-}
 
 void runOne(const char* address, const Scenario& s) {
   State state;  // outlives the connection: our objects count themselves out into it
