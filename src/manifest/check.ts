@@ -125,20 +125,15 @@ function simulate(m: Manifest, p: Profile, f: Findings): PaperNamespace {
     }
   };
 
-  const require = (
-    s: Step,
-    at: string,
-    ref: InterfaceRef | undefined,
-    added: readonly PaperMember[],
-  ): void => {
+  /** Namespace `declare(at, ref)`: the members already there must match, and later ones will. */
+  const require = (s: Step, at: string, ref: InterfaceRef | undefined): void => {
     if (ref === undefined) return;
-    const held = [...(stacks.get(at) ?? []), ...added];
-    for (const a of held) {
+    for (const a of stacks.get(at) ?? []) {
       if (a.iface !== undefined && sameInterface(a.iface, ref) === false) {
         f.error(
           'interface-mismatch',
           s.loc,
-          `require: ${formatInterfaceRef(ref)}, but ${describeMember(a)} is not one`,
+          `require: ${formatInterfaceRef(ref)}, but ${at} already holds ${describeMember(a)}`,
         );
       }
     }
@@ -214,7 +209,7 @@ function simulate(m: Manifest, p: Profile, f: Findings): PaperNamespace {
           );
         } else {
           checkDeclared(s, s.at, added);
-          require(s, s.at, s.require, []);
+          require(s, s.at, s.require);
         }
         // Placed even when wrong, so that later steps are judged on what was meant.
         place(s, s.at, added);
@@ -280,7 +275,7 @@ function simulate(m: Manifest, p: Profile, f: Findings): PaperNamespace {
           );
         } else {
           checkDeclared(s, s.at, added);
-          require(s, s.at, s.require, []);
+          require(s, s.at, s.require);
         }
         place(s, s.at, added);
         break;

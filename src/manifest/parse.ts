@@ -20,7 +20,7 @@ import {
   type Node,
 } from 'yaml';
 import type { z } from 'zod';
-import type { InterfaceRef } from './interfaces.js';
+import { completeInterfaceRef, type InterfaceRef } from './interfaces.js';
 import { ManifestError, type Diagnostic, type DiagnosticCode } from './manifest-error.js';
 import { parseNsLines, type NsProblem, type NsWord } from './ns-lines.js';
 import { checkNamespacePath, checkSpec } from './paths.js';
@@ -492,7 +492,7 @@ function normalize(
             ...(t.serverName !== undefined && { serverName: t.serverName }),
           };
         }
-        const iface: InterfaceRef = c.interface ?? { name: 'Namespace', id: 0xa71e78dfa5ac5a4en };
+        const iface: InterfaceRef = c.interface ?? completeInterfaceRef({ name: 'Namespace' });
         return {
           name,
           type: 'import',
@@ -555,14 +555,15 @@ function normalize(
       const lineLoc = { ...src.at(at, nsPath), path: `${formatPath(nsPath)}:${l.at.line}` };
       switch (l.op) {
         case 'mount': {
-          const spec = l.spec === undefined ? '' : checkSpec(l.spec.text);
+          // Only reached when every word checked out (checkReferences), so these hold.
+          const spec = l.spec === undefined ? undefined : checkSpec(l.spec.text);
           return {
             op: 'mount',
             capability: l.capability.text,
             at: clean(l.to),
             position: l.position,
             create: l.create,
-            spec: typeof spec === 'string' ? spec : spec.ok ? spec.value : '',
+            spec: spec?.ok === true ? spec.value : '',
             loc: lineLoc,
           };
         }
