@@ -17,8 +17,18 @@ program
 
 // Subcommands (one line each; keep sorted).
 (await import('./commands/9p.js')).register(program);
+(await import('./commands/bind.js')).register(program);
+(await import('./commands/call.js')).register(program);
+(await import('./commands/cat.js')).register(program);
+(await import('./commands/ls.js')).register(program);
 (await import('./commands/manifest.js')).register(program);
+(await import('./commands/mkdir.js')).register(program);
+(await import('./commands/mount.js')).register(program);
 (await import('./commands/ns.js')).register(program);
+(await import('./commands/put.js')).register(program);
+(await import('./commands/rm.js')).register(program);
 (await import('./commands/serve.js')).register(program);
+(await import('./commands/stat.js')).register(program);
+(await import('./commands/unmount.js')).register(program);
 
 await program.parseAsync(process.argv);

@@ -18,6 +18,8 @@ import {
   type Binding,
   type Member,
 } from '../../namespace/index.js';
+import { runRemote, type RemoteNsOptions } from './ns-remote.js';
+import { processIo, wantsServer } from './remote.js';
 
 /** A stand-in capability: a directory path (relative, '' = root) -> the names in it. */
 interface DemoCap {
@@ -103,7 +105,11 @@ Namespace text (namespace(6)), one command per line; '#' starts a comment line:
   clear                         start over from an empty namespace
   -a after, -b before (default: replace), -c create (MCREATE), -C cache (ignored)
 
-This command works offline, without a server, so its capabilities are stand-ins: a
+With --server, --token or CAPNS_SERVER set (and no --demo), it shows your namespace on
+that running capns serve: --apply runs the text there (in your connection's namespace
+only, which ends with the command), --resolve and --list ask there.
+
+Otherwise this command works offline, without a server, so its capabilities are stand-ins: a
 mount line may name the demo's labels (with --demo), one given by --cap, or any other
 label, which then stands for a FileServer. $home is /usr/glenda.
 
@@ -113,7 +119,15 @@ Examples:
   capns ns --apply my.ns --cap clock=0xc10c000000000001
   capns ns --demo --sub /usr/glenda --ro --list /`,
     )
-    .action((opts: NsCommandOptions) => {
+    .option('--server <addr>', 'print (after --apply, or --resolve/--list in) your namespace on this running capns serve instead (default $CAPNS_SERVER)')
+    .option('--token <token>', 'with a server: the token that selects your profile (default $CAPNS_TOKEN)')
+    .option('--json', 'with a server: print JSON')
+    .action(async (opts: NsCommandOptions & RemoteNsOptions) => {
+      // With a server (--server, --token or CAPNS_SERVER), and not the offline demo.
+      if (opts.demo !== true && wantsServer(opts, process.env)) {
+        process.exitCode = await runRemote(opts, processIo());
+        return;
+      }
       process.exitCode = run(opts, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
     });
 }
