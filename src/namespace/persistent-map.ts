@@ -15,8 +15,9 @@
  * what changed since — so a lookup is one small overlay probe and one Map lookup,
  * whatever the size. A change shares the base and adds to the overlay; when the overlay
  * outgrows size/REBUILD_FACTOR, the next version starts without an index and builds one
- * of its own after that many lookups through the trie. Both rebuilds cost O(size) after
- * Ω(size/REBUILD_FACTOR) operations: amortized O(1). Forks that diverge keep sharing the
+ * of its own after that many lookups through the trie; a version read that often through
+ * an overlay builds its own too, so read-mostly versions end at one Map lookup per get.
+ * Every rebuild costs O(size) after Ω(size/REBUILD_FACTOR) operations: amortized O(1). Forks that diverge keep sharing the
  * base they had, so neither side slows the other down. Only `base`, `overlay` and
  * `misses` are ever written after construction, and only as a cache: what a version
  * contains never changes.
@@ -205,7 +206,7 @@ export class PersistentMap<V> {
   private base: Map<string, V> | undefined = undefined;
   /** Large form: the changes since `base` (DELETED for a removed key). */
   private overlay: PersistentMap<Slot<V>> | undefined = undefined;
-  /** Large form without a base: lookups through the trie so far. */
+  /** Large form: lookups that did not take the single-Map path so far. */
   private misses = 0;
 
   private constructor(
@@ -242,19 +243,21 @@ export class PersistentMap<V> {
       return undefined;
     }
     const base = this.base;
-    if (base !== undefined) {
-      const overlay = this.overlay;
-      if (overlay !== undefined) {
-        const o = overlay.get(key);
-        if (o !== undefined) return o === DELETED ? undefined : o;
-      }
-      return base.get(key);
-    }
+    const overlay = this.overlay;
+    if (base !== undefined && overlay === undefined) return base.get(key);
+    // Without an index, or with one behind an overlay: a version read often enough gets
+    // an index of its own, so read-mostly versions end up at one Map lookup per get.
     if (++this.misses >= this.size / REBUILD_FACTOR + 16) {
       const built = new Map<string, V>();
       fill(this.root, built);
       this.base = built;
+      this.overlay = undefined;
       return built.get(key);
+    }
+    if (base !== undefined && overlay !== undefined) {
+      const o = overlay.get(key);
+      if (o !== undefined) return o === DELETED ? undefined : o;
+      return base.get(key);
     }
     return getNode(this.root, hashString(key), key);
   }
