@@ -98,6 +98,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Where the callee should build its results (a connection's message pool). */
   resultsMessage?(): $.Message;
+  /**
+   * Set on a call made as a tail call of the served call `tailOf` (the connection's
+   * record of it): if both go over the same connection, the call is sent with
+   * `sendResultsTo.yourself` and the served call answered `takeFromOtherQuestion`.
+   */
+  tailOf?: object;
 }
 
 /** Reads the options attached to a call object (undefined when none). */

@@ -170,7 +170,7 @@ class ImportHook extends RefHook {
   call(call: Call<Struct, Struct>): Answer<Struct> {
     if (this.target !== null) return this.target.call(call);
     this.callsSent = true;
-    return this.conn._sendCall({ kind: 'import', id: this.id }, call, null);
+    return this.conn._sendCall({ kind: 'import', id: this.id }, call);
   }
 
   override resolved(): CapHook {
@@ -192,6 +192,8 @@ class Question implements Answer<Struct> {
   pipelined: Map<string, PipelineOp[]> | null = null;
   /** Transforms the caller released before the Return arrived. */
   closed: PipelineOp[][] | null = null;
+  /** Sent with sendResultsTo.yourself: a tail call whose results the peer keeps. */
+  redirected = false;
   /** Export ids we put in the params (released for us if the Return says releaseParamCaps). */
   paramExports: number[] = [];
   signal: AbortSignal | null = null;
@@ -209,7 +211,7 @@ class Question implements Answer<Struct> {
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
     if (this.returned || this.cancelled) return this.result.pipelineCall(ops, call);
     (this.pipelined ??= new Map()).set(opsKey(ops), ops);
-    return this.conn._sendCall({ kind: 'answer', questionId: this.id, ops }, call, null) as unknown as Answer<R>;
+    return this.conn._sendCall({ kind: 'answer', questionId: this.id, ops }, call as unknown as Call<Struct, Struct>) as unknown as Answer<R>;
   }
 
   pipelineClose(ops: PipelineOp[]): void {
@@ -601,10 +603,7 @@ export class RpcConnection {
   }
 
   #contentStruct(msg: $.Message, loc: { seg: number; off: number } | null): Struct {
-    if (loc === null) {
-      const m = new $.Message();
-      return m.initRoot(AnyStruct);
-    }
+    if (loc === null) return this.#pool.get().initRoot(AnyStruct);
     return new AnyStruct(msg.getSegment(loc.seg), loc.off, this.limits.nestingLimit);
   }
 
@@ -658,6 +657,15 @@ export class RpcConnection {
   }
 
   #settle(entry: AnswerEntry, ans: Answer<Struct>): void {
+    if (ans instanceof Question && ans.redirected && ans.conn === this && !entry.returned && !entry.finished && !this.#closed) {
+      // rpc.capnp tail call: the peer keeps the results of our question `ans` for us;
+      // tell it to use them as the answer to its call.
+      entry.returned = true;
+      this.#env.returnOther(entry.id, RetTag.TakeFromOtherQuestion, null, ans.id);
+      this.#sendEnv(null);
+      this.#answerDone(entry);
+      return;
+    }
     if (ans instanceof ResultAnswer) {
       this.#returnResults(entry, ans.results);
       return;
@@ -828,13 +836,12 @@ export class RpcConnection {
       this.#freeQuestion(q);
       return;
     }
-    let needFinishAfter = false;
     switch (m.kind) {
       case RetTag.Results: {
         const caps = m.caps.map((d) => this.#importCap(d));
         msg._capnp.capTable = caps;
         const results = this.#contentStruct(msg, m.content);
-        if (q.pipelined !== null) needFinishAfter = this.#embargoResults(q, results, caps);
+        if (q.pipelined !== null) this.#embargoResults(q, results);
         q.result.bind(new ResultAnswer(results));
         break;
       }
@@ -852,13 +859,14 @@ export class RpcConnection {
         break;
       }
       case RetTag.ResultsSentElsewhere:
-        q.result.reject(new RpcError('failed', 'peer sent results elsewhere for a call that asked for them'));
+        q.result.reject(
+          new RpcError('failed', q.redirected ? 'results of this tail call went to the caller' : 'peer sent results elsewhere for a call that asked for them'),
+        );
         break;
       default:
         q.result.reject(new RpcError('unimplemented', `Return variant ${m.kind} is not supported (Level 3)`));
         break;
     }
-    void needFinishAfter;
     if (q.closed !== null) for (const ops of q.closed) q.result.pipelineClose(ops);
     q.closed = null;
     this.#env.finish(q.id, false);
@@ -873,7 +881,7 @@ export class RpcConnection {
    * each such capability is wrapped in an EmbargoHook until the peer echoes our
    * Disembargo. Returns true when an embargo was started.
    */
-  #embargoResults(q: Question, results: Struct, caps: Array<Client | null>): boolean {
+  #embargoResults(q: Question, results: Struct): boolean {
     let any = false;
     for (const ops of q.pipelined!.values()) {
       const c = capAt(results, ops);
@@ -889,7 +897,6 @@ export class RpcConnection {
       this.#sendEnv(null);
       any = true;
     }
-    void caps;
     return any;
   }
 
@@ -1028,7 +1035,7 @@ export class RpcConnection {
    * Sends a call to the peer (internal: used by imports and question pipelines).
    * Never throws; returns the Question as the answer.
    */
-  _sendCall(target: Target, call: Call<Struct, Struct>, _unused: null): Answer<Struct> {
+  _sendCall(target: Target, call: Call<Struct, Struct>): Answer<Struct> {
     const q = this.#newQuestion();
     if (q instanceof RpcError) return new BrokenAnswer(q);
     let content: Uint8Array;
@@ -1082,7 +1089,12 @@ export class RpcConnection {
       const imp = this.#imports.get(target.id);
       if (imp !== undefined) imp.callsSent = true;
     }
-    this.#env.call(q.id, target, call.method.interfaceId, call.method.methodId, true, caps, 0);
+    // A tail call of a call this same peer made: its results can go straight back to it.
+    const tail = opts?.tailOf;
+    if (tail instanceof AnswerEntry && this.#answers.get(tail.id) === tail && !tail.returned && !tail.redirected) {
+      q.redirected = true;
+    }
+    this.#env.call(q.id, target, call.method.interfaceId, call.method.methodId, true, caps, q.redirected ? 1 : 0);
     this.#sendEnv(content);
     if (ownParams !== null && content.length <= SMALL) {
       // The params were copied into the write batch; the caller's caps in them stay the

@@ -30,6 +30,14 @@ import { RpcError, toRpcError } from './failure.js';
 export interface CallContext {
   /** Aborted when the caller cancels (a Finish before the Return) or disconnects. */
   readonly signal: AbortSignal;
+  /**
+   * Answers this call with the results of another: `return ctx.tailCall(target, (t) =>
+   * t.method(...))`. The results struct of this call is then ignored. When the caller
+   * also hosts `target` (same connection), this is a protocol tail call: the results go
+   * from the target to the caller directly (rpc.capnp `sendResultsTo.yourself` and
+   * `Return.takeFromOtherQuestion`); otherwise they are forwarded.
+   */
+  tailCall<C extends { client: Client }>(target: C, make: (target: C) => { pipeline: { answer: unknown } }): Promise<void>;
 }
 
 /** A generated interface class (`Test`, `Counter`, ...). */
@@ -54,10 +62,33 @@ type Table = Map<bigint, MethodEntry[]>;
 const NEVER = new AbortController().signal;
 
 class Ctx implements CallContext {
+  tail: Answer<Struct> | null = null;
   constructor(readonly opts: CallOptions | undefined) {}
   get signal(): AbortSignal {
     return this.opts?.signal ?? NEVER;
   }
+  tailCall<C extends { client: Client }>(target: C, make: (target: C) => { pipeline: { answer: unknown } }): Promise<void> {
+    const Ctor = target.constructor as new (client: Client) => C;
+    const res = make(new Ctor(new TailClient(target.client, this)));
+    this.tail = res.pipeline.answer as Answer<Struct>;
+    return Promise.resolve();
+  }
+}
+
+/** Tags calls as tail calls of the call `ctx` serves. A view: owns no reference. */
+class TailClient implements Client {
+  constructor(
+    readonly inner: Client,
+    readonly ctx: Ctx,
+  ) {}
+  call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
+    const served = this.ctx.opts;
+    const opts: CallOptions = { get signal() { return served?.signal ?? NEVER; } };
+    if (served !== undefined) opts.tailOf = served;
+    (call as { [kCallOptions]?: CallOptions })[kCallOptions] = opts;
+    return this.inner.call(call);
+  }
+  close(): void {}
 }
 
 function buildTable(ifaces: readonly InterfaceClass[], impl: object): Table {
@@ -111,6 +142,7 @@ export class LocalHook extends RefHook {
     }
     let results: Struct;
     let p: Promise<void> | void;
+    let ctx: Ctx;
     try {
       let params: Struct;
       if ($.isDataCall(call)) {
@@ -123,12 +155,13 @@ export class LocalHook extends RefHook {
       }
       const opts = callOptions(call);
       results = (opts?.resultsMessage?.() ?? newMessage()).initRoot(m.ResultsClass);
-      p = m.impl.call(impl, params, results, new Ctx(opts));
+      ctx = new Ctx(opts);
+      p = m.impl.call(impl, params, results, ctx);
     } catch (e) {
       return new BrokenAnswer(toRpcError(e));
     }
     const d = new DeferredAnswer();
-    const done = (): void => d.bind(new ResultAnswer(results));
+    const done = (): void => d.bind(ctx.tail ?? new ResultAnswer(results));
     const fail = (e: unknown): void => d.reject(toRpcError(e));
     if (p instanceof Promise) p.then(done, fail);
     else Promise.resolve(p).then(done, fail);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Callback, type Callback$Server$Target, Counter } from '../fixtures/rpc/gen/test.js';
+import { Callback, type Callback$Server$Target, Counter, Test } from '../fixtures/rpc/gen/test.js';
 import type * as T from '../fixtures/rpc/gen/test.js';
-import { release, serve } from '../../src/rpc/index.js';
+import { connect, listen, release, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
 import { CounterImpl, ServerState, serveTest } from './test-impl.js';
 
@@ -92,13 +92,30 @@ test('a promise capability is exported as senderPromise and Resolved when it set
   await until(() => localState.liveCounters === 0, 'local counters disposed');
 });
 
-test('tailEcho: a server calling back into the caller while serving it', async (t) => {
-  const s = await setup(t);
+test('tail call issued by our server: ctx.tailCall into the caller uses sendResultsTo.yourself + takeFromOtherQuestion', async (t) => {
+  const lines: string[] = [];
+  const state = new ServerState();
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serveTest(state), trace: (x) => lines.push(x) });
+  const conn = await connect(l.address);
+  t.after(async () => {
+    await conn.close();
+    await l.close();
+  });
+  const remote = conn.bootstrap(Test);
   const localState = new ServerState();
   const localTest = serveTest(localState);
-  const r = await s.test.tailEcho((p) => { p.target = localTest; p.text = 'tail'; }).promise();
+  const r = await remote.tailEcho((p) => { p.target = localTest; p.text = 'tail'; }).promise();
   assert.equal(r.text, 'tail');
+  assert.ok(lines.some((x) => /> call q=\d+ import#\d+ @0xe9eef97a62c53e11\.0 sendResultsTo=1/.test(x)), 'tail call sent with sendResultsTo.yourself');
+  assert.ok(lines.some((x) => / > return a=\d+ takeFromOtherQuestion/.test(x)), 'answered takeFromOtherQuestion');
+  // And when the target is not the caller's, the results are forwarded.
+  const other = await remote.getTest().promise();
+  const r2 = await remote.tailEcho((p) => { p.target = other.test; p.text = 'fwd'; }).promise();
+  assert.equal(r2.text, 'fwd');
+  release(other.test);
   release(localTest);
+  release(remote);
+  await until(() => conn.stats().exports === 0 && conn.stats().imports === 0, 'released');
 });
 
 test('16 MiB payloads both ways (data and sum)', async (t) => {

@@ -109,10 +109,13 @@ export class TestImpl implements Test$Server$Target, Base$Server$Target {
   async echoCap(p: T.Test_EchoCap$Params, r: T.Test_EchoCap$Results): Promise<void> {
     r.cap = p.cap;
   }
-  async tailEcho(p: T.Test_TailEcho$Params, r: T.Test_TailEcho$Results): Promise<void> {
-    const res = await p.target.echo((q) => {
-      q.text = p.text;
-    }).promise();
+  async tailEcho(p: T.Test_TailEcho$Params, r: T.Test_TailEcho$Results, ctx?: CallContext): Promise<void> {
+    const text = p.text;
+    if (ctx !== undefined) {
+      // A real tail call: the caller gets target.echo's results straight from target.
+      return ctx.tailCall(p.target, (t) => t.echo((q) => { q.text = text; }));
+    }
+    const res = await p.target.echo((q) => { q.text = text; }).promise();
     r.text = res.text;
   }
   async data(p: T.Test_Data$Params, r: T.Test_Data$Results): Promise<void> {
