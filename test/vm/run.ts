@@ -5,7 +5,8 @@
  *   npx tsx test/vm/run.ts --capns                against `capns 9p --ram` (both versions)
  *   npx tsx test/vm/run.ts --port N [--versions 9p2000.L,9p2000] [--aname A]
  *
- * Options: --accel tcg|kvm, --files N, --bigmib N, --writers N, --msize N.
+ * Options: --accel tcg|kvm, --files N, --bigmib N, --writers N, --msize N, --hostsha HEX
+ * (sha256 of `pattern` at the root of the served tree).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     bigmib: { type: 'string' },
     writers: { type: 'string' },
     msize: { type: 'string' },
+    hostsha: { type: 'string' },
   },
 });
 
@@ -72,13 +74,14 @@ const run = await runV9fsVm(pre.prereqs, initramfs, {
   ...(values.bigmib !== undefined ? { bigMiB: Number(values.bigmib) } : {}),
   ...(values.writers !== undefined ? { writers: Number(values.writers) } : {}),
   ...(values.msize !== undefined ? { msize: Number(values.msize) } : {}),
+  ...(values.hostsha !== undefined ? { hostSha256: values.hostsha } : {}),
   onLine: (l) => console.log(l),
 });
 await server?.stop();
 if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 const failed = run.results.filter((r) => !r.ok);
 console.error(
-  `accel ${run.accel}; ${run.elapsedMs} ms; done=${run.done} timedOut=${run.timedOut} ` +
+  `accel ${run.accel}; boots ${run.boots}; ${run.elapsedMs} ms; done=${run.done} timedOut=${run.timedOut} ` +
     `exit=${run.exitCode}; ${run.results.length} results, ${failed.length} failed`,
 );
 if (server !== undefined && failed.length > 0) console.error(server.output());
