@@ -630,7 +630,10 @@ export class MountTable<C = unknown> {
    * rfork(RFNAMEG): an independent copy; later changes to either do not show in the
    * other. O(1) (the trie is shared until written). A view forks into a whole namespace
    * holding what the view sees (with a mount point covering the view's root as a binding
-   * at '/'), and a read-only view forks read-only: forking never adds authority.
+   * at '/'), and a read-only view forks read-only: forking never adds authority. One
+   * difference: when the view's root lies below a union of several containers, the fork's
+   * '/' is a union of all of them, where the view shows only the first that holds the
+   * directory (which only the members' contents can tell).
    */
   fork(): MountTable<C> {
     if (this.prefix.length === 0) return MountTable.make({ root: this.store.root, declared: this.store.declared }, [], this.ro);

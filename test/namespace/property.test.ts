@@ -290,6 +290,11 @@ test('a sub view answers as the namespace does for the same place below its pref
       for (const o of ops) outcome(() => runOnTable(t, o));
       const v: MountTable<string> | { error: string } = outcome(() => t.sub(prefix));
       if (!(v instanceof MountTable)) return;
+      // The view's text rebuilds, on a clean namespace, what a fork of the view holds.
+      const u = new MountTable<string>();
+      u.apply(v.describe(), { resolve: (l) => MEMBERS.get(l) });
+      assert.equal(u.describe(), v.fork().describe());
+      assert.deepEqual(observe(u), observe(v.fork()));
       for (const p of UNIVERSE) {
         const full = prefix === '/' ? p : p === '/' ? prefix : prefix + p;
         const reach = (tt: MountTable<string>, q: string): string[] | { error: string } =>
