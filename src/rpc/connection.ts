@@ -211,7 +211,7 @@ class Question implements Answer<Struct> {
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
     if (this.returned || this.cancelled) return this.result.pipelineCall(ops, call);
     (this.pipelined ??= new Map()).set(opsKey(ops), ops);
-    return this.conn._sendCall({ kind: 'answer', questionId: this.id, ops }, call as unknown as Call<Struct, Struct>) as unknown as Answer<R>;
+    return this.conn._sendCall({ kind: 'answer', questionId: this.id, ops }, call) as unknown as Answer<R>;
   }
 
   pipelineClose(ops: PipelineOp[]): void {
