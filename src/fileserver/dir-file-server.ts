@@ -6,12 +6,14 @@
  * descriptor, as openat(2) does, by opening `/proc/self/fd/<dirfd>/<name>` with
  * O_PATH|O_NOFOLLOW: the kernel jumps straight to the directory object behind the magic
  * link (no path string is re-resolved, so renaming the directory elsewhere meanwhile
- * changes nothing) and looks up the one name there without following it. Symbolic links
- * are never followed: they are left out of listings, and walking to one fails with
- * NS_ERR_PERMISSION. `..` is computed by the server from the path it walked (never asked
- * of the host) and stops at the attach root. So every object a client reaches was found by
- * descending real directory entries from the root; a directory swapped for a symlink in the
- * middle of a walk makes that walk fail, never leave the tree. Hard links and bind mounts
+ * changes nothing) and looks up the one name there without following it. The server
+ * follows a symbolic link itself, if at all (option `symlinks`): it applies the link's
+ * text lexically to the link directory's physical path, refuses it if that leaves the
+ * attach root, and resolves the result again one name at a time from the root. `..` is
+ * computed by the server from the path it walked (never asked of the host) and stops at
+ * the attach root. So every object a client reaches was found by descending real
+ * directory entries from the root; a directory swapped for a symlink in the middle of a
+ * walk makes that walk fail or follow the link by the same rule, never leave the tree. Hard links and bind mounts
  * placed inside the root by the host's administrator are served as what they are.
  *
  * Permission model: as MemFileServer's (the client acts as the owner; the owner's rwx bits
@@ -25,6 +27,8 @@
 import { constants as C } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import {
+  readlink,
+  realpath,
   chmod,
   chown,
   lstat,
@@ -80,7 +84,30 @@ export interface DirFileServerOptions {
   syncWrites?: boolean;
   /** The iounit reported by open and create. Default 1 MiB. */
   iounit?: number;
+  /**
+   * "inside" (default): a symbolic link is followed when its target, resolved one name at
+   * a time like any walk, stays inside the tree the client attached to; any other link
+   * (pointing outside, dangling, or looping) cannot be walked to and is not listed.
+   * "refuse": no symbolic link is ever followed or listed.
+   */
+  symlinks?: 'inside' | 'refuse';
 }
+
+/**
+ * What a lookup found: the object (an O_PATH handle the caller owns, and its stat), its
+ * physical path (names from the server root, with every symlink resolved), and the
+ * identity of the directory entry the last name matched: the link itself when that name
+ * was a symbolic link (remove and rename act on the entry, never on a link's target).
+ */
+interface Found {
+  handle: FileHandle;
+  stat: BigIntStats;
+  real: readonly string[];
+  entryKey: string;
+}
+
+/** Symbolic links one lookup may follow (Linux's MAXSYMLINKS). */
+const MAX_LINKS = 40;
 
 // Linux's O_PATH (x86_64, arm64, and most others); node:fs does not export it.
 const O_PATH = 0o10000000;
@@ -137,6 +164,11 @@ function keyOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}`;
 }
 
+/** Whether `path` starts with every name of `prefix`. */
+function isPrefix(prefix: readonly string[], path: readonly string[]): boolean {
+  return prefix.length <= path.length && prefix.every((p, i) => path[i] === p);
+}
+
 function ownerMay(st: BigIntStats, bit: 4 | 2 | 1): boolean {
   return ((Number(st.mode) >>> 6) & bit) !== 0;
 }
@@ -150,7 +182,10 @@ function ownerMay(st: BigIntStats, bit: 4 | 2 | 1): boolean {
  */
 export class DirFileServer implements FileServer {
   readonly #root: FileHandle;
+  /** The root's host path, resolved once: absolute link targets are read against it. */
+  readonly #rootReal: string;
   readonly readOnly: boolean;
+  readonly symlinks: 'inside' | 'refuse';
   readonly syncWrites: boolean;
   readonly iounit: number;
   #closed = false;
@@ -162,9 +197,11 @@ export class DirFileServer implements FileServer {
   #rootRefs = 0;
   #rootIdle: (() => void) | null = null;
 
-  /** @internal Use newDirFileServer. Takes ownership of `root`. */
-  constructor(root: FileHandle, options: DirFileServerOptions) {
+  /** @internal Use newDirFileServer. Takes ownership of `root`, whose host path is `rootReal`. */
+  constructor(root: FileHandle, rootReal: string, options: DirFileServerOptions) {
     this.#root = root;
+    this.#rootReal = rootReal;
+    this.symlinks = options.symlinks ?? 'inside';
     this.readOnly = options.readOnly ?? false;
     this.syncWrites = options.syncWrites ?? false;
     this.iounit = options.iounit ?? DEFAULT_IOUNIT;
@@ -178,16 +215,14 @@ export class DirFileServer implements FileServer {
     const path = aname.split('/').filter((s) => s !== '' && s !== '.');
     if (path.some((s) => s === '..'))
       throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
-    const h = await this.openPath(path);
-    try {
-      const st = await h.stat({ bigint: true });
-      if (!st.isDirectory())
-        throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
-      return { root: new DirFile(this, h, path, path.length), qid: this.qidOf(st) };
-    } catch (err) {
-      await h.close();
-      throw errnoToNsError(err, 'attach');
+    const found = await this.resolve(path, []);
+    if (!found.stat.isDirectory()) {
+      await found.handle.close();
+      throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
     }
+    // The attach root's physical path is the floor no link below it may leave.
+    const root = new DirFile(this, found, path, path.length, found.real);
+    return { root, qid: this.qidOf(found.stat) };
   }
 
   /** Closes the root descriptor; later attaches and path lookups fail with NS_ERR_IO. Files already
@@ -214,62 +249,136 @@ export class DirFileServer implements FileServer {
   }
 
   /**
-   * @internal The object at `path` (names below the root; no "." or ".."), as an O_PATH
-   * handle the caller owns, found one name at a time without following symlinks.
+   * @internal The object at `path` (client names below the server root; no "." or ".."),
+   * found one name at a time from the root descriptor (see `lookup`). Symbolic links met
+   * on the way are followed only if they resolve inside `floor` (a physical path: the
+   * attach root of the File asking). The caller owns the returned handle.
    */
-  async openPath(path: readonly string[]): Promise<FileHandle> {
+  async resolve(
+    path: readonly string[],
+    floor: readonly string[],
+    budget: { links: number } = { links: MAX_LINKS },
+  ): Promise<Found> {
     if (this.#closed) throw new NsError('NS_ERR_IO', 'file server is closed');
     this.#rootRefs++;
-    let cur: FileHandle;
+    let handle: FileHandle;
     try {
-      cur = await open(proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
+      handle = await open(proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
     } finally {
       if (--this.#rootRefs === 0) this.#rootIdle?.();
     }
     try {
+      let stat = await handle.stat({ bigint: true });
+      let real: readonly string[] = [];
+      let entryKey = keyOf(stat);
       for (let i = 0; i < path.length; i++) {
-        const next = await this.openName(cur, path[i] ?? '', path.slice(0, i + 1));
-        await cur.close();
-        cur = next.handle;
-        if (i < path.length - 1 && !next.stat.isDirectory()) {
-          throw new NsError('NS_ERR_NOT_DIR', `${quote(path.slice(0, i + 1))} is not a directory`);
+        if (!stat.isDirectory()) {
+          throw new NsError('NS_ERR_NOT_DIR', `${quote(path.slice(0, i))} is not a directory`);
         }
+        const next = await this.lookup(
+          handle,
+          real,
+          path[i] ?? '',
+          floor,
+          budget,
+          path.slice(0, i + 1),
+        );
+        await handle.close();
+        ({ handle, stat, real, entryKey } = next);
       }
-      return cur;
+      return { handle, stat, real, entryKey };
     } catch (err) {
-      await cur.close();
+      await handle.close();
       throw errnoToNsError(err, quote(path));
     }
   }
 
   /**
-   * @internal Looks `name` up in the directory `dir` (openat with O_NOFOLLOW). Refuses a
-   * symbolic link. The caller owns the returned handle.
+   * @internal Looks `name` up in the directory `dir`, whose physical path is `dirReal`:
+   * openat(dir, name, O_PATH|O_NOFOLLOW) through /proc/self/fd. A symbolic link is
+   * followed (policy "inside") only when its target, taken lexically against `dirReal`
+   * (or, if absolute, against the root's host path), names a path inside `floor`; the
+   * target is then resolved from the root with `resolve`, so links inside it are held to
+   * the same rule, at most MAX_LINKS links per lookup. `shown` is the client's path, for
+   * messages. The caller owns the returned handle.
    */
-  async openName(
+  async lookup(
     dir: FileHandle,
+    dirReal: readonly string[],
     name: string,
-    path: readonly string[],
-  ): Promise<{ handle: FileHandle; stat: BigIntStats }> {
+    floor: readonly string[],
+    budget: { links: number },
+    shown: readonly string[],
+  ): Promise<Found> {
     let h: FileHandle;
     try {
       h = await open(proc(dir.fd, name), O_PATH | C.O_NOFOLLOW);
     } catch (err) {
-      throw errnoToNsError(err, quote(path));
+      throw errnoToNsError(err, quote(shown));
     }
+    let st: BigIntStats;
     try {
-      const st = await h.stat({ bigint: true });
-      if (st.isSymbolicLink()) {
-        throw new NsError(
-          'NS_ERR_PERMISSION',
-          `${quote(path)} is a symbolic link, which this server does not follow`,
-        );
-      }
-      return { handle: h, stat: st };
+      st = await h.stat({ bigint: true });
     } catch (err) {
       await h.close();
-      throw errnoToNsError(err, quote(path));
+      throw errnoToNsError(err, quote(shown));
     }
+    if (!st.isSymbolicLink())
+      return { handle: h, stat: st, real: [...dirReal, name], entryKey: keyOf(st) };
+    await h.close();
+    if (this.symlinks === 'refuse') {
+      throw new NsError(
+        'NS_ERR_PERMISSION',
+        `${quote(shown)} is a symbolic link, which this server does not follow`,
+      );
+    }
+    if (--budget.links < 0) {
+      throw new NsError('NS_ERR_PERMISSION', `${quote(shown)}: too many levels of symbolic links`);
+    }
+    let target: string;
+    try {
+      // The entry may have changed since the open; whatever text is read here, it is
+      // resolved below under the same confinement.
+      target = await readlink(proc(dir.fd, name));
+    } catch (err) {
+      throw errnoToNsError(err, quote(shown));
+    }
+    const real = this.#linkTarget(dirReal, target);
+    if (real === undefined || !isPrefix(floor, real)) {
+      throw new NsError(
+        'NS_ERR_PERMISSION',
+        `${quote(shown)} is a symbolic link pointing outside the tree`,
+      );
+    }
+    const found = await this.resolve(real, floor, budget);
+    return { ...found, entryKey: keyOf(st) };
+  }
+
+  /** The physical path a link's `target` names, from a link in `dirReal`; undefined when
+   * it leaves the server root. Lexical: the parts of `dirReal` are real directories. */
+  #linkTarget(dirReal: readonly string[], target: string): string[] | undefined {
+    let out: string[];
+    let rest: string;
+    if (target.startsWith('/')) {
+      const root = this.#rootReal;
+      if (root === '/') rest = target;
+      else if (target === root || target.startsWith(`${root}/`)) rest = target.slice(root.length);
+      else return undefined;
+      out = [];
+    } else {
+      out = [...dirReal];
+      rest = target;
+    }
+    for (const part of rest.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (out.length === 0) return undefined;
+        out.pop();
+      } else {
+        out.push(part);
+      }
+    }
+    return out;
   }
 
   /** @internal qid.path from (dev, ino): the root's device is 0 in the top byte, others get
@@ -360,6 +469,12 @@ class DirFile implements File {
   #path: readonly string[];
   /** Length of the attach root's path: `..` stops there. */
   readonly #base: number;
+  /** The object's physical path (symlinks resolved): relative link targets start here. */
+  #real: readonly string[];
+  /** The attach root's physical path: no symbolic link may lead out of it. */
+  readonly #floor: readonly string[];
+  /** Identity of the directory entry this File was reached by (a link's own, for a link). */
+  readonly #entryKey: string;
   #io: FileHandle | null = null;
   #mode: OpenMode | null = null;
   #opening = false;
@@ -376,11 +491,21 @@ class DirFile implements File {
   #idle: (() => void) | null = null;
   #released: Promise<void> | null = null;
 
-  constructor(fs: DirFileServer, handle: FileHandle, path: readonly string[], base: number) {
+  /** Takes ownership of `found.handle`. */
+  constructor(
+    fs: DirFileServer,
+    found: Pick<Found, 'handle' | 'real' | 'entryKey'>,
+    path: readonly string[],
+    base: number,
+    floor: readonly string[],
+  ) {
     this.#fs = fs;
-    this.#h = handle;
+    this.#h = found.handle;
+    this.#real = found.real;
+    this.#entryKey = found.entryKey;
     this.#path = path;
     this.#base = base;
+    this.#floor = floor;
     fs.track(1);
   }
 
@@ -457,6 +582,9 @@ class DirFile implements File {
     const qids: Qid[] = [];
     let cur: FileHandle | null = null; // owned; null means this.#h
     let path = this.#path;
+    let real = this.#real;
+    let entryKey = this.#entryKey;
+    const budget = { links: MAX_LINKS };
     try {
       let st = await this.#fstat();
       for (const name of names) {
@@ -465,30 +593,33 @@ class DirFile implements File {
           throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
         if (!ownerMay(st, 1))
           throw new NsError('NS_ERR_PERMISSION', `no search permission in ${quote(path)}`);
-        let next: FileHandle;
+        let next: Found;
         if (name === '..') {
           // Computed from the walked path, never asked of the host: the host's ".." of a
           // directory moved out of the tree would be outside it.
           path = path.length > this.#base ? path.slice(0, -1) : path;
-          next = await this.#fs.openPath(path);
-          st = await next.stat({ bigint: true });
+          next = await this.#fs.resolve(path, this.#floor);
         } else {
           const bad = nameError(name);
           if (bad !== undefined) throw bad;
           path = [...path, name];
-          const r = await this.#fs.openName(at, name, path);
-          next = r.handle;
-          st = r.stat;
+          next = await this.#fs.lookup(at, real, name, this.#floor, budget, path);
         }
         await cur?.close();
-        cur = next;
+        ({ handle: cur, stat: st, real, entryKey } = next);
         qids.push(this.#fs.qidOf(st));
       }
       if (cur === null) {
         // A clone: a new handle on the same object.
         cur = await open(proc(this.#h.fd), O_PATH);
       }
-      const file = new DirFile(this.#fs, cur, path, this.#base);
+      const file = new DirFile(
+        this.#fs,
+        { handle: cur, real, entryKey },
+        path,
+        this.#base,
+        this.#floor,
+      );
       cur = null;
       return { qids, file };
     } catch (err) {
@@ -558,9 +689,12 @@ class DirFile implements File {
     if (mode.removeOnClose === true) {
       if (this.#path.length === this.#base)
         throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
-      const parent = await this.#fs.openPath(this.#path.slice(0, -1));
+      const { handle: parent, stat: pst } = await this.#fs.resolve(
+        this.#path.slice(0, -1),
+        this.#floor,
+      );
       try {
-        if (!ownerMay(await parent.stat({ bigint: true }), 2)) {
+        if (!ownerMay(pst, 2)) {
           throw new NsError('NS_ERR_PERMISSION', `may not remove ${quote(this.#path)}`);
         }
       } finally {
@@ -598,7 +732,8 @@ class DirFile implements File {
     try {
       if (makeDir) {
         await mkdir(proc(this.#h.fd, name), bits);
-        handle = (await this.#fs.openName(this.#h, name, path)).handle;
+        handle = (await this.#fs.lookup(this.#h, this.#real, name, this.#floor, { links: 0 }, path))
+          .handle;
         // mkdir's mode went through the umask; set exactly what create(5) says.
         await chmod(proc(handle.fd), bits);
         io = await open(proc(handle.fd), C.O_RDONLY | C.O_DIRECTORY);
@@ -616,8 +751,9 @@ class DirFile implements File {
       }
       await this.#fs.syncDir(this.#h);
       this.#fs.bump(keyOf(st));
-      const file = new DirFile(this.#fs, handle, path, this.#base);
       const nst = await handle.stat({ bigint: true });
+      const found = { handle, real: [...this.#real, name], entryKey: keyOf(nst) };
+      const file = new DirFile(this.#fs, found, path, this.#base, this.#floor);
       file.#io = io;
       file.#mode = mode;
       file.#isDir = makeDir;
@@ -708,16 +844,32 @@ class DirFile implements File {
       throw errnoToNsError(err, quote(this.#path));
     }
     const out: (Stat | null)[] = new Array<Stat | null>(names.length).fill(null);
-    // lstat never follows the entry; a few at a time to use the thread pool.
+    // lstat never follows the entry; a few at a time to use the thread pool. A symbolic
+    // link is listed with its target's stat if it may be walked to (see lookup), and left
+    // out otherwise, so that everything listed can be walked to.
     const batch = 16;
     for (let i = 0; i < names.length; i += batch) {
       await Promise.all(
         names.slice(i, i + batch).map(async (name, j) => {
           try {
             const est = await lstat(proc(dir.fd, name), { bigint: true });
-            if (!est.isSymbolicLink()) out[i + j] = this.#fs.statOf(est, name);
+            if (!est.isSymbolicLink()) {
+              out[i + j] = this.#fs.statOf(est, name);
+            } else if (this.#fs.symlinks === 'inside') {
+              const path = [...this.#path, name];
+              const found = await this.#fs.lookup(
+                this.#h,
+                this.#real,
+                name,
+                this.#floor,
+                { links: MAX_LINKS },
+                path,
+              );
+              await found.handle.close();
+              out[i + j] = this.#fs.statOf(found.stat, name);
+            }
           } catch {
-            // Removed since readdir: not listed.
+            // Removed since readdir, or a link that may not be followed: not listed.
           }
         }),
       );
@@ -786,10 +938,10 @@ class DirFile implements File {
     const target = proc(this.#h.fd);
     const apply = async (): Promise<void> => {
       // The rename's checks come first, so that a refused rename changes nothing.
-      const parent = rename === undefined ? null : await this.#renameChecks(st, rename);
+      const parent = rename === undefined ? null : await this.#renameChecks(rename);
       try {
         await applyRest();
-        if (parent !== null && rename !== undefined) await this.#rename(parent, rename);
+        if (parent !== null && rename !== undefined) await this.#rename(parent, st, rename);
       } finally {
         await parent?.close();
       }
@@ -817,13 +969,15 @@ class DirFile implements File {
   }
 
   /** The parent directory (owned by the caller), once renaming this file to `to` is allowed. */
-  async #renameChecks(st: BigIntStats, to: string): Promise<FileHandle> {
-    const parent = await this.#fs.openPath(this.#path.slice(0, -1));
+  async #renameChecks(to: string): Promise<FileHandle> {
+    const { handle: parent, stat: pst } = await this.#fs.resolve(
+      this.#path.slice(0, -1),
+      this.#floor,
+    );
     try {
-      const pst = await parent.stat({ bigint: true });
       if (!ownerMay(pst, 2))
         throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
-      await this.#checkEntry(parent, st);
+      await this.#checkEntry(parent);
       const exists = await lstat(proc(parent.fd, to)).then(
         () => true,
         (err: unknown) => {
@@ -840,22 +994,26 @@ class DirFile implements File {
   }
 
   /** Renames this file within `parent`; runs under the server's rename lock, after #renameChecks. */
-  async #rename(parent: FileHandle, to: string): Promise<void> {
+  async #rename(parent: FileHandle, st: BigIntStats, to: string): Promise<void> {
     // rename(2) would replace an entry created since the check by another host process;
     // renames through this server cannot race, as they are serialized.
     await rename(proc(parent.fd, this.#name), proc(parent.fd, to));
-    // This File keeps its handle on the object, whose name is now `to`.
+    // This File keeps its handle on the object, whose name is now `to`. (If it was reached
+    // through a symbolic link, the link was renamed and the object's own path is unchanged.)
     this.#path = [...this.#path.slice(0, -1), to];
+    if (this.#entryKey === keyOf(st)) this.#real = [...this.#real.slice(0, -1), to];
     await this.#fs.syncDir(parent);
     this.#fs.bump(keyOf(await parent.stat({ bigint: true })));
   }
 
-  /** Refuses (NS_ERR_NOT_FOUND) if the entry named by our path is no longer our object. */
-  async #checkEntry(parent: FileHandle, st: BigIntStats): Promise<void> {
+  /** The stat of the entry our path names in `parent` (not following it); NS_ERR_NOT_FOUND
+   * if that entry is no longer the one this File was reached by. */
+  async #checkEntry(parent: FileHandle): Promise<BigIntStats> {
     const est = await lstat(proc(parent.fd, this.#name), { bigint: true });
-    if (est.ino !== st.ino || est.dev !== st.dev) {
+    if (keyOf(est) !== this.#entryKey) {
       throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} was renamed or replaced`);
     }
+    return est;
   }
 
   async #syncObject(st: BigIntStats): Promise<void> {
@@ -888,13 +1046,15 @@ class DirFile implements File {
     if (this.#path.length === this.#base)
       throw new NsError('NS_ERR_PERMISSION', 'cannot remove the root');
     if (this.#fs.readOnly) throw readOnly();
-    const st = await this.#fstat();
-    const parent = await this.#fs.openPath(this.#path.slice(0, -1));
+    const { handle: parent, stat: pst } = await this.#fs.resolve(
+      this.#path.slice(0, -1),
+      this.#floor,
+    );
     try {
-      const pst = await parent.stat({ bigint: true });
       if (!ownerMay(pst, 2))
         throw new NsError('NS_ERR_PERMISSION', `no write permission in the parent directory`);
-      await this.#checkEntry(parent, st);
+      // The entry, not what it may link to: removing a symbolic link removes the link.
+      const st = await this.#checkEntry(parent);
       if (st.isDirectory()) await rmdir(proc(parent.fd, this.#name));
       else await unlink(proc(parent.fd, this.#name));
       await this.#fs.syncDir(parent);
@@ -951,10 +1111,12 @@ export async function newDirFileServer(
   options: DirFileServerOptions = {},
 ): Promise<DirFileServer> {
   let h: FileHandle;
+  let real: string;
   try {
-    h = await open(root, O_PATH | C.O_DIRECTORY);
+    real = await realpath(root);
+    h = await open(real, O_PATH | C.O_DIRECTORY);
   } catch (err) {
     throw errnoToNsError(err, 'root directory');
   }
-  return new DirFileServer(h, options);
+  return new DirFileServer(h, real, options);
 }

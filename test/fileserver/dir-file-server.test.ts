@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import {
   mkdir as hostMkdir,
   stat as hostStat,
+  lstat,
   mkdtemp,
   readFile,
   readdir,
@@ -22,7 +23,7 @@ import fc from 'fast-check';
 import { NsError } from '../../src/errors.js';
 import { errnoToNsError, newDirFileServer } from '../../src/fileserver/dir-file-server.js';
 import type { DirFileServer, DirFileServerOptions } from '../../src/fileserver/dir-file-server.js';
-import { DMAPPEND, DMEXCL } from '../../src/fileserver/file-server.js';
+import { DMAPPEND, DMDIR, DMEXCL } from '../../src/fileserver/file-server.js';
 import type { File } from '../../src/fileserver/file-server.js';
 import { checkAgainstModel, opArb } from './model.js';
 import {
@@ -78,8 +79,8 @@ async function tree(
   return { base, rootDir, outside, fs, root };
 }
 
-test('dirfs: a symlink to /etc or to a file outside is never followed, nor listed', async (t) => {
-  const { rootDir, outside, root } = await tree(t);
+test('dirfs (symlinks: refuse): no symbolic link is followed or listed', async (t) => {
+  const { rootDir, outside, root } = await tree(t, { symlinks: 'refuse' });
   await symlink('/etc', join(rootDir, 'etc'));
   await symlink(join(outside, 'secret'), join(rootDir, 'secret'));
   await symlink('../outside', join(rootDir, 'rel'));
@@ -103,6 +104,109 @@ test('dirfs: a symlink to /etc or to a file outside is never followed, nor liste
   await rejectsWith(root.create('secret', 0o644, RW), 'NS_ERR_EXISTS');
   assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'OUTSIDE');
   assert.deepEqual((await readdir(outside)).sort(), ['secret']);
+});
+
+test('dirfs (symlinks: inside, the default): links leading out of the tree are refused and not listed', async (t) => {
+  const { base, rootDir, outside, root } = await tree(t);
+  await symlink('/etc', join(rootDir, 'etc'));
+  await symlink(join(outside, 'secret'), join(rootDir, 'secret'));
+  await symlink('../outside', join(rootDir, 'rel'));
+  await symlink(`${rootDir}/../outside`, join(rootDir, 'abs-climb'));
+  await symlink('d/../../outside', join(rootDir, 'climb'));
+  await hostMkdir(join(rootDir, 'd'));
+  // A link whose text stays inside but goes through a link that leads out.
+  await symlink('../rel/secret', join(rootDir, 'd', 'via'));
+  for (const path of [
+    ['etc', 'passwd'],
+    ['etc'],
+    ['secret'],
+    ['rel', 'secret'],
+    ['abs-climb', 'secret'],
+    ['climb', 'secret'],
+    ['d', 'via'],
+  ]) {
+    const r = await root.walk(path);
+    assert.equal(r.file, undefined, path.join('/'));
+    assert.equal(r.error?.code, 'NS_ERR_PERMISSION', path.join('/'));
+    assert.ok(!r.error.message.includes(base), 'no host path in messages');
+  }
+  assert.deepEqual(await names(root), ['d']);
+  assert.deepEqual(await names(root, 'd'), []);
+  await rejectsWith(root.create('secret', 0o644, RW), 'NS_ERR_EXISTS');
+  assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'OUTSIDE');
+  assert.deepEqual((await readdir(outside)).sort(), ['secret']);
+});
+
+test('dirfs (symlinks: inside): links that stay inside are followed, listed, and removed or renamed as links', async (t) => {
+  const { rootDir, root } = await tree(t);
+  await hostMkdir(join(rootDir, 'data', 'sub'), { recursive: true });
+  await writeFile(join(rootDir, 'data', 'sub', 'file'), 'target');
+  await symlink('data/sub/file', join(rootDir, 'rel'));
+  await symlink(join(rootDir, 'data', 'sub', 'file'), join(rootDir, 'abs'));
+  await symlink('data/sub', join(rootDir, 'dirlink'));
+  await symlink('../sub/file', join(rootDir, 'data', 'sub', 'up'));
+  await symlink('rel', join(rootDir, 'chain'));
+  await symlink('loop2', join(rootDir, 'loop1'));
+  await symlink('loop1', join(rootDir, 'loop2'));
+  await symlink('nowhere', join(rootDir, 'dangling'));
+  const direct = await root.walk(['data', 'sub', 'file']);
+  await direct.file?.clunk();
+  const fileQid = direct.qids[2];
+  for (const path of [['rel'], ['abs'], ['dirlink', 'file'], ['dirlink', 'up'], ['chain']]) {
+    const r = await root.walk(path);
+    assert.ok(r.file !== undefined, path.join('/'));
+    assert.equal(r.qids[r.qids.length - 1]?.path, fileQid?.path, path.join('/'));
+    assert.equal((await r.file.stat()).name, path[path.length - 1]);
+    await r.file.clunk();
+    assert.equal(await readAll(root, ...path), 'target');
+  }
+  // ".." after a link is lexical: back where the client was, not the target's parent.
+  const up = await root.walk(['dirlink', '..', 'rel']);
+  assert.ok(up.file !== undefined);
+  await up.file.clunk();
+  assert.equal((await root.walk(['loop1'])).error?.code, 'NS_ERR_PERMISSION');
+  assert.equal((await root.walk(['dangling'])).error?.code, 'NS_ERR_NOT_FOUND');
+  assert.deepEqual(await names(root), ['abs', 'chain', 'data', 'dirlink', 'rel']);
+  const listed = await walkTo(root);
+  await listed.open(R);
+  const dl = (await listed.readDir(0, 100)).find((st) => st.name === 'dirlink');
+  assert.ok(
+    dl !== undefined && (dl.mode & DMDIR) !== 0,
+    'a link to a directory is listed as a directory',
+  );
+  await listed.clunk();
+  // remove and rename act on the link, never on its target.
+  const rel = await walkTo(root, 'rel');
+  await rel.wstat({ name: 'renamed' });
+  assert.equal((await lstat(join(rootDir, 'renamed'))).isSymbolicLink(), true);
+  await rel.remove();
+  const dir = await walkTo(root, 'dirlink');
+  await dir.remove();
+  assert.equal(await readFile(join(rootDir, 'data', 'sub', 'file'), 'utf8'), 'target');
+  assert.deepEqual((await readdir(rootDir)).sort(), [
+    'abs',
+    'chain',
+    'dangling',
+    'data',
+    'loop1',
+    'loop2',
+  ]);
+});
+
+test('dirfs (symlinks: inside): a link may not lead above the attach root, even inside the served directory', async (t) => {
+  const { rootDir, fs } = await tree(t);
+  await hostMkdir(join(rootDir, 'jail'));
+  await writeFile(join(rootDir, 'private'), 'not for the jail');
+  await writeFile(join(rootDir, 'jail', 'own'), 'mine');
+  await symlink('../private', join(rootDir, 'jail', 'esc'));
+  await symlink(join(rootDir, 'private'), join(rootDir, 'jail', 'abs-esc'));
+  await symlink('own', join(rootDir, 'jail', 'ok'));
+  const { root } = await fs.attach('jail');
+  assert.equal((await root.walk(['esc'])).error?.code, 'NS_ERR_PERMISSION');
+  assert.equal((await root.walk(['abs-esc'])).error?.code, 'NS_ERR_PERMISSION');
+  assert.equal(await readAll(root, 'ok'), 'mine');
+  assert.deepEqual(await names(root), ['ok', 'own']);
+  await root.clunk();
 });
 
 test('dirfs: ".." chains stop at the root; attach names may not climb', async (t) => {
@@ -136,77 +240,83 @@ test('dirfs: a directory moved out of the root: ".." from inside it stays in the
   await d.clunk();
 });
 
-test('dirfs: a directory swapped for a symlink while walking never leads outside (rename race)', async (t) => {
-  const { rootDir, outside, root } = await tree(t);
-  const real = join(rootDir, 'd.real');
-  await hostMkdir(real);
-  await writeFile(join(real, 'secret'), 'inside');
-  await hostMkdir(join(rootDir, 'd'));
-  await writeFile(join(rootDir, 'd', 'secret'), 'inside');
-  // Another process keeps swapping d between a real directory and a symlink to outside.
-  const swapper = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const fs = require('node:fs');
+for (const [symlinks, link] of [
+  ['inside', 'absolute'],
+  ['inside', 'relative'],
+  ['refuse', 'absolute'],
+] as const) {
+  test(`dirfs (symlinks: ${symlinks}): a directory swapped for a symlink (${link}) while walking never leads outside (rename race)`, async (t) => {
+    const { rootDir, outside, root } = await tree(t, { symlinks });
+    const real = join(rootDir, 'd.real');
+    await hostMkdir(real);
+    await writeFile(join(real, 'secret'), 'inside');
+    await hostMkdir(join(rootDir, 'd'));
+    await writeFile(join(rootDir, 'd', 'secret'), 'inside');
+    // Another process keeps swapping d between a real directory and a symlink to outside.
+    const swapper = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs');
        const [d, real, out] = process.argv.slice(1);
        for (;;) {
          try { fs.renameSync(d, real + '.tmp'); fs.symlinkSync(out, d); } catch {}
          try { fs.unlinkSync(d); fs.renameSync(real + '.tmp', d); } catch {}
          try { fs.renameSync(d, real + '.tmp'); fs.renameSync(real, d); fs.renameSync(real + '.tmp', real); } catch {}
        }`,
-      join(rootDir, 'd'),
-      real,
-      outside,
-    ],
-    { stdio: 'ignore' },
-  );
-  const swapperGone = new Promise((resolve) => swapper.on('exit', resolve));
-  let inside = 0;
-  let refused = 0;
-  try {
-    await race();
-  } finally {
-    // Before the tree is removed (t.after), which would race with the swapper.
-    swapper.kill('SIGKILL');
-    await swapperGone;
-  }
-  assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'OUTSIDE');
-  assert.deepEqual(await readdir(outside), ['secret'], 'nothing was created outside');
-  assert.ok(inside > 0, 'some walks reached the file');
-  assert.ok(inside + refused === 400);
-  t.diagnostic(`walks that reached the file: ${inside}, refused mid-swap: ${refused}`);
+        join(rootDir, 'd'),
+        real,
+        link === 'absolute' ? outside : '../outside',
+      ],
+      { stdio: 'ignore' },
+    );
+    const swapperGone = new Promise((resolve) => swapper.on('exit', resolve));
+    let inside = 0;
+    let refused = 0;
+    try {
+      await race();
+    } finally {
+      // Before the tree is removed (t.after), which would race with the swapper.
+      swapper.kill('SIGKILL');
+      await swapperGone;
+    }
+    assert.equal(await readFile(join(outside, 'secret'), 'utf8'), 'OUTSIDE');
+    assert.deepEqual(await readdir(outside), ['secret'], 'nothing was created outside');
+    assert.ok(inside > 0, 'some walks reached the file');
+    assert.ok(inside + refused === 400);
+    t.diagnostic(`walks that reached the file: ${inside}, refused mid-swap: ${refused}`);
 
-  async function race(): Promise<void> {
-    for (let i = 0; i < 400; i++) {
-      const r = await root.walk(['d', 'secret']);
-      if (r.file === undefined) {
-        refused++;
-        continue;
-      }
-      try {
-        await r.file.open(RW);
-        const got = text(await r.file.read(0n, 100));
-        assert.equal(got, 'inside', 'read only what is inside the root');
-        await r.file.write(0n, bytes('inside'));
-        inside++;
-      } catch (err) {
-        if (!(err instanceof NsError)) throw err;
-        refused++;
-      } finally {
-        await r.file.clunk();
-      }
-      const c = await root.walk(['d']);
-      if (c.file !== undefined) {
-        await c.file.create(`new${i}`, 0o644, W).then(
-          (x) => x.file.clunk(),
-          () => undefined,
-        );
-        await c.file.clunk();
+    async function race(): Promise<void> {
+      for (let i = 0; i < 400; i++) {
+        const r = await root.walk(['d', 'secret']);
+        if (r.file === undefined) {
+          refused++;
+          continue;
+        }
+        try {
+          await r.file.open(RW);
+          const got = text(await r.file.read(0n, 100));
+          assert.equal(got, 'inside', 'read only what is inside the root');
+          await r.file.write(0n, bytes('inside'));
+          inside++;
+        } catch (err) {
+          if (!(err instanceof NsError)) throw err;
+          refused++;
+        } finally {
+          await r.file.clunk();
+        }
+        const c = await root.walk(['d']);
+        if (c.file !== undefined) {
+          await c.file.create(`new${i}`, 0o644, W).then(
+            (x) => x.file.clunk(),
+            () => undefined,
+          );
+          await c.file.clunk();
+        }
       }
     }
-  }
-});
+  });
+}
 
 test('dirfs: readOnly refuses every change and still serves reads', async (t) => {
   const { rootDir, root } = await tree(t, { readOnly: true });
