@@ -64,12 +64,19 @@ export function projectRoot(from: string = import.meta.dirname): string {
 }
 
 async function toolVersions(): Promise<string> {
-  const [gxx, capnp, flags] = await Promise.all([
-    run('g++', ['--version']),
-    run('capnp', ['--version']),
-    run('pkg-config', ['--cflags', '--libs', 'capnp-rpc']),
-  ]);
-  return [gxx.stdout, capnp.stdout, flags.stdout].join('\n');
+  try {
+    const [gxx, capnp, flags] = await Promise.all([
+      run('g++', ['--version']),
+      run('capnp', ['--version']),
+      run('pkg-config', ['--cflags', '--libs', 'capnp-rpc']),
+    ]);
+    return [gxx.stdout, capnp.stdout, flags.stdout].join('\n');
+  } catch (err) {
+    throw new Error(
+      'cpp-build: the C++ reference toolchain is missing (Debian: apt-get install capnproto ' +
+        `libcapnp-dev g++ pkg-config, as .ci/run does): ${(err as Error).message}`,
+    );
+  }
 }
 
 function inputHash(root: string, versions: string): string {
