@@ -348,11 +348,16 @@ export class PipelineHook implements CapHook {
     readonly ops: PipelineOp[],
     readonly closes = true,
   ) {}
+  /** References held (CapHandle.dup adds one): the capability is closed with the last. */
+  #refs = 1;
   call(call: Call<Struct, Struct>): Answer<Struct> {
     return this.answer.pipelineCall(this.ops, call);
   }
-  addRef(): void {}
+  addRef(): void {
+    this.#refs++;
+  }
   release(): void {
+    if (this.#refs <= 0 || --this.#refs > 0) return;
     if (this.closes) this.answer.pipelineClose(this.ops);
   }
   resolved(): CapHook {
