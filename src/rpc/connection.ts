@@ -715,15 +715,17 @@ export class RpcConnection {
   }
 
   #returnResults(entry: AnswerEntry, results: Struct): void {
-    if (entry.returned) return;
-    if (entry.finished || this.#closed) {
-      // Cancelled: nobody wants these results; the capabilities in them are ours to drop.
-      if (results.segment.message !== entry.paramMsg) closeCapTable(results.segment.message);
+    // The call was made on the entry's behalf, so its results (and the capabilities in
+    // them) are the entry's, wherever they were built; released when it is dropped.
+    const own = results.segment.message;
+    if (entry.returned || entry.finished || this.#closed) {
+      // Cancelled (or answered already): nobody wants these results.
+      if (own !== entry.paramMsg && own !== entry.resultMsg) closeCapTable(own);
       return;
     }
+    if (own !== entry.paramMsg) entry.resultMsg = own;
     if (entry.redirected) {
       entry.returned = true;
-      entry.resultMsg = results.segment.message;
       this.#env.returnOther(entry.id, RetTag.ResultsSentElsewhere, null);
       this.#sendEnv(null);
       this.#answerDone(entry);
@@ -742,8 +744,6 @@ export class RpcConnection {
       }
       // The source message keeps ownership of its caps; the copy's table borrows them.
       msg = copy;
-    } else if (msg !== entry.paramMsg) {
-      entry.resultMsg = msg;
     }
     const table = msg._capnp.capTable ?? [];
     const exportsOut: number[] = [];

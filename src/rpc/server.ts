@@ -15,6 +15,7 @@ import {
   BrokenAnswer,
   BrokenHook,
   CapHandle,
+  closeCapTable,
   DeferredAnswer,
   PipelineHook,
   RefHook,
@@ -162,7 +163,11 @@ export class LocalHook extends RefHook {
     }
     const d = new DeferredAnswer();
     const done = (): void => d.bind(ctx.tail ?? new ResultAnswer(results));
-    const fail = (e: unknown): void => d.reject(toRpcError(e));
+    const fail = (e: unknown): void => {
+      // Capabilities the method put in its results before failing are nobody's now.
+      closeCapTable(results.segment.message);
+      d.reject(toRpcError(e));
+    };
     if (p instanceof Promise) p.then(done, fail);
     else Promise.resolve(p).then(done, fail);
     return d;

@@ -4,10 +4,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Counter, Test } from '../fixtures/rpc/gen/test.js';
+import { Base, Counter, Test } from '../fixtures/rpc/gen/test.js';
+import type * as T from '../fixtures/rpc/gen/test.js';
 import { RpcError, connect, listen, release, serve, withSignal } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
-import { CounterImpl, ServerState, serveTest } from './test-impl.js';
+import { CounterImpl, ServerState, TestImpl, serveTest } from './test-impl.js';
 
 test('cancellation: aborting a call sends Finish, rejects with AbortError, fires the server ctx.signal', async (t) => {
   const s = await setup(t);
@@ -182,4 +183,31 @@ test('NS_TRACE sink: one line per message, both directions', async (t) => {
   assert.ok(lines.some((x) => /> call q=1 answer#0 @0xe9eef97a62c53e11\.0/.test(x)));
   assert.ok(lines.some((x) => x.includes('< return a=1 results')));
   assert.ok(lines.some((x) => x.includes('> finish q=1')));
+});
+
+test('cancellation: results a method produces after its call was cancelled are released (no leak)', async (t) => {
+  const state = new ServerState();
+  let created = 0;
+  class Stubborn extends TestImpl {
+    // Ignores ctx.signal: finishes its work and returns a Counter nobody will get.
+    override async slowCounter(p: T.Test_SlowCounter$Params, r: T.Test_SlowCounter$Results): Promise<void> {
+      await new Promise((res) => setTimeout(res, p.ms));
+      created++;
+      r.counter = serve(Counter, new CounterImpl(state, p.start));
+    }
+  }
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, new Stubborn(state), { extends: [Base] }) });
+  const conn = await connect(l.address);
+  t.after(async () => {
+    await conn.close();
+    await l.close();
+  });
+  const remote = conn.bootstrap(Test);
+  const ac = new AbortController();
+  const p = withSignal(remote, ac.signal).slowCounter((q) => { q.ms = 60; q.start = 1n; }).promise();
+  setTimeout(() => ac.abort(), 10);
+  await assert.rejects(p, (e: unknown) => e instanceof RpcError && e.name === 'AbortError');
+  await until(() => created === 1, 'the method finished anyway');
+  await until(() => state.liveCounters === 0, 'its Counter was released');
+  release(remote);
 });
