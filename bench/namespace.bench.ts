@@ -21,7 +21,11 @@ const OPS = Number(process.env['NS_BENCH_OPS'] ?? 20000);
 const SIZES = [10, 1_000, 100_000];
 const DEPTHS = [1, 2, 4, 8, 16, 32];
 
-const fs = (label: string): Member<null> => ({ cap: null, interfaceId: FILE_SERVER_INTERFACE_ID, label });
+const fs = (label: string): Member<null> => ({
+  cap: null,
+  interfaceId: FILE_SERVER_INTERFACE_ID,
+  label,
+});
 
 interface Case {
   readonly mounts: number;
@@ -73,28 +77,52 @@ const t0 = Date.now();
 for (const mounts of SIZES) {
   for (const depth of DEPTHS) cases.push({ mounts, depth, ...build(mounts, depth), samples: [] });
 }
-console.log(`built ${cases.length} tables in ${Date.now() - t0} ms; ${ROUNDS} rounds of ${OPS} resolves each, interleaved`);
+console.log(
+  `built ${cases.length} tables in ${Date.now() - t0} ms; ${ROUNDS} rounds of ${OPS} resolves each, interleaved`,
+);
 
 for (const c of cases) time(2000, () => (sink += c.table.resolve(c.path).rest.length)); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
-  for (const c of cases) c.samples.push(time(OPS, () => (sink += c.table.resolve(c.path).rest.length + 1)));
+  for (const c of cases)
+    c.samples.push(time(OPS, () => (sink += c.table.resolve(c.path).rest.length + 1)));
 }
 
 const get = (mounts: number, depth: number): number =>
   median((cases.find((c) => c.mounts === mounts && c.depth === depth) as Case).samples);
 
 console.log('\nresolve(path), ns of CPU time per call (median):');
-console.log(['depth', ...SIZES.map((s) => `${s} mounts`), '1k/10', '100k/10', '100k/1k'].map((h) => h.padStart(14)).join(''));
+console.log(
+  ['depth', ...SIZES.map((s) => `${s} mounts`), '1k/10', '100k/10', '100k/1k']
+    .map((h) => h.padStart(14))
+    .join(''),
+);
 for (const depth of DEPTHS) {
   const [a, b, c] = SIZES.map((s) => get(s, depth)) as [number, number, number];
   console.log(
-    [String(depth), a.toFixed(0), b.toFixed(0), c.toFixed(0), (b / a).toFixed(2), (c / a).toFixed(2), (c / b).toFixed(2)].map((x) => x.padStart(14)).join(''),
+    [
+      String(depth),
+      a.toFixed(0),
+      b.toFixed(0),
+      c.toFixed(0),
+      (b / a).toFixed(2),
+      (c / a).toFixed(2),
+      (c / b).toFixed(2),
+    ]
+      .map((x) => x.padStart(14))
+      .join(''),
   );
 }
-console.log('(at 10 mounts every directory on the path has at most 2 entries: the array form of PersistentMap)');
+console.log(
+  '(at 10 mounts every directory on the path has at most 2 entries: the array form of PersistentMap)',
+);
 
 // fork(): O(1) sharing; the first bind in a fork copies the nodes on its path only.
-const forkCases = [10, 100_000].map((mounts) => ({ mounts, table: build(mounts, 8).table, alone: [] as number[], withBind: [] as number[] }));
+const forkCases = [10, 100_000].map((mounts) => ({
+  mounts,
+  table: build(mounts, 8).table,
+  alone: [] as number[],
+  withBind: [] as number[],
+}));
 const FORKS = 2000;
 for (let r = 0; r < ROUNDS; r++) {
   for (const c of forkCases) {
@@ -110,7 +138,12 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 console.log('\nfork() at depth-8 layout, ns of CPU time per call (median):');
 console.log(['mounts', 'fork()', 'fork()+bind'].map((h) => h.padStart(14)).join(''));
-for (const c of forkCases) console.log([String(c.mounts), median(c.alone).toFixed(0), median(c.withBind).toFixed(0)].map((x) => x.padStart(14)).join(''));
+for (const c of forkCases)
+  console.log(
+    [String(c.mounts), median(c.alone).toFixed(0), median(c.withBind).toFixed(0)]
+      .map((x) => x.padStart(14))
+      .join(''),
+  );
 const [small, big] = forkCases as [(typeof forkCases)[0], (typeof forkCases)[0]];
 console.log(
   `ratio 100k/10: fork() ${(median(big.alone) / median(small.alone)).toFixed(2)}, fork()+bind ${(median(big.withBind) / median(small.withBind)).toFixed(2)}`,

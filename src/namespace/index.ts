@@ -17,7 +17,29 @@ export {
   type MountPoint,
   type Resolution,
 } from './mount-table.js';
-export { parseNamespaceText, quoteWord, formatFlags, type NsCommand, type ParseOptions, type Position, type Word } from './ns-text.js';
-export { MAX_NAME_BYTES, MAX_PATH_DEPTH, MAX_PATH_LENGTH, cleanPath, formatPath, parsePath, parseSpec, validateName } from './path.js';
-export { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, formatInterfaceId, isContainer } from './interfaces.js';
+export {
+  parseNamespaceText,
+  quoteWord,
+  formatFlags,
+  type NsCommand,
+  type ParseOptions,
+  type Position,
+  type Word,
+} from './ns-text.js';
+export {
+  MAX_NAME_BYTES,
+  MAX_PATH_DEPTH,
+  MAX_PATH_LENGTH,
+  cleanPath,
+  formatPath,
+  parsePath,
+  parseSpec,
+  validateName,
+} from './path.js';
+export {
+  FILE_SERVER_INTERFACE_ID,
+  NAMESPACE_INTERFACE_ID,
+  formatInterfaceId,
+  isContainer,
+} from './interfaces.js';
 export { PersistentMap } from './persistent-map.js';

@@ -23,9 +23,30 @@
  * Concurrency: single-threaded; every method runs to completion, so each is atomic.
  */
 import { NsError } from '../errors.js';
-import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, formatInterfaceId, isContainer } from './interfaces.js';
-import { formatFlags, parseNamespaceText, quoteWord, type NsCommand, type ParseOptions, type Position, type Word } from './ns-text.js';
-import { MAX_NAME_BYTES, MAX_PATH_DEPTH, formatPath, parsePath, parsePathCleaned, parseSpec, utf8Length } from './path.js';
+import {
+  FILE_SERVER_INTERFACE_ID,
+  NAMESPACE_INTERFACE_ID,
+  formatInterfaceId,
+  isContainer,
+} from './interfaces.js';
+import {
+  formatFlags,
+  parseNamespaceText,
+  quoteWord,
+  type NsCommand,
+  type ParseOptions,
+  type Position,
+  type Word,
+} from './ns-text.js';
+import {
+  MAX_NAME_BYTES,
+  MAX_PATH_DEPTH,
+  formatPath,
+  parsePath,
+  parsePathCleaned,
+  parseSpec,
+  utf8Length,
+} from './path.js';
 import { PersistentMap } from './persistent-map.js';
 
 export type { Position } from './ns-text.js';
@@ -188,7 +209,11 @@ function emptyNode<C>(): Node<C> {
   return { stack: NO_BINDINGS, children: PersistentMap.empty(), mounts: 0 };
 }
 
-function makeNode<C>(stack: readonly Binding<C>[], children: PersistentMap<Node<C>>, belowMounts: number): Node<C> | undefined {
+function makeNode<C>(
+  stack: readonly Binding<C>[],
+  children: PersistentMap<Node<C>>,
+  belowMounts: number,
+): Node<C> | undefined {
   if (stack.length === 0 && children.size === 0) return undefined;
   return { stack, children, mounts: belowMounts + (stack.length > 0 ? 1 : 0) };
 }
@@ -211,7 +236,8 @@ function updateAt<C>(
   if (next === child) return node;
   const base = node ?? emptyNode<C>();
   const children = next === undefined ? base.children.delete(name) : base.children.set(name, next);
-  const below = base.mounts - (base.stack.length > 0 ? 1 : 0) - (child?.mounts ?? 0) + (next?.mounts ?? 0);
+  const below =
+    base.mounts - (base.stack.length > 0 ? 1 : 0) - (child?.mounts ?? 0) + (next?.mounts ?? 0);
   return makeNode(base.stack, children, below);
 }
 
@@ -219,7 +245,10 @@ function updateAt<C>(
  * `node` with `stack` as its union stack. Stacks and their bindings are frozen: they are
  * shared between forks and handed out by `lookup`/`members`, so nobody may change them.
  */
-function withStack<C>(node: Node<C> | undefined, stack: readonly Binding<C>[]): Node<C> | undefined {
+function withStack<C>(
+  node: Node<C> | undefined,
+  stack: readonly Binding<C>[],
+): Node<C> | undefined {
   for (const b of stack) Object.freeze(b);
   Object.freeze(stack);
   const children = node?.children ?? PersistentMap.empty<Node<C>>();
@@ -243,30 +272,51 @@ function permission(message: string): NsError {
 
 /** Checks a member handed in from outside. */
 function checkMember(member: Member<unknown>): void {
-  if (typeof member !== 'object' || member === null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member is not an object');
+  if (typeof member !== 'object' || member === null)
+    throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member is not an object');
   const { interfaceId, label } = member;
   if (typeof interfaceId !== 'bigint' || interfaceId < 0n || interfaceId >= 1n << 64n) {
-    throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member interfaceId is not a 64-bit unsigned integer');
+    throw new NsError(
+      'NS_ERR_INVALID_ARGUMENT',
+      'member interfaceId is not a 64-bit unsigned integer',
+    );
   }
   checkLabel(label);
 }
 
 function checkLabel(label: string): void {
-  if (typeof label !== 'string' || label.length === 0) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member label is empty');
+  if (typeof label !== 'string' || label.length === 0)
+    throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member label is empty');
   // Labels are printed as one word of namespace text: no control characters.
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(label)) throw new NsError('NS_ERR_INVALID_ARGUMENT', `member label ${JSON.stringify(label)} contains a control character`);
-  if (utf8Length(label) > MAX_NAME_BYTES) throw new NsError('NS_ERR_INVALID_ARGUMENT', `member label is longer than ${MAX_NAME_BYTES} bytes`);
-  if (/\p{Cs}/u.test(label)) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member label is not valid UTF-8');
+  if (/[\u0000-\u001f\u007f]/.test(label))
+    throw new NsError(
+      'NS_ERR_INVALID_ARGUMENT',
+      `member label ${JSON.stringify(label)} contains a control character`,
+    );
+  if (utf8Length(label) > MAX_NAME_BYTES)
+    throw new NsError(
+      'NS_ERR_INVALID_ARGUMENT',
+      `member label is longer than ${MAX_NAME_BYTES} bytes`,
+    );
+  if (/\p{Cs}/u.test(label))
+    throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member label is not valid UTF-8');
 }
 
 function checkPosition(position: unknown): Position {
   if (position === undefined) return 'replace';
   if (position === 'replace' || position === 'before' || position === 'after') return position;
-  throw new NsError('NS_ERR_INVALID_ARGUMENT', `position must be 'replace', 'before' or 'after', not ${JSON.stringify(position)}`);
+  throw new NsError(
+    'NS_ERR_INVALID_ARGUMENT',
+    `position must be 'replace', 'before' or 'after', not ${JSON.stringify(position)}`,
+  );
 }
 
-function place<C>(old: readonly Binding<C>[], added: readonly Binding<C>[], position: Position): readonly Binding<C>[] {
+function place<C>(
+  old: readonly Binding<C>[],
+  added: readonly Binding<C>[],
+  position: Position,
+): readonly Binding<C>[] {
   switch (position) {
     case 'replace':
       return added;
@@ -294,7 +344,11 @@ export class MountTable<C = unknown> {
     this.ro = false;
   }
 
-  private static make<C>(store: Store<C>, prefix: readonly string[], readOnly: boolean): MountTable<C> {
+  private static make<C>(
+    store: Store<C>,
+    prefix: readonly string[],
+    readOnly: boolean,
+  ): MountTable<C> {
     const t = new MountTable<C>();
     t.store = store;
     t.prefix = prefix;
@@ -324,7 +378,10 @@ export class MountTable<C = unknown> {
     const position = checkPosition(options.position);
     const spec = parseSpec(options.spec ?? '').join('/');
     if (spec !== '' && !isContainer(member.interfaceId)) {
-      throw new NsError('NS_ERR_NOT_DIR', `spec '${spec}' given for ${describeMember(member)}, which has no names below it`);
+      throw new NsError(
+        'NS_ERR_NOT_DIR',
+        `spec '${spec}' given for ${describeMember(member)}, which has no names below it`,
+      );
     }
     this.addBindings(comps, [{ member, spec, create: options.create === true }], position);
   }
@@ -344,14 +401,19 @@ export class MountTable<C = unknown> {
     const toComps = parsePath(to);
     const position = checkPosition(options.position);
     if (l.mountPoint === undefined) {
-      throw new NsError('NS_ERR_NOT_FOUND', `'${l.path}' is a synthetic directory: there is no capability there to bind`);
+      throw new NsError(
+        'NS_ERR_NOT_FOUND',
+        `'${l.path}' is a synthetic directory: there is no capability there to bind`,
+      );
     }
     const create = options.create === true;
     let copied: Binding<C>[];
     if (l.atMountPoint) {
       copied = l.stack.map((b) => ({ member: b.member, spec: b.spec, create }));
     } else {
-      copied = l.stack.filter((b) => isContainer(b.member.interfaceId)).map((b) => ({ member: b.member, spec: joinRel(b.spec, l.rest), create }));
+      copied = l.stack
+        .filter((b) => isContainer(b.member.interfaceId))
+        .map((b) => ({ member: b.member, spec: joinRel(b.spec, l.rest), create }));
       if (copied.length === 0) throw this.notDir(l);
     }
     this.addBindings(toComps, copied, position);
@@ -368,13 +430,19 @@ export class MountTable<C = unknown> {
     const full = this.full(parsePath(path));
     const node = this.nodeAt(full);
     const shown = formatPath(full.slice(this.prefix.length));
-    if (node === undefined || node.stack.length === 0) throw new NsError('NS_ERR_NOT_FOUND', `nothing is mounted at '${shown}'`);
+    if (node === undefined || node.stack.length === 0)
+      throw new NsError('NS_ERR_NOT_FOUND', `nothing is mounted at '${shown}'`);
     let stack: readonly Binding<C>[] = NO_BINDINGS;
     if (label !== undefined) {
       stack = node.stack.filter((b) => b.member.label !== label);
-      if (stack.length === node.stack.length) throw new NsError('NS_ERR_NOT_FOUND', `no member labelled '${label}' is mounted at '${shown}'`);
+      if (stack.length === node.stack.length)
+        throw new NsError(
+          'NS_ERR_NOT_FOUND',
+          `no member labelled '${label}' is mounted at '${shown}'`,
+        );
     }
-    this.store.root = updateAt(this.store.root, full, 0, (old) => withStack(old, stack)) ?? emptyNode();
+    this.store.root =
+      updateAt(this.store.root, full, 0, (old) => withStack(old, stack)) ?? emptyNode();
   }
 
   /**
@@ -387,7 +455,10 @@ export class MountTable<C = unknown> {
   declare(path: string, interfaceId: bigint): void {
     this.writable();
     if (typeof interfaceId !== 'bigint' || interfaceId <= 0n || interfaceId >= 1n << 64n) {
-      throw new NsError('NS_ERR_INVALID_ARGUMENT', 'declared interfaceId is not a non-zero 64-bit unsigned integer');
+      throw new NsError(
+        'NS_ERR_INVALID_ARGUMENT',
+        'declared interfaceId is not a non-zero 64-bit unsigned integer',
+      );
     }
     const full = this.full(parsePath(path));
     const node = this.nodeAt(full);
@@ -439,7 +510,9 @@ export class MountTable<C = unknown> {
         stack = node.stack;
       }
       if (k === total) break;
-      const next: Node<C> | undefined = node.children.get((k < p ? prefix[k] : comps[k - p]) as string);
+      const next: Node<C> | undefined = node.children.get(
+        (k < p ? prefix[k] : comps[k - p]) as string,
+      );
       if (next === undefined) {
         node = undefined;
         break;
@@ -449,8 +522,16 @@ export class MountTable<C = unknown> {
     }
     const hasMountsBelow = node !== undefined && node.children.size > 0;
     if (deep < 0) {
-      if (node === undefined && comps.length > 0) throw new NsError('NS_ERR_NOT_FOUND', `'${cleaned}' does not exist`);
-      return { path: cleaned, mountPoint: undefined, stack: NO_BINDINGS, rest: '', atMountPoint: false, hasMountsBelow };
+      if (node === undefined && comps.length > 0)
+        throw new NsError('NS_ERR_NOT_FOUND', `'${cleaned}' does not exist`);
+      return {
+        path: cleaned,
+        mountPoint: undefined,
+        stack: NO_BINDINGS,
+        rest: '',
+        atMountPoint: false,
+        hasMountsBelow,
+      };
     }
     if (deep < p) {
       // The mount point lies above this view's root: show it as the root, with the specs
@@ -460,7 +541,9 @@ export class MountTable<C = unknown> {
       return {
         path: cleaned,
         mountPoint: '/',
-        stack: stack.filter((b) => isContainer(b.member.interfaceId)).map((b) => ({ member: b.member, spec: joinRel(b.spec, clip), create: b.create })),
+        stack: stack
+          .filter((b) => isContainer(b.member.interfaceId))
+          .map((b) => ({ member: b.member, spec: joinRel(b.spec, clip), create: b.create })),
         rest: cleaned.slice(1),
         atMountPoint: false,
         hasMountsBelow,
@@ -494,7 +577,10 @@ export class MountTable<C = unknown> {
   resolve(path: string, expectedInterfaceId?: bigint): Resolution<C> {
     const l = this.lookup(path);
     if (l.mountPoint === undefined) {
-      throw new NsError('NS_ERR_NOT_FOUND', `nothing is bound at '${l.path}' (a directory of mount points)`);
+      throw new NsError(
+        'NS_ERR_NOT_FOUND',
+        `nothing is bound at '${l.path}' (a directory of mount points)`,
+      );
     }
     let bindings: readonly Binding<C>[] = l.stack;
     if (l.atMountPoint) {
@@ -510,7 +596,9 @@ export class MountTable<C = unknown> {
       if (bindings.length === 0) throw this.notDir(l);
       if (expectedInterfaceId !== undefined) {
         bindings = bindings.filter(
-          (b) => b.member.interfaceId === NAMESPACE_INTERFACE_ID || expectedInterfaceId === FILE_SERVER_INTERFACE_ID,
+          (b) =>
+            b.member.interfaceId === NAMESPACE_INTERFACE_ID ||
+            expectedInterfaceId === FILE_SERVER_INTERFACE_ID,
         );
         if (bindings.length === 0) {
           throw new NsError(
@@ -520,7 +608,13 @@ export class MountTable<C = unknown> {
         }
       }
     }
-    return { path: l.path, mountPoint: l.mountPoint, binding: bindings[0] as Binding<C>, bindings, rest: l.rest };
+    return {
+      path: l.path,
+      mountPoint: l.mountPoint,
+      binding: bindings[0] as Binding<C>,
+      bindings,
+      rest: l.rest,
+    };
   }
 
   /**
@@ -529,7 +623,8 @@ export class MountTable<C = unknown> {
    */
   members(path: string): readonly Binding<C>[] {
     const l = this.lookup(path);
-    if (l.mountPoint === undefined || l.rest !== '' || l.stack.length === 0) throw new NsError('NS_ERR_NOT_FOUND', `'${l.path}' is not a mount point`);
+    if (l.mountPoint === undefined || l.rest !== '' || l.stack.length === 0)
+      throw new NsError('NS_ERR_NOT_FOUND', `'${l.path}' is not a mount point`);
     return l.stack;
   }
 
@@ -549,14 +644,18 @@ export class MountTable<C = unknown> {
         const first = child.stack[0];
         children.push({
           name,
-          kind: first === undefined || isContainer(first.member.interfaceId) ? 'directory' : 'capability',
+          kind:
+            first === undefined || isContainer(first.member.interfaceId)
+              ? 'directory'
+              : 'capability',
           binding: first,
         });
       }
       children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
     const bindings = l.stack.filter((b) => isContainer(b.member.interfaceId));
-    if (l.mountPoint !== undefined && bindings.length === 0 && children.length === 0) throw this.notDir(l);
+    if (l.mountPoint !== undefined && bindings.length === 0 && children.length === 0)
+      throw this.notDir(l);
     return { path: l.path, children, bindings, rest: l.rest, union: l.atMountPoint };
   }
 
@@ -598,18 +697,26 @@ export class MountTable<C = unknown> {
     const comps = parsePath(path);
     if (comps.length === 0) throw new NsError('NS_ERR_EXISTS', "'/' already exists");
     const node = this.nodeAt(this.full(comps));
-    if (node !== undefined) throw new NsError('NS_ERR_EXISTS', `'${formatPath(comps)}' is a mount point or a directory of mount points`);
+    if (node !== undefined)
+      throw new NsError(
+        'NS_ERR_EXISTS',
+        `'${formatPath(comps)}' is a mount point or a directory of mount points`,
+      );
     const name = comps[comps.length - 1] as string;
     const parent = this.lookup(formatPath(comps.slice(0, -1)));
     if (parent.mountPoint === undefined) {
-      throw permission(`cannot create in '${parent.path}': it is a synthetic directory (only mount points are there)`);
+      throw permission(
+        `cannot create in '${parent.path}': it is a synthetic directory (only mount points are there)`,
+      );
     }
     const containers = parent.stack.filter((b) => isContainer(b.member.interfaceId));
     if (containers.length === 0) throw this.notDir(parent);
     if (parent.atMountPoint) {
       const target = containers.find((b) => b.create);
       if (target === undefined) {
-        throw permission(`mounted directory '${parent.path}' forbids creation: no member was bound with create (-c)`);
+        throw permission(
+          `mounted directory '${parent.path}' forbids creation: no member was bound with create (-c)`,
+        );
       }
       return { kind: 'member', binding: target, rest: name };
     }
@@ -636,10 +743,12 @@ export class MountTable<C = unknown> {
    * directory (which only the members' contents can tell).
    */
   fork(): MountTable<C> {
-    if (this.prefix.length === 0) return MountTable.make({ root: this.store.root, declared: this.store.declared }, [], this.ro);
+    if (this.prefix.length === 0)
+      return MountTable.make({ root: this.store.root, declared: this.store.declared }, [], this.ro);
     let root = this.nodeAt(this.prefix) ?? emptyNode<C>();
     const top = this.lookup('/');
-    if (top.mountPoint === '/' && root.stack.length === 0) root = withStack(root, top.stack) ?? emptyNode();
+    if (top.mountPoint === '/' && root.stack.length === 0)
+      root = withStack(root, top.stack) ?? emptyNode();
     let declared = PersistentMap.empty<bigint>();
     const base = formatPath(this.prefix);
     for (const [p, id] of this.store.declared.entries()) {
@@ -666,14 +775,22 @@ export class MountTable<C = unknown> {
    */
   sub(prefix: string, readOnly = false): MountTable<C> {
     const l = this.lookup(prefix);
-    if (!l.atMountPoint && l.mountPoint !== undefined && !l.hasMountsBelow && !l.stack.some((m) => isContainer(m.member.interfaceId))) {
+    if (
+      !l.atMountPoint &&
+      l.mountPoint !== undefined &&
+      !l.hasMountsBelow &&
+      !l.stack.some((m) => isContainer(m.member.interfaceId))
+    ) {
       throw this.notDir(l);
     }
     const comps = l.path === '/' ? [] : l.path.slice(1).split('/');
     // Views of views: bound the depth of the root in the whole namespace, as for any path.
     const depth = this.prefix.length + comps.length;
     if (depth > MAX_PATH_DEPTH) {
-      throw new NsError('NS_ERR_INVALID_PATH', `a view rooted there would be ${depth} names deep in the namespace; the limit is ${MAX_PATH_DEPTH}`);
+      throw new NsError(
+        'NS_ERR_INVALID_PATH',
+        `a view rooted there would be ${depth} names deep in the namespace; the limit is ${MAX_PATH_DEPTH}`,
+      );
     }
     return MountTable.make(this.store, [...this.prefix, ...comps], this.ro || readOnly);
   }
@@ -693,7 +810,12 @@ export class MountTable<C = unknown> {
     for (const { path, stack } of this.mounts()) {
       stack.forEach((b, i) => {
         const flags = formatFlags(i === 0 ? 'replace' : 'after', b.create);
-        const words = ['mount', ...(flags ? [flags] : []), quoteWord(b.member.label), quoteWord(path)];
+        const words = [
+          'mount',
+          ...(flags ? [flags] : []),
+          quoteWord(b.member.label),
+          quoteWord(path),
+        ];
         if (b.spec !== '') words.push(quoteWord(b.spec));
         lines.push(words.join(' '));
       });
@@ -739,11 +861,22 @@ export class MountTable<C = unknown> {
 
   private notDir(l: Lookup<C>): NsError {
     const first = l.stack[0];
-    if (first === undefined) return new NsError('NS_ERR_NOT_DIR', `'${l.path}' lies inside a capability that has no names below it`);
-    return new NsError('NS_ERR_NOT_DIR', `'${l.mountPoint}' holds ${describeMember(first.member)}, which has no names below it`);
+    if (first === undefined)
+      return new NsError(
+        'NS_ERR_NOT_DIR',
+        `'${l.path}' lies inside a capability that has no names below it`,
+      );
+    return new NsError(
+      'NS_ERR_NOT_DIR',
+      `'${l.mountPoint}' holds ${describeMember(first.member)}, which has no names below it`,
+    );
   }
 
-  private addBindings(comps: readonly string[], added: readonly Binding<C>[], position: Position): void {
+  private addBindings(
+    comps: readonly string[],
+    added: readonly Binding<C>[],
+    position: Position,
+  ): void {
     const full = this.full(comps);
     const want = this.store.declared.get(formatPath(full));
     if (want !== undefined) {
@@ -755,12 +888,17 @@ export class MountTable<C = unknown> {
         );
       }
     }
-    this.store.root = updateAt(this.store.root, full, 0, (old) => withStack(old, place(old?.stack ?? NO_BINDINGS, added, position))) ?? emptyNode();
+    this.store.root =
+      updateAt(this.store.root, full, 0, (old) =>
+        withStack(old, place(old?.stack ?? NO_BINDINGS, added, position)),
+      ) ?? emptyNode();
   }
 }
 
 function* walkMounts<C>(node: Node<C>, at: string[]): Generator<MountPoint<C>> {
-  const names = [...node.children.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const names = [...node.children.entries()].sort((a, b) =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+  );
   for (const [name, child] of names) {
     at.push(name);
     if (child.stack.length > 0) yield { path: formatPath(at), stack: child.stack };
@@ -773,10 +911,10 @@ function* walkMounts<C>(node: Node<C>, at: string[]): Generator<MountPoint<C>> {
  * A union listing: `first` (mount points and synthetic directories), then the entries of
  * each list in order, de-duplicated by name; the first entry with a name wins.
  */
-export function mergeUnion<A extends { readonly name: string }, B extends { readonly name: string }>(
-  first: readonly A[],
-  lists: Iterable<readonly B[]>,
-): (A | B)[] {
+export function mergeUnion<
+  A extends { readonly name: string },
+  B extends { readonly name: string },
+>(first: readonly A[], lists: Iterable<readonly B[]>): (A | B)[] {
   const seen = new Set<string>();
   const out: (A | B)[] = [];
   for (const e of first) {
@@ -829,7 +967,11 @@ function runCommand<C>(t: MountTable<C>, c: NsCommand, options: ApplyOptions<C>)
     case 'mount': {
       check(c.to);
       const member = options.resolve?.(c.label.text);
-      if (member === undefined) throw at(c.label, new NsError('NS_ERR_NOT_FOUND', `no capability is labelled '${c.label.text}'`));
+      if (member === undefined)
+        throw at(
+          c.label,
+          new NsError('NS_ERR_NOT_FOUND', `no capability is labelled '${c.label.text}'`),
+        );
       if (c.spec !== undefined) {
         try {
           parseSpec(c.spec.text);
@@ -838,7 +980,11 @@ function runCommand<C>(t: MountTable<C>, c: NsCommand, options: ApplyOptions<C>)
         }
       }
       try {
-        t.bind(c.to.text, member, { position: c.position, create: c.create, spec: c.spec?.text ?? '' });
+        t.bind(c.to.text, member, {
+          position: c.position,
+          create: c.create,
+          spec: c.spec?.text ?? '',
+        });
       } catch (e) {
         throw at(c.to, e);
       }

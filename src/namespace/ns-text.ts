@@ -31,7 +31,14 @@ export interface Word {
 
 /** One parsed line. */
 export type NsCommand =
-  | { readonly op: 'bind'; readonly at: Word; readonly position: Position; readonly create: boolean; readonly from: Word; readonly to: Word }
+  | {
+      readonly op: 'bind';
+      readonly at: Word;
+      readonly position: Position;
+      readonly create: boolean;
+      readonly from: Word;
+      readonly to: Word;
+    }
   | {
       readonly op: 'mount';
       readonly at: Word;
@@ -41,7 +48,12 @@ export type NsCommand =
       readonly to: Word;
       readonly spec: Word | undefined;
     }
-  | { readonly op: 'unmount'; readonly at: Word; readonly label: Word | undefined; readonly to: Word }
+  | {
+      readonly op: 'unmount';
+      readonly at: Word;
+      readonly label: Word | undefined;
+      readonly to: Word;
+    }
   | { readonly op: 'clear'; readonly at: Word };
 
 /** Options for `parseNamespaceText`. */
@@ -99,7 +111,8 @@ function tokenize(text: string, line: number, vars: Readonly<Record<string, stri
         let j = i + 1;
         while (j < n && VAR_CHAR.test(text[j] as string)) j++;
         const name = text.slice(i + 1, j);
-        if (name === '') throw parseError(line, i + 1, "'$' without a variable name (quote it: '$')");
+        if (name === '')
+          throw parseError(line, i + 1, "'$' without a variable name (quote it: '$')");
         const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
         if (value === undefined) throw parseError(line, i + 1, `variable $${name} is not set`);
         out += value;
@@ -114,7 +127,10 @@ function tokenize(text: string, line: number, vars: Readonly<Record<string, stri
   return words;
 }
 
-function parseFlags(words: Word[], from: number): { position: Position; create: boolean; next: number } {
+function parseFlags(
+  words: Word[],
+  from: number,
+): { position: Position; create: boolean; next: number } {
   let position: Position = 'replace';
   let create = false;
   let after: Word | undefined;
@@ -139,11 +155,16 @@ function parseFlags(words: Word[], from: number): { position: Position; create: 
         case 'C':
           break;
         default:
-          throw parseError(w.line, w.column + k, `unknown flag '${w.text[k]}' in '${w.text}' (flags are -a, -b, -c, -C)`);
+          throw parseError(
+            w.line,
+            w.column + k,
+            `unknown flag '${w.text[k]}' in '${w.text}' (flags are -a, -b, -c, -C)`,
+          );
       }
     }
   }
-  if (after && before) throw parseError(before.line, before.column, 'flags -a and -b exclude each other');
+  if (after && before)
+    throw parseError(before.line, before.column, 'flags -a and -b exclude each other');
   return { position, create, next: i };
 }
 
@@ -160,7 +181,8 @@ function arity(cmd: Word, args: Word[], min: number, max: number, usage: string)
  *   number of arguments, an unterminated quote, an unset variable.
  */
 export function parseNamespaceText(text: string, options: ParseOptions = {}): NsCommand[] {
-  if (typeof text !== 'string') throw new NsError('NS_ERR_INVALID_ARGUMENT', 'namespace text is not a string');
+  if (typeof text !== 'string')
+    throw new NsError('NS_ERR_INVALID_ARGUMENT', 'namespace text is not a string');
   const vars = options.vars ?? {};
   const commands: NsCommand[] = [];
   const lines = text.split('\n');
@@ -175,7 +197,14 @@ export function parseNamespaceText(text: string, options: ParseOptions = {}): Ns
         const f = parseFlags(words, 1);
         const args = words.slice(f.next);
         arity(cmd, args, 2, 2, 'bind [-abcC] from to');
-        commands.push({ op: 'bind', at: cmd, position: f.position, create: f.create, from: args[0] as Word, to: args[1] as Word });
+        commands.push({
+          op: 'bind',
+          at: cmd,
+          position: f.position,
+          create: f.create,
+          from: args[0] as Word,
+          to: args[1] as Word,
+        });
         break;
       }
       case 'mount': {
@@ -214,9 +243,17 @@ export function parseNamespaceText(text: string, options: ParseOptions = {}): Ns
       case 'import':
       case 'new':
       case 'fork':
-        throw parseError(line, cmd.column, `'${cmd.text}' is a namespace(6) command capns does not support (bind, mount, unmount, clear)`);
+        throw parseError(
+          line,
+          cmd.column,
+          `'${cmd.text}' is a namespace(6) command capns does not support (bind, mount, unmount, clear)`,
+        );
       default:
-        throw parseError(line, cmd.column, `unknown command '${cmd.text}' (expected bind, mount, unmount or clear)`);
+        throw parseError(
+          line,
+          cmd.column,
+          `unknown command '${cmd.text}' (expected bind, mount, unmount or clear)`,
+        );
     }
   }
   return commands;
@@ -227,7 +264,8 @@ export function parseNamespaceText(text: string, options: ParseOptions = {}): Ns
  * (rc style) when empty or when it holds a blank, a quote, '$', or starts with '#' or '-'.
  */
 export function quoteWord(word: string): string {
-  if (word !== '' && !/[\s'$]/.test(word) && !word.startsWith('#') && !word.startsWith('-')) return word;
+  if (word !== '' && !/[\s'$]/.test(word) && !word.startsWith('#') && !word.startsWith('-'))
+    return word;
   return `'${word.replaceAll("'", "''")}'`;
 }
 

@@ -60,15 +60,18 @@ export function validateName(name: string): void {
     const c = name.charCodeAt(i);
     if (c === 0) throw invalid(`NUL byte in name ${show(name)}`);
     if (c === 0x2f) throw invalid(`'/' in name ${show(name)}`);
-    if (c < 0x20 || c === 0x7f) throw invalid(`control character 0x${c.toString(16).padStart(2, '0')} in name ${show(name)}`);
+    if (c < 0x20 || c === 0x7f)
+      throw invalid(`control character 0x${c.toString(16).padStart(2, '0')} in name ${show(name)}`);
     if (c >= 0xd800 && c <= 0xdfff) {
       const d = name.charCodeAt(i + 1);
-      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) throw invalid(`name ${show(name)} is not valid UTF-8 (lone surrogate)`);
+      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff))
+        throw invalid(`name ${show(name)} is not valid UTF-8 (lone surrogate)`);
       i++;
     }
   }
   const bytes = utf8Length(name);
-  if (bytes > MAX_NAME_BYTES) throw invalid(`name ${show(name)} is ${bytes} bytes long; the limit is ${MAX_NAME_BYTES}`);
+  if (bytes > MAX_NAME_BYTES)
+    throw invalid(`name ${show(name)} is ${bytes} bytes long; the limit is ${MAX_NAME_BYTES}`);
 }
 
 /**
@@ -90,11 +93,19 @@ export function parsePath(path: string): string[] {
 export function parsePathCleaned(path: string): { components: string[]; cleaned: string } {
   if (typeof path !== 'string') throw invalid('path is not a string');
   if (path.length === 0) throw invalid('empty path');
-  if (path.length > MAX_PATH_LENGTH) throw invalid(`path is ${path.length} characters long; the limit is ${MAX_PATH_LENGTH}`);
-  if (path.charCodeAt(0) !== 0x2f) throw invalid(`path ${show(path)} is not absolute (it must begin with '/')`);
+  if (path.length > MAX_PATH_LENGTH)
+    throw invalid(`path is ${path.length} characters long; the limit is ${MAX_PATH_LENGTH}`);
+  if (path.charCodeAt(0) !== 0x2f)
+    throw invalid(`path ${show(path)} is not absolute (it must begin with '/')`);
   const components: string[] = [];
   const clean = scan(path, components);
-  return { components, cleaned: clean && (path.length === 1 || path.charCodeAt(path.length - 1) !== 0x2f) ? path : formatPath(components) };
+  return {
+    components,
+    cleaned:
+      clean && (path.length === 1 || path.charCodeAt(path.length - 1) !== 0x2f)
+        ? path
+        : formatPath(components),
+  };
 }
 
 /**
@@ -105,7 +116,8 @@ export function parsePathCleaned(path: string): { components: string[]; cleaned:
  */
 export function parseSpec(spec: string): string[] {
   if (typeof spec !== 'string') throw invalid('path is not a string');
-  if (spec.length > MAX_PATH_LENGTH) throw invalid(`path is ${spec.length} characters long; the limit is ${MAX_PATH_LENGTH}`);
+  if (spec.length > MAX_PATH_LENGTH)
+    throw invalid(`path is ${spec.length} characters long; the limit is ${MAX_PATH_LENGTH}`);
   const out: string[] = [];
   scan(spec, out);
   return out;
@@ -154,7 +166,8 @@ function scan(path: string, out: string[]): boolean {
     if (odd || bytes > MAX_NAME_BYTES) validateName(name);
     out.push(name);
   }
-  if (out.length > MAX_PATH_DEPTH) throw invalid(`path has ${out.length} components; the limit is ${MAX_PATH_DEPTH}`);
+  if (out.length > MAX_PATH_DEPTH)
+    throw invalid(`path has ${out.length} components; the limit is ${MAX_PATH_DEPTH}`);
   return clean;
 }
 

@@ -155,7 +155,12 @@ function setNode<V>(node: HNode<V>, l: HNode<V>, shift: number): [HNode<V>, bool
 }
 
 /** Returns the new node (undefined when it became empty), or `node` itself if `key` was absent. */
-function deleteNode<V>(node: HNode<V>, hash: number, key: string, shift: number): HNode<V> | undefined {
+function deleteNode<V>(
+  node: HNode<V>,
+  hash: number,
+  key: string,
+  shift: number,
+): HNode<V> | undefined {
   if (node.t === LEAF) return node.key === key ? undefined : node;
   if (node.t === COLLISION) {
     if (node.hash !== hash) return node;
@@ -275,7 +280,13 @@ export class PersistentMap<V> {
         values[i] = value;
         return new PersistentMap(this.keys, values, undefined, this.size);
       }
-      if (this.keys.length < SMALL) return new PersistentMap([...this.keys, key], [...this.values, value], undefined, this.size + 1);
+      if (this.keys.length < SMALL)
+        return new PersistentMap(
+          [...this.keys, key],
+          [...this.values, value],
+          undefined,
+          this.size + 1,
+        );
       // Grow into a trie.
       let root: HNode<V> | undefined;
       for (let j = 0; j <= this.keys.length; j++) {
@@ -286,7 +297,11 @@ export class PersistentMap<V> {
       return new PersistentMap<V>([], [], root, this.size + 1);
     }
     const [root, added] = setNode(this.root, leaf(hashString(key), key, value), 0);
-    return this.derive(new PersistentMap<V>([], [], root, added ? this.size + 1 : this.size), key, value);
+    return this.derive(
+      new PersistentMap<V>([], [], root, added ? this.size + 1 : this.size),
+      key,
+      value,
+    );
   }
 
   /** A map without `key`; this map itself when `key` is absent. */
@@ -314,7 +329,9 @@ export class PersistentMap<V> {
           values.push(v);
         }
       }
-      return keys.length === 0 ? PersistentMap.empty() : new PersistentMap(keys, values, undefined, keys.length);
+      return keys.length === 0
+        ? PersistentMap.empty()
+        : new PersistentMap(keys, values, undefined, keys.length);
     }
     return this.derive(new PersistentMap<V>([], [], root, this.size - 1), key, DELETED);
   }

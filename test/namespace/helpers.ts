@@ -1,7 +1,12 @@
 // Test data for namespace tests: members whose "file trees" are plain maps, read
 // synchronously. Not a stand-in for FileServer: the core never calls members, so the
 // tests give it the contents a caller would have read.
-import { FILE_SERVER_INTERFACE_ID, type Binding, type Member, type MountTable } from '../../src/namespace/index.js';
+import {
+  FILE_SERVER_INTERFACE_ID,
+  type Binding,
+  type Member,
+  type MountTable,
+} from '../../src/namespace/index.js';
 
 /** A member's file tree: directory path (relative, '' = root) -> names in it. */
 export type Tree = Record<string, readonly string[]>;
@@ -42,7 +47,10 @@ export function hasPath(b: Binding<TreeCap>, path: string): boolean {
  * in which the first component of the rest exists takes the rest. Returns the label and
  * the member-relative path, or undefined when nothing has it.
  */
-export function lookupFile(t: MountTable<TreeCap>, path: string): { label: string; path: string } | undefined {
+export function lookupFile(
+  t: MountTable<TreeCap>,
+  path: string,
+): { label: string; path: string } | undefined {
   const r = t.resolve(path);
   if (r.rest === '') return { label: r.binding.member.label, path: r.binding.spec };
   const first = r.rest.split('/')[0] as string;

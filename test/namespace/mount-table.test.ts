@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NsError } from '../../src/errors.js';
-import { FILE_SERVER_INTERFACE_ID, MountTable, NAMESPACE_INTERFACE_ID, mergeUnion, type Binding, type Member } from '../../src/namespace/index.js';
+import {
+  FILE_SERVER_INTERFACE_ID,
+  MountTable,
+  NAMESPACE_INTERFACE_ID,
+  mergeUnion,
+  type Binding,
+  type Member,
+} from '../../src/namespace/index.js';
 import { fsMember, leafMember, listNames, lookupFile, type TreeCap } from './helpers.js';
 
 function code(c: string): (e: unknown) => boolean {
@@ -86,7 +93,19 @@ describe('union directories (seeds: /bin of Plan 9)', () => {
   });
 
   test('mergeUnion keeps the first entry of each name', () => {
-    const merged = mergeUnion([{ name: 'm', n: 0 }], [[{ name: 'a', n: 1 }, { name: 'm', n: 2 }], [{ name: 'a', n: 3 }, { name: 'b', n: 4 }]]);
+    const merged = mergeUnion(
+      [{ name: 'm', n: 0 }],
+      [
+        [
+          { name: 'a', n: 1 },
+          { name: 'm', n: 2 },
+        ],
+        [
+          { name: 'a', n: 3 },
+          { name: 'b', n: 4 },
+        ],
+      ],
+    );
     assert.deepEqual(merged, [
       { name: 'm', n: 0 },
       { name: 'a', n: 1 },
@@ -101,7 +120,10 @@ describe('bind positions', () => {
     t.bind('/d', fsMember('one', { '': ['a'] }), { create: true });
     t.bind('/d', fsMember('two', { '': ['b'] }), { position: 'after' });
     t.bind('/d', fsMember('three', { '': ['c'] }), { position: 'replace' });
-    assert.deepEqual(t.members('/d').map((b) => b.member.label), ['three']);
+    assert.deepEqual(
+      t.members('/d').map((b) => b.member.label),
+      ['three'],
+    );
     assert.deepEqual(listNames(t, '/d'), ['c']);
     assert.equal(lookupFile(t, '/d/a'), undefined);
     assert.throws(() => t.createTarget('/d/new'), code('NS_ERR_PERMISSION'));
@@ -113,12 +135,18 @@ describe('bind positions', () => {
     t.bind('/d', fsMember('b'), { position: 'before' });
     t.bind('/d', fsMember('a'), { position: 'after' });
     t.bind('/d', fsMember('bb'), { position: 'before' });
-    assert.deepEqual(t.members('/d').map((b) => b.member.label), ['bb', 'b', 'm', 'a']);
+    assert.deepEqual(
+      t.members('/d').map((b) => b.member.label),
+      ['bb', 'b', 'm', 'a'],
+    );
   });
 
   test('a bad position is an invalid argument', () => {
     const t = new MountTable();
-    assert.throws(() => t.bind('/d', fsMember('m'), { position: 'middle' as 'after' }), code('NS_ERR_INVALID_ARGUMENT'));
+    assert.throws(
+      () => t.bind('/d', fsMember('m'), { position: 'middle' as 'after' }),
+      code('NS_ERR_INVALID_ARGUMENT'),
+    );
   });
 });
 
@@ -138,7 +166,10 @@ describe('MCREATE', () => {
   test('create at a mount point with no create member is a permission error, even with one member', () => {
     const t = new MountTable<TreeCap>();
     t.bind('/tmp', fsMember('pub'));
-    assert.throws(() => t.createTarget('/tmp/x'), (e: unknown) => code('NS_ERR_PERMISSION')(e) && /forbids creation/.test((e as Error).message));
+    assert.throws(
+      () => t.createTarget('/tmp/x'),
+      (e: unknown) => code('NS_ERR_PERMISSION')(e) && /forbids creation/.test((e as Error).message),
+    );
   });
 
   test('a create that the create member refuses does not fall through to the next member', () => {
@@ -190,7 +221,10 @@ describe('unmount', () => {
     t.bind('/d', fsMember('b'), { position: 'after' });
     t.bind('/d', fsMember('c'), { position: 'after' });
     t.unmount('/d', 'b');
-    assert.deepEqual(t.members('/d').map((b) => b.member.label), ['a', 'c']);
+    assert.deepEqual(
+      t.members('/d').map((b) => b.member.label),
+      ['a', 'c'],
+    );
   });
 
   test('unmount without a label removes the whole stack, and empty parents vanish', () => {
@@ -398,12 +432,24 @@ describe('typed resolve and declarations', () => {
   test('a declared path refuses binds of another interface, and accepts its own', () => {
     const t = new MountTable<TreeCap>();
     t.declare('/svc/echo', Echo);
-    assert.throws(() => t.bind('/svc/echo', leafMember('clock', Clock)), code('NS_ERR_INTERFACE_MISMATCH'));
+    assert.throws(
+      () => t.bind('/svc/echo', leafMember('clock', Clock)),
+      code('NS_ERR_INTERFACE_MISMATCH'),
+    );
     t.bind('/svc/echo', leafMember('echo', Echo));
     t.bind('/clock', leafMember('clock', Clock));
-    assert.throws(() => t.bindPath('/clock', '/svc/echo', { position: 'after' }), code('NS_ERR_INTERFACE_MISMATCH'));
-    assert.throws(() => t.apply('mount clock /svc/echo', { resolve: () => leafMember('clock', Clock) }), code('NS_ERR_INTERFACE_MISMATCH'));
-    assert.deepEqual(t.members('/svc/echo').map((b) => b.member.label), ['echo']);
+    assert.throws(
+      () => t.bindPath('/clock', '/svc/echo', { position: 'after' }),
+      code('NS_ERR_INTERFACE_MISMATCH'),
+    );
+    assert.throws(
+      () => t.apply('mount clock /svc/echo', { resolve: () => leafMember('clock', Clock) }),
+      code('NS_ERR_INTERFACE_MISMATCH'),
+    );
+    assert.deepEqual(
+      t.members('/svc/echo').map((b) => b.member.label),
+      ['echo'],
+    );
     assert.equal(t.declared('/svc/echo'), Echo);
     assert.equal(t.sub('/svc').declared('/echo'), Echo);
   });

@@ -12,8 +12,15 @@ import { FILE_SERVER_INTERFACE_ID, MountTable, type Member } from '../../src/nam
 const root = resolve(import.meta.dirname, '..', '..');
 const exec = promisify(execFile);
 
-async function capns(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = exec(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], { cwd: root });
+async function capns(
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = exec(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args],
+    { cwd: root },
+  );
   if (input !== undefined) {
     p.child.stdin?.end(input);
   }
@@ -40,13 +47,17 @@ function inProcess(opts: Parameters<typeof run>[0]): { code: number; out: string
 test('capns ns --demo prints the demo namespace as namespace(6) text that apply() rebuilds', async () => {
   const r = await capns(['ns', '--demo']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^mount home \/bin bin\/386\nmount -a rc \/bin bin\nmount -a 386 \/bin bin$/m);
+  assert.match(
+    r.stdout,
+    /^mount home \/bin bin\/386\nmount -a rc \/bin bin\nmount -a 386 \/bin bin$/m,
+  );
   assert.match(r.stdout, /^mount -c ram \/tmp$/m);
   const labels = new Map<string, Member>();
   const t = new MountTable();
   t.apply(r.stdout, {
     resolve: (l) => {
-      if (!labels.has(l)) labels.set(l, { cap: l, interfaceId: FILE_SERVER_INTERFACE_ID, label: l });
+      if (!labels.has(l))
+        labels.set(l, { cap: l, interfaceId: FILE_SERVER_INTERFACE_ID, label: l });
       return labels.get(l);
     },
   });
@@ -61,11 +72,17 @@ test('capns ns --apply with an error exits 1 and names file, line and column', a
   const r = await capns(['ns', '--apply', file]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, `capns ns: ${file}:4:7: unknown flag 'q' in '-q' (flags are -a, -b, -c, -C) (NS_ERR_PARSE)\n`);
+  assert.equal(
+    r.stderr,
+    `capns ns: ${file}:4:7: unknown flag 'q' in '-q' (flags are -a, -b, -c, -C) (NS_ERR_PARSE)\n`,
+  );
 });
 
 test('capns ns --apply - reads namespace text from stdin', async () => {
-  const r = await capns(['ns', '--apply', '-'], "mount 'my fs' '/n/my dir'\nbind -b '/n/my dir' /d\n");
+  const r = await capns(
+    ['ns', '--apply', '-'],
+    "mount 'my fs' '/n/my dir'\nbind -b '/n/my dir' /d\n",
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "mount 'my fs' /d\nmount 'my fs' '/n/my dir'\n");
 });
@@ -80,7 +97,10 @@ test('capns ns --help documents the namespace text', async () => {
 test('--resolve shows the union search order and which member holds the name', () => {
   const r = inProcess({ demo: true, resolve: ['/bin/ls', '/bin/cat'] });
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /\/bin\/ls\n {2}mount point \/bin, rest ls\n {2}1\. home \[FileServer\] at bin\/386\n {2}2\. rc \[FileServer\] at bin\n {2}3\. 386 \[FileServer\] at bin\n {2}found in home as bin\/386\/ls\n/);
+  assert.match(
+    r.out,
+    /\/bin\/ls\n {2}mount point \/bin, rest ls\n {2}1\. home \[FileServer\] at bin\/386\n {2}2\. rc \[FileServer\] at bin\n {2}3\. 386 \[FileServer\] at bin\n {2}found in home as bin\/386\/ls\n/,
+  );
   assert.match(r.out, /found in rc as bin\/cat/);
 });
 
@@ -88,7 +108,11 @@ test('--list prints the union listing, first member wins', () => {
   const r = inProcess({ demo: true, list: ['/bin'] });
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(
-    r.out.trim().split('\n').slice(1).map((l) => l.trim().split('\t')),
+    r.out
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split('\t')),
     [
       ['ls', 'from home'],
       ['mytool', 'from home'],

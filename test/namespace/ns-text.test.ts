@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsError } from '../../src/errors.js';
-import { MountTable, parseNamespaceText, quoteWord, type Member } from '../../src/namespace/index.js';
+import {
+  MountTable,
+  parseNamespaceText,
+  quoteWord,
+  type Member,
+} from '../../src/namespace/index.js';
 import { fsMember, leafMember, type TreeCap } from './helpers.js';
 
 function fails(codeWanted: string, at: RegExp): (e: unknown) => boolean {
@@ -20,7 +25,9 @@ caps.set('echo', leafMember('echo'));
 const resolve = (l: string): Member<TreeCap> | undefined => caps.get(l);
 
 test('namespace(6) lines parse into commands with flags, blanks and comments', () => {
-  const cmds = parseNamespaceText('# a comment\n\n  bind -ac /a /b\r\nmount -b -C ram /tmp spec\nunmount /tmp\nunmount ram /tmp\nclear\n\tmount  -c\thost /data\n');
+  const cmds = parseNamespaceText(
+    '# a comment\n\n  bind -ac /a /b\r\nmount -b -C ram /tmp spec\nunmount /tmp\nunmount ram /tmp\nclear\n\tmount  -c\thost /data\n',
+  );
   assert.deepEqual(
     cmds.map((c) => {
       switch (c.op) {
@@ -47,7 +54,10 @@ test('namespace(6) lines parse into commands with flags, blanks and comments', (
 
 test('syntax errors are NS_ERR_PARSE naming line and column', () => {
   const cases: [string, RegExp][] = [
-    ['bind /a /b\n\ncd /usr', /^line 3, column 1: 'cd' is a namespace\(6\) command capns does not support/],
+    [
+      'bind /a /b\n\ncd /usr',
+      /^line 3, column 1: 'cd' is a namespace\(6\) command capns does not support/,
+    ],
     ['  frob /a', /^line 1, column 3: unknown command 'frob'/],
     ['bind -ax /a /b', /^line 1, column 8: unknown flag 'x' in '-ax'/],
     ['bind -a -b /a /b', /^line 1, column 9: flags -a and -b exclude each other/],
@@ -60,36 +70,70 @@ test('syntax errors are NS_ERR_PARSE naming line and column', () => {
     ['clear now', /^line 1, column 7: unexpected argument 'now'/],
     ["'bind' /a /b", /^line 1, column 1: unknown command 'bind'/],
   ];
-  for (const [text, pattern] of cases) assert.throws(() => parseNamespaceText(text), fails('NS_ERR_PARSE', pattern), text);
+  for (const [text, pattern] of cases)
+    assert.throws(() => parseNamespaceText(text), fails('NS_ERR_PARSE', pattern), text);
 });
 
 test('errors of a line that parses carry their own code, with line and column of the word at fault', () => {
   const t = new MountTable<TreeCap>();
   t.bind('/svc/echo', leafMember('echo'));
   const cases: [string, string, RegExp][] = [
-    ['mount a /x\nbind /nothere /y', 'NS_ERR_NOT_FOUND', /^line 2, column 6: '\/nothere' does not exist/],
-    ['mount nobody /x', 'NS_ERR_NOT_FOUND', /^line 1, column 7: no capability is labelled 'nobody'/],
-    ['mount a relative', 'NS_ERR_INVALID_PATH', /^line 1, column 9: path "relative" is not absolute/],
+    [
+      'mount a /x\nbind /nothere /y',
+      'NS_ERR_NOT_FOUND',
+      /^line 2, column 6: '\/nothere' does not exist/,
+    ],
+    [
+      'mount nobody /x',
+      'NS_ERR_NOT_FOUND',
+      /^line 1, column 7: no capability is labelled 'nobody'/,
+    ],
+    [
+      'mount a relative',
+      'NS_ERR_INVALID_PATH',
+      /^line 1, column 9: path "relative" is not absolute/,
+    ],
     ['mount a /x\nunmount zz /x', 'NS_ERR_NOT_FOUND', /^line 2, column 9: no member labelled 'zz'/],
     ['bind /svc/echo/x /y', 'NS_ERR_NOT_DIR', /^line 1, column 18: '\/svc\/echo' holds 'echo'/],
     ['mount echo /y spec', 'NS_ERR_NOT_DIR', /^line 1, column 12: spec 'spec' given/],
   ];
-  for (const [text, c, pattern] of cases) assert.throws(() => t.apply(text, { resolve }), fails(c, pattern), text);
+  for (const [text, c, pattern] of cases)
+    assert.throws(() => t.apply(text, { resolve }), fails(c, pattern), text);
 });
 
 test('apply is all or nothing: an error on line 7 changes nothing', () => {
   const t = new MountTable<TreeCap>();
   t.bind('/keep', fsMember('c'));
   const before = t.describe();
-  const text = ['clear', 'mount a /a', 'mount -a b /a', 'bind /a /x', 'unmount b /a', 'mount -c ram /tmp', 'bind /missing /y', 'mount host /data'].join('\n');
+  const text = [
+    'clear',
+    'mount a /a',
+    'mount -a b /a',
+    'bind /a /x',
+    'unmount b /a',
+    'mount -c ram /tmp',
+    'bind /missing /y',
+    'mount host /data',
+  ].join('\n');
   assert.throws(() => t.apply(text, { resolve }), fails('NS_ERR_NOT_FOUND', /^line 7, column 6:/));
   assert.equal(t.describe(), before);
-  assert.throws(() => t.apply(text.replace('/missing', '/a') + '\nfrob', { resolve }), fails('NS_ERR_PARSE', /^line 9/));
+  assert.throws(
+    () => t.apply(text.replace('/missing', '/a') + '\nfrob', { resolve }),
+    fails('NS_ERR_PARSE', /^line 9/),
+  );
   assert.equal(t.describe(), before);
   t.apply(text.replace('/missing', '/a'), { resolve });
   assert.equal(
     t.describe(),
-    ['mount a /a', 'mount host /data', 'mount -c ram /tmp', 'mount a /x', 'mount -a b /x', 'mount a /y', ''].join('\n'),
+    [
+      'mount a /a',
+      'mount host /data',
+      'mount -c ram /tmp',
+      'mount a /x',
+      'mount -a b /x',
+      'mount a /y',
+      '',
+    ].join('\n'),
   );
 });
 
@@ -117,7 +161,14 @@ test('quoting follows rc: names with blanks, quotes, $, leading # or - are quote
   const text = t.describe();
   assert.equal(
     text,
-    ["mount 'a b' '/my dir/it''s'", "mount -a 'it''s' '/my dir/it''s' 'sub dir'", "mount '#c' /n/#c", "mount '$x' '/n/$x'", "mount -c '-a' /n/-a", ''].join('\n'),
+    [
+      "mount 'a b' '/my dir/it''s'",
+      "mount -a 'it''s' '/my dir/it''s' 'sub dir'",
+      "mount '#c' /n/#c",
+      "mount '$x' '/n/$x'",
+      "mount -c '-a' /n/-a",
+      '',
+    ].join('\n'),
   );
   const u = new MountTable<TreeCap>();
   u.apply(text, { resolve });

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { NsError } from '../../src/errors.js';
-import { MAX_NAME_BYTES, MAX_PATH_DEPTH, MAX_PATH_LENGTH, cleanPath, parsePath, parseSpec, validateName } from '../../src/namespace/index.js';
+import {
+  MAX_NAME_BYTES,
+  MAX_PATH_DEPTH,
+  MAX_PATH_LENGTH,
+  cleanPath,
+  parsePath,
+  parseSpec,
+  validateName,
+} from '../../src/namespace/index.js';
 
 function invalidPath(pattern: RegExp): (e: unknown) => boolean {
   return (e: unknown) => {
@@ -26,7 +34,8 @@ test('cleaning is lexical: // and . vanish, .. removes the previous name (cleann
 });
 
 test('.. never climbs above the root', () => {
-  for (const p of ['/..', '/../..', '/a/../..', '/../a/../../..', '/a/b/../../../../..']) assert.equal(cleanPath(p), '/', p);
+  for (const p of ['/..', '/../..', '/a/../..', '/../a/../../..', '/a/b/../../../../..'])
+    assert.equal(cleanPath(p), '/', p);
   assert.equal(cleanPath('/../../x'), '/x');
 });
 
@@ -49,7 +58,10 @@ test('names may not hold NUL, control characters or lone surrogates, even when .
 
 test('a name is at most 255 bytes of UTF-8', () => {
   assert.deepEqual(parsePath('/' + 'x'.repeat(MAX_NAME_BYTES)), ['x'.repeat(MAX_NAME_BYTES)]);
-  assert.throws(() => parsePath('/' + 'x'.repeat(MAX_NAME_BYTES + 1)), invalidPath(/256 bytes long; the limit is 255/));
+  assert.throws(
+    () => parsePath('/' + 'x'.repeat(MAX_NAME_BYTES + 1)),
+    invalidPath(/256 bytes long; the limit is 255/),
+  );
   assert.deepEqual(parsePath('/' + 'é'.repeat(127)).length, 1);
   assert.throws(() => parsePath('/' + 'é'.repeat(128)), invalidPath(/256 bytes/));
   assert.throws(() => parsePath('/' + '\ud83d\ude00'.repeat(64)), invalidPath(/256 bytes/));
@@ -57,13 +69,17 @@ test('a name is at most 255 bytes of UTF-8', () => {
 
 test('a cleaned path has at most MAX_PATH_DEPTH names, and the raw text at most MAX_PATH_LENGTH characters', () => {
   assert.equal(parsePath('/x'.repeat(MAX_PATH_DEPTH)).length, MAX_PATH_DEPTH);
-  assert.throws(() => parsePath('/x'.repeat(MAX_PATH_DEPTH + 1)), invalidPath(/129 components; the limit is 128/));
+  assert.throws(
+    () => parsePath('/x'.repeat(MAX_PATH_DEPTH + 1)),
+    invalidPath(/129 components; the limit is 128/),
+  );
   assert.throws(() => parsePath('/..'.repeat(MAX_PATH_LENGTH)), invalidPath(/characters long/));
   assert.equal(cleanPath('/a/..'.repeat(6000)), '/');
 });
 
 test('validateName refuses what is not a single name', () => {
-  for (const bad of ['', '.', '..', 'a/b']) assert.throws(() => validateName(bad), invalidPath(/./));
+  for (const bad of ['', '.', '..', 'a/b'])
+    assert.throws(() => validateName(bad), invalidPath(/./));
 });
 
 test('a spec is relative to a capability root, and .. stays inside it', () => {

@@ -5,7 +5,11 @@ import { PersistentMap } from '../../src/namespace/index.js';
 
 type MapOp = { set: string; value: number } | { del: string };
 
-const keyArb = fc.oneof(fc.constantFrom('a', 'b', 'c', 'Aa', 'BB'), fc.string({ maxLength: 3 }), fc.nat(5000).map(String));
+const keyArb = fc.oneof(
+  fc.constantFrom('a', 'b', 'c', 'Aa', 'BB'),
+  fc.string({ maxLength: 3 }),
+  fc.nat(5000).map(String),
+);
 const opArb: fc.Arbitrary<MapOp> = fc.oneof(
   fc.record({ set: keyArb, value: fc.integer() }),
   fc.record({ del: keyArb }),
@@ -60,7 +64,10 @@ test('every version stays right while versions share, extend and rebuild their i
       const versions: [PersistentMap<number>, Map<string, number>][] = [[base, seed]];
       for (const s of steps) {
         // Branch from any earlier version: forks diverge as well as advance.
-        const [pm, ref] = versions[s.from % versions.length] as [PersistentMap<number>, Map<string, number>];
+        const [pm, ref] = versions[s.from % versions.length] as [
+          PersistentMap<number>,
+          Map<string, number>,
+        ];
         const next = new Map(ref);
         let m: PersistentMap<number>;
         if (s.del) {
@@ -72,7 +79,10 @@ test('every version stays right while versions share, extend and rebuild their i
         }
         versions.push([m, next]);
         for (const [v, k] of s.probes) {
-          const [pv, rv] = versions[v % versions.length] as [PersistentMap<number>, Map<string, number>];
+          const [pv, rv] = versions[v % versions.length] as [
+            PersistentMap<number>,
+            Map<string, number>,
+          ];
           for (let i = 0; i < 3; i++) assert.equal(pv.get(k), rv.get(k));
         }
       }

@@ -6,13 +6,22 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { NsError } from '../../src/errors.js';
-import { FILE_SERVER_INTERFACE_ID, MountTable, type Binding, type Member, type Position } from '../../src/namespace/index.js';
+import {
+  FILE_SERVER_INTERFACE_ID,
+  MountTable,
+  type Binding,
+  type Member,
+  type Position,
+} from '../../src/namespace/index.js';
 
 const LEAF = 0x0123456789abcdefn;
 const LABELS = ['A', 'B', 'C', 'L'] as const;
 type Label = (typeof LABELS)[number];
 const MEMBERS = new Map<string, Member<string>>(
-  LABELS.map((l) => [l, { cap: `cap-${l}`, interfaceId: l === 'L' ? LEAF : FILE_SERVER_INTERFACE_ID, label: l }]),
+  LABELS.map((l) => [
+    l,
+    { cap: `cap-${l}`, interfaceId: l === 'L' ? LEAF : FILE_SERVER_INTERFACE_ID, label: l },
+  ]),
 );
 const member = (l: string): Member<string> => MEMBERS.get(l) as Member<string>;
 
@@ -58,10 +67,13 @@ class Model {
     const comps = modelClean(path);
     for (let k = comps.length; k >= 0; k--) {
       const stack = this.mounts.get(key(comps.slice(0, k)));
-      if (stack) return { mountPoint: key(comps.slice(0, k)), stack, rest: comps.slice(k).join('/') };
+      if (stack)
+        return { mountPoint: key(comps.slice(0, k)), stack, rest: comps.slice(k).join('/') };
     }
     const here = key(comps);
-    const below = [...this.mounts.keys()].some((m) => m.startsWith(here === '/' ? '/' : here + '/'));
+    const below = [...this.mounts.keys()].some((m) =>
+      m.startsWith(here === '/' ? '/' : here + '/'),
+    );
     if (comps.length > 0 && !below) throw new ModelError('NS_ERR_NOT_FOUND');
     return { mountPoint: undefined, stack: [], rest: '' };
   }
@@ -80,7 +92,8 @@ class Model {
     const comps = modelClean(path);
     if (comps.length === 0) throw new ModelError('NS_ERR_EXISTS');
     const here = key(comps);
-    if ([...this.mounts.keys()].some((m) => m === here || m.startsWith(here + '/'))) throw new ModelError('NS_ERR_EXISTS');
+    if ([...this.mounts.keys()].some((m) => m === here || m.startsWith(here + '/')))
+      throw new ModelError('NS_ERR_EXISTS');
     const parent = this.lookup(key(comps.slice(0, -1)));
     if (parent.mountPoint === undefined) throw new ModelError('NS_ERR_PERMISSION');
     const fs = parent.stack.filter((b) => isFs(b.label));
@@ -100,10 +113,12 @@ class Model {
     const children = new Set<string>();
     for (const m of this.mounts.keys()) {
       const base = here === '/' ? '/' : here + '/';
-      if (m.startsWith(base) && m !== here) children.add(m.slice(base.length).split('/')[0] as string);
+      if (m.startsWith(base) && m !== here)
+        children.add(m.slice(base.length).split('/')[0] as string);
     }
     const fs = l.stack.filter((b) => isFs(b.label));
-    if (l.mountPoint !== undefined && fs.length === 0 && children.size === 0) throw new ModelError('NS_ERR_NOT_DIR');
+    if (l.mountPoint !== undefined && fs.length === 0 && children.size === 0)
+      throw new ModelError('NS_ERR_NOT_DIR');
     const names = [...children].sort();
     for (const b of fs) {
       const entries = content(b.label, join(b.spec, l.rest));
@@ -117,7 +132,12 @@ class Model {
   place(path: string, added: MB[], position: Position): void {
     const k = key(modelClean(path));
     const old = this.mounts.get(k) ?? [];
-    const stack = position === 'replace' ? added : position === 'before' ? [...added, ...old] : [...old, ...added];
+    const stack =
+      position === 'replace'
+        ? added
+        : position === 'before'
+          ? [...added, ...old]
+          : [...old, ...added];
     if (stack.length === 0) this.mounts.delete(k);
     else this.mounts.set(k, stack);
   }
@@ -131,20 +151,52 @@ type Op =
   | { op: 'unmount'; path: string; label: Label | undefined }
   | { op: 'clear' };
 
-const rawPath = fc.array(fc.constantFrom('a', 'b', 'c', 'a', 'b', '..', '.', ''), { maxLength: 4 }).map((p) => '/' + p.join('/'));
+const rawPath = fc
+  .array(fc.constantFrom('a', 'b', 'c', 'a', 'b', '..', '.', ''), { maxLength: 4 })
+  .map((p) => '/' + p.join('/'));
 const position = fc.constantFrom<Position>('replace', 'before', 'after');
 const label = fc.constantFrom(...LABELS);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('bind' as const), path: rawPath, label, position, create: fc.boolean(), spec: fc.constantFrom('', '', 'a', 'b/c') }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('bindPath' as const), from: rawPath, to: rawPath, position, create: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('unmount' as const), path: rawPath, label: fc.option(label, { nil: undefined }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('bind' as const),
+      path: rawPath,
+      label,
+      position,
+      create: fc.boolean(),
+      spec: fc.constantFrom('', '', 'a', 'b/c'),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('bindPath' as const),
+      from: rawPath,
+      to: rawPath,
+      position,
+      create: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('unmount' as const),
+      path: rawPath,
+      label: fc.option(label, { nil: undefined }),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ op: 'clear' as const }) },
 );
 
 function runOnTable(t: MountTable<string>, o: Op): void {
   switch (o.op) {
     case 'bind':
-      return t.bind(o.path, member(o.label), { position: o.position, create: o.create, spec: o.spec });
+      return t.bind(o.path, member(o.label), {
+        position: o.position,
+        create: o.create,
+        spec: o.spec,
+      });
     case 'bindPath':
       return t.bindPath(o.from, o.to, { position: o.position, create: o.create });
     case 'unmount':
@@ -162,9 +214,16 @@ function runOnModel(m: Model, o: Op): void {
     case 'bindPath': {
       const l = m.lookup(o.from);
       if (l.mountPoint === undefined) throw new ModelError('NS_ERR_NOT_FOUND');
-      const copied = l.rest === '' ? l.stack : l.stack.filter((b) => isFs(b.label)).map((b) => ({ ...b, spec: join(b.spec, l.rest) }));
+      const copied =
+        l.rest === ''
+          ? l.stack
+          : l.stack.filter((b) => isFs(b.label)).map((b) => ({ ...b, spec: join(b.spec, l.rest) }));
       if (copied.length === 0) throw new ModelError('NS_ERR_NOT_DIR');
-      return m.place(o.to, copied.map((b) => ({ ...b, create: o.create })), o.position);
+      return m.place(
+        o.to,
+        copied.map((b) => ({ ...b, create: o.create })),
+        o.position,
+      );
     }
     case 'unmount': {
       const k = key(modelClean(o.path));
@@ -194,40 +253,71 @@ function outcome<T>(f: () => T): T | { error: string } {
 const UNIVERSE: string[] = [];
 for (const a of ['', 'a', 'b', 'c']) {
   for (const b of a === '' ? [''] : ['', 'a', 'b', 'c']) {
-    for (const c of b === '' ? [''] : ['', 'a', 'b', 'c']) UNIVERSE.push('/' + [a, b, c].filter((x) => x !== '').join('/'));
+    for (const c of b === '' ? [''] : ['', 'a', 'b', 'c'])
+      UNIVERSE.push('/' + [a, b, c].filter((x) => x !== '').join('/'));
   }
 }
 
-function tableResolve(t: MountTable<string>, p: string): { label: string; spec: string; rest: string; mountPoint: string } {
+function tableResolve(
+  t: MountTable<string>,
+  p: string,
+): { label: string; spec: string; rest: string; mountPoint: string } {
   const r = t.resolve(p);
-  return { label: r.binding.member.label, spec: r.binding.spec, rest: r.rest, mountPoint: r.mountPoint };
+  return {
+    label: r.binding.member.label,
+    spec: r.binding.spec,
+    rest: r.rest,
+    mountPoint: r.mountPoint,
+  };
 }
 
 function tableCreate(t: MountTable<string>, p: string): [string, string[], string] {
   const c = t.createTarget(p);
-  return c.kind === 'member' ? ['member', [c.binding.member.label], c.rest] : ['walk', c.bindings.map((b) => b.member.label), c.rest];
+  return c.kind === 'member'
+    ? ['member', [c.binding.member.label], c.rest]
+    : ['walk', c.bindings.map((b) => b.member.label), c.rest];
 }
 
 function tableList(t: MountTable<string>, p: string): string[] {
   return t
-    .listUnion(p, (b: Binding<string>, dir) => content(b.member.label, dir)?.map((name) => ({ name })))
+    .listUnion(p, (b: Binding<string>, dir) =>
+      content(b.member.label, dir)?.map((name) => ({ name })),
+    )
     .map((e) => e.name);
 }
 
 function agree(t: MountTable<string>, m: Model, context: string): void {
   for (const p of UNIVERSE) {
-    assert.deepEqual(outcome(() => tableResolve(t, p)), outcome(() => m.resolve(p)), `resolve ${p} after ${context}`);
-    assert.deepEqual(outcome(() => tableList(t, p)), outcome(() => m.list(p)), `list ${p} after ${context}`);
-    assert.deepEqual(outcome(() => tableCreate(t, p)), outcome(() => m.createTarget(p)), `createTarget ${p} after ${context}`);
+    assert.deepEqual(
+      outcome(() => tableResolve(t, p)),
+      outcome(() => m.resolve(p)),
+      `resolve ${p} after ${context}`,
+    );
+    assert.deepEqual(
+      outcome(() => tableList(t, p)),
+      outcome(() => m.list(p)),
+      `list ${p} after ${context}`,
+    );
+    assert.deepEqual(
+      outcome(() => tableCreate(t, p)),
+      outcome(() => m.createTarget(p)),
+      `createTarget ${p} after ${context}`,
+    );
   }
-  const mounts = [...t.mounts()].map((mp) => [mp.path, mp.stack.map((b) => [b.member.label, b.spec, b.create])]);
+  const mounts = [...t.mounts()].map((mp) => [
+    mp.path,
+    mp.stack.map((b) => [b.member.label, b.spec, b.create]),
+  ]);
   const cmp = (x: string, y: string): number => {
     const a = modelClean(x);
     const b = modelClean(y);
-    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
+    for (let i = 0; i < Math.min(a.length, b.length); i++)
+      if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
     return a.length - b.length;
   };
-  const want = [...m.mounts.entries()].sort((x, y) => cmp(x[0], y[0])).map(([k, s]) => [k, s.map((b) => [b.label, b.spec, b.create])]);
+  const want = [...m.mounts.entries()]
+    .sort((x, y) => cmp(x[0], y[0]))
+    .map(([k, s]) => [k, s.map((b) => [b.label, b.spec, b.create])]);
   assert.deepEqual(mounts, want, `mount points after ${context}`);
 }
 
@@ -268,17 +358,22 @@ test('describe() then apply() on a clean namespace reproduces the namespace (pro
 
 test('a fork and its original are independent both ways (property)', () => {
   fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 15 }), fc.array(opArb, { maxLength: 15 }), fc.array(opArb, { maxLength: 15 }), (setup, onFork, onOriginal) => {
-      const t = new MountTable<string>();
-      for (const o of setup) outcome(() => runOnTable(t, o));
-      const f = t.fork();
-      const seen = observe(t);
-      for (const o of onFork) outcome(() => runOnTable(f, o));
-      assert.deepEqual(observe(t), seen);
-      const forkSeen = observe(f);
-      for (const o of onOriginal) outcome(() => runOnTable(t, o));
-      assert.deepEqual(observe(f), forkSeen);
-    }),
+    fc.property(
+      fc.array(opArb, { maxLength: 15 }),
+      fc.array(opArb, { maxLength: 15 }),
+      fc.array(opArb, { maxLength: 15 }),
+      (setup, onFork, onOriginal) => {
+        const t = new MountTable<string>();
+        for (const o of setup) outcome(() => runOnTable(t, o));
+        const f = t.fork();
+        const seen = observe(t);
+        for (const o of onFork) outcome(() => runOnTable(f, o));
+        assert.deepEqual(observe(t), seen);
+        const forkSeen = observe(f);
+        for (const o of onOriginal) outcome(() => runOnTable(t, o));
+        assert.deepEqual(observe(f), forkSeen);
+      },
+    ),
     { numRuns: 100 },
   );
 });
@@ -303,7 +398,8 @@ test('a sub view answers as the namespace does for the same place below its pref
             return r.bindings.map((b) => `${b.member.label}:${join(b.spec, r.rest)}`);
           });
         assert.deepEqual(reach(v, p), reach(t, full), `${p} in sub(${prefix})`);
-        const list = (tt: MountTable<string>, q: string): string[] | { error: string } => outcome(() => tableList(tt, q));
+        const list = (tt: MountTable<string>, q: string): string[] | { error: string } =>
+          outcome(() => tableList(tt, q));
         assert.deepEqual(list(v, p), list(t, full), `list ${p} in sub(${prefix})`);
       }
     }),

@@ -22,8 +22,15 @@ function jail(): { t: MountTable<TreeCap>; v: MountTable<TreeCap> } {
 /** What a lookup lets its holder reach: each member with the path inside it. */
 function reach(t: MountTable<TreeCap>, path: string): string[] {
   const l = t.lookup(path);
-  const below = t.list(path).children.flatMap((c) => (c.binding ? [`${c.binding.member.label}:${c.binding.spec}`] : []));
-  return [...l.stack.map((b) => `${b.member.label}:${[b.spec, l.rest].filter((x) => x !== '').join('/')}`), ...below];
+  const below = t
+    .list(path)
+    .children.flatMap((c) => (c.binding ? [`${c.binding.member.label}:${c.binding.spec}`] : []));
+  return [
+    ...l.stack.map(
+      (b) => `${b.member.label}:${[b.spec, l.rest].filter((x) => x !== '').join('/')}`,
+    ),
+    ...below,
+  ];
 }
 
 /** Inside the jail: a member mounted under /jail, or the root file server below jail/. */
@@ -76,7 +83,11 @@ test('/../ and a run of .. are the view root, not the namespace root', () => {
   // /../secret/key in the view is jail/secret/key in the root file server, never /secret.
   for (const p of ['/../secret/key', '/a/../../secret/key', '/../../jail/../secret/key']) {
     const r = v.resolve(p);
-    assert.deepEqual([r.binding.member.label, r.binding.spec, r.rest], ['root', 'jail', 'secret/key'], p);
+    assert.deepEqual(
+      [r.binding.member.label, r.binding.spec, r.rest],
+      ['root', 'jail', 'secret/key'],
+      p,
+    );
   }
   const r = v.resolve('/../jailbreak');
   assert.deepEqual([r.binding.member.label, r.binding.spec, r.rest], ['root', 'jail', 'jailbreak']);
@@ -98,7 +109,14 @@ test('malformed paths get NS_ERR_INVALID_PATH with a message naming the problem'
     ['/a/\x01', /control character/],
   ];
   for (const [p, pattern] of cases) {
-    for (const op of [() => v.lookup(p), () => v.resolve(p), () => v.list(p), () => v.sub(p), () => v.unmount(p), () => v.bind(p, fsMember('x'))]) {
+    for (const op of [
+      () => v.lookup(p),
+      () => v.resolve(p),
+      () => v.list(p),
+      () => v.sub(p),
+      () => v.unmount(p),
+      () => v.bind(p, fsMember('x')),
+    ]) {
       assert.throws(op, (e: unknown) => {
         assert.ok(e instanceof NsError);
         assert.equal(e.code, 'NS_ERR_INVALID_PATH', JSON.stringify(p.slice(0, 20)));
@@ -119,7 +137,10 @@ test('mutations through a view land inside it whatever .. they carry', () => {
   const { t, v } = jail();
   v.bind('/../../x', fsMember('x'));
   assert.equal(t.resolve('/jail/x').binding.member.label, 'x');
-  assert.throws(() => v.unmount('/../secret'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_NOT_FOUND');
+  assert.throws(
+    () => v.unmount('/../secret'),
+    (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_NOT_FOUND',
+  );
   v.bindPath('/../secret', '/s');
   assert.deepEqual(
     t.members('/jail/s').map((b) => [b.member.label, b.spec]),
@@ -128,7 +149,10 @@ test('mutations through a view land inside it whatever .. they carry', () => {
   const before = t.describe();
   assert.throws(
     () => v.apply('mount -a x /a\nunmount /../../secret\n', { resolve: () => fsMember('x') }),
-    (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_NOT_FOUND' && e.message.startsWith('line 2, column 9:'),
+    (e: unknown) =>
+      e instanceof NsError &&
+      e.code === 'NS_ERR_NOT_FOUND' &&
+      e.message.startsWith('line 2, column 9:'),
   );
   assert.equal(t.describe(), before);
   assert.equal(t.members('/secret')[0]?.member.label, 'secret');
@@ -145,8 +169,14 @@ test('a view of a view, its fork and its text name nothing outside the first pre
     [['root', 'jail/secret']],
   );
   const w = v.sub('/../d/..');
-  assert.deepEqual([...w.mounts()].map((m) => m.path), ['/', '/a', '/b/c', '/d/e/f/g']);
-  assert.equal(v.describe(), 'mount root / jail\nmount -c a /a\nmount c /b/c\nmount deep /d/e/f/g\n');
+  assert.deepEqual(
+    [...w.mounts()].map((m) => m.path),
+    ['/', '/a', '/b/c', '/d/e/f/g'],
+  );
+  assert.equal(
+    v.describe(),
+    'mount root / jail\nmount -c a /a\nmount c /b/c\nmount deep /d/e/f/g\n',
+  );
   const f = v.fork();
   assert.equal(f.describe(), v.describe());
   assert.equal(f.resolve('/secret').binding.spec, 'jail');
@@ -172,7 +202,13 @@ test('views of views cannot nest deeper than MAX_PATH_DEPTH names in the namespa
   for (let i = 0; i < 12; i++) v = v.sub('/x'.repeat(10));
   assert.throws(
     () => v.sub('/x'.repeat(10)),
-    (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INVALID_PATH' && /131 names deep.*limit is 128/.test(e.message),
+    (e: unknown) =>
+      e instanceof NsError &&
+      e.code === 'NS_ERR_INVALID_PATH' &&
+      /131 names deep.*limit is 128/.test(e.message),
   );
-  assert.equal(v.resolve('/').binding.spec, 'jail/' + Array.from({ length: 120 }, () => 'x').join('/'));
+  assert.equal(
+    v.resolve('/').binding.spec,
+    'jail/' + Array.from({ length: 120 }, () => 'x').join('/'),
+  );
 });

@@ -52,7 +52,12 @@ function demoCaps(): Map<string, Member<DemoCap>> {
     fileServer('host', { '': ['photos', 'notes.txt'], photos: ['cat.jpg'] }),
     fileServer('rc', { '': ['bin', 'lib'], bin: ['cat', 'termrc', 'cpurc'], lib: ['rcmain'] }),
     fileServer('386', { '': ['bin', 'lib'], bin: ['ls', 'cat', 'rc'] }),
-    fileServer('home', { '': ['bin', 'lib'], bin: ['386', 'rc'], 'bin/386': ['ls', 'mytool'], lib: ['profile'] }),
+    fileServer('home', {
+      '': ['bin', 'lib'],
+      bin: ['386', 'rc'],
+      'bin/386': ['ls', 'mytool'],
+      lib: ['profile'],
+    }),
     { cap: { tree: {} }, interfaceId: CLOCK_INTERFACE_ID, label: 'clock' },
     { cap: { tree: {} }, interfaceId: ECHO_INTERFACE_ID, label: 'echo' },
   ];
@@ -87,13 +92,27 @@ interface NsCommandOptions {
 export function register(program: Command): void {
   program
     .command('ns')
-    .description('build a namespace and print it as namespace(6) text, or resolve and list paths in it')
-    .option('--demo', 'start from the demo namespace (the seeds\' /bin union, /tmp, /data, /svc/*)')
-    .option('--apply <file...>', "run namespace(6) text from FILE ('-' for stdin): bind, mount, unmount, clear")
-    .option('--cap <label=interface...>', 'a capability that mount lines may name: interface is FileServer, Namespace or a 0x id')
-    .option('--resolve <path...>', 'print what PATH resolves to: its mount point, union members and the rest to walk')
+    .description(
+      'build a namespace and print it as namespace(6) text, or resolve and list paths in it',
+    )
+    .option('--demo', "start from the demo namespace (the seeds' /bin union, /tmp, /data, /svc/*)")
+    .option(
+      '--apply <file...>',
+      "run namespace(6) text from FILE ('-' for stdin): bind, mount, unmount, clear",
+    )
+    .option(
+      '--cap <label=interface...>',
+      'a capability that mount lines may name: interface is FileServer, Namespace or a 0x id',
+    )
+    .option(
+      '--resolve <path...>',
+      'print what PATH resolves to: its mount point, union members and the rest to walk',
+    )
     .option('--list <path...>', 'print the union listing of directory PATH')
-    .option('--sub <prefix>', 'look through a view rooted at PREFIX (it cannot name anything outside)')
+    .option(
+      '--sub <prefix>',
+      'look through a view rooted at PREFIX (it cannot name anything outside)',
+    )
     .option('--ro', 'with --sub: a read-only view')
     .addHelpText(
       'after',
@@ -119,8 +138,14 @@ Examples:
   capns ns --apply my.ns --cap clock=0xc10c000000000001
   capns ns --demo --sub /usr/glenda --ro --list /`,
     )
-    .option('--server <addr>', 'print (after --apply, or --resolve/--list in) your namespace on this running capns serve instead (default $CAPNS_SERVER)')
-    .option('--token <token>', 'with a server: the token that selects your profile (default $CAPNS_TOKEN)')
+    .option(
+      '--server <addr>',
+      'print (after --apply, or --resolve/--list in) your namespace on this running capns serve instead (default $CAPNS_SERVER)',
+    )
+    .option(
+      '--token <token>',
+      'with a server: the token that selects your profile (default $CAPNS_TOKEN)',
+    )
     .option('--json', 'with a server: print JSON')
     .action(async (opts: NsCommandOptions & RemoteNsOptions) => {
       // With a server (--server, --token or CAPNS_SERVER), and not the offline demo.
@@ -128,7 +153,11 @@ Examples:
         process.exitCode = await runRemote(opts, processIo());
         return;
       }
-      process.exitCode = run(opts, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+      process.exitCode = run(
+        opts,
+        (s) => process.stdout.write(s),
+        (s) => process.stderr.write(s),
+      );
     });
 }
 
@@ -140,12 +169,20 @@ function parseCap(spec: string): Member<DemoCap> {
   if (iface === 'FileServer') interfaceId = FILE_SERVER_INTERFACE_ID;
   else if (iface === 'Namespace') interfaceId = NAMESPACE_INTERFACE_ID;
   else if (/^0x[0-9a-fA-F]{1,16}$/.test(iface)) interfaceId = BigInt(iface);
-  else throw new NsError('NS_ERR_INVALID_ARGUMENT', `--cap ${spec}: interface must be FileServer, Namespace or a hex id like 0x1234`);
+  else
+    throw new NsError(
+      'NS_ERR_INVALID_ARGUMENT',
+      `--cap ${spec}: interface must be FileServer, Namespace or a hex id like 0x1234`,
+    );
   return { cap: { tree: {} }, interfaceId, label };
 }
 
 /** `capns ns` itself: returns the exit status (0 ok, 1 bad input). */
-export function run(opts: NsCommandOptions, out: (s: string) => void, err: (s: string) => void): number {
+export function run(
+  opts: NsCommandOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
   let source = '';
   try {
     const caps = opts.demo === true ? demoCaps() : new Map<string, Member<DemoCap>>();
@@ -175,7 +212,8 @@ export function run(opts: NsCommandOptions, out: (s: string) => void, err: (s: s
     }
     source = '';
     if (opts.sub !== undefined) t = t.sub(opts.sub, opts.ro === true);
-    else if (opts.ro === true) throw new NsError('NS_ERR_INVALID_ARGUMENT', '--ro needs --sub PREFIX');
+    else if (opts.ro === true)
+      throw new NsError('NS_ERR_INVALID_ARGUMENT', '--ro needs --sub PREFIX');
 
     const queries = (opts.resolve?.length ?? 0) + (opts.list?.length ?? 0);
     if (queries === 0) {
@@ -197,7 +235,8 @@ export function run(opts: NsCommandOptions, out: (s: string) => void, err: (s: s
     }
     // Namespace-text errors read "line L, column C: ..."; print them as compilers do.
     const at = /^line (\d+), column (\d+): /.exec(e.message);
-    if (at && source !== '') err(`capns ns: ${source}:${at[1]}:${at[2]}: ${e.message.slice(at[0].length)} (${e.code})\n`);
+    if (at && source !== '')
+      err(`capns ns: ${source}:${at[1]}:${at[2]}: ${e.message.slice(at[0].length)} (${e.code})\n`);
     else err(`capns ns: ${e.message} (${e.code})\n`);
     return 1;
   }
@@ -220,14 +259,21 @@ const join = (a: string, b: string): string => (a === '' ? b : b === '' ? a : `$
 
 function showResolve(t: MountTable<DemoCap>, path: string): string {
   const r = t.resolve(path);
-  const lines = [`${r.path}`, `  mount point ${r.mountPoint}${r.rest === '' ? '' : `, rest ${r.rest}`}`];
+  const lines = [
+    `${r.path}`,
+    `  mount point ${r.mountPoint}${r.rest === '' ? '' : `, rest ${r.rest}`}`,
+  ];
   r.bindings.forEach((b, i) => lines.push(`  ${i + 1}. ${showBinding(b)}`));
   if (r.rest !== '') {
     // Plan 9: the first member that has the first name of the rest takes the whole rest.
     const first = r.rest.split('/')[0] as string;
     const holder = r.bindings.find((b) => has(b, join(b.spec, first)));
     const found = holder && has(holder, join(holder.spec, r.rest));
-    lines.push(found ? `  found in ${holder.member.label} as ${join(holder.spec, r.rest)}` : `  not found in any member`);
+    lines.push(
+      found
+        ? `  found in ${holder.member.label} as ${join(holder.spec, r.rest)}`
+        : `  not found in any member`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -247,7 +293,9 @@ function showList(t: MountTable<DemoCap>, path: string): string {
   for (const e of entries) {
     const child = l.children.find((c) => c.name === e.name);
     if (child) {
-      const what = child.binding ? `mount point: ${showBinding(child.binding)}` : 'directory of mount points';
+      const what = child.binding
+        ? `mount point: ${showBinding(child.binding)}`
+        : 'directory of mount points';
       lines.push(`  ${e.name}${child.kind === 'directory' ? '/' : ''}\t${what}`);
     } else {
       lines.push(`  ${e.name}\tfrom ${from.get(e.name) ?? '?'}`);
