@@ -49,8 +49,8 @@ import {
 import { QTDIR, type File, type FileServer, type Stat } from '../fileserver/file-server.js';
 import { RemoteFileServer, serveFile } from '../fileserver/file-server-rpc.js';
 import { FileServer as FileServerIface } from '../gen/fileserver.js';
-import { release, retain, serve } from '../rpc/index.js';
-import { FILE_SERVER_INTERFACE_ID, isContainer } from './interfaces.js';
+import { release, retain, serve, type CallContext } from '../rpc/index.js';
+import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, isContainer } from './interfaces.js';
 import { MountTable, type Member, type Position } from './mount-table.js';
 import { NamespaceFileServer } from './namespace-file-server.js';
 
@@ -184,7 +184,43 @@ class NamespaceTarget implements Namespace$Server$Target {
     return new NamespaceFileServer(this.#table, { fileServer: (m) => this.#holder.fileServer(m) });
   }
 
-  async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results): Promise<void> {
+  /**
+   * When `path` lies inside a Namespace member (an imported namespace) — the first
+   * candidate of the deepest mount point is one and something is left of the path —
+   * that member and the path to ask it for. Undefined otherwise, or when the path does
+   * not resolve (the caller's own code reports that).
+   */
+  #remote(path: string): { ns: Namespace$Client; path: string } | undefined {
+    let r;
+    try {
+      r = this.#table.resolve(path);
+    } catch {
+      return undefined;
+    }
+    const b = r.binding;
+    if (b.member.interfaceId !== NAMESPACE_INTERFACE_ID || (r.rest === '' && b.spec === '')) return undefined;
+    const rest = b.spec === '' ? r.rest : r.rest === '' ? b.spec : `${b.spec}/${r.rest}`;
+    // A reference of its own for the forwarded call; released once the call is made.
+    return { ns: new NamespaceIface.Client(retain(new AnyCap(b.member.cap)).client), path: `/${rest}` };
+  }
+
+  async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results, ctx?: CallContext): Promise<void> {
+    const remote = ctx === undefined ? undefined : this.#remote(params.path);
+    if (remote !== undefined && ctx !== undefined) {
+      // Resolution continues in the imported namespace, as a tail call: the caller's
+      // calls pipelined on the result go straight on to the remote answer.
+      const expected = params.expectedInterface;
+      try {
+        return await ctx.tailCall(remote.ns, (ns) =>
+          ns.resolve((p) => {
+            p.path = remote.path;
+            p.expectedInterface = expected;
+          }),
+        );
+      } finally {
+        release(remote.ns);
+      }
+    }
     const res = results._initResult();
     try {
       const expected = params.expectedInterface;
@@ -228,7 +264,19 @@ class NamespaceTarget implements Namespace$Server$Target {
     });
   }
 
-  async list(params: Namespace_List$Params, results: Namespace_List$Results): Promise<void> {
+  async list(params: Namespace_List$Params, results: Namespace_List$Results, ctx?: CallContext): Promise<void> {
+    const remote = ctx === undefined ? undefined : this.#remote(params.path);
+    if (remote !== undefined && ctx !== undefined) {
+      try {
+        return await ctx.tailCall(remote.ns, (ns) =>
+          ns.list((p) => {
+            p.path = remote.path;
+          }),
+        );
+      } finally {
+        release(remote.ns);
+      }
+    }
     const res = results._initResult();
     let entries: Stat[];
     let kinds: Map<string, { interfaceId: bigint; label: string }>;
@@ -316,7 +364,19 @@ class NamespaceTarget implements Namespace$Server$Target {
     }
   }
 
-  async walk(params: Namespace_Walk$Params, results: Namespace_Walk$Results): Promise<void> {
+  async walk(params: Namespace_Walk$Params, results: Namespace_Walk$Results, ctx?: CallContext): Promise<void> {
+    const remote = ctx === undefined ? undefined : this.#remote(params.path);
+    if (remote !== undefined && ctx !== undefined) {
+      try {
+        return await ctx.tailCall(remote.ns, (ns) =>
+          ns.walk((p) => {
+            p.path = remote.path;
+          }),
+        );
+      } finally {
+        release(remote.ns);
+      }
+    }
     const res = results._initResult();
     try {
       const file = await this.#walkTo(params.path);
