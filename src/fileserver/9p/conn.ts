@@ -239,7 +239,13 @@ export class NinepConnection {
         this.fail(err);
         return;
       }
-      this.dispatch(msg);
+      // Only a Twrite's decoded form refers to its frame (its data); the frame of any
+      // other message can be reused at once, a Twrite's when its write has settled.
+      if (msg.type === MessageType.Twrite) this.dispatch(msg, frame);
+      else {
+        this.framer.recycle(frame);
+        this.dispatch(msg, null);
+      }
     }
     const wantPause = this.backlog.length > 0 || this.closing;
     if (wantPause && !this.paused && !this.destroyed) {
@@ -251,7 +257,7 @@ export class NinepConnection {
     }
   }
 
-  private dispatch(msg: Message): void {
+  private dispatch(msg: Message, frame: Buffer | null): void {
     this.options.trace?.(`9p ${this.options.name} <- ${describeMessage(msg)}`);
     if (msg.type === MessageType.Tversion) {
       this.version(msg);
@@ -270,7 +276,11 @@ export class NinepConnection {
     }
     const req = new Request(msg.tag, msg, this.session);
     this.tags.set(msg.tag, req);
-    this.run(req).catch((err: unknown) => this.fail(err));
+    this.run(req)
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        if (frame !== null) this.framer.recycle(frame);
+      });
   }
 
   private async run(req: Request): Promise<void> {
@@ -539,7 +549,12 @@ export class NinepConnection {
             data: await this.readDirStats(entry, file, m.offset, count),
           };
         const data = await file.read(m.offset, count, req.signal);
-        return { type: MessageType.Rread, tag, data };
+        // A backend that returns more than asked must not make a frame over msize.
+        return {
+          type: MessageType.Rread,
+          tag,
+          data: data.length > count ? data.subarray(0, count) : data,
+        };
       }
       case MessageType.Twrite: {
         const entry = this.fid(req, m.fid);

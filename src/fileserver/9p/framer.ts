@@ -18,12 +18,23 @@ import { NinepProtocolError } from './errors.js';
  *
  * Not safe for concurrent use (it holds the partial frame); one per connection.
  */
+/** Frames smaller than this are not pooled. */
+const POOL_MIN = 4096;
+/** At most this many recycled buffers are kept per framer. */
+const MAX_FREE = 8;
+
 export class NinepFramer {
   /** Views of the chunks holding the start of an incomplete frame. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Size of the frame being collected, once its size field is known; -1 before. */
   private need = -1;
+  /** Buffers of recycled frames, reused for frames assembled from several chunks. */
+  private readonly free: Buffer[] = [];
+  /** The memory of the buffers in `free`: a frame given back twice is kept once. */
+  private readonly freeSet = new Set<ArrayBufferLike>();
+  /** The buffers this framer made for assembled frames (recyclable), by their memory. */
+  private readonly own = new WeakSet<ArrayBufferLike>();
 
   /** @param maxSize the largest frame accepted (the negotiated msize, or the server's maximum before Tversion). */
   constructor(public maxSize: number) {}
@@ -58,7 +69,7 @@ export class NinepFramer {
       this.pendingBytes += take;
       buf = buf.subarray(take);
       if (this.pendingBytes < this.need) return out;
-      out.push(Buffer.concat(this.pending, this.need));
+      out.push(this.assemble());
       this.pending = [];
       this.pendingBytes = 0;
       this.need = -1;
@@ -77,6 +88,47 @@ export class NinepFramer {
       this.need = tail.length >= 4 ? this.checkSize(tail.readUInt32LE(0)) : -1;
     }
     return out;
+  }
+
+  /**
+   * Gives back a frame this framer returned, once nothing refers to its memory any more
+   * (for a Twrite: once the backend's write has settled). An assembled frame's buffer is
+   * then reused for a later frame instead of allocating one: at msize 64 KiB every Twrite
+   * is assembled, and the allocation, not the copy, is what costs (in GC). Frames that
+   * were views of a chunk are ignored. Optional: a frame never given back is collected.
+   */
+  recycle(frame: Buffer): void {
+    const mem = frame.buffer;
+    if (!this.own.has(mem) || this.freeSet.has(mem) || this.free.length >= MAX_FREE) return;
+    this.freeSet.add(mem);
+    this.free.push(Buffer.from(mem, 0, mem.byteLength));
+  }
+
+  /** Copies the pending views into one frame, in a recycled buffer when one fits. */
+  private assemble(): Buffer {
+    const need = this.need;
+    let base: Buffer | undefined;
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      // Reuse only a buffer of about the right size: a big one for small frames would pin memory.
+      if (b.length >= need && b.length <= need * 2) {
+        base = b;
+        this.free.splice(i, 1);
+        this.freeSet.delete(b.buffer);
+        break;
+      }
+    }
+    if (base === undefined) {
+      if (need < POOL_MIN) return Buffer.concat(this.pending, need);
+      base = Buffer.allocUnsafeSlow(need);
+      this.own.add(base.buffer);
+    }
+    let at = 0;
+    for (const p of this.pending) {
+      p.copy(base, at);
+      at += p.length;
+    }
+    return base.subarray(0, need);
   }
 
   private checkSize(size: number): number {

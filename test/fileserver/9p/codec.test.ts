@@ -439,3 +439,35 @@ test('encodeDataHeader + data is the same frame as encodeMessage for Rread and R
     }),
   );
 });
+
+test('recycled frames are reused for later split frames, and never handed out twice', () => {
+  const framer = new NinepFramer(1 << 20);
+  const frame = (fill: number): Buffer =>
+    encodeMessage({
+      type: MessageType.Twrite,
+      tag: 1,
+      fid: 1,
+      offset: 0n,
+      data: Buffer.alloc(10_000, fill),
+    });
+  const split = (b: Buffer): Buffer => {
+    const out = [...framer.push(b.subarray(0, 5000)), ...framer.push(b.subarray(5000))];
+    assert.equal(out.length, 1);
+    return out[0]!;
+  };
+  const a = split(frame(1));
+  framer.recycle(a);
+  framer.recycle(a); // twice: must be kept once
+  const b = split(frame(2));
+  const c = split(frame(3));
+  assert.equal(b.buffer, a.buffer, 'the recycled buffer was reused');
+  assert.notEqual(c.buffer, b.buffer, 'one buffer was handed out for two live frames');
+  assert.ok(b.equals(frame(2)) && c.equals(frame(3)));
+  // A frame that was a view of the caller's chunk is never taken over.
+  const whole = frame(4);
+  const [view] = framer.push(whole);
+  framer.recycle(view!);
+  const d = split(frame(5));
+  assert.notEqual(d.buffer, whole.buffer);
+  assert.ok(whole.equals(frame(4)), 'a chunk the framer does not own was written to');
+});
