@@ -30,6 +30,7 @@ import {
   isContainer,
 } from './interfaces.js';
 import {
+  clip,
   formatFlags,
   parseNamespaceText,
   quoteWord,
@@ -285,22 +286,26 @@ function checkMember(member: Member<unknown>): void {
 }
 
 function checkLabel(label: string): void {
-  if (typeof label !== 'string' || label.length === 0)
+  if (typeof label !== 'string' || label.length === 0) {
     throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member label is empty');
-  // Labels are printed as one word of namespace text: no control characters.
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(label))
-    throw new NsError(
-      'NS_ERR_INVALID_ARGUMENT',
-      `member label ${JSON.stringify(label)} contains a control character`,
-    );
-  if (utf8Length(label) > MAX_NAME_BYTES)
+  }
+  if (utf8Length(label) > MAX_NAME_BYTES) {
     throw new NsError(
       'NS_ERR_INVALID_ARGUMENT',
       `member label is longer than ${MAX_NAME_BYTES} bytes`,
     );
-  if (/\p{Cs}/u.test(label))
+  }
+  // Labels are printed as one word of namespace text: no control characters.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(label)) {
+    throw new NsError(
+      'NS_ERR_INVALID_ARGUMENT',
+      `member label ${JSON.stringify(label)} contains a control character`,
+    );
+  }
+  if (/\p{Cs}/u.test(label)) {
     throw new NsError('NS_ERR_INVALID_ARGUMENT', 'member label is not valid UTF-8');
+  }
 }
 
 function checkPosition(position: unknown): Position {
@@ -380,7 +385,7 @@ export class MountTable<C = unknown> {
     if (spec !== '' && !isContainer(member.interfaceId)) {
       throw new NsError(
         'NS_ERR_NOT_DIR',
-        `spec '${spec}' given for ${describeMember(member)}, which has no names below it`,
+        `spec '${clip(spec)}' given for ${describeMember(member)}, which has no names below it`,
       );
     }
     this.addBindings(comps, [{ member, spec, create: options.create === true }], position);
@@ -438,7 +443,7 @@ export class MountTable<C = unknown> {
       if (stack.length === node.stack.length)
         throw new NsError(
           'NS_ERR_NOT_FOUND',
-          `no member labelled '${label}' is mounted at '${shown}'`,
+          `no member labelled '${clip(label)}' is mounted at '${shown}'`,
         );
     }
     this.store.root =
@@ -970,7 +975,7 @@ function runCommand<C>(t: MountTable<C>, c: NsCommand, options: ApplyOptions<C>)
       if (member === undefined)
         throw at(
           c.label,
-          new NsError('NS_ERR_NOT_FOUND', `no capability is labelled '${c.label.text}'`),
+          new NsError('NS_ERR_NOT_FOUND', `no capability is labelled '${clip(c.label.text)}'`),
         );
       if (c.spec !== undefined) {
         try {

@@ -62,6 +62,11 @@ export interface ParseOptions {
   readonly vars?: Readonly<Record<string, string>>;
 }
 
+/** A word as shown in an error message: at most 60 characters of it. */
+export function clip(word: string): string {
+  return word.length > 60 ? `${word.slice(0, 60)}...` : word;
+}
+
 /** The error for line `line`, column `column`. */
 export function parseError(line: number, column: number, message: string): NsError {
   return new NsError('NS_ERR_PARSE', `line ${line}, column ${column}: ${message}`);
@@ -158,7 +163,7 @@ function parseFlags(
           throw parseError(
             w.line,
             w.column + k,
-            `unknown flag '${w.text[k]}' in '${w.text}' (flags are -a, -b, -c, -C)`,
+            `unknown flag '${w.text[k]}' in '${clip(w.text)}' (flags are -a, -b, -c, -C)`,
           );
       }
     }
@@ -171,7 +176,7 @@ function parseFlags(
 function arity(cmd: Word, args: Word[], min: number, max: number, usage: string): void {
   if (args.length >= min && args.length <= max) return;
   const at = args.length > max ? (args[max] as Word) : cmd;
-  const what = args.length > max ? `unexpected argument '${at.text}'` : 'missing argument';
+  const what = args.length > max ? `unexpected argument '${clip(at.text)}'` : 'missing argument';
   throw parseError(at.line, at.column, `${what}; usage: ${usage}`);
 }
 
@@ -191,7 +196,7 @@ export function parseNamespaceText(text: string, options: ParseOptions = {}): Ns
     const words = tokenize(lines[ln] as string, line, vars);
     const cmd = words[0];
     if (cmd === undefined) continue;
-    if (cmd.quoted) throw parseError(line, cmd.column, `unknown command '${cmd.text}'`);
+    if (cmd.quoted) throw parseError(line, cmd.column, `unknown command '${clip(cmd.text)}'`);
     switch (cmd.text) {
       case 'bind': {
         const f = parseFlags(words, 1);
@@ -225,7 +230,8 @@ export function parseNamespaceText(text: string, options: ParseOptions = {}): Ns
       case 'unmount': {
         const args = words.slice(1);
         const flag = args.find((w) => !w.quoted && w.text.startsWith('-') && w.text.length > 1);
-        if (flag) throw parseError(line, flag.column, `unmount takes no flags ('${flag.text}')`);
+        if (flag)
+          throw parseError(line, flag.column, `unmount takes no flags ('${clip(flag.text)}')`);
         arity(cmd, args, 1, 2, 'unmount [label] to');
         commands.push(
           args.length === 2
@@ -246,13 +252,13 @@ export function parseNamespaceText(text: string, options: ParseOptions = {}): Ns
         throw parseError(
           line,
           cmd.column,
-          `'${cmd.text}' is a namespace(6) command capns does not support (bind, mount, unmount, clear)`,
+          `'${clip(cmd.text)}' is a namespace(6) command capns does not support (bind, mount, unmount, clear)`,
         );
       default:
         throw parseError(
           line,
           cmd.column,
-          `unknown command '${cmd.text}' (expected bind, mount, unmount or clear)`,
+          `unknown command '${clip(cmd.text)}' (expected bind, mount, unmount or clear)`,
         );
     }
   }

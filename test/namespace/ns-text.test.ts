@@ -197,3 +197,13 @@ test('describe of an empty namespace is empty, and applying it to a namespace ch
   t.apply(new MountTable().describe());
   assert.equal(t.describe(), 'mount a /a\n');
 });
+
+test('error messages quote at most 60 characters of a hostile word', () => {
+  const huge = 'x'.repeat(100_000);
+  for (const text of [huge, `bind -${huge} /a /b`, `clear ${huge}`, `mount ${huge} /x`]) {
+    assert.throws(
+      () => new MountTable().apply(text, { resolve: () => undefined }),
+      (e: unknown) => e instanceof NsError && e.message.length < 200,
+    );
+  }
+});
