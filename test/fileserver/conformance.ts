@@ -555,6 +555,9 @@ export function conformance(label: string, make: MakeSubject, features: Features
     const d = await walkTo(root, 'd');
     await rejectsWith(d.wstat({ length: 10n }), 'NS_ERR_IS_DIR');
     await rejectsWith(d.wstat({ mode: 0o755 }), 'NS_ERR_INVALID_ARGUMENT');
+    const dirBefore = await d.stat();
+    await d.wstat({}); // "commit to stable storage" (wstat(5)); changes nothing
+    assert.equal((await d.stat()).mode, dirBefore.mode);
     await d.wstat({ mode: DMDIR | 0o700 });
     assert.equal((await d.stat()).mode, (DMDIR | 0o700) >>> 0);
     await d.clunk();
