@@ -16,10 +16,14 @@ async function capns(
   args: string[],
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Offline: without a server address in the environment, `capns ns` never goes remote.
+  const env = { ...process.env };
+  delete env['CAPNS_SERVER'];
+  delete env['CAPNS_TOKEN'];
   const p = exec(
     process.execPath,
     ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args],
-    { cwd: root },
+    { cwd: root, env },
   );
   if (input !== undefined) {
     p.child.stdin?.end(input);
