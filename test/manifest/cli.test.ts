@@ -43,15 +43,17 @@ test(
   'manifest check: exit 0 clean (warnings allowed), 1 errors, 2 unreadable or not YAML',
   { concurrency: true },
   async () => {
-    const [clean, warned, strict, invalid, doctorErrors, syntax, missing] = await Promise.all([
-      capns(['manifest', 'check', `${fixtures}/good/full.yaml`]),
-      capns(['manifest', 'check', `${fixtures}/doctor/shadowed.yaml`]),
-      capns(['manifest', 'check', '--strict', `${fixtures}/doctor/shadowed.yaml`]),
-      capns(['manifest', 'check', `${fixtures}/bad/many.yaml`]),
-      capns(['manifest', 'check', `${fixtures}/doctor/credentials.yaml`]),
-      capns(['manifest', 'check', `${fixtures}/bad/syntax.yaml`]),
-      capns(['manifest', 'check', `${fixtures}/no-such.yaml`]),
-    ]);
+    const [clean, warned, strict, invalid, doctorErrors, syntax, missing, builtIn] =
+      await Promise.all([
+        capns(['manifest', 'check', `${fixtures}/good/full.yaml`]),
+        capns(['manifest', 'check', `${fixtures}/doctor/shadowed.yaml`]),
+        capns(['manifest', 'check', '--strict', `${fixtures}/doctor/shadowed.yaml`]),
+        capns(['manifest', 'check', `${fixtures}/bad/many.yaml`]),
+        capns(['manifest', 'check', `${fixtures}/doctor/credentials.yaml`]),
+        capns(['manifest', 'check', `${fixtures}/bad/syntax.yaml`]),
+        capns(['manifest', 'check', `${fixtures}/no-such.yaml`]),
+        capns(['manifest', 'check']),
+      ]);
     assert.equal(clean.status, 0, clean.stderr);
     assert.equal(clean.stdout, `${fixtures}/good/full.yaml: ok\n`);
 
@@ -78,6 +80,9 @@ test(
 
     assert.equal(syntax.status, 2);
     assert.match(syntax.stdout, /syntax\.yaml:6:1: YAML: /);
+
+    assert.equal(builtIn.status, 0, builtIn.stderr);
+    assert.equal(builtIn.stdout, '(default manifest): ok\n');
 
     assert.equal(missing.status, 2);
     assert.equal(missing.stdout, '');
@@ -198,7 +203,7 @@ test('--help on manifest and each subcommand', { concurrency: true }, async () =
     capns(['manifest', 'show', '--help']),
   ]);
   for (const r of runs) assert.equal(r.status, 0, r.stderr);
-  assert.match(runs[0].stdout, /check \[options\] <file>/);
+  assert.match(runs[0].stdout, /check \[options\] \[file\]/);
   assert.match(runs[0].stdout, /Exit status: 0 fine, 1 the manifest has errors, 2/);
   assert.match(runs[1].stdout, /--json/);
   assert.match(runs[1].stdout, /--strict/);

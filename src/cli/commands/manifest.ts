@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
   checkManifest,
+  DEFAULT_MANIFEST_FILE,
   defaultManifest,
   formatDiagnostic,
   ManifestError,
@@ -26,7 +27,16 @@ const UNREADABLE = 2;
 type Loaded =
   { manifest: Manifest } | { status: number; diagnostics: readonly Diagnostic[]; message: string };
 
-async function load(file: string): Promise<Loaded> {
+/** Reads and parses `file`; without one, the embedded default (its data folder `dataDir`). */
+async function load(file: string | undefined, dataDir?: string): Promise<Loaded> {
+  if (file === undefined) {
+    try {
+      return { manifest: defaultManifest(dataDir === undefined ? {} : { dataDir }) };
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      return { status: INVALID, diagnostics: err.issues, message: `--data-dir: ${err.message}` };
+    }
+  }
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -61,8 +71,12 @@ function summary(file: string, list: readonly Diagnostic[]): string {
   return `${file}: ${errors === 0 && warnings === 0 ? 'ok' : `${n(errors, 'error')}, ${n(warnings, 'warning')}`}`;
 }
 
-async function check(file: string, opts: { json?: boolean; strict?: boolean }): Promise<number> {
+async function check(
+  file: string | undefined,
+  opts: { json?: boolean; strict?: boolean },
+): Promise<number> {
   const loaded = await load(file);
+  const name = file ?? DEFAULT_MANIFEST_FILE;
   let diagnostics: readonly Diagnostic[];
   let status: number;
   if ('manifest' in loaded) {
@@ -75,7 +89,7 @@ async function check(file: string, opts: { json?: boolean; strict?: boolean }): 
     if (diagnostics.length === 0) {
       if (opts.json === true)
         process.stdout.write(
-          JSON.stringify({ file, status, error: loaded.message }, null, 2) + '\n',
+          JSON.stringify({ file: name, status, error: loaded.message }, null, 2) + '\n',
         );
       else process.stderr.write(`capns manifest check: ${loaded.message}\n`);
       return status;
@@ -85,20 +99,24 @@ async function check(file: string, opts: { json?: boolean; strict?: boolean }): 
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     process.stdout.write(
       JSON.stringify(
-        { file, status, errors, warnings: diagnostics.length - errors, diagnostics },
+        { file: name, status, errors, warnings: diagnostics.length - errors, diagnostics },
         null,
         2,
       ) + '\n',
     );
   } else {
     for (const d of diagnostics) process.stdout.write(formatDiagnostic(d) + '\n');
-    process.stdout.write(summary(file, diagnostics) + '\n');
+    process.stdout.write(summary(name, diagnostics) + '\n');
   }
   return status;
 }
 
-async function loadOrReport(command: string, file: string): Promise<Manifest | number> {
-  const loaded = await load(file);
+async function loadOrReport(
+  command: string,
+  file: string | undefined,
+  dataDir?: string,
+): Promise<Manifest | number> {
+  const loaded = await load(file, dataDir);
   if ('manifest' in loaded) return loaded.manifest;
   process.stderr.write(
     loaded.diagnostics.length === 0
@@ -125,14 +143,17 @@ export function register(program: Command): void {
     .description(
       'report every problem in a manifest: errors (it would not start or would open a hole) and warnings',
     )
-    .argument('<file>', 'the manifest (YAML or JSON); ${VAR}s come from the environment')
+    .argument(
+      '[file]',
+      'the manifest (YAML or JSON; ${VAR}s come from the environment); without it, the embedded default',
+    )
     .option('--json', 'print the findings as JSON: {file, status, errors, warnings, diagnostics}')
     .option('--strict', 'fail (exit 1) on warnings too')
     .addHelpText(
       'after',
       '\nEach finding is printed as  FILE:LINE:COLUMN FIELD.PATH: [warning: ]MESSAGE\nExit status: 0 no errors, 1 errors (or warnings with --strict), 2 unreadable or not YAML.',
     )
-    .action(async (file: string, opts: { json?: boolean; strict?: boolean }) => {
+    .action(async (file: string | undefined, opts: { json?: boolean; strict?: boolean }) => {
       process.exitCode = await check(file, opts);
     });
 
@@ -141,12 +162,12 @@ export function register(program: Command): void {
     .description(
       'print who sees what as Graphviz dot (listeners -> profiles -> paths -> capabilities)',
     )
-    .argument('<file>', 'the manifest (YAML or JSON)')
+    .argument('[file]', 'the manifest (YAML or JSON); without it, the embedded default')
     .addHelpText(
       'after',
       '\nEdges are numbered in union search order; "create" marks MCREATE members.\nExample: capns manifest graph m.yaml | dot -Tsvg > m.svg',
     )
-    .action(async (file: string) => {
+    .action(async (file: string | undefined) => {
       const m = await loadOrReport('graph', file);
       if (typeof m === 'number') {
         process.exitCode = m;
@@ -169,20 +190,7 @@ export function register(program: Command): void {
         file: string | undefined,
         opts: { locations?: boolean; secrets?: boolean; dataDir?: string },
       ) => {
-        let m: Manifest | number;
-        if (file === undefined) {
-          try {
-            m = defaultManifest(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir });
-          } catch (err) {
-            if (!(err instanceof ManifestError)) throw err;
-            process.stderr.write(
-              `capns manifest show: --data-dir: ${err.issues.map((i) => i.message).join('; ')}\n`,
-            );
-            m = INVALID;
-          }
-        } else {
-          m = await loadOrReport('show', file);
-        }
+        const m = await loadOrReport('show', file, opts.dataDir);
         if (typeof m === 'number') {
           process.exitCode = m;
           return;
