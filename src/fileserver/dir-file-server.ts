@@ -1104,12 +1104,19 @@ class DirFile implements File {
  * A DirFileServer serving the directory `root` (resolved once, here, with symlinks
  * followed: the administrator's path is trusted; nothing below it is). The caller owns
  * the server and closes it with `close()`. Rejects with NS_ERR_NOT_FOUND or NS_ERR_NOT_DIR
- * for a bad root.
+ * for a bad root, NS_ERR_INVALID_ARGUMENT for a bad option.
  */
 export async function newDirFileServer(
   root: string,
   options: DirFileServerOptions = {},
 ): Promise<DirFileServer> {
+  const iounit = options.iounit ?? DEFAULT_IOUNIT;
+  if (!Number.isSafeInteger(iounit) || iounit < 1) {
+    throw new NsError(
+      'NS_ERR_INVALID_ARGUMENT',
+      'DirFileServer option iounit must be a positive integer',
+    );
+  }
   let h: FileHandle;
   let real: string;
   try {

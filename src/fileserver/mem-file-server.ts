@@ -118,8 +118,18 @@ export class MemFileServer implements FileServer {
   #bytes = 0;
   #live = 0;
 
+  /** Throws NS_ERR_INVALID_ARGUMENT for a limit that is not a positive integer. */
   constructor(options: MemFileServerOptions = {}) {
     this.#opts = { ...DEFAULTS, ...options };
+    for (const key of ['maxFileSize', 'maxBytes', 'maxFiles', 'iounit', 'blockSize'] as const) {
+      const v = this.#opts[key];
+      if (!Number.isSafeInteger(v) || v < 1) {
+        throw new NsError(
+          'NS_ERR_INVALID_ARGUMENT',
+          `MemFileServer option ${key} must be a positive integer`,
+        );
+      }
+    }
     this.#root = this.newNode('/', DMDIR | (this.#opts.rootPerm & DMPERM), null);
   }
 

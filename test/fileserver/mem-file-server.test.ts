@@ -5,6 +5,7 @@ import { test } from 'node:test';
 
 import fc from 'fast-check';
 
+import { NsError } from '../../src/errors.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
 import { RW, bytes, conformance, mkdir, mkfile, rejectsWith, walkTo } from './conformance.js';
 import { checkAgainstModel, opArb } from './model.js';
@@ -71,6 +72,15 @@ test('ramfs: wstat sets the gid to any name; uid and muid are the server user', 
   await f.clunk();
   await root.clunk();
   assert.equal(fs.liveFiles, 0);
+});
+
+test('ramfs: limits must be positive integers', () => {
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(
+      () => new MemFileServer({ iounit: bad }),
+      (err: unknown) => err instanceof NsError && err.code === 'NS_ERR_INVALID_ARGUMENT',
+    );
+  }
 });
 
 test('ramfs: create refuses unknown mode bits', async () => {
