@@ -29,6 +29,12 @@ export {
 } from './default.js';
 export { manifestGraph } from './graph.js';
 export {
+  diffManifests,
+  type ManifestDiff,
+  type NameChanges,
+  type RevokedCredentials,
+} from './diff.js';
+export {
   KNOWN_INTERFACES,
   CAPABILITY_TYPES,
   CAPABILITY_TYPE_NAMES,
