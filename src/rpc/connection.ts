@@ -526,16 +526,35 @@ export class RpcConnection {
     this.#updateReading();
   }
 
+  /**
+   * Backpressure: stop reading while the peer does not read our output, or while
+   * maxInFlightCalls of its calls are being served. But never stop while we wait for
+   * something from this peer (a Return for one of our questions, a Disembargo echo): a
+   * call being served may be waiting for exactly that (a callback), and pausing would
+   * deadlock. Calls past twice the limit then fail `overloaded` instead (#onCall).
+   */
   #updateReading(): void {
-    const pause = this.#writePaused || this.#answersPending >= this.limits.maxInFlightCalls;
+    const pause =
+      this.#writePaused ||
+      (this.#answersPending >= this.limits.maxInFlightCalls && this.#questions.size === 0 && this.#embargoes.size === 0);
     if (pause && !this.#readPaused) {
       this.#readPaused = true;
       this.#stream.pause();
     } else if (!pause && this.#readPaused) {
       this.#readPaused = false;
       this.#stream.resume();
+      if (this.#backlog.length > 0 && !this.#backlogScheduled) {
+        this.#backlogScheduled = true;
+        queueMicrotask(() => {
+          this.#backlogScheduled = false;
+          this.#processBacklog();
+        });
+      }
     }
   }
+
+  #backlog: Frame[] = [];
+  #backlogScheduled = false;
 
   // ---- input ---------------------------------------------------------------------------
 
@@ -548,15 +567,28 @@ export class RpcConnection {
       this.#abort(e);
       return;
     }
-    for (const f of frames) {
-      if (this.#closed) return;
+    if (this.#backlog.length > 0) this.#backlog.push(...frames);
+    else this.#backlog = frames;
+    this.#processBacklog();
+  }
+
+  /**
+   * Handles received frames in order until reading is paused. Frames of a chunk already
+   * read wait here (at most one socket chunk's worth: the stream itself is paused).
+   */
+  #processBacklog(): void {
+    const q = this.#backlog;
+    let i = 0;
+    while (i < q.length && !this.#readPaused && !this.#closed) {
+      const f = q[i++]!;
       try {
         this.#onFrame(f);
       } catch (e) {
         this.#abort(e);
-        return;
+        break;
       }
     }
+    this.#backlog = i >= q.length || this.#closed ? [] : q.slice(i);
   }
 
   #onFrame(f: Frame): void {
@@ -618,6 +650,10 @@ export class RpcConnection {
     // (they are released when the answer is finished).
     msg._capnp.capTable = m.caps.map((d) => this.#importCap(d));
     entry.paramMsg = msg;
+    if (this.#answersPending > 2 * this.limits.maxInFlightCalls) {
+      this.#answerWith(entry, new BrokenAnswer(new RpcError('overloaded', `too many calls in flight (maxInFlightCalls ${this.limits.maxInFlightCalls})`)));
+      return;
+    }
     if (m.sendResultsTo === 1) entry.redirected = true;
     else if (m.sendResultsTo !== 0) {
       this.#answerWith(entry, new BrokenAnswer(new RpcError('unimplemented', 'sendResultsTo.thirdParty is not supported (Level 3)')));
@@ -893,6 +929,7 @@ export class RpcConnection {
       c.hook = emb;
       const id = this.#nextEmbargoId++;
       this.#embargoes.set(id, emb);
+      if (this.#readPaused) this.#updateReading();
       this.#env.disembargo({ kind: 'answer', questionId: q.id, ops }, EmbargoTag.SenderLoopback, id);
       this.#sendEnv(null);
       any = true;
@@ -905,6 +942,7 @@ export class RpcConnection {
       const emb = this.#embargoes.get(m.value);
       if (emb === undefined) throw new ProtocolError(`Disembargo for unknown embargo ${m.value}`);
       this.#embargoes.delete(m.value);
+      this.#updateReading();
       emb.lift();
       return;
     }
@@ -955,6 +993,7 @@ export class RpcConnection {
       const emb = new EmbargoHook(handle.hook);
       const id = this.#nextEmbargoId++;
       this.#embargoes.set(id, emb);
+      if (this.#readPaused) this.#updateReading();
       imp.target = emb;
       this.#env.disembargo({ kind: 'import', id: imp.id }, EmbargoTag.SenderLoopback, id);
       this.#sendEnv(null);
@@ -1011,6 +1050,7 @@ export class RpcConnection {
     const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
     const q = new Question(this, id);
     this.#questions.set(id, q);
+    if (this.#readPaused) this.#updateReading();
     return q;
   }
 
@@ -1018,6 +1058,7 @@ export class RpcConnection {
     if (this.#questions.get(q.id) === q && q.returned && q.finishSent) {
       this.#questions.delete(q.id);
       this.#freeQuestionIds.push(q.id);
+      if (this.#questions.size === 0) this.#updateReading();
       this.#wakeDrain();
     }
   }

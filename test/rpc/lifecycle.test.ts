@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Base, Counter, Test } from '../fixtures/rpc/gen/test.js';
+import { Base, Callback, Counter, Test } from '../fixtures/rpc/gen/test.js';
 import type * as T from '../fixtures/rpc/gen/test.js';
 import { RpcError, connect, listen, release, serve, withSignal } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
@@ -112,6 +112,19 @@ test('limits: maxInFlightCalls applies backpressure (calls wait, none fail)', as
   const s = await setup(t, { serverLimits: { maxInFlightCalls: 2 } });
   const rs = await Promise.all(Array.from({ length: 20 }, () => s.test.wait((p) => { p.ms = 5; }).promise()));
   assert.equal(rs.length, 20);
+});
+
+test('limits: backpressure never deadlocks calls that wait for callbacks; past 2x maxInFlightCalls, overloaded', async (t) => {
+  const s = await setup(t, { serverLimits: { maxInFlightCalls: 2 } });
+  const cb = serve(Callback, { call: async (p: T.Callback_Call$Params, r: T.Callback_Call$Results) => { r.result = p.value; } });
+  const settled = await Promise.allSettled(
+    Array.from({ length: 12 }, (_, i) => s.test.callBack((p) => { p.cb = cb; p.value = `v${i}`; }).promise()),
+  );
+  const ok = settled.filter((x) => x.status === 'fulfilled');
+  const bad = settled.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+  assert.ok(ok.length >= 2, 'calls within the limit complete');
+  for (const b of bad) assert.ok(b.reason instanceof RpcError && b.reason.type === 'overloaded', String(b.reason));
+  release(cb);
 });
 
 test('limits: a message over the peer\'s maxMessageBytes aborts that connection only', async (t) => {
