@@ -132,6 +132,56 @@ async function clunk(f: File$Client): Promise<void> {
   }
 }
 
+/** Walks to `name` in `dir` and opens it for writing, truncated; undefined if it does not exist. */
+async function openForWrite(dir: File$Client, name: string): Promise<{ file: File$Client; iounit: number } | undefined> {
+  const w = (
+    await dir
+      .walk((p) => {
+        p._initNames(1).set(0, name);
+      })
+      .promise()
+  ).result;
+  if (w._isErr) {
+    const err = fromFailure(w.err);
+    if (err.code === 'NS_ERR_NOT_FOUND') return undefined;
+    throw err;
+  }
+  const file = w.file;
+  const o = (
+    await file
+      .open((p) => {
+        const m = p._initMode();
+        m.access = OpenMode_Access.WRITE;
+        m.truncate = true;
+      })
+      .promise()
+  ).result;
+  if (o._isErr) {
+    await clunk(file);
+    throw fromFailure(o.err);
+  }
+  return { file, iounit: o.ok.iounit };
+}
+
+/** Creates `name` in `dir`, open for writing; undefined if the name exists by now. */
+async function createForWrite(dir: File$Client, name: string, perm: number): Promise<{ file: File$Client; iounit: number } | undefined> {
+  const c = (
+    await dir
+      .create((p) => {
+        p.name = name;
+        p.perm = perm;
+        p._initMode().access = OpenMode_Access.WRITE;
+      })
+      .promise()
+  ).result;
+  if (c._isErr) {
+    const err = fromFailure(c.err);
+    if (err.code === 'NS_ERR_EXISTS') return undefined;
+    throw err;
+  }
+  return { file: c.ok.file, iounit: c.ok.iounit };
+}
+
 /**
  * A connection to `capns serve` and the namespace it handed out. Methods may be called
  * concurrently. Paths are absolute, in this connection's namespace.
@@ -308,51 +358,16 @@ export class CapnsClient implements AsyncDisposable {
   async writeFile(path: string, data: Uint8Array, opts: { perm?: number } = {}): Promise<void> {
     const [dir, name] = splitPath(path);
     const parent = await this.#walk(dir);
-    let file: File$Client;
-    let iounit: number;
+    let opened: { file: File$Client; iounit: number } | undefined;
     try {
-      const w = (
-        await parent
-          .walk((p) => {
-            p._initNames(1).set(0, name);
-          })
-          .promise()
-      ).result;
-      if (w._isFile) {
-        file = w.file;
-        const o = (
-          await file
-            .open((p) => {
-              const m = p._initMode();
-              m.access = OpenMode_Access.WRITE;
-              m.truncate = true;
-            })
-            .promise()
-        ).result;
-        if (o._isErr) {
-          await clunk(file);
-          throw fromFailure(o.err);
-        }
-        iounit = o.ok.iounit;
-      } else {
-        const err = fromFailure(w.err);
-        if (err.code !== 'NS_ERR_NOT_FOUND') throw err;
-        const c = (
-          await parent
-            .create((p) => {
-              p.name = name;
-              p.perm = opts.perm ?? 0o644;
-              p._initMode().access = OpenMode_Access.WRITE;
-            })
-            .promise()
-        ).result;
-        if (c._isErr) throw fromFailure(c.err);
-        file = c.ok.file;
-        iounit = c.ok.iounit;
-      }
+      // Open the file truncated, or create it; if another client creates it between our
+      // walk and our create (`exists`), open the one it made.
+      opened = (await openForWrite(parent, name)) ?? (await createForWrite(parent, name, opts.perm ?? 0o644)) ?? (await openForWrite(parent, name));
+      if (opened === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${path} was removed while it was being created`);
     } finally {
       await clunk(parent);
     }
+    const { file, iounit } = opened;
     try {
       const chunk = iounit > 0 ? Math.min(iounit, IO_CHUNK) : IO_CHUNK;
       let offset = 0;

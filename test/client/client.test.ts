@@ -70,6 +70,10 @@ test('file helpers: writeFile/readFile round trip (larger than one chunk), stat,
   await assert.rejects(ns.stat('/tmp/d'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_NOT_FOUND');
   await assert.rejects(ns.readFile('/tmp/nope'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_NOT_FOUND');
   await assert.rejects(ns.mkdir('/tmp/big.bin'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_EXISTS');
+  // Writers racing to create one new file all succeed (a lost create race opens the winner's file).
+  await Promise.all(Array.from({ length: 8 }, (_, i) => ns.writeFile('/tmp/race.txt', enc.encode(`writer ${i}`))));
+  assert.match(dec.decode(await ns.readFile('/tmp/race.txt')), /^writer \d$/);
+  await ns.remove('/tmp/race.txt');
   await ns.writeFile('/data/host.txt', enc.encode('on the host'));
   assert.equal(await readFile(join(s.dir, 'data', 'host.txt'), 'utf8'), 'on the host');
   // The FileServer view.
