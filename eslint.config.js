@@ -24,7 +24,7 @@ function onlyImports(files, banned) {
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'dist-bench/', '**/gen/', 'test/interop/cpp/build/', '**/*.mjs', '*.js', 'bin/'],
+    ignores: ['node_modules/', 'dist/', 'dist-bench/', '**/gen/', '.tmp/', '.tmp-*/', 'test/interop/cpp/build/', '**/*.mjs', '*.js', 'bin/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
