@@ -18,7 +18,7 @@
 #   capns_files=N         how many files the directory listing test creates (default 1000)
 #   capns_bigmib=N        size of the dd checksum test in MiB (default 16)
 #   capns_writers=N       concurrent writers (default 8)
-#   capns_hostsha=HEX     sha256 of host/pattern, a file the host placed at the root of
+#   capns_hostsha=HEX     sha256 of `pattern`, a file the host placed at the root of
 #                         the served tree before boot (optional; skipped when absent)
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /mnt
