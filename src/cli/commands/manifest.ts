@@ -18,23 +18,45 @@ import {
   type Manifest,
 } from '../../manifest/index.js';
 
-/** Exit statuses. */
-const OK = 0;
-const INVALID = 1;
-const UNREADABLE = 2;
+/** Exit statuses: fine, the manifest has errors, the file cannot be read or is not YAML. */
+export const MANIFEST_OK = 0;
+export const MANIFEST_INVALID = 1;
+export const MANIFEST_UNREADABLE = 2;
+const OK = MANIFEST_OK;
+const INVALID = MANIFEST_INVALID;
+const UNREADABLE = MANIFEST_UNREADABLE;
 
-/** A manifest, or the exit status and diagnostics of failing to get one. */
-type Loaded =
-  { manifest: Manifest } | { status: number; diagnostics: readonly Diagnostic[]; message: string };
+/**
+ * A parsed manifest, or why there is none: the exit status to use, every diagnostic
+ * (none when the file could not be read), and the message to print.
+ */
+export type LoadedManifest =
+  | { readonly manifest: Manifest }
+  | {
+      readonly status: number;
+      readonly diagnostics: readonly Diagnostic[];
+      readonly message: string;
+    };
 
-/** Reads and parses `file`; without one, the embedded default (its data folder `dataDir`). */
-async function load(file: string | undefined, dataDir?: string): Promise<Loaded> {
+/**
+ * Reads and parses a manifest file for a command (`capns manifest`, `capns serve`);
+ * without a file, the embedded default with its data folder `dataDir`. `${VAR}`s come
+ * from `env`. Never throws for a bad or missing file: returns its status and message.
+ */
+export async function loadManifest(
+  file: string | undefined,
+  options: {
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly dataDir?: string;
+  },
+): Promise<LoadedManifest> {
   if (file === undefined) {
+    const dataDir = options.dataDir;
     try {
       return { manifest: defaultManifest(dataDir === undefined ? {} : { dataDir }) };
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;
-      return { status: INVALID, diagnostics: err.issues, message: `--data-dir: ${err.message}` };
+      return { status: INVALID, diagnostics: err.issues, message: `data folder: ${err.message}` };
     }
   }
   let text: string;
@@ -53,7 +75,7 @@ async function load(file: string | undefined, dataDir?: string): Promise<Loaded>
     return { status: UNREADABLE, diagnostics: [], message: `cannot read ${file}: ${why}` };
   }
   try {
-    return { manifest: parseManifest(text, { file, env: process.env }) };
+    return { manifest: parseManifest(text, { file, env: options.env }) };
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
     return {
@@ -75,7 +97,7 @@ async function check(
   file: string | undefined,
   opts: { json?: boolean; strict?: boolean },
 ): Promise<number> {
-  const loaded = await load(file);
+  const loaded = await loadManifest(file, { env: process.env });
   const name = file ?? DEFAULT_MANIFEST_FILE;
   let diagnostics: readonly Diagnostic[];
   let status: number;
@@ -116,7 +138,10 @@ async function loadOrReport(
   file: string | undefined,
   dataDir?: string,
 ): Promise<Manifest | number> {
-  const loaded = await load(file, dataDir);
+  const loaded = await loadManifest(
+    file,
+    dataDir === undefined ? { env: process.env } : { env: process.env, dataDir },
+  );
   if ('manifest' in loaded) return loaded.manifest;
   process.stderr.write(
     loaded.diagnostics.length === 0
