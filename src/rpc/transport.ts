@@ -60,7 +60,9 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
     let s: net.Socket;
     const ready = opts.tls !== undefined ? 'secureConnect' : 'connect';
     if (opts.tls !== undefined) {
-      s = a.kind === 'unix' ? tls.connect({ ...opts.tls, path: a.path }) : tls.connect({ servername: a.host, ...opts.tls, host: a.host, port: a.port });
+      // SNI carries host names only (RFC 6066): no servername for an IP address.
+      const sni = a.kind === 'tcp' && net.isIP(a.host) === 0 ? { servername: a.host } : {};
+      s = a.kind === 'unix' ? tls.connect({ ...opts.tls, path: a.path }) : tls.connect({ ...sni, ...opts.tls, host: a.host, port: a.port });
     } else {
       s = a.kind === 'unix' ? net.connect(a.path) : net.connect(a.port, a.host);
     }
