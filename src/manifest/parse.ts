@@ -279,6 +279,10 @@ function addZodIssue(issue: z.core.$ZodIssue, raw: unknown, problems: Problems):
   const path = issue.path.filter((s): s is Seg => typeof s === 'string' || typeof s === 'number');
   const input = valueAt(raw, path);
   const params = (issue as { params?: Partial<IssueParams> }).params;
+  // A token written in the wrong shape is still a secret: name its type, not its value.
+  const secret = path.some((s) => s === 'token' || s === 'tokens');
+  const shown = (v: unknown): string =>
+    secret && v !== null && typeof v !== 'object' ? `a ${typeof v}` : describeValue(v);
   if (input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
     const field = path[path.length - 1];
     const what = typeof field === 'string' ? `missing required field "${field}"` : 'missing value';
@@ -297,7 +301,7 @@ function addZodIssue(issue: z.core.$ZodIssue, raw: unknown, problems: Problems):
       problems.at(
         'invalid-value',
         path,
-        `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describeValue(input)}`,
+        `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${shown(input)}`,
       );
       return;
     }
@@ -312,7 +316,7 @@ function addZodIssue(issue: z.core.$ZodIssue, raw: unknown, problems: Problems):
       problems.at(
         'invalid-value',
         path,
-        `expected ${list}${near === undefined ? '' : ` (did you mean "${near}"?)`}, got ${describeValue(input)}`,
+        `expected ${list}${near === undefined ? '' : ` (did you mean "${near}"?)`}, got ${shown(input)}`,
       );
       return;
     }
@@ -660,11 +664,10 @@ export function parseManifest(text: string, options: ParseOptions = {}): Manifes
     const offset = e.pos[0];
     const first = e.message.split('\n')[0] ?? e.message;
     if (e.code === 'DUPLICATE_KEY') {
-      problems.add(
-        'duplicate-key',
-        src.at(offset, pathAt(doc, offset)),
-        `duplicate key: ${first.replace(/^Map keys must be unique/, 'map keys must be unique')}`,
-      );
+      const path = pathAt(doc, offset);
+      const key = path[path.length - 1];
+      const what = typeof key === 'string' ? `"${key}" is given twice in this map` : first;
+      problems.add('duplicate-key', src.at(offset, path), `duplicate key: ${what}`);
     } else {
       fatal = true;
       problems.add('syntax', src.at(offset, []), `YAML: ${first}`);

@@ -108,10 +108,22 @@ profiles:
     ['3:26 profiles.a.auth.tokens[0]: environment variable CAPNS_TEST_NOT_PASSED is not set'],
   );
   delete process.env['CAPNS_TEST_NOT_PASSED'];
-  // A secret in the wrong place is named by its variable, not shown.
+  // A value from a variable is named by the variable; a token in the wrong shape by its type.
+  assert.deepEqual(
+    issuesOf('version: 1\nlisteners: [ { protocol: rpc, address: "${ADDR}" } ]\n', {
+      ADDR: 'hunter2-secret',
+    }),
+    [
+      '2:40 listeners[0].address: address "${ADDR}": expected tcp!HOST!PORT, HOST:PORT or unix!PATH',
+    ],
+  );
   assert.deepEqual(
     issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: "${T}" } }\n', { T: 'hunter2-secret' }),
-    ['3:24 profiles.a.auth.tokens: expected a list, got the string "${T}"'],
+    ['3:24 profiles.a.auth.tokens: expected a list, got a string'],
+  );
+  assert.deepEqual(
+    issuesOf('version: 1\nprofiles:\n  a: { auth: { tokens: [ 12345678901234567 ] } }\n'),
+    ['3:26 profiles.a.auth.tokens[0]: expected a string, got a number'],
   );
 });
 
