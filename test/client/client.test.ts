@@ -12,6 +12,17 @@ import { startServe } from './serve-process.js';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/**
+ * Leak check: everything the client made was released — the only import left is the
+ * namespace (the Gate was released after authenticate), and no call is in flight.
+ */
+async function assertNoLeaks(ns: CapnsClient): Promise<void> {
+  // Releases travel as messages; one round trip lets them all go out and be processed.
+  await ns.describe();
+  const st = ns.connection.stats();
+  assert.deepEqual({ questions: st.questions, imports: st.imports, exports: st.exports }, { questions: 0, imports: 1, exports: 0 });
+}
+
 async function open(t: import('node:test').TestContext, address: string, token?: string): Promise<CapnsClient> {
   const c = await connect(address, token === undefined ? {} : { token });
   t.after(() => c.close());
@@ -85,6 +96,7 @@ test('file helpers: writeFile/readFile round trip (larger than one chunk), stat,
   await root.clunk();
   fs.close();
   await assert.rejects(ns.fileServer('/svc/clock'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INTERFACE_MISMATCH');
+  await assertNoLeaks(ns);
 });
 
 test('bind, mount, unmount and apply change only this connection\'s namespace; describe shows them', async (t) => {
@@ -94,7 +106,7 @@ test('bind, mount, unmount and apply change only this connection\'s namespace; d
   await a.bind('/svc/clock', '/n/clock');
   assert.match(await a.describe(), /^mount clock \/n\/clock$/m);
   assert.doesNotMatch(await b.describe(), /\/n\/clock/);
-  using clock = await a.resolve('/n/clock', Clock);
+  const clock = await a.resolve('/n/clock', Clock);
   assert.ok((await clock.now().promise()).iso !== '');
   // mount of a capability we hold, with a label of our choosing.
   await a.mount('/n/clock2', clock, { label: 'myclock' });
@@ -109,10 +121,16 @@ test('bind, mount, unmount and apply change only this connection\'s namespace; d
   await assert.rejects(a.lookup('/n/clock'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_NOT_FOUND');
   await assert.rejects(a.apply('bogus /x\n'), (e: unknown) => e instanceof NsError && /line 1/.test(e.message));
   // mount of a FileServer client resolved from our namespace.
-  using tmp = await a.resolve('/tmp', FileServer);
+  const tmp = await a.resolve('/tmp', FileServer);
   await a.mount('/n/t', tmp, { create: true });
   await a.writeFile('/n/t/via-mount', enc.encode('m'));
   assert.equal(dec.decode(await a.readFile('/tmp/via-mount')), 'm');
+  // The namespace holds its own references to what we mounted: ours can go.
+  release(clock);
+  release(tmp);
+  await a.writeFile('/n/t/after-release', enc.encode('still mounted'));
+  await assertNoLeaks(a);
+  await assertNoLeaks(b);
 });
 
 test('call by reflection: JSON params and results, a File inside a tree, unknown methods listed', async (t) => {
@@ -143,4 +161,5 @@ test('call by reflection: JSON params and results, a File inside a tree, unknown
   assert.equal(dec.decode(await ns.readFile('/tmp/g.txt')), 'hello');
   const methods = await ns.methodsAt('/tmp');
   assert.deepEqual(methods.methods, ['attach']);
+  await assertNoLeaks(ns);
 });
