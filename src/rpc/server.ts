@@ -17,9 +17,9 @@ import {
   CapHandle,
   closeCapTable,
   DeferredAnswer,
-  PipelineHook,
   RefHook,
   ResultAnswer,
+  capAt,
   callOptions,
   kCallOptions,
   newMessage,
@@ -263,10 +263,57 @@ export function retain<C extends { client: Client }>(c: C): C & Disposable {
   if (cl instanceof CapHandle) dup = cl.dup();
   else if (typeof (cl as { transform?: unknown }).transform === 'function') {
     const pc = cl as unknown as { pipeline: { answer: Answer<Struct> }; transform(): PipelineOp[] };
-    dup = new CapHandle(new PipelineHook(pc.pipeline.answer, pc.transform(), false));
+    dup = new CapHandle(new RetainedPipelineHook(pc.pipeline.answer, pc.transform()));
   } else dup = new CapHandle(new BrokenHook(new RpcError('failed', 'cannot retain this capability')));
   const Ctor = c.constructor as new (client: Client) => C;
   return disposable(new Ctor(dup));
+}
+
+/**
+ * An owned reference to the capability a pending answer will hold at `ops`: calls
+ * pipeline on the answer until it settles; at that moment (synchronously, before anyone
+ * else can release it) we take a reference of our own to the result.
+ */
+class RetainedPipelineHook extends RefHook {
+  #target: CapHandle | null = null;
+  #broken: RpcError | null = null;
+
+  constructor(
+    readonly answer: Answer<Struct>,
+    readonly ops: PipelineOp[],
+  ) {
+    super();
+    this.#watch(answer);
+  }
+
+  #watch(a: Answer<Struct>): void {
+    const inner = (a as { result?: unknown }).result;
+    const d = a instanceof DeferredAnswer ? a : inner instanceof DeferredAnswer ? inner : null;
+    if (d !== null) {
+      d.whenBound((b) => this.#watch(b));
+      return;
+    }
+    if (a instanceof ResultAnswer) {
+      const c = capAt(a.results, this.ops);
+      if (c instanceof CapHandle) this.#target = c.dup();
+      else this.#broken = new RpcError('failed', 'retained field holds no capability');
+    } else if (a instanceof BrokenAnswer) {
+      this.#broken = a.error;
+    }
+    if (this.refs === 0) this.dispose();
+  }
+
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    if (this.#target !== null) return this.#target.call(call);
+    if (this.#broken !== null) return new BrokenAnswer(this.#broken);
+    return this.answer.pipelineCall(this.ops, call);
+  }
+
+  protected dispose(): void {
+    const t = this.#target;
+    this.#target = null;
+    t?.close();
+  }
 }
 
 /** Adds `[Symbol.dispose]` (= `release`) to a typed client, for `using`. */

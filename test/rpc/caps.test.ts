@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Callback, type Callback$Server$Target, Counter, Test } from '../fixtures/rpc/gen/test.js';
 import type * as T from '../fixtures/rpc/gen/test.js';
-import { connect, listen, release, serve } from '../../src/rpc/index.js';
+import { connect, listen, release, retain, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
 import { CounterImpl, ServerState, serveTest } from './test-impl.js';
 
@@ -131,4 +131,16 @@ test('16 MiB payloads both ways (data and sum)', async (t) => {
   }).promise();
   assert.equal(sum.size, size);
   assert.equal(sum.checksum, size);
+});
+
+test('retain() of a pipelined capability survives the release of the original', async (t) => {
+  const s = await setup(t);
+  const original = s.test.slowCounter((p) => { p.ms = 30; p.start = 4n; }).getCounter();
+  const kept = retain(original);
+  release(original); // before the answer even arrived
+  assert.equal((await kept.increment((p) => { p.by = 1n; }).promise()).value, 5n);
+  assert.equal((await kept.get().promise()).value, 5n);
+  assert.equal(s.state.liveCounters, 1);
+  release(kept);
+  await until(() => s.state.liveCounters === 0, 'released with the last reference');
 });
