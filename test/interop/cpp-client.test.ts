@@ -47,12 +47,9 @@ function expectOk(r: ScenarioResult | undefined, name: string): ScenarioResult {
 }
 
 describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
-  // Our server answers tailEcho by calling the target and copying its answer (src/rpc has
-  // no tail-call API for local servers); tail calls made BY a peer are checked in
-  // cpp-server.test.ts, where the C++ server makes them.
   const title = (name: string): string =>
     name === 'tail-call'
-      ? "tail-call: tailEcho reaches targets on our side and back on the caller's side (our server forwards; no local tail-call API)"
+      ? 'tail-call: our server tail-calls targets on our side and on the caller\'s (sendResultsTo.yourself, takeFromOtherQuestion)'
       : `${name}: ${RULES[name]}`;
   for (const name of SCENARIOS) {
     test(title(name), () => {

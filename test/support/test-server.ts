@@ -245,13 +245,15 @@ export class TestImpl implements Test$Server$Target, Base$Server$Target {
   async echoCap(params: Test_EchoCap$Params, results: Test_EchoCap$Results): Promise<void> {
     results.cap = params.cap;
   }
-  async tailEcho(params: Test_TailEcho$Params, results: Test_TailEcho$Results): Promise<void> {
-    // src/rpc has no tail-call API for local servers (it honours tail calls from peers:
-    // sendResultsTo, takeFromOtherQuestion); the answer is the same, copied.
-    const r = await params.target.echo((p) => {
-      p.text = params.text;
-    }).promise();
-    results.text = r.text;
+  async tailEcho(params: Test_TailEcho$Params, _results: Test_TailEcho$Results, ctx?: CallContext): Promise<void> {
+    const text = params.text;
+    // A real tail call: when the caller hosts the target, the Call goes back to it with
+    // sendResultsTo.yourself and our Return says takeFromOtherQuestion.
+    return ctx!.tailCall(params.target, (t) =>
+      t.echo((p) => {
+        p.text = text;
+      }),
+    );
   }
   async data(params: Test_Data$Params, results: Test_Data$Results): Promise<void> {
     // Guarded like any server's allocation: the fuzzer may ask for anything.
