@@ -163,3 +163,15 @@ test('call by reflection: JSON params and results, a File inside a tree, unknown
   assert.deepEqual(methods.methods, ['attach']);
   await assertNoLeaks(ns);
 });
+
+test('a server that dies fails the next call at once with RpcError disconnected, never a hang', async (t) => {
+  const s = await startServe(t);
+  const ns = await open(t, s.rpc);
+  await ns.list('/');
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill('SIGKILL');
+  await exited;
+  await ns.connection.whenClosed();
+  await assert.rejects(ns.list('/'), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
+  await assert.rejects(ns.readFile('/tmp/x'), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
+});
