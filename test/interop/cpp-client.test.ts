@@ -18,10 +18,12 @@ let listener: Awaited<ReturnType<typeof listen>>;
 let address: string;
 let results: Map<string, ScenarioResult>;
 let oldResults: Map<string, ScenarioResult>;
+/** One line per message our server sent (>) or received (<), from src/rpc's tracer. */
+const wire: string[] = [];
 
 before(async () => {
   peers = await buildCppPeers();
-  listener = await listen('127.0.0.1:0', { bootstrap: () => newTest(state) });
+  listener = await listen('127.0.0.1:0', { bootstrap: () => newTest(state), trace: (line) => wire.push(line) });
   // 'tcp!127.0.0.1!PORT' -> '127.0.0.1:PORT' for the C++ client.
   const [, host, port] = listener.address.split('!');
   address = `${host}:${port}`;
@@ -55,7 +57,21 @@ describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
     test(title(name), () => {
       const r = expectOk(results.get(name), name);
       if (name === 'evolution') assert.equal(r.detail, EVOLUTION.newNew);
-      if (name === 'tail-call') assert.equal(r.detail, 'bootstrap,getTest,client-hosted');
+      if (name === 'tail-call') {
+        assert.equal(r.detail, 'bootstrap,getTest,client-hosted');
+        // The client-hosted target: our Call back to the C++ client carries
+        // sendResultsTo.yourself, our Return to it says takeFromOtherQuestion, and its
+        // Return to our Call says resultsSentElsewhere.
+        assert.ok(wire.some((l) => / > call .*sendResultsTo/.test(l)), 'no Call with sendResultsTo.yourself sent');
+        assert.ok(wire.some((l) => / > return .*takeFromOtherQuestion/.test(l)), 'no takeFromOtherQuestion sent');
+        assert.ok(wire.some((l) => / < return .*resultsSentElsewhere/.test(l)), 'no resultsSentElsewhere received');
+      }
+      if (name === 'embargo') {
+        // The C++ client's pipelined calls came back to it through us, and it lifted its
+        // embargo with a Disembargo we reflected.
+        assert.ok(wire.some((l) => / < disembargo .*senderLoopback/.test(l)), 'no senderLoopback received');
+        assert.ok(wire.some((l) => / > disembargo .*receiverLoopback/.test(l)), 'no receiverLoopback sent');
+      }
       if (name === 'exceptions') assert.equal(r.detail, 'failed,overloaded,disconnected,unimplemented');
       if (name === 'unimplemented') {
         assert.equal(r.detail, 'other-interface:unimplemented,unknown-method:unimplemented');

@@ -39,8 +39,8 @@ after(async () => {
 });
 
 /** A fresh connection to `to` and its bootstrap Test; both closed after the test. */
-async function session(t: TestContext, to: CppServer = server) {
-  const conn = await connect(to.address);
+async function session(t: TestContext, to: CppServer = server, wire?: string[]) {
+  const conn = await connect(to.address, wire === undefined ? {} : { trace: (line) => wire.push(line) });
   const test = conn.bootstrap(Test);
   t.after(async () => {
     release(test);
@@ -237,7 +237,8 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
   });
 
   test(`embargo: ${RULES['embargo']}`, async (t) => {
-    const { conn, test: main, baseline } = await session(t);
+    const wire: string[] = [];
+    const { conn, test: main, baseline } = await session(t, server, wire);
     const mine = new TestState();
     const counter = newCounter(mine, 0n);
     const answer = main.echoCap((p) => {
@@ -253,6 +254,9 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
     rs.push(inc(), inc(), inc());
     const values = (await Promise.all(rs)).map((r) => r.value);
     assert.deepEqual(values, [1n, 2n, 3n, 4n, 5n, 6n]);
+    // We embargoed the resolved capability and lifted it with a Disembargo round trip.
+    assert.ok(wire.some((l) => / > disembargo .*senderLoopback/.test(l)), 'no senderLoopback sent');
+    assert.ok(wire.some((l) => / < disembargo .*receiverLoopback/.test(l)), 'no receiverLoopback received');
     release(cap); // the same reference as the results' cap
     release(counter);
     await eventually('our Counter released by every holder', () => mine.liveCounters === 0);
@@ -260,7 +264,8 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
   });
 
   test(`tail-call: ${RULES['tail-call']}`, async (t) => {
-    const { conn, test: main, baseline } = await session(t);
+    const wire: string[] = [];
+    const { conn, test: main, baseline } = await session(t, server, wire);
     const tail = async (target: Test$Client, text: string): Promise<void> => {
       const r = await main.tailEcho((p) => {
         p.target = target;
@@ -278,6 +283,9 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
     const mine = newTest(new TestState());
     await tail(mine, 'tail-ours');
     release(mine);
+    assert.ok(wire.some((l) => / < call .*sendResultsTo/.test(l)), 'no Call with sendResultsTo.yourself received');
+    assert.ok(wire.some((l) => / < return .*takeFromOtherQuestion/.test(l)), 'no takeFromOtherQuestion received');
+    assert.ok(wire.some((l) => / > return .*resultsSentElsewhere/.test(l)), 'no resultsSentElsewhere sent');
     await settled(conn, main, baseline);
   });
 
