@@ -277,15 +277,20 @@ export function statChangeOfSetattr(m: Tsetattr, currentMode: number, nowSec: nu
 
 /**
  * The StatChange for a Twstat (wstat(5)): 9P's "don't touch" values pass straight
- * through (file-server.ts accepts them). Changing what a FileServer cannot change (type,
- * dev, qid, uid, muid) is refused; so is changing DMDIR.
+ * through (file-server.ts accepts them). As lib9p does, a field a FileServer cannot change
+ * may be sent with its current value: a qid or uid other than "don't touch" or the
+ * current one is refused ("permission denied"), and so is changing DMDIR. type and dev
+ * are the kernel's and muid is the server's: they are ignored (Linux's 9P2000 client sets
+ * muid to its user name in the wstat it renames with).
  */
-export function statChangeOfWstat(s: Stat, currentMode: number): StatChange {
-  const keepQid = s.qid.type === 0xff && s.qid.version === KEEP_U32 && s.qid.path === KEEP_U64;
-  if (s.type !== 0xffff || s.dev !== KEEP_U32 || !keepQid || s.uid !== '' || s.muid !== '') {
-    throw new NinepFail(NinepErrors.Eperm);
-  }
-  if (s.mode !== KEEP_U32 && ((s.mode ^ currentMode) & DMDIR) !== 0)
+export function statChangeOfWstat(s: Stat, current: FsStat): StatChange {
+  const q = s.qid;
+  const qidKept =
+    (q.type === 0xff || q.type === current.qid.type) &&
+    (q.version === KEEP_U32 || q.version === current.qid.version) &&
+    (q.path === KEEP_U64 || q.path === current.qid.path);
+  if (!qidKept || (s.uid !== '' && s.uid !== current.uid)) throw new NinepFail(NinepErrors.Eperm);
+  if (s.mode !== KEEP_U32 && ((s.mode ^ current.mode) & DMDIR) !== 0)
     throw new NinepFail(NinepErrors.Ewstatconv);
   return {
     name: s.name,

@@ -600,7 +600,7 @@ export class NinepConnection {
         const { entry, file } = this.fileFid(req, m.fid);
         this.checkWritable();
         const current = await file.stat();
-        await file.wstat(statChangeOfWstat(m.stat, current.mode));
+        await file.wstat(statChangeOfWstat(m.stat, current));
         if (m.stat.name !== '' && entry.path.length > 0)
           entry.path = [...entry.path.slice(0, -1), m.stat.name];
         return { type: MessageType.Rwstat, tag };

@@ -752,3 +752,47 @@ test('data integrity: 8 MiB written 8 at a time at msize 64 KiB to a host direct
     'the host file holds what was written',
   );
 });
+
+test("Twstat as Linux's 9P2000 client renames (muid set to its user) succeeds; a uid change is refused", async (t) => {
+  const h = await startServer(t);
+  const c = await h.client('9P2000');
+  const { fid } = await c.attach();
+  const f = await c.walk(fid, []);
+  await c.call(
+    { type: MessageType.Tcreate, fid: f, name: 'old', perm: 0o644, mode: OWRITE },
+    MessageType.Rcreate,
+  );
+  const keep = {
+    type: 0xffff,
+    dev: 0xffffffff,
+    qid: { type: 0xff, version: 0xffffffff, path: 0xffffffffffffffffn },
+    mode: 0xffffffff,
+    atime: 0xffffffff,
+    mtime: 0xffffffff,
+    length: 0xffffffffffffffffn,
+    name: '',
+    uid: '',
+    gid: '',
+    muid: '',
+  };
+  // v9fs_vfs_rename (net/9p, legacy protocol): v9fs_blank_wstat, then muid = uname, name = new.
+  await c.call(
+    { type: MessageType.Twstat, fid: f, stat: { ...keep, name: 'new', muid: 'root' } },
+    MessageType.Rwstat,
+  );
+  const st = (await c.call({ type: MessageType.Tstat, fid: f }, MessageType.Rstat)).stat;
+  assert.equal(st.name, 'new');
+  // Sending current values for what cannot change is allowed (lib9p); other values are not.
+  await c.call(
+    { type: MessageType.Twstat, fid: f, stat: { ...keep, qid: st.qid, uid: st.uid } },
+    MessageType.Rwstat,
+  );
+  const chown = await c.rpc({
+    type: MessageType.Twstat,
+    fid: f,
+    stat: { ...keep, uid: 'someone-else' },
+  });
+  assert.deepEqual(chown.type === MessageType.Rerror && chown.ename, 'permission denied');
+  await c.clunk(f);
+  await c.clunk(fid);
+});
