@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { listen } from '../../src/rpc/index.js';
 import { buildCppPeers, runCppClient, type CppPeers, type ScenarioResult } from '../support/cpp-build.js';
 import { TestState, newTest } from '../support/test-server.js';
-import { EVOLUTION, RULES, SCENARIOS } from './scenarios.js';
+import { EVOLUTION, RULES, SCENARIOS, pipelinedBeforeReturn } from './scenarios.js';
 
 let peers: CppPeers;
 const state = new TestState();
@@ -65,6 +65,10 @@ describe('C++ client (Cap\'n Proto 0.9.2) -> our server, over TCP', () => {
         assert.ok(wire.some((l) => / > call .*sendResultsTo/.test(l)), 'no Call with sendResultsTo.yourself sent');
         assert.ok(wire.some((l) => / > return .*takeFromOtherQuestion/.test(l)), 'no takeFromOtherQuestion sent');
         assert.ok(wire.some((l) => / < return .*resultsSentElsewhere/.test(l)), 'no resultsSentElsewhere received');
+      }
+      if (name === 'pipelining') assert.equal(pipelinedBeforeReturn(wire, '<', 2), 3, 'calls on newCounter\'s answer');
+      if (name === 'pipelining-pending') {
+        assert.equal(pipelinedBeforeReturn(wire, '<', 7), 50, 'calls on slowCounter\'s answer before it returned');
       }
       if (name === 'embargo') {
         // The C++ client's pipelined calls came back to it through us, and it lifted its

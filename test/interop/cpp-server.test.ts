@@ -21,7 +21,7 @@ import {
   newCounter,
   newTest,
 } from '../support/test-server.js';
-import { EVOLUTION, RULES } from './scenarios.js';
+import { EVOLUTION, RULES, pipelinedBeforeReturn } from './scenarios.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
 
@@ -138,7 +138,8 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
   });
 
   test(`pipelining: ${RULES['pipelining']}`, async (t) => {
-    const { conn, test: main, baseline } = await session(t);
+    const wire: string[] = [];
+    const { conn, test: main, baseline } = await session(t, server, wire);
     const base = await liveObjects(main);
     const answer = main.newCounter((p) => {
       p.start = 10n;
@@ -154,6 +155,7 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
     assert.equal((await r1).value, 11n);
     assert.equal((await r2).value, 13n);
     assert.equal((await r3).value, 13n);
+    assert.equal(pipelinedBeforeReturn(wire, '>', 2), 3, "calls sent on newCounter's answer before it returned");
     await answer.promise();
     release(counter); // the same reference as the results' counter
     await eventually('liveObjects back to baseline', async () => (await liveObjects(main)) === base);
@@ -161,7 +163,8 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
   });
 
   test(`pipelining-pending: ${RULES['pipelining-pending']}`, async (t) => {
-    const { conn, test: main, baseline } = await session(t);
+    const wire: string[] = [];
+    const { conn, test: main, baseline } = await session(t, server, wire);
     const base = await liveObjects(main);
     const answer = main.slowCounter((p) => {
       p.ms = 300;
@@ -176,6 +179,7 @@ describe('our client -> C++ server (Cap\'n Proto 0.9.2), over TCP', () => {
     const values = (await Promise.all(rs)).map((r) => r.value);
     assert.deepEqual(values, Array.from({ length: 50 }, (_, i) => BigInt(3 + i + 1)));
     assert.equal((await counter.get().promise()).value, 53n);
+    assert.equal(pipelinedBeforeReturn(wire, '>', 7), 50, "calls sent on slowCounter's answer before it returned");
     await answer.promise();
     release(counter); // the same reference as the results' counter
     await eventually('liveObjects back to baseline', async () => (await liveObjects(main)) === base);

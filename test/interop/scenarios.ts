@@ -35,3 +35,29 @@ export const EVOLUTION = {
   oldClientNewServer: 'get{a=1 b=one} describe{a=1 b=one c=7 d=default e=[] f=-}',
   newClientOldServer: 'get{a=1 b=one c=7 d=default e=[] f=-} describe{a=1 b=one}',
 } as const;
+
+/** Test's interface id as src/rpc's tracer prints it. */
+export const TEST_IFACE = '0xe9eef97a62c53e11';
+
+/**
+ * The most calls that the side that called Test's method number `method` sent on one of
+ * that method's answers before the answer's Return: proof that they were pipelined rather
+ * than sent after the results came back. `wire` is src/rpc's trace of one side, one
+ * connection at a time; `side` is '>' when that side made the calls, '<' when it
+ * received them.
+ */
+export function pipelinedBeforeReturn(wire: readonly string[], side: '>' | '<', method: number): number {
+  const other = side === '>' ? '<' : '>';
+  const call = new RegExp(` \\${side} call q=(\\d+) \\S+ @${TEST_IFACE}\\.${method}(\\s|$)`);
+  let most = 0;
+  wire.forEach((line, start) => {
+    const m = call.exec(line);
+    if (m === null) return;
+    const q = m[1]!;
+    const ret = wire.findIndex((l, i) => i > start && l.includes(` ${other} return a=${q} `));
+    const onAnswer = new RegExp(` \\${side} call q=\\d+ answer#${q}\\.`);
+    const n = wire.slice(start + 1, ret < 0 ? wire.length : ret).filter((l) => onAnswer.test(l)).length;
+    most = Math.max(most, n);
+  });
+  return most;
+}
