@@ -2,7 +2,9 @@
 // against OUR server (src/rpc serving test/support/test-server.ts), over TCP. The C++
 // client checks each scenario itself and prints one JSON line for it; each test below
 // asserts one scenario, named after the rule it checks. After the client has gone, every
-// object our server handed out must have been released (Counters, Callbacks, held caps).
+// object our server handed out must have been released (Counters, held caps, connections).
+// Where the result alone cannot show the mechanism (pipelining, embargo, tail call), the
+// test also reads our side of the wire from src/rpc's trace sink.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
