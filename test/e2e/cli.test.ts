@@ -5,7 +5,7 @@
  * test short (each is a node process).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -182,4 +182,36 @@ test('capns with a token: the profile it selects; a wrong token exits 1', async 
   assert.equal(alice.stdout, 'svc/\ntmp/\n');
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /unknown token \(NS_ERR_PERMISSION\)/);
+});
+
+test('capns over TLS: --ca trusts the server; plain TCP or an untrusted certificate exits 3', async (t) => {
+  let certFile = '';
+  const s = await startServe(t, (dir) => {
+    certFile = join(dir, 'c.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'k.pem'), '-out', certFile], { stdio: 'ignore' });
+    return `version: 1
+capabilities:
+  clock: { type: demo.clock }
+profiles:
+  local:
+    auth: { loopback: true }
+    namespace:
+      - { mount: clock, at: /svc/clock }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0", tls: { cert: ${JSON.stringify(certFile)}, key: ${JSON.stringify(join(dir, 'k.pem'))} } }
+`;
+  });
+  const [ok, plain, untrusted, badCa] = await Promise.all([
+    capns(['stat', '/svc/clock', '--server', s.rpc, '--ca', certFile]),
+    capns(['ls', '--server', s.rpc]),
+    capns(['ls', '--server', s.rpc, '--tls']),
+    capns(['ls', '--server', s.rpc, '--ca', join(s.dir, 'missing.pem')]),
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^\/svc\/clock\tcapability Clock /);
+  assert.equal(plain.code, 3, plain.stderr);
+  assert.equal(untrusted.code, 3, untrusted.stderr);
+  assert.match(untrusted.stderr, /cannot connect.*certificate/i);
+  assert.equal(badCa.code, 2);
+  assert.match(badCa.stderr, /--ca: cannot read/);
 });

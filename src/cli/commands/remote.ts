@@ -11,6 +11,8 @@
  *
  * Not a command itself (no `register`).
  */
+import { readFileSync } from 'node:fs';
+import type tls from 'node:tls';
 import type { Command } from 'commander';
 import { CapnsClient, connect } from '../../client/index.js';
 import { NsError } from '../../errors.js';
@@ -30,6 +32,10 @@ export interface RemoteOptions {
   server?: string;
   token?: string;
   json?: boolean;
+  tls?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 /** A usage error found by a command (bad JSON, conflicting flags): exit status 2. */
@@ -60,6 +66,10 @@ export function remoteCommand(cmd: Command, jsonHelp = 'print the result as JSON
     .option('--server <addr>', `the capns serve RPC address: tcp!HOST!PORT, HOST:PORT or unix!PATH (default $CAPNS_SERVER, else ${DEFAULT_SERVER})`)
     .option('--token <token>', 'the bearer token that selects your profile (default $CAPNS_TOKEN; loopback clients of the default manifest need none)')
     .option('--json', jsonHelp)
+    .option('--tls', 'connect with TLS, trusting the system CAs (implied by --ca and --cert)')
+    .option('--ca <file>', 'with TLS: trust this CA certificate (PEM) for the server')
+    .option('--cert <file>', 'with TLS: present this client certificate (PEM; needs --key)')
+    .option('--key <file>', 'with TLS: the client certificate\'s private key (PEM)')
     .addHelpText('after', '\nExit status: 0 done, 1 expected failure (not found, permission, ...), 2 usage, 3 server unreachable or connection lost.')
     .exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT_OK : EXIT_USAGE));
 }
@@ -67,6 +77,24 @@ export function remoteCommand(cmd: Command, jsonHelp = 'print the result as JSON
 /** Whether the user asked for a server (an option or CAPNS_SERVER): `capns ns` uses this. */
 export function wantsServer(opts: RemoteOptions, env: NodeJS.ProcessEnv): boolean {
   return opts.server !== undefined || opts.token !== undefined || (env['CAPNS_SERVER'] ?? '') !== '';
+}
+
+/** The TLS options the flags ask for, or undefined for plain TCP. @throws UsageError */
+export function tlsOptions(opts: RemoteOptions): tls.ConnectionOptions | undefined {
+  if (opts.tls !== true && opts.ca === undefined && opts.cert === undefined && opts.key === undefined) return undefined;
+  if ((opts.cert === undefined) !== (opts.key === undefined)) throw new UsageError('--cert and --key go together');
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new UsageError(`${flag}: cannot read ${file}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    ...(opts.ca !== undefined && { ca: read('--ca', opts.ca) }),
+    ...(opts.cert !== undefined && { cert: read('--cert', opts.cert) }),
+    ...(opts.key !== undefined && { key: read('--key', opts.key) }),
+  };
 }
 
 /**
@@ -79,7 +107,8 @@ export async function withClient(name: string, opts: RemoteOptions, io: Io, fn: 
   let client: CapnsClient | undefined;
   try {
     try {
-      client = await connect(server, { token });
+      const tls = tlsOptions(opts);
+      client = await connect(server, { token, ...(tls !== undefined && { tls }) });
     } catch (e) {
       if (e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT') throw new UsageError(`--server: ${e.message}`);
       throw e;
