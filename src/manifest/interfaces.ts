@@ -17,7 +17,7 @@ export interface InterfaceRef {
 /** An interface the manifest knows by name. */
 export interface KnownInterface {
   readonly name: string;
-  /** Its id; undefined for a demo interface whose schema file does not exist yet. */
+  /** Its id (from schema/*.capnp). */
   readonly id: bigint | undefined;
   /** Whether members of it have names below them (FileServer, Namespace). */
   readonly container: boolean;
@@ -30,9 +30,9 @@ export const KNOWN_INTERFACES: readonly KnownInterface[] = [
   { name: 'Namespace', id: 0xa71e78dfa5ac5a4en, container: true },
   { name: 'Gate', id: 0xe3ff1e313040d0f7n, container: false },
   { name: 'CapTable', id: 0xb278e99f942a1329n, container: false },
-  // The demo clock's interface. Its schema belongs to `capns serve`; until it exists the
-  // manifest knows the name only, and `require: Clock` is checked by name.
-  { name: 'Clock', id: undefined, container: false },
+  // The demo services (schema/demo.capnp).
+  { name: 'Clock', id: 0xf9fe98c2ac1f6b3cn, container: false },
+  { name: 'Echo', id: 0xb4acfa6b60fde9fcn, container: false },
 ];
 
 /** The capability types a manifest may instantiate, and what each provides. */
