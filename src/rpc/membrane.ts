@@ -11,8 +11,16 @@
  * Capabilities going the other way (passed in params by the caller) are not wrapped: the
  * policy guards what the holder can reach, not what the object behind may call back.
  */
+import * as $ from 'capnp-es';
 import type { Call, Client, Struct } from 'capnp-es';
-import { BrokenAnswer, CapHandle, RefHook, type Answer, type PipelineOp } from './cap.js';
+import {
+  BrokenAnswer,
+  CapHandle,
+  newMessage,
+  RefHook,
+  type Answer,
+  type PipelineOp,
+} from './cap.js';
 import { RpcError } from './failure.js';
 
 /** What a membrane asks before each call through it. */
@@ -23,17 +31,58 @@ export interface MembranePolicy {
    * delivering it; undefined lets it through. Must not throw.
    */
   check(interfaceId: bigint, methodId: number): RpcError | undefined;
+  /**
+   * Optional: called after `check` lets a call through, with the call's params (a
+   * struct of the method's params class, to read only: it belongs to the call). Lets a
+   * policy refuse by argument (File.open for writing, a path outside a filter). Asking
+   * for it costs building the params before the call is sent. Params received from a
+   * connection are a struct of no particular type: view them as the method's params
+   * class (`new Cls(s.segment, s.byteOffset)`). Must not throw.
+   */
+  readonly checkParams?:
+    ((interfaceId: bigint, methodId: number, params: Struct) => RpcError | undefined) | undefined;
 }
 
-/** Capability tables already wrapped (each results message is wrapped once). */
+/**
+ * Runs `policy` on `call`. With a `checkParams`, the params are built here (a func call
+ * becomes a data call carrying them, per-call options kept) so the policy reads exactly
+ * what is sent. Returns the call to deliver, or the error to fail it with.
+ */
+function admit(
+  call: Call<Struct, Struct>,
+  policy: MembranePolicy,
+): Call<Struct, Struct> | RpcError {
+  const { interfaceId, methodId } = call.method;
+  const err = policy.check(interfaceId, methodId);
+  if (err !== undefined) return err;
+  if (policy.checkParams === undefined) return call;
+  let params: Struct;
+  let out: Call<Struct, Struct> = call;
+  try {
+    if ($.isDataCall(call)) {
+      params = call.params;
+    } else {
+      params = newMessage().initRoot(call.method.ParamsClass);
+      call.paramsFunc?.(params);
+      // Spread keeps whatever else rides on the call object (per-call options under symbols).
+      out = { ...call, params, paramsFunc: undefined };
+    }
+  } catch (e) {
+    return new RpcError('failed', `bad params: ${(e as Error).message}`);
+  }
+  return policy.checkParams(interfaceId, methodId, params) ?? out;
+}
+
+/** Capability tables already wrapped (each results message's table is wrapped once). */
 const wrapped = new WeakSet<object>();
 
 function wrapCapTable(results: Struct, policy: MembranePolicy): void {
   const msg = results.segment.message;
-  if (wrapped.has(msg)) return;
-  wrapped.add(msg);
+  // Keyed by the cap table, not the message: pooled results messages are reused (their
+  // table is dropped and a new one made), and a reused message must be wrapped again.
   const table = msg._capnp.capTable;
-  if (table === undefined) return;
+  if (table === undefined || wrapped.has(table)) return;
+  wrapped.add(table);
   for (let i = 0; i < table.length; i++) {
     const c = table[i];
     // The message owned `c`; it now owns the wrapper, which owns `c`.
@@ -55,9 +104,12 @@ class MembraneAnswer implements Answer<Struct> {
   }
 
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
-    const err = this.policy.check(call.method.interfaceId, call.method.methodId);
-    if (err !== undefined) return new BrokenAnswer(err) as unknown as Answer<R>;
-    return new MembraneAnswer(this.inner.pipelineCall(ops, call), this.policy) as unknown as Answer<R>;
+    const c = admit(call, this.policy);
+    if (c instanceof RpcError) return new BrokenAnswer(c) as unknown as Answer<R>;
+    return new MembraneAnswer(
+      this.inner.pipelineCall(ops, c as unknown as Call<P, R>),
+      this.policy,
+    ) as unknown as Answer<R>;
   }
 
   pipelineClose(ops: PipelineOp[]): void {
@@ -79,9 +131,9 @@ class MembraneHook extends RefHook {
   call(call: Call<Struct, Struct>): Answer<Struct> {
     const inner = this.#inner;
     if (inner === null) return new BrokenAnswer(new RpcError('failed', 'capability was released'));
-    const err = this.policy.check(call.method.interfaceId, call.method.methodId);
-    if (err !== undefined) return new BrokenAnswer(err);
-    return new MembraneAnswer(inner.call(call), this.policy);
+    const c = admit(call, this.policy);
+    if (c instanceof RpcError) return new BrokenAnswer(c);
+    return new MembraneAnswer(inner.call(c), this.policy);
   }
 
   protected dispose(): void {
@@ -103,4 +155,42 @@ class MembraneHook extends RefHook {
  */
 export function membrane(inner: Client, policy: MembranePolicy): Client {
   return new CapHandle(new MembraneHook(inner, policy));
+}
+
+class ForwardHook extends RefHook {
+  constructor(
+    readonly target: () => Client | RpcError,
+    readonly onDispose: (() => void) | undefined,
+  ) {
+    super();
+  }
+
+  call(call: Call<Struct, Struct>): Answer<Struct> {
+    let t: Client | RpcError;
+    try {
+      t = this.target();
+    } catch (e) {
+      t = new RpcError('failed', (e as Error).message);
+    }
+    return t instanceof RpcError ? new BrokenAnswer(t) : t.call(call);
+  }
+
+  protected dispose(): void {
+    try {
+      this.onDispose?.();
+    } catch {
+      // Disposers never throw.
+    }
+  }
+}
+
+/**
+ * A local capability that delivers each call to whatever `target()` returns at the time
+ * of the call (a Client, not owned by the forwarder), or fails it with the RpcError
+ * returned. Pipelined calls on its answers follow the answer, not the forwarder. Used by
+ * the importer: one stable capability in front of a connection that comes and goes.
+ * `onDispose` runs when the last reference is released. The caller owns the result.
+ */
+export function forwarder(target: () => Client | RpcError, onDispose?: () => void): Client {
+  return new CapHandle(new ForwardHook(target, onDispose));
 }

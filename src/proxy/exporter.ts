@@ -1,0 +1,244 @@
+/**
+ * exportfs(4) for capabilities: a subtree of a namespace served on an RPC listener of its
+ * own. The listener bootstraps a Gate; a peer that authenticates (bearer token compared
+ * in constant time, or a TLS client certificate the listener verified) receives the
+ * exported Namespace wrapped in ONE membrane of its own (src/rpc/membrane.ts), so the
+ * export's rules — read-only, the filter — hold for every capability derived from it,
+ * and revoking the export (or the peer) severs all of them at once.
+ *
+ *   namespace --sub(root, readOnly)--> view --membrane(peer policy)--> peer's Namespace
+ *
+ * Limits: connections per export (`maxConnections`, the newest is cut), in-flight calls
+ * per peer (`limits.maxInFlightCalls`, RpcLimits: every connection is one peer), failed
+ * authentications per connection (`maxFailures`).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type tls from 'node:tls';
+import { NsError } from '../errors.js';
+import { setFailure } from '../failure.js';
+import {
+  Gate,
+  Namespace,
+  type Gate$Server$Target,
+  type Gate_Authenticate$Params,
+  type Gate_Authenticate$Results,
+  type Namespace$Client,
+} from '../gen/namespace.js';
+import { listen, release, retain, serve, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { membrane } from '../rpc/membrane.js';
+import { ExportPolicy, NO_FILTER, Revocation, type ExportFilter } from './export-policy.js';
+
+/** Options of one export. */
+export interface ExportOptions {
+  /**
+   * The namespace to export from. Not owned: the exporter takes its own reference to a
+   * `sub` view of it; the caller may release `ns` once `startExport` resolved.
+   */
+  readonly ns: Namespace$Client;
+  /** The subtree exported (default '/'). Nothing outside it can be named. */
+  readonly root?: string;
+  readonly readOnly?: boolean;
+  readonly filter?: ExportFilter;
+  /** Where to listen: tcp!H!P, H:P, unix!PATH. */
+  readonly listen: string;
+  /** Bearer tokens that may import. */
+  readonly tokens?: readonly string[];
+  /**
+   * Server TLS. With `requestCert` and `rejectUnauthorized` (mutual TLS) every connection
+   * that completes the handshake is authenticated by its certificate: it may present "".
+   */
+  readonly tls?: tls.TlsOptions;
+  /** Let a peer presenting no token in (only for loopback or unix listeners; default false). */
+  readonly anonymous?: boolean;
+  /** Connections at once (default 64). */
+  readonly maxConnections?: number;
+  /** Per-connection (= per-peer) RPC limits, e.g. maxInFlightCalls. */
+  readonly limits?: Partial<RpcLimits>;
+  /** Failed authentications before a connection's Gate refuses everything (default 5). */
+  readonly maxFailures?: number;
+  /** Told of each peer admitted or refused (for logs). */
+  readonly onPeer?: (event: 'admitted' | 'refused' | 'over-limit', peer: string) => void;
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** A running export. Built by `startExport`. */
+export class Exporter {
+  readonly #listener: RpcListener;
+  readonly #view: Namespace$Client;
+  readonly #revocation: Revocation;
+  #closed = false;
+
+  /** @internal */
+  constructor(listener: RpcListener, view: Namespace$Client, revocation: Revocation) {
+    this.#listener = listener;
+    this.#view = view;
+    this.#revocation = revocation;
+  }
+
+  /** The address listened on (port 0 resolved). */
+  get address(): string {
+    return this.#listener.address;
+  }
+
+  /** Peers connected now. */
+  get connections(): number {
+    return this.#listener.connections.size;
+  }
+
+  /**
+   * Severs every capability this export ever handed out, at once: each call through any
+   * of them (or anything derived) fails `failed: revoked: ...`; new authentications are
+   * refused. Connections stay open until `close()`/`destroy()`.
+   */
+  revoke(reason = 'export revoked'): void {
+    this.#revocation.revoke(reason);
+  }
+
+  /** Revokes, stops accepting, drains the connections. Idempotent. */
+  async close(): Promise<void> {
+    this.revoke('export closed');
+    await this.#listener.close();
+    this.#releaseView();
+  }
+
+  /** Revokes and cuts every connection at once. Idempotent; never throws. */
+  destroy(err?: Error): void {
+    this.revoke('export closed');
+    this.#listener.destroy(err);
+    this.#releaseView();
+  }
+
+  #releaseView(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    release(this.#view);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+class ExportGate implements Gate$Server$Target {
+  #failures = 0;
+
+  constructor(
+    readonly view: Namespace$Client,
+    readonly policy: ExportPolicy,
+    readonly tokens: readonly Buffer[],
+    readonly tokenless: boolean,
+    readonly maxFailures: number,
+    readonly peer: string,
+    readonly exportSwitch: Revocation,
+    readonly onPeer: ExportOptions['onPeer'],
+  ) {}
+
+  #match(token: string): boolean {
+    if (token === '') return this.tokenless;
+    const d = digest(token);
+    let ok = false;
+    // Compare against every token in constant time, whatever matched first.
+    for (const t of this.tokens) if (timingSafeEqual(t, d)) ok = true;
+    return ok;
+  }
+
+  async authenticate(
+    params: Gate_Authenticate$Params,
+    results: Gate_Authenticate$Results,
+  ): Promise<void> {
+    const res = results._initResult();
+    try {
+      if (this.exportSwitch.revoked)
+        throw new NsError('NS_ERR_PERMISSION', 'this export is closed');
+      if (this.#failures >= this.maxFailures)
+        throw new NsError('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
+      if (!this.#match(params.token)) {
+        this.#failures++;
+        this.onPeer?.('refused', this.peer);
+        throw new NsError(
+          'NS_ERR_PERMISSION',
+          params.token === '' ? 'credentials required' : 'unknown token',
+        );
+      }
+      const ok = res._initOk();
+      // One membrane per peer: every Namespace this peer authenticates to shares it.
+      ok.ns = new Namespace.Client(membrane(retain(this.view).client, this.policy));
+      ok.profile = 'export';
+      this.onPeer?.('admitted', this.peer);
+    } catch (e) {
+      setFailure(res._initErr(), e);
+    }
+  }
+}
+
+/**
+ * Starts an export: takes a `sub(root, readOnly)` view of `options.ns` and listens.
+ * @throws NsError when the root cannot be viewed (not found, malformed); the listen
+ * error (address in use...) otherwise. Nothing is left open on failure.
+ */
+export async function startExport(options: ExportOptions): Promise<Exporter> {
+  const r = (
+    await options.ns
+      .sub((p) => {
+        p.prefix = options.root ?? '/';
+        p.readOnly = options.readOnly ?? false;
+      })
+      .promise()
+  ).result;
+  if (r._isErr)
+    throw new NsError('NS_ERR_NOT_FOUND', `export root ${options.root ?? '/'}: ${r.err.message}`);
+  const view = r.ns;
+  const revocation = new Revocation();
+  const tokens = (options.tokens ?? []).map(digest);
+  const mutualTls =
+    options.tls !== undefined &&
+    options.tls.requestCert === true &&
+    options.tls.rejectUnauthorized !== false;
+  const tokenless = mutualTls || options.anonymous === true;
+  const maxConnections = options.maxConnections ?? 64;
+  let n = 0;
+  let listener: RpcListener;
+  try {
+    listener = await listen(options.listen, {
+      ...(options.limits !== undefined && { limits: options.limits }),
+      ...(options.tls !== undefined && { tls: options.tls }),
+      bootstrap: () => {
+        const peer = `peer#${++n}`;
+        // One policy (one membrane) per connection, i.e. per peer.
+        const policy = new ExportPolicy({
+          readOnly: options.readOnly ?? false,
+          filter: options.filter ?? NO_FILTER,
+          switches: [revocation],
+        });
+        return serve(
+          Gate,
+          new ExportGate(
+            view,
+            policy,
+            tokens,
+            tokenless,
+            options.maxFailures ?? 5,
+            peer,
+            revocation,
+            options.onPeer,
+          ),
+        );
+      },
+      onConnection: (conn) => {
+        if (listener.connections.size > maxConnections) {
+          options.onPeer?.('over-limit', `connection ${listener.connections.size}`);
+          conn.destroy(
+            new NsError('NS_ERR_BUSY', `export is at its limit of ${maxConnections} connections`),
+          );
+        }
+      },
+    });
+  } catch (e) {
+    release(view);
+    throw e;
+  }
+  return new Exporter(listener, view, revocation);
+}
