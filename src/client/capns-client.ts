@@ -19,7 +19,7 @@ import { File as FileIface, type File$Client, FileServer as FileServerIface, typ
 import { OpenMode_Access, Position as PositionEnum, type Qid as QidStruct, type Stat as StatStruct } from '../gen/common.js';
 import { Gate, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
 import { RemoteFileServer } from '../fileserver/file-server-rpc.js';
-import { DMDIR, type Qid, type Stat } from '../fileserver/file-server.js';
+import { DMDIR, MAX_WALK_NAMES, type File, type Qid, type Stat } from '../fileserver/file-server.js';
 import { parseAddress } from '../manifest/address.js';
 import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
 import { callByReflection, capabilityPaths, JsonCodec, SchemaIndex, type JsonValue } from '../reflect/index.js';
@@ -183,6 +183,39 @@ async function createForWrite(dir: File$Client, name: string, perm: number): Pro
 }
 
 /**
+ * A FileServer seen from one of its directories: `attach` walks `rest` (at most
+ * MAX_WALK_NAMES names per File.walk, as 9P's MAXWELEM says) and returns that directory
+ * as the root. What `fileServer(path)` gives for a path inside a file tree.
+ */
+class SubtreeFileServer extends RemoteFileServer {
+  readonly #names: string[];
+
+  constructor(client: FileServer$Client, rest: string) {
+    super(client);
+    this.#names = rest.split('/').filter((n) => n !== '');
+  }
+
+  override async attach(aname: string): Promise<{ root: File; qid: Qid }> {
+    const top = await super.attach(aname);
+    let file = top.root;
+    let qid = top.qid;
+    try {
+      for (let i = 0; i < this.#names.length; i += MAX_WALK_NAMES) {
+        const w = await file.walk(this.#names.slice(i, i + MAX_WALK_NAMES));
+        await file.clunk();
+        if (w.file === undefined) throw w.error;
+        file = w.file;
+        qid = w.qids[w.qids.length - 1] ?? qid;
+      }
+    } catch (e) {
+      await file.clunk();
+      throw e;
+    }
+    return { root: file, qid };
+  }
+}
+
+/**
  * A connection to `capns serve` and the namespace it handed out. Methods may be called
  * concurrently. Paths are absolute, in this connection's namespace.
  */
@@ -219,7 +252,12 @@ export class CapnsClient implements AsyncDisposable {
    */
   async resolve<C>(path: string, Iface: InterfaceLike<C>): Promise<C & Disposable> {
     const Ctor = clientClassOf(Iface);
-    const { client } = await this.#resolve(path, Ctor.interfaceId);
+    const { client, rest } = await this.#resolve(path, Ctor.interfaceId);
+    if (rest !== '') {
+      // The capability is the FileServer the path lies in, not the directory it names.
+      client.close();
+      throw new NsError('NS_ERR_INVALID_ARGUMENT', `${path} is inside a file tree (${rest} below its mount point): use fileServer(path), or resolve the mount point`);
+    }
     return disposable(new Ctor(client) as C & { client: Client });
   }
 
@@ -254,12 +292,14 @@ export class CapnsClient implements AsyncDisposable {
   }
 
   /**
-   * The FileServer at `path` (a mount point holding one) as a RemoteFileServer. The
-   * caller owns it: `close()` it.
+   * The FileServer at `path` as a RemoteFileServer: the one mounted there, or for a
+   * directory inside a file tree, that tree seen from the directory (its `attach` walks
+   * there). The caller owns it: `close()` it.
    */
   async fileServer(path: string): Promise<RemoteFileServer> {
-    const fs = await this.resolve<FileServer$Client>(path, FileServerIface);
-    return new RemoteFileServer(fs);
+    const { client, rest } = await this.#resolve(path, FileServerIface.Client.interfaceId);
+    const fs = new FileServerIface.Client(client);
+    return rest === '' ? new RemoteFileServer(fs) : new SubtreeFileServer(fs, rest);
   }
 
   /**

@@ -96,6 +96,22 @@ test('file helpers: writeFile/readFile round trip (larger than one chunk), stat,
   await root.clunk();
   fs.close();
   await assert.rejects(ns.fileServer('/svc/clock'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INTERFACE_MISMATCH');
+  // A directory 20 levels down (more than one 16-name walk) as a FileServer of its own.
+  let deep = '/tmp';
+  for (let i = 0; i < 20; i++) await ns.mkdir((deep += `/l${i}`));
+  await ns.writeFile(`${deep}/leaf`, enc.encode('deep'));
+  const sub = await ns.fileServer(deep);
+  const at = await sub.attach('');
+  assert.equal(at.qid.type, 0x80);
+  const leaf = await at.root.walk(['leaf']);
+  assert.ok(leaf.file !== undefined);
+  await leaf.file.open({ access: 'read' });
+  assert.equal(dec.decode(await leaf.file.read(0n, 100)), 'deep');
+  await leaf.file.clunk();
+  await at.root.clunk();
+  sub.close();
+  // resolve() never hands out the whole tree for a path inside it.
+  await assert.rejects(ns.resolve(deep, FileServer), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT' && /inside a file tree/.test(e.message));
   await assertNoLeaks(ns);
 });
 
