@@ -13,6 +13,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { Client } from 'capnp-es';
 import type { Logger } from 'pino';
+import { buildAdminApp, type AdminSession } from '../admin/app.js';
+import { CapnsClient } from '../client/capns-client.js';
 import { NsError } from '../errors.js';
 import { NinepServer } from '../fileserver/9p/server.js';
 import { newDirFileServer } from '../fileserver/dir-file-server.js';
@@ -24,12 +26,16 @@ import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
 import { Gate, Namespace } from '../gen/namespace.js';
 import { formatAddress, isLoopback } from '../manifest/address.js';
-import type { Capability, Listener, Manifest, Profile } from '../manifest/types.js';
+import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID } from '../namespace/interfaces.js';
 import { MountTable } from '../namespace/mount-table.js';
+import { serveNamespace } from '../namespace/namespace-server.js';
 import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
-import { listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import type { ExportFilter } from '../proxy/export-policy.js';
+import { startExport, type Exporter } from '../proxy/exporter.js';
+import { startImport } from '../proxy/importer.js';
+import { listen, release, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable } from './capability-table.js';
 import { newClock } from './demo-services.js';
 import { grantedNamespace, serveGate, type GateProfile } from './gate.js';
@@ -62,7 +68,8 @@ interface Instance {
 
 /** What `capns serve` is listening on, for printing. */
 export interface ServedAddress {
-  readonly protocol: Listener['protocol'];
+  /** `export`: an exports entry (RPC; the bootstrap is the export's Gate). */
+  readonly protocol: Listener['protocol'] | 'export';
   readonly address: string;
   readonly profile?: string;
 }
@@ -73,6 +80,10 @@ export interface CapnsServerOptions {
   readonly logger: Logger;
   /** How long close() waits for connections to drain before cutting them (default 5 s). */
   readonly drainMs?: number;
+  /** Filters of `exports` entries, by index in `manifest.exports` (`capns export --filter`). */
+  readonly exportFilters?: ReadonlyMap<number, ExportFilter>;
+  /** Heartbeat period of `import` capabilities (default: the importer's, 250 ms). */
+  readonly importHeartbeatMs?: number;
 }
 
 /** An open listener, keyed by what identifies it in the manifest (for reload). */
@@ -114,12 +125,16 @@ export class CapnsServer {
   /** Bumped each time a profile's namespace is rebuilt (9P listeners reopen on a change). */
   readonly #generation = new Map<string, number>();
   readonly #listeners = new Map<string, OpenListener>();
+  readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
+  readonly #importHeartbeatMs: number | undefined;
   #closing: Promise<void> | null = null;
 
   constructor(options: CapnsServerOptions) {
     this.#manifest = options.manifest;
     this.#log = options.logger;
     this.#drainMs = options.drainMs ?? 5000;
+    this.#exportFilters = options.exportFilters ?? new Map();
+    this.#importHeartbeatMs = options.importHeartbeatMs;
   }
 
   /** Where the process listens, in manifest order. */
@@ -133,6 +148,7 @@ export class CapnsServer {
       for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
       for (const l of this.#manifest.listeners) await this.#open(l);
+      for (const [i, e] of this.#manifest.exports.entries()) await this.#openExport(e, i);
     } catch (e) {
       this.destroy();
       throw e;
@@ -201,7 +217,7 @@ export class CapnsServer {
     const wanted = new Map(next.listeners.map((l) => [this.#key(l), l]));
     const closed: string[] = [];
     for (const [key, open] of this.#listeners) {
-      if (wanted.has(key)) continue;
+      if (wanted.has(key) || key.startsWith('export:')) continue;
       this.#listeners.delete(key);
       closed.push(open.served.address);
       void this.#drain(open);
@@ -214,6 +230,22 @@ export class CapnsServer {
         if (o !== undefined) opened.push(o.served.address);
       } catch (e) {
         this.#log.error({ err: e, address: formatAddress(l.address) }, 'reload: listener not opened');
+      }
+    }
+    // Exports: keyed like listeners (definition + profile generation).
+    const wantedExports = new Map(next.exports.map((e, i) => [this.#exportKey(e, i), { e, i }]));
+    for (const [key, open] of this.#listeners) {
+      if (!key.startsWith('export:') || wantedExports.has(key)) continue;
+      this.#listeners.delete(key);
+      closed.push(open.served.address);
+      void this.#drain(open);
+    }
+    for (const [key, { e, i }] of wantedExports) {
+      if (this.#listeners.has(key)) continue;
+      try {
+        opened.push((await this.#openExport(e, i)).served.address);
+      } catch (err) {
+        this.#log.error({ err, address: formatAddress(e.listen) }, 'reload: export not opened');
       }
     }
     for (const inst of retired) await inst.close();
@@ -280,11 +312,30 @@ export class CapnsServer {
         const client = serveCapTable(this.captable).client;
         return { client, interfaceId: CapTable.Client.interfaceId, close: () => client.close() };
       }
-      case 'import':
-        throw new NsError(
-          'NS_ERR_INVALID_ARGUMENT',
-          `${c.loc.file}:${c.loc.line}:${c.loc.column} capability '${c.name}': type import is not served yet (exportfs/import is issue 6)`,
-        );
+      case 'import': {
+        const address = formatAddress(c.address);
+        const interfaceId = interfaceIdOf(c.interface);
+        const imp = startImport({
+          address,
+          path: c.path,
+          interfaceId,
+          ...(c.token !== undefined && { token: c.token }),
+          ...(c.tls !== undefined && { tls: await clientTlsOptions(c.tls, c.address) }),
+          ...(this.#importHeartbeatMs !== undefined && { heartbeatMs: this.#importHeartbeatMs }),
+          onState: (state, detail) => this.#log[state === 'connected' ? 'info' : 'warn']({ capability: c.name, address, detail }, `import ${state}`),
+        });
+        // Serve even when the export is down: calls fail `disconnected` until it is back.
+        await imp.firstAttempt();
+        const client = imp.capability();
+        return {
+          client,
+          interfaceId,
+          close: async () => {
+            release(client);
+            await imp.close();
+          },
+        };
+      }
     }
   }
 
@@ -342,10 +393,8 @@ export class CapnsServer {
         open = await this.#listen9p(l, loopback);
         break;
       case 'http':
-        // The HTTP admin API and web page are issue 7; until then the listener is
-        // declared but not opened, and the log says so.
-        this.#log.warn({ address: formatAddress(l.address) }, 'http listener not opened: the HTTP API is not implemented yet');
-        return undefined;
+        open = await this.#listenHttp(l, loopback);
+        break;
     }
     this.#listeners.set(this.#key(l), open);
     return open;
@@ -425,6 +474,126 @@ export class CapnsServer {
     };
   }
 
+  /**
+   * The HTTP admin API, JSON gateway and web page (src/admin, docs/http.md). Each profile
+   * gets one session per listener, made on its first request: a namespace served in
+   * process, its capabilities granted to `profile@http:ADDRESS` like a Gate client's.
+   */
+  async #listenHttp(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
+    const sessions = new Map<string, Promise<AdminSession & { close(): Promise<void> }>>();
+    let address = formatAddress(l.address);
+    const capTableId = CapTable.Client.interfaceId;
+    const app = buildAdminApp({
+      profiles: () =>
+        this.#profilesFor(l).map((p) => ({
+          name: p.name,
+          tokens: p.tokens,
+          loopback: p.loopback,
+          admin: [...p.table.mounts()].some((mp) => mp.stack.some((b) => b.member.interfaceId === capTableId)),
+        })),
+      peerIsLoopback,
+      session: (name) => {
+        let s = sessions.get(name);
+        if (s === undefined) {
+          const profile = this.#profilesFor(l).find((p) => p.name === name);
+          if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
+          const holder = `${name}@http:${address}`;
+          const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), { onClose: () => this.captable.forget(holder) });
+          // In process: no RPC connection to close, only the namespace to release.
+          const client = new CapnsClient({ close: async () => {} } as unknown as RpcConnection, ns, name);
+          s = Promise.resolve(Object.assign(client, { holder }));
+          sessions.set(name, s);
+        }
+        return s;
+      },
+      endSession: async (name) => {
+        const s = sessions.get(name);
+        sessions.delete(name);
+        if (s !== undefined) await (await s).close();
+      },
+      sessionCount: () => sessions.size,
+      captable: this.captable,
+    });
+    const closeSessions = async (): Promise<void> => {
+      const all = [...sessions.values()];
+      sessions.clear();
+      for (const s of all) await (await s).close();
+    };
+    try {
+      if (l.address.kind === 'unix') {
+        await app.listen({ path: l.address.path });
+      } else {
+        await app.listen({ host: l.address.host, port: l.address.port });
+        const a = app.server.address();
+        if (a !== null && typeof a === 'object') address = `tcp!${l.address.host}!${a.port}`;
+      }
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+    return {
+      key: this.#key(l),
+      served: { protocol: 'http', address, ...(l.profile !== undefined && { profile: l.profile }) },
+      close: async () => {
+        await app.close();
+        await closeSessions();
+      },
+      destroy: () => {
+        app.server.closeAllConnections();
+        void app.close();
+        void closeSessions();
+      },
+    };
+  }
+
+  #exportKey(e: Export, index: number): string {
+    return `export:${definition({ e, filter: index, generation: this.#generation.get(e.profile) })}`;
+  }
+
+  /**
+   * Opens one `exports` entry: the profile's namespace (every capability a grant to the
+   * export's holder), a sub view at `root`, on a listener of its own behind the export's
+   * Gate (see src/proxy/exporter.ts).
+   */
+  async #openExport(e: Export, index: number): Promise<OpenListener> {
+    const where = `${e.loc.file}:${e.loc.line}:${e.loc.column} export`;
+    const profile = this.#profiles.get(e.profile);
+    if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${where}: no profile '${e.profile}'`);
+    const holder = `${profile.name}@export:${formatAddress(e.listen)}`;
+    const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), { onClose: () => this.captable.forget(holder) });
+    const limits = rpcLimits(this.#manifest);
+    const filter = this.#exportFilters.get(index);
+    let exp: Exporter;
+    try {
+      exp = await startExport({
+        ns,
+        root: e.root,
+        readOnly: e.readOnly,
+        listen: formatAddress(e.listen),
+        tokens: e.auth.tokens,
+        anonymous: e.auth.loopback && isLoopback(e.listen),
+        ...(filter !== undefined && { filter }),
+        ...(e.tls !== undefined && { tls: await tlsOptions(e.tls) }),
+        ...(this.#manifest.limits.maxConnections !== undefined && { maxConnections: this.#manifest.limits.maxConnections }),
+        ...(limits !== undefined && { limits }),
+        onPeer: (event, peer) => this.#log[event === 'admitted' ? 'info' : 'warn']({ export: formatAddress(e.listen), peer }, `export peer ${event}`),
+      });
+    } catch (err) {
+      if (err instanceof NsError) throw new NsError(err.code, `${where}: ${err.message}`, { cause: err });
+      throw err;
+    } finally {
+      release(ns);
+    }
+    const open: OpenListener = {
+      key: this.#exportKey(e, index),
+      served: { protocol: 'export', address: exp.address, profile: e.profile },
+      close: () => exp.close(),
+      destroy: () => exp.destroy(),
+    };
+    this.#listeners.set(open.key, open);
+    return open;
+  }
+
   /** Stops accepting, drains connections (at most `drainMs`), then releases everything. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -485,6 +654,19 @@ async function tlsOptions(t: NonNullable<Listener['tls']>): Promise<{ cert: Buff
   const [cert, key] = await Promise.all([readFile(t.cert), readFile(t.key)]);
   if (t.ca === undefined) return { cert, key };
   return { cert, key, ca: await readFile(t.ca), requestCert: true, rejectUnauthorized: true };
+}
+
+async function clientTlsOptions(t: ClientTls, address: Manifest['exports'][number]['listen']): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string }> {
+  const { readFile } = await import('node:fs/promises');
+  const read = async (f: string | undefined): Promise<Buffer | undefined> => (f === undefined ? undefined : await readFile(f));
+  const [ca, cert, key] = await Promise.all([read(t.ca), read(t.cert), read(t.key)]);
+  const servername = t.serverName ?? (address.kind === 'tcp' ? address.host : undefined);
+  return {
+    ...(ca !== undefined && { ca }),
+    ...(cert !== undefined && { cert }),
+    ...(key !== undefined && { key }),
+    ...(servername !== undefined && { servername }),
+  };
 }
 
 /** Starts the process a manifest describes. Rejects (having started nothing) on failure. */

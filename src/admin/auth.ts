@@ -1,0 +1,39 @@
+/**
+ * Bearer tokens to profiles, as the Gate does it (src/captable/gate.ts): each token is
+ * compared with every profile's in constant time; no token picks the `loopback` profile,
+ * and only on a loopback listener.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AdminProfile } from './deps.js';
+
+/** A refused credential: 401, one body shape (error-handler.ts reads statusCode and code). */
+export class AuthError extends Error {
+  readonly statusCode = 401;
+  readonly code = 'NS_ERR_PERMISSION';
+  override get name(): string {
+    return 'AuthError';
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The profile an Authorization header selects.
+ * @throws AuthError for a missing, malformed or unknown credential.
+ */
+export function authenticate(header: string | undefined, profiles: readonly AdminProfile[], peerIsLoopback: boolean): AdminProfile {
+  if (header === undefined || header === '') {
+    const p = peerIsLoopback ? profiles.find((x) => x.loopback) : undefined;
+    if (p === undefined) throw new AuthError('credentials required: Authorization: Bearer <token>');
+    return p;
+  }
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (m === null) throw new AuthError('malformed Authorization header: expected "Bearer <token>"');
+  const d = digest(m[1]!);
+  let found: AdminProfile | undefined;
+  for (const p of profiles) for (const t of p.tokens) if (timingSafeEqual(digest(t), d) && found === undefined) found = p;
+  if (found === undefined) throw new AuthError('unknown token');
+  return found;
+}

@@ -1,0 +1,55 @@
+/**
+ * What the admin app is given (STYLE.md section 2: instances arrive as options; admin
+ * imports only types from the rest of the project, besides errors and reflection).
+ */
+import type { CapabilityTable } from '../captable/capability-table.js';
+import type { CapnsClient } from '../client/capns-client.js';
+
+/** A profile as the HTTP app authenticates it. */
+export interface AdminProfile {
+  readonly name: string;
+  /** Bearer tokens that select it (compared in constant time). */
+  readonly tokens: readonly string[];
+  /** Whether a request presenting no token gets it (only when the listener is loopback). */
+  readonly loopback: boolean;
+  /**
+   * Whether it may use the admin routes (capability table, metrics): its namespace holds
+   * a CapTable capability, so it could do the same over Cap'n Proto.
+   */
+  readonly admin: boolean;
+}
+
+/**
+ * A profile's namespace over HTTP: what `CapnsClient` offers, on a namespace served in
+ * process. Shared by every request with that profile's credentials.
+ */
+export type AdminSession = Pick<
+  CapnsClient,
+  'list' | 'members' | 'lookup' | 'methodsAt' | 'call' | 'readFile' | 'writeFile' | 'mkdir' | 'remove' | 'stat' | 'bind' | 'mountLabel' | 'unmount' | 'describe'
+> & { readonly holder: string };
+
+/** The instances the app works on. */
+export interface AdminDeps {
+  /** The profiles, read at each request (a reload changes them). */
+  profiles(): readonly AdminProfile[];
+  /** Whether the listener is on loopback: enables token-less `loopback` profiles. */
+  readonly peerIsLoopback: boolean;
+  /**
+   * The session of `profile`: created on first use, its capabilities granted to its
+   * holder name; the same one afterwards, until `endSession`.
+   */
+  session(profile: string): Promise<AdminSession>;
+  /** Drops `profile`'s session (its grants leave the table); the next request makes a new one. */
+  endSession(profile: string): Promise<void>;
+  /** Sessions open now (for metrics). */
+  sessionCount(): number;
+  readonly captable: Pick<CapabilityTable, 'list' | 'revoke' | 'revokeHolder'>;
+  /** Ready to serve (readiness probe). Default: always. */
+  ready?(): boolean;
+  /** Where the web page's files are (default: src/admin/web next to this module). */
+  readonly webRoot?: URL;
+  /** fastify's logger option (default false). */
+  readonly logger?: boolean | object;
+  /** Request bodies larger than this are refused with 413 (default 16 MiB). */
+  readonly bodyLimit?: number;
+}

@@ -1,0 +1,75 @@
+/**
+ * Prometheus metrics of the HTTP app (prom-client, one Registry per app: no global
+ * state). Wired: gateway calls, their errors and latency by interface and method, HTTP
+ * requests by route and status, HTTP sessions, and the capability table (grants held and
+ * their call counts by label, read at each scrape). Not wired (nothing exposes them
+ * yet): RPC and 9P connection counts, open fids, calls made over Cap'n Proto that do not
+ * pass through a grant.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AdminDeps } from './deps.js';
+
+/** The app's metrics. */
+export class AdminMetrics {
+  readonly registry = new Registry();
+  readonly calls: Counter<'interface' | 'method'>;
+  readonly callErrors: Counter<'interface' | 'method' | 'type'>;
+  readonly callSeconds: Histogram<'interface' | 'method'>;
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly requestSeconds: Histogram<'route' | 'method'>;
+
+  constructor(deps: Pick<AdminDeps, 'captable' | 'sessionCount'>) {
+    const registers = [this.registry];
+    this.calls = new Counter({ name: 'capns_gateway_calls_total', help: 'Method calls made through the JSON gateway', labelNames: ['interface', 'method'], registers });
+    this.callErrors = new Counter({
+      name: 'capns_gateway_call_errors_total',
+      help: 'Gateway calls that failed, by NsError code or RPC exception type',
+      labelNames: ['interface', 'method', 'type'],
+      registers,
+    });
+    this.callSeconds = new Histogram({
+      name: 'capns_gateway_call_duration_seconds',
+      help: 'Latency of gateway calls (reflection, call, results)',
+      labelNames: ['interface', 'method'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.requests = new Counter({ name: 'capns_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'method', 'status'], registers });
+    this.requestSeconds = new Histogram({
+      name: 'capns_http_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['route', 'method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    });
+    new Gauge({
+      name: 'capns_http_sessions',
+      help: 'Profiles with an open HTTP session',
+      registers,
+      collect() {
+        this.set(deps.sessionCount());
+      },
+    });
+    const captable = deps.captable;
+    new Gauge({
+      name: 'capns_grants',
+      help: 'Capabilities held (grants in the capability table) by label and state',
+      labelNames: ['label', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of captable.list()) this.inc({ label: g.label, state: g.revoked ? 'revoked' : 'live' });
+      },
+    });
+    new Gauge({
+      name: 'capns_grant_calls',
+      help: 'Calls made through the grants now in the capability table, by label (grants leave the table with their holder)',
+      labelNames: ['label'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of captable.list()) this.inc({ label: g.label }, Number(g.calls));
+      },
+    });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The JSON gateway: any schema method of the capability at a path, with JSON params and
+ * results, by the same reflection as `capns call` (src/reflect, CapnsClient.call;
+ * docs/cli.md has the JSON form).
+ */
+import { z } from 'zod';
+import { NsError } from '../../errors.js';
+import { classify } from '../error-handler.js';
+import { profileOf, requireProfile, type RouteContext, type ZApp } from './context.js';
+
+export function callRoutes(app: ZApp, ctx: RouteContext): void {
+  const onRequest = requireProfile(ctx);
+  app.post(
+    '/api/v1/call',
+    {
+      onRequest,
+      schema: {
+        tags: ['gateway'],
+        description:
+          'Calls `method` of the capability at `path` (a File inside a file tree) with JSON params. 64-bit integers are strings; Data is base64; {"capability": "/path"} passes a capability of your namespace.',
+        body: z.object({ path: z.string().startsWith('/'), method: z.string().min(1), params: z.unknown().optional() }).strict(),
+        response: { 200: z.object({ interface: z.string(), method: z.string(), results: z.unknown() }) },
+      },
+    },
+    async (req) => {
+      const s = await ctx.deps.session(profileOf(req).name);
+      const { path, method } = req.body;
+      // The interface, for metrics and the answer; also names an unknown method early.
+      const target = await s.methodsAt(path);
+      if (!target.methods.includes(method)) {
+        throw new NsError('NS_ERR_INVALID_ARGUMENT', `${target.interfaceName} has no method ${JSON.stringify(method)}; its methods: ${target.methods.join(', ')}`);
+      }
+      const labels = { interface: target.interfaceName, method };
+      ctx.metrics.calls.inc(labels);
+      const end = ctx.metrics.callSeconds.startTimer(labels);
+      try {
+        const results = await s.call(path, method, req.body.params ?? null);
+        return { interface: target.interfaceName, method, results };
+      } catch (e) {
+        ctx.metrics.callErrors.inc({ ...labels, type: classify(e).kind });
+        throw e;
+      } finally {
+        end();
+      }
+    },
+  );
+}

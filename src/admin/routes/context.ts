@@ -1,0 +1,52 @@
+/** What every route family is given, and the authentication hooks they share. */
+import type { FastifyInstance, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { NsError } from '../../errors.js';
+import type { SchemaIndex } from '../../reflect/index.js';
+import { authenticate } from '../auth.js';
+import type { AdminDeps, AdminProfile } from '../deps.js';
+import type { AdminMetrics } from '../metrics.js';
+
+/** The app, typed by zod schemas. */
+export type ZApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+export interface RouteContext {
+  readonly deps: AdminDeps;
+  readonly metrics: AdminMetrics;
+  readonly schema: SchemaIndex;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The profile the route's authentication hook picked (decorated in app.ts). */
+    capnsProfile: AdminProfile | null;
+  }
+}
+
+/** onRequest hook: the request must carry a profile's credentials (401 otherwise). */
+export function requireProfile(ctx: RouteContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    request.capnsProfile = authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+  };
+}
+
+/** onRequest hook: as requireProfile, and the profile must be an admin one (403 otherwise). */
+export function requireAdmin(ctx: RouteContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const p = authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+    if (!p.admin) throw new NsError('NS_ERR_PERMISSION', `profile '${p.name}' may not administer: its namespace holds no CapTable capability`);
+    request.capnsProfile = p;
+  };
+}
+
+/** The profile the request's hook authenticated. */
+export function profileOf(request: FastifyRequest): AdminProfile {
+  const p = request.capnsProfile;
+  if (p === null) throw new Error('route without an authentication hook');
+  return p;
+}
+
+/** An interface id as JSON: 0x and 16 hex digits (64-bit ids do not fit a JSON number). */
+export function hexId(id: bigint): string {
+  return '0x' + id.toString(16).padStart(16, '0');
+}

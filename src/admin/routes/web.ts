@@ -1,0 +1,27 @@
+/** The web page: plain HTML/JS/CSS from src/admin/web, read when asked (no build step). */
+import { readFile } from 'node:fs/promises';
+import { NsError } from '../../errors.js';
+import type { RouteContext, ZApp } from './context.js';
+
+const FILES: Readonly<Record<string, string>> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+
+export function webRoutes(app: ZApp, ctx: RouteContext): void {
+  const root = ctx.deps.webRoot ?? new URL('../web/', import.meta.url);
+  const load = async (name: string): Promise<{ type: string; text: string }> => {
+    const type = FILES[name];
+    if (type === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no file ${name}`);
+    return { type, text: await readFile(new URL(name, root), 'utf8') };
+  };
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => {
+    const f = await load('index.html');
+    return reply.type(f.type).header('cache-control', 'no-cache').send(f.text);
+  });
+  app.get<{ Params: { file: string } }>('/ui/:file', { schema: { hide: true } }, async (req, reply) => {
+    const f = await load(req.params.file);
+    return reply.type(f.type).header('cache-control', 'no-cache').send(f.text);
+  });
+}
