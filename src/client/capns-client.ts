@@ -17,7 +17,7 @@ import { NsError } from '../errors.js';
 import { fromFailure } from '../failure.js';
 import { File as FileIface, type File$Client, FileServer as FileServerIface, type FileServer$Client } from '../gen/fileserver.js';
 import { OpenMode_Access, Position as PositionEnum, type Qid as QidStruct, type Stat as StatStruct } from '../gen/common.js';
-import { Gate, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
+import { Gate, Namespace as NamespaceIface, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
 import { RemoteFileServer } from '../fileserver/file-server-rpc.js';
 import { DMDIR, MAX_WALK_NAMES, type File, type Qid, type Stat } from '../fileserver/file-server.js';
 import { parseAddress } from '../manifest/address.js';
@@ -87,6 +87,9 @@ const KIND: Record<number, NamespaceEntry['kind']> = {
   [Namespace_Entry_Kind.FILE]: 'file',
   [Namespace_Entry_Kind.CAPABILITY]: 'capability',
 };
+/** Namespaces mounted in namespaces that one resolve follows before giving up. */
+const MAX_NAMESPACE_HOPS = 8;
+const NAMESPACE_INTERFACE_ID = NamespaceIface.Client.interfaceId;
 /** Reads and writes are split at this size (or the file's iounit, if smaller). */
 const IO_CHUNK = 64 * 1024;
 
@@ -276,19 +279,44 @@ export class CapnsClient implements AsyncDisposable {
     return info;
   }
 
+  /**
+   * Resolves `path`; through a Namespace member (another namespace mounted in this one)
+   * resolution continues there with the rest of the path, as Plan 9 walks on into a
+   * mounted name space. The caller owns `client`.
+   */
   async #resolve(path: string, expected: bigint): Promise<Resolution & { client: Client }> {
-    const r = await this.namespace
-      .resolve((p) => {
-        p.path = path;
-        p.expectedInterface = expected;
-      })
-      .promise();
-    const res = r.result;
-    if (res._isErr) throw fromFailure(res.err);
-    const client = $.utils.getInterfaceClientOrNull(res.ok.cap);
-    if (client === null) throw new RpcError('failed', `resolve ${path}: the server returned no capability`);
-    const interfaceId = res.ok.interfaceId;
-    return { client, interfaceId, interfaceName: this.schema.interfaceName(interfaceId), label: res.ok.label, rest: res.ok.rest };
+    let ns: Namespace$Client = this.namespace;
+    let owned = false;
+    let p = path;
+    try {
+      for (let hop = 0; ; hop++) {
+        const r = await ns
+          .resolve((q) => {
+            q.path = p;
+            q.expectedInterface = expected;
+          })
+          .promise();
+        const res = r.result;
+        if (res._isErr) throw fromFailure(res.err);
+        const client = $.utils.getInterfaceClientOrNull(res.ok.cap);
+        if (client === null) throw new RpcError('failed', `resolve ${path}: the server returned no capability`);
+        const { interfaceId, label, rest } = res.ok;
+        if (interfaceId === NAMESPACE_INTERFACE_ID && rest !== '' && expected !== NAMESPACE_INTERFACE_ID) {
+          if (hop >= MAX_NAMESPACE_HOPS) {
+            client.close();
+            throw new NsError('NS_ERR_TOO_LARGE', `resolve ${path}: more than ${MAX_NAMESPACE_HOPS} namespaces deep`);
+          }
+          if (owned) release(ns);
+          ns = new NamespaceIface.Client(client);
+          owned = true;
+          p = `/${rest}`;
+          continue;
+        }
+        return { client, interfaceId, interfaceName: this.schema.interfaceName(interfaceId), label, rest };
+      }
+    } finally {
+      if (owned) release(ns);
+    }
   }
 
   /**
