@@ -136,12 +136,27 @@ export class Importer {
       } finally {
         release(gate);
       }
-      if (auth._isErr)
-        throw new NsError('NS_ERR_PERMISSION', `import ${this.#o.address}: ${auth.err.message}`);
+      if (auth._isErr) throw new NsError('NS_ERR_PERMISSION', auth.err.message);
       const ns = auth.ok.ns;
       let target: Client = ns.client;
       const path = this.#o.path ?? '/';
-      if (path !== '/' || this.#o.interfaceId !== undefined) {
+      if (this.interfaceId === NAMESPACE_INTERFACE_ID && path !== '/') {
+        // A Namespace at a path: the export's view rooted there (a mount point, a
+        // synthetic directory, or an imported Namespace member all work the same).
+        const r = (
+          await ns
+            .sub((p) => {
+              p.prefix = path;
+              p.readOnly = false;
+            })
+            .promise()
+        ).result;
+        if (r._isErr) {
+          release(ns);
+          throw new NsError('NS_ERR_NOT_FOUND', `${path}: ${r.err.message}`);
+        }
+        target = r.ns.client;
+      } else if (this.interfaceId !== NAMESPACE_INTERFACE_ID) {
         const r = (
           await ns
             .resolve((p) => {
@@ -152,17 +167,10 @@ export class Importer {
         ).result;
         if (r._isErr) {
           release(ns);
-          throw new NsError(
-            'NS_ERR_NOT_FOUND',
-            `import ${this.#o.address} ${path}: ${r.err.message}`,
-          );
+          throw new NsError('NS_ERR_NOT_FOUND', `${path}: ${r.err.message}`);
         }
         const cap = $.utils.getInterfaceClientOrNull(r.ok.cap);
-        if (cap === null)
-          throw new NsError(
-            'NS_ERR_NOT_FOUND',
-            `import ${this.#o.address} ${path}: null capability`,
-          );
+        if (cap === null) throw new NsError('NS_ERR_NOT_FOUND', `${path}: null capability`);
         target = cap;
       }
       if (this.#closed) {
