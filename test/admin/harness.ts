@@ -10,7 +10,10 @@ import { parseManifest } from '../../src/manifest/parse.js';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 export const GUEST_TOKEN = 'guest-token-0123456789abcdef';
 
-/** Two profiles: admin (a union at /tmp of two ram servers, the clock, echo-less, the captable) and guest (the clock; loopback). */
+/**
+ * Two profiles: admin (a union at /tmp of two ram servers, tmp then cache, cache also
+ * alone at /cache, the clock, the captable) and guest (the clock; loopback).
+ */
 export const MANIFEST = `version: 1
 capabilities:
   tmp:   { type: ram }
@@ -23,6 +26,7 @@ profiles:
     namespace:
       - { mount: tmp, at: /tmp, create: true }
       - { mount: cache, at: /tmp, position: after }
+      - { mount: cache, at: /cache, create: true }
       - { mount: clock, at: /svc/clock, require: Clock }
       - { mount: table, at: /svc/captable }
   guest:
