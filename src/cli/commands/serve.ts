@@ -13,15 +13,8 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startCapnsServer, type CapnsServer } from '../../captable/capns-server.js';
 import { NsError } from '../../errors.js';
-import {
-  checkManifest,
-  defaultManifest,
-  DEFAULT_DATA_DIR,
-  formatDiagnostic,
-  ManifestError,
-  parseManifest,
-  type Manifest,
-} from '../../manifest/index.js';
+import { checkManifest, DEFAULT_DATA_DIR, formatDiagnostic, type Manifest } from '../../manifest/index.js';
+import { loadManifest } from './manifest.js';
 
 interface ServeOptions {
   manifest?: string;
@@ -88,26 +81,16 @@ async function reload(opts: { pid?: string; pidfile?: string }): Promise<number>
   return 0;
 }
 
+/** The manifest to serve, or the exit status after saying why there is none. */
 async function load(opts: ServeOptions): Promise<Manifest | number> {
-  if (opts.manifest === undefined) return defaultManifest(opts.data !== undefined ? { dataDir: opts.data } : {});
-  if (opts.data !== undefined) {
+  if (opts.manifest !== undefined && opts.data !== undefined) {
     process.stderr.write('capns serve: --data applies to the default manifest only; set dir paths in your manifest\n');
     return 1;
   }
-  let text: string;
-  try {
-    text = await readFile(opts.manifest, 'utf8');
-  } catch (e) {
-    process.stderr.write(`capns serve: cannot read ${opts.manifest}: ${(e as Error).message}\n`);
-    return 2;
-  }
-  try {
-    return parseManifest(text, { file: opts.manifest, env: process.env });
-  } catch (e) {
-    if (!(e instanceof ManifestError)) throw e;
-    process.stderr.write(e.message + '\n');
-    return e.syntax ? 2 : 1;
-  }
+  const loaded = await loadManifest(opts.manifest, { env: process.env, ...(opts.data !== undefined && { dataDir: opts.data }) });
+  if ('manifest' in loaded) return loaded.manifest;
+  process.stderr.write(`${loaded.diagnostics.length > 0 ? loaded.message : `capns serve: ${loaded.message}`}\n`);
+  return loaded.status;
 }
 
 async function serve(opts: ServeOptions): Promise<number> {
