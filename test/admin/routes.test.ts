@@ -24,7 +24,10 @@ test('namespace: union members in order, listing first-wins, bind/mount/unmount 
   );
   // A name in both members: the first member's wins, in the listing and in a read.
   assert.equal((await fetch(`${base}/api/v1/files?path=/tmp/both`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' }, body: 'from tmp' })).status, 200);
-  for (const [path, body] of [['/cache/both', 'from cache'], ['/cache/only-cache', 'c']]) {
+  for (const [path, body] of [
+    ['/cache/both', 'from cache'],
+    ['/cache/only-cache', 'c'],
+  ] as const) {
     const r = await fetch(`${base}/api/v1/files?path=${path}`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/octet-stream' }, body });
     assert.equal(r.status, 200);
   }
@@ -162,8 +165,9 @@ test('health, readiness, metrics, OpenAPI, docs and the web page are served; COR
 
   const page = await fetch(`${base}/`);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
-  assert.match(await page.text(), /<script src="\/ui\/app\.js">/);
-  assert.equal((await fetch(`${base}/ui/app.js`)).status, 200);
+  assert.match(await page.text(), /<script type="module" src="\/ui\/app\.mjs">/);
+  const script = await fetch(`${base}/ui/app.mjs`);
+  assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
   assert.equal((await api(base, 'GET', '/ui/secret.txt', { token: null })).status, 404);
 
   const cors = await fetch(`${base}/api/v1/whoami`, { headers: { origin: 'http://evil.example', authorization: `Bearer ${ADMIN_TOKEN}` } });

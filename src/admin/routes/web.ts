@@ -5,7 +5,7 @@ import type { RouteContext, ZApp } from './context.js';
 
 const FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
+  'app.mjs': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
 

@@ -1,8 +1,6 @@
 // The capns web page: the caller's namespace as a tree (union members in order), a JSON
 // call form, and the capability table with live call counts and revocation. Plain
 // browser JavaScript over /api/v1 (docs/http.md); the token stays in sessionStorage.
-'use strict';
-
 const state = { token: sessionStorage.getItem('capns-token') ?? '', admin: false };
 
 const hashToken = new URLSearchParams(location.hash.slice(1)).get('token');
