@@ -1,0 +1,129 @@
+/**
+ * `capns serve` with an http listener, end to end: a real process from the sources,
+ * fetched over HTTP, and its web page driven in headless Chromium (playwright-core with
+ * Debian's /usr/bin/chromium; never a downloaded browser): load the page, expand a
+ * union, revoke a capability, see the next call through it fail. The screenshot is
+ * written to test-artifacts/web.png.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test, type TestContext } from 'node:test';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'web-admin-token-0123456789abcdef';
+
+const MANIFEST = `version: 1
+capabilities:
+  tmp:   { type: ram }
+  cache: { type: ram }
+  clock: { type: demo.clock }
+  table: { type: captable }
+profiles:
+  admin:
+    auth: { tokens: ["${TOKEN}"] }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+      - { mount: cache, at: /tmp, position: after }
+      - { mount: clock, at: /svc/clock, require: Clock }
+      - { mount: table, at: /svc/captable }
+listeners:
+  - { protocol: http, address: "tcp!127.0.0.1!0" }
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+`;
+
+/** Starts `capns serve --manifest` and returns the http listener's base URL. */
+async function serve(t: TestContext): Promise<{ base: string; child: ChildProcess }> {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-web-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'm.yaml'), MANIFEST);
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'serve', '--manifest', join(dir, 'm.yaml')], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  t.after(async () => {
+    child.kill('SIGTERM');
+    await exited;
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const base = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^http\s+tcp!([\d.]+)!(\d+)/m.exec(out);
+      if (m !== null) ok(`http://${m[1]}:${m[2]}`);
+    });
+    void exited.then(() => fail(new Error(`capns serve exited: ${err}`)));
+  });
+  return { base, child };
+}
+
+test('capns serve opens its http listener: health, the API with a token, 401 without one', async (t) => {
+  const { base } = await serve(t);
+  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const put = await fetch(`${base}/api/v1/files?path=/tmp/hello`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hello over http' });
+  assert.equal(put.status, 200);
+  assert.equal(await (await fetch(`${base}/api/v1/files?path=/tmp/hello`, { headers: auth })).text(), 'hello over http');
+  const call = await fetch(`${base}/api/v1/call`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ path: '/svc/clock', method: 'now' }) });
+  assert.equal(((await call.json()) as { interface: string }).interface, 'Clock');
+  // No loopback profile in this manifest: no token, no namespace.
+  assert.equal((await fetch(`${base}/api/v1/whoami`)).status, 401);
+});
+
+test('web page in headless Chromium: tree with a union in order, live call counts, revoke, the next call fails', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; CI installs it)` }, async (t) => {
+  const { chromium } = await import('playwright-core');
+  const { base } = await serve(t);
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  // Something in each member of the /tmp union, to see both in the listing.
+  await fetch(`${base}/api/v1/files?path=/tmp/first.txt`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: '1' });
+
+  const profileDir = await mkdtemp(join(tmpdir(), 'capns-chromium-'));
+  t.after(() => rm(profileDir, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto(`${base}/#token=${TOKEN}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.match((await page.textContent('#whoami')) ?? '', /profile admin .*admin/);
+  // The root lists tmp and svc; expanding /tmp shows its union members in order.
+  await page.waitForSelector('li[data-path="/tmp"]');
+  await page.click('li[data-path="/tmp"] > .toggle');
+  await page.waitForSelector('li[data-path="/tmp"] .member');
+  const members = await page.$$eval('li[data-path="/tmp"] > .members .member', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(members, ['tmp (FileServer, create)', 'cache (FileServer)']);
+  await page.waitForSelector('li[data-path="/tmp/first.txt"]');
+
+  // A call through the page, then its grant's count goes up in the live table.
+  await page.fill('#call-path', '/svc/clock');
+  await page.fill('#call-method', 'now');
+  await page.click('#call button');
+  await page.waitForFunction(() => (document.getElementById('call-result')?.textContent ?? '').includes('unixMillis'));
+  const clockRow = 'tr[data-label="clock"]';
+  await page.waitForFunction((sel) => Number(document.querySelector(`${sel} .calls`)?.textContent ?? '0') >= 1, clockRow);
+
+  // Revoke the clock grant; the next call through it fails with 410 revoked.
+  await page.click(`${clockRow} button.revoke`);
+  await page.waitForSelector(`${clockRow}.revoked`);
+  await page.click('#call button');
+  await page.waitForFunction(() => document.getElementById('call-result')?.className === 'error');
+  assert.match((await page.textContent('#call-result')) ?? '', /^410 NS_ERR_REVOKED: revoked:/);
+
+  await mkdir(join(root, 'test-artifacts'), { recursive: true });
+  await page.screenshot({ path: join(root, 'test-artifacts', 'web.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
