@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import * as $ from 'capnp-es';
 import fc from 'fast-check';
 import { Base, Counter, Test, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
+import net from 'node:net';
+import { connect, release } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
 import { RawPeer, RpcMessage, buildFrame } from './raw-peer.js';
 
@@ -166,4 +168,46 @@ test('fuzz: random, valid and mutated frames never crash the server, leak, or di
     { numRuns: 250, seed: Number(process.env['FUZZ_SEED'] ?? 0x5eed) },
   );
   assert.ok(aborts > 0, 'the fuzzer did reach protocol errors');
+});
+
+test('fuzz: a hostile server cannot crash or hang our client; its calls settle and its tables empty', async (t) => {
+  // The raw server answers each connection with the case's frames, then hangs up.
+  let current: Uint8Array[] = [];
+  const server = net.createServer((sock) => {
+    sock.on('error', () => {});
+    sock.once('data', () => {
+      for (const f of current) sock.write(f);
+      setTimeout(() => sock.end(), 15);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const replyArb = fc.array(opArb, { minLength: 1, maxLength: 10 }).chain((ops) =>
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }).map((muts) =>
+      ops.map((op, i) => {
+        const f = frameOf(op).slice();
+        if (i % 3 === 2) for (const [at, v] of muts) f[at % f.length] = v;
+        return f;
+      }),
+    ),
+  );
+  await fc.assert(
+    fc.asyncProperty(replyArb, async (frames) => {
+      current = frames;
+      const conn = await connect(`127.0.0.1:${port}`);
+      const test = conn.bootstrap(Test);
+      const calls = [
+        test.echo((p) => { p.text = 'x'; }).promise(),
+        test.newCounter((p) => { p.start = 1n; }).getCounter().get().promise(),
+        test.add().promise(),
+      ];
+      const settled = await Promise.allSettled(calls);
+      assert.equal(settled.length, 3);
+      release(test);
+      await conn.whenClosed();
+      assert.deepEqual(conn.stats(), { questions: 0, answers: 0, imports: 0, exports: 0, embargoes: 0 });
+    }),
+    { numRuns: 120, seed: Number(process.env['FUZZ_SEED'] ?? 0x5eed) },
+  );
 });
