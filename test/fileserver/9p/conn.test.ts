@@ -4,7 +4,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { decodeDirents, decodeStats, encodeMessage } from '../../../src/fileserver/9p/codec.js';
+import {
+  decodeDirents,
+  decodeMessage,
+  decodeStats,
+  encodeMessage,
+} from '../../../src/fileserver/9p/codec.js';
+import { NinepFramer } from '../../../src/fileserver/9p/framer.js';
 import {
   DMDIR,
   MessageType,
@@ -795,4 +801,72 @@ test("Twstat as Linux's 9P2000 client renames (muid set to its user) succeeds; a
   assert.deepEqual(chown.type === MessageType.Rerror && chown.ename, 'permission denied');
   await c.clunk(f);
   await c.clunk(fid);
+});
+
+test('a session sent one byte per TCP write is served exactly as sent whole (transport split)', async (t) => {
+  const h = await startServer(t);
+  const c = await NinepClient.connect(h.address);
+  const frames = [
+    encodeMessage({ type: MessageType.Tversion, tag: NOTAG, msize: 8192, version: '9P2000' }),
+    encodeMessage({
+      type: MessageType.Tattach,
+      tag: 1,
+      fid: 1,
+      afid: NOFID,
+      uname: 'u',
+      aname: '',
+    }),
+    encodeMessage({ type: MessageType.Twalk, tag: 2, fid: 1, newfid: 2, wname: [] }),
+    encodeMessage({
+      type: MessageType.Tcreate,
+      tag: 3,
+      fid: 2,
+      name: 'slow',
+      perm: 0o644,
+      mode: ORDWR,
+    }),
+    encodeMessage({
+      type: MessageType.Twrite,
+      tag: 4,
+      fid: 2,
+      offset: 0n,
+      data: Buffer.from('byte by byte'),
+    }),
+    encodeMessage({ type: MessageType.Tread, tag: 5, fid: 2, offset: 0n, count: 100 }),
+    encodeMessage({ type: MessageType.Tclunk, tag: 6, fid: 2 }),
+    encodeMessage({ type: MessageType.Tclunk, tag: 7, fid: 1 }),
+  ];
+  const replies: Buffer[] = [];
+  c.socket.removeAllListeners('data');
+  c.socket.on('data', (chunk: Buffer) => replies.push(chunk));
+  c.socket.setNoDelay(true);
+  const stream = Buffer.concat(frames);
+  for (let i = 0; i < stream.length; i++) {
+    c.socket.write(stream.subarray(i, i + 1));
+    await new Promise((r) => setImmediate(r));
+  }
+  for (let i = 0; i < 200; i++) {
+    const got = new NinepFramer(1 << 20).push(Buffer.concat(replies));
+    if (got.length >= frames.length) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const got = new NinepFramer(1 << 20)
+    .push(Buffer.concat(replies))
+    .map((f) => decodeMessage(f, '9P2000'));
+  assert.deepEqual(
+    got.map((m) => m.type),
+    [
+      MessageType.Rversion,
+      MessageType.Rattach,
+      MessageType.Rwalk,
+      MessageType.Rcreate,
+      MessageType.Rwrite,
+      MessageType.Rread,
+      MessageType.Rclunk,
+      MessageType.Rclunk,
+    ],
+  );
+  const r = got[5]!;
+  assert.equal(r.type === MessageType.Rread && Buffer.from(r.data).toString(), 'byte by byte');
+  await c.close();
 });
