@@ -63,9 +63,16 @@ export function toRpcError(err: unknown): RpcError {
   return new RpcError('failed', String(err));
 }
 
-/** The reason text sent to a peer: the message only, trimmed to a sane length. */
+// An absolute host path of two or more components (as Node's fs errors quote them).
+const HOST_PATH = /(?<![\w.~:/-])\/(?:[^\s'"`/():,;]+\/)+[^\s'"`/():,;]*/g;
+
+/**
+ * The reason text sent to a peer: the message only (never a stack), with absolute host
+ * paths replaced by `<path>` (a Node system error names the file it failed on; the peer
+ * must not learn our file layout), trimmed to a sane length.
+ */
 export function reasonForWire(err: RpcError): string {
-  const m = err.message;
+  const m = err.message.replace(HOST_PATH, '<path>');
   return m.length > 4096 ? `${m.slice(0, 4093)}...` : m;
 }
 

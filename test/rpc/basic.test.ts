@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Base, Counter, ErrorType, Test } from '../fixtures/rpc/gen/test.js';
-import { RpcError, release } from '../../src/rpc/index.js';
+import { RpcError, connect, listen, release, serve } from '../../src/rpc/index.js';
+import { ServerState, TestImpl } from './test-impl.js';
 import { setup, until } from './harness.js';
 
 test('Bootstrap then Call/Return: echo over TCP', async (t) => {
@@ -87,4 +88,28 @@ test('a capability is one import however many times it is received; Release carr
   release(t2);
   await until(() => s.conn.stats().imports === 1 && s.serverConn().stats().exports === 1, 'only bootstrap left');
   void Test;
+});
+
+test('exceptions never carry host paths or stacks to the peer', async (t) => {
+  const state = new ServerState();
+  class Leaky extends TestImpl {
+    override async echo(): Promise<void> {
+      throw new Error("ENOENT: no such file or directory, open '/home/alice/secret/keys.txt'");
+    }
+  }
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, new Leaky(state), { extends: [Base] }) });
+  const conn = await connect(l.address);
+  t.after(async () => {
+    await conn.close();
+    await l.close();
+  });
+  const remote = conn.bootstrap(Test);
+  await assert.rejects(remote.echo().promise(), (e: unknown) => {
+    assert.ok(e instanceof RpcError);
+    assert.equal(e.type, 'failed');
+    assert.equal(e.message, "ENOENT: no such file or directory, open '<path>'");
+    assert.doesNotMatch(e.message, /alice|at .*\.ts/);
+    return true;
+  });
+  release(remote);
 });
