@@ -6,6 +6,11 @@
 import { HEADER_SIZE } from './constants.js';
 import { NinepProtocolError } from './errors.js';
 
+/** Frames smaller than this are not pooled. */
+const POOL_MIN = 4096;
+/** At most this many recycled buffers are kept per framer. */
+const MAX_FREE = 8;
+
 /**
  * A stream framer with a maximum frame size. A frame whose size[4] is over `maxSize` (or
  * under the 7-byte header) is rejected as soon as its size field has arrived, before any
@@ -14,15 +19,11 @@ import { NinepProtocolError } from './errors.js';
  * Frames that lie whole inside one chunk are returned as views of it (no copy). A frame
  * split across chunks is kept as views of those chunks and copied once, when its last
  * byte arrives (Node reads sockets 64 KiB at a time, so every Twrite at msize 64 KiB is
- * split); nothing is allocated ahead of the bytes actually received.
+ * split), into a buffer given back by `recycle` when one fits; nothing is allocated ahead
+ * of the bytes actually received.
  *
  * Not safe for concurrent use (it holds the partial frame); one per connection.
  */
-/** Frames smaller than this are not pooled. */
-const POOL_MIN = 4096;
-/** At most this many recycled buffers are kept per framer. */
-const MAX_FREE = 8;
-
 export class NinepFramer {
   /** Views of the chunks holding the start of an incomplete frame. */
   private pending: Buffer[] = [];
