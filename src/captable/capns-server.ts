@@ -26,6 +26,7 @@ import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
 import { Gate, Namespace } from '../gen/namespace.js';
 import { formatAddress, isLoopback } from '../manifest/address.js';
+import { diffManifests } from '../manifest/diff.js';
 import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID } from '../namespace/interfaces.js';
@@ -98,11 +99,11 @@ interface OpenListener {
 
 /** What a reload changed. */
 export interface ReloadReport {
-  readonly capabilitiesAdded: string[];
-  readonly capabilitiesRemoved: string[];
-  readonly capabilitiesChanged: string[];
-  readonly profilesChanged: string[];
-  readonly profilesRemoved: string[];
+  readonly capabilitiesAdded: readonly string[];
+  readonly capabilitiesRemoved: readonly string[];
+  readonly capabilitiesChanged: readonly string[];
+  readonly profilesChanged: readonly string[];
+  readonly profilesRemoved: readonly string[];
   readonly listenersOpened: string[];
   readonly listenersClosed: string[];
   /** Grants revoked because their capability or profile left the manifest. */
@@ -171,16 +172,10 @@ export class CapnsServer {
    */
   async reload(next: Manifest): Promise<ReloadReport> {
     const old = this.#manifest;
-    const oldCaps = new Map(old.capabilities.map((c) => [c.name, c]));
+    const diff = diffManifests(old, next);
     const newCaps = new Map(next.capabilities.map((c) => [c.name, c]));
-    const added = next.capabilities.filter((c) => !oldCaps.has(c.name)).map((c) => c.name);
-    const removed = old.capabilities.filter((c) => !newCaps.has(c.name)).map((c) => c.name);
-    const changed = next.capabilities
-      .filter((c) => oldCaps.has(c.name) && definition(oldCaps.get(c.name)) !== definition(c))
-      .map((c) => c.name);
+    const { added, removed, changed } = diff.capabilities;
     const fresh = new Map<string, Instance>();
-    const touched = new Set([...removed, ...changed, ...added]);
-    const oldProfiles = new Map(old.profiles.map((p) => [p.name, p]));
     const rebuilt = new Map<string, GateProfile>();
     try {
       for (const name of [...added, ...changed]) fresh.set(name, await this.#instantiate(newCaps.get(name)!));
@@ -188,9 +183,12 @@ export class CapnsServer {
       for (const name of removed) instances.delete(name);
       for (const [name, inst] of fresh) instances.set(name, inst);
       for (const p of next.profiles) {
-        const before = oldProfiles.get(p.name);
-        const uses = p.namespace.some((s) => s.op === 'mount' && touched.has(s.capability));
-        if (before === undefined || uses || definition(before) !== definition(p)) rebuilt.set(p.name, this.#buildProfile(p, instances));
+        if (diff.profiles.added.includes(p.name) || diff.profiles.changed.includes(p.name)) {
+          rebuilt.set(p.name, this.#buildProfile(p, instances));
+        } else if (definition(p.auth) !== definition(old.profiles.find((q) => q.name === p.name)?.auth)) {
+          // Same namespace, other credentials: the Gate reads tokens from the profile.
+          rebuilt.set(p.name, { ...this.#profiles.get(p.name)!, tokens: p.auth.tokens, loopback: p.auth.loopback });
+        }
       }
     } catch (e) {
       for (const inst of fresh.values()) await inst.close();
@@ -205,11 +203,15 @@ export class CapnsServer {
       this.#instances.delete(name);
     }
     for (const [name, inst] of fresh) this.#instances.set(name, inst);
-    const profilesRemoved = old.profiles.filter((p) => !next.profiles.some((q) => q.name === p.name)).map((p) => p.name);
+    const profilesRemoved = [...diff.profiles.removed];
     for (const name of profilesRemoved) {
       revoked += this.captable.revokeHolder(`${name}@`);
       this.#profiles.delete(name);
     }
+    // A profile that lost a token (or loopback access): the holders are not told apart by
+    // the credential they used, so every live grant of the profile is revoked; clients
+    // holding a credential that is still valid authenticate again.
+    for (const r of diff.revoked) if (!profilesRemoved.includes(r.profile)) revoked += this.captable.revokeHolder(`${r.profile}@`);
     for (const [name, profile] of rebuilt) this.#setProfile(name, profile);
     this.#manifest = next;
     // Listeners: keys include the profile generation, so a 9P listener of a rebuilt
@@ -253,7 +255,7 @@ export class CapnsServer {
       capabilitiesAdded: added,
       capabilitiesRemoved: removed,
       capabilitiesChanged: changed,
-      profilesChanged: [...rebuilt.keys()],
+      profilesChanged: [...diff.profiles.changed],
       profilesRemoved,
       listenersOpened: opened,
       listenersClosed: closed,

@@ -192,7 +192,7 @@ async function reloadServe(pidfile: string): Promise<number | null> {
 test('reload applies the manifest differentially: removed capabilities are revoked live, open namespaces keep the rest, new connections see the new profile', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'capns-serve-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const manifest = (aliceSteps: string, extraCaps: string) => `version: 1
+  const manifest = (aliceSteps: string, extraCaps: string, bobToken = 'bob-token') => `version: 1
 capabilities:
   tmp: { type: ram }
 ${extraCaps}profiles:
@@ -201,7 +201,7 @@ ${extraCaps}profiles:
     namespace:
       - { mount: tmp, at: /tmp, create: true }
 ${aliceSteps}  bob:
-    auth: { tokens: [bob-token] }
+    auth: { tokens: [${bobToken}] }
     namespace:
       - { mount: tmp, at: /tmp }
 listeners:
@@ -235,6 +235,20 @@ listeners:
   assert.equal((await alice2.ns.resolve((p) => { p.path = '/svc/clock'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
   // bob's profile did not change and his namespace works as before.
   assert.ok((await bob1.ns.resolve((p) => { p.path = '/tmp'; }).promise()).result._isOk);
+
+  // v2b: bob's token is replaced. Grants made to holders of the old one are revoked live;
+  // the old token no longer opens the gate, the new one does.
+  await writeFile(file, manifest('      - { mount: more, at: /more }\n', '  more: { type: ram }\n', 'bob-token-2'));
+  mark = s.stderr().length;
+  assert.equal(await reloadServe(pidfile), 0);
+  await waitForLog(s, /manifest reloaded/, mark);
+  const tmpR = (await bob1.ns.resolve((p) => { p.path = '/tmp'; }).promise()).result;
+  const bobFs = new RemoteFileServer(new FileServer.Client(utils.getInterfaceClientOrNull(tmpR.ok.cap)));
+  await assert.rejects(bobFs.attach(''), /revoked/);
+  bobFs.close();
+  await assert.rejects(login(rpc, 'bob-token'), /unknown token/);
+  const bob2 = await login(rpc, 'bob-token-2');
+  await bob2.close();
 
   // v3 is broken: the reload is refused and the server keeps serving v2.
   await writeFile(file, 'version: 1\ncapabilities: { x: { type: nope } }\n');
