@@ -216,14 +216,16 @@ listeners:
   - { protocol: rpc, address: "tcp!127.0.0.1!0", tls: { cert: ${JSON.stringify(certFile)}, key: ${JSON.stringify(join(dir, 'k.pem'))} } }
 `;
   });
-  const [ok, plain, untrusted, badCa] = await Promise.all([
+  const [ok, ns, plain, untrusted, badCa] = await Promise.all([
     capns(['stat', '/svc/clock', '--server', s.rpc, '--ca', certFile]),
+    capns(['ns', '--server', s.rpc, '--ca', certFile]),
     capns(['ls', '--server', s.rpc]),
     capns(['ls', '--server', s.rpc, '--tls']),
     capns(['ls', '--server', s.rpc, '--ca', join(s.dir, 'missing.pem')]),
   ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /^\/svc\/clock\tcapability Clock /);
+  assert.equal(ns.stdout, 'mount clock /svc/clock\n');
   assert.equal(plain.code, 3, plain.stderr);
   assert.equal(untrusted.code, 3, untrusted.stderr);
   assert.match(untrusted.stderr, /cannot connect.*certificate/i);

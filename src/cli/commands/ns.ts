@@ -147,9 +147,13 @@ Examples:
       'with a server: the token that selects your profile (default $CAPNS_TOKEN)',
     )
     .option('--json', 'with a server: print JSON')
+    .option('--tls', 'with a server: connect with TLS (see capns ls --help for --ca, --cert, --key)')
+    .option('--ca <file>', 'with a server: trust this CA certificate (PEM)')
+    .option('--cert <file>', 'with a server: client certificate (PEM)')
+    .option('--key <file>', "with a server: the client certificate's key (PEM)")
     .action(async (opts: NsCommandOptions & RemoteNsOptions) => {
       // With a server (--server, --token or CAPNS_SERVER), and not the offline demo.
-      if (opts.demo !== true && wantsServer(opts, process.env)) {
+      if (opts.demo !== true && (wantsServer(opts, process.env) || opts.tls === true || opts.ca !== undefined)) {
         process.exitCode = await runRemote(opts, processIo());
         return;
       }
