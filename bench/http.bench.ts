@@ -90,6 +90,17 @@ async function main(): Promise<void> {
         req.end(body);
       });
 
+    // The HTTP floor: the same server's GET /healthz (fastify, keep-alive, no auth, no capability).
+    const healthz = (): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: httpPort, path: '/healthz', agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+
     const client = await connect(rpc);
     const clock = await client.resolve('/svc/clock', Clock);
     const capnp = async (): Promise<void> => {
@@ -100,12 +111,15 @@ async function main(): Promise<void> {
     // Warm-up: JIT both paths.
     await rate(gateway, 4, 1);
     await rate(capnp, 4, 1);
-    const samples: Record<string, number[]> = { 'gateway seq': [], 'capnp seq': [], 'gateway x32': [], 'capnp x32': [] };
+    await rate(healthz, 4, 1);
+    const samples: Record<string, number[]> = { 'gateway seq': [], 'capnp seq': [], 'healthz seq': [], 'gateway x32': [], 'capnp x32': [], 'healthz x32': [] };
     for (let r = 0; r < ROUNDS; r++) {
       samples['gateway seq']!.push(await rate(gateway, 1));
       samples['capnp seq']!.push(await rate(capnp, 1));
       samples['gateway x32']!.push(await rate(gateway, CONCURRENCY));
       samples['capnp x32']!.push(await rate(capnp, CONCURRENCY));
+      samples['healthz seq']!.push(await rate(healthz, 1));
+      samples['healthz x32']!.push(await rate(healthz, CONCURRENCY));
       console.log(`round ${r + 1}: ${Object.entries(samples).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(0)}/s`).join(', ')}`);
     }
     const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
@@ -113,6 +127,7 @@ async function main(): Promise<void> {
     console.log('| client | one at a time | 32 in flight |\n|---|---:|---:|');
     console.log(`| HTTP JSON gateway (POST /api/v1/call) | ${m['gateway seq']!.toFixed(0)}/s (${(m['gateway seq']! / m['capnp seq']!).toFixed(2)}x) | ${m['gateway x32']!.toFixed(0)}/s (${(m['gateway x32']! / m['capnp x32']!).toFixed(2)}x) |`);
     console.log(`| Cap'n Proto (CapnsClient, resolved Clock) | ${m['capnp seq']!.toFixed(0)}/s | ${m['capnp x32']!.toFixed(0)}/s |`);
+    console.log(`| HTTP floor: GET /healthz, same server | ${m['healthz seq']!.toFixed(0)}/s | ${m['healthz x32']!.toFixed(0)}/s |`);
     clock[Symbol.dispose]();
     await client.close();
     agent.destroy();
