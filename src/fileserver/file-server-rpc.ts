@@ -224,16 +224,7 @@ class FileTarget implements File$Server$Target {
     const res = results._initResult();
     const c = params.change;
     try {
-      // capnp-es reads a UInt32 with a non-zero default as a signed number (the default
-      // is applied with ^, which yields an int32): `>>> 0` restores the unsigned value.
-      await this.#file.wstat({
-        name: c.name,
-        length: c.length,
-        mode: c.mode >>> 0,
-        mtime: c.mtime >>> 0,
-        atime: c.atime >>> 0,
-        gid: c.gid,
-      });
+      await this.#file.wstat({ name: c.name, length: c.length, mode: c.mode, mtime: c.mtime, atime: c.atime, gid: c.gid });
       res.ok = true;
     } catch (e) {
       setFailure(res._initErr(), e);
