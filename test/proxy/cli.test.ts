@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { Clock } from '../../src/gen/demo.js';
+import { Gate } from '../../src/gen/namespace.js';
+import { resolvePipelined } from '../../src/proxy/importer.js';
+import { connect, release, RpcError } from '../../src/rpc/index.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+type T = { after: (fn: () => Promise<void> | void) => void };
+
+/** Runs `capns ARGS` until it prints a line starting with `want`; returns the address on it. */
+async function start(t: T, args: string[], want: string): Promise<{ address: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void proc.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const address = await new Promise<string>((ok, fail) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = new RegExp(`^${want} (\\S+)$`, 'm').exec(out);
+      if (m !== null) ok(m[1]!);
+    });
+    proc.once('exit', (code) => fail(new Error(`capns ${args[0]} exited ${code}: ${err}`)));
+  });
+  return { address, proc };
+}
+
+async function run(args: string[]): Promise<{ code: number | null; err: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  return { code, err };
+}
+
+test('capns export --ro and capns import: a clock reached through them, writes refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-proxy-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const manifest = join(dir, 'a.yaml');
+  writeFileSync(manifest, 'version: 1\ncapabilities: { clock: { type: demo.clock }, tmp: { type: ram } }\nprofiles:\n  svc:\n    namespace:\n      - { mount: clock, at: /svc/clock }\n      - { mount: tmp, at: /svc/tmp, create: true }\n');
+  const exp = await start(t, ['export', '--manifest', manifest, '--root', '/svc', '--ro', '--listen', 'tcp!127.0.0.1!0', '--token', 'sesame'], 'export');
+  const imp = await start(t, ['import', exp.address, '/', '/n/a', '--token', 'sesame', '--listen', `unix!${join(dir, 'ns.sock')}`], 'rpc');
+  const conn = await connect(imp.address);
+  t.after(() => conn.close());
+  const gate = conn.bootstrap(Gate);
+  const auth = (await gate.authenticate((p) => (p.token = '')).promise()).result;
+  release(gate);
+  assert.ok(auth._isOk);
+  const ns = auth.ok.ns;
+  t.after(() => release(ns));
+  const clock = resolvePipelined(ns, '/n/a/clock', Clock);
+  assert.ok((await clock.now().promise()).unixMillis > 0n);
+  release(clock);
+  // The export is read-only: capns mkdir through the import is refused.
+  const mk = await run(['mkdir', '--server', imp.address, '/n/a/tmp/x']);
+  assert.equal(mk.code, 1);
+  assert.match(mk.err, /read-only/);
+  // The exporter goes away: calls fail disconnected; the import's own namespace answers.
+  exp.proc.kill('SIGKILL');
+  await assert.rejects(resolvePipelined(ns, '/n/a/clock', Clock).now().promise(), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
+  assert.equal((await ns.members((p) => (p.path = '/n/a')).promise()).result.members.length, 1);
+});
+
+test('capns export refuses to start without credentials; capns import with a wrong token reports it', async (t) => {
+  const noCreds = await run(['export', '--root', '/', '--listen', 'tcp!127.0.0.1!0']);
+  assert.equal(noCreds.code, 1);
+  assert.match(noCreds.err, /--token/);
+  const dir = mkdtempSync(join(tmpdir(), 'capns-proxy-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const manifest = join(dir, 'a.yaml');
+  writeFileSync(manifest, 'version: 1\ncapabilities: { clock: { type: demo.clock } }\nprofiles:\n  svc: { namespace: [ { mount: clock, at: /svc/clock } ] }\n');
+  const exp = await start(t, ['export', '--manifest', manifest, '--root', '/svc', '--listen', 'tcp!127.0.0.1!0', '--token', 'right'], 'export');
+  const imp = await start(t, ['import', exp.address, '/n/a', '--token', 'wrong', '--listen', 'tcp!127.0.0.1!0'], 'rpc');
+  const conn = await connect(imp.address);
+  t.after(() => conn.close());
+  const gate = conn.bootstrap(Gate);
+  const ns = (await gate.authenticate((p) => (p.token = '')).promise()).result.ok.ns;
+  release(gate);
+  t.after(() => release(ns));
+  await assert.rejects(resolvePipelined(ns, '/n/a/clock', Clock).now().promise(), (e: unknown) => e instanceof RpcError && e.type === 'disconnected' && /unknown token/.test(e.message));
+});
