@@ -32,7 +32,12 @@ export interface ConnectOptions {
   readonly tls?: tls.ConnectionOptions;
   /** RPC limits for this connection (docs/rpc.md). */
   readonly limits?: Partial<RpcLimits>;
+  /** How long dialing and authenticating may take together (default 30000 ms). */
+  readonly timeoutMs?: number;
 }
+
+/** The default of `ConnectOptions.timeoutMs`. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /** A generated interface class (`Clock`) or its client class (`Clock.Client`). */
 export type InterfaceLike<C> = { readonly Client: ClientClass<C> } | ClientClass<C>;
@@ -649,27 +654,46 @@ function quote(w: string): string {
  */
 export async function connect(address: string, opts: ConnectOptions = {}): Promise<CapnsClient> {
   parseAddress(address);
-  let conn: RpcConnection;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // A peer that accepts but never answers (not a capns server, a hung one) must not hang
+  // the caller: the dial and the Gate's answer together get `timeoutMs`.
+  let expire: (err: RpcError) => void = () => {};
+  const expired = new Promise<never>((_, reject) => (expire = reject));
+  expired.catch(() => {});
+  const timer = setTimeout(() => expire(new RpcError('disconnected', `no answer from ${address} within ${timeoutMs} ms`)), timeoutMs);
   try {
-    conn = await rpcConnect(address, { ...(opts.tls !== undefined ? { tls: opts.tls } : {}), ...(opts.limits !== undefined ? { limits: opts.limits } : {}) });
-  } catch (e) {
-    throw new RpcError('disconnected', `cannot connect to ${address}: ${(e as Error).message}`, { cause: e });
-  }
-  const gate = conn.bootstrap(Gate);
-  try {
-    const r = (
-      await gate
-        .authenticate((p) => {
-          p.token = opts.token ?? '';
-        })
-        .promise()
-    ).result;
-    if (r._isErr) throw fromFailure(r.err);
-    return new CapnsClient(conn, r.ok.ns, r.ok.profile);
-  } catch (e) {
-    await conn.close();
-    throw e;
+    const dial = rpcConnect(address, { ...(opts.tls !== undefined ? { tls: opts.tls } : {}), ...(opts.limits !== undefined ? { limits: opts.limits } : {}) });
+    let conn: RpcConnection;
+    try {
+      conn = await Promise.race([dial, expired]);
+    } catch (e) {
+      // If the dial completes after all, nobody wants the connection.
+      dial.then((c) => c.destroy(), () => {});
+      if (e instanceof RpcError) throw e;
+      throw new RpcError('disconnected', `cannot connect to ${address}: ${(e as Error).message}`, { cause: e });
+    }
+    const gate = conn.bootstrap(Gate);
+    try {
+      const r = (
+        await Promise.race([
+          gate
+            .authenticate((p) => {
+              p.token = opts.token ?? '';
+            })
+            .promise(),
+          expired,
+        ])
+      ).result;
+      if (r._isErr) throw fromFailure(r.err);
+      return new CapnsClient(conn, r.ok.ns, r.ok.profile);
+    } catch (e) {
+      if (e instanceof RpcError && e.type === 'disconnected') conn.destroy(e);
+      else await conn.close();
+      throw e;
+    } finally {
+      release(gate);
+    }
   } finally {
-    release(gate);
+    clearTimeout(timer);
   }
 }

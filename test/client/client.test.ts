@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CapnsClient, Clock, connect, Echo, FileServer, NsError, RpcError, release } from '../../src/index.js';
@@ -56,6 +57,12 @@ test('tokens select profiles; a wrong token is NS_ERR_PERMISSION; an unreachable
   await assert.rejects(connect(s.rpc, { token: 'wrong' }), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_PERMISSION' && /unknown token/.test(e.message));
   await assert.rejects(connect('tcp!127.0.0.1!1'), (e: unknown) => e instanceof RpcError && e.type === 'disconnected' && /cannot connect/.test(e.message));
   await assert.rejects(connect('no-port'), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT');
+  // A peer that accepts and never answers: the Gate's answer is waited for timeoutMs only.
+  const silent = net.createServer((sock) => sock.on('error', () => {}).resume());
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => silent.close(() => r())));
+  const port = (silent.address() as net.AddressInfo).port;
+  await assert.rejects(connect(`tcp!127.0.0.1!${port}`, { timeoutMs: 300 }), (e: unknown) => e instanceof RpcError && e.type === 'disconnected' && /no answer from .* within 300 ms/.test(e.message));
 });
 
 test('file helpers: writeFile/readFile round trip (larger than one chunk), stat, mkdir, list, remove; /data lands on the host', async (t) => {

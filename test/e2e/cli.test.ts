@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Command } from 'commander';
@@ -149,9 +150,13 @@ test('capns call by schema reflection: Clock.now, a FileServer method, a File in
   assert.deepEqual(JSON.parse(failure.stdout), { result: { err: { code: 'notOpen', message: JSON.parse(failure.stdout).result.err.message } } });
 });
 
-test('capns commands: unreachable server exits 3, bad usage 2, --help 0', async () => {
-  const [unreachable, badAddr, missingArg, badOpt, helpLs, helpCall] = await Promise.all([
+test('capns commands: unreachable or silent server exits 3, bad usage 2, --help 0', async (t) => {
+  const silent = net.createServer((sock) => sock.on('error', () => {}).resume());
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => silent.close(() => r())));
+  const [unreachable, mute, badAddr, missingArg, badOpt, helpLs, helpCall] = await Promise.all([
     capns(['ls', '--server', 'tcp!127.0.0.1!1']),
+    capns(['ls', '--server', `tcp!127.0.0.1!${(silent.address() as net.AddressInfo).port}`, '--timeout', '500']),
     capns(['ls', '--server', 'not an address']),
     capns(['cat']),
     capns(['ls', '--bogus']),
@@ -160,6 +165,8 @@ test('capns commands: unreachable server exits 3, bad usage 2, --help 0', async 
   ]);
   assert.equal(unreachable.code, 3);
   assert.match(unreachable.stderr, /cannot connect to tcp!127\.0\.0\.1!1/);
+  assert.equal(mute.code, 3);
+  assert.match(mute.stderr, /no answer from .* within 500 ms/);
   assert.equal(badAddr.code, 2);
   assert.equal(missingArg.code, 2);
   assert.equal(badOpt.code, 2);

@@ -36,6 +36,7 @@ export interface RemoteOptions {
   ca?: string;
   cert?: string;
   key?: string;
+  timeout?: string;
 }
 
 /** A usage error found by a command (bad JSON, conflicting flags): exit status 2. */
@@ -70,6 +71,7 @@ export function remoteCommand(cmd: Command, jsonHelp = 'print the result as JSON
     .option('--ca <file>', 'with TLS: trust this CA certificate (PEM) for the server')
     .option('--cert <file>', 'with TLS: present this client certificate (PEM; needs --key)')
     .option('--key <file>', 'with TLS: the client certificate\'s private key (PEM)')
+    .option('--timeout <ms>', 'how long connecting and authenticating may take', '30000')
     .addHelpText('after', '\nExit status: 0 done, 1 expected failure (not found, permission, ...), 2 usage, 3 server unreachable or connection lost.')
     .exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT_OK : EXIT_USAGE));
 }
@@ -108,7 +110,9 @@ export async function withClient(name: string, opts: RemoteOptions, io: Io, fn: 
   try {
     try {
       const tls = tlsOptions(opts);
-      client = await connect(server, { token, ...(tls !== undefined && { tls }) });
+      const timeoutMs = Number(opts.timeout ?? 30000);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout ${opts.timeout}: expected a positive number of milliseconds`);
+      client = await connect(server, { token, timeoutMs, ...(tls !== undefined && { tls }) });
     } catch (e) {
       if (e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT') throw new UsageError(`--server: ${e.message}`);
       throw e;
