@@ -165,7 +165,9 @@ export class NinepClient {
   async version(msize: number, version: string): Promise<MessageOf<MessageType.Rversion>> {
     const r = await this.rpc({ type: MessageType.Tversion, msize, version }, NOTAG);
     if (r.type !== MessageType.Rversion) throw new Error(`Tversion answered with type ${r.type}`);
-    if (r.version === '9P2000' || r.version === '9P2000.L') this.dialect = r.version;
+    if (r.version === '9P2000' || r.version === '9P2000.u' || r.version === '9P2000.L') {
+      this.dialect = r.version;
+    }
     this.msize = r.msize;
     return r;
   }
@@ -174,7 +176,7 @@ export class NinepClient {
   async attach(aname = '', uname = 'test'): Promise<{ fid: number; qid: Qid }> {
     const fid = this.fid();
     const r = await this.call(
-      this.dialect === '9P2000.L'
+      this.dialect !== '9P2000'
         ? { type: MessageType.Tattach, fid, afid: NOFID, uname, aname, n_uname: 1000 }
         : { type: MessageType.Tattach, fid, afid: NOFID, uname, aname },
       MessageType.Rattach,

@@ -95,9 +95,13 @@ export function toQid(q: FsQid): Qid {
   return { type: q.type, version: q.version, path: q.path };
 }
 
-/** The stat(5) entry for a FileServer Stat (type and dev are 0, as for a user server). */
-export function toStat(s: FsStat): Stat {
-  return {
+/**
+ * The stat(5) entry for a FileServer Stat (type and dev are 0, as for a user server).
+ * `dotu` (9P2000.u) adds an empty extension and numeric ids (see `numericId`), with
+ * `nUname` the attaching user's.
+ */
+export function toStat(s: FsStat, dotu = false, nUname = NONUNAME): Stat {
+  const stat: Stat = {
     type: 0,
     dev: 0,
     qid: toQid(s.qid),
@@ -110,6 +114,13 @@ export function toStat(s: FsStat): Stat {
     gid: s.gid,
     muid: s.muid,
   };
+  if (dotu) {
+    stat.extension = '';
+    stat.n_uid = numericId(s.uid, nUname);
+    stat.n_gid = numericId(s.gid, nUname);
+    stat.n_muid = numericId(s.muid, nUname);
+  }
+  return stat;
 }
 
 /** open(5) mode byte → OpenMode. Unknown high bits are ignored, as Plan 9's devices do. */
@@ -177,15 +188,20 @@ export async function writeAll(
 
 /**
  * Packs directory entries for a 9P2000 Tread of a directory: as many whole stat(5)
- * entries as fit in `count` bytes (read(5): never a partial entry). Returns the bytes and
- * how many entries they hold.
+ * entries (9P2000.u entries when `dotu`) as fit in `count` bytes (read(5): never a partial
+ * entry). Returns the bytes and how many entries they hold.
  */
-export function packStats(entries: readonly FsStat[], count: number): { data: Buffer; n: number } {
+export function packStats(
+  entries: readonly FsStat[],
+  count: number,
+  dotu = false,
+  nUname = NONUNAME,
+): { data: Buffer; n: number } {
   const w = new Writer(Math.min(count, 64 * 1024));
   let n = 0;
   for (const e of entries) {
     const at = w.pos;
-    writeStat(w, toStat(e));
+    writeStat(w, toStat(e, dotu, nUname));
     if (w.pos > count) {
       w.pos = at;
       break;

@@ -8,7 +8,7 @@
  * leftover bytes, as p9's buffer.go does. Malformed input of any kind raises
  * `NinepProtocolError` and nothing else.
  */
-import { HEADER_SIZE, MessageType, type Dialect } from './constants.js';
+import { HEADER_SIZE, MessageType, NONUNAME, type Dialect } from './constants.js';
 import { NinepProtocolError } from './errors.js';
 import {
   assertNever,
@@ -196,11 +196,21 @@ export function writeStat(w: Writer, s: Stat): void {
   w.str(s.uid);
   w.str(s.gid);
   w.str(s.muid);
+  if (s.extension !== undefined) {
+    // 9P2000.u
+    w.str(s.extension);
+    w.u32(s.n_uid ?? NONUNAME);
+    w.u32(s.n_gid ?? NONUNAME);
+    w.u32(s.n_muid ?? NONUNAME);
+  }
   w.buf.writeUInt16LE(w.pos - at - 2, at);
 }
 
-/** Decodes one stat(5) entry; its size[2] must match what it holds exactly. */
-export function readStat(r: Reader): Stat {
+/**
+ * Decodes one stat(5) entry (with the 9P2000.u fields when `dotu`); its size[2] must
+ * match what it holds exactly.
+ */
+export function readStat(r: Reader, dotu = false): Stat {
   const size = r.u16();
   const start = r.pos;
   const type = r.u16();
@@ -214,8 +224,15 @@ export function readStat(r: Reader): Stat {
   const uid = r.str();
   const gid = r.str();
   const muid = r.str();
+  const stat: Stat = { type, dev, qid, mode, atime, mtime, length, name, uid, gid, muid };
+  if (dotu) {
+    stat.extension = r.str();
+    stat.n_uid = r.u32();
+    stat.n_gid = r.u32();
+    stat.n_muid = r.u32();
+  }
   if (!r.overflow && r.pos - start !== size) r.overflow = true;
-  return { type, dev, qid, mode, atime, mtime, length, name, uid, gid, muid };
+  return stat;
 }
 
 /** The bytes of one stat(5) entry, as Rread of a directory carries it. */
@@ -225,11 +242,14 @@ export function encodeStat(s: Stat): Buffer {
   return w.finish();
 }
 
-/** All stat(5) entries in a directory read's data. Throws NinepProtocolError if malformed. */
-export function decodeStats(data: Uint8Array): Stat[] {
+/**
+ * All stat(5) entries in a directory read's data (9P2000.u entries when `dotu`). Throws
+ * NinepProtocolError if malformed.
+ */
+export function decodeStats(data: Uint8Array, dotu = false): Stat[] {
   const r = new Reader(data);
   const out: Stat[] = [];
-  while (r.remaining > 0 && !r.overflow) out.push(readStat(r));
+  while (r.remaining > 0 && !r.overflow) out.push(readStat(r, dotu));
   if (r.overflow || r.badString) throw new NinepProtocolError('malformed stat in directory data');
   return out;
 }
@@ -297,6 +317,7 @@ export function encodeMessage(m: Message): Buffer {
       break;
     case MessageType.Rerror:
       w.str(m.ename);
+      if (m.errno !== undefined) w.u32(m.errno);
       break;
     case MessageType.Tflush:
       w.u16(m.oldtag);
@@ -327,6 +348,7 @@ export function encodeMessage(m: Message): Buffer {
       w.str(m.name);
       w.u32(m.perm);
       w.u8(m.mode);
+      if (m.extension !== undefined) w.str(m.extension);
       break;
     case MessageType.Tread:
     case MessageType.Treaddir:
@@ -565,7 +587,9 @@ export function encodeDataHeader(m: Rread | Rreaddir): Buffer {
 
 /**
  * Decodes one whole frame (size[4] included, as `NinepFramer` yields it). `dialect`
- * decides whether Tauth and Tattach carry n_uname (9P2000.L) or not. `data` fields are
+ * decides the fields the dialects add to shared messages: n_uname in Tauth and Tattach
+ * (9P2000.u, 9P2000.L); errno in Rerror, extension in Tcreate and the stat extension
+ * (9P2000.u). `data` fields are
  * views into `frame`. Throws NinepProtocolError for anything malformed.
  */
 export function decodeMessage(frame: Uint8Array, dialect: Dialect): Message {
@@ -590,7 +614,9 @@ export function decodeMessage(frame: Uint8Array, dialect: Dialect): Message {
 }
 
 function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect): Message {
-  const dotl = dialect === '9P2000.L';
+  const dotu = dialect === '9P2000.u';
+  // n_uname: 9P2000.u added it to Tauth and Tattach, and 9P2000.L kept it.
+  const nUname = dotu || dialect === '9P2000.L';
   switch (type) {
     case MessageType.Tversion:
     case MessageType.Rversion:
@@ -599,7 +625,7 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
       const afid = r.u32();
       const uname = r.str();
       const aname = r.str();
-      return dotl
+      return nUname
         ? { type, tag, afid, uname, aname, n_uname: r.u32() }
         : { type, tag, afid, uname, aname };
     }
@@ -610,14 +636,16 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
       const afid = r.u32();
       const uname = r.str();
       const aname = r.str();
-      return dotl
+      return nUname
         ? { type, tag, fid, afid, uname, aname, n_uname: r.u32() }
         : { type, tag, fid, afid, uname, aname };
     }
     case MessageType.Rattach:
       return { type, tag, qid: r.qid() };
-    case MessageType.Rerror:
-      return { type, tag, ename: r.str() };
+    case MessageType.Rerror: {
+      const ename = r.str();
+      return dotu ? { type, tag, ename, errno: r.u32() } : { type, tag, ename };
+    }
     case MessageType.Tflush:
       return { type, tag, oldtag: r.u16() };
     case MessageType.Twalk: {
@@ -645,8 +673,10 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
     case MessageType.Rlopen:
     case MessageType.Rlcreate:
       return { type, tag, qid: r.qid(), iounit: r.u32() };
-    case MessageType.Tcreate:
-      return { type, tag, fid: r.u32(), name: r.str(), perm: r.u32(), mode: r.u8() };
+    case MessageType.Tcreate: {
+      const m = { type, tag, fid: r.u32(), name: r.str(), perm: r.u32(), mode: r.u8() };
+      return dotu ? { ...m, extension: r.str() } : m;
+    }
     case MessageType.Tread:
     case MessageType.Treaddir:
       return { type, tag, fid: r.u32(), offset: r.u64(), count: r.u32() };
@@ -669,7 +699,7 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
     case MessageType.Rstat: {
       const n = r.u16();
       const end = r.pos + n;
-      const stat = readStat(r);
+      const stat = readStat(r, dotu);
       if (!r.overflow && r.pos !== end) r.overflow = true;
       return { type, tag, stat };
     }
@@ -677,7 +707,7 @@ function decodeBody(r: Reader, type: MessageType, tag: number, dialect: Dialect)
       const fid = r.u32();
       const n = r.u16();
       const end = r.pos + n;
-      const stat = readStat(r);
+      const stat = readStat(r, dotu);
       if (!r.overflow && r.pos !== end) r.overflow = true;
       return { type, tag, fid, stat };
     }

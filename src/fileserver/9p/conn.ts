@@ -14,7 +14,11 @@ import type { File, FileServer } from '../file-server.js';
 import { decodeMessage, encodeDataHeader, encodeMessage } from './codec.js';
 import {
   AT_REMOVEDIR,
+  DMDEVICE,
   DMDIR,
+  DMNAMEDPIPE,
+  DMSOCKET,
+  DMSYMLINK,
   IOHDRSZ,
   MAXWELEM,
   MessageType,
@@ -28,6 +32,7 @@ import {
   V9FS_MAGIC,
   VERSION9P,
   VERSION9PL,
+  VERSION9PU,
   VERSION_UNKNOWN,
   type Dialect,
 } from './constants.js';
@@ -337,9 +342,14 @@ export class NinepConnection {
   }
 
   private errorReply(tag: number, e: NinepError): RMessage {
-    return this.dialect === VERSION9PL
-      ? { type: MessageType.Rlerror, tag, ecode: e.errno }
-      : { type: MessageType.Rerror, tag, ename: e.ename };
+    switch (this.dialect) {
+      case VERSION9PL:
+        return { type: MessageType.Rlerror, tag, ecode: e.errno };
+      case VERSION9PU:
+        return { type: MessageType.Rerror, tag, ename: e.ename, errno: e.errno };
+      default:
+        return { type: MessageType.Rerror, tag, ename: e.ename };
+    }
   }
 
   /** version(5): negotiates msize and dialect, and resets the session. */
@@ -356,6 +366,7 @@ export class NinepConnection {
     this.track(this.fids.clear());
     let version: string = VERSION_UNKNOWN;
     if (m.version === VERSION9PL) version = VERSION9PL;
+    else if (m.version === VERSION9PU) version = VERSION9PU;
     else if (m.version === VERSION9P || m.version.startsWith(`${VERSION9P}.`)) version = VERSION9P;
     const msize = Math.min(m.msize, this.options.maxMsize);
     if (msize < MIN_MSIZE) version = VERSION_UNKNOWN;
@@ -521,6 +532,10 @@ export class NinepConnection {
         if (entry.open !== null) throw new NinepFail(NinepErrors.Ebadusefid);
         this.checkWritable();
         const dotl = m.type === MessageType.Tlcreate;
+        // 9P2000.u special files (symbolic links, devices, pipes, sockets): a FileServer has none.
+        if (!dotl && (m.perm & (DMSYMLINK | DMDEVICE | DMNAMEDPIPE | DMSOCKET)) !== 0) {
+          throw new NinepFail(NinepErrors.Enotsup);
+        }
         const perm = dotl ? m.mode & 0o777 : m.perm;
         const mode = dotl ? openModeOfFlags(m.flags) : openModeOf(m.mode);
         const res = await file.create(m.name, perm, mode);
@@ -593,8 +608,9 @@ export class NinepConnection {
         return { type: MessageType.Rremove, tag };
       }
       case MessageType.Tstat: {
-        const { file } = this.fileFid(req, m.fid);
-        return { type: MessageType.Rstat, tag, stat: toStat(await file.stat()) };
+        const { entry, file } = this.fileFid(req, m.fid);
+        const stat = toStat(await file.stat(), this.dialect === VERSION9PU, entry.nUname);
+        return { type: MessageType.Rstat, tag, stat };
       }
       case MessageType.Twstat: {
         const { entry, file } = this.fileFid(req, m.fid);
@@ -785,7 +801,7 @@ export class NinepConnection {
     }
     const index = state.nextIndex;
     const entries = await file.readDir(index, Math.min(1024, Math.max(1, Math.floor(count / 48))));
-    const { data, n } = packStats(entries, count);
+    const { data, n } = packStats(entries, count, this.dialect === VERSION9PU, entry.nUname);
     if (n === 0 && entries.length > 0) throw new NinepFail(NinepErrors.Ebadarg);
     state.nextIndex = index + n;
     state.nextOffset = offset + BigInt(data.length);

@@ -82,11 +82,12 @@ export const enum MessageType {
 }
 
 /** The protocol dialects this bridge speaks, as Tversion spells them. */
-export type Dialect = '9P2000' | '9P2000.L';
+export type Dialect = '9P2000' | '9P2000.u' | '9P2000.L';
 
 /** Version strings (version(5)). */
 export const VERSION9P = '9P2000';
 export const VERSION9PL = '9P2000.L';
+export const VERSION9PU = '9P2000.u';
 /** Rversion's answer to a version the server does not speak. */
 export const VERSION_UNKNOWN = 'unknown';
 
@@ -135,6 +136,11 @@ export const DMAPPEND = 0x40000000;
 export const DMEXCL = 0x20000000;
 export const DMAUTH = 0x08000000;
 export const DMTMP = 0x04000000;
+/** 9P2000.u special files (Tcreate extension): symbolic link, device, pipe, socket. */
+export const DMSYMLINK = 0x02000000;
+export const DMDEVICE = 0x00800000;
+export const DMNAMEDPIPE = 0x00200000;
+export const DMSOCKET = 0x00100000;
 
 /** Linux open(2) flags as Tlopen/Tlcreate carry them (9P2000.L). */
 export const L_O_ACCMODE = 0o3;

@@ -16,7 +16,11 @@ export interface Qid {
   path: bigint;
 }
 
-/** A directory entry as stat(5) encodes it (9P2000). */
+/**
+ * A directory entry as stat(5) encodes it (9P2000). 9P2000.u appends `extension`,
+ * `n_uid`, `n_gid` and `n_muid`: present (all four) exactly when the entry is in that
+ * dialect.
+ */
 export interface Stat {
   type: number;
   dev: number;
@@ -29,6 +33,10 @@ export interface Stat {
   uid: string;
   gid: string;
   muid: string;
+  extension?: string;
+  n_uid?: number;
+  n_gid?: number;
+  n_muid?: number;
 }
 
 /** One Rreaddir entry (9P2000.L): qid[13] offset[8] type[1] name[s]. */
@@ -53,7 +61,7 @@ export interface Rversion extends Base<MessageType.Rversion> {
   msize: number;
   version: string;
 }
-/** `n_uname` is present in 9P2000.L only (undefined in 9P2000). */
+/** `n_uname` is present in 9P2000.u and 9P2000.L only (undefined in 9P2000). */
 export interface Tauth extends Base<MessageType.Tauth> {
   afid: number;
   uname: string;
@@ -63,7 +71,7 @@ export interface Tauth extends Base<MessageType.Tauth> {
 export interface Rauth extends Base<MessageType.Rauth> {
   aqid: Qid;
 }
-/** `n_uname` is present in 9P2000.L only (undefined in 9P2000). */
+/** `n_uname` is present in 9P2000.u and 9P2000.L only (undefined in 9P2000). */
 export interface Tattach extends Base<MessageType.Tattach> {
   fid: number;
   afid: number;
@@ -74,8 +82,10 @@ export interface Tattach extends Base<MessageType.Tattach> {
 export interface Rattach extends Base<MessageType.Rattach> {
   qid: Qid;
 }
+/** `errno` is present in 9P2000.u only. */
 export interface Rerror extends Base<MessageType.Rerror> {
   ename: string;
+  errno?: number;
 }
 export interface Tflush extends Base<MessageType.Tflush> {
   oldtag: number;
@@ -97,11 +107,14 @@ export interface Ropen extends Base<MessageType.Ropen> {
   qid: Qid;
   iounit: number;
 }
+/** `extension` is present in 9P2000.u only. */
+/** `extension` is present in 9P2000.u only. */
 export interface Tcreate extends Base<MessageType.Tcreate> {
   fid: number;
   name: string;
   perm: number;
   mode: number;
+  extension?: string;
 }
 export interface Rcreate extends Base<MessageType.Rcreate> {
   qid: Qid;

@@ -306,6 +306,10 @@ const BODIES: [MessageType, Fields][] = [
 type Tagged = { m: Message; dialect: Dialect };
 const in9P = (m: object): Tagged => ({ m: m as Message, dialect: '9P2000' });
 const in9PL = (m: object): Tagged => ({ m: m as Message, dialect: '9P2000.L' });
+const in9PU = (m: object): Tagged => ({ m: m as Message, dialect: '9P2000.u' });
+const statU = fc
+  .tuple(stat, str, u32, u32, u32)
+  .map(([s, extension, n_uid, n_gid, n_muid]) => ({ ...s, extension, n_uid, n_gid, n_muid }));
 
 /** A message of any type, with the dialect it must be decoded in. */
 const anyMessage: fc.Arbitrary<Tagged> = fc.oneof(
@@ -324,6 +328,23 @@ const anyMessage: fc.Arbitrary<Tagged> = fc.oneof(
   fc
     .record({ tag: u16, fid: u32, afid: u32, uname: str, aname: str, n_uname: u32 })
     .map((r) => in9PL({ type: MessageType.Tattach, ...r })),
+  // 9P2000.u: the same messages with the fields the dialect adds.
+  fc
+    .record({ tag: u16, afid: u32, uname: str, aname: str, n_uname: u32 })
+    .map((r) => in9PU({ type: MessageType.Tauth, ...r })),
+  fc
+    .record({ tag: u16, fid: u32, afid: u32, uname: str, aname: str, n_uname: u32 })
+    .map((r) => in9PU({ type: MessageType.Tattach, ...r })),
+  fc
+    .record({ tag: u16, ename: str, errno: u32 })
+    .map((r) => in9PU({ type: MessageType.Rerror, ...r })),
+  fc
+    .record({ tag: u16, fid: u32, name: str, perm: u32, mode: u8, extension: str })
+    .map((r) => in9PU({ type: MessageType.Tcreate, ...r })),
+  fc.record({ tag: u16, stat: statU }).map((r) => in9PU({ type: MessageType.Rstat, ...r })),
+  fc
+    .record({ tag: u16, fid: u32, stat: statU })
+    .map((r) => in9PU({ type: MessageType.Twstat, ...r })),
 );
 
 test('every message type has a round-trip arbitrary', () => {
@@ -394,20 +415,30 @@ test('stat and dirent helpers round-trip (fast-check)', () => {
       assert.deepEqual(normalize(decodeStats(bytes) as never), normalize(stats as never));
     }),
   );
+  fc.assert(
+    fc.property(fc.array(statU, { maxLength: 5 }), (stats) => {
+      const bytes = Buffer.concat(stats.map(encodeStat));
+      assert.deepEqual(normalize(decodeStats(bytes, true) as never), normalize(stats as never));
+    }),
+  );
   const d = { qid: { type: 0x80, version: 1, path: 2n }, offset: 3n, type: 4, name: 'x' };
   assert.deepEqual(decodeDirents(encodeDirent(d)), [d]);
 });
 
 test('random bytes only ever raise NinepProtocolError (fast-check)', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.boolean(), (bytes, dotl) => {
-      const framer = new NinepFramer(1 << 16);
-      try {
-        for (const f of framer.push(bytes)) decodeMessage(f, dotl ? '9P2000.L' : '9P2000');
-      } catch (err) {
-        assert.ok(err instanceof NinepProtocolError, String(err));
-      }
-    }),
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 200 }),
+      fc.constantFrom<Dialect>('9P2000', '9P2000.u', '9P2000.L'),
+      (bytes, dialect) => {
+        const framer = new NinepFramer(1 << 16);
+        try {
+          for (const f of framer.push(bytes)) decodeMessage(f, dialect);
+        } catch (err) {
+          assert.ok(err instanceof NinepProtocolError, String(err));
+        }
+      },
+    ),
     { numRuns: 5000 },
   );
 });

@@ -55,8 +55,9 @@ test('Tversion negotiates msize down to the server maximum and names the dialect
     version: '9P2000.L',
   });
   assert.equal((await c.version(8192, '9P2000')).msize, 8192);
+  assert.equal((await c.version(8192, '9P2000.u')).version, '9P2000.u');
   assert.equal(
-    (await c.version(8192, '9P2000.u')).version,
+    (await c.version(8192, '9P2000.x')).version,
     '9P2000',
     'a dialect we do not speak is answered with the base protocol',
   );
@@ -869,4 +870,49 @@ test('a session sent one byte per TCP write is served exactly as sent whole (tra
   const r = got[5]!;
   assert.equal(r.type === MessageType.Rread && Buffer.from(r.data).toString(), 'byte by byte');
   await c.close();
+});
+
+test('9P2000.u: n_uname at attach, Rerror with errno, stat with numeric ids, special files refused', async (t) => {
+  const h = await startServer(t);
+  const c = await h.client('9P2000.u', 8192 + 24);
+  assert.equal(c.dialect, '9P2000.u');
+  const { fid } = await c.attach('', 'glenda');
+  const missing = await c.rpc({ type: MessageType.Twalk, fid, newfid: 9, wname: ['nope'] });
+  assert.deepEqual(missing.type === MessageType.Rerror && [missing.ename, missing.errno], [
+    'file not found',
+    ENOENT,
+  ]);
+  const f = await c.walk(fid, []);
+  await c.call(
+    { type: MessageType.Tcreate, fid: f, name: 'x', perm: 0o644, mode: ORDWR, extension: '' },
+    MessageType.Rcreate,
+  );
+  const st = (await c.call({ type: MessageType.Tstat, fid: f }, MessageType.Rstat)).stat;
+  assert.deepEqual(
+    [st.name, st.extension, st.n_uid],
+    ['x', '', 1000],
+    'names that are not numbers map to n_uname',
+  );
+  const g = await c.walk(fid, []);
+  const link = await c.rpc({
+    type: MessageType.Tcreate,
+    fid: g,
+    name: 'l',
+    perm: 0x02000000 | 0o777,
+    mode: OREAD,
+    extension: '/etc/passwd',
+  });
+  assert.deepEqual(link.type === MessageType.Rerror && [link.ename, link.errno], [
+    'Operation not supported',
+    95,
+  ]);
+  await c.open(g, OREAD);
+  const entries = decodeStats(await c.read(g, 0n, 8000), true);
+  assert.deepEqual(
+    entries.map((e) => [e.name, e.n_uid]),
+    [['x', 1000]],
+  );
+  await c.clunk(g);
+  await c.clunk(f);
+  await c.clunk(fid);
 });
