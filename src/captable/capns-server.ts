@@ -6,6 +6,8 @@
  *   rpc listeners         -> each connection bootstraps a Gate: credentials in, a fork of
  *                            the profile's namespace out, every capability a fresh grant
  *   9p listeners          -> the namespace file tree of one profile, for 9P clients
+ *   http listeners        -> the admin API, JSON gateway and web page (src/admin), one
+ *                            session namespace per profile, granted like a Gate client's
  *
  * Constructed by `startCapnsServer` (which listens); the CLI is the only caller that
  * reads argv/env and installs signal handlers.

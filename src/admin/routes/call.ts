@@ -8,6 +8,7 @@ import { NsError } from '../../errors.js';
 import { classify } from '../error-handler.js';
 import { profileOf, requireProfile, type RouteContext, type ZApp } from './context.js';
 
+/** Registers POST /api/v1/call on `app` (any profile). */
 export function callRoutes(app: ZApp, ctx: RouteContext): void {
   const onRequest = requireProfile(ctx);
   app.post(

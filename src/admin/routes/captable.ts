@@ -12,6 +12,7 @@ const grant = z.object({
   revoked: z.boolean(),
 });
 
+/** Registers /api/v1/captable* on `app` (admin profiles only). */
 export function captableRoutes(app: ZApp, ctx: RouteContext): void {
   const onRequest = requireAdmin(ctx);
   const tags = ['captable'];

@@ -10,6 +10,7 @@ import type { AdminMetrics } from '../metrics.js';
 /** The app, typed by zod schemas. */
 export type ZApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
+/** What the route families share: the deps, the metrics, the schema reflection. */
 export interface RouteContext {
   readonly deps: AdminDeps;
   readonly metrics: AdminMetrics;

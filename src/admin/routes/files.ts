@@ -6,6 +6,7 @@ import { profileOf, requireProfile, type RouteContext, type ZApp } from './conte
 const pathQuery = z.object({ path: z.string().min(1).startsWith('/') });
 const ok = z.object({ ok: z.literal(true) });
 
+/** Registers /api/v1/files* on `app` (any profile; the session's namespace decides). */
 export function fileRoutes(app: ZApp, ctx: RouteContext): void {
   const onRequest = requireProfile(ctx);
   const session = (req: Parameters<typeof profileOf>[0]) => ctx.deps.session(profileOf(req).name);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { errorBody } from '../error-handler.js';
 import { requireAdmin, type RouteContext, type ZApp } from './context.js';
 
+/** Registers /healthz, /readyz and /metrics on `app`. */
 export function healthRoutes(app: ZApp, ctx: RouteContext): void {
   const status = z.object({ status: z.string() });
   app.get('/healthz', { schema: { tags: ['health'], security: [], response: { 200: status } } }, async () => ({ status: 'ok' }));

@@ -9,6 +9,7 @@ const position = z.enum(['replace', 'before', 'after']).default('replace');
 const pathQuery = z.object({ path: z.string().min(1).startsWith('/') });
 const ok = z.object({ ok: z.literal(true) });
 
+/** Registers /api/v1/whoami, /api/v1/ns/* and /api/v1/session on `app` (any profile). */
 export function namespaceRoutes(app: ZApp, ctx: RouteContext): void {
   const onRequest = requireProfile(ctx);
   const session = (req: Parameters<typeof profileOf>[0]) => ctx.deps.session(profileOf(req).name);

@@ -9,6 +9,7 @@ const FILES: Readonly<Record<string, string>> = {
   'style.css': 'text/css; charset=utf-8',
 };
 
+/** Registers / and /ui/:file (open: the page asks for a token itself). */
 export function webRoutes(app: ZApp, ctx: RouteContext): void {
   const root = ctx.deps.webRoot ?? new URL('../web/', import.meta.url);
   const load = async (name: string): Promise<{ type: string; text: string }> => {
