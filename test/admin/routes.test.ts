@@ -176,3 +176,18 @@ test('health, readiness, metrics, OpenAPI, docs and the web page are served; COR
   assert.equal(preflight.headers.get('access-control-allow-origin'), null);
   assert.equal(preflight.status, 404);
 });
+
+test('sessions: DELETE /api/v1/session takes its grants out of the table; closing the listener leaves none', async (t) => {
+  const { base, server } = await startServer(t);
+  const holder = (await api(base, 'GET', '/api/v1/whoami')).json.holder as string;
+  await api(base, 'GET', '/api/v1/whoami', { token: GUEST_TOKEN });
+  assert.equal(server.captable.list(holder).length, 4);
+  assert.equal((await api(base, 'DELETE', '/api/v1/session')).status, 200);
+  assert.equal(server.captable.list(holder).length, 0);
+  assert.ok(server.captable.size > 0, 'the guest session still holds its grants');
+  // The next request makes a new session with fresh grants.
+  await api(base, 'GET', '/api/v1/ns/list?path=/');
+  assert.equal(server.captable.list(holder).length, 4);
+  await server.close();
+  assert.equal(server.captable.size, 0);
+});
