@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ADMIN_TOKEN, GUEST_TOKEN, api, startServer } from './harness.js';
+import { parseManifest } from '../../src/manifest/parse.js';
+import { ADMIN_TOKEN, GUEST_TOKEN, MANIFEST, api, startServer } from './harness.js';
 
 test('namespace: union members in order, listing first-wins, bind/mount/unmount in the profile session only', async (t) => {
   const { base } = await startServer(t);
@@ -190,4 +191,33 @@ test('sessions: DELETE /api/v1/session takes its grants out of the table; closin
   assert.equal(server.captable.list(holder).length, 4);
   await server.close();
   assert.equal(server.captable.size, 0);
+});
+
+test('reload: the http listener stays open, new profiles get in, a session keeps its namespace until renewed', async (t) => {
+  const { base, server } = await startServer(t);
+  assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/svc/clock', { token: GUEST_TOKEN })).status, 200);
+  const OPS = 'ops-token-0123456789abcdef';
+  const next = MANIFEST.replace(
+    `  guest:
+    auth: { tokens: ["${GUEST_TOKEN}"], loopback: true }
+    namespace:
+      - { mount: clock, at: /svc/clock }`,
+    `  guest:
+    auth: { tokens: ["${GUEST_TOKEN}"], loopback: true }
+    namespace:
+      - { mount: tmp, at: /guest-tmp }
+  ops:
+    auth: { tokens: ["${OPS}"] }
+    namespace:
+      - { mount: clock, at: /ops/clock }`,
+  );
+  assert.notEqual(next, MANIFEST);
+  const report = await server.reload(parseManifest(next, { file: 'next.yaml', env: {} }));
+  assert.deepEqual(report.listenersClosed, []);
+  assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/ops/clock', { token: OPS })).status, 200);
+  // The guest's open session is its process group: it keeps the namespace it had.
+  assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/svc/clock', { token: GUEST_TOKEN })).status, 200);
+  await api(base, 'DELETE', '/api/v1/session', { token: GUEST_TOKEN });
+  assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/svc/clock', { token: GUEST_TOKEN })).status, 404);
+  assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/guest-tmp', { token: GUEST_TOKEN })).json.interfaceName, 'FileServer');
 });
