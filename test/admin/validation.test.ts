@@ -5,6 +5,7 @@
  * a MemFileServer, a namespace served in process.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test, type TestContext } from 'node:test';
 import type { Client } from 'capnp-es';
 import { buildAdminApp, type AdminDeps, type AdminSession } from '../../src/admin/app.js';
@@ -62,7 +63,14 @@ function buildApp(t: TestContext, opts: { peerIsLoopback: boolean }) {
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-test('every NsError code has an HTTP status in docs/errors.md, and none is a 5xx but NS_ERR_IO', () => {
+test('the HTTP column of docs/errors.md is what the error handler sends, for every NsError code', async () => {
+  const text = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+  const documented = new Map<string, number>();
+  for (const m of text.matchAll(/^\| `(NS_ERR_[A-Z_]+)` \|[^|]*\|[^|]*\| (\d{3}) \|/gm)) documented.set(m[1]!, Number(m[2]));
+  assert.deepEqual(Object.fromEntries(documented), { ...STATUS_OF });
+});
+
+test('every NsError code has an HTTP status, and none is a 5xx but NS_ERR_IO', () => {
   for (const code of NS_ERROR_CODES) {
     const status = STATUS_OF[code];
     assert.ok(status >= 400 && status < 600, code);
