@@ -174,6 +174,22 @@ export class NinepServer {
       corked = false;
       socket.uncork();
     };
+    // Input stops while the connection asks (too many requests in flight, draining) or
+    // while replies the client has not read pile up: a client that sends requests and
+    // never reads the answers holds at most about maxBuffered + maxOutstanding * msize.
+    let connPaused = false;
+    let writeBlocked = false;
+    const maxBuffered = 4 * this.opts.maxMsize;
+    const update = (): void => {
+      if (connPaused || writeBlocked) socket.pause();
+      else socket.resume();
+    };
+    socket.on('drain', () => {
+      if (writeBlocked) {
+        writeBlocked = false;
+        update();
+      }
+    });
     const transport: NinepTransport = {
       write: (frame) => {
         if (socket.destroyed) return;
@@ -183,9 +199,19 @@ export class NinepServer {
           process.nextTick(uncork);
         }
         socket.write(frame);
+        if (!writeBlocked && socket.writableLength > maxBuffered) {
+          writeBlocked = true;
+          update();
+        }
       },
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
+      pause: () => {
+        connPaused = true;
+        update();
+      },
+      resume: () => {
+        connPaused = false;
+        update();
+      },
       end: () => socket.end(() => socket.destroy()),
       destroy: () => socket.destroy(),
     };

@@ -916,3 +916,31 @@ test('9P2000.u: n_uname at attach, Rerror with errno, stat with numeric ids, spe
   await c.clunk(f);
   await c.clunk(fid);
 });
+
+test('a client that never reads its replies stops being read: the server does not buffer without bound', async (t) => {
+  const h = await startServer(t, { maxOutstanding: 16 });
+  const c = await h.client('9P2000.L');
+  const { fid } = await c.attach();
+  await makeFile(c, fid, 'f', Buffer.alloc(60_000, 1));
+  const f = await c.walk(fid, ['f']);
+  await c.open(f, OREAD);
+  c.socket.pause(); // stop reading replies
+  const before = h.fs.calls;
+  const n = 2000; // 2000 x 60 KB of replies: far more than any socket buffer holds
+  const replies = Array.from({ length: n }, () =>
+    c.rpc({ type: MessageType.Tread, fid: f, offset: 0n, count: 60_000 }).catch(() => undefined),
+  );
+  // Let the server run for a while; then it must have stopped reading well short of n.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 10));
+  const served = h.fs.calls - before;
+  assert.ok(
+    served < n / 2,
+    `the server served ${served} of ${n} reads for a client that reads nothing`,
+  );
+  // Reading again lets everything through.
+  c.socket.resume();
+  await Promise.all(replies);
+  assert.equal(h.fs.calls - before, n);
+  await c.clunk(f);
+  await c.clunk(fid);
+});
