@@ -62,23 +62,36 @@ export function newMessage(initialBytes = 256): $.Message {
 export class MessagePool {
   readonly #free: $.Message[] = [];
   readonly #mine = new WeakSet<$.Message>();
+  /** Bytes of buffers held by the free messages. */
+  #freeBytes = 0;
 
   get(): $.Message {
     const m = this.#free.pop();
-    if (m !== undefined) return m;
+    if (m !== undefined) {
+      this.#freeBytes -= m._capnp.segments[0]!.buffer.byteLength;
+      return m;
+    }
     const msg = newMessage();
     this.#mine.add(msg);
     return msg;
   }
 
-  /** Takes back a message from `get()` (others are ignored). Its cap table must be empty. */
+  /**
+   * Takes back a message from `get()` (others are ignored). Its cap table must be empty
+   * and nothing may still read its buffer (the connection puts results back after the
+   * peer's Finish, so their bytes are long written). Messages that grew (a 64 KiB Data
+   * result) are kept too, within POOL_BYTES, so repeated large results reuse their buffer
+   * instead of allocating and zeroing a new one, and feeding the GC, each time.
+   */
   put(msg: $.Message): void {
     if (!this.#mine.has(msg) || this.#free.length >= 64) return;
     const seg = msg._capnp.segments[0];
-    if (seg === undefined || seg.buffer.byteLength > 4096) {
+    const size = seg?.buffer.byteLength ?? 0;
+    if (seg === undefined || msg._capnp.segments.length !== 1 || size > POOL_MAX_MESSAGE || this.#freeBytes + size > POOL_BYTES) {
       this.#mine.delete(msg);
       return;
     }
+    this.#freeBytes += size;
     new Uint8Array(seg.buffer, 0, seg.byteLength).fill(0);
     // Keep the root pointer word allocated, as getSegment(0) leaves a new message.
     seg.byteLength = 8;
@@ -89,6 +102,10 @@ export class MessagePool {
 }
 
 const RESET_TRAVERSAL = newMessage()._capnp.traversalLimit;
+
+/** The largest message a pool keeps, and the bytes it keeps in all (per connection). */
+const POOL_MAX_MESSAGE = 1 << 20;
+const POOL_BYTES = 2 << 20;
 
 /** Per-call options travel on the capnp-es Call object under this key. */
 export const kCallOptions = Symbol('ns.rpc.callOptions');
