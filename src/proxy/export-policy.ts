@@ -17,7 +17,13 @@ import { NsError } from '../errors.js';
 import { CapTable } from '../gen/captable.js';
 import { OpenMode_Access } from '../gen/common.js';
 import { Clock, Echo } from '../gen/demo.js';
-import { File, FileServer, File_Open$Params } from '../gen/fileserver.js';
+import {
+  File,
+  FileServer,
+  File_Create$Params,
+  File_Open$Params,
+  File_Walk$Params,
+} from '../gen/fileserver.js';
 import {
   Gate,
   Namespace,
@@ -57,6 +63,13 @@ const INTERFACES: ReadonlyMap<string, { interfaceId: bigint; methods: readonly M
 const NS = Namespace.Client.interfaceId;
 const FILE = File.Client.interfaceId;
 const CAPTABLE = CapTable.Client.interfaceId;
+const FILE_SERVER = FileServer.Client.interfaceId;
+
+/** File methods by id. */
+const enum FileMethod {
+  walk = 0,
+  create = 2,
+}
 
 /** Namespace methods by id. */
 const enum NsMethod {
@@ -213,17 +226,91 @@ export class ExportPolicy implements MembranePolicy {
   readonly checkParams:
     ((interfaceId: bigint, methodId: number, params: Struct) => RpcError | undefined) | undefined;
 
-  /** `switches`: the export's revocation and the peer's; any revoked refuses everything. */
+  /** With path patterns: the policy of the capabilities a call's results hold. */
+  readonly resultsPolicy:
+    ((interfaceId: bigint, methodId: number, params: Struct) => MembranePolicy) | undefined;
+  /**
+   * With path patterns, for a File: its path in the export (cleaned, absolute), known
+   * because it was reached by Namespace.walk and File.walk/create from there. Undefined
+   * for every other capability.
+   */
+  readonly #path: string | undefined;
+
+  /** `switches`: revocations (the export's); any revoked refuses everything. */
   constructor(options: {
     readOnly: boolean;
     filter: ExportFilter;
     switches: readonly Revocation[];
+    path?: string;
   }) {
     this.#readOnly = options.readOnly;
     this.#filter = options.filter;
     this.#switches = options.switches;
+    this.#path = options.path;
     this.checkParams =
       this.#readOnly || this.#hasPatterns() ? (i, m, p) => this.#checkParams(i, m, p) : undefined;
+    this.resultsPolicy = this.#hasPatterns()
+      ? (i, m, p) => this.#resultsPolicy(i, m, p)
+      : undefined;
+  }
+
+  #at(path: string): ExportPolicy {
+    return new ExportPolicy({
+      readOnly: this.#readOnly,
+      filter: this.#filter,
+      switches: this.#switches,
+      path,
+    });
+  }
+
+  /**
+   * Path tracking into file trees: Namespace.walk(path) returns the File at `path`;
+   * File.walk(names) the File at its path + names; File.create(name) at its path + name.
+   */
+  #resultsPolicy(interfaceId: bigint, methodId: number, params: Struct): MembranePolicy {
+    if (interfaceId === NS && methodId === (NsMethod.walk as number)) {
+      return this.#at(cleanPath(view(Namespace_Bind$Params, params).path));
+    }
+    if (interfaceId === FILE && this.#path !== undefined) {
+      if (methodId === (FileMethod.walk as number)) {
+        const names = view(File_Walk$Params, params).names.toArray();
+        return this.#at(cleanPath([this.#path, ...names].join('/')));
+      }
+      if (methodId === (FileMethod.create as number)) {
+        return this.#at(cleanPath(`${this.#path}/${view(File_Create$Params, params).name}`));
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Path patterns on file trees: walks and creates are checked name by name (every
+   * prefix, as exportfs checks each path it walks); a File of unknown path (a FileServer
+   * attached directly) cannot be used: reach files with Namespace.walk instead.
+   */
+  #checkFilePath(interfaceId: bigint, methodId: number, params: Struct): RpcError | undefined {
+    if (interfaceId === FILE_SERVER) {
+      return denied(
+        'FileServer.attach is not available through a path-filtered export (use Namespace.walk)',
+      );
+    }
+    const walk = methodId === (FileMethod.walk as number);
+    if (interfaceId !== FILE || (!walk && methodId !== (FileMethod.create as number)))
+      return undefined;
+    if (this.#path === undefined)
+      return denied('a file of unknown path, through a path-filtered export');
+    const names = walk
+      ? view(File_Walk$Params, params).names.toArray()
+      : [view(File_Create$Params, params).name];
+    let at = this.#path;
+    for (const n of names) {
+      // `..` at a file server's root stays there (walk(5)): lexical tracking would drift.
+      if (n === '..' || n === '.')
+        return denied('.. and . are not walked through a path-filtered export');
+      at = `${at === '/' ? '' : at}/${n}`;
+      if (!this.pathAllowed(at)) return denied(`path ${at.slice(0, 60)} is not exported`);
+    }
+    return undefined;
   }
 
   check(interfaceId: bigint, methodId: number): RpcError | undefined {
@@ -245,6 +332,10 @@ export class ExportPolicy implements MembranePolicy {
   }
 
   #checkParams(interfaceId: bigint, methodId: number, params: Struct): RpcError | undefined {
+    if (this.#hasPatterns()) {
+      const e = this.#checkFilePath(interfaceId, methodId, params);
+      if (e !== undefined) return e;
+    }
     if (interfaceId === FILE) {
       if (!this.#readOnly) return undefined;
       if (methodId === 1) {

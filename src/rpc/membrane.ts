@@ -41,21 +41,29 @@ export interface MembranePolicy {
    */
   readonly checkParams?:
     ((interfaceId: bigint, methodId: number, params: Struct) => RpcError | undefined) | undefined;
+  /**
+   * Optional, consulted only with `checkParams`: the policy for the capabilities in this
+   * call's results (and calls pipelined on them), given its params — e.g. one that knows
+   * the path of the File a walk returns. Default: this policy. Must not throw.
+   */
+  readonly resultsPolicy?:
+    ((interfaceId: bigint, methodId: number, params: Struct) => MembranePolicy) | undefined;
 }
 
 /**
  * Runs `policy` on `call`. With a `checkParams`, the params are built here (a func call
  * becomes a data call carrying them, per-call options kept) so the policy reads exactly
- * what is sent. Returns the call to deliver, or the error to fail it with.
+ * what is sent. Returns the call to deliver and the policy for its results, or the error
+ * to fail it with.
  */
 function admit(
   call: Call<Struct, Struct>,
   policy: MembranePolicy,
-): Call<Struct, Struct> | RpcError {
+): { call: Call<Struct, Struct>; policy: MembranePolicy } | RpcError {
   const { interfaceId, methodId } = call.method;
   const err = policy.check(interfaceId, methodId);
   if (err !== undefined) return err;
-  if (policy.checkParams === undefined) return call;
+  if (policy.checkParams === undefined) return { call, policy };
   let params: Struct;
   let out: Call<Struct, Struct> = call;
   try {
@@ -70,7 +78,9 @@ function admit(
   } catch (e) {
     return new RpcError('failed', `bad params: ${(e as Error).message}`);
   }
-  return policy.checkParams(interfaceId, methodId, params) ?? out;
+  const refused = policy.checkParams(interfaceId, methodId, params);
+  if (refused !== undefined) return refused;
+  return { call: out, policy: policy.resultsPolicy?.(interfaceId, methodId, params) ?? policy };
 }
 
 /** Capability tables already wrapped (each results message's table is wrapped once). */
@@ -104,11 +114,12 @@ class MembraneAnswer implements Answer<Struct> {
   }
 
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
+    // The capability at `ops` is one of this answer's results: this answer's policy.
     const c = admit(call, this.policy);
     if (c instanceof RpcError) return new BrokenAnswer(c) as unknown as Answer<R>;
     return new MembraneAnswer(
-      this.inner.pipelineCall(ops, c as unknown as Call<P, R>),
-      this.policy,
+      this.inner.pipelineCall(ops, c.call as unknown as Call<P, R>),
+      c.policy,
     ) as unknown as Answer<R>;
   }
 
@@ -133,7 +144,7 @@ class MembraneHook extends RefHook {
     if (inner === null) return new BrokenAnswer(new RpcError('failed', 'capability was released'));
     const c = admit(call, this.policy);
     if (c instanceof RpcError) return new BrokenAnswer(c);
-    return new MembraneAnswer(inner.call(c), this.policy);
+    return new MembraneAnswer(inner.call(c.call), c.policy);
   }
 
   protected dispose(): void {

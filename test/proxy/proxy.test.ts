@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from 'capnp-es';
 import { serveFileServer } from '../../src/fileserver/file-server-rpc.js';
+import { DMDIR } from '../../src/fileserver/file-server.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
 import { OpenMode_Access } from '../../src/gen/common.js';
 import { FileServer } from '../../src/gen/fileserver.js';
@@ -232,4 +233,42 @@ test('a peer that goes silent without closing is detected by the heartbeat', asy
   const again = resolvePipelined(ns, '/n/a/counter', Counter);
   assert.equal(await increment(again), 43n);
   release(c); release(again);
+});
+
+test('path patterns follow into file trees: File walks are checked name by name; attach and .. are refused', async (t) => {
+  const mem = new MemFileServer();
+  const { root: r0 } = await mem.attach('');
+  for (const name of ['secret', 'pub']) {
+    const d = await r0.create(name, DMDIR | 0o755, { access: 'read' });
+    await d.file!.clunk();
+  }
+  await r0.clunk();
+  const table = new MountTable<Client>();
+  table.bind('/svc/files', { cap: serveFileServer(mem).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'files' });
+  const host = serveNamespace(table);
+  const exp = await startExport({ ns: host, root: '/svc', listen: '127.0.0.1:0', tokens: ['sesame'], filter: parseExportFilter('- ^\\./files/secret') });
+  release(host);
+  t.after(() => exp.destroy());
+  const { imp } = await importer(t, exp.address);
+  const ns = importedNamespace(imp);
+  t.after(() => release(ns));
+  const notExported = /not exported/;
+  await assert.rejects(ns.walk((p) => (p.path = '/files/secret')).promise(), notExported);
+  const pub = (await ns.walk((p) => (p.path = '/files/pub')).promise()).result;
+  assert.ok(pub._isFile, pub._isErr ? pub.err.message : '');
+  release(pub.file);
+  // From the directory /files: walking into secret is refused, pub is fine, .. is refused.
+  const dir = (await ns.walk((p) => (p.path = '/files')).promise()).result.file;
+  await assert.rejects(dir.walk((p) => p._initNames(1).set(0, 'secret')).promise(), notExported);
+  const w = (await dir.walk((p) => p._initNames(1).set(0, 'pub')).promise()).result;
+  assert.ok(w._isFile);
+  // And from pub (a File derived from a File): its path is known, .. cannot climb.
+  await assert.rejects(w.file.walk((p) => { const n = p._initNames(2); n.set(0, '..'); n.set(1, 'secret'); }).promise(), /are not walked/);
+  await assert.rejects(dir.create((p) => { p.name = 'secret'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise(), notExported);
+  release(w.file);
+  release(dir);
+  // A FileServer resolved through the export cannot be attached (its files' paths are unknown).
+  const fs = resolvePipelined(ns, '/files', FileServer);
+  await assert.rejects(fs.attach((p) => (p.aname = '')).promise(), /attach is not available/);
+  release(fs);
 });
