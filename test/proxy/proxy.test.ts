@@ -240,7 +240,7 @@ test('path patterns follow into file trees: File walks are checked name by name;
   const { root: r0 } = await mem.attach('');
   for (const name of ['secret', 'pub']) {
     const d = await r0.create(name, DMDIR | 0o755, { access: 'read' });
-    await d.file!.clunk();
+    await d.file.clunk();
   }
   await r0.clunk();
   const table = new MountTable<Client>();
