@@ -189,7 +189,7 @@ export class CapnsServer {
           rebuilt.set(p.name, this.#buildProfile(p, instances));
         } else if (definition(p.auth) !== definition(old.profiles.find((q) => q.name === p.name)?.auth)) {
           // Same namespace, other credentials: the Gate reads tokens from the profile.
-          rebuilt.set(p.name, { ...this.#profiles.get(p.name)!, tokens: p.auth.tokens, loopback: p.auth.loopback });
+          rebuilt.set(p.name, { ...this.#profiles.get(p.name)!, tokens: p.auth.tokens, loopback: p.auth.loopback, tlsSubjects: p.auth.tlsSubjects });
         }
       }
     } catch (e) {
@@ -373,7 +373,7 @@ export class CapnsServer {
         throw e;
       }
     }
-    return { name: p.name, tokens: p.auth.tokens, loopback: p.auth.loopback, table };
+    return { name: p.name, tokens: p.auth.tokens, loopback: p.auth.loopback, tlsSubjects: p.auth.tlsSubjects, table };
   }
 
   /** The profiles a listener serves: its own, or every profile. */
@@ -410,7 +410,7 @@ export class CapnsServer {
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
       ...(l.tls !== undefined && { tls: await tlsOptions(l.tls) }),
-      bootstrap: () => {
+      bootstrap: (peer) => {
         const connection = `rpc#${++n}`;
         return serveGate({
           // Read at each connection, so a reload's profiles serve new connections.
@@ -418,6 +418,7 @@ export class CapnsServer {
           captable: this.captable,
           connection,
           peerIsLoopback,
+          tlsSubject: peer.tlsSubject,
           onAuthenticated: (profile, holder) => this.#log.info({ profile, holder }, 'authenticated'),
         });
       },

@@ -23,6 +23,12 @@ export interface GateProfile {
   /** Whether a loopback peer presenting no token gets this profile. */
   readonly loopback: boolean;
   /**
+   * TLS client certificate subjects that select this profile, as the manifest writes them
+   * ("CN=alice" or "CN=alice,O=example": every attribute named must match the verified
+   * certificate's).
+   */
+  readonly tlsSubjects?: readonly string[];
+  /**
    * The profile's namespace. Members' `cap`s are references the caller keeps alive for
    * as long as the Gate is in use; the Gate never releases them (it grants duplicates).
    */
@@ -37,11 +43,27 @@ export interface GateOptions {
   readonly connection: string;
   /** Whether the peer is on loopback (enables `loopback` profiles). */
   readonly peerIsLoopback: boolean;
+  /** The subject of the peer's verified TLS client certificate, if it presented one. */
+  readonly tlsSubject?: Readonly<Record<string, string>> | undefined;
   /** Failed attempts before the Gate refuses every further one (default 5). */
   readonly maxFailures?: number;
   readonly namespace?: NamespaceServerOptions;
   /** Told of each namespace handed out (for logs). */
   readonly onAuthenticated?: (profile: string, holder: string) => void;
+}
+
+/**
+ * Whether a manifest subject ("CN=alice" or "CN=alice, O=example") matches a verified
+ * certificate's subject: every attribute it names must be there with the same value.
+ */
+export function subjectMatches(wanted: string, subject: Readonly<Record<string, string>>): boolean {
+  const pairs = wanted.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (pairs.length === 0) return false;
+  return pairs.every((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return false;
+    return subject[pair.slice(0, eq).trim()] === pair.slice(eq + 1).trim();
+  });
 }
 
 function digest(token: string): Buffer {
@@ -85,7 +107,15 @@ class GateTarget implements Gate$Server$Target {
   }
 
   #match(token: string): GateProfile | undefined {
-    if (token === '') return this.#options.peerIsLoopback ? this.#options.profiles.find((p) => p.loopback) : undefined;
+    if (token === '') {
+      // A verified client certificate speaks for the peer; failing that, loopback may.
+      const subject = this.#options.tlsSubject;
+      if (subject !== undefined) {
+        const p = this.#options.profiles.find((q) => q.tlsSubjects?.some((s) => subjectMatches(s, subject)) === true);
+        if (p !== undefined) return p;
+      }
+      return this.#options.peerIsLoopback ? this.#options.profiles.find((p) => p.loopback) : undefined;
+    }
     const d = digest(token);
     let found: GateProfile | undefined;
     // Compare with every token, in constant time each, whatever matched first.

@@ -80,10 +80,27 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
   return new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: opts.bootstrap, name: `client ${address}` });
 }
 
+/** Who is on the other end of an accepted connection. */
+export interface Peer {
+  /** The peer's address, e.g. 'tcp!127.0.0.1!51234' or 'unix!/run/capns.sock'. */
+  readonly address: string;
+  /** Whether the peer is on this machine (127.0.0.0/8, ::1, or a unix socket). */
+  readonly loopback: boolean;
+  /**
+   * The subject of the client certificate the TLS handshake verified against the
+   * listener's CA (e.g. { CN: 'alice', O: 'example' }); undefined without TLS, without a
+   * client certificate, or when it did not verify.
+   */
+  readonly tlsSubject?: Readonly<Record<string, string>>;
+}
+
 /** Options of listen(). */
 export interface ListenOptions extends TransportOptions {
-  /** Makes the capability each new connection's Bootstrap returns (one per connection). */
-  bootstrap: () => { client: Client } | Client;
+  /**
+   * Makes the capability a new connection's Bootstrap returns (called at most once per
+   * connection, when the peer first asks), told who the peer is.
+   */
+  bootstrap: (peer: Peer) => { client: Client } | Client;
   tls?: tls.TlsOptions;
   /** Called with each accepted connection. */
   onConnection?: (conn: RpcConnection) => void;
@@ -129,13 +146,28 @@ export class RpcListener {
   }
 }
 
+function peerOf(sock: net.Socket, unix: boolean): Peer {
+  if (unix) return { address: 'unix!', loopback: true };
+  const host = sock.remoteAddress ?? '';
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+  const loopback = v4.startsWith('127.') || v4 === '::1';
+  const address = `tcp!${v4}!${sock.remotePort ?? 0}`;
+  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return { address, loopback };
+  const subject: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sock.getPeerCertificate().subject ?? {})) {
+    subject[k] = Array.isArray(v) ? v.join('+') : String(v);
+  }
+  return { address, loopback, tlsSubject: subject };
+}
+
 /** Listens on `address` (port 0 picks one; see `.address`). */
 export async function listen(address: string, opts: ListenOptions): Promise<RpcListener> {
   const a = parseAddress(address);
   let listener: RpcListener | null = null;
   const onSocket = (sock: net.Socket): void => {
     sock.setNoDelay(true);
-    const c = new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: opts.bootstrap, name: 'server' });
+    const peer = peerOf(sock, a.kind === 'unix');
+    const c = new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: () => opts.bootstrap(peer), name: 'server' });
     listener!._add(c);
     opts.onConnection?.(c);
   };
