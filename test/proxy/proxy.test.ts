@@ -12,7 +12,7 @@ import { serveNamespace } from '../../src/namespace/namespace-server.js';
 import { parseExportFilter } from '../../src/proxy/export-policy.js';
 import { startExport, type ExportOptions, type Exporter } from '../../src/proxy/exporter.js';
 import { importedNamespace, resolvePipelined, startImport, type ImportOptions } from '../../src/proxy/importer.js';
-import { release, RpcError } from '../../src/rpc/index.js';
+import { liveLocalObjects, release, RpcError } from '../../src/rpc/index.js';
 import { Counter, type Counter$Client } from '../fixtures/rpc/gen/test.js';
 import { newCounter, TestState } from '../support/test-server.js';
 import { Relay } from './relay.js';
@@ -271,4 +271,33 @@ test('path patterns follow into file trees: File walks are checked name by name;
   const fs = resolvePipelined(ns, '/files', FileServer);
   await assert.rejects(fs.attach((p) => (p.aname = '')).promise(), /attach is not available/);
   release(fs);
+});
+
+test('nothing leaks: closing the import and the export frees every local object they held (view, Gate, grants, files)', async () => {
+  const baseline = liveLocalObjects();
+  {
+    const state = new TestState();
+    const host = hostA(state);
+    const exp = await startExport({ ns: host, root: '/svc', listen: '127.0.0.1:0', tokens: ['sesame'] });
+    release(host);
+    const imp = startImport({ address: exp.address, token: 'sesame', backoffMinMs: 10 });
+    await imp.firstAttempt();
+    const table = new MountTable<Client>();
+    table.bind('/n/a', { cap: imp.capability(), interfaceId: NAMESPACE_INTERFACE_ID, label: 'a' });
+    const ns = serveNamespace(table);
+    for (let i = 0; i < 5; i++) {
+      const c = resolvePipelined(ns, '/n/a/counter', Counter);
+      await increment(c);
+      release(c);
+    }
+    const fs = resolvePipelined(ns, '/n/a/files', FileServer);
+    const root = (await fs.attach((p) => (p.aname = '')).promise()).result.ok.root;
+    release(root);
+    release(fs);
+    release(ns);
+    await imp.close();
+    await exp.close();
+  }
+  for (let i = 0; i < 200 && liveLocalObjects() !== baseline; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(liveLocalObjects(), baseline);
 });
