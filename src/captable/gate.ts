@@ -12,7 +12,7 @@ import { setFailure } from '../failure.js';
 import { Gate as GateIface, type Gate$Client, type Gate$Server$Target, type Gate_Authenticate$Params, type Gate_Authenticate$Results } from '../gen/namespace.js';
 import { MountTable, type Member } from '../namespace/mount-table.js';
 import { serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
-import { retain, serve } from '../rpc/index.js';
+import { dupClient, serve } from '../rpc/index.js';
 import type { CapabilityTable } from './capability-table.js';
 
 /** A profile as the Gate sees it: who may have it, and the namespace it starts from. */
@@ -70,10 +70,6 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-/** A raw capability reference as a class, so that `retain` can duplicate it. */
-class AnyCap {
-  constructor(readonly client: Client) {}
-}
 
 /**
  * The namespace `profile` starts from, with every capability replaced by a grant to
@@ -86,7 +82,7 @@ export function grantedNamespace(profile: GateProfile, captable: CapabilityTable
     for (const b of mp.stack) {
       const m = b.member;
       if (granted.has(m.label)) continue;
-      const cap = captable.grant(retain(new AnyCap(m.cap)).client, { interfaceId: m.interfaceId, label: m.label, holder });
+      const cap = captable.grant(dupClient(m.cap), { interfaceId: m.interfaceId, label: m.label, holder });
       granted.set(m.label, { cap, interfaceId: m.interfaceId, label: m.label });
     }
   }

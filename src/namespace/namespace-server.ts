@@ -49,7 +49,7 @@ import {
 import { QTDIR, type File, type FileServer, type Stat } from '../fileserver/file-server.js';
 import { RemoteFileServer, serveFile } from '../fileserver/file-server-rpc.js';
 import { FileServer as FileServerIface } from '../gen/fileserver.js';
-import { release, retain, serve, type CallContext } from '../rpc/index.js';
+import { dupClient, release, serve, type CallContext } from '../rpc/index.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, isContainer } from './interfaces.js';
 import { MountTable, type Member, type Position } from './mount-table.js';
 import { NamespaceFileServer } from './namespace-file-server.js';
@@ -70,10 +70,6 @@ export interface NamespaceServerOptions {
 const DEFAULT_MAX_BINDS = 10_000;
 const DEFAULT_MAX_APPLY_BYTES = 1 << 20;
 
-/** A raw capability reference as a class, so that `retain` can duplicate it. */
-class AnyCap {
-  constructor(readonly client: Client) {}
-}
 
 /**
  * The capabilities a Namespace family holds. Each bound capability is one reference of
@@ -96,7 +92,7 @@ class CapHolder {
     if (this.#held.length >= this.#maxBinds) {
       throw new NsError('NS_ERR_BUSY', `this namespace already holds ${this.#maxBinds} capabilities`);
     }
-    const own = retain(new AnyCap(client)).client;
+    const own = dupClient(client);
     this.#held.push(own);
     return own;
   }
@@ -111,7 +107,7 @@ class CapHolder {
     if (member.interfaceId !== FILE_SERVER_INTERFACE_ID) return undefined;
     let fs = this.#fileServers.get(member.cap);
     if (fs === undefined) {
-      fs = new RemoteFileServer(new FileServerIface.Client(retain(new AnyCap(member.cap)).client));
+      fs = new RemoteFileServer(new FileServerIface.Client(dupClient(member.cap)));
       this.#fileServers.set(member.cap, fs);
     }
     return fs;
@@ -201,7 +197,7 @@ class NamespaceTarget implements Namespace$Server$Target {
     if (b.member.interfaceId !== NAMESPACE_INTERFACE_ID || (r.rest === '' && b.spec === '')) return undefined;
     const rest = b.spec === '' ? r.rest : r.rest === '' ? b.spec : `${b.spec}/${r.rest}`;
     // A reference of its own for the forwarded call; released once the call is made.
-    return { ns: new NamespaceIface.Client(retain(new AnyCap(b.member.cap)).client), path: `/${rest}` };
+    return { ns: new NamespaceIface.Client(dupClient(b.member.cap)), path: `/${rest}` };
   }
 
   async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results, ctx?: CallContext): Promise<void> {
@@ -228,7 +224,7 @@ class NamespaceTarget implements Namespace$Server$Target {
       const ok = res._initOk();
       const member = r.binding.member;
       // The result gets a reference of its own; the message owns it from here.
-      const capId = results.segment.message.addCap(retain(new AnyCap(member.cap)).client);
+      const capId = results.segment.message.addCap(dupClient(member.cap));
       $.utils.setInterfacePointer(capId, ok.cap);
       ok.interfaceId = member.interfaceId;
       ok.label = member.label;

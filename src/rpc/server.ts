@@ -316,6 +316,20 @@ class RetainedPipelineHook extends RefHook {
   }
 }
 
+/** A raw capability reference as a class, so that `retain` can make a typed copy of it. */
+class RawCap {
+  constructor(readonly client: Client) {}
+}
+
+/**
+ * A new, independently owned reference to the capability behind a raw capnp-es Client
+ * (what a member of a namespace or a cap-table entry holds). The caller owns the result
+ * and releases it with `release` (or `.close()`).
+ */
+export function dupClient(client: Client): Client {
+  return retain(new RawCap(client)).client;
+}
+
 /** Adds `[Symbol.dispose]` (= `release`) to a typed client, for `using`. */
 export function disposable<C extends { client: Client }>(c: C): C & Disposable {
   const d = c as C & Disposable;

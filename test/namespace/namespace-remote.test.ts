@@ -8,7 +8,7 @@ import { Namespace } from '../../src/gen/namespace.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../../src/namespace/interfaces.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
 import { serveNamespace } from '../../src/namespace/namespace-server.js';
-import { connect, listen, release, retain } from '../../src/rpc/index.js';
+import { connect, dupClient, listen, release } from '../../src/rpc/index.js';
 import { Counter } from '../fixtures/rpc/gen/test.js';
 import { newCounter, TestState } from '../support/test-server.js';
 
@@ -31,7 +31,7 @@ async function setup(t: { after: (fn: () => Promise<void> | void) => void }) {
   const b = await listen('127.0.0.1:0', {
     bootstrap: () => {
       const table = new MountTable<Client>();
-      table.bind('/remote', { cap: retainClient(remote.client), interfaceId: NAMESPACE_INTERFACE_ID, label: 'a' });
+      table.bind('/remote', { cap: dupClient(remote.client), interfaceId: NAMESPACE_INTERFACE_ID, label: 'a' });
       table.bind('/local', { cap: serveFileServer(new MemFileServer()).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'local' });
       return serveNamespace(table);
     },
@@ -49,13 +49,6 @@ async function setup(t: { after: (fn: () => Promise<void> | void) => void }) {
   return { ns, state };
 }
 
-class AnyCap {
-  constructor(readonly client: Client) {}
-}
-
-function retainClient(c: Client): Client {
-  return retain(new AnyCap(c)).client;
-}
 
 test('resolve continues inside an imported Namespace member and the result can be called', async (t) => {
   const { ns } = await setup(t);
