@@ -95,7 +95,7 @@ function pipelined(trace: readonly string[]): boolean {
   return !trace.slice(0, i).some((l) => new RegExp(` < return a=${q} `).test(l));
 }
 
-test('grid: C reaches A through B, pipelined; B dies and C fails fast; B restarts and C recovers', { skip: skipReason(), timeout: 120_000 }, async (t) => {
+test('grid: C reaches A through B, pipelined; B dies and C fails fast; B restarts and C recovers; a silent link is detected', { skip: skipReason(), timeout: 120_000 }, async (t) => {
   const tag = `g${process.pid % 100000}`;
   const net = 100 + (process.pid % 100);
   const [a, b, c] = ['a', 'b', 'c'].map((h) => `capns-${tag}-${h}`) as [string, string, string];
@@ -232,5 +232,16 @@ listeners:
 
   // Restart B: C reconnects by itself and calls reach A again.
   await B.start();
+  assert.ok((await callClock(20_000)) > 0n);
+
+  // The network between B and C goes silent (link down: no FIN, no RST). A call in flight
+  // is failed `disconnected` by C's heartbeat instead of hanging; link up, C recovers.
+  ip('-n', c, 'link', 'set', `${tag}bcy`, 'down');
+  await assert.rejects(
+    resolvePipelined(theNs, '/n/b/clock', Clock).now().promise(),
+    (e: unknown) => e instanceof RpcError && e.type === 'disconnected',
+  );
+  ip('-n', c, 'link', 'set', `${tag}bcy`, 'up');
+  ip('-n', c, 'addr', 'replace', `${cAddr}/24`, 'dev', `${tag}bcy`);
   assert.ok((await callClock(20_000)) > 0n);
 });
