@@ -72,6 +72,13 @@ export interface NinepTransport {
   /** Stop delivering input (too many requests in flight, or draining). */
   pause(): void;
   resume(): void;
+  /**
+   * Whether replies the peer has not read have piled up past the transport's limit. While
+   * it is true the connection starts no new request, even from input already received (a
+   * client can send thousands of small requests in one chunk); the transport calls
+   * `NinepConnection.writable()` when it drains. A transport without it never blocks.
+   */
+  blocked?(): boolean;
   /** Close after what was written has been sent. */
   end(): void;
   /** Close now. */
@@ -229,12 +236,18 @@ export class NinepConnection {
     this.pump();
   }
 
+  /** The transport drained the replies the peer had not read: start waiting requests. */
+  writable(): void {
+    if (!this.destroyed) this.pump();
+  }
+
   /** Starts backlogged frames while fewer than `maxOutstanding` requests are in flight. */
   private pump(): void {
     while (
       this.backlog.length > 0 &&
       !this.destroyed &&
-      this.tags.size < this.options.maxOutstanding
+      this.tags.size < this.options.maxOutstanding &&
+      this.transport.blocked?.() !== true
     ) {
       const frame = this.backlog.shift()!;
       let msg: Message;
@@ -667,8 +680,15 @@ export class NinepConnection {
         return { type: MessageType.Rreaddir, tag, data };
       }
       case MessageType.Tfsync: {
-        // Writes are as durable as the FileServer documents once Rwrite is sent: nothing to add.
-        this.fileFid(req, m.fid);
+        // wstat(5): a wstat that changes nothing asks the server to commit the file to
+        // stable storage (dirfs fsyncs; ramfs has nothing to do). A server that refuses
+        // wstat (read-only) has nothing unwritten either.
+        const { file } = this.fileFid(req, m.fid);
+        try {
+          await file.wstat({});
+        } catch (e) {
+          if (!(e instanceof NsError && e.code === 'NS_ERR_PERMISSION')) throw e;
+        }
         return { type: MessageType.Rfsync, tag };
       }
       case MessageType.Tlock: {

@@ -184,10 +184,13 @@ export class NinepServer {
       if (connPaused || writeBlocked) socket.pause();
       else socket.resume();
     };
+    // Set once the connection exists (below); 'drain' cannot come before a write.
+    let onWritable = (): void => undefined;
     socket.on('drain', () => {
       if (writeBlocked) {
         writeBlocked = false;
         update();
+        onWritable();
       }
     });
     const transport: NinepTransport = {
@@ -212,10 +215,12 @@ export class NinepServer {
         connPaused = false;
         update();
       },
+      blocked: () => writeBlocked,
       end: () => socket.end(() => socket.destroy()),
       destroy: () => socket.destroy(),
     };
     const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
+    onWritable = () => conn.writable();
     this.conns.add(conn);
     socket.on('data', (chunk: Buffer) => conn.receive(chunk));
     socket.on('error', () => undefined); // 'close' follows; the connection ends there.

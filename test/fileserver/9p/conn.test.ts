@@ -944,3 +944,16 @@ test('a client that never reads its replies stops being read: the server does no
   await c.clunk(f);
   await c.clunk(fid);
 });
+
+test('Tfsync asks the FileServer to commit the file: a wstat that changes nothing (wstat(5))', async (t) => {
+  const h = await startServer(t);
+  const c = await h.client('9P2000.L');
+  const { fid: root } = await c.attach('');
+  await makeFile(c, root, 'f', new TextEncoder().encode('data'));
+  const f = await c.walk(root, ['f']);
+  await c.call({ type: MessageType.Tlopen, tag: 0, fid: f, flags: 2 } as never, MessageType.Rlopen);
+  const before = h.fs.syncs;
+  await c.call({ type: MessageType.Tfsync, tag: 0, fid: f, datasync: 0 } as never, MessageType.Rfsync);
+  assert.equal(h.fs.syncs, before + 1);
+  await c.clunk(f);
+});

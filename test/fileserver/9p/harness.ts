@@ -29,6 +29,8 @@ export interface HeldRead {
 export class TrackingFileServer implements FileServer {
   live = 0;
   calls = 0;
+  /** wstat calls that change nothing: wstat(5)'s "commit to stable storage". */
+  syncs = 0;
   /** When set, every read waits here first; resolve to let it go. */
   gate: ((signal: AbortSignal | undefined) => Promise<void>) | null = null;
 
@@ -74,7 +76,11 @@ export class TrackingFileServer implements FileServer {
       ),
       readDir: (offset: number, count: number) => (this.calls++, file.readDir(offset, count)),
       stat: () => (this.calls++, file.stat()),
-      wstat: (change: StatChange) => (this.calls++, file.wstat(change)),
+      wstat: (change: StatChange) => {
+        this.calls++;
+        if (Object.keys(change).length === 0) this.syncs++;
+        return file.wstat(change);
+      },
       remove: async () => {
         this.calls++;
         close();
