@@ -5,6 +5,7 @@ import { serveFileServer } from '../../src/fileserver/file-server-rpc.js';
 import { DMDIR } from '../../src/fileserver/file-server.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
 import { OpenMode_Access } from '../../src/gen/common.js';
+import { Echo, type Echo_Echo$Params, type Echo_Echo$Results } from '../../src/gen/demo.js';
 import { FileServer } from '../../src/gen/fileserver.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../../src/namespace/interfaces.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
@@ -12,7 +13,7 @@ import { serveNamespace } from '../../src/namespace/namespace-server.js';
 import { parseExportFilter } from '../../src/proxy/export-policy.js';
 import { startExport, type ExportOptions, type Exporter } from '../../src/proxy/exporter.js';
 import { importedNamespace, resolvePipelined, startImport, type ImportOptions } from '../../src/proxy/importer.js';
-import { liveLocalObjects, release, RpcError } from '../../src/rpc/index.js';
+import { liveLocalObjects, release, RpcError, serve } from '../../src/rpc/index.js';
 import { Counter, type Counter$Client } from '../fixtures/rpc/gen/test.js';
 import { newCounter, TestState } from '../support/test-server.js';
 import { Relay } from './relay.js';
@@ -221,7 +222,7 @@ test('a peer that goes silent without closing is detected by the heartbeat', asy
   const { exp } = await exportA(t);
   const relay = await Relay.start(exp.address);
   t.after(() => relay.close());
-  const { ns, imp } = await importer(t, relay.address, { heartbeatMs: 50, heartbeatTimeoutMs: 200, backoffMinMs: 20, backoffMaxMs: 50 });
+  const { ns, imp } = await importer(t, relay.address, { heartbeatMs: 50, heartbeatTimeoutMs: 1000, backoffMinMs: 20, backoffMaxMs: 50 });
   const c = resolvePipelined(ns, '/n/a/counter', Counter);
   assert.equal(await increment(c), 42n);
   relay.freeze();
@@ -300,4 +301,31 @@ test('nothing leaks: closing the import and the export frees every local object 
   }
   for (let i = 0; i < 200 && liveLocalObjects() !== baseline; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(liveLocalObjects(), baseline);
+});
+
+test("a peer's in-flight calls are bounded by the export's limits (backpressure, none fail)", async (t) => {
+  let now = 0;
+  let max = 0;
+  const slow = serve(Echo, {
+    async echo(p: Echo_Echo$Params, r: Echo_Echo$Results) {
+      max = Math.max(max, ++now);
+      await new Promise((res) => setTimeout(res, 20));
+      now--;
+      r.text = p.text;
+    },
+  });
+  const table = new MountTable<Client>();
+  table.bind('/svc/slow', { cap: slow.client, interfaceId: Echo.Client.interfaceId, label: 'slow' });
+  const host = serveNamespace(table);
+  const exp = await startExport({ ns: host, root: '/svc', listen: '127.0.0.1:0', tokens: ['sesame'], limits: { maxInFlightCalls: 2 } });
+  release(host);
+  t.after(() => exp.destroy());
+  const { imp } = await importer(t, exp.address, { heartbeatMs: 60_000 });
+  const ns = importedNamespace(imp);
+  const echo = resolvePipelined(ns, '/slow', Echo);
+  const texts = await Promise.all(Array.from({ length: 10 }, (_, i) => echo.echo((p) => (p.text = `t${i}`)).promise()));
+  assert.deepEqual(texts.map((x) => x.text), Array.from({ length: 10 }, (_, i) => `t${i}`));
+  assert.ok(max >= 1 && max <= 2, `at most 2 calls at once on the exporter, saw ${max}`);
+  release(echo);
+  release(ns);
 });

@@ -12,7 +12,7 @@ type T = { after: (fn: () => Promise<void> | void) => void };
 
 async function serve(t: T, yaml: string): Promise<CapnsServer> {
   const manifest = parseManifest(yaml, { file: 'm.yaml', env: {} });
-  const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100, importHeartbeatMs: 100 });
+  const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
   t.after(() => s.destroy());
   return s;
 }
