@@ -65,7 +65,10 @@ async function serve(t: TestContext): Promise<{ base: string; child: ChildProces
   return { base, child };
 }
 
-test('capns serve opens its http listener: health, the API with a token, 401 without one', async (t) => {
+/** A wedged browser or server fails the test instead of hanging the suite. */
+const TIMEOUT = 90_000;
+
+test('capns serve opens its http listener: health, the API with a token, 401 without one', { timeout: TIMEOUT }, async (t) => {
   const { base } = await serve(t);
   assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -78,7 +81,7 @@ test('capns serve opens its http listener: health, the API with a token, 401 wit
   assert.equal((await fetch(`${base}/api/v1/whoami`)).status, 401);
 });
 
-test('web page in headless Chromium: tree with a union in order, live call counts, revoke, the next call fails', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; CI installs it)` }, async (t) => {
+test('web page in headless Chromium: tree with a union in order, live call counts, revoke, the next call fails', { timeout: TIMEOUT, skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; CI installs it)` }, async (t) => {
   const { chromium } = await import('playwright-core');
   const { base } = await serve(t);
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -90,10 +93,16 @@ test('web page in headless Chromium: tree with a union in order, live call count
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-crash-reporter', '--disable-breakpad'],
   });
-  t.after(() => context.close());
+  t.after(async () => {
+    // close() waits for the browser; bounded, so that cleanup never hangs the run.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([context.close(), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
+  });
   const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(20_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
@@ -109,7 +118,10 @@ test('web page in headless Chromium: tree with a union in order, live call count
   await page.waitForSelector('li[data-path="/tmp/first.txt"]');
 
   // A call through the page, then its grant's count goes up in the live table.
-  await page.fill('#call-path', '/svc/clock');
+  // Clicking a capability in the tree puts its path in the call form.
+  await page.click('li[data-path="/svc"] > .toggle');
+  await page.click('li[data-path="/svc/clock"] > .name');
+  assert.equal(await page.inputValue('#call-path'), '/svc/clock');
   await page.fill('#call-method', 'now');
   await page.click('#call button');
   // Functions run in the page are given as text: this file is type-checked without the DOM library.

@@ -45,7 +45,17 @@ function node(path, name, kind, label) {
   const expandable = kind === 'directory';
   const toggle = el('button', { class: 'toggle', type: 'button', 'aria-expanded': 'false', title: expandable ? 'expand' : '' }, expandable ? '▸' : '·');
   const members = el('span', { class: 'members' });
-  li.append(toggle, el('span', { class: 'name' }, name), el('span', { class: 'kind' }, kind === 'capability' ? `${kind} ${label}` : kind), members);
+  const nameEl = el('span', { class: 'name' }, name);
+  if (kind === 'capability') {
+    // A capability: clicking its name puts its path in the call form.
+    nameEl.classList.add('callable');
+    nameEl.title = 'call it';
+    nameEl.addEventListener('click', () => {
+      document.getElementById('call-path').value = path;
+      document.getElementById('call-method').focus();
+    });
+  }
+  li.append(toggle, nameEl, el('span', { class: 'kind' }, kind === 'capability' ? `${kind} ${label}` : kind), members);
   const children = el('ul');
   li.append(children);
   if (expandable) {
