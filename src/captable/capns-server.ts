@@ -38,7 +38,7 @@ import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import type { ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport } from '../proxy/importer.js';
-import { listen, release, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { dupClient, listen, release, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable } from './capability-table.js';
 import { newClock } from './demo-services.js';
 import { grantedNamespace, serveGate, type GateProfile } from './gate.js';
@@ -431,6 +431,38 @@ export class CapnsServer {
     };
   }
 
+  /**
+   * A profile's namespace as a file tree (what 9P listeners serve): every capability a
+   * grant to `holder`. The caller owns it: `release()` gives the grants back.
+   * @throws NsError NS_ERR_NOT_FOUND for an unknown profile.
+   */
+  namespaceFiles(profileName: string, holder: string): { fs: FileServer; release: () => void } {
+    const profile = this.#profiles.get(profileName);
+    if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no profile '${profileName}'`);
+    const table = grantedNamespace(profile, this.captable, holder);
+    const fileServers = new Map<Client, RemoteFileServer>();
+    const fs = new NamespaceFileServer(table, {
+      fileServer: (m) => {
+        if (m.interfaceId !== FILE_SERVER_INTERFACE_ID) return undefined;
+        let r = fileServers.get(m.cap);
+        if (r === undefined) fileServers.set(m.cap, (r = new RemoteFileServer(new FileServerIface.Client(dupClient(m.cap)))));
+        return r;
+      },
+    });
+    let released = false;
+    return {
+      fs,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const r of fileServers.values()) r.close();
+        fileServers.clear();
+        for (const mp of table.mounts()) for (const b of mp.stack) release(b.member.cap);
+        this.captable.forget(holder);
+      },
+    };
+  }
+
   async #listen9p(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
     const profile = l.profile !== undefined ? this.#profiles.get(l.profile) : this.#loopbackProfile();
     if (profile === undefined || !(peerIsLoopback || l.profile !== undefined)) {
@@ -439,17 +471,7 @@ export class CapnsServer {
         `${l.loc.file}:${l.loc.line}:${l.loc.column} 9p listener: name a profile, or listen on loopback with a loopback profile`,
       );
     }
-    const holder = `${profile.name}@9p:${formatAddress(l.address)}`;
-    const table = grantedNamespace(profile, this.captable, holder);
-    const fileServers = new Map<Client, RemoteFileServer>();
-    const fs: FileServer = new NamespaceFileServer(table, {
-      fileServer: (m) => {
-        if (m.interfaceId !== FILE_SERVER_INTERFACE_ID) return undefined;
-        let r = fileServers.get(m.cap);
-        if (r === undefined) fileServers.set(m.cap, (r = new RemoteFileServer(new FileServerIface.Client(m.cap))));
-        return r;
-      },
-    });
+    const { fs, release: releaseAll } = this.namespaceFiles(profile.name, `${profile.name}@9p:${formatAddress(l.address)}`);
     const ninep = this.#manifest.limits['9p'];
     const server = new NinepServer(fs, {
       ...(ninep.maxMsize !== undefined && { maxMsize: ninep.maxMsize }),
@@ -459,12 +481,6 @@ export class CapnsServer {
       log: (line) => this.#log.info({ protocol: '9p' }, line),
     });
     const bound = await server.listen(l.address.kind === 'unix' ? { kind: 'unix', path: l.address.path } : { kind: 'tcp', host: l.address.host, port: l.address.port });
-    const releaseAll = (): void => {
-      for (const r of fileServers.values()) r.close();
-      fileServers.clear();
-      for (const mp of table.mounts()) for (const b of mp.stack) release(b.member.cap);
-      this.captable.forget(holder);
-    };
     return {
       key: this.#key(l),
       served: { protocol: '9p', address: bound.kind === 'unix' ? `unix!${bound.path}` : `tcp!${bound.host}!${bound.port}`, profile: profile.name },

@@ -1,9 +1,14 @@
 /**
  * `capns 9p`: serve a file tree to 9P2000 and 9P2000.L clients (Linux v9fs, diod's tools,
- * plan9port, Plan 9). The tree is a fresh in-memory one (--ram) or a host directory
- * (--dir). Prints the address it listens on; SIGINT/SIGTERM drain and exit.
+ * plan9port, Plan 9). The tree is a fresh in-memory one (--ram), a host directory
+ * (--dir), or, with neither, the namespace of the embedded default manifest (what
+ * `capns serve` gives a loopback client: /tmp, /data, /svc/clock). Prints the address it
+ * listens on; SIGINT/SIGTERM drain and exit.
  */
 import type { Command } from 'commander';
+import { pino } from 'pino';
+import { startCapnsServer } from '../../captable/capns-server.js';
+import { defaultManifest, DEFAULT_DATA_DIR } from '../../manifest/index.js';
 import { newDirFileServer, newMemFileServer, type FileServer } from '../../fileserver/index.js';
 import {
   DEFAULT_MAX_MSIZE,
@@ -17,6 +22,7 @@ interface NinepCommandOptions {
   listen: string;
   ram?: boolean;
   dir?: string;
+  data?: string;
   ro?: boolean;
   msize: string;
   token?: string;
@@ -30,10 +36,11 @@ const DRAIN_MS = 5000;
 export function register(program: Command): void {
   program
     .command('9p')
-    .description('serve a file tree over 9P2000 / 9P2000.L')
+    .description('serve a file tree over 9P2000 / 9P2000.L: --ram, --dir PATH, or the default namespace')
     .requiredOption('--listen <addr>', 'address: tcp!HOST!PORT, HOST:PORT or unix!PATH')
     .option('--ram', 'serve a fresh, writable in-memory tree')
     .option('--dir <path>', 'serve a host directory')
+    .option('--data <dir>', `with neither --ram nor --dir: the host folder the default namespace shows at /data (default ${DEFAULT_DATA_DIR})`)
     .option('--ro', 'refuse every change to the tree')
     .option(
       '--msize <bytes>',
@@ -48,13 +55,9 @@ export function register(program: Command): void {
 }
 
 async function serve(opts: NinepCommandOptions): Promise<void> {
-  if ((opts.ram === true) === (opts.dir !== undefined)) {
-    // The namespace of the default manifest arrives with `capns serve`.
-    fatal(
-      opts.ram === true
-        ? '--ram and --dir exclude each other'
-        : 'give --ram (an in-memory tree) or --dir PATH (a host directory); serving the default namespace needs `capns serve`',
-    );
+  if (opts.ram === true && opts.dir !== undefined) fatal('--ram and --dir exclude each other');
+  if (opts.data !== undefined && (opts.ram === true || opts.dir !== undefined)) {
+    fatal('--data goes with the default namespace (neither --ram nor --dir)');
   }
   let address;
   try {
@@ -80,8 +83,26 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
     } catch (err) {
       fatal(`--dir ${opts.dir}: ${(err as Error).message}`);
     }
-  } else {
+  } else if (opts.ram === true) {
     fs = newMemFileServer();
+  } else {
+    // The default manifest's namespace, its capabilities instantiated in this process
+    // (no listeners of its own), served as a file tree like capns serve's 9P listener.
+    const m = defaultManifest(opts.data !== undefined ? { dataDir: opts.data } : {});
+    const logger = pino({ level: 'warn' }, pino.destination(2));
+    let capns;
+    try {
+      capns = await startCapnsServer({ manifest: { ...m, listeners: [] }, logger });
+    } catch (err) {
+      fatal(`default namespace: ${(err as Error).message}`);
+    }
+    const profile = m.profiles[0]!.name;
+    const files = capns.namespaceFiles(profile, `${profile}@9p:${opts.listen}`);
+    fs = files.fs;
+    closeFs = async () => {
+      files.release();
+      await capns.close();
+    };
   }
 
   const tracing = (process.env['NS_TRACE'] ?? '').split(',').map((s) => s.trim());

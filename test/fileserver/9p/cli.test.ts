@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { MessageType, OREAD } from '../../../src/fileserver/9p/constants.js';
 import { parseNinepAddress } from '../../../src/fileserver/9p/server.js';
+import { decodeStats } from '../../../src/fileserver/9p/codec.js';
 import { NinepClient } from '../../support/ninep-client.js';
 
 const MAIN = new URL('../../../src/cli/main.ts', import.meta.url).pathname;
@@ -86,9 +87,9 @@ test('capns 9p --dir --ro serves a host directory read-only on a unix socket; SI
   assert.equal(await exited(proc), 0);
 });
 
-test('capns 9p without --ram or --dir, or with a bad address, exits 2 with a clear message', async () => {
+test('capns 9p with both --ram and --dir, or with a bad address, exits 2 with a clear message', async () => {
   for (const [args, message] of [
-    [['--listen', '127.0.0.1:0'], /give --ram .* or --dir PATH/],
+    [['--listen', '127.0.0.1:0', '--ram', '--dir', '/tmp'], /--ram and --dir exclude each other/],
     [['--listen', 'nonsense', '--ram'], /expected tcp!HOST!PORT, HOST:PORT or unix!PATH/],
     [['--listen', '127.0.0.1:0', '--ram', '--msize', '12'], /--msize 12/],
   ] as const) {
@@ -100,6 +101,30 @@ test('capns 9p without --ram or --dir, or with a bad address, exits 2 with a cle
     assert.equal(await exited(proc), 2);
     assert.match(stderr, message);
   }
+});
+
+test('capns 9p with neither --ram nor --dir serves the default namespace: mount points as directories, a capability as a file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-9p-ns-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { proc, address } = await start(t, ['--listen', 'tcp!127.0.0.1!0', '--data', join(dir, 'data')]);
+  const c = await NinepClient.open(parseNinepAddress(address), '9P2000');
+  const { fid } = await c.attach();
+  const root = await c.walk(fid, []);
+  await c.open(root, OREAD);
+  const names = decodeStats(await c.read(root, 0n, 8000), false).map((e) => e.name).sort();
+  assert.deepEqual(names, ['data', 'svc', 'tmp']);
+  await c.clunk(root);
+  const clock = await c.walk(fid, ['svc', 'clock']);
+  await c.open(clock, OREAD);
+  assert.match(Buffer.from(await c.read(clock, 0n, 200)).toString(), /^interface 0x[0-9a-f]{16}\nlabel clock\n$/);
+  await c.clunk(clock);
+  // /tmp takes creates (the default binds it with create).
+  const tmp = await c.walk(fid, ['tmp']);
+  await c.call({ type: MessageType.Tcreate, fid: tmp, name: 'x', perm: 0o644, mode: 2 }, MessageType.Rcreate);
+  assert.equal(await c.write(tmp, 0n, Buffer.from('hi')), 2);
+  await c.close();
+  proc.kill('SIGTERM');
+  assert.equal(await exited(proc), 0);
 });
 
 test('NS_TRACE=9p logs one line per message to stderr', async (t) => {
