@@ -3,6 +3,10 @@
  * test per route family, each asserting the behaviour a user relies on.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseManifest } from '../../src/manifest/parse.js';
 import { ADMIN_TOKEN, GUEST_TOKEN, MANIFEST, api, startServer } from './harness.js';
@@ -220,4 +224,23 @@ test('reload: the http listener stays open, new profiles get in, a session keeps
   await api(base, 'DELETE', '/api/v1/session', { token: GUEST_TOKEN });
   assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/svc/clock', { token: GUEST_TOKEN })).status, 404);
   assert.equal((await api(base, 'GET', '/api/v1/ns/resolve?path=/guest-tmp', { token: GUEST_TOKEN })).json.interfaceName, 'FileServer');
+});
+
+test('an http listener on a unix socket serves the loopback profile without a token', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-http-unix-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'http.sock');
+  const { server } = await startServer(t, MANIFEST.replace('- { protocol: http, address: "tcp!127.0.0.1!0" }', `- { protocol: http, address: "unix!${socket}" }`));
+  assert.ok(server.addresses.some((a) => a.protocol === 'http' && a.address === `unix!${socket}`), JSON.stringify(server.addresses));
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ socketPath: socket, path: '/api/v1/whoami' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal((JSON.parse(body) as { profile: string }).profile, 'guest');
 });
