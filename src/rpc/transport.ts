@@ -4,6 +4,7 @@
  * Addresses: `tcp!HOST!PORT`, `HOST:PORT`, `[v6]:PORT`, `unix!PATH` (Plan 9 dial
  * strings and the usual host:port). TLS is chosen by passing `tls` options.
  */
+import { formatAddress, parseAddress, type Address } from '../address.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from 'capnp-es';
@@ -12,33 +13,9 @@ import type { RpcLimits } from './limits.js';
 import type { Tracer } from './trace.js';
 
 /** A parsed address. */
-export type RpcAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
-
-/** Parses `tcp!HOST!PORT`, `HOST:PORT`, `[V6]:PORT` or `unix!PATH`; throws RangeError. */
-export function parseAddress(addr: string): RpcAddress {
-  if (addr.startsWith('unix!')) return { kind: 'unix', path: addr.slice(5) };
-  let host: string;
-  let port: string;
-  if (addr.startsWith('tcp!') || addr.startsWith('tls!')) {
-    const parts = addr.split('!');
-    if (parts.length !== 3) throw new RangeError(`bad address ${addr}`);
-    host = parts[1]!;
-    port = parts[2]!;
-  } else {
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]*):(\d+)$/.exec(addr);
-    if (m === null) throw new RangeError(`bad address ${addr} (want HOST:PORT, tcp!HOST!PORT or unix!PATH)`);
-    host = m[1]!;
-    port = m[2]!;
-  }
-  const n = Number(port);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`bad port in ${addr}`);
-  return { kind: 'tcp', host: host === '' || host === '*' ? '0.0.0.0' : host, port: n };
-}
-
-/** Formats an address the Plan 9 way. */
-export function formatAddress(a: RpcAddress): string {
-  return a.kind === 'unix' ? `unix!${a.path}` : `tcp!${a.host}!${a.port}`;
-}
+/** An RPC address: the project's one address syntax (src/address.ts). */
+export type RpcAddress = Address;
+export { formatAddress, parseAddress };
 
 /** Options shared by connect() and listen(). */
 export interface TransportOptions {
@@ -62,7 +39,10 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
     if (opts.tls !== undefined) {
       // SNI carries host names only (RFC 6066): no servername for an IP address.
       const sni = a.kind === 'tcp' && net.isIP(a.host) === 0 ? { servername: a.host } : {};
-      s = a.kind === 'unix' ? tls.connect({ ...opts.tls, path: a.path }) : tls.connect({ ...sni, ...opts.tls, host: a.host, port: a.port });
+      s =
+        a.kind === 'unix'
+          ? tls.connect({ ...opts.tls, path: a.path })
+          : tls.connect({ ...sni, ...opts.tls, host: a.host, port: a.port });
     } else {
       s = a.kind === 'unix' ? net.connect(a.path) : net.connect(a.port, a.host);
     }
@@ -77,7 +57,12 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
     });
   });
   sock.setNoDelay(true);
-  return new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: opts.bootstrap, name: `client ${address}` });
+  return new RpcConnection(sock, {
+    limits: opts.limits,
+    trace: opts.trace,
+    bootstrap: opts.bootstrap,
+    name: `client ${address}`,
+  });
 }
 
 /** Who is on the other end of an accepted connection. */
@@ -167,11 +152,17 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
   const onSocket = (sock: net.Socket): void => {
     sock.setNoDelay(true);
     const peer = peerOf(sock, a.kind === 'unix');
-    const c = new RpcConnection(sock, { limits: opts.limits, trace: opts.trace, bootstrap: () => opts.bootstrap(peer), name: 'server' });
+    const c = new RpcConnection(sock, {
+      limits: opts.limits,
+      trace: opts.trace,
+      bootstrap: () => opts.bootstrap(peer),
+      name: 'server',
+    });
     listener!._add(c);
     opts.onConnection?.(c);
   };
-  const server = opts.tls !== undefined ? tls.createServer(opts.tls, onSocket) : net.createServer(onSocket);
+  const server =
+    opts.tls !== undefined ? tls.createServer(opts.tls, onSocket) : net.createServer(onSocket);
   // A failing handshake or a reset socket must never take the process down.
   server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
@@ -186,7 +177,9 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
   server.on('error', () => {});
   const bound = server.address();
   const actual: RpcAddress =
-    a.kind === 'unix' || bound === null || typeof bound === 'string' ? a : { kind: 'tcp', host: a.host, port: bound.port };
+    a.kind === 'unix' || bound === null || typeof bound === 'string'
+      ? a
+      : { kind: 'tcp', host: a.host, port: bound.port };
   listener = new RpcListener(server, formatAddress(actual));
   return listener;
 }

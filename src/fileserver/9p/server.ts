@@ -3,6 +3,7 @@
  * a `NinepConnection` over one FileServer. Bad input on one connection closes that
  * connection only.
  */
+import { formatAddress, parseAddress, type Address } from '../../address.js';
 import net from 'node:net';
 import type { FileServer } from '../file-server.js';
 import { IOHDRSZ, MIN_MSIZE } from './constants.js';
@@ -33,49 +34,17 @@ export const DEFAULT_MAX_MSIZE = 64 * 1024 + IOHDRSZ;
 /** The largest msize a server may be configured with. */
 export const MAX_MAX_MSIZE = 16 * 1024 * 1024;
 
-/** Where to listen: TCP host and port, or a unix socket path. */
-export type NinepAddress =
-  { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+/** Where to listen: TCP host and port, or a unix socket path (src/address.ts). */
+export type NinepAddress = Address;
 
 /**
  * Parses a listen/dial address: `tcp!HOST!PORT`, `HOST:PORT` (`[::1]:564` for IPv6) or
- * `unix!PATH`. Throws TypeError naming the problem.
+ * `unix!PATH` — the project's one address syntax. Throws NsError naming the problem.
  */
-export function parseNinepAddress(text: string): NinepAddress {
-  const bang = text.split('!');
-  if (bang[0] === 'unix' && bang.length >= 2) {
-    const path = bang.slice(1).join('!');
-    if (path === '') throw new TypeError(`address ${JSON.stringify(text)}: empty unix socket path`);
-    return { kind: 'unix', path };
-  }
-  let host: string;
-  let port: string;
-  if (bang[0] === 'tcp' && bang.length === 3) {
-    host = bang[1]!;
-    port = bang[2]!;
-  } else if (bang.length === 1) {
-    const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-    if (m === null)
-      throw new TypeError(
-        `address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`,
-      );
-    host = m[1] ?? m[2] ?? '';
-    port = m[3]!;
-  } else {
-    throw new TypeError(
-      `address ${JSON.stringify(text)}: expected tcp!HOST!PORT, HOST:PORT or unix!PATH`,
-    );
-  }
-  if (!/^\d+$/.test(port) || Number(port) > 65535)
-    throw new TypeError(`address ${JSON.stringify(text)}: bad port ${JSON.stringify(port)}`);
-  if (host === '' || host === '*') host = '0.0.0.0';
-  return { kind: 'tcp', host, port: Number(port) };
-}
+export const parseNinepAddress = parseAddress;
 
 /** An address as `tcp!HOST!PORT` or `unix!PATH`. */
-export function formatNinepAddress(a: NinepAddress): string {
-  return a.kind === 'unix' ? `unix!${a.path}` : `tcp!${a.host}!${a.port}`;
-}
+export const formatNinepAddress = formatAddress;
 
 /**
  * A 9P server for one FileServer. Create, `listen`, and `close` (drain) or `destroy`

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { NsError } from '../../../src/errors.js';
 import { formatNinepAddress, parseNinepAddress } from '../../../src/fileserver/9p/server.js';
 
 test('listen addresses: tcp!HOST!PORT, HOST:PORT, [v6]:PORT and unix!PATH', () => {
@@ -32,6 +33,6 @@ test('listen addresses: tcp!HOST!PORT, HOST:PORT, [v6]:PORT and unix!PATH', () =
     'unix!',
     'udp!h!1',
   ]) {
-    assert.throws(() => parseNinepAddress(bad), TypeError, bad);
+    assert.throws(() => parseNinepAddress(bad), (e: unknown) => e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT', bad);
   }
 });

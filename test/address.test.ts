@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NsError } from '../../src/errors.js';
+import { NsError } from '../src/errors.js';
 import {
   addressesConflict,
   formatAddress,
   isLoopback,
   parseAddress,
-} from '../../src/manifest/index.js';
+} from '../src/manifest/index.js';
 
 test('parseAddress reads tcp!HOST!PORT, HOST:PORT, [IPv6]:PORT and unix!PATH', () => {
   assert.deepEqual(parseAddress('tcp!127.0.0.1!5640'), {
