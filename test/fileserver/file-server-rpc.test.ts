@@ -47,7 +47,10 @@ test('a FileServer served over RPC does create, write, read, readDir, stat, wsta
   await f.file.clunk();
   await w.file.open({ access: 'read' });
   const entries = await w.file.readDir(0, 10);
-  assert.deepEqual(entries.map((e) => [e.name, e.length]), [['b.txt', 5n]]);
+  assert.deepEqual(
+    entries.map((e) => [e.name, e.length]),
+    [['b.txt', 5n]],
+  );
   await w.file.clunk();
 
   // The bytes really are in the server's tree.
