@@ -16,9 +16,9 @@ import type { Client } from 'capnp-es';
 import { NsError } from '../errors.js';
 import { fromFailure } from '../failure.js';
 import { File as FileIface, type File$Client, FileServer as FileServerIface, type FileServer$Client } from '../gen/fileserver.js';
-import { OpenMode_Access, Position as PositionEnum, type Qid as QidStruct, type Stat as StatStruct } from '../gen/common.js';
+import { OpenMode_Access, Position as PositionEnum } from '../gen/common.js';
 import { Gate, Namespace as NamespaceIface, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
-import { RemoteFileServer } from '../fileserver/file-server-rpc.js';
+import { readQid, readStat, RemoteFileServer } from '../fileserver/file-server-rpc.js';
 import { DMDIR, MAX_WALK_NAMES, type File, type Qid, type Stat } from '../fileserver/file-server.js';
 import { parseAddress } from '../manifest/address.js';
 import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
@@ -97,24 +97,6 @@ const MAX_NAMESPACE_HOPS = 8;
 const NAMESPACE_INTERFACE_ID = NamespaceIface.Client.interfaceId;
 /** Reads and writes are split at this size (or the file's iounit, if smaller). */
 const IO_CHUNK = 64 * 1024;
-
-function readQid(q: QidStruct): Qid {
-  return { type: q.type, version: q.version, path: q.path };
-}
-
-function readStat(s: StatStruct): Stat {
-  return {
-    qid: readQid(s.qid),
-    mode: s.mode >>> 0,
-    atime: s.atime,
-    mtime: s.mtime,
-    length: s.length,
-    name: s.name,
-    uid: s.uid,
-    gid: s.gid,
-    muid: s.muid,
-  };
-}
 
 function clientClassOf<C>(Iface: InterfaceLike<C>): ClientClass<C> {
   return 'Client' in Iface ? Iface.Client : Iface;

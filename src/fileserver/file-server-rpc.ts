@@ -78,7 +78,8 @@ function writeQid(s: QidStruct, q: Qid): void {
   s.path = q.path;
 }
 
-function readQid(s: QidStruct): Qid {
+/** A Qid struct read into a plain value. */
+export function readQid(s: QidStruct): Qid {
   return { type: s.type, version: s.version, path: s.path };
 }
 
@@ -94,7 +95,8 @@ function writeStat(s: StatStruct, st: Stat): void {
   s.muid = st.muid;
 }
 
-function readStat(s: StatStruct): Stat {
+/** A Stat struct read into a plain value (mode as an unsigned number). */
+export function readStat(s: StatStruct): Stat {
   return {
     qid: readQid(s.qid),
     mode: s.mode >>> 0,
