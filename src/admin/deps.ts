@@ -43,6 +43,14 @@ export interface AdminDeps {
   endSession(profile: string): Promise<void>;
   /** Sessions open now (for metrics). */
   sessionCount(): number;
+  /**
+   * Connections per listener and 9P fids of the whole process, read at each scrape (for
+   * metrics). Absent: those gauges are not exported.
+   */
+  stats?(): {
+    readonly listeners: readonly { readonly protocol: string; readonly address: string; readonly connections: number }[];
+    readonly fids: number;
+  };
   readonly captable: Pick<CapabilityTable, 'list' | 'revoke' | 'revokeHolder'>;
   /** Ready to serve (readiness probe). Default: always. */
   ready?(): boolean;

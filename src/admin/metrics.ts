@@ -18,7 +18,7 @@ export class AdminMetrics {
   readonly requests: Counter<'route' | 'method' | 'status'>;
   readonly requestSeconds: Histogram<'route' | 'method'>;
 
-  constructor(deps: Pick<AdminDeps, 'captable' | 'sessionCount'>) {
+  constructor(deps: Pick<AdminDeps, 'captable' | 'sessionCount' | 'stats'>) {
     const registers = [this.registry];
     this.calls = new Counter({ name: 'capns_gateway_calls_total', help: 'Method calls made through the JSON gateway', labelNames: ['interface', 'method'], registers });
     this.callErrors = new Counter({
@@ -42,6 +42,27 @@ export class AdminMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
     });
+    const stats = deps.stats;
+    if (stats !== undefined) {
+      new Gauge({
+        name: 'capns_connections',
+        help: 'Connections open now, by listener (protocol and address)',
+        labelNames: ['protocol', 'address'],
+        registers,
+        collect() {
+          this.reset();
+          for (const l of stats().listeners) this.set({ protocol: l.protocol, address: l.address }, l.connections);
+        },
+      });
+      new Gauge({
+        name: 'capns_9p_fids',
+        help: '9P fids held by every 9P connection of the process',
+        registers,
+        collect() {
+          this.set(stats().fids);
+        },
+      });
+    }
     new Gauge({
       name: 'capns_http_sessions',
       help: 'Profiles with an open HTTP session',

@@ -93,10 +93,28 @@ export interface CapnsServerOptions {
 interface OpenListener {
   readonly key: string;
   readonly served: ServedAddress;
+  /** Connections open now (for metrics); undefined where the listener cannot tell. */
+  readonly connections?: () => number;
+  /** 9P fids held by its connections (for metrics). */
+  readonly fids?: () => number;
   /** Stops accepting and drains. */
   close(): Promise<void>;
   /** Cuts every connection. Never throws. */
   destroy(): void;
+}
+
+/** Connections open on one listener. */
+export interface ListenerStats {
+  readonly protocol: string;
+  readonly address: string;
+  readonly connections: number;
+}
+
+/** What `CapnsServer.stats()` reports. */
+export interface ServerStats {
+  readonly listeners: readonly ListenerStats[];
+  /** 9P fids held by every 9P connection. */
+  readonly fids: number;
 }
 
 /** What a reload changed. */
@@ -138,6 +156,17 @@ export class CapnsServer {
     this.#drainMs = options.drainMs ?? 5000;
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
+  }
+
+  /** What is open now, for metrics: connections per listener, 9P fids in all. */
+  stats(): ServerStats {
+    const listeners: ListenerStats[] = [];
+    let fids = 0;
+    for (const l of this.#listeners.values()) {
+      if (l.connections !== undefined) listeners.push({ protocol: l.served.protocol, address: l.served.address, connections: l.connections() });
+      fids += l.fids?.() ?? 0;
+    }
+    return { listeners, fids };
   }
 
   /** Where the process listens, in manifest order. */
@@ -426,6 +455,7 @@ export class CapnsServer {
     return {
       key: this.#key(l),
       served: { protocol: 'rpc', address: listener.address, ...(l.profile !== undefined && { profile: l.profile }) },
+      connections: () => listener.connections.size,
       close: () => listener.close(),
       destroy: () => listener.destroy(),
     };
@@ -484,6 +514,8 @@ export class CapnsServer {
     return {
       key: this.#key(l),
       served: { protocol: '9p', address: bound.kind === 'unix' ? `unix!${bound.path}` : `tcp!${bound.host}!${bound.port}`, profile: profile.name },
+      connections: () => server.connections,
+      fids: () => server.fidCount,
       close: async () => {
         await server.close();
         releaseAll();
@@ -534,6 +566,7 @@ export class CapnsServer {
       },
       sessionCount: () => sessions.size,
       captable: this.captable,
+      stats: () => this.stats(),
     });
     const closeSessions = async (): Promise<void> => {
       const all = [...sessions.values()];

@@ -139,9 +139,10 @@ profiles:
       - { mount: store, at: /n/store }
 listeners:
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+  - { protocol: http, address: "tcp!127.0.0.1!0" }
 `,
   );
-  const s = await startServe(['--manifest', join(dir, 'm.yaml')], dir, 1);
+  const s = await startServe(['--manifest', join(dir, 'm.yaml')], dir, 2);
   t.after(() => s.child.kill('SIGKILL'));
   const rpc = addressOf(s.lines, 'rpc');
   const alice = await login(rpc, 'alice-token');
@@ -156,6 +157,13 @@ listeners:
   const alice2 = await login(rpc, 'alice-token');
   assert.ok((await alice.ns.bindPath((p) => { p.from = '/svc/clock'; p.to = '/mine'; }).promise()).result._isOk);
   assert.equal((await alice2.ns.resolve((p) => { p.path = '/mine'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
+  // Metrics (admin only: root holds the CapTable) count the open RPC connections.
+  const http = addressOf(s.lines, 'http').split('!');
+  const metrics = await fetch(`http://${http[1]}:${http[2]}/metrics`, { headers: { authorization: 'Bearer root-token' } });
+  assert.equal(metrics.status, 200);
+  const m = /^capns_connections\{protocol="rpc",address="[^"]+"\} (\d+)$/m.exec(await metrics.text());
+  assert.ok(m !== null, 'capns_connections for the rpc listener');
+  assert.equal(Number(m[1]), 3);
   // No credentials, no namespace.
   await assert.rejects(login(rpc, ''), /credentials required/);
   await assert.rejects(login(rpc, 'nope'), /unknown token/);
