@@ -625,6 +625,7 @@ export class CapnsServer {
         readOnly: e.readOnly,
         listen: formatAddress(e.listen),
         tokens: e.auth.tokens,
+        tlsSubjects: e.auth.tlsSubjects,
         anonymous: e.auth.loopback && isLoopback(e.listen),
         ...(filter !== undefined && { filter }),
         ...(e.tls !== undefined && { tls: await tlsOptions(e.tls) }),

@@ -9,10 +9,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Client } from 'capnp-es';
 import { NsError } from '../errors.js';
 import { setFailure } from '../failure.js';
-import { Gate as GateIface, type Gate$Client, type Gate$Server$Target, type Gate_Authenticate$Params, type Gate_Authenticate$Results } from '../gen/namespace.js';
+import {
+  Gate as GateIface,
+  type Gate$Client,
+  type Gate$Server$Target,
+  type Gate_Authenticate$Params,
+  type Gate_Authenticate$Results,
+} from '../gen/namespace.js';
 import { MountTable, type Member } from '../namespace/mount-table.js';
 import { serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
-import { dupClient, serve } from '../rpc/index.js';
+import { dupClient, serve, subjectMatches } from '../rpc/index.js';
 import type { CapabilityTable } from './capability-table.js';
 
 /** A profile as the Gate sees it: who may have it, and the namespace it starts from. */
@@ -52,37 +58,30 @@ export interface GateOptions {
   readonly onAuthenticated?: (profile: string, holder: string) => void;
 }
 
-/**
- * Whether a manifest subject ("CN=alice" or "CN=alice, O=example") matches a verified
- * certificate's subject: every attribute it names must be there with the same value.
- */
-export function subjectMatches(wanted: string, subject: Readonly<Record<string, string>>): boolean {
-  const pairs = wanted.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (pairs.length === 0) return false;
-  return pairs.every((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) return false;
-    return subject[pair.slice(0, eq).trim()] === pair.slice(eq + 1).trim();
-  });
-}
-
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
-
 
 /**
  * The namespace `profile` starts from, with every capability replaced by a grant to
  * `holder`: one grant per capability (aliases share it). The caller owns the returned
  * table's members (serveNamespace takes them).
  */
-export function grantedNamespace(profile: GateProfile, captable: CapabilityTable, holder: string): MountTable<Client> {
+export function grantedNamespace(
+  profile: GateProfile,
+  captable: CapabilityTable,
+  holder: string,
+): MountTable<Client> {
   const granted = new Map<string, Member<Client>>();
   for (const mp of profile.table.mounts()) {
     for (const b of mp.stack) {
       const m = b.member;
       if (granted.has(m.label)) continue;
-      const cap = captable.grant(dupClient(m.cap), { interfaceId: m.interfaceId, label: m.label, holder });
+      const cap = captable.grant(dupClient(m.cap), {
+        interfaceId: m.interfaceId,
+        label: m.label,
+        holder,
+      });
       granted.set(m.label, { cap, interfaceId: m.interfaceId, label: m.label });
     }
   }
@@ -99,7 +98,9 @@ class GateTarget implements Gate$Server$Target {
 
   constructor(options: GateOptions) {
     this.#options = options;
-    this.#tokens = options.profiles.flatMap((profile) => profile.tokens.map((t) => ({ profile, digest: digest(t) })));
+    this.#tokens = options.profiles.flatMap((profile) =>
+      profile.tokens.map((t) => ({ profile, digest: digest(t) })),
+    );
   }
 
   #match(token: string): GateProfile | undefined {
@@ -107,27 +108,39 @@ class GateTarget implements Gate$Server$Target {
       // A verified client certificate speaks for the peer; failing that, loopback may.
       const subject = this.#options.tlsSubject;
       if (subject !== undefined) {
-        const p = this.#options.profiles.find((q) => q.tlsSubjects?.some((s) => subjectMatches(s, subject)) === true);
+        const p = this.#options.profiles.find(
+          (q) => q.tlsSubjects?.some((s) => subjectMatches(s, subject)) === true,
+        );
         if (p !== undefined) return p;
       }
-      return this.#options.peerIsLoopback ? this.#options.profiles.find((p) => p.loopback) : undefined;
+      return this.#options.peerIsLoopback
+        ? this.#options.profiles.find((p) => p.loopback)
+        : undefined;
     }
     const d = digest(token);
     let found: GateProfile | undefined;
     // Compare with every token, in constant time each, whatever matched first.
-    for (const t of this.#tokens) if (timingSafeEqual(t.digest, d) && found === undefined) found = t.profile;
+    for (const t of this.#tokens)
+      if (timingSafeEqual(t.digest, d) && found === undefined) found = t.profile;
     return found;
   }
 
-  async authenticate(params: Gate_Authenticate$Params, results: Gate_Authenticate$Results): Promise<void> {
+  async authenticate(
+    params: Gate_Authenticate$Params,
+    results: Gate_Authenticate$Results,
+  ): Promise<void> {
     const res = results._initResult();
     const max = this.#options.maxFailures ?? 5;
     try {
-      if (this.#failures >= max) throw new NsError('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
+      if (this.#failures >= max)
+        throw new NsError('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
       const profile = this.#match(params.token);
       if (profile === undefined) {
         this.#failures++;
-        throw new NsError('NS_ERR_PERMISSION', params.token === '' ? 'credentials required' : 'unknown token');
+        throw new NsError(
+          'NS_ERR_PERMISSION',
+          params.token === '' ? 'credentials required' : 'unknown token',
+        );
       }
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
       const table = grantedNamespace(profile, this.#options.captable, holder);
@@ -135,7 +148,10 @@ class GateTarget implements Gate$Server$Target {
       const captable = this.#options.captable;
       // When the client lets go of the namespace (or its connection ends), its grants
       // leave the table: the capabilities were released with the namespace.
-      ok.ns = serveNamespace(table, { ...this.#options.namespace, onClose: () => captable.forget(holder) });
+      ok.ns = serveNamespace(table, {
+        ...this.#options.namespace,
+        onClose: () => captable.forget(holder),
+      });
       ok.profile = profile.name;
       this.#options.onAuthenticated?.(profile.name, holder);
     } catch (e) {

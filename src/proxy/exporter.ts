@@ -24,7 +24,15 @@ import {
   type Gate_Authenticate$Results,
   type Namespace$Client,
 } from '../gen/namespace.js';
-import { listen, release, retain, serve, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import {
+  listen,
+  release,
+  retain,
+  serve,
+  subjectMatches,
+  type RpcLimits,
+  type RpcListener,
+} from '../rpc/index.js';
 import { membrane } from '../rpc/membrane.js';
 import { ExportPolicy, NO_FILTER, Revocation, type ExportFilter } from './export-policy.js';
 
@@ -48,6 +56,12 @@ export interface ExportOptions {
    * that completes the handshake is authenticated by its certificate: it may present "".
    */
   readonly tls?: tls.TlsOptions;
+  /**
+   * With mutual TLS: the client certificate subjects admitted without a token ("CN=alice"
+   * or "CN=alice, O=example": every attribute named must match). Absent: any certificate
+   * the CA signed.
+   */
+  readonly tlsSubjects?: readonly string[];
   /** Let a peer presenting no token in (only for loopback or unix listeners; default false). */
   readonly anonymous?: boolean;
   /** Connections at once (default 64). */
@@ -197,7 +211,6 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
     options.tls !== undefined &&
     options.tls.requestCert === true &&
     options.tls.rejectUnauthorized !== false;
-  const tokenless = mutualTls || options.anonymous === true;
   const maxConnections = options.maxConnections ?? 64;
   let n = 0;
   let listener: RpcListener;
@@ -205,8 +218,16 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
     listener = await listen(options.listen, {
       ...(options.limits !== undefined && { limits: options.limits }),
       ...(options.tls !== undefined && { tls: options.tls }),
-      bootstrap: () => {
+      bootstrap: (who) => {
         const peer = `peer#${++n}`;
+        // A verified certificate admits without a token if its subject is one allowed.
+        const subjects = options.tlsSubjects;
+        const certified =
+          mutualTls &&
+          who.tlsSubject !== undefined &&
+          (subjects === undefined ||
+            subjects.length === 0 ||
+            subjects.some((s) => subjectMatches(s, who.tlsSubject!)));
         // One policy (one membrane) per connection, i.e. per peer.
         const policy = new ExportPolicy({
           readOnly: options.readOnly ?? false,
@@ -219,7 +240,7 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
             view,
             policy,
             tokens,
-            tokenless,
+            certified || options.anonymous === true,
             options.maxFailures ?? 5,
             peer,
             revocation,

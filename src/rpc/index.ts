@@ -3,7 +3,7 @@
  * See docs/rpc.md.
  */
 export { RpcConnection, type ConnectionOptions, type RpcStats } from './connection.js';
-export { connect, listen, parseAddress, formatAddress, RpcListener, type ConnectOptions, type ListenOptions, type Peer, type RpcAddress } from './transport.js';
+export { connect, listen, parseAddress, formatAddress, RpcListener, type ConnectOptions, type ListenOptions, type Peer, type RpcAddress, subjectMatches } from './transport.js';
 export { serve, release, retain, dupClient, disposable, withSignal, liveLocalObjects, type CallContext, type InterfaceClass, type CapLike } from './server.js';
 export { RpcError, type RpcErrorType } from './failure.js';
 export { DEFAULT_LIMITS, type RpcLimits } from './limits.js';

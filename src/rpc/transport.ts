@@ -79,6 +79,23 @@ export interface Peer {
   readonly tlsSubject?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Whether a manifest subject ("CN=alice" or "CN=alice, O=example") matches a verified
+ * certificate's subject: every attribute it names must be there with the same value.
+ */
+export function subjectMatches(wanted: string, subject: Readonly<Record<string, string>>): boolean {
+  const pairs = wanted
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (pairs.length === 0) return false;
+  return pairs.every((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return false;
+    return subject[pair.slice(0, eq).trim()] === pair.slice(eq + 1).trim();
+  });
+}
+
 /** Options of listen(). */
 export interface ListenOptions extends TransportOptions {
   /**

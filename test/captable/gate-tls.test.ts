@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import type { Client } from 'capnp-es';
 import { CapabilityTable } from '../../src/captable/capability-table.js';
 import { newEcho } from '../../src/captable/demo-services.js';
-import { serveGate, subjectMatches, type GateProfile } from '../../src/captable/gate.js';
+import { serveGate, type GateProfile } from '../../src/captable/gate.js';
 import { Echo } from '../../src/gen/demo.js';
 import { Gate } from '../../src/gen/namespace.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
-import { connect, listen, release } from '../../src/rpc/index.js';
+import { connect, listen, release, subjectMatches } from '../../src/rpc/index.js';
 
 interface Pki {
   ca: string;

@@ -69,3 +69,28 @@ test('mutual TLS: a client certificate from the CA gets in without a token; none
     release(n);
   }
 });
+
+test('mutual TLS with tlsSubjects: only a certificate whose subject matches gets in without a token', { skip: hasOpenssl() ? false : 'needs openssl' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const p = pki(dir); // its client certificate is CN=importer
+  const table = new MountTable<Client>();
+  table.bind('/svc/counter', { cap: newCounter(new TestState(), 1n).client, interfaceId: Counter.Client.interfaceId, label: 'counter' });
+  const ns = serveNamespace(table);
+  const tls = { ...p.server, ca: p.ca, requestCert: true, rejectUnauthorized: true };
+  const allowed = await startExport({ ns, root: '/svc', listen: '127.0.0.1:0', tls, tlsSubjects: ['CN=importer'] });
+  const others = await startExport({ ns, root: '/svc', listen: '127.0.0.1:0', tls, tlsSubjects: ['CN=someone-else'] });
+  release(ns);
+  t.after(() => {
+    allowed.destroy();
+    others.destroy();
+  });
+  const yes = startImport({ address: allowed.address, tls: { ca: p.ca, ...p.client } });
+  t.after(() => yes.close());
+  await yes.firstAttempt();
+  assert.equal(yes.connected, true);
+  const no = startImport({ address: others.address, tls: { ca: p.ca, ...p.client }, backoffMinMs: 60_000 });
+  t.after(() => no.close());
+  await no.firstAttempt();
+  assert.equal(no.connected, false, 'a CA-signed certificate whose subject is not listed gets nothing');
+});
