@@ -12,7 +12,7 @@
  * Constructed by `startCapnsServer` (which listens); the CLI is the only caller that
  * reads argv/env and installs signal handlers.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Client } from 'capnp-es';
 import type { Logger } from 'pino';
 import { buildAdminApp, type AdminSession } from '../admin/app.js';
@@ -35,7 +35,7 @@ import { FILE_SERVER_INTERFACE_ID } from '../namespace/interfaces.js';
 import { MountTable } from '../namespace/mount-table.js';
 import { serveNamespace } from '../namespace/namespace-server.js';
 import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
-import type { ExportFilter } from '../proxy/export-policy.js';
+import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
@@ -616,9 +616,19 @@ export class CapnsServer {
     const holder = `${profile.name}@export:${formatAddress(e.listen)}`;
     const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), { onClose: () => this.captable.forget(holder) });
     const limits = rpcLimits(this.#manifest);
-    const filter = this.#exportFilters.get(index);
     let exp: Exporter;
     try {
+      // The caller's filter for this export (capns export --filter) wins over the manifest's.
+      let filter = this.#exportFilters.get(index);
+      if (filter === undefined && e.filter !== undefined) {
+        let text: string;
+        try {
+          text = await readFile(e.filter, 'utf8');
+        } catch (err) {
+          throw new NsError('NS_ERR_NOT_FOUND', `filter ${e.filter}: ${(err as Error).message}`);
+        }
+        filter = parseExportFilter(text, e.filter);
+      }
       exp = await startExport({
         ns,
         root: e.root,
@@ -705,14 +715,12 @@ function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {
 }
 
 async function tlsOptions(t: NonNullable<Listener['tls']>): Promise<{ cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean }> {
-  const { readFile } = await import('node:fs/promises');
   const [cert, key] = await Promise.all([readFile(t.cert), readFile(t.key)]);
   if (t.ca === undefined) return { cert, key };
   return { cert, key, ca: await readFile(t.ca), requestCert: true, rejectUnauthorized: true };
 }
 
 async function clientTlsOptions(t: ClientTls, address: Manifest['exports'][number]['listen']): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string }> {
-  const { readFile } = await import('node:fs/promises');
   const read = async (f: string | undefined): Promise<Buffer | undefined> => (f === undefined ? undefined : await readFile(f));
   const [ca, cert, key] = await Promise.all([read(t.ca), read(t.cert), read(t.key)]);
   const servername = t.serverName ?? (address.kind === 'tcp' ? address.host : undefined);

@@ -616,6 +616,7 @@ function normalize(
       profile: e.profile,
       root: e.root,
       readOnly: e.readOnly,
+      ...(e.filter !== undefined && { filter: host(e.filter) }),
       listen: e.listen,
       auth:
         e.auth !== undefined

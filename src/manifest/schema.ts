@@ -321,6 +321,7 @@ const exportSchema = strict({
   profile: nameSchema,
   root: namespacePath.default('/'),
   readOnly: z.boolean().default(false),
+  filter: hostPath.optional(),
   listen: address,
   auth: auth.optional(),
   tls: serverTls.optional(),

@@ -164,6 +164,11 @@ export interface Export {
   /** The subtree exported (a `sub` view of the profile's namespace). */
   readonly root: string;
   readonly readOnly: boolean;
+  /**
+   * A filter file (exportfs -P path patterns, interface/method rules; docs/proxy.md),
+   * host path resolved like `dir.path`; read when the export starts.
+   */
+  readonly filter?: string;
   readonly listen: Address;
   /** Who may import it; when the manifest gives none, the profile's own auth. */
   readonly auth: Auth;

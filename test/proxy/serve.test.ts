@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { startCapnsServer, type CapnsServer } from '../../src/captable/capns-server.js';
@@ -117,4 +120,27 @@ test('capns serve: when the exporter goes, calls through the import fail disconn
       release(c);
     }
   }
+});
+
+test('capns serve: a manifest export reads its filter file; a missing filter file fails the start, naming the export', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-filter-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // exportfs -P style: exclude the tmp tree; deny Clock.now outright.
+  writeFileSync(join(dir, 'f.filter'), `- ^\\./tmp\ndeny 0x${Clock.Client.interfaceId.toString(16)}.0\n`);
+  const withFilter = A.replace('auth: { tokens: [ta] } }', `auth: { tokens: [ta] }, filter: "${join(dir, 'f.filter')}" }`);
+  const a = await serve(t, withFilter);
+  const conn = await connect(exportOf(a));
+  t.after(() => conn.close());
+  const gate = conn.bootstrap(Gate);
+  const r = (await gate.authenticate((p) => (p.token = 'ta')).promise()).result;
+  assert.ok(r._isOk);
+  const ns = r.ok.ns;
+  const clock = resolvePipelined(ns, '/clock', Clock);
+  await assert.rejects(clock.now().promise(), (e: unknown) => e instanceof RpcError);
+  await assert.rejects(ns.resolve((p) => (p.path = '/tmp')).promise(), /path \/tmp is not exported/);
+  release(clock);
+  release(ns);
+  release(gate);
+  const missing = A.replace('auth: { tokens: [ta] } }', `auth: { tokens: [ta] }, filter: "${join(dir, 'none.filter')}" }`);
+  await assert.rejects(serve(t, missing), /m\.yaml:\d+:\d+ export: filter .*none\.filter/);
 });
