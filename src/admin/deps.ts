@@ -51,7 +51,7 @@ export interface AdminDeps {
     readonly listeners: readonly { readonly protocol: string; readonly address: string; readonly connections: number }[];
     readonly fids: number;
   };
-  readonly captable: Pick<CapabilityTable, 'list' | 'revoke' | 'revokeHolder'>;
+  readonly captable: Pick<CapabilityTable, 'list' | 'revoke' | 'revokeHolder' | 'methodStats'>;
   /** Ready to serve (readiness probe). Default: always. */
   ready?(): boolean;
   /** Where the web page's files are (default: src/admin/web next to this module). */

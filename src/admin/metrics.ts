@@ -2,11 +2,12 @@
  * Prometheus metrics of the HTTP app (prom-client, one Registry per app: no global
  * state). Wired: gateway calls, their errors and latency by interface and method, HTTP
  * requests by route and status, HTTP sessions, and the capability table (grants held and
- * their call counts by label, read at each scrape). Not wired (nothing exposes them
- * yet): RPC and 9P connection counts, open fids, calls made over Cap'n Proto that do not
- * pass through a grant.
+ * their call counts by label, read at each scrape), calls over Cap'n Proto through grants
+ * by interface, method and exception type, connections per listener and 9P fids. Not
+ * counted: calls that pass through no grant (a capability a service made for itself).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SchemaIndex } from '../reflect/index.js';
 import type { AdminDeps } from './deps.js';
 
 /** The app's metrics. */
@@ -20,6 +21,7 @@ export class AdminMetrics {
 
   constructor(deps: Pick<AdminDeps, 'captable' | 'sessionCount' | 'stats'>) {
     const registers = [this.registry];
+    const captable = deps.captable;
     this.calls = new Counter({ name: 'capns_gateway_calls_total', help: 'Method calls made through the JSON gateway', labelNames: ['interface', 'method'], registers });
     this.callErrors = new Counter({
       name: 'capns_gateway_call_errors_total',
@@ -41,6 +43,45 @@ export class AdminMetrics {
       labelNames: ['route', 'method'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
+    });
+    // Calls over Cap'n Proto through any grant (RPC clients, 9P, HTTP sessions, exports),
+    // by interface and method, named from the schema; totals read at each scrape.
+    const schema = new SchemaIndex();
+    const names = (interfaceId: bigint, methodId: number): { interface: string; method: string } => {
+      const m = schema.methods(interfaceId).find((r) => r.interfaceId === interfaceId && r.method.id === methodId);
+      return { interface: schema.interfaceName(interfaceId), method: m?.method.name ?? String(methodId) };
+    };
+    new Counter({
+      name: 'capns_rpc_calls_total',
+      help: "Calls over Cap'n Proto through grants, by interface and method",
+      labelNames: ['interface', 'method'],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of captable.methodStats()) this.inc(names(m.interfaceId, m.methodId), m.calls);
+      },
+    });
+    new Counter({
+      name: 'capns_rpc_call_errors_total',
+      help: "Calls over Cap'n Proto through grants that failed, by exception type (revoked: refused by a revoked grant)",
+      labelNames: ['interface', 'method', 'type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of captable.methodStats()) {
+          for (const [type, n] of m.errors) this.inc({ ...names(m.interfaceId, m.methodId), type }, n);
+        }
+      },
+    });
+    new Counter({
+      name: 'capns_rpc_call_seconds_total',
+      help: "Seconds taken by calls over Cap'n Proto through grants (divide by capns_rpc_calls_total for the mean)",
+      labelNames: ['interface', 'method'],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of captable.methodStats()) this.inc(names(m.interfaceId, m.methodId), m.seconds);
+      },
     });
     const stats = deps.stats;
     if (stats !== undefined) {
@@ -71,7 +112,6 @@ export class AdminMetrics {
         this.set(deps.sessionCount());
       },
     });
-    const captable = deps.captable;
     new Gauge({
       name: 'capns_grants',
       help: 'Capabilities held (grants in the capability table) by label and state',

@@ -42,6 +42,17 @@ export interface GrantRequest {
   readonly holder: string;
 }
 
+/** Calls through grants to one method, process-wide: what `/metrics` exports. */
+export interface MethodStats {
+  readonly interfaceId: bigint;
+  readonly methodId: number;
+  calls: number;
+  /** Seconds the settled calls took, in all. */
+  seconds: number;
+  /** Failed calls by exception type (`revoked` for calls refused by a revoked grant). */
+  readonly errors: Map<string, number>;
+}
+
 class Grant implements MembranePolicy {
   calls = 0n;
   revoked = false;
@@ -49,7 +60,12 @@ class Grant implements MembranePolicy {
   constructor(
     readonly id: bigint,
     readonly request: GrantRequest,
+    readonly record: (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number) => void,
   ) {}
+
+  settled(interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number): void {
+    this.record(interfaceId, methodId, error, seconds);
+  }
 
   check(): RpcError | undefined {
     if (this.revoked) return new RpcError('failed', `revoked: grant ${this.id} of '${this.request.label}' to ${this.request.holder}`);
@@ -75,7 +91,26 @@ export interface CapabilityTableOptions {
 export class CapabilityTable {
   readonly #grants = new Map<bigint, Grant>();
   readonly #maxGrants: number;
+  readonly #methods = new Map<string, MethodStats>();
   #nextId = 1n;
+
+  /** Records one settled call (the grants' membranes report here). */
+  readonly #record = (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number): void => {
+    const key = `${interfaceId}.${methodId}`;
+    let m = this.#methods.get(key);
+    if (m === undefined) this.#methods.set(key, (m = { interfaceId, methodId, calls: 0, seconds: 0, errors: new Map() }));
+    m.calls++;
+    m.seconds += seconds;
+    if (error !== undefined) {
+      const type = error.message.startsWith('revoked:') ? 'revoked' : error.type;
+      m.errors.set(type, (m.errors.get(type) ?? 0) + 1);
+    }
+  };
+
+  /** Calls through every grant so far, by method (totals: they only grow). */
+  methodStats(): readonly MethodStats[] {
+    return [...this.#methods.values()];
+  }
 
   constructor(options: CapabilityTableOptions = {}) {
     this.#maxGrants = options.maxGrants ?? 1_000_000;
@@ -92,7 +127,7 @@ export class CapabilityTable {
       cap.close();
       throw new NsError('NS_ERR_BUSY', `the capability table is full (${this.#maxGrants} grants)`);
     }
-    const g = new Grant(this.#nextId++, request);
+    const g = new Grant(this.#nextId++, request, this.#record);
     this.#grants.set(g.id, g);
     return membrane(cap, g);
   }

@@ -48,6 +48,34 @@ export interface MembranePolicy {
    */
   readonly resultsPolicy?:
     ((interfaceId: bigint, methodId: number, params: Struct) => MembranePolicy) | undefined;
+  /**
+   * Optional: told when each call through the membrane settles (for metrics): the error
+   * it failed with (including a refusal by `check`), or undefined, and the seconds it
+   * took. Must not throw.
+   */
+  readonly settled?:
+    ((interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number) => void) | undefined;
+}
+
+/** Reports to `policy.settled`, if it has one, how the call `call` answered by `answer` ends. */
+function observe(answer: Answer<Struct>, policy: MembranePolicy, call: Call<Struct, Struct>): Answer<Struct> {
+  const settled = policy.settled?.bind(policy);
+  if (settled === undefined) return answer;
+  const { interfaceId, methodId } = call.method;
+  const t0 = performance.now();
+  const done = (error: RpcError | undefined): void => {
+    try {
+      settled(interfaceId, methodId, error, (performance.now() - t0) / 1000);
+    } catch {
+      // A metrics hook must not disturb the call.
+    }
+  };
+  // struct() only waits for the answer (it takes nothing from it).
+  answer.struct().then(
+    () => done(undefined),
+    (e: unknown) => done(e instanceof RpcError ? e : new RpcError('failed', String(e))),
+  );
+  return answer;
 }
 
 /**
@@ -116,11 +144,10 @@ class MembraneAnswer implements Answer<Struct> {
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
     // The capability at `ops` is one of this answer's results: this answer's policy.
     const c = admit(call, this.policy);
-    if (c instanceof RpcError) return new BrokenAnswer(c) as unknown as Answer<R>;
-    return new MembraneAnswer(
-      this.inner.pipelineCall(ops, c.call as unknown as Call<P, R>),
-      c.policy,
-    ) as unknown as Answer<R>;
+    const plain = call as unknown as Call<Struct, Struct>;
+    if (c instanceof RpcError) return observe(new BrokenAnswer(c), this.policy, plain) as unknown as Answer<R>;
+    const answer = this.inner.pipelineCall(ops, c.call as unknown as Call<P, R>) as unknown as Answer<Struct>;
+    return new MembraneAnswer(observe(answer, this.policy, plain), c.policy) as unknown as Answer<R>;
   }
 
   pipelineClose(ops: PipelineOp[]): void {
@@ -143,8 +170,8 @@ class MembraneHook extends RefHook {
     const inner = this.#inner;
     if (inner === null) return new BrokenAnswer(new RpcError('failed', 'capability was released'));
     const c = admit(call, this.policy);
-    if (c instanceof RpcError) return new BrokenAnswer(c);
-    return new MembraneAnswer(inner.call(c.call), c.policy);
+    if (c instanceof RpcError) return observe(new BrokenAnswer(c), this.policy, call);
+    return new MembraneAnswer(observe(inner.call(c.call), this.policy, call), c.policy);
   }
 
   protected dispose(): void {

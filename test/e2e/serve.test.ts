@@ -157,13 +157,20 @@ listeners:
   const alice2 = await login(rpc, 'alice-token');
   assert.ok((await alice.ns.bindPath((p) => { p.from = '/svc/clock'; p.to = '/mine'; }).promise()).result._isOk);
   assert.equal((await alice2.ns.resolve((p) => { p.path = '/mine'; }).promise()).result.err.code, Failure_Code.NOT_FOUND);
-  // Metrics (admin only: root holds the CapTable) count the open RPC connections.
+  // A call through alice's clock grant, then metrics (admin only: root holds the
+  // CapTable): the open RPC connections, and the call by interface and method.
+  const cr = (await alice.ns.resolve((p) => { p.path = '/svc/clock'; }).promise()).result;
+  const aliceClock = new Clock.Client(utils.getInterfaceClientOrNull(cr.ok.cap));
+  assert.ok((await aliceClock.now().promise()).unixMillis > 0n);
+  release(aliceClock);
   const http = addressOf(s.lines, 'http').split('!');
   const metrics = await fetch(`http://${http[1]}:${http[2]}/metrics`, { headers: { authorization: 'Bearer root-token' } });
   assert.equal(metrics.status, 200);
-  const m = /^capns_connections\{protocol="rpc",address="[^"]+"\} (\d+)$/m.exec(await metrics.text());
+  const text = await metrics.text();
+  const m = /^capns_connections\{protocol="rpc",address="[^"]+"\} (\d+)$/m.exec(text);
   assert.ok(m !== null, 'capns_connections for the rpc listener');
   assert.equal(Number(m[1]), 3);
+  assert.match(text, /^capns_rpc_calls_total\{interface="Clock",method="now"\} 1$/m);
   // No credentials, no namespace.
   await assert.rejects(login(rpc, ''), /credentials required/);
   await assert.rejects(login(rpc, 'nope'), /unknown token/);

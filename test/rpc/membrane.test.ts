@@ -64,3 +64,20 @@ test('revoking the policy severs the capability and every capability derived fro
   for (let i = 0; i < 200 && state.liveCounters !== 0; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(state.liveCounters, 0);
 });
+
+test('a policy is told how each call through the membrane settled, refusals included', async (t) => {
+  const { policy, test } = await setup(t);
+  const seen: string[] = [];
+  Object.assign(policy, {
+    settled: (_i: bigint, methodId: number, error: RpcError | undefined, seconds: number) => {
+      assert.ok(seconds >= 0);
+      seen.push(`${methodId}:${error === undefined ? 'ok' : error.type}`);
+    },
+  });
+  await test.echo((p) => { p.text = 'x'; }).promise();
+  await assert.rejects(test.fail((p) => { p.type = 1; p.message = 'busy'; }).promise());
+  policy.revoked = true;
+  await assert.rejects(test.echo((p) => { p.text = 'y'; }).promise());
+  for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(seen, ['0:ok', '6:overloaded', '0:failed']);
+});
