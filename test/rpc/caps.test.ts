@@ -4,6 +4,7 @@ import { Callback, type Callback$Server$Target, Counter, Test } from '../fixture
 import type * as T from '../fixtures/rpc/gen/test.js';
 import { connect, listen, release, retain, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
+import { checksum, fillPattern } from '../support/test-server.js';
 import { CounterImpl, ServerState, serveTest } from './test-impl.js';
 
 class Upper implements Callback$Server$Target {
@@ -124,13 +125,15 @@ test('16 MiB payloads both ways (data and sum)', async (t) => {
   const r = await s.test.data((p) => { p.size = size; }).promise();
   const u = r.data.toUint8Array();
   assert.equal(u.length, size);
-  assert.equal(u[size - 1], (size - 1) & 0xff);
+  const want = new Uint8Array(size);
+  fillPattern(want);
+  assert.ok(Buffer.from(u).equals(want), 'data() bytes arrive intact');
+  const ones = new Uint8Array(size).fill(1);
   const sum = await s.test.sum((p) => {
-    const d = p._initData(size);
-    d.toUint8Array().fill(1);
+    p._initData(size).toUint8Array().set(ones);
   }).promise();
   assert.equal(sum.size, size);
-  assert.equal(sum.checksum, size);
+  assert.equal(sum.checksum, checksum(ones));
 });
 
 test('retain() of a pipelined capability survives the release of the original', async (t) => {
