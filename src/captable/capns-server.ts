@@ -28,7 +28,7 @@ import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
 import { Gate, Namespace } from '../gen/namespace.js';
 import { formatAddress, isLoopback } from '../manifest/address.js';
-import { diffManifests } from '../manifest/diff.js';
+import { canonical, diffManifests } from '../manifest/diff.js';
 import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID } from '../namespace/interfaces.js';
@@ -130,11 +130,6 @@ export interface ReloadReport {
   readonly revoked: number;
 }
 
-/** A manifest element without its position, as stable JSON: equal text = same definition. */
-function definition(x: unknown): string {
-  return JSON.stringify(x, (k, v: unknown) => (k === 'loc' ? undefined : typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
-}
-
 /** The running process. Built by `startCapnsServer`. */
 export class CapnsServer {
   readonly captable = new CapabilityTable();
@@ -216,7 +211,7 @@ export class CapnsServer {
       for (const p of next.profiles) {
         if (diff.profiles.added.includes(p.name) || diff.profiles.changed.includes(p.name)) {
           rebuilt.set(p.name, this.#buildProfile(p, instances));
-        } else if (definition(p.auth) !== definition(old.profiles.find((q) => q.name === p.name)?.auth)) {
+        } else if (canonical(p.auth) !== canonical(old.profiles.find((q) => q.name === p.name)?.auth)) {
           // Same namespace, other credentials: the Gate reads tokens from the profile.
           rebuilt.set(p.name, { ...this.#profiles.get(p.name)!, tokens: p.auth.tokens, loopback: p.auth.loopback, tlsSubjects: p.auth.tlsSubjects });
         }
@@ -312,7 +307,7 @@ export class CapnsServer {
   #key(l: Listener): string {
     const profile = l.protocol === '9p' ? (l.profile ?? this.#loopbackProfile()?.name) : undefined;
     const generation = profile !== undefined ? this.#generation.get(profile) : undefined;
-    return definition({ l, generation });
+    return canonical({ l, generation });
   }
 
   #loopbackProfile(): GateProfile | undefined {
@@ -601,7 +596,7 @@ export class CapnsServer {
   }
 
   #exportKey(e: Export, index: number): string {
-    return `export:${definition({ e, filter: index, generation: this.#generation.get(e.profile) })}`;
+    return `export:${canonical({ e, filter: index, generation: this.#generation.get(e.profile) })}`;
   }
 
   /**

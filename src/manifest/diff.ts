@@ -48,8 +48,8 @@ export interface ManifestDiff {
   readonly unchanged: boolean;
 }
 
-/** A canonical text of a value, without `loc`s: equal texts, equal meaning. */
-function canonical(v: unknown): string {
+/** A canonical text of a value, without `loc`s: equal texts, equal meaning (reload keys use it too). */
+export function canonical(v: unknown): string {
   return JSON.stringify(v, (key, x: unknown) =>
     key === 'loc' ? undefined : typeof x === 'bigint' ? `0x${x.toString(16)}` : x,
   );
