@@ -38,7 +38,7 @@ import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport } from '../proxy/importer.js';
-import { dupClient, listen, release, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable } from './capability-table.js';
 import { newClock } from './demo-services.js';
 import { grantedNamespace, serveGate, type GateProfile } from './gate.js';
@@ -547,8 +547,8 @@ export class CapnsServer {
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
           const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), { onClose: () => this.captable.forget(holder) });
-          // In process: no RPC connection to close, only the namespace to release.
-          const client = new CapnsClient({ close: async () => {} } as unknown as RpcConnection, ns, name);
+          // In process: no RPC connection, only the namespace to release.
+          const client = CapnsClient.local(ns, name);
           s = Promise.resolve(Object.assign(client, { holder }));
           sessions.set(name, s);
         }

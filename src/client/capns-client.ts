@@ -210,8 +210,8 @@ class SubtreeFileServer extends RemoteFileServer {
  * concurrently. Paths are absolute, in this connection's namespace.
  */
 export class CapnsClient implements AsyncDisposable {
-  /** The RPC connection (for its stats, or to wait for its end). */
-  readonly connection: RpcConnection;
+  /** The RPC connection (for its stats, or to wait for its end); null for a namespace in this process (`local`). */
+  readonly connection: RpcConnection | null;
   /** The raw Namespace capability, for the schema's methods the helpers do not cover. Owned by this client. */
   readonly namespace: Namespace$Client;
   /** The profile the token selected. */
@@ -219,12 +219,20 @@ export class CapnsClient implements AsyncDisposable {
   readonly #codec: JsonCodec;
   #closed = false;
 
-  /** Use `connect()`. Takes ownership of `conn` and `ns`. */
-  constructor(conn: RpcConnection, ns: Namespace$Client, profile: string, codec = new JsonCodec(new SchemaIndex())) {
+  /** Use `connect()` (or `local()`). Takes ownership of `conn` and `ns`. */
+  constructor(conn: RpcConnection | null, ns: Namespace$Client, profile: string, codec = new JsonCodec(new SchemaIndex())) {
     this.connection = conn;
     this.namespace = ns;
     this.profile = profile;
     this.#codec = codec;
+  }
+
+  /**
+   * A client over a Namespace capability served in this process (no connection): what
+   * the HTTP app's sessions use. Takes ownership of `ns`; `close()` releases it.
+   */
+  static local(ns: Namespace$Client, profile: string): CapnsClient {
+    return new CapnsClient(null, ns, profile);
   }
 
   /** The schema reflection used by `call` (interface names, methods). */
@@ -613,7 +621,7 @@ export class CapnsClient implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     release(this.namespace);
-    await this.connection.close();
+    await this.connection?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

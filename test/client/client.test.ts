@@ -20,7 +20,7 @@ const dec = new TextDecoder();
 async function assertNoLeaks(ns: CapnsClient, held: { exports?: number; imports?: number } = {}): Promise<void> {
   // Releases travel as messages; one round trip lets them all go out and be processed.
   await ns.describe();
-  const st = ns.connection.stats();
+  const st = ns.connection!.stats();
   assert.deepEqual({ questions: st.questions, imports: st.imports, exports: st.exports }, { questions: 0, imports: 1 + (held.imports ?? 0), exports: held.exports ?? 0 });
 }
 
@@ -215,7 +215,7 @@ test('a server that dies fails the next call at once with RpcError disconnected,
   const exited = new Promise((r) => s.child.once('exit', r));
   s.child.kill('SIGKILL');
   await exited;
-  await ns.connection.whenClosed();
+  await ns.connection!.whenClosed();
   await assert.rejects(ns.list('/'), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
   await assert.rejects(ns.readFile('/tmp/x'), (e: unknown) => e instanceof RpcError && e.type === 'disconnected');
 });
