@@ -14,8 +14,8 @@
  * Invariants worth knowing when reading this file:
  * - Nothing the peer sends throws out of `#onData`: protocol errors abort the connection
  *   (Abort, then close), anything else becomes an exception Return for that call.
- * - Every write goes through `#send`, which batches all messages of one event-loop turn
- *   into one socket write (setImmediate), and keeps their order.
+ * - Every write goes through `#sendEnv`/`#sendRaw`, which batch all messages queued before
+ *   the current microtask checkpoint ends into one socket write (queueMicrotask), in order.
  * - A question id is reused only after its Return arrived and our Finish went out.
  * - We always send releaseParamCaps = false and releaseResultCaps = false, and account
  *   for every imported reference with Release, like the C++ implementation.
@@ -82,6 +82,56 @@ export interface ConnectionOptions {
   trace?: Tracer | null | undefined;
   /** A name for traces. */
   name?: string | undefined;
+  /**
+   * For a socket made with `onread` (net.connect): the connection then chooses where each
+   * read lands (FrameReader.readTarget) and is told of it here, instead of listening for
+   * 'data'. Pausing and resuming the socket work as usual.
+   */
+  reads?: DirectReads | undefined;
+}
+
+/**
+ * The bridge between a socket's `onread` option, given when the socket is made, and the
+ * connection made afterwards. Bytes read before a connection attaches are kept for it.
+ */
+export class DirectReads {
+  #target: DirectReadTarget | null = null;
+  #early: Uint8Array[] = [];
+  #scratch: Uint8Array | null = null;
+  /** Whether the buffer handed out last is our own scratch (not the target's). */
+  #own = true;
+
+  /** The `onread` option to give net.connect. */
+  readonly onread = {
+    buffer: (): Uint8Array => {
+      this.#own = this.#target === null;
+      return this.#own ? (this.#scratch ??= new Uint8Array(16 * 1024)) : this.#target!.buffer();
+    },
+    /** Never pauses by its return value: the connection pauses the socket itself. */
+    callback: (n: number, buf: Uint8Array): true => {
+      if (!this.#own) this.#target!.read(n);
+      else if (this.#target !== null) this.#target.data(buf.subarray(0, n));
+      else this.#early.push(buf.slice(0, n));
+      return true;
+    },
+  };
+
+  /** Internal: RpcConnection routes the reads to itself; returns what came before. */
+  _attach(target: DirectReadTarget): Uint8Array[] {
+    this.#target = target;
+    const early = this.#early;
+    this.#early = [];
+    return early;
+  }
+}
+
+interface DirectReadTarget {
+  /** Where the next read goes. */
+  buffer(): Uint8Array;
+  /** `n` bytes were read into the last buffer(). */
+  read(n: number): void;
+  /** Bytes read into some other buffer. */
+  data(chunk: Uint8Array): void;
 }
 
 // capnp-es does not export its multi-segment arena; take the class from a probe message.
@@ -329,7 +379,15 @@ export class RpcConnection {
     this.#trace = opts.trace === undefined ? makeTracer() : opts.trace;
     this.#name = opts.name ?? 'conn';
     this.#bootstrapFactory = opts.bootstrap;
-    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (opts.reads === undefined) stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    else {
+      const early = opts.reads._attach({
+        buffer: () => this.#reader.readTarget(),
+        read: (n) => this.#onRead(n),
+        data: (chunk) => this.#onData(chunk),
+      });
+      for (const chunk of early) this.#onData(chunk);
+    }
     stream.on('drain', () => this.#onDrain());
     stream.on('error', (err: Error) => this.#shutdown(new RpcError('disconnected', `connection error: ${err.message}`)));
     stream.on('close', () => this.#shutdown(new RpcError('disconnected', 'connection closed')));
@@ -483,7 +541,7 @@ export class RpcConnection {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
+    queueMicrotask(() => this.#flush());
   }
 
   #flush(): void {
@@ -558,7 +616,7 @@ export class RpcConnection {
 
   // ---- input ---------------------------------------------------------------------------
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
     let frames: Frame[];
     try {
@@ -567,6 +625,23 @@ export class RpcConnection {
       this.#abort(e);
       return;
     }
+    this.#onFrames(frames);
+  }
+
+  /** `n` bytes were read into the reader's last readTarget() (DirectReads). */
+  #onRead(n: number): void {
+    if (this.#closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.#reader.commit(n);
+    } catch (e) {
+      this.#abort(e);
+      return;
+    }
+    if (frames.length > 0) this.#onFrames(frames);
+  }
+
+  #onFrames(frames: Frame[]): void {
     if (this.#backlog.length > 0) this.#backlog.push(...frames);
     else this.#backlog = frames;
     this.#processBacklog();

@@ -6,8 +6,13 @@
  *
  * The segment table is validated (count, each size, total against the maximum message
  * size) BEFORE anything is allocated for the body, then each segment gets its own
- * ArrayBuffer (capnp-es wants a segment to start at offset 0 of its buffer) and the socket
- * bytes are copied straight into it: one copy per byte, no reassembly buffer.
+ * ArrayBuffer (capnp-es wants a segment to start at offset 0 of its buffer).
+ *
+ * Two ways in. `push(chunk)` copies bytes from chunks the stream allocated: one copy per
+ * byte, no reassembly buffer. `readTarget()`/`commit(n)` let the socket read straight into
+ * memory the reader chooses (net.connect's `onread`): the rest of a large segment being
+ * received is read in place, with no copy at all, and everything else goes through one
+ * small scratch buffer that is reused, so no read allocates.
  */
 import { ProtocolError } from './failure.js';
 
@@ -17,6 +22,15 @@ export interface Frame {
   /** Size on the wire, header included. */
   readonly bytes: number;
 }
+
+/** A segment with at least this many bytes still to come is read in place. */
+const DIRECT_MIN = 4096;
+/**
+ * The scratch buffer for headers, small messages and the start of large ones. Small
+ * enough that most of a large segment is read in place, large enough to take a burst of
+ * small messages in one read.
+ */
+const SCRATCH_BYTES = 16 * 1024;
 
 /** Limits the framer enforces. */
 export interface FrameLimits {
@@ -48,6 +62,9 @@ export class FrameReader {
   #segFill = 0;
   #cur: Uint8Array | null = null;
   #frameBytes = 0;
+  #scratch: Uint8Array | null = null;
+  /** Whether the last readTarget() was the current segment itself. */
+  #direct = false;
 
   constructor(limits: FrameLimits) {
     this.#limits = limits;
@@ -56,6 +73,30 @@ export class FrameReader {
   /** Bytes of a partial frame held (for tests: 0 between frames). */
   get buffered(): number {
     return this.#state === State.Body ? this.#frameBytes : this.#hdrFill;
+  }
+
+  /**
+   * Where the next read should put its bytes: the unfilled rest of the segment being
+   * received when that is large (read in place), else a reused scratch buffer. Pass the
+   * number of bytes read to commit() before asking again.
+   */
+  readTarget(): Uint8Array {
+    const cur = this.#cur;
+    if (this.#state === State.Body && cur !== null && cur.length - this.#segFill >= DIRECT_MIN) {
+      this.#direct = true;
+      return cur.subarray(this.#segFill);
+    }
+    this.#direct = false;
+    return (this.#scratch ??= new Uint8Array(SCRATCH_BYTES));
+  }
+
+  /** Accounts for `n` bytes read into the last readTarget(); returns the frames completed. */
+  commit(n: number): Frame[] {
+    if (!this.#direct) return this.push(this.#scratch!.subarray(0, n));
+    this.#segFill += n;
+    if (this.#segFill < this.#cur!.length) return [];
+    this.#nextSegment();
+    return this.#cur === null ? [this.#finish()] : [];
   }
 
   /** Feeds bytes; returns every frame they complete (possibly none). */

@@ -8,7 +8,7 @@ import { formatAddress, parseAddress, type Address } from '../address.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from 'capnp-es';
-import { RpcConnection } from './connection.js';
+import { DirectReads, RpcConnection } from './connection.js';
 import type { RpcLimits } from './limits.js';
 import type { Tracer } from './trace.js';
 
@@ -33,6 +33,9 @@ export interface ConnectOptions extends TransportOptions {
 /** Dials `address` and returns an open connection. Rejects on connection failure. */
 export async function connect(address: string, opts: ConnectOptions = {}): Promise<RpcConnection> {
   const a = parseAddress(address);
+  // Plain sockets read where the connection says (no allocation per read, large segments
+  // read in place); node:tls has no `onread`.
+  const reads = opts.tls === undefined ? new DirectReads() : undefined;
   const sock = await new Promise<net.Socket>((resolve, reject) => {
     let s: net.Socket;
     const ready = opts.tls !== undefined ? 'secureConnect' : 'connect';
@@ -44,7 +47,8 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
           ? tls.connect({ ...opts.tls, path: a.path })
           : tls.connect({ ...sni, ...opts.tls, host: a.host, port: a.port });
     } else {
-      s = a.kind === 'unix' ? net.connect(a.path) : net.connect(a.port, a.host);
+      const onread = reads?.onread;
+      s = a.kind === 'unix' ? net.connect({ path: a.path, onread }) : net.connect({ port: a.port, host: a.host, onread });
     }
     const onErr = (e: Error): void => {
       s.destroy();
@@ -62,6 +66,7 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
     trace: opts.trace,
     bootstrap: opts.bootstrap,
     name: `client ${address}`,
+    reads,
   });
 }
 

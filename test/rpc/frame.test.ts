@@ -1,0 +1,130 @@
+/**
+ * The stream framer (src/rpc/frame.ts) on its own: frames of every shape come back intact
+ * however the stream is cut, through push() (chunks the stream allocated) and through
+ * readTarget()/commit() (reads into memory the reader chooses, large segments in place).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { FrameReader, encodeFrame, type Frame } from '../../src/rpc/index.js';
+
+const LIMITS = { maxMessageBytes: 1 << 22, maxSegments: 8 };
+
+/** Segments of whole words, filled with bytes that differ by segment and position. */
+const arbFrame = fc
+  .array(fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 500, max: 9000 })), { minLength: 1, maxLength: 4 })
+  .chain((words) =>
+    fc.integer({ min: 0, max: 255 }).map((seed) =>
+      words.map((w, i) => {
+        const s = new Uint8Array(w * 8);
+        for (let j = 0; j < s.length; j++) s[j] = (seed + 31 * i + j) & 0xff;
+        return s;
+      }),
+    ),
+  );
+
+function same(got: Frame[], want: Uint8Array[][]): void {
+  assert.equal(got.length, want.length, 'frame count');
+  got.forEach((f, i) => {
+    assert.deepEqual(
+      f.segments.map((ab) => new Uint8Array(ab)),
+      want[i],
+      `frame ${i}`,
+    );
+  });
+}
+
+test('push(): frames survive any cut of the stream', () => {
+  fc.assert(
+    fc.property(fc.array(arbFrame, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1 }), (frames, cuts) => {
+      const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));
+      const r = new FrameReader(LIMITS);
+      const got: Frame[] = [];
+      let pos = 0;
+      for (let i = 0; pos < stream.length; i++) {
+        const n = Math.min(cuts[i % cuts.length]!, stream.length - pos);
+        got.push(...r.push(stream.subarray(pos, pos + n)));
+        pos += n;
+      }
+      same(got, frames);
+      assert.equal(r.buffered, 0);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('push(): a frame split at every offset comes back whole', () => {
+  const frame = [new Uint8Array(24).fill(1), new Uint8Array(8).fill(2), new Uint8Array(16).fill(3)];
+  const bytes = encodeFrame(frame);
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const r = new FrameReader(LIMITS);
+    assert.deepEqual(r.push(bytes.subarray(0, cut)), [], `nothing complete at ${cut}`);
+    same(r.push(bytes.subarray(cut)), [frame]);
+  }
+});
+
+test('readTarget()/commit(): reads of any size, large segments read in place', () => {
+  fc.assert(
+    fc.property(fc.array(arbFrame, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1 }), (frames, reads) => {
+      const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));
+      const r = new FrameReader(LIMITS);
+      const got: Frame[] = [];
+      let pos = 0;
+      let inPlace = 0;
+      const scratch = r.readTarget().buffer; // a frame starts in the scratch buffer
+      for (let i = 0; pos < stream.length; i++) {
+        const target = r.readTarget();
+        // A socket read: at most what the target holds, at most what the "kernel" has.
+        const n = Math.min(target.length, reads[i % reads.length]!, stream.length - pos);
+        target.set(stream.subarray(pos, pos + n));
+        if (target.buffer !== scratch) inPlace++;
+        got.push(...r.commit(n));
+        pos += n;
+      }
+      same(got, frames);
+      assert.equal(r.buffered, 0);
+      // Whenever a segment of 4 KiB or more is still to come, the read lands in it.
+      if (frames.some((f) => f.some((s) => s.length >= 8192)) && reads.every((n) => n >= 16 * 1024)) {
+        assert.ok(inPlace > 0, 'some read went straight into a segment');
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('readTarget(): the in-place target never reaches past the segment being received', () => {
+  const big = new Uint8Array(64 * 1024).fill(9);
+  const next = new Uint8Array(8).fill(4);
+  const stream = Buffer.concat([encodeFrame([new Uint8Array(16), big]), encodeFrame([next])]);
+  const r = new FrameReader(LIMITS);
+  // First read: the scratch buffer takes the header, segment 0 and the start of segment 1.
+  const first = r.readTarget();
+  const n0 = first.length;
+  assert.ok(n0 < 64 * 1024, 'the scratch buffer is smaller than the big segment');
+  first.set(stream.subarray(0, n0));
+  assert.deepEqual(r.commit(n0), []);
+  // Then the rest of segment 1 exactly, in place.
+  const rest = r.readTarget();
+  const hdr = 16;
+  assert.equal(rest.length, hdr + 16 + big.length - n0);
+  assert.equal(rest.buffer.byteLength, big.length, 'the target is the segment itself');
+  rest.set(stream.subarray(n0, n0 + rest.length));
+  const done = r.commit(rest.length);
+  same(done, [[new Uint8Array(16), big]]);
+  // The next frame starts in the scratch buffer again.
+  const after = r.readTarget();
+  after.set(stream.subarray(n0 + rest.length));
+  same(r.commit(stream.length - n0 - rest.length), [[next]]);
+});
+
+test('header limits are checked before the body is allocated', () => {
+  const r = new FrameReader({ maxMessageBytes: 1024, maxSegments: 4 });
+  const hdr = new Uint8Array(8);
+  new DataView(hdr.buffer).setUint32(0, 0, true);
+  new DataView(hdr.buffer).setUint32(4, 1 << 20, true); // 8 MiB claimed
+  assert.throws(() => r.push(hdr), /more than 1024 bytes/);
+  const r2 = new FrameReader({ maxMessageBytes: 1024, maxSegments: 4 });
+  const many = new Uint8Array(4);
+  new DataView(many.buffer).setUint32(0, 99, true);
+  assert.throws(() => r2.push(many), /100 segments/);
+});
