@@ -2,11 +2,12 @@
  * The floor for any Node RPC (bench/rpc.bench.ts): two Node processes exchanging
  * length-prefixed messages over TCP with no RPC protocol at all. Each message is one
  * socket.write of [u32 length LE][payload]; the receiver reassembles frames across chunks
- * like a real framer. Requests are 64 bytes (about a small Cap'n Proto Call); a ping is
- * answered with the same 64 bytes, a data request with a 64 KiB payload.
+ * like a real framer, copying each byte once (the client reads into one reused buffer
+ * with `onread`, as src/rpc does). Requests are 64 bytes (about a small Cap'n Proto
+ * Call); a ping is answered with the same 64 bytes, a data request with a 64 KiB payload.
  *
  *   node floor-peer.js server                  prints its port, serves until stdin ends
- *   node floor-peer.js client PORT SECONDS MODE
+ *   node floor-peer.js client PORT SECONDS MODE [WARMUP]
  *                                              measures MODE (bench/measure.ts), prints JSON
  */
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -18,20 +19,38 @@ const DATA = 2;
 const REQUEST_SIZE = 64;
 const DATA_SIZE = 65536;
 
-/** Calls `onFrame` with each complete frame's payload; survives any split of the stream. */
+/**
+ * Calls `onFrame` with each complete frame's payload; survives any split of the stream.
+ * Each payload gets a buffer of its own and every byte is copied once, straight into it.
+ */
 function framer(onFrame: (payload: Buffer) => void): (chunk: Buffer) => void {
-  let pending: Buffer | null = null;
+  const hdr = Buffer.alloc(4);
+  let hdrFill = 0;
+  let body: Buffer | null = null;
+  let fill = 0;
   return (chunk) => {
-    let buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = buf.readUInt32LE(off);
-      if (buf.length - off - 4 < len) break;
-      onFrame(buf.subarray(off + 4, off + 4 + len));
-      off += 4 + len;
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (body === null) {
+        const take = Math.min(4 - hdrFill, chunk.length - pos);
+        chunk.copy(hdr, hdrFill, pos, pos + take);
+        hdrFill += take;
+        pos += take;
+        if (hdrFill < 4) return;
+        hdrFill = 0;
+        body = Buffer.allocUnsafeSlow(hdr.readUInt32LE(0));
+        fill = 0;
+      }
+      const take = Math.min(body.length - fill, chunk.length - pos);
+      chunk.copy(body, fill, pos, pos + take);
+      fill += take;
+      pos += take;
+      if (fill === body.length) {
+        const done = body;
+        body = null;
+        onFrame(done);
+      }
     }
-    buf = buf.subarray(off);
-    pending = buf.length > 0 ? Buffer.from(buf) : null;
   };
 }
 
@@ -64,23 +83,22 @@ function serve(): void {
   process.stdin.on('end', () => process.exit(0));
 }
 
-/** A client with one callback queue: replies arrive in request order. */
+/**
+ * A client with one callback queue: replies arrive in request order. Its socket reads into
+ * one reused buffer (`onread`), so no read allocates.
+ */
 class FloorClient {
   private readonly waiting: ((b: Buffer) => void)[] = [];
   private head = 0;
-  constructor(private readonly sock: Socket) {
-    sock.on(
-      'data',
-      framer((reply) => {
-        const cb = this.waiting[this.head++]!;
-        if (this.head > 1024) {
-          this.waiting.splice(0, this.head);
-          this.head = 0;
-        }
-        cb(reply);
-      }),
-    );
-  }
+  readonly onChunk = framer((reply) => {
+    const cb = this.waiting[this.head++]!;
+    if (this.head > 1024) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
+    cb(reply);
+  });
+  constructor(private readonly sock: Socket) {}
   call(op: number): Promise<Buffer> {
     const req = Buffer.alloc(REQUEST_SIZE);
     req[0] = op;
@@ -89,13 +107,20 @@ class FloorClient {
   }
 }
 
-async function client(port: number, seconds: number, mode: Mode): Promise<void> {
-  const sock = createConnection({ port, host: '127.0.0.1', noDelay: true });
+async function client(port: number, seconds: number, mode: Mode, warmup: number): Promise<void> {
+  let c: FloorClient | null = null;
+  const readBuf = Buffer.allocUnsafe(64 * 1024);
+  const sock = createConnection({
+    port,
+    host: '127.0.0.1',
+    noDelay: true,
+    onread: { buffer: readBuf, callback: (n) => (c!.onChunk(readBuf.subarray(0, n)), true) },
+  });
+  c = new FloorClient(sock);
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
     sock.once('error', reject);
   });
-  const c = new FloorClient(sock);
   const ops: BenchOps = {
     async ping() {
       const r = await c.call(PING);
@@ -107,15 +132,15 @@ async function client(port: number, seconds: number, mode: Mode): Promise<void> 
       return r.length;
     },
   };
-  const result = await measure(ops, mode, seconds);
+  const result = await measure(ops, mode, seconds, warmup);
   process.stdout.write(JSON.stringify(result) + '\n');
   sock.destroy();
 }
 
-const [role, port, seconds, mode] = process.argv.slice(2);
+const [role, port, seconds, mode, warmup] = process.argv.slice(2);
 if (role === 'server') serve();
-else if (role === 'client' && isMode(mode)) await client(Number(port), Number(seconds), mode);
+else if (role === 'client' && isMode(mode)) await client(Number(port), Number(seconds), mode, Number(warmup ?? 0.2));
 else {
-  process.stderr.write('usage: floor-peer.js server | client PORT SECONDS seq|inflight|data\n');
+  process.stderr.write('usage: floor-peer.js server | client PORT SECONDS seq|inflight|data [WARMUP]\n');
   process.exit(2);
 }

@@ -4,7 +4,7 @@
  *   seq       sequential pings: calls/s
  *   inflight  pings with 100 in flight: calls/s
  *   data      sequential 64 KiB reads: MB/s (10^6 bytes)
- * each for SECONDS after a 0.2 s warm-up.
+ * each for SECONDS after a warm-up (0.2 s unless told).
  */
 
 /** What a client can do, one call each. */
@@ -60,9 +60,9 @@ async function run(ops: BenchOps, mode: Mode, seconds: number): Promise<{ rate: 
   return { rate: mode === 'data' ? bytes / elapsed / 1e6 : calls / elapsed, calls };
 }
 
-/** Warms up, measures `mode` for `seconds`, and returns the figures. */
-export async function measure(ops: BenchOps, mode: Mode, seconds: number): Promise<BenchResult> {
-  const warm = await run(ops, mode, 0.2);
+/** Warms up for `warmup` seconds, measures `mode` for `seconds`, and returns the figures. */
+export async function measure(ops: BenchOps, mode: Mode, seconds: number, warmup = 0.2): Promise<BenchResult> {
+  const warm = await run(ops, mode, warmup);
   const cpu0 = process.cpuUsage();
   const r = await run(ops, mode, seconds);
   const cpu = process.cpuUsage(cpu0);

@@ -4,7 +4,7 @@
  *   node rpc-peer.js server                       serves test/support/test-server.ts's Test
  *                                                 on 127.0.0.1:0, prints the port, serves
  *                                                 until stdin ends
- *   node rpc-peer.js client HOST:PORT SECONDS MODE
+ *   node rpc-peer.js client HOST:PORT SECONDS MODE [WARMUP]
  *                                                 measures MODE (bench/measure.ts) like the
  *                                                 C++ bench client; prints its JSON line
  *
@@ -26,7 +26,7 @@ async function server(): Promise<void> {
   });
 }
 
-async function client(address: string, seconds: number, mode: Mode): Promise<void> {
+async function client(address: string, seconds: number, mode: Mode, warmup: number): Promise<void> {
   const conn = await connect(address);
   const test = conn.bootstrap(Test);
   // Generated clients of an interface omit inherited methods: Base's ping is called
@@ -50,16 +50,16 @@ async function client(address: string, seconds: number, mode: Mode): Promise<voi
       return got;
     },
   };
-  const result = await measure(ops, mode, seconds);
+  const result = await measure(ops, mode, seconds, warmup);
   process.stdout.write(JSON.stringify(result) + '\n');
   release(test);
   await conn.close();
 }
 
-const [role, address, seconds, mode] = process.argv.slice(2);
+const [role, address, seconds, mode, warmup] = process.argv.slice(2);
 if (role === 'server') await server();
-else if (role === 'client' && address !== undefined && isMode(mode)) await client(address, Number(seconds), mode);
+else if (role === 'client' && address !== undefined && isMode(mode)) await client(address, Number(seconds), mode, Number(warmup ?? 0.2));
 else {
-  process.stderr.write('usage: rpc-peer.js server | client HOST:PORT SECONDS seq|inflight|data\n');
+  process.stderr.write('usage: rpc-peer.js server | client HOST:PORT SECONDS seq|inflight|data [WARMUP]\n');
   process.exit(2);
 }

@@ -8,15 +8,19 @@
  *   C++ -> ours, ours -> C++
  *   floor             bench/floor-peer.js: Node TCP framed ping-pong, no RPC at all
  * and three measurements (bench/measure.ts), each by a client process of its own, for
- * SECONDS after a warm-up: sequential ping calls/s, ping calls/s with 100 in flight,
- * sequential 64 KiB data() reads in MB/s.
+ * SECONDS after WARMUP seconds of the same work: sequential ping calls/s, ping calls/s
+ * with 100 in flight, sequential 64 KiB data() reads in MB/s. The warm-up is the same for
+ * every client; it lets a JIT finish optimizing (a 0.2 s warm-up measured V8's tiering as
+ * much as our code: in figures about 8% lower for Node clients), so the figures are steady
+ * state, what a long-running service sees.
  *
  * Printed: medians over the rounds, with the ratio to C++ -> C++ taken round by round;
  * then the CPU time per call (client + server) — the client measures its own, the server's
  * is read from /proc around the client's run — which the machine's load disturbs much
  * less than rates do; then the spread of the rates.
  *
- * Environment: RPC_BENCH_ROUNDS (default 5), RPC_BENCH_SECONDS (default 1).
+ * Environment: RPC_BENCH_ROUNDS (default 5), RPC_BENCH_SECONDS (default 1),
+ * RPC_BENCH_WARMUP (default 1).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -32,6 +36,7 @@ const run = promisify(execFile);
 
 const ROUNDS = Number(process.env['RPC_BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['RPC_BENCH_SECONDS'] ?? 1);
+const WARMUP = Number(process.env['RPC_BENCH_WARMUP'] ?? 1);
 const MODES: readonly Mode[] = ['seq', 'inflight', 'data'];
 /** USER_HZ: the unit of utime/stime in /proc/PID/stat (100 on Linux everywhere). */
 const CLOCK_TICKS = 100;
@@ -125,19 +130,20 @@ async function main(): Promise<void> {
   const oursAddr = `127.0.0.1:${ours?.port ?? 1}`;
   const node = process.execPath;
   const s = String(SECONDS);
+  const w = String(WARMUP);
   const rpcPeer = join(benchDir, 'rpc-peer.js');
   const cppPid = cpp.process.pid!;
   const oursPid = ours?.child.pid ?? 0;
 
   const pairs: Pair[] = [
-    { name: 'C++ -> C++ (reference)', cmd: peers.bench, args: (m) => [cppAddr, s, m], serverPid: cppPid },
-    { name: 'ours -> ours', cmd: node, args: (m) => [rpcPeer, 'client', oursAddr, s, m], serverPid: oursPid },
-    { name: 'C++ -> ours', cmd: peers.bench, args: (m) => [oursAddr, s, m], serverPid: oursPid },
-    { name: 'ours -> C++', cmd: node, args: (m) => [rpcPeer, 'client', cppAddr, s, m], serverPid: cppPid },
+    { name: 'C++ -> C++ (reference)', cmd: peers.bench, args: (m) => [cppAddr, s, m, w], serverPid: cppPid },
+    { name: 'ours -> ours', cmd: node, args: (m) => [rpcPeer, 'client', oursAddr, s, m, w], serverPid: oursPid },
+    { name: 'C++ -> ours', cmd: peers.bench, args: (m) => [oursAddr, s, m, w], serverPid: oursPid },
+    { name: 'ours -> C++', cmd: node, args: (m) => [rpcPeer, 'client', cppAddr, s, m, w], serverPid: cppPid },
     {
       name: 'floor: Node TCP framed ping-pong',
       cmd: node,
-      args: (m) => [join(benchDir, 'floor-peer.js'), 'client', String(floor.port), s, m],
+      args: (m) => [join(benchDir, 'floor-peer.js'), 'client', String(floor.port), s, m, w],
       serverPid: floor.child.pid!,
     },
   ];
@@ -184,7 +190,7 @@ async function main(): Promise<void> {
     return ratios.length > 0 ? median(ratios).toFixed(2) : '-';
   };
 
-  console.log(`\nRPC: ${ROUNDS} interleaved rounds x ${SECONDS} s per figure, medians over rounds;`);
+  console.log(`\nRPC: ${ROUNDS} interleaved rounds x ${SECONDS} s per figure after ${WARMUP} s of warm-up, medians over rounds;`);
   console.log('x C++ = median over rounds of (pair / C++ -> C++ of the same round).');
   console.log(`Load average before: ${loadBefore}; after: ${load()} (${availableParallelism()} cores).`);
   console.log('\n| pair | sequential calls/s | x C++ | 100 in flight calls/s | x C++ | 64 KiB reads MB/s | x C++ |');

@@ -1,8 +1,8 @@
 // The C++ benchmark client (bench/rpc.bench.ts spawns it against the C++ server and ours):
 //
-//   bench HOST:PORT SECONDS MODE
+//   bench HOST:PORT SECONDS MODE [WARMUP]
 //
-// Measures MODE for SECONDS after a 0.2 s warm-up, against Test:
+// Measures MODE for SECONDS after a warm-up of WARMUP seconds (default 0.2), against Test:
 //   seq       sequential ping(n) calls: calls/s
 //   inflight  ping(n) with 100 calls in flight: calls/s
 //   data      sequential data(65536) reads: MB/s (10^6 bytes)
@@ -95,11 +95,12 @@ Run dataReads(Test::Client& test, kj::WaitScope& ws, double seconds, uint32_t si
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s HOST:PORT SECONDS seq|inflight|data\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: %s HOST:PORT SECONDS seq|inflight|data [WARMUP]\n", argv[0]);
     return 2;
   }
   double seconds = std::atof(argv[2]);
+  double warmup = argc == 5 ? std::atof(argv[4]) : 0.2;
   const char* mode = argv[3];
   auto measure = [&](Test::Client& test, kj::WaitScope& ws, double s) -> Run {
     if (strcmp(mode, "seq") == 0) return sequential(test, ws, s);
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
   auto& ws = client.getWaitScope();
   Test::Client test = client.getMain<Test>();
 
-  Run warm = measure(test, ws, 0.2);  // connection, bootstrap, allocator
+  Run warm = measure(test, ws, warmup);  // connection, bootstrap, allocator (and a JIT's)
   double cpu0 = cpuMicros();
   Run run = measure(test, ws, seconds);
   double cpu = cpuMicros() - cpu0;
