@@ -63,13 +63,20 @@ function frame(payload: Buffer): Buffer {
 
 function serve(): void {
   const data = Buffer.alloc(DATA_SIZE, 7);
+  const dataHeader = Buffer.alloc(4);
+  dataHeader.writeUInt32LE(DATA_SIZE, 0);
   const server = createServer((sock) => {
     sock.setNoDelay(true);
     sock.on(
       'data',
       framer((req) => {
-        if (req[0] === DATA) sock.write(frame(data));
-        else sock.write(frame(req));
+        if (req[0] === DATA) {
+          // Header and payload in one writev, the payload not copied.
+          sock.cork();
+          sock.write(dataHeader);
+          sock.write(data);
+          sock.uncork();
+        } else sock.write(frame(req));
       }),
     );
     sock.on('error', () => sock.destroy());

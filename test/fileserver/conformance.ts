@@ -194,6 +194,26 @@ export function conformance(label: string, make: MakeSubject, features: Features
     await file.clunk();
   });
 
+  it('a large gap reads as zeros in large reads too', async (t) => {
+    const root = await attach(t, make);
+    const { file } = await root.create('sparse-big', 0o644, RW);
+    // Some garbage-looking memory churn first, so an unzeroed buffer would show.
+    for (let i = 0; i < 8; i++) Buffer.allocUnsafe(64 * 1024).fill(0xee);
+    await file.write(1000n, new Uint8Array(3000).fill(0x41));
+    await file.write(300_000n, bytes('end'));
+    for (let at = 0; at < 300_000; ) {
+      const b = await file.read(BigInt(at), Math.min(32 * 1024, 300_000 - at));
+      assert.ok(b.length > 0, `read at ${at} returned bytes`);
+      for (let i = 0; i < b.length; i++) {
+        const want = at + i >= 1000 && at + i < 4000 ? 0x41 : 0;
+        if (b[i] !== want) assert.fail(`byte ${at + i} is ${b[i]}, want ${want}`);
+      }
+      at += b.length;
+    }
+    assert.equal(Buffer.from(await file.read(300_000n, 100)).toString(), 'end');
+    await file.clunk();
+  });
+
   it('walk reports partial progress: qids up to the failing name, and why', async (t) => {
     const root = await attach(t, make);
     await mkdir(root, 'd');
