@@ -221,7 +221,10 @@ export interface File {
 
   /**
    * Up to `count` bytes at `offset` (clamped to the iounit); fewer, or none at the end of
-   * the file, is not an error. The returned bytes belong to the caller. `signal` is
+   * the file, is not an error. The returned bytes are a snapshot the server never changes
+   * afterwards, and may be shared with it (ramfs hands out views of its blocks and copies
+   * a block before writing into it again): read them, keep them, send them, but do not
+   * write into them. `signal` is
    * checked before the read starts: an aborted read rejects with `signal.reason` and has
    * no effect; once started, a read completes.
    *

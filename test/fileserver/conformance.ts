@@ -214,6 +214,25 @@ export function conformance(label: string, make: MakeSubject, features: Features
     await file.clunk();
   });
 
+  it('bytes a read returned never change: not by a later write, nor by a truncate', async (t) => {
+    const root = await attach(t, make);
+    const { file } = await root.create('snap', 0o644, RW);
+    await file.write(0n, new Uint8Array(128 * 1024).fill(0x11));
+    const whole = await file.read(0n, 64 * 1024); // one aligned block
+    const part = await file.read(100n, 50); // inside it
+    const hole = await file.read(200_000n - 10n, 5); // past the end: nothing
+    assert.equal(hole.length, 0);
+    await file.write(0n, new Uint8Array(64 * 1024).fill(0x22));
+    await file.wstat({ length: 10n });
+    await file.write(70_000n, bytes('x')); // re-extends over the old second block
+    assert.ok(whole.every((b) => b === 0x11), 'the first read still holds the old bytes');
+    assert.ok(part.every((b) => b === 0x11), 'and so does the small one');
+    const now = await file.read(0n, 64 * 1024);
+    assert.ok(now.subarray(0, 10).every((b) => b === 0x22), 'the file has the new bytes');
+    assert.ok(now.subarray(10).every((b) => b === 0), 'zeros past the truncation');
+    await file.clunk();
+  });
+
   it('walk reports partial progress: qids up to the failing name, and why', async (t) => {
     const root = await attach(t, make);
     await mkdir(root, 'd');
