@@ -16,11 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/client/capns-client.js';
 import { Clock } from '../src/gen/demo.js';
+import { cliNodeFlags } from './cli-flags.js';
 
 const ROUNDS = Number(process.env['HTTP_BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['HTTP_BENCH_SECONDS'] ?? 2);
 const CONCURRENCY = 32;
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
+const NODE_FLAGS = cliNodeFlags(join(distRoot, '..')); // as bin/capns.js runs the CLI
 
 const MANIFEST = `version: 1
 capabilities:
@@ -60,7 +62,7 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'capns-http-bench-'));
   writeFileSync(join(dir, 'm.yaml'), MANIFEST);
-  const child = spawn(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', join(dir, 'm.yaml'), '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', join(dir, 'm.yaml'), '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const { rpc, httpPort } = await new Promise<{ rpc: string; httpPort: number }>((resolve, reject) => {
       let out = '';

@@ -30,6 +30,7 @@ import { promisify } from 'node:util';
 import { MessageType, NOFID } from '../src/fileserver/9p/constants.js';
 import type { NinepAddress } from '../src/fileserver/9p/server.js';
 import { NinepClient } from '../test/support/ninep-client.js';
+import { cliNodeFlags } from './cli-flags.js';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env['NINEP_BENCH_ROUNDS'] ?? 3);
@@ -37,6 +38,8 @@ const MIB = Number(process.env['NINEP_BENCH_MIB'] ?? 64);
 const LOAD_SECONDS = Number(process.env['NINEP_BENCH_LOAD_SECONDS'] ?? 2);
 const SMALL_OPS = 3000;
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.js'); // dist-bench/src/cli/main.js
+/** The flags bin/capns.js gives Node: the server runs as `capns 9p` would. */
+const NODE_FLAGS = cliNodeFlags(join(import.meta.dirname, '..', '..'));
 
 interface Server {
   name: string;
@@ -57,7 +60,7 @@ async function freePort(): Promise<number> {
 async function startOurs(name: string, args: string[]): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [MAIN, '9p', '--listen', 'tcp!127.0.0.1!0', '--msize', String(1024 * 1024 + 24), ...args],
+    [...NODE_FLAGS, MAIN, '9p', '--listen', 'tcp!127.0.0.1!0', '--msize', String(1024 * 1024 + 24), ...args],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gate } from '../src/gen/namespace.js';
 import { connect, release, type RpcConnection } from '../src/rpc/index.js';
+import { cliNodeFlags } from './cli-flags.js';
 
 const ROUNDS = Number(process.env['SERVE_BENCH_ROUNDS'] ?? 3);
 const N = Number(process.env['SERVE_BENCH_CONNECTIONS'] ?? 1000);
@@ -24,6 +25,7 @@ const N = Number(process.env['SERVE_BENCH_CONNECTIONS'] ?? 1000);
 const CONCURRENCY = 50;
 
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
+const NODE_FLAGS = cliNodeFlags(join(distRoot, '..')); // as bin/capns.js runs the CLI
 
 const MANIFEST = `version: 1
 capabilities:
@@ -100,7 +102,7 @@ async function settle(): Promise<void> {
 }
 
 async function measureCapns(manifest: string): Promise<Sample> {
-  const server = await startChild([join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', manifest, '--log-level', 'warn']);
+  const server = await startChild([...NODE_FLAGS, join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', manifest, '--log-level', 'warn']);
   try {
     const address = `tcp!127.0.0.1!${server.port}`;
     // Warm up: a few connections so that code paths are compiled before the baseline.

@@ -1,6 +1,14 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 // The `capns` command. Runs the compiled CLI (built by `npm ci` through the prepare
 // script); in a checkout without dist/, falls back to the TypeScript sources via tsx.
+//
+// --initial-old-space-size=128: servers (`capns serve`, `capns 9p`) receive on sockets
+// Node allocates a fresh buffer for on every read, outside the JS heap. V8 counts that
+// memory toward a limit set at about 2.5x a small heap, and ran a full mark-compact every
+// 25-30 ms under 64 KiB 9P writes: over half the server's CPU. Starting the old generation
+// at 128 MB makes full collections rare (none in a 6 s run of that test), at the price of
+// up to about that much memory before the first one. Run `node [flags] bin/capns.js` to
+// choose otherwise (docs/serve.md, "Memory").
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
