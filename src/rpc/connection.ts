@@ -315,13 +315,21 @@ interface ExportEntry {
   promise: boolean;
 }
 
-const METHOD_CACHE = new Map<string, $.Method<Struct, Struct>>();
+/** Method descriptors for calls we dispatch by id, by interface id then method id. */
+const METHOD_CACHE = new Map<bigint, $.Method<Struct, Struct>[]>();
+let methodCacheSize = 0;
 function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Struct> {
-  const k = `${interfaceId}:${methodId}`;
-  let m = METHOD_CACHE.get(k);
+  // Keyed by the bigint itself: a string key cost a BigInt-to-string and a string hash
+  // per call.
+  let byMethod = METHOD_CACHE.get(interfaceId);
+  let m = byMethod?.[methodId];
   if (m === undefined) {
     m = { interfaceId, methodId, ParamsClass: AnyStruct, ResultsClass: AnyStruct, interfaceName: `@0x${interfaceId.toString(16)}`, methodName: `#${methodId}` };
-    if (METHOD_CACHE.size < 4096) METHOD_CACHE.set(k, m);
+    if (methodCacheSize < 4096 && methodId < 1024) {
+      if (byMethod === undefined) METHOD_CACHE.set(interfaceId, (byMethod = []));
+      byMethod[methodId] = m;
+      methodCacheSize++;
+    }
   }
   return m;
 }

@@ -26,6 +26,12 @@ export interface Frame {
 /** A segment with at least this many bytes still to come is read in place. */
 const DIRECT_MIN = 4096;
 /**
+ * Segments this large get uninitialized memory (every byte is overwritten from the
+ * stream); smaller ones a plain `new ArrayBuffer`, whose zeroing costs less than making
+ * the Buffer that Buffer.allocUnsafeSlow returns.
+ */
+const UNINITIALIZED_MIN = 4096;
+/**
  * The scratch buffer for headers, small messages and the start of large ones. Small
  * enough that most of a large segment is read in place, large enough to take a burst of
  * small messages in one read.
@@ -52,8 +58,9 @@ const enum State {
 export class FrameReader {
   readonly #limits: FrameLimits;
   #state = State.Count;
-  // Header bytes gathered so far (count word, then the size table).
+  // Header bytes gathered so far (count word, then the size table), and a view to read them.
   #hdr = new Uint8Array(8);
+  #hdrView = new DataView(this.#hdr.buffer);
   #hdrFill = 0;
   #hdrNeed = 4;
   #count = 0;
@@ -106,8 +113,10 @@ export class FrameReader {
     const n = chunk.length;
     while (pos < n) {
       if (this.#state !== State.Body) {
+        // A few bytes at a time: a loop, not a subarray + set per header.
         const take = Math.min(this.#hdrNeed - this.#hdrFill, n - pos);
-        this.#hdr.set(chunk.subarray(pos, pos + take), this.#hdrFill);
+        const hdr = this.#hdr;
+        for (let i = 0; i < take; i++) hdr[this.#hdrFill + i] = chunk[pos + i]!;
         this.#hdrFill += take;
         pos += take;
         if (this.#hdrFill < this.#hdrNeed) break;
@@ -129,8 +138,7 @@ export class FrameReader {
   }
 
   #onCount(): void {
-    const dv = new DataView(this.#hdr.buffer, this.#hdr.byteOffset, 4);
-    const count = dv.getUint32(0, true) + 1;
+    const count = this.#hdrView.getUint32(0, true) + 1;
     if (count > this.#limits.maxSegments || count === 0) {
       throw new ProtocolError(`frame claims ${count} segments (limit ${this.#limits.maxSegments})`);
     }
@@ -141,26 +149,30 @@ export class FrameReader {
       const h = new Uint8Array(need);
       h.set(this.#hdr.subarray(0, 4));
       this.#hdr = h;
+      this.#hdrView = new DataView(h.buffer);
     }
     this.#hdrNeed = need;
     this.#state = State.Sizes;
   }
 
   #onSizes(): void {
-    const dv = new DataView(this.#hdr.buffer, this.#hdr.byteOffset, this.#hdrNeed);
+    const dv = this.#hdrView;
     const max = this.#limits.maxMessageBytes;
     let total = this.#hdrNeed;
-    const sizes: number[] = [];
     for (let i = 0; i < this.#count; i++) {
-      const words = dv.getUint32(4 + 4 * i, true);
-      total += words * 8;
+      total += dv.getUint32(4 + 4 * i, true) * 8;
       if (total > max) throw new ProtocolError(`frame of more than ${max} bytes refused`);
-      sizes.push(words * 8);
     }
-    if (sizes[0] === 0) throw new ProtocolError('frame segment 0 is empty (no root pointer)');
-    // Uninitialized memory is fine: every byte is overwritten from the stream before
-    // the frame is handed out. (allocUnsafeSlow: an ArrayBuffer of its own, offset 0.)
-    this.#segments = sizes.map((s) => Buffer.allocUnsafeSlow(s).buffer);
+    if (dv.getUint32(4, true) === 0) throw new ProtocolError('frame segment 0 is empty (no root pointer)');
+    // Only now, the whole table checked, is anything allocated. Each segment is an
+    // ArrayBuffer of its own at offset 0 (capnp-es wants that); large ones uninitialized,
+    // since every byte is overwritten from the stream before the frame is handed out.
+    const segments: ArrayBuffer[] = [];
+    for (let i = 0; i < this.#count; i++) {
+      const size = dv.getUint32(4 + 4 * i, true) * 8;
+      segments.push(size >= UNINITIALIZED_MIN ? Buffer.allocUnsafeSlow(size).buffer : new ArrayBuffer(size));
+    }
+    this.#segments = segments;
     this.#frameBytes = total;
     this.#segIndex = -1;
     this.#state = State.Body;
