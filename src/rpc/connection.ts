@@ -15,7 +15,8 @@
  * - Nothing the peer sends throws out of `#onData`: protocol errors abort the connection
  *   (Abort, then close), anything else becomes an exception Return for that call.
  * - Every write goes through `#sendEnv`/`#sendRaw`, which batch all messages queued before
- *   the current microtask checkpoint ends into one socket write (queueMicrotask), in order.
+ *   the current microtask checkpoint ends into one socket write (a promise reaction), in
+ *   order.
  * - A question id is reused only after its Return arrived and our Finish went out.
  * - We always send releaseParamCaps = false and releaseResultCaps = false, and account
  *   for every imported reference with Release, like the C++ implementation.
@@ -336,6 +337,9 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
 
 const SMALL = 16 * 1024;
 
+/** Settled once: flushes are scheduled as reactions to it. */
+const SETTLED = Promise.resolve();
+
 /**
  * An RPC connection over a byte stream. Create with `new RpcConnection(stream, opts)`
  * (transport.ts does this for sockets). Owns the stream: ends or destroys it.
@@ -549,8 +553,13 @@ export class RpcConnection {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    // A reaction on a settled promise runs at the same microtask checkpoint as
+    // queueMicrotask would, without the AsyncResource Node makes for every
+    // queueMicrotask call (3% of a client's user time at 64 KiB reads).
+    void SETTLED.then(this.#flushFn);
   }
+
+  readonly #flushFn = (): void => this.#flush();
 
   #flush(): void {
     this.#flushScheduled = false;
