@@ -497,7 +497,10 @@ export class RpcConnection {
 
   #seal(): void {
     if (this.#slabPos > this.#batchStart) {
-      this.#chunks.push(this.#slab.subarray(this.#batchStart, this.#slabPos));
+      // Buffer.from(arrayBuffer, ...) makes the view directly; subarray goes through the
+      // species-constructor path.
+      const slab = this.#slab;
+      this.#chunks.push(Buffer.from(slab.buffer, slab.byteOffset + this.#batchStart, this.#slabPos - this.#batchStart));
       this.#batchStart = this.#slabPos;
     }
   }
@@ -684,19 +687,19 @@ export class RpcConnection {
   }
 
   #onFrame(f: Frame): void {
-    // The capnp-es message is made first so the envelope reader can share its
-    // segments' DataViews (one DataView per segment, not two).
-    const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
-    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
-    const r = new WireReader(msg._capnp.segments.map((s) => (s as unknown as { _dv: DataView })._dv));
-    const m = decode(r, this.limits.maxImports);
+    // The envelope is decoded from DataViews of our own; a capnp-es Message is made only
+    // for the messages whose content someone reads (Call params, Return results, an
+    // unknown message echoed back). A Finish, one per call, never needs one.
+    const segs = f.segments;
+    const dvs = segs.length === 1 ? [new DataView(segs[0]!)] : segs.map((b) => new DataView(b));
+    const m = decode(new WireReader(dvs), this.limits.maxImports);
     if (this.#trace !== null) this.#trace(`${this.#name} < ${describeDecoded(m)}`);
     switch (m.which) {
       case Tag.Call:
-        this.#onCall(m, msg);
+        this.#onCall(m, this.#message(f));
         return;
       case Tag.Return:
-        this.#onReturn(m, msg);
+        this.#onReturn(m, this.#message(f));
         return;
       case Tag.Finish:
         this.#onFinish(m.questionId, m.releaseResultCaps);
@@ -721,9 +724,16 @@ export class RpcConnection {
         this.#onUnimplemented(m.innerTag, m.innerQuestionId);
         return;
       default:
-        this.#sendUnimplemented(msg);
+        this.#sendUnimplemented(this.#message(f));
         return;
     }
+  }
+
+  /** A received frame as a capnp-es message, its traversal limit set from ours. */
+  #message(f: Frame): $.Message {
+    const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
+    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
+    return msg;
   }
 
   #contentStruct(msg: $.Message, loc: { seg: number; off: number } | null): Struct {
