@@ -167,6 +167,12 @@ test('health, readiness, metrics, OpenAPI, docs and the web page are served; COR
   const docs = await fetch(`${base}/docs`, { redirect: 'follow' });
   assert.equal(docs.status, 200);
   assert.match(await docs.text(), /swagger/i);
+  // Its assets come through @fastify/static (whose dependencies declare Node >= 22): they
+  // must serve on the Node 20 we run on.
+  const css = await fetch(`${base}/docs/static/swagger-ui.css`);
+  assert.equal(css.status, 200);
+  assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
+  assert.ok((await css.text()).length > 1000, 'the stylesheet has its bytes');
 
   const page = await fetch(`${base}/`);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
