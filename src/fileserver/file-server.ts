@@ -224,9 +224,10 @@ export interface File {
    * the file, is not an error. The returned bytes are a snapshot the server never changes
    * afterwards, and may be shared with it (ramfs hands out views of its blocks and copies
    * a block before writing into it again): read them, keep them, send them, but do not
-   * write into them. `signal` is
-   * checked before the read starts: an aborted read rejects with `signal.reason` and has
-   * no effect; once started, a read completes.
+   * write into them. `signal` is checked before the read starts: an aborted read rejects
+   * with `signal.reason` and has no effect; once started, a read completes. A signal
+   * means something for the duration of the call only: do not keep it (the 9P bridge
+   * reuses the signals of finished requests).
    *
    * Rejects with NS_ERR_NOT_OPEN (not open for reading), NS_ERR_IS_DIR (a directory: use
    * readDir), NS_ERR_NOT_FOUND (ramfs: the file was removed meanwhile; a host directory,
@@ -238,8 +239,8 @@ export interface File {
    * Write `data` at `offset` (append-only files always append); resolves to the number of
    * bytes written. A write beyond the end fills the gap with zeros. The server does not
    * keep `data`. `signal` is checked before the write starts (an aborted write rejects
-   * with `signal.reason` and writes nothing); once started, a write completes. When the
-   * promise resolves, the bytes are as durable as the server documents
+   * with `signal.reason` and writes nothing); once started, a write completes (as for
+   * read, the signal is for the duration of the call). When the promise resolves, the bytes are as durable as the server documents
    * (docs/fileserver.md).
    *
    * Rejects with NS_ERR_NOT_OPEN (not open for writing), NS_ERR_TOO_LARGE (more than the

@@ -10,6 +10,7 @@
  * later call; `close` stops reading and drains the requests in flight first.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import type { File, FileServer } from '../file-server.js';
 import { decodeMessage, encodeDataHeader, encodeMessage } from './codec.js';
 import {
@@ -120,17 +121,27 @@ class Request {
   private waiters: (() => void)[] | null = null;
   private finished = false;
 
-  /** `session`: a reply to an older session (before Tversion) is dropped. */
+  /**
+   * `session`: a reply to an older session (before Tversion) is dropped. `controllers`:
+   * the connection's unused AbortControllers, taken from and given back to.
+   */
   constructor(
     readonly tag: number,
     readonly msg: TMessage,
     readonly session: number,
+    private readonly controllers: AbortController[],
   ) {}
 
-  /** The signal handed to the backend: aborted when the request is. */
+  /**
+   * The signal handed to the backend: aborted when the request is. Making an AbortSignal
+   * costs Node about 1.6 µs (it is an EventTarget), which was 18% of the server's time
+   * at 8 KiB reads and writes; a controller whose signal nobody aborted or listens to
+   * any more is reused by a later request (File's contract: a signal means something for
+   * the duration of the call only).
+   */
   get signal(): AbortSignal {
     if (this.ac === null) {
-      this.ac = new AbortController();
+      this.ac = this.controllers.pop() ?? new AbortController();
       if (this.aborted) this.ac.abort(this.reason);
     }
     return this.ac.signal;
@@ -156,6 +167,17 @@ class Request {
   markDone(): void {
     if (this.finished) return;
     this.finished = true;
+    const ac = this.ac;
+    if (
+      ac !== null &&
+      !ac.signal.aborted &&
+      ac.signal.onabort === null &&
+      getEventListeners(ac.signal, 'abort').length === 0 &&
+      this.controllers.length < MAX_SPARE_CONTROLLERS
+    ) {
+      this.ac = null;
+      this.controllers.push(ac);
+    }
     const ws = this.waiters;
     this.waiters = null;
     if (ws !== null) for (const w of ws) w();
@@ -163,6 +185,8 @@ class Request {
 }
 
 const AUTH_MAX_BYTES = 1024;
+/** Unused AbortControllers a connection keeps for its next requests. */
+const MAX_SPARE_CONTROLLERS = 64;
 
 /**
  * A 9P2000 / 9P2000.L server connection over one FileServer. Not reentrant across
@@ -172,6 +196,8 @@ export class NinepConnection {
   private readonly framer: NinepFramer;
   private readonly fids: FidTable;
   private readonly tags = new Map<number, Request>();
+  /** AbortControllers of finished requests, for the next ones (Request.signal). */
+  private readonly spareControllers: AbortController[] = [];
   /** Frames received but not yet started because `maxOutstanding` requests are in flight. */
   private backlog: Buffer[] = [];
   private paused = false;
@@ -292,7 +318,7 @@ export class NinepConnection {
       this.fail(new NinepProtocolError(`tag ${msg.tag} reused while its request is in flight`));
       return;
     }
-    const req = new Request(msg.tag, msg, this.session);
+    const req = new Request(msg.tag, msg, this.session, this.spareControllers);
     this.tags.set(msg.tag, req);
     this.run(req)
       .catch((err: unknown) => this.fail(err))

@@ -142,6 +142,45 @@ test('Tflush of a request in flight: the request answers "interrupted" first, th
   await c.clunk(fid);
 });
 
+test('signals of finished requests are reused only when nobody listens to them: a flush never reaches an earlier read', async (t) => {
+  const h = await startServer(t);
+  const c = await h.client('9P2000');
+  const { fid } = await c.attach();
+  const f = await c.walk(fid, []);
+  await c.call(
+    { type: MessageType.Tcreate, fid: f, name: 'x', perm: 0o644, mode: ORDWR },
+    MessageType.Rcreate,
+  );
+  const seen: AbortSignal[] = [];
+  let keptFired = 0;
+  // Read 1 leaves a listener on its signal (a backend that should not, but might);
+  // read 2 leaves none; read 3 is held and flushed.
+  let n = 0;
+  const gate = readGate(h.fs);
+  const inner = h.fs.gate!;
+  h.fs.gate = (signal) => {
+    seen.push(signal!);
+    n++;
+    if (n === 1) signal!.addEventListener('abort', () => keptFired++);
+    return n === 3 ? inner(signal) : Promise.resolve();
+  };
+  await c.call({ type: MessageType.Tread, fid: f, offset: 0n, count: 10 }, MessageType.Rread);
+  await c.call({ type: MessageType.Tread, fid: f, offset: 0n, count: 10 }, MessageType.Rread);
+  const held = gate.waiting();
+  const read = c.start({ type: MessageType.Tread, fid: f, offset: 0n, count: 10 });
+  await held;
+  await c.rpc({ type: MessageType.Tflush, oldtag: read.tag });
+  const r = await read.reply;
+  assert.equal(r.type, MessageType.Rerror, 'the flushed read was interrupted');
+  assert.equal(keptFired, 0, "read 1's listener never saw read 3's flush");
+  assert.notEqual(seen[2], seen[0], 'a signal with a listener is not reused');
+  assert.equal(seen[2], seen[1], 'a signal nobody listens to is reused');
+  assert.equal(seen[0]!.aborted, false);
+  h.fs.gate = null;
+  await c.clunk(f);
+  await c.clunk(fid);
+});
+
 test('Tflush of a request that completes anyway: its reply comes before Rflush (flush(9P))', async (t) => {
   const h = await startServer(t);
   const c = await h.client('9P2000.L');
