@@ -205,6 +205,19 @@ class SubtreeFileServer extends RemoteFileServer {
   }
 }
 
+/** A capability resolved for calls by name (CapnsClient.callTarget). */
+export interface CallTarget {
+  readonly interfaceId: bigint;
+  /** The interface's name in the schema (`Clock`, `File`, ...). */
+  readonly interfaceName: string;
+  /** Its methods' names, those of the interfaces it extends included. */
+  readonly methods: readonly string[];
+  /** Calls `method` with JSON params; resolves with the JSON results (as CapnsClient.call). */
+  call(method: string, params: unknown): Promise<JsonValue>;
+  /** Releases the capability; later calls reject. Idempotent. */
+  close(): void;
+}
+
 /**
  * A connection to `capns serve` and the namespace it handed out. Methods may be called
  * concurrently. Paths are absolute, in this connection's namespace.
@@ -335,28 +348,56 @@ export class CapnsClient implements AsyncDisposable {
    *   when the call throws.
    */
   async call(path: string, method: string, params: unknown): Promise<JsonValue> {
-    const held: Client[] = [];
+    const t = await this.callTarget(path);
     try {
-      const target = await this.#target(path);
-      held.push(target.client);
-      const ref = this.schema.method(target.interfaceId, method);
-      const caps = new Map<string, Client>();
-      for (const p of capabilityPaths(params)) {
-        const c = await this.resolveAny(p);
-        held.push(c.client);
-        caps.set(p, c.client);
-      }
-      return await callByReflection(target.client, ref, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
+      return await t.call(method, params);
     } finally {
-      for (const c of held) c.close();
+      t.close();
     }
+  }
+
+  /**
+   * The capability `call` would use at `path`, resolved once: its interface and method
+   * names, and calls on it (as `call` makes them). For a caller that wants to know what
+   * it calls before calling, without resolving the path twice. The caller owns it:
+   * `close()` it.
+   */
+  async callTarget(path: string): Promise<CallTarget> {
+    const target = await this.#target(path);
+    let closed = false;
+    return {
+      interfaceId: target.interfaceId,
+      interfaceName: this.schema.interfaceName(target.interfaceId),
+      methods: this.schema.methods(target.interfaceId).map((m) => m.method.name),
+      call: async (method, params) => {
+        if (closed) throw new NsError('NS_ERR_INVALID_ARGUMENT', `call target ${path} is closed`);
+        const ref = this.schema.method(target.interfaceId, method);
+        const held: Client[] = [];
+        try {
+          const caps = new Map<string, Client>();
+          for (const p of capabilityPaths(params)) {
+            const c = await this.resolveAny(p);
+            held.push(c.client);
+            caps.set(p, c.client);
+          }
+          return await callByReflection(target.client, ref, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
+        } finally {
+          for (const c of held) c.close();
+        }
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        target.client.close();
+      },
+    };
   }
 
   /** The interface `call` would use at `path`, and its methods' names. */
   async methodsAt(path: string): Promise<{ interfaceId: bigint; interfaceName: string; methods: string[] }> {
-    const t = await this.#target(path);
-    t.client.close();
-    return { interfaceId: t.interfaceId, interfaceName: this.schema.interfaceName(t.interfaceId), methods: this.schema.methods(t.interfaceId).map((m) => m.method.name) };
+    const t = await this.callTarget(path);
+    t.close();
+    return { interfaceId: t.interfaceId, interfaceName: t.interfaceName, methods: [...t.methods] };
   }
 
   /** What `call` calls: the capability at a mount point, or the File at a path inside a file tree. */

@@ -26,22 +26,27 @@ export function callRoutes(app: ZApp, ctx: RouteContext): void {
     async (req) => {
       const s = await ctx.deps.session(profileOf(req).name);
       const { path, method } = req.body;
-      // The interface, for metrics and the answer; also names an unknown method early.
-      const target = await s.methodsAt(path);
-      if (!target.methods.includes(method)) {
-        throw new NsError('NS_ERR_INVALID_ARGUMENT', `${target.interfaceName} has no method ${JSON.stringify(method)}; its methods: ${target.methods.join(', ')}`);
-      }
-      const labels = { interface: target.interfaceName, method };
-      ctx.metrics.calls.inc(labels);
-      const end = ctx.metrics.callSeconds.startTimer(labels);
+      // Resolved once: the interface names the metrics and the answer, and an unknown
+      // method is refused before anything is sent.
+      const target = await s.callTarget(path);
       try {
-        const results = await s.call(path, method, req.body.params ?? null);
-        return { interface: target.interfaceName, method, results };
-      } catch (e) {
-        ctx.metrics.callErrors.inc({ ...labels, type: classify(e).kind });
-        throw e;
+        if (!target.methods.includes(method)) {
+          throw new NsError('NS_ERR_INVALID_ARGUMENT', `${target.interfaceName} has no method ${JSON.stringify(method)}; its methods: ${target.methods.join(', ')}`);
+        }
+        const labels = { interface: target.interfaceName, method };
+        ctx.metrics.calls.inc(labels);
+        const end = ctx.metrics.callSeconds.startTimer(labels);
+        try {
+          const results = await target.call(method, req.body.params ?? null);
+          return { interface: target.interfaceName, method, results };
+        } catch (e) {
+          ctx.metrics.callErrors.inc({ ...labels, type: classify(e).kind });
+          throw e;
+        } finally {
+          end();
+        }
       } finally {
-        end();
+        target.close();
       }
     },
   );

@@ -101,19 +101,23 @@ Examples:
       process.exitCode = await withClient('call', opts, io, async (c) => {
         if (method === undefined) return listMethods(c, path, opts, io.out);
         const params = parseParams(json);
-        const t = await c.methodsAt(path);
-        try {
-          c.schema.method(t.interfaceId, method);
-        } catch (e) {
-          throw e instanceof NsError ? new UsageError(`${path}: ${e.message}`) : e;
-        }
+        const t = await c.callTarget(path);
         let results;
         try {
-          results = await c.call(path, method, params);
-        } catch (e) {
-          // The params did not fit the method's params struct: nothing was sent.
-          if (e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT' && e.message.startsWith('params')) throw new UsageError(e.message);
-          throw e;
+          try {
+            c.schema.method(t.interfaceId, method);
+          } catch (e) {
+            throw e instanceof NsError ? new UsageError(`${path}: ${e.message}`) : e;
+          }
+          try {
+            results = await t.call(method, params);
+          } catch (e) {
+            // The params did not fit the method's params struct: nothing was sent.
+            if (e instanceof NsError && e.code === 'NS_ERR_INVALID_ARGUMENT' && e.message.startsWith('params')) throw new UsageError(e.message);
+            throw e;
+          }
+        } finally {
+          t.close();
         }
         printJson(io, results, opts.json === true);
         const failure = failureIn(results);
