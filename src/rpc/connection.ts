@@ -45,7 +45,7 @@ import {
   type CallOptions,
 } from './cap.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
-import { type Frame, FrameReader } from './frame.js';
+import { type Frame, FrameReader, SCRATCH_BYTES } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
 import {
@@ -106,7 +106,7 @@ export class DirectReads {
   readonly onread = {
     buffer: (): Uint8Array => {
       this.#own = this.#target === null;
-      return this.#own ? (this.#scratch ??= new Uint8Array(16 * 1024)) : this.#target!.buffer();
+      return this.#own ? (this.#scratch ??= new Uint8Array(SCRATCH_BYTES)) : this.#target!.buffer();
     },
     /** Never pauses by its return value: the connection pauses the socket itself. */
     callback: (n: number, buf: Uint8Array): true => {
@@ -318,7 +318,6 @@ interface ExportEntry {
 
 /** Method descriptors for calls we dispatch by id, by interface id then method id. */
 const METHOD_CACHE = new Map<bigint, $.Method<Struct, Struct>[]>();
-let methodCacheSize = 0;
 function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Struct> {
   // Keyed by the bigint itself: a string key cost a BigInt-to-string and a string hash
   // per call.
@@ -326,10 +325,10 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
   let m = byMethod?.[methodId];
   if (m === undefined) {
     m = { interfaceId, methodId, ParamsClass: AnyStruct, ResultsClass: AnyStruct, interfaceName: `@0x${interfaceId.toString(16)}`, methodName: `#${methodId}` };
-    if (methodCacheSize < 4096 && methodId < 1024) {
+    // Bounded: at most 256 interfaces, method ids under 1024 (a hostile peer's ids are not kept).
+    if (methodId < 1024 && (byMethod !== undefined || METHOD_CACHE.size < 256)) {
       if (byMethod === undefined) METHOD_CACHE.set(interfaceId, (byMethod = []));
       byMethod[methodId] = m;
-      methodCacheSize++;
     }
   }
   return m;
@@ -690,9 +689,7 @@ export class RpcConnection {
     // The envelope is decoded from DataViews of our own; a capnp-es Message is made only
     // for the messages whose content someone reads (Call params, Return results, an
     // unknown message echoed back). A Finish, one per call, never needs one.
-    const segs = f.segments;
-    const dvs = segs.length === 1 ? [new DataView(segs[0]!)] : segs.map((b) => new DataView(b));
-    const m = decode(new WireReader(dvs), this.limits.maxImports);
+    const m = decode(new WireReader(f.segments.map((b) => new DataView(b))), this.limits.maxImports);
     if (this.#trace !== null) this.#trace(`${this.#name} < ${describeDecoded(m)}`);
     switch (m.which) {
       case Tag.Call:

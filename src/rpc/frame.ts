@@ -36,7 +36,7 @@ const UNINITIALIZED_MIN = 4096;
  * enough that most of a large segment is read in place, large enough to take a burst of
  * small messages in one read.
  */
-const SCRATCH_BYTES = 16 * 1024;
+export const SCRATCH_BYTES = 16 * 1024;
 
 /** Limits the framer enforces. */
 export interface FrameLimits {
