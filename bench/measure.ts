@@ -14,11 +14,13 @@ export interface BenchOps {
   read64k(): Promise<number>;
 }
 
-/** The printed result: rate, calls made in all (warm-up too), CPU µs per measured call. */
+/** The printed result: rate, calls made in all (warm-up too), CPU µs (all, user) per measured call. */
 export interface BenchResult {
   rate: number;
   calls: number;
   cpuUs: number;
+  /** Absent from the C++ client's line. */
+  userUs?: number;
 }
 
 export type Mode = 'seq' | 'inflight' | 'data';
@@ -66,5 +68,5 @@ export async function measure(ops: BenchOps, mode: Mode, seconds: number, warmup
   const cpu0 = process.cpuUsage();
   const r = await run(ops, mode, seconds);
   const cpu = process.cpuUsage(cpu0);
-  return { rate: r.rate, calls: warm.calls + r.calls, cpuUs: (cpu.user + cpu.system) / r.calls };
+  return { rate: r.rate, calls: warm.calls + r.calls, cpuUs: (cpu.user + cpu.system) / r.calls, userUs: cpu.user / r.calls };
 }
