@@ -1263,7 +1263,7 @@ export class RpcConnection {
     if (ownParams !== null && content.length <= SMALL) {
       // The params were copied into the write batch; the caller's caps in them stay the
       // caller's. (Params built in paramsFunc must not be used after the call.)
-      delete ownParams._capnp.capTable;
+      ownParams._capnp.capTable = [];
       this.#pool.put(ownParams);
     }
     return q;
