@@ -374,8 +374,6 @@ export class RpcConnection {
   #batchStart = 0;
   #chunks: Buffer[] = [];
   #flushScheduled = false;
-  /** A flush of only housekeeping messages (Finish, Release) waits for the check phase. */
-  #lazyFlush: NodeJS.Immediate | null = null;
   #writePaused = false;
   #readPaused = false;
 
@@ -506,12 +504,8 @@ export class RpcConnection {
     }
   }
 
-  /**
-   * Frames the envelope just built (segment 0) plus optional content (segment 1) and queues
-   * it. A `lazy` message (Finish, Release: housekeeping nobody waits on) does not flush by
-   * itself before the event loop's check phase; anything sent before then takes it along.
-   */
-  #sendEnv(content: Uint8Array | null, lazy = false): void {
+  /** Frames the envelope just built (segment 0) plus optional content (segment 1) and queues it. */
+  #sendEnv(content: Uint8Array | null): void {
     if (this.#closed) return;
     if (this.#trace !== null) this.#traceOut(this.#env.bytes(), content);
     // Small content goes inline in segment 0 (it is copied into the batch either way);
@@ -538,8 +532,7 @@ export class RpcConnection {
         this.#chunks.push(Buffer.from(content.buffer, content.byteOffset, content.length));
       }
     }
-    if (lazy) this.#scheduleLazyFlush();
-    else this.#scheduleFlush();
+    this.#scheduleFlush();
   }
 
   /** Makes room for `n` bytes at #slabPos. */
@@ -569,23 +562,6 @@ export class RpcConnection {
   }
 
   readonly #flushFn = (): void => this.#flush();
-
-  /**
-   * A client that reads a result sends its Finish, then (a few microtasks later, once its
-   * await resumes) its next call. Flushed at once, the Finish is a write of its own: a
-   * syscall and a wake-up of the peer per call (1.6 writes per call at 64 KiB reads).
-   * Waiting for the check phase lets the next call carry it, and still sends it before
-   * the loop next blocks.
-   */
-  #scheduleLazyFlush(): void {
-    if (this.#flushScheduled || this.#lazyFlush !== null) return;
-    this.#lazyFlush = setImmediate(this.#lazyFlushFn);
-  }
-
-  readonly #lazyFlushFn = (): void => {
-    this.#lazyFlush = null;
-    if (!this.#flushScheduled) this.#flush();
-  };
 
   #flush(): void {
     this.#flushScheduled = false;
@@ -1029,7 +1005,7 @@ export class RpcConnection {
     if (q.closed !== null) for (const ops of q.closed) q.result.pipelineClose(ops);
     q.closed = null;
     this.#env.finish(q.id, false);
-    this.#sendEnv(null, true);
+    this.#sendEnv(null);
     q.finishSent = true;
     this.#freeQuestion(q);
   }
@@ -1412,7 +1388,7 @@ export class RpcConnection {
       this.#imports.delete(imp.id);
       if (!this.#closed && imp.remoteRefs > 0) {
         this.#env.release(imp.id, imp.remoteRefs);
-        this.#sendEnv(null, true);
+        this.#sendEnv(null);
       }
     }
     imp.remoteRefs = 0;
