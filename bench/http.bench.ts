@@ -16,13 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/client/capns-client.js';
 import { Clock } from '../src/gen/demo.js';
-import { cliNodeFlags } from './cli-flags.js';
+import { cliEnv, cliNodeFlags } from './cli-flags.js';
 
 const ROUNDS = Number(process.env['HTTP_BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['HTTP_BENCH_SECONDS'] ?? 2);
 const CONCURRENCY = 32;
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
 const NODE_FLAGS = cliNodeFlags(join(distRoot, '..')); // as bin/capns.js runs the CLI
+Object.assign(process.env, cliEnv(join(distRoot, '..'))); // for every process this bench starts
 
 const MANIFEST = `version: 1
 capabilities:

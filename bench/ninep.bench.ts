@@ -30,7 +30,7 @@ import { promisify } from 'node:util';
 import { MessageType, NOFID } from '../src/fileserver/9p/constants.js';
 import type { NinepAddress } from '../src/fileserver/9p/server.js';
 import { NinepClient } from '../test/support/ninep-client.js';
-import { cliNodeFlags } from './cli-flags.js';
+import { cliEnv, cliNodeFlags } from './cli-flags.js';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env['NINEP_BENCH_ROUNDS'] ?? 3);
@@ -40,6 +40,8 @@ const SMALL_OPS = 3000;
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.js'); // dist-bench/src/cli/main.js
 /** The flags bin/capns.js gives Node: the server runs as `capns 9p` would. */
 const NODE_FLAGS = cliNodeFlags(join(import.meta.dirname, '..', '..'));
+// bin/capns.js's environment, for every process this bench starts (diod's too: like for like).
+Object.assign(process.env, cliEnv(join(import.meta.dirname, '..', '..')));
 
 interface Server {
   name: string;

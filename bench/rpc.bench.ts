@@ -20,7 +20,8 @@
  * less than rates do; then the spread of the rates.
  *
  * Environment: RPC_BENCH_ROUNDS (default 5), RPC_BENCH_SECONDS (default 1),
- * RPC_BENCH_WARMUP (default 1).
+ * RPC_BENCH_WARMUP (default 1). Every process it starts gets the environment bin/capns.js
+ * gives Node (allocator settings; docs/serve.md, "Memory").
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 import { buildCppPeers, projectRoot, startCppServer } from '../test/support/cpp-build.js';
+import { cliEnv } from './cli-flags.js';
 import type { BenchResult, Mode } from './measure.js';
 
 const run = promisify(execFile);
@@ -42,6 +44,9 @@ const MODES: readonly Mode[] = ['seq', 'inflight', 'data'];
 const CLOCK_TICKS = 100;
 
 const root = projectRoot();
+// The environment `capns` runs Node with (bin/capns.js: allocator settings), for every
+// process this bench starts, the C++ ones included: like for like.
+Object.assign(process.env, cliEnv(root));
 const benchDir = import.meta.dirname; // dist-bench/bench
 
 /** tsc emits no .js for the generated test schema (it is .js + .d.ts): copy it beside. */
@@ -193,6 +198,8 @@ async function main(): Promise<void> {
   console.log(`\nRPC: ${ROUNDS} interleaved rounds x ${SECONDS} s per figure after ${WARMUP} s of warm-up, medians over rounds;`);
   console.log('x C++ = median over rounds of (pair / C++ -> C++ of the same round).');
   console.log(`Load average before: ${loadBefore}; after: ${load()} (${availableParallelism()} cores).`);
+  const env = Object.entries(cliEnv(root)).map(([k, v]) => `${k}=${v}`).join(' ');
+  if (env !== '') console.log(`Every process ran with ${env} (bin/capns.js's environment).`);
   console.log('\n| pair | sequential calls/s | x C++ | 100 in flight calls/s | x C++ | 64 KiB reads MB/s | x C++ |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const p of pairs) {

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gate } from '../src/gen/namespace.js';
 import { connect, release, type RpcConnection } from '../src/rpc/index.js';
-import { cliNodeFlags } from './cli-flags.js';
+import { cliEnv, cliNodeFlags } from './cli-flags.js';
 
 const ROUNDS = Number(process.env['SERVE_BENCH_ROUNDS'] ?? 3);
 const N = Number(process.env['SERVE_BENCH_CONNECTIONS'] ?? 1000);
@@ -26,6 +26,7 @@ const CONCURRENCY = 50;
 
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
 const NODE_FLAGS = cliNodeFlags(join(distRoot, '..')); // as bin/capns.js runs the CLI
+Object.assign(process.env, cliEnv(join(distRoot, '..'))); // for every process this bench starts
 
 const MANIFEST = `version: 1
 capabilities:

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=128
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864 node --initial-old-space-size=128
 // The `capns` command. Runs the compiled CLI (built by `npm ci` through the prepare
 // script); in a checkout without dist/, falls back to the TypeScript sources via tsx.
 //
@@ -7,8 +7,16 @@
 // memory toward a limit set at about 2.5x a small heap, and ran a full mark-compact every
 // 25-30 ms under 64 KiB 9P writes: over half the server's CPU. Starting the old generation
 // at 128 MB makes full collections rare (none in a 6 s run of that test), at the price of
-// up to about that much memory before the first one. Run `node [flags] bin/capns.js` to
-// choose otherwise (docs/serve.md, "Memory").
+// up to about that much memory before the first one.
+//
+// GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864: V8 frees the buffers of received
+// messages in bursts, after a garbage collection that external memory triggers at about
+// 64 MiB; glibc then gave the freed top of its heap back to the kernel each time, and the
+// next 64 MiB of buffers page-faulted it back in (2 faults and 8-10 µs of CPU per 64 KiB
+// RPC read). Keeping up to 64 MiB of free heap ends that, at the price of that much
+// resident memory after a burst. Ignored where the C library is not glibc.
+//
+// Run `node [flags] bin/capns.js` to choose otherwise (docs/serve.md, "Memory").
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
