@@ -448,6 +448,22 @@ export class DirFileServer implements FileServer {
   }
 }
 
+/** A promise's outcome as a value (the promise itself never rejects). */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value): Settled<T> => ({ ok: true, value }),
+    (error: unknown): Settled<T> => ({ ok: false, error }),
+  );
+}
+
+/** Closes the handle a speculative lookup found, when it is not used after all. */
+async function discard(p: Promise<Settled<Found>> | null): Promise<void> {
+  const r = await p;
+  if (r?.ok === true) await r.value.handle.close().catch(() => undefined);
+}
+
 function clunked(): NsError {
   return new NsError('NS_ERR_INVALID_ARGUMENT', 'file has been clunked');
 }
@@ -586,15 +602,35 @@ class DirFile implements File {
     let entryKey = this.#entryKey;
     const budget = { links: MAX_LINKS };
     try {
-      let st = await this.#fstat();
+      // The first step's lookup starts with the fstat of where the walk begins, not after
+      // it (one thread-pool round trip less per walk); its result is used only if that
+      // fstat's checks pass, and closed otherwise.
+      let early = names.length > 0 && names[0] !== '..' && nameError(names[0]!) === undefined
+        ? settle(this.#fs.lookup(this.#h, real, names[0]!, this.#floor, budget, [...path, names[0]!]))
+        : null;
+      let st: BigIntStats;
+      try {
+        st = await this.#fstat();
+      } catch (err) {
+        await discard(early);
+        throw err;
+      }
       for (const name of names) {
         const at = cur ?? this.#h;
-        if (!st.isDirectory())
-          throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
-        if (!ownerMay(st, 1))
+        if (!st.isDirectory() || !ownerMay(st, 1)) {
+          await discard(early);
+          if (!st.isDirectory())
+            throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
           throw new NsError('NS_ERR_PERMISSION', `no search permission in ${quote(path)}`);
+        }
         let next: Found;
-        if (name === '..') {
+        if (early !== null) {
+          const r = await early;
+          early = null;
+          path = [...path, name];
+          if (!r.ok) throw r.error;
+          next = r.value;
+        } else if (name === '..') {
           // Computed from the walked path, never asked of the host: the host's ".." of a
           // directory moved out of the tree would be outside it.
           path = path.length > this.#base ? path.slice(0, -1) : path;
@@ -605,7 +641,8 @@ class DirFile implements File {
           path = [...path, name];
           next = await this.#fs.lookup(at, real, name, this.#floor, budget, path);
         }
-        await cur?.close();
+        // The step before's handle is done with; closing it need not be waited for.
+        void cur?.close().catch(() => undefined);
         ({ handle: cur, stat: st, real, entryKey } = next);
         qids.push(this.#fs.qidOf(st));
       }
@@ -1096,7 +1133,10 @@ class DirFile implements File {
     }
     if (honourRemoveOnClose && mode?.removeOnClose === true)
       await this.#remove().catch(() => undefined);
-    await this.#h.close().catch(() => undefined);
+    // The walk handle (O_PATH: no data, no lock) is closed without waiting: nothing the
+    // client does next depends on it, and a thread-pool round trip per clunk was a third
+    // of a walk+clunk.
+    void this.#h.close().catch(() => undefined);
   }
 }
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import {
+  chmod as hostChmod,
   mkdir as hostMkdir,
   stat as hostStat,
   lstat,
@@ -225,6 +226,54 @@ test('dirfs: ".." chains stop at the root; attach names may not climb', async (t
   const climb = await sub.walk(['..', '..', 'a']);
   assert.equal(climb.error?.code, 'NS_ERR_NOT_FOUND', '"a" is not inside the tree rooted at a');
   await sub.clunk();
+});
+
+/** Descriptors this process holds (the DirFileServer runs in it). */
+async function openFds(): Promise<number> {
+  return (await readdir('/proc/self/fd')).length;
+}
+
+/** Waits (up to 2 s) for the process's descriptors to come back to `n`; returns the count. */
+async function fdsSettle(n: number): Promise<number> {
+  let now = await openFds();
+  for (let i = 0; i < 200 && now !== n; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    now = await openFds();
+  }
+  return now;
+}
+
+test('dirfs: walks close every host descriptor they open, including a first step looked up ahead of its checks', async (t) => {
+  const { rootDir, root } = await tree(t);
+  await hostMkdir(join(rootDir, 'locked', 'inner'), { recursive: true });
+  await hostMkdir(join(rootDir, 'a', 'b', 'c'), { recursive: true });
+  await writeFile(join(rootDir, 'plain'), 'x');
+  const locked = await walkTo(root, 'locked');
+  const plain = await walkTo(root, 'plain');
+  const base = await openFds();
+  await hostChmod(join(rootDir, 'locked'), 0o600); // no search permission
+  try {
+    for (let i = 0; i < 20; i++) {
+      // The name exists, but the checks on where the walk starts refuse it: the error is
+      // the checks', and what the early lookup found is closed.
+      const denied = await locked.walk(['inner']);
+      assert.equal(denied.error?.code, 'NS_ERR_PERMISSION');
+      assert.equal(denied.qids.length, 0);
+      const notDir = await plain.walk(['anything']);
+      assert.equal(notDir.error?.code, 'NS_ERR_NOT_DIR');
+      // Successful walks of one and of several names, clunked at once.
+      await (await walkTo(root, 'a')).clunk();
+      await (await walkTo(root, 'a', 'b', 'c')).clunk();
+      const missing = await root.walk(['a', 'nope']);
+      assert.equal(missing.error?.code, 'NS_ERR_NOT_FOUND');
+      assert.equal(missing.qids.length, 1);
+    }
+  } finally {
+    await hostChmod(join(rootDir, 'locked'), 0o755);
+  }
+  assert.equal(await fdsSettle(base), base, 'host descriptors back to where they were');
+  await locked.clunk();
+  await plain.clunk();
 });
 
 test('dirfs: a directory moved out of the root: ".." from inside it stays in the tree', async (t) => {
