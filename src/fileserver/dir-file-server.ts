@@ -24,7 +24,7 @@
  * Durability: see `DirFileServerOptions.syncWrites` and docs/fileserver.md.
  */
 
-import { constants as C } from 'node:fs';
+import { constants as C, fstat as fstatCb, read as readCb, write as writeCb } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import {
   readlink,
@@ -448,6 +448,29 @@ export class DirFileServer implements FileServer {
   }
 }
 
+// The three calls every Tread, Twrite and Tgetattr makes go through node:fs's callback API:
+// FileHandle's methods cost about 3 µs more CPU per call (a 30% lower rate for 8 KiB reads,
+// 4 in flight). They take the descriptor of a FileHandle the File holds; the File's #refs
+// keep it open until they complete (#guard, #doRelease), as FileHandle would.
+
+function pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    readCb(fd, buf, off, len, pos, (err, n) => (err === null ? resolve(n) : reject(err))),
+  );
+}
+
+function pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    writeCb(fd, buf, off, len, pos, (err, n) => (err === null ? resolve(n) : reject(err))),
+  );
+}
+
+function fstatOf(fd: number): Promise<BigIntStats> {
+  return new Promise((resolve, reject) =>
+    fstatCb(fd, { bigint: true }, (err, st) => (err === null ? resolve(st) : reject(err))),
+  );
+}
+
 /** A promise's outcome as a value (the promise itself never rejects). */
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -578,7 +601,7 @@ class DirFile implements File {
 
   async #fstat(): Promise<BigIntStats> {
     try {
-      const st = await this.#h.stat({ bigint: true });
+      const st = await fstatOf(this.#h.fd);
       // An object whose last link is gone (removed through another File) is not found.
       if (st.nlink === 0n)
         throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} has been removed`);
@@ -822,9 +845,9 @@ class DirFile implements File {
     try {
       // pread may return less than asked before the end of the file; keep going.
       while (got < n) {
-        const r = await io.read(buf, got, n - got, Number(offset) + got);
-        if (r.bytesRead === 0) break;
-        got += r.bytesRead;
+        const r = await pread(io.fd, buf, got, n - got, Number(offset) + got);
+        if (r === 0) break;
+        got += r;
       }
     } catch (err) {
       throw errnoToNsError(err, quote(this.#path));
@@ -852,8 +875,7 @@ class DirFile implements File {
     try {
       let done = 0;
       while (done < data.length) {
-        const r = await io.write(data, done, data.length - done, Number(offset) + done);
-        done += r.bytesWritten;
+        done += await pwrite(io.fd, data, done, data.length - done, Number(offset) + done);
       }
       if (this.#fs.syncWrites) await io.datasync();
       this.#fs.bump(this.#key);
