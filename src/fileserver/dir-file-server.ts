@@ -268,7 +268,7 @@ export class DirFileServer implements FileServer {
       if (--this.#rootRefs === 0) this.#rootIdle?.();
     }
     try {
-      let stat = await handle.stat({ bigint: true });
+      let stat = await fstatOf(handle.fd);
       let real: readonly string[] = [];
       let entryKey = keyOf(stat);
       for (let i = 0; i < path.length; i++) {
@@ -318,7 +318,7 @@ export class DirFileServer implements FileServer {
     }
     let st: BigIntStats;
     try {
-      st = await h.stat({ bigint: true });
+      st = await fstatOf(h.fd);
     } catch (err) {
       await h.close();
       throw errnoToNsError(err, quote(shown));
