@@ -46,7 +46,8 @@ const CLOCK_TICKS = 100;
 const root = projectRoot();
 // The environment `capns` runs Node with (bin/capns.js: allocator settings), for every
 // process this bench starts, the C++ ones included: like for like.
-Object.assign(process.env, cliEnv(root));
+const CLI_ENV = cliEnv(root);
+Object.assign(process.env, CLI_ENV);
 const benchDir = import.meta.dirname; // dist-bench/bench
 
 /** tsc emits no .js for the generated test schema (it is .js + .d.ts): copy it beside. */
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
   console.log(`\nRPC: ${ROUNDS} interleaved rounds x ${SECONDS} s per figure after ${WARMUP} s of warm-up, medians over rounds;`);
   console.log('x C++ = median over rounds of (pair / C++ -> C++ of the same round).');
   console.log(`Load average before: ${loadBefore}; after: ${load()} (${availableParallelism()} cores).`);
-  const env = Object.entries(cliEnv(root)).map(([k, v]) => `${k}=${v}`).join(' ');
+  const env = Object.entries(CLI_ENV).map(([k, v]) => `${k}=${v}`).join(' ');
   if (env !== '') console.log(`Every process ran with ${env} (bin/capns.js's environment).`);
   console.log('\n| pair | sequential calls/s | x C++ | 100 in flight calls/s | x C++ | 64 KiB reads MB/s | x C++ |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');

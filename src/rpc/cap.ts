@@ -95,7 +95,6 @@ export class MessagePool {
     new Uint8Array(seg.buffer, 0, seg.byteLength).fill(0);
     // Keep the root pointer word allocated, as getSegment(0) leaves a new message.
     seg.byteLength = 8;
-    msg._capnp.capTable = [];
     msg._capnp.traversalLimit = RESET_TRAVERSAL;
     this.#free.push(msg);
   }
