@@ -92,7 +92,11 @@ function pipelined(trace: readonly string[]): boolean {
   const i = trace.findLastIndex((l) => / > call q=\d+ answer#\d+\S* /.test(l) && l.includes(CLOCK));
   if (i < 0) return false;
   const q = / answer#(\d+)/.exec(trace[i]!)![1];
-  return !trace.slice(0, i).some((l) => new RegExp(` < return a=${q} `).test(l));
+  // Question ids are reused: look only after the call that asked question q, on the same
+  // connection (a late Return of an earlier question q may precede it in the trace).
+  const conn = trace[i]!.slice(0, trace[i]!.indexOf(' > call '));
+  const asked = trace.findLastIndex((l, j) => j < i && l.startsWith(`${conn} > call q=${q} `));
+  return asked >= 0 && !trace.slice(asked, i).some((l) => l.startsWith(`${conn} < return a=${q} `));
 }
 
 test('grid: C reaches A through B, pipelined; B dies and C fails fast; B restarts and C recovers; a silent link is detected', { skip: skipReason(), timeout: 120_000 }, async (t) => {
