@@ -96,6 +96,8 @@ test('composite-list elements read and write their own fields', () => {
 test('Data and Text keep their List behaviour behind the Proxy (indexing, length, views)', () => {
   const m = new $.Message();
   const r = m.initRoot(Test_Data$Results);
+  assert.equal(r.data.length, 0, 'a null Data reads as empty');
+  assert.equal(r.data.toUint8Array().length, 0);
   const d = r._initData(5);
   d.copyBuffer(new Uint8Array([1, 2, 3]));
   assert.equal(d.length, 5);
