@@ -37,6 +37,13 @@ const UNINITIALIZED_MIN = 4096;
  * small messages in one read.
  */
 export const SCRATCH_BYTES = 16 * 1024;
+/**
+ * After a frame that was read in place, the next frame's first read takes at most this
+ * much (its header and a small first segment): a peer that sent one large message tends
+ * to send another (a stream of large results), whose body then lands in place too instead
+ * of its first 16 KiB being copied out of the scratch buffer.
+ */
+export const SCRATCH_AFTER_LARGE = 1024;
 
 /** Limits the framer enforces. */
 export interface FrameLimits {
@@ -70,8 +77,14 @@ export class FrameReader {
   #cur: Uint8Array | null = null;
   #frameBytes = 0;
   #scratch: Uint8Array | null = null;
+  /** The first SCRATCH_AFTER_LARGE bytes of #scratch. */
+  #scratchHead: Uint8Array | null = null;
   /** Whether the last readTarget() was the current segment itself. */
   #direct = false;
+  /** Whether part of the frame being received was read in place. */
+  #directInFrame = false;
+  /** Whether the last frame was (see SCRATCH_AFTER_LARGE). */
+  #lastLarge = false;
 
   constructor(limits: FrameLimits) {
     this.#limits = limits;
@@ -91,10 +104,15 @@ export class FrameReader {
     const cur = this.#cur;
     if (this.#state === State.Body && cur !== null && cur.length - this.#segFill >= DIRECT_MIN) {
       this.#direct = true;
+      this.#directInFrame = true;
       return cur.subarray(this.#segFill);
     }
     this.#direct = false;
-    return (this.#scratch ??= new Uint8Array(SCRATCH_BYTES));
+    const scratch = (this.#scratch ??= new Uint8Array(SCRATCH_BYTES));
+    if (this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0) {
+      return (this.#scratchHead ??= scratch.subarray(0, SCRATCH_AFTER_LARGE));
+    }
+    return scratch;
   }
 
   /** Accounts for `n` bytes read into the last readTarget(); returns the frames completed. */
@@ -193,6 +211,8 @@ export class FrameReader {
 
   #finish(): Frame {
     const f: Frame = { segments: this.#segments, bytes: this.#frameBytes };
+    this.#lastLarge = this.#directInFrame;
+    this.#directInFrame = false;
     this.#segments = [];
     this.#state = State.Count;
     this.#hdrFill = 0;

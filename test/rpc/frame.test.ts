@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { FrameReader, encodeFrame, type Frame } from '../../src/rpc/index.js';
-import { SCRATCH_BYTES } from '../../src/rpc/frame.js';
+import { SCRATCH_AFTER_LARGE, SCRATCH_BYTES } from '../../src/rpc/frame.js';
 
 const LIMITS = { maxMessageBytes: 1 << 22, maxSegments: 8 };
 
@@ -118,6 +118,41 @@ test('readTarget(): the in-place target never reaches past the segment being rec
   const after = r.readTarget();
   after.set(stream.subarray(n0 + rest.length));
   same(r.commit(stream.length - n0 - rest.length), [[next]]);
+});
+
+test('readTarget(): after a frame read in place, the next one starts with a small read, so its body lands in place too', () => {
+  const big = (fill: number) => new Uint8Array(64 * 1024).fill(fill);
+  const small = new Uint8Array(8).fill(4);
+  const frames = [[new Uint8Array(16), big(1)], [new Uint8Array(16), big(2)], [small], [small]];
+  const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));
+  const r = new FrameReader(LIMITS);
+  const firstTargets: number[] = []; // the size of each frame's first read
+  const copied: number[] = []; // bytes each frame had read through the scratch buffer
+  let pos = 0;
+  let atStart = true;
+  let scratchBytes = 0;
+  const got: Frame[] = [];
+  while (pos < stream.length) {
+    const t = r.readTarget();
+    if (atStart) firstTargets.push(t.length);
+    const n = Math.min(t.length, stream.length - pos);
+    if (t.buffer.byteLength === SCRATCH_BYTES) scratchBytes += n;
+    t.set(stream.subarray(pos, pos + n));
+    pos += n;
+    const done = r.commit(n);
+    got.push(...done);
+    atStart = done.length > 0 && r.buffered === 0;
+    if (done.length > 0) {
+      copied.push(scratchBytes);
+      scratchBytes = 0;
+    }
+  }
+  same(got, frames);
+  assert.equal(firstTargets[0], SCRATCH_BYTES, 'a first frame starts in the whole scratch buffer');
+  assert.equal(firstTargets[1], SCRATCH_AFTER_LARGE, 'after a large frame, a small first read');
+  assert.ok(copied[1]! <= SCRATCH_AFTER_LARGE && copied[1]! < copied[0]!, `second large frame copied ${copied[1]} bytes, the first ${copied[0]}`);
+  // The small frames after it (arriving in one read here) bring the whole scratch back.
+  assert.equal(r.readTarget().length, SCRATCH_BYTES);
 });
 
 test('header limits are checked before the body is allocated', () => {
