@@ -83,7 +83,7 @@ export class FrameReader {
   #direct = false;
   /** Whether part of the frame being received was read in place. */
   #directInFrame = false;
-  /** Whether the last frame was (see SCRATCH_AFTER_LARGE). */
+  /** Whether part of the last frame was read in place (see SCRATCH_AFTER_LARGE). */
   #lastLarge = false;
 
   constructor(limits: FrameLimits) {
