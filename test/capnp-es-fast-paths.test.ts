@@ -1,8 +1,8 @@
 /**
  * patches/capnp-es+0.0.16.patch also gives capnp-es fast paths that change no result:
  * struct and list content found from a near pointer without following fars, struct
- * sizes read from the pointer word, and Data's and Text's methods reading the list
- * behind List's Proxy. These tests hold the paths the fast ones skip (double-far and
+ * sizes read from the pointer word, and Data's and Text's methods and List's `length`
+ * reading the list behind List's Proxy. These tests hold the paths the fast ones skip (double-far and
  * single-far pointers, composite-list elements) and the ones they take to what the
  * encoding says, so a wrong fast path fails here.
  */
