@@ -4,6 +4,7 @@
  * Addresses: `tcp!HOST!PORT`, `HOST:PORT`, `[v6]:PORT`, `unix!PATH` (Plan 9 dial
  * strings and the usual host:port). TLS is chosen by passing `tls` options.
  */
+import { withOnread } from '../accepted-reads.js';
 import { formatAddress, parseAddress, type Address } from '../address.js';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -48,7 +49,10 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
           : tls.connect({ ...sni, ...opts.tls, host: a.host, port: a.port });
     } else {
       const onread = reads?.onread;
-      s = a.kind === 'unix' ? net.connect({ path: a.path, onread }) : net.connect({ port: a.port, host: a.host, onread });
+      s =
+        a.kind === 'unix'
+          ? net.connect({ path: a.path, onread })
+          : net.connect({ port: a.port, host: a.host, onread });
     }
     const onErr = (e: Error): void => {
       s.destroy();
@@ -171,7 +175,16 @@ function peerOf(sock: net.Socket, unix: boolean): Peer {
 export async function listen(address: string, opts: ListenOptions): Promise<RpcListener> {
   const a = parseAddress(address);
   let listener: RpcListener | null = null;
-  const onSocket = (sock: net.Socket): void => {
+  const onSocket = (accepted: net.Socket): void => {
+    // Plain sockets read where the connection says, as dialed ones do (accepted-reads.ts).
+    let sock = accepted;
+    let reads: DirectReads | undefined;
+    if (opts.tls === undefined) {
+      reads = new DirectReads();
+      const r = withOnread(accepted, reads.onread);
+      sock = r.socket;
+      if (!r.usedOnread) reads = undefined;
+    }
     sock.setNoDelay(true);
     const peer = peerOf(sock, a.kind === 'unix');
     const c = new RpcConnection(sock, {
@@ -179,12 +192,15 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
       trace: opts.trace,
       bootstrap: () => opts.bootstrap(peer),
       name: 'server',
+      reads,
     });
     listener!._add(c);
     opts.onConnection?.(c);
   };
   const server =
-    opts.tls !== undefined ? tls.createServer(opts.tls, onSocket) : net.createServer(onSocket);
+    opts.tls !== undefined
+      ? tls.createServer(opts.tls, onSocket)
+      : net.createServer({ pauseOnConnect: true }, onSocket);
   // A failing handshake or a reset socket must never take the process down.
   server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {

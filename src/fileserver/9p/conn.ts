@@ -70,7 +70,7 @@ import { NsError } from '../../errors.js';
 export interface NinepTransport {
   /** Sends one frame; takes ownership of it. */
   write(frame: Buffer): void;
-  /** Stop delivering input (too many requests in flight, or draining). */
+  /** Stop delivering input (too many requests in flight). */
   pause(): void;
   resume(): void;
   /**
@@ -258,6 +258,32 @@ export class NinepConnection {
       this.fail(err);
       return;
     }
+    this.received(frames);
+  }
+
+  /**
+   * The other way in, for a transport that reads where the connection says (net's
+   * `onread`): the next read goes into `readTarget()`, and `commit(n)` is told how many
+   * bytes it brought. Use this or `receive`, not both.
+   */
+  readTarget(): Uint8Array {
+    return this.framer.readTarget();
+  }
+
+  /** `n` bytes were read into the last readTarget(); see there. */
+  commit(n: number): void {
+    let frames: Buffer[];
+    try {
+      frames = this.framer.commit(n);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.destroyed || this.closing) return;
+    this.received(frames);
+  }
+
+  private received(frames: Buffer[]): void {
     for (const f of frames) this.backlog.push(f);
     this.pump();
   }
@@ -291,7 +317,9 @@ export class NinepConnection {
         this.dispatch(msg, null);
       }
     }
-    const wantPause = this.backlog.length > 0 || this.closing;
+    // While closing, input is still read (and dropped): a paused socket would not see the
+    // client hang up, and the requests being drained are aborted when it does.
+    const wantPause = this.backlog.length > 0 && !this.closing;
     if (wantPause && !this.paused && !this.destroyed) {
       this.paused = true;
       this.transport.pause();
@@ -869,17 +897,18 @@ export class NinepConnection {
   }
 
   /**
-   * Stops reading, lets the requests in flight answer, then ends the transport and
-   * closes every File. Resolves when all of that is done. Never rejects.
+   * Starts no new request (input from now on is read and dropped, so that a client
+   * hanging up is still seen), lets the requests in flight answer, then ends the transport
+   * and closes every File. Resolves when all of that is done. Never rejects.
    */
   async close(): Promise<void> {
     if (this.destroyed) return this.closedPromise;
     if (!this.closing) {
       this.closing = true;
       this.backlog = [];
-      if (!this.paused) {
-        this.paused = true;
-        this.transport.pause();
+      if (this.paused) {
+        this.paused = false;
+        this.transport.resume();
       }
       if (this.tags.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
       // A destroy (the peer hung up) may have come while draining: it has finished the job.

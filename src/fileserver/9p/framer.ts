@@ -10,6 +10,26 @@ import { NinepProtocolError } from './errors.js';
 const POOL_MIN = 4096;
 /** At most this many recycled buffers are kept per framer. */
 const MAX_FREE = 8;
+/** Reads into memory we choose: a frame with at least this much still to come is read in place. */
+const DIRECT_MIN = 4096;
+/** Reads into memory we choose: small frames are read back to back into arenas this large. */
+const ARENA_BYTES = 256 * 1024;
+/**
+ * Reads into memory we choose: a read is offered at least this much room in the arena
+ * (else the next arena), so that a whole Twrite at msize 64 KiB lands in one read.
+ */
+const READ_ROOM = 64 * 1024 + 4096;
+/** At most this many arenas whose frames have all been given back are kept for reuse. */
+const MAX_FREE_ARENAS = 2;
+
+/** A buffer frames are read into back to back; reusable once every frame in it is given back. */
+interface Arena {
+  readonly buf: Buffer;
+  /** Frames handed out of it and not yet given back. */
+  live: number;
+  /** Whether reads have moved on to another arena. */
+  retired: boolean;
+}
 
 /**
  * A stream framer with a maximum frame size. A frame whose size[4] is over `maxSize` (or
@@ -21,6 +41,15 @@ const MAX_FREE = 8;
  * byte arrives (Node reads sockets 64 KiB at a time, so every Twrite at msize 64 KiB is
  * split), into a buffer given back by `recycle` when one fits; nothing is allocated ahead
  * of the bytes actually received.
+ *
+ * A second way in, for a socket that reads where its owner says (net's `onread`):
+ * `readTarget()` names where the next read goes and `commit(n)` takes the frames the `n`
+ * bytes read there complete. Small frames are read back to back into an arena and handed
+ * out as views of it (no copy); the rest of a large frame is read in place into a buffer
+ * of its own (recycled like an assembled frame), with only the bytes of its start that
+ * came with an earlier read copied. An arena is reused once every frame in it has been
+ * given back through `recycle`. Nothing is allocated per read. A framer is fed one way
+ * or the other, never both.
  *
  * Not safe for concurrent use (it holds the partial frame); one per connection.
  */
@@ -37,12 +66,112 @@ export class NinepFramer {
   /** The buffers this framer made for assembled frames (recyclable), by their memory. */
   private readonly own = new WeakSet<ArrayBufferLike>();
 
+  // Reads into memory we choose (readTarget/commit).
+  /** The arena being read into, its bytes read so far, and where its unparsed bytes start. */
+  private arena: Arena | null = null;
+  private arenaEnd = 0;
+  private arenaParsed = 0;
+  /** Every arena with frames out or on the free list, by its memory. */
+  private readonly arenas = new WeakMap<ArrayBufferLike, Arena>();
+  /** Frames handed out of arenas and not yet given back (a frame given back twice counts once). */
+  private readonly arenaFrames = new WeakSet<Buffer>();
+  private readonly freeArenas: Arena[] = [];
+  /** A frame whose rest is being read in place, and its bytes so far. */
+  private direct: Buffer | null = null;
+  private directFill = 0;
+  /** Whether the last readTarget() was `direct`. */
+  private lastDirect = false;
+  /** Set once a size was out of range: the framer takes nothing more. */
+  private broken = false;
+  private sink: Buffer | null = null;
+
   /** @param maxSize the largest frame accepted (the negotiated msize, or the server's maximum before Tversion). */
   constructor(public maxSize: number) {}
 
   /** Bytes held for an incomplete frame. */
   get buffered(): number {
-    return this.pendingBytes;
+    return (
+      this.pendingBytes +
+      (this.arenaEnd - this.arenaParsed) +
+      (this.direct === null ? 0 : this.directFill)
+    );
+  }
+
+  /**
+   * Where the next read should put its bytes (see the class comment). Pass the number of
+   * bytes read to `commit` before asking again.
+   */
+  readTarget(): Uint8Array {
+    // After a bad size nothing more is parsed: reads (until the socket closes) go nowhere.
+    if (this.broken) return (this.sink ??= Buffer.allocUnsafe(64));
+    let a = this.arena;
+    if (this.direct === null && a !== null) {
+      const partial = this.arenaEnd - this.arenaParsed;
+      // A frame whose size is known (checked by commit) and whose rest is large, or which
+      // could not fit in a fresh arena with room to spare: copy its start out, read the
+      // rest in place.
+      if (partial >= 4) {
+        const need = a.buf.readUInt32LE(this.arenaParsed);
+        if (need - partial >= DIRECT_MIN || need > ARENA_BYTES / 2) {
+          const f = this.frameBuffer(need);
+          a.buf.copy(f, 0, this.arenaParsed, this.arenaEnd);
+          this.arenaParsed = this.arenaEnd;
+          this.direct = f;
+          this.directFill = partial;
+        }
+      }
+    }
+    if (this.direct !== null) {
+      this.lastDirect = true;
+      return this.direct.subarray(this.directFill);
+    }
+    this.lastDirect = false;
+    if (a === null || a.buf.length - this.arenaEnd < Math.min(READ_ROOM, this.maxSize)) {
+      const next = this.takeArena();
+      const partial = a === null ? 0 : this.arenaEnd - this.arenaParsed;
+      if (a !== null) {
+        a.buf.copy(next.buf, 0, this.arenaParsed, this.arenaEnd);
+        a.retired = true;
+        if (a.live === 0) this.freeArena(a);
+      }
+      this.arena = a = next;
+      this.arenaEnd = partial;
+      this.arenaParsed = 0;
+    }
+    return a.buf.subarray(this.arenaEnd);
+  }
+
+  /**
+   * Accounts for `n` bytes read into the last readTarget(); returns the frames they
+   * complete, in order. Each is a view of an arena or a buffer of its own; give each back
+   * with `recycle` once nothing refers to it. Throws NinepProtocolError for a size out of
+   * range; the framer is then unusable.
+   */
+  commit(n: number): Buffer[] {
+    if (this.broken) return [];
+    if (this.lastDirect) {
+      const f = this.direct!;
+      this.directFill += n;
+      if (this.directFill < f.length) return [];
+      this.direct = null;
+      return [f];
+    }
+    const a = this.arena!;
+    const buf = a.buf;
+    const end = (this.arenaEnd += n);
+    const out: Buffer[] = [];
+    let pos = this.arenaParsed;
+    while (end - pos >= 4) {
+      const size = this.checkSize(buf.readUInt32LE(pos));
+      if (end - pos < size) break;
+      const f = buf.subarray(pos, pos + size);
+      this.arenaFrames.add(f);
+      out.push(f);
+      pos += size;
+    }
+    a.live += out.length;
+    this.arenaParsed = pos;
+    return out;
   }
 
   /**
@@ -100,6 +229,11 @@ export class NinepFramer {
    */
   recycle(frame: Buffer): void {
     const mem = frame.buffer;
+    if (this.arenaFrames.delete(frame)) {
+      const a = this.arenas.get(mem)!;
+      if (--a.live === 0 && a.retired) this.freeArena(a);
+      return;
+    }
     if (!this.own.has(mem) || this.freeSet.has(mem) || this.free.length >= MAX_FREE) return;
     this.freeSet.add(mem);
     this.free.push(Buffer.from(mem, 0, mem.byteLength));
@@ -108,31 +242,51 @@ export class NinepFramer {
   /** Copies the pending views into one frame, in a recycled buffer when one fits. */
   private assemble(): Buffer {
     const need = this.need;
-    let base: Buffer | undefined;
-    for (let i = 0; i < this.free.length; i++) {
-      const b = this.free[i]!;
-      // Reuse only a buffer of about the right size: a big one for small frames would pin memory.
-      if (b.length >= need && b.length <= need * 2) {
-        base = b;
-        this.free.splice(i, 1);
-        this.freeSet.delete(b.buffer);
-        break;
-      }
-    }
-    if (base === undefined) {
-      if (need < POOL_MIN) return Buffer.concat(this.pending, need);
-      base = Buffer.allocUnsafeSlow(need);
-      this.own.add(base.buffer);
-    }
+    if (need < POOL_MIN) return Buffer.concat(this.pending, need);
+    const base = this.frameBuffer(need);
     let at = 0;
     for (const p of this.pending) {
       p.copy(base, at);
       at += p.length;
     }
-    return base.subarray(0, need);
+    return base;
+  }
+
+  /** A recyclable buffer of `need` bytes (POOL_MIN or more): a recycled one when one fits. */
+  private frameBuffer(need: number): Buffer {
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      // Reuse only a buffer of about the right size: a big one for small frames would pin memory.
+      if (b.length >= need && b.length <= need * 2) {
+        this.free.splice(i, 1);
+        this.freeSet.delete(b.buffer);
+        return b.subarray(0, need);
+      }
+    }
+    const base = Buffer.allocUnsafeSlow(need);
+    this.own.add(base.buffer);
+    return base;
+  }
+
+  private takeArena(): Arena {
+    const a = this.freeArenas.pop();
+    if (a !== undefined) {
+      a.retired = false;
+      return a;
+    }
+    const fresh: Arena = { buf: Buffer.allocUnsafeSlow(ARENA_BYTES), live: 0, retired: false };
+    this.arenas.set(fresh.buf.buffer, fresh);
+    return fresh;
+  }
+
+  /** An arena read past and with no frame out: kept for reuse, or left to the collector. */
+  private freeArena(a: Arena): void {
+    if (this.freeArenas.length < MAX_FREE_ARENAS) this.freeArenas.push(a);
+    else this.arenas.delete(a.buf.buffer);
   }
 
   private checkSize(size: number): number {
+    if (size < HEADER_SIZE || size > this.maxSize) this.broken = true;
     if (size < HEADER_SIZE)
       throw new NinepProtocolError(
         `message size ${size} is smaller than the ${HEADER_SIZE}-byte header`,

@@ -3,6 +3,7 @@
  * a `NinepConnection` over one FileServer. Bad input on one connection closes that
  * connection only.
  */
+import { withOnread } from '../../accepted-reads.js';
 import { formatAddress, parseAddress, type Address } from '../../address.js';
 import net from 'node:net';
 import type { FileServer } from '../file-server.js';
@@ -81,7 +82,9 @@ export class NinepServer {
       log: options.log ?? (() => undefined),
       trace: options.trace,
     };
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
+      this.accept(socket),
+    );
   }
 
   /** Connections being served. */
@@ -123,19 +126,21 @@ export class NinepServer {
     return { kind: 'tcp', host: a.address, port: a.port };
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(accepted: net.Socket): void {
     const name =
-      socket.remoteAddress !== undefined
-        ? `${socket.remoteAddress}!${socket.remotePort}`
+      accepted.remoteAddress !== undefined
+        ? `${accepted.remoteAddress}!${accepted.remotePort}`
         : `unix#${this.nextId}`;
     this.nextId++;
     if (this.closing !== null || this.conns.size >= this.opts.maxConnections) {
       this.opts.log(
         `9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`,
       );
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    // The socket that reads with `onread`, made below once the connection exists.
+    let socket = accepted;
     // Replies finished in the same tick go out in one write (cork until the next tick):
     // with many requests in flight that is one syscall for many replies.
     let corked = false;
@@ -153,15 +158,6 @@ export class NinepServer {
       if (connPaused || writeBlocked) socket.pause();
       else socket.resume();
     };
-    // Set once the connection exists (below); 'drain' cannot come before a write.
-    let onWritable = (): void => undefined;
-    socket.on('drain', () => {
-      if (writeBlocked) {
-        writeBlocked = false;
-        update();
-        onWritable();
-      }
-    });
     const transport: NinepTransport = {
       write: (frame) => {
         if (socket.destroyed) return;
@@ -189,9 +185,25 @@ export class NinepServer {
       destroy: () => socket.destroy(),
     };
     const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
-    onWritable = () => conn.writable();
     this.conns.add(conn);
-    socket.on('data', (chunk: Buffer) => conn.receive(chunk));
+    // Reads land where the connection says (accepted-reads.ts): nothing allocated per
+    // read, small requests back to back in an arena, a large Twrite's data in place.
+    const r = withOnread(accepted, {
+      buffer: () => conn.readTarget(),
+      callback: (n) => {
+        conn.commit(n);
+        return true;
+      },
+    });
+    socket = r.socket;
+    if (!r.usedOnread) socket.on('data', (chunk: Buffer) => conn.receive(chunk));
+    socket.on('drain', () => {
+      if (writeBlocked) {
+        writeBlocked = false;
+        update();
+        conn.writable();
+      }
+    });
     socket.on('error', () => undefined); // 'close' follows; the connection ends there.
     socket.on('close', () => {
       conn.destroy();

@@ -1,0 +1,64 @@
+/**
+ * `onread` for accepted connections.
+ *
+ * node:net lets a socket read into memory its owner chooses (`onread`: no allocation per
+ * read, large messages read in place), but only for sockets it makes itself: net.Server
+ * hands out accepted sockets already set up to allocate a fresh buffer for every read
+ * (a 64 KiB malloc, then a copy into a zero-filled buffer of the size read). For a server
+ * that receives large messages that allocation, its memset and the garbage collections it
+ * brings cost more than the work itself (BENCHMARKS.md, 9P and RPC).
+ *
+ * `withOnread` takes an accepted socket from a server created with `pauseOnConnect: true`
+ * (nothing read yet) and returns a socket over the same handle, made by node:net's own
+ * constructor with `onread`, which takes over the server's count of the connection (so
+ * `server.close()` still waits for it). It relies on two long-standing but undocumented
+ * properties of net.Socket, `_handle` and `_server`; where either is missing (another
+ * runtime, a future Node) it returns the socket it was given, reading as usual.
+ */
+import net from 'node:net';
+
+interface SocketInternals {
+  _handle?: { useUserBuffer?: unknown } | null;
+  _server?: net.Server | null;
+  server?: net.Server | null;
+}
+
+/**
+ * A socket reading with `onread` over the handle of `accepted` (paused since accepted), or
+ * `accepted` itself, resumed, when that cannot be done. `usedOnread` tells which.
+ */
+export function withOnread(
+  accepted: net.Socket,
+  onread: net.OnReadOpts,
+): { socket: net.Socket; usedOnread: boolean } {
+  const old = accepted as net.Socket & SocketInternals;
+  const handle = old._handle;
+  const server = old._server;
+  if (
+    handle === null ||
+    handle === undefined ||
+    typeof handle.useUserBuffer !== 'function' ||
+    server === null ||
+    server === undefined ||
+    old.destroyed ||
+    old.bytesRead !== 0
+  ) {
+    accepted.resume();
+    return { socket: accepted, usedOnread: false };
+  }
+  const socket = new net.Socket({
+    handle,
+    onread,
+    readable: true,
+    writable: true,
+    allowHalfOpen: accepted.allowHalfOpen,
+  } as net.SocketConstructorOpts & { handle: unknown; onread: net.OnReadOpts }) as net.Socket &
+    SocketInternals;
+  // The old wrapper lets go of the handle and of the server's count; the new one takes both.
+  old._handle = null;
+  old._server = null;
+  old.server = null;
+  socket._server = server;
+  socket.server = server;
+  return { socket, usedOnread: true };
+}

@@ -1,0 +1,68 @@
+// withOnread: an accepted socket, re-made over its handle with `onread`, reads into the
+// memory its owner chooses, and the server still counts it (close waits for it).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { withOnread } from '../src/accepted-reads.js';
+
+test('an accepted socket reads through onread into the given buffer, and the server still counts it', async () => {
+  const buf = new Uint8Array(4096);
+  const got: number[] = [];
+  let reads = 0;
+  let used: boolean | undefined;
+  const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+    const r = withOnread(accepted, {
+      buffer: buf,
+      callback: (n, b) => {
+        assert.equal(b, buf);
+        reads++;
+        for (let i = 0; i < n; i++) got.push(b[i]!);
+        if (got.length === 10_000) r.socket.end('done');
+        return true;
+      },
+    });
+    used = r.usedOnread;
+    r.socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  // Half-open: the client keeps its side open after the server's 'done'.
+  const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const payload = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i & 0xff));
+  client.write(payload);
+  const reply = await new Promise<string>((resolve) => {
+    let s = '';
+    client.on('data', (d: Buffer) => (s += d.toString()));
+    client.on('end', () => resolve(s));
+  });
+  assert.equal(used, true, 'this Node has the handle and server fields withOnread relies on');
+  assert.equal(reply, 'done');
+  assert.deepEqual(Buffer.from(got), payload);
+  assert.ok(reads >= 3, 'reads were capped at the 4 KiB buffer given');
+  assert.equal(await new Promise<number>((r) => server.getConnections((_e, n) => r(n))), 1);
+  // close() waits for the adopted connection, which the client now ends.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  let done = false;
+  void closed.then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(done, false, 'the server closed with a connection still open');
+  client.end();
+  await closed;
+});
+
+test('a socket that cannot be adopted (no handle) is returned as is, resumed', async () => {
+  const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+    accepted.on('error', () => undefined);
+    accepted.destroy();
+    const r = withOnread(accepted, { buffer: new Uint8Array(16), callback: () => true });
+    assert.equal(r.usedOnread, false);
+    assert.equal(r.socket, accepted);
+    server.close();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const client = net.connect(port, '127.0.0.1');
+  client.on('error', () => undefined);
+  await new Promise<void>((resolve) => server.on('close', resolve));
+  client.destroy();
+});
