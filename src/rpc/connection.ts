@@ -45,7 +45,7 @@ import {
   type CallOptions,
 } from './cap.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
-import { type Frame, FrameReader, SCRATCH_BYTES } from './frame.js';
+import { type Frame, FrameReader, SCRATCH_BYTES, recycleSegments } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
 import {
@@ -148,6 +148,34 @@ const MultiSegmentArena: ArenaCtor = (() => {
 })();
 
 const SINGLE_SEGMENT = 0; // capnp-es ArenaKind.SINGLE_SEGMENT
+
+const RELEASED = new ArrayBuffer(0);
+const RELEASED_VIEW = new DataView(RELEASED);
+
+/**
+ * Gives the memory of a call's received results back, for the next results of the same
+ * size to reuse (C++ does this when a Response goes out of scope). Afterwards reading the
+ * results throws, and any bytes taken from them before as views (a Data field, which
+ * capnp-es returns as a view of the message) show a later message's bytes: copy what is
+ * kept first. Capabilities in the results are not affected (release them as usual).
+ * Results of a local call, or released already, are left alone. Optional: results never
+ * released are collected as usual.
+ */
+export function releaseResults(results: Struct): void {
+  const msg = results.segment.message;
+  const arena = msg._capnp.arena as { buffers?: ArrayBuffer[] };
+  if (!(arena instanceof MultiSegmentArena) || arena.buffers === undefined) return;
+  const buffers = arena.buffers;
+  // Poison the message first: from now on every read of it is out of bounds.
+  for (const seg of msg._capnp.segments as unknown as Array<{ buffer: ArrayBuffer; _dv: DataView; byteLength: number } | undefined>) {
+    if (seg === undefined) continue;
+    seg.buffer = RELEASED;
+    seg._dv = RELEASED_VIEW;
+    seg.byteLength = 0;
+  }
+  arena.buffers = buffers.map(() => RELEASED);
+  recycleSegments(buffers);
+}
 
 function opsKey(ops: readonly PipelineOp[]): string {
   let k = '';

@@ -45,6 +45,51 @@ export const SCRATCH_BYTES = 16 * 1024;
  */
 export const SCRATCH_AFTER_LARGE = 1024;
 
+/**
+ * Large received segments given back (`recycleSegments`, through the connection's
+ * `releaseResults`) wait here for a frame with a segment of exactly their size: a client
+ * reading a stream of same-sized results reuses a few warm buffers, as C++'s Response
+ * does, instead of a fresh malloc per message. Process-wide, like Node's Buffer pool, and
+ * bounded by count and bytes.
+ */
+const POOL_MAX_BUFFERS = 8;
+const POOL_MAX_BYTES = 4 * 1024 * 1024;
+const pool: ArrayBuffer[] = [];
+let poolBytes = 0;
+/** Large segment buffers handed out in frames and not given back since. */
+const issued = new WeakSet<ArrayBuffer>();
+
+/** An uninitialized buffer of `size` bytes for a large segment: a pooled one when one fits exactly. */
+function takeSegment(size: number): ArrayBuffer {
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const b = pool[i]!;
+    if (b.byteLength === size) {
+      pool[i] = pool[pool.length - 1]!;
+      pool.pop();
+      poolBytes -= size;
+      issued.add(b);
+      return b;
+    }
+  }
+  const b = Buffer.allocUnsafeSlow(size).buffer;
+  issued.add(b);
+  return b;
+}
+
+/**
+ * Gives the buffers of a received frame's segments back for reuse by later frames. Only
+ * large segments a FrameReader made count, each once however often it is given; anything
+ * else is ignored. The caller guarantees nothing reads them any more.
+ */
+export function recycleSegments(buffers: readonly ArrayBuffer[]): void {
+  for (const b of buffers) {
+    if (!issued.delete(b)) continue;
+    if (pool.length >= POOL_MAX_BUFFERS || poolBytes + b.byteLength > POOL_MAX_BYTES) continue;
+    pool.push(b);
+    poolBytes += b.byteLength;
+  }
+}
+
 /** Limits the framer enforces. */
 export interface FrameLimits {
   maxMessageBytes: number;
@@ -188,7 +233,7 @@ export class FrameReader {
     const segments: ArrayBuffer[] = [];
     for (let i = 0; i < this.#count; i++) {
       const size = dv.getUint32(4 + 4 * i, true) * 8;
-      segments.push(size >= UNINITIALIZED_MIN ? Buffer.allocUnsafeSlow(size).buffer : new ArrayBuffer(size));
+      segments.push(size >= UNINITIALIZED_MIN ? takeSegment(size) : new ArrayBuffer(size));
     }
     this.#segments = segments;
     this.#frameBytes = total;

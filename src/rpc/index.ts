@@ -2,7 +2,7 @@
  * Cap'n Proto RPC (rpc.capnp, Level 1) over byte streams: the public facade.
  * See docs/rpc.md.
  */
-export { RpcConnection, type ConnectionOptions, type RpcStats } from './connection.js';
+export { RpcConnection, releaseResults, type ConnectionOptions, type RpcStats } from './connection.js';
 export { connect, listen, parseAddress, formatAddress, RpcListener, type ConnectOptions, type ListenOptions, type Peer, type RpcAddress, subjectMatches } from './transport.js';
 export { serve, release, retain, dupClient, disposable, withSignal, liveLocalObjects, type CallContext, type InterfaceClass, type CapLike } from './server.js';
 export { RpcError, type RpcErrorType } from './failure.js';

@@ -1,8 +1,8 @@
 /**
- * Sockets we dial read where the connection says (DirectReads, net.connect's `onread`).
- * The cases `connect()` cannot show on its own: bytes that arrive before the connection
- * exists are not lost, and large results land in their segment intact however the
- * stream is cut.
+ * Sockets read where the connection says (DirectReads, net's `onread`; accepted sockets
+ * too, through src/accepted-reads.ts). The cases `connect()` cannot show on its own:
+ * bytes that arrive before the connection exists are not lost, and large results land in
+ * their segment intact however the stream is cut.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
