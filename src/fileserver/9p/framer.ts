@@ -71,10 +71,13 @@ export class NinepFramer {
   private arena: Arena | null = null;
   private arenaEnd = 0;
   private arenaParsed = 0;
-  /** Every arena with frames out or on the free list, by its memory. */
-  private readonly arenas = new WeakMap<ArrayBufferLike, Arena>();
-  /** Frames handed out of arenas and not yet given back (a frame given back twice counts once). */
-  private readonly arenaFrames = new WeakSet<Buffer>();
+  /**
+   * Frames handed out of arenas and not yet given back, with their arena (a frame given
+   * back twice counts once). A plain Map, not a WeakMap: weak tables cost V8 a write
+   * barrier and rehashing on every frame. A frame never given back stays until the framer
+   * (its connection) goes.
+   */
+  private readonly outFrames = new Map<Buffer, Arena>();
   private readonly freeArenas: Arena[] = [];
   /** A frame whose rest is being read in place, and its bytes so far. */
   private direct: Buffer | null = null;
@@ -165,7 +168,7 @@ export class NinepFramer {
       const size = this.checkSize(buf.readUInt32LE(pos));
       if (end - pos < size) break;
       const f = buf.subarray(pos, pos + size);
-      this.arenaFrames.add(f);
+      this.outFrames.set(f, a);
       out.push(f);
       pos += size;
     }
@@ -228,12 +231,13 @@ export class NinepFramer {
    * were views of a chunk are ignored. Optional: a frame never given back is collected.
    */
   recycle(frame: Buffer): void {
-    const mem = frame.buffer;
-    if (this.arenaFrames.delete(frame)) {
-      const a = this.arenas.get(mem)!;
+    const a = this.outFrames.get(frame);
+    if (a !== undefined) {
+      this.outFrames.delete(frame);
       if (--a.live === 0 && a.retired) this.freeArena(a);
       return;
     }
+    const mem = frame.buffer;
     if (!this.own.has(mem) || this.freeSet.has(mem) || this.free.length >= MAX_FREE) return;
     this.freeSet.add(mem);
     this.free.push(Buffer.from(mem, 0, mem.byteLength));
@@ -274,15 +278,12 @@ export class NinepFramer {
       a.retired = false;
       return a;
     }
-    const fresh: Arena = { buf: Buffer.allocUnsafeSlow(ARENA_BYTES), live: 0, retired: false };
-    this.arenas.set(fresh.buf.buffer, fresh);
-    return fresh;
+    return { buf: Buffer.allocUnsafeSlow(ARENA_BYTES), live: 0, retired: false };
   }
 
   /** An arena read past and with no frame out: kept for reuse, or left to the collector. */
   private freeArena(a: Arena): void {
     if (this.freeArenas.length < MAX_FREE_ARENAS) this.freeArenas.push(a);
-    else this.arenas.delete(a.buf.buffer);
   }
 
   private checkSize(size: number): number {
