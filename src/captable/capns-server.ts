@@ -327,7 +327,11 @@ export class CapnsServer {
       }
       case 'dir': {
         if (c.create) await mkdir(c.path, { recursive: true });
-        const fs = await newDirFileServer(c.path, { readOnly: c.readOnly, syncWrites: c.syncWrites });
+        const fs = await newDirFileServer(c.path, {
+          readOnly: c.readOnly,
+          syncWrites: c.syncWrites,
+          io: c.io,
+        });
         const client = serveFileServer(fs).client;
         this.#log.info({ capability: c.name, path: c.path, readOnly: c.readOnly }, 'serving host directory');
         return { client, interfaceId: FILE_SERVER_INTERFACE_ID, close: () => client.close() };

@@ -24,7 +24,15 @@
  * Durability: see `DirFileServerOptions.syncWrites` and docs/fileserver.md.
  */
 
-import { constants as C, fstat as fstatCb, read as readCb, write as writeCb } from 'node:fs';
+import {
+  constants as C,
+  fstat as fstatCb,
+  fstatSync,
+  read as readCb,
+  readSync,
+  write as writeCb,
+  writeSync,
+} from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import {
   readlink,
@@ -91,6 +99,20 @@ export interface DirFileServerOptions {
    * "refuse": no symbolic link is ever followed or listed.
    */
   symlinks?: 'inside' | 'refuse';
+  /**
+   * How reads, writes and stats of files reach the host kernel.
+   * "adaptive" (default): on the event loop's own thread while they are fast. A read
+   * served from the page cache then costs about 2 µs of CPU, against about 12 µs as a
+   * round trip through libuv's thread pool (two cross-thread wake-ups), and the 9P rates
+   * of a host directory rise by half or more (BENCHMARKS.md, 9P). A call that takes over
+   * 1 ms (a cache miss on a slow disk, a loaded network filesystem) switches the server to
+   * the thread pool for 1 s, doubling while calls keep being slow, up to a minute.
+   * "pool": always the thread pool: nothing ever waits for the disk on the event loop, so
+   * other connections never stall behind one. Choose it for a directory on a network or
+   * FUSE filesystem, where a single call can take seconds.
+   * Opening, walking and directory reads use the thread pool either way.
+   */
+  io?: 'adaptive' | 'pool';
 }
 
 /**
@@ -188,6 +210,8 @@ export class DirFileServer implements FileServer {
   readonly symlinks: 'inside' | 'refuse';
   readonly syncWrites: boolean;
   readonly iounit: number;
+  /** @internal Where reads, writes and stats run (DirFileServerOptions.io). */
+  readonly gate: IoGate;
   #closed = false;
   #live = 0;
   readonly #devs = new Map<bigint, bigint>();
@@ -205,6 +229,12 @@ export class DirFileServer implements FileServer {
     this.readOnly = options.readOnly ?? false;
     this.syncWrites = options.syncWrites ?? false;
     this.iounit = options.iounit ?? DEFAULT_IOUNIT;
+    this.gate = new IoGate(options.io ?? 'adaptive');
+  }
+
+  /** Where reads, writes and stats run right now: "sync" (the event loop) or "pool". */
+  get ioNow(): 'sync' | 'pool' {
+    return this.gate.sync() ? 'sync' : 'pool';
   }
 
   /**
@@ -268,7 +298,7 @@ export class DirFileServer implements FileServer {
       if (--this.#rootRefs === 0) this.#rootIdle?.();
     }
     try {
-      let stat = await fstatOf(handle.fd);
+      let stat = await fstatOf(this.gate, handle.fd);
       let real: readonly string[] = [];
       let entryKey = keyOf(stat);
       for (let i = 0; i < path.length; i++) {
@@ -318,7 +348,7 @@ export class DirFileServer implements FileServer {
     }
     let st: BigIntStats;
     try {
-      st = await fstatOf(h.fd);
+      st = await fstatOf(this.gate, h.fd);
     } catch (err) {
       await h.close();
       throw errnoToNsError(err, quote(shown));
@@ -448,26 +478,120 @@ export class DirFileServer implements FileServer {
   }
 }
 
-// The three calls every Tread, Twrite and Tgetattr makes go through node:fs's callback API:
-// FileHandle's methods cost about 3 µs more CPU per call (a 30% lower rate for 8 KiB reads,
-// 4 in flight). They take the descriptor of a FileHandle the File holds; the File's #refs
-// keep it open until they complete (#guard, #doRelease), as FileHandle would.
+/** When a gate sends calls to the thread pool (IoGate); the defaults are documented at DirFileServerOptions.io. */
+export interface IoGateTiming {
+  /** A synchronous call slower than this (ms) sends the gate to the pool. */
+  slowMs: number;
+  /** How long (ms) the first slow call keeps the gate on the pool; doubled per slow call after it... */
+  poolMinMs: number;
+  /** ...up to this. */
+  poolMaxMs: number;
+}
 
-function pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    readCb(fd, buf, off, len, pos, (err, n) => (err === null ? resolve(n) : reject(err))),
+const DEFAULT_TIMING: IoGateTiming = { slowMs: 1, poolMinMs: 1000, poolMaxMs: 60_000 };
+
+/**
+ * @internal DirFileServerOptions.io: whether the next read, write or stat runs on the
+ * event loop ("adaptive", while calls are fast) or in libuv's thread pool.
+ */
+export class IoGate {
+  readonly #adaptive: boolean;
+  readonly #t: IoGateTiming;
+  /** performance.now() until which calls go to the pool (0: they do not). */
+  #poolUntil = 0;
+  #backoff: number;
+
+  constructor(io: 'adaptive' | 'pool', timing: IoGateTiming = DEFAULT_TIMING) {
+    this.#adaptive = io === 'adaptive';
+    this.#t = timing;
+    this.#backoff = timing.poolMinMs;
+  }
+
+  /** Whether to make the next call on the event loop. */
+  sync(): boolean {
+    if (!this.#adaptive) return false;
+    if (this.#poolUntil === 0) return true;
+    if (performance.now() < this.#poolUntil) return false;
+    this.#poolUntil = 0;
+    return true;
+  }
+
+  /** A synchronous call that started at `t0` (performance.now()) has returned. */
+  done(t0: number): void {
+    const now = performance.now();
+    if (now - t0 <= this.#t.slowMs) {
+      this.#backoff = this.#t.poolMinMs;
+      return;
+    }
+    this.#poolUntil = now + this.#backoff;
+    this.#backoff = Math.min(this.#backoff * 2, this.#t.poolMaxMs);
+  }
+}
+
+/** `call()` on the event loop when the gate says so, as a settled promise; else `pooled()`. */
+function viaGate<T>(gate: IoGate, call: () => T, pooled: () => Promise<T>): Promise<T> {
+  if (!gate.sync()) return pooled();
+  const t0 = performance.now();
+  try {
+    return Promise.resolve(call());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  } finally {
+    gate.done(t0);
+  }
+}
+
+// The three calls every Tread, Twrite and Tgetattr makes. In the pool they go through
+// node:fs's callback API: FileHandle's methods cost about 3 µs more CPU per call (a 30%
+// lower rate for 8 KiB reads, 4 in flight). They take the descriptor of a FileHandle the
+// File holds; the File's #refs keep it open until they complete (#guard, #doRelease), as
+// FileHandle would. Only regular files and directories are ever opened (#checkOpen), so a
+// synchronous call never waits on a pipe or a device.
+
+function pread(
+  gate: IoGate,
+  fd: number,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  pos: number,
+): Promise<number> {
+  return viaGate(
+    gate,
+    () => readSync(fd, buf, off, len, pos),
+    () =>
+      new Promise((resolve, reject) =>
+        readCb(fd, buf, off, len, pos, (err, n) => (err === null ? resolve(n) : reject(err))),
+      ),
   );
 }
 
-function pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    writeCb(fd, buf, off, len, pos, (err, n) => (err === null ? resolve(n) : reject(err))),
+function pwrite(
+  gate: IoGate,
+  fd: number,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  pos: number,
+): Promise<number> {
+  return viaGate(
+    gate,
+    () => writeSync(fd, buf, off, len, pos),
+    () =>
+      new Promise((resolve, reject) =>
+        writeCb(fd, buf, off, len, pos, (err, n) => (err === null ? resolve(n) : reject(err))),
+      ),
   );
 }
 
-function fstatOf(fd: number): Promise<BigIntStats> {
-  return new Promise((resolve, reject) =>
-    fstatCb(fd, { bigint: true }, (err, st) => (err === null ? resolve(st) : reject(err))),
+function fstatOf(gate: IoGate, fd: number): Promise<BigIntStats> {
+  return viaGate(
+    gate,
+    () => fstatSync(fd, { bigint: true }),
+    () =>
+      new Promise((resolve, reject) =>
+        fstatCb(fd, { bigint: true }, (err, st) => (err === null ? resolve(st) : reject(err))),
+      ),
   );
 }
 
@@ -601,7 +725,7 @@ class DirFile implements File {
 
   async #fstat(): Promise<BigIntStats> {
     try {
-      const st = await fstatOf(this.#h.fd);
+      const st = await fstatOf(this.#fs.gate, this.#h.fd);
       // An object whose last link is gone (removed through another File) is not found.
       if (st.nlink === 0n)
         throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} has been removed`);
@@ -628,9 +752,12 @@ class DirFile implements File {
       // The first step's lookup starts with the fstat of where the walk begins, not after
       // it (one thread-pool round trip less per walk); its result is used only if that
       // fstat's checks pass, and closed otherwise.
-      let early = names.length > 0 && names[0] !== '..' && nameError(names[0]!) === undefined
-        ? settle(this.#fs.lookup(this.#h, real, names[0]!, this.#floor, budget, [...path, names[0]!]))
-        : null;
+      let early =
+        names.length > 0 && names[0] !== '..' && nameError(names[0]!) === undefined
+          ? settle(
+              this.#fs.lookup(this.#h, real, names[0]!, this.#floor, budget, [...path, names[0]!]),
+            )
+          : null;
       let st: BigIntStats;
       try {
         st = await this.#fstat();
@@ -840,12 +967,13 @@ class DirFile implements File {
       throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
     }
     const n = Math.min(count, this.#fs.iounit);
-    const buf = new Uint8Array(n);
+    // Every byte returned is read into it first: no need to zero it.
+    const buf = Buffer.allocUnsafe(n);
     let got = 0;
     try {
       // pread may return less than asked before the end of the file; keep going.
       while (got < n) {
-        const r = await pread(io.fd, buf, got, n - got, Number(offset) + got);
+        const r = await pread(this.#fs.gate, io.fd, buf, got, n - got, Number(offset) + got);
         if (r === 0) break;
         got += r;
       }
@@ -875,7 +1003,14 @@ class DirFile implements File {
     try {
       let done = 0;
       while (done < data.length) {
-        done += await pwrite(io.fd, data, done, data.length - done, Number(offset) + done);
+        done += await pwrite(
+          this.#fs.gate,
+          io.fd,
+          data,
+          done,
+          data.length - done,
+          Number(offset) + done,
+        );
       }
       if (this.#fs.syncWrites) await io.datasync();
       this.#fs.bump(this.#key);

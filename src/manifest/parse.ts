@@ -484,6 +484,7 @@ function normalize(
           readOnly: c.readOnly,
           create: c.create,
           syncWrites: c.syncWrites,
+          io: c.io,
         };
       case 'import': {
         let tls: ClientTls | undefined;

@@ -205,6 +205,7 @@ const capabilityVariants = {
     readOnly: z.boolean().default(false),
     create: z.boolean().default(false),
     syncWrites: z.boolean().default(false),
+    io: z.enum(['adaptive', 'pool']).default('adaptive'),
   }),
   import: strict({
     type: z.literal('import'),

@@ -43,6 +43,8 @@ export interface DirCapability extends CapabilityBase {
   readonly create: boolean;
   /** fdatasync every write (DirFileServerOptions.syncWrites). */
   readonly syncWrites: boolean;
+  /** Where reads and writes run (DirFileServerOptions.io). */
+  readonly io: 'adaptive' | 'pool';
 }
 
 /** Client-side TLS for an import: host paths, resolved like `dir.path`. */

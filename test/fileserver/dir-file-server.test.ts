@@ -7,6 +7,7 @@ import {
   stat as hostStat,
   lstat,
   mkdtemp,
+  open,
   readFile,
   readdir,
   rename,
@@ -14,6 +15,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
+import { closeSync, constants, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -22,7 +24,7 @@ import type { TestContext } from 'node:test';
 import fc from 'fast-check';
 
 import { NsError } from '../../src/errors.js';
-import { errnoToNsError, newDirFileServer } from '../../src/fileserver/dir-file-server.js';
+import { IoGate, errnoToNsError, newDirFileServer } from '../../src/fileserver/dir-file-server.js';
 import type { DirFileServer, DirFileServerOptions } from '../../src/fileserver/dir-file-server.js';
 import { DMAPPEND, DMDIR, DMEXCL } from '../../src/fileserver/file-server.js';
 import type { File } from '../../src/fileserver/file-server.js';
@@ -45,6 +47,24 @@ conformance(
   async (options) => {
     const dir = await mkdtemp(join(tmpdir(), 'capns-dirfs-'));
     const fs = await newDirFileServer(dir, options);
+    return {
+      fs,
+      close: async () => {
+        await fs.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { exclusiveAndAppend: false },
+);
+
+// The same suite with every read, write and stat in the thread pool (io: "pool"); the
+// run above takes them on the event loop (the default, "adaptive").
+conformance(
+  'dirfs (io: pool)',
+  async (options) => {
+    const dir = await mkdtemp(join(tmpdir(), 'capns-dirfs-'));
+    const fs = await newDirFileServer(dir, { ...options, io: 'pool' });
     return {
       fs,
       close: async () => {
@@ -396,6 +416,84 @@ test('dirfs: special files can be stat-ed but not opened (a FIFO never blocks th
   await f.clunk();
 });
 
+test('dirfs (io: adaptive): reads and writes are not queued behind a busy thread pool; with io: pool they wait', async (t) => {
+  const { base, rootDir, root } = await tree(t);
+  await writeFile(join(rootDir, 'f'), 'hello');
+  const pooled = await newDirFileServer(rootDir, { io: 'pool' });
+  const { root: proot } = await pooled.attach('');
+  // Walks and opens use the pool: done before it is filled.
+  const f = await walkTo(root, 'f');
+  await f.open(RW);
+  const pf = await walkTo(proot, 'f');
+  await pf.open(R);
+  assert.equal(text(await f.read(0n, 5)), 'hello');
+  // Every pool thread blocks opening a FIFO nobody writes to.
+  const threads = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+  const fifos = Array.from({ length: threads }, (_, i) => join(base, `block${i}`));
+  for (const p of fifos) execFileSync('mkfifo', [p]);
+  const blocked = fifos.map((p) => open(p, 'r'));
+  let writers: number[] | null = null;
+  const unblock = (): void => {
+    writers ??= fifos.map((p) => openSync(p, constants.O_WRONLY | constants.O_NONBLOCK));
+  };
+  /** `p`, or a failure if it has not settled within 5 s (the pool stays blocked). */
+  const soon = <T>(p: Promise<T>, what: string): Promise<T> =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`${what} waited for the thread pool`)), 5000).unref(),
+      ),
+    ]);
+  try {
+    assert.equal(await soon(f.write(5n, bytes(' world')), 'a write'), 6);
+    assert.equal(text(await soon(f.read(0n, 11), 'a read')), 'hello world');
+    assert.equal((await soon(f.stat(), 'a stat')).length, 11n);
+    assert.equal(pooled.ioNow, 'pool');
+    let done = false;
+    const read = pf.read(0n, 5).then((b) => ((done = true), b));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(done, false, 'a pool read finished while every pool thread was blocked');
+    unblock();
+    assert.equal(text(await read), 'hello');
+  } finally {
+    unblock();
+    for (const h of await Promise.all(blocked)) await h.close();
+    for (const w of writers ?? []) closeSync(w);
+    await pf.clunk();
+    await f.clunk();
+    await proot.clunk();
+    await pooled.close();
+  }
+});
+
+test('IoGate: a slow call sends reads to the pool for a while, doubling while calls stay slow, up to a cap; a fast call resets it', async () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  /** Makes a call that took `ms` (by its start time) and returns how long the gate then stays on the pool. */
+  const poolTime = async (g: IoGate, ms: number): Promise<number> => {
+    g.done(performance.now() - ms);
+    const t0 = performance.now();
+    assert.equal(g.sync(), false, 'a slow call left the gate on the event loop');
+    while (!g.sync()) await sleep(2);
+    return performance.now() - t0;
+  };
+  assert.equal(new IoGate('pool').sync(), false);
+  const g = new IoGate('adaptive', { slowMs: 5, poolMinMs: 20, poolMaxMs: 30 });
+  assert.equal(g.sync(), true);
+  g.done(performance.now());
+  assert.equal(g.sync(), true, 'a fast call sent the gate to the pool');
+  assert.ok((await poolTime(g, 10)) >= 20);
+  assert.ok(
+    (await poolTime(g, 10)) >= 30,
+    'the second slow call did not lengthen the period (20 -> 30, capped)',
+  );
+  for (let i = 0; i < 4; i++) await poolTime(g, 10);
+  // Uncapped, the period would now be 20 * 2^6 ms.
+  assert.ok((await poolTime(g, 10)) < 600, 'the period was not capped at poolMaxMs');
+  // A fast call resets the period: the next slow call costs the first period again.
+  g.done(performance.now());
+  assert.ok((await poolTime(g, 10)) < 600);
+});
+
 test('dirfs: qid.path comes from the inode; an open File follows its file across a host rename', async (t) => {
   const { rootDir, root } = await tree(t);
   await writeFile(join(rootDir, 'f'), 'abc');
@@ -483,16 +581,20 @@ for (const mode of ['default', 'sync'] as const) {
 
 test('dirfs: random operation sequences agree with the same model as ramfs', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { maxLength: 30 }), async (ops) => {
-      const dir = await mkdtemp(join(tmpdir(), 'capns-dirfs-model-'));
-      const fs = await newDirFileServer(dir);
-      try {
-        await checkAgainstModel(fs, ops);
-      } finally {
-        await fs.close();
-        await rm(dir, { recursive: true, force: true });
-      }
-    }),
+    fc.asyncProperty(
+      fc.array(opArb, { maxLength: 30 }),
+      fc.constantFrom('adaptive', 'pool' as const),
+      async (ops, io) => {
+        const dir = await mkdtemp(join(tmpdir(), 'capns-dirfs-model-'));
+        const fs = await newDirFileServer(dir, { io });
+        try {
+          await checkAgainstModel(fs, ops);
+        } finally {
+          await fs.close();
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    ),
     { numRuns: 30 },
   );
 });

@@ -77,11 +77,21 @@ profiles:
   assert.ok(d?.type === 'dir' && abs?.type === 'dir');
   assert.equal(d.path, 'conf/store');
   assert.equal(abs.path, '/srv/x');
+  assert.equal(d.io, 'adaptive', 'a dir capability reads on the event loop by default');
   const other = parseManifest('version: 1\ncapabilities: { d: { type: dir, path: data } }', {
     file: 'conf/m.yaml',
     baseDir: '/etc/capns',
   });
   assert.equal((other.capabilities[0] as { path: string }).path, '/etc/capns/data');
+});
+
+test('a dir capability says where its I/O runs: io is adaptive or pool, nothing else', () => {
+  const m = parseManifest('version: 1\ncapabilities: { d: { type: dir, path: /x, io: pool } }');
+  assert.equal((m.capabilities[0] as { io: string }).io, 'pool');
+  assert.throws(
+    () => parseManifest('version: 1\ncapabilities: { d: { type: dir, path: /x, io: threads } }'),
+    /io/,
+  );
 });
 
 test('${VAR} is expanded from the env given (and only that); $$ is a literal $; secrets never appear in messages', () => {

@@ -5,7 +5,7 @@
  * `capns serve` gives a loopback client: /tmp, /data, /svc/clock). Prints the address it
  * listens on; SIGINT/SIGTERM drain and exit.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { startCapnsServer } from '../../captable/capns-server.js';
 import { defaultManifest, DEFAULT_DATA_DIR } from '../../manifest/index.js';
@@ -24,6 +24,7 @@ interface NinepCommandOptions {
   dir?: string;
   data?: string;
   ro?: boolean;
+  io?: 'adaptive' | 'pool';
   msize: string;
   token?: string;
   maxConnections?: string;
@@ -42,6 +43,12 @@ export function register(program: Command): void {
     .option('--dir <path>', 'serve a host directory')
     .option('--data <dir>', `with neither --ram nor --dir: the host folder the default namespace shows at /data (default ${DEFAULT_DATA_DIR})`)
     .option('--ro', 'refuse every change to the tree')
+    .addOption(
+      new Option(
+        '--io <mode>',
+        'with --dir: reads and writes on the event loop while the disk is fast (adaptive) or always in the thread pool (pool; for network or FUSE filesystems)',
+      ).choices(['adaptive', 'pool']),
+    )
     .option(
       '--msize <bytes>',
       `largest msize to negotiate (256..${MAX_MAX_MSIZE})`,
@@ -58,6 +65,9 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
   if (opts.ram === true && opts.dir !== undefined) fatal('--ram and --dir exclude each other');
   if (opts.data !== undefined && (opts.ram === true || opts.dir !== undefined)) {
     fatal('--data goes with the default namespace (neither --ram nor --dir)');
+  }
+  if (opts.io !== undefined && opts.dir === undefined) {
+    fatal('--io goes with --dir (for the default namespace, set io on its dir capabilities)');
   }
   let address;
   try {
@@ -77,7 +87,10 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
   let closeFs: () => Promise<void> = async () => undefined;
   if (opts.dir !== undefined) {
     try {
-      const dfs = await newDirFileServer(opts.dir, { readOnly: opts.ro === true });
+      const dfs = await newDirFileServer(opts.dir, {
+        readOnly: opts.ro === true,
+        ...(opts.io !== undefined && { io: opts.io }),
+      });
       fs = dfs;
       closeFs = () => dfs.close();
     } catch (err) {

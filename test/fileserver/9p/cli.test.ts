@@ -61,12 +61,12 @@ test('capns 9p --ram prints its tcp address, serves a writable tree, and exits 0
   assert.equal(await exited(proc), 0);
 });
 
-test('capns 9p --dir --ro serves a host directory read-only on a unix socket; SIGINT exits 0', async (t) => {
+test('capns 9p --dir --ro --io pool serves a host directory read-only on a unix socket; SIGINT exits 0', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'capns-9p-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'f.txt'), 'from the host\n');
   const sock = join(dir, 'sock');
-  const { proc, address } = await start(t, ['--listen', `unix!${sock}`, '--dir', dir, '--ro']);
+  const { proc, address } = await start(t, ['--listen', `unix!${sock}`, '--dir', dir, '--ro', '--io', 'pool']);
   assert.equal(address, `unix!${sock}`);
   const c = await NinepClient.open({ kind: 'unix', path: sock }, '9P2000.L');
   const { fid } = await c.attach();
@@ -87,11 +87,12 @@ test('capns 9p --dir --ro serves a host directory read-only on a unix socket; SI
   assert.equal(await exited(proc), 0);
 });
 
-test('capns 9p with both --ram and --dir, or with a bad address, exits 2 with a clear message', async () => {
+test('capns 9p with both --ram and --dir, a bad address, a bad msize or --io without --dir exits 2 with a clear message', async () => {
   for (const [args, message] of [
     [['--listen', '127.0.0.1:0', '--ram', '--dir', '/tmp'], /--ram and --dir exclude each other/],
     [['--listen', 'nonsense', '--ram'], /expected tcp!HOST!PORT, HOST:PORT or unix!PATH/],
     [['--listen', '127.0.0.1:0', '--ram', '--msize', '12'], /--msize 12/],
+    [['--listen', '127.0.0.1:0', '--ram', '--io', 'pool'], /--io goes with --dir/],
   ] as const) {
     const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '9p', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
