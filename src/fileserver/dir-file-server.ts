@@ -25,9 +25,11 @@
  */
 
 import {
+  closeSync,
   constants as C,
   fstat as fstatCb,
   fstatSync,
+  openSync,
   read as readCb,
   readSync,
   write as writeCb,
@@ -105,8 +107,9 @@ export interface DirFileServerOptions {
    * served from the page cache then costs about 2 µs of CPU, against about 12 µs as a
    * round trip through libuv's thread pool (two cross-thread wake-ups), and the 9P rates
    * of a host directory rise by half or more (BENCHMARKS.md, 9P). A call that takes over
-   * 1 ms (a cache miss on a slow disk, a loaded network filesystem) switches the server to
-   * the thread pool for 1 s, doubling while calls keep being slow, up to a minute.
+   * 1 ms (a cache miss on a slow disk, a loaded network filesystem) within a second of
+   * another switches the server to the thread pool for 1 s, doubling while calls keep
+   * being slow, up to a minute.
    * "pool": always the thread pool: nothing ever waits for the disk on the event loop, so
    * other connections never stall behind one. Choose it for a directory on a network or
    * FUSE filesystem, where a single call can take seconds.
@@ -122,7 +125,7 @@ export interface DirFileServerOptions {
  * was a symbolic link (remove and rename act on the entry, never on a link's target).
  */
 interface Found {
-  handle: FileHandle;
+  handle: PathHandle;
   stat: BigIntStats;
   real: readonly string[];
   entryKey: string;
@@ -203,7 +206,7 @@ function ownerMay(st: BigIntStats, bit: 4 | 2 | 1): boolean {
  * "renaming onto an existing name is refused" holds among this server's clients.
  */
 export class DirFileServer implements FileServer {
-  readonly #root: FileHandle;
+  readonly #root: PathHandle;
   /** The root's host path, resolved once: absolute link targets are read against it. */
   readonly #rootReal: string;
   readonly readOnly: boolean;
@@ -222,7 +225,7 @@ export class DirFileServer implements FileServer {
   #rootIdle: (() => void) | null = null;
 
   /** @internal Use newDirFileServer. Takes ownership of `root`, whose host path is `rootReal`. */
-  constructor(root: FileHandle, rootReal: string, options: DirFileServerOptions) {
+  constructor(root: PathHandle, rootReal: string, options: DirFileServerOptions) {
     this.#root = root;
     this.#rootReal = rootReal;
     this.symlinks = options.symlinks ?? 'inside';
@@ -291,9 +294,9 @@ export class DirFileServer implements FileServer {
   ): Promise<Found> {
     if (this.#closed) throw new NsError('NS_ERR_IO', 'file server is closed');
     this.#rootRefs++;
-    let handle: FileHandle;
+    let handle: PathHandle;
     try {
-      handle = await open(proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
+      handle = await openPath(this.gate, proc(this.#root.fd), O_PATH | C.O_DIRECTORY);
     } finally {
       if (--this.#rootRefs === 0) this.#rootIdle?.();
     }
@@ -333,16 +336,16 @@ export class DirFileServer implements FileServer {
    * messages. The caller owns the returned handle.
    */
   async lookup(
-    dir: FileHandle,
+    dir: PathHandle,
     dirReal: readonly string[],
     name: string,
     floor: readonly string[],
     budget: { links: number },
     shown: readonly string[],
   ): Promise<Found> {
-    let h: FileHandle;
+    let h: PathHandle;
     try {
-      h = await open(proc(dir.fd, name), O_PATH | C.O_NOFOLLOW);
+      h = await openPath(this.gate, proc(dir.fd, name), O_PATH | C.O_NOFOLLOW);
     } catch (err) {
       throw errnoToNsError(err, quote(shown));
     }
@@ -467,7 +470,7 @@ export class DirFileServer implements FileServer {
   }
 
   /** @internal fsyncs a directory (after create/remove/rename) when syncWrites is set. */
-  async syncDir(dir: FileHandle): Promise<void> {
+  async syncDir(dir: PathHandle): Promise<void> {
     if (!this.syncWrites) return;
     const d = await open(proc(dir.fd), C.O_RDONLY | C.O_DIRECTORY);
     try {
@@ -480,19 +483,31 @@ export class DirFileServer implements FileServer {
 
 /** When a gate sends calls to the thread pool (IoGate); the defaults are documented at DirFileServerOptions.io. */
 export interface IoGateTiming {
-  /** A synchronous call slower than this (ms) sends the gate to the pool. */
+  /** A synchronous call slower than this (ms) is slow. */
   slowMs: number;
-  /** How long (ms) the first slow call keeps the gate on the pool; doubled per slow call after it... */
+  /** A slow call within this long (ms) of the one before sends the gate to the pool. */
+  windowMs: number;
+  /** How long (ms) the gate then stays on the pool; doubled per slow call after it... */
   poolMinMs: number;
   /** ...up to this. */
   poolMaxMs: number;
 }
 
-const DEFAULT_TIMING: IoGateTiming = { slowMs: 1, poolMinMs: 1000, poolMaxMs: 60_000 };
+const DEFAULT_TIMING: IoGateTiming = {
+  slowMs: 1,
+  windowMs: 1000,
+  poolMinMs: 1000,
+  poolMaxMs: 60_000,
+};
 
 /**
  * @internal DirFileServerOptions.io: whether the next read, write or stat runs on the
  * event loop ("adaptive", while calls are fast) or in libuv's thread pool.
+ *
+ * A call is timed by the clock, so a process preempted by the host in the middle of a
+ * 5 µs pread looks as slow as a disk: a slow call alone is forgiven, a second one within
+ * `windowMs` is not (measured: about one preemption-made slow call every few seconds on
+ * a busy 2-core machine, where a slow disk makes every miss slow).
  */
 export class IoGate {
   readonly #adaptive: boolean;
@@ -500,6 +515,8 @@ export class IoGate {
   /** performance.now() until which calls go to the pool (0: they do not). */
   #poolUntil = 0;
   #backoff: number;
+  /** When the last slow call returned (-Infinity: none yet). */
+  #lastSlow = -Infinity;
 
   constructor(io: 'adaptive' | 'pool', timing: IoGateTiming = DEFAULT_TIMING) {
     this.#adaptive = io === 'adaptive';
@@ -523,6 +540,9 @@ export class IoGate {
       this.#backoff = this.#t.poolMinMs;
       return;
     }
+    const previous = this.#lastSlow;
+    this.#lastSlow = now;
+    if (now - previous > this.#t.windowMs) return;
     this.#poolUntil = now + this.#backoff;
     this.#backoff = Math.min(this.#backoff * 2, this.#t.poolMaxMs);
   }
@@ -595,6 +615,63 @@ function fstatOf(gate: IoGate, fd: number): Promise<BigIntStats> {
   );
 }
 
+/**
+ * An O_PATH descriptor (it names an object; no I/O goes through it): a FileHandle, or one
+ * opened on the event loop (SyncPathHandle, when the IoGate says so).
+ */
+interface PathHandle {
+  /** The descriptor; -1 once closed. */
+  readonly fd: number;
+  /** Closes it; again, nothing happens. */
+  close(): Promise<void>;
+  stat(options: { bigint: true }): Promise<BigIntStats>;
+}
+
+/**
+ * An O_PATH descriptor opened with openSync. close(2) of an O_PATH descriptor never
+ * waits for anything (no data, no flush), so it is closed at once. Unlike a FileHandle it
+ * is not closed by the garbage collector: every path that opens one closes it (the
+ * descriptor-counting tests check).
+ */
+class SyncPathHandle implements PathHandle {
+  #fd: number;
+  readonly #gate: IoGate;
+
+  constructor(fd: number, gate: IoGate) {
+    this.#fd = fd;
+    this.#gate = gate;
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  close(): Promise<void> {
+    const fd = this.#fd;
+    if (fd === -1) return Promise.resolve();
+    this.#fd = -1;
+    try {
+      closeSync(fd);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  stat(_options: { bigint: true }): Promise<BigIntStats> {
+    return fstatOf(this.#gate, this.#fd);
+  }
+}
+
+/** Opens an O_PATH descriptor: on the event loop when the gate says so (a path lookup, no data). */
+function openPath(gate: IoGate, path: string, flags: number): Promise<PathHandle> {
+  return viaGate<PathHandle>(
+    gate,
+    () => new SyncPathHandle(openSync(path, flags), gate),
+    () => open(path, flags),
+  );
+}
+
 /** A promise's outcome as a value (the promise itself never rejects). */
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -627,7 +704,7 @@ function writes(mode: OpenMode): boolean {
 class DirFile implements File {
   readonly #fs: DirFileServer;
   /** O_PATH handle of the object; owned. */
-  readonly #h: FileHandle;
+  readonly #h: PathHandle;
   /** Names from the server root to this object (updated when this File renames it). */
   #path: readonly string[];
   /** Length of the attach root's path: `..` stops there. */
@@ -743,7 +820,7 @@ class DirFile implements File {
       );
     }
     const qids: Qid[] = [];
-    let cur: FileHandle | null = null; // owned; null means this.#h
+    let cur: PathHandle | null = null; // owned; null means this.#h
     let path = this.#path;
     let real = this.#real;
     let entryKey = this.#entryKey;
@@ -798,7 +875,7 @@ class DirFile implements File {
       }
       if (cur === null) {
         // A clone: a new handle on the same object.
-        cur = await open(proc(this.#h.fd), O_PATH);
+        cur = await openPath(this.#fs.gate, proc(this.#h.fd), O_PATH);
       }
       const file = new DirFile(
         this.#fs,
@@ -914,7 +991,7 @@ class DirFile implements File {
     const mask = makeDir ? 0o777 : 0o666;
     const bits = perm & (~mask | (Number(st.mode) & mask)) & DMPERM;
     const path = [...this.#path, name];
-    let handle: FileHandle | null = null;
+    let handle: PathHandle | null = null;
     let io: FileHandle | null = null;
     try {
       if (makeDir) {
@@ -934,7 +1011,7 @@ class DirFile implements File {
               : C.O_RDONLY;
         io = await open(proc(this.#h.fd, name), flags, bits);
         await io.chmod(bits);
-        handle = await open(proc(io.fd), O_PATH);
+        handle = await openPath(this.#fs.gate, proc(io.fd), O_PATH);
       }
       await this.#fs.syncDir(this.#h);
       this.#fs.bump(keyOf(st));
@@ -1030,7 +1107,7 @@ class DirFile implements File {
     return this.#listing.slice(offset, offset + count);
   }
 
-  async #list(dir: FileHandle): Promise<Stat[]> {
+  async #list(dir: PathHandle): Promise<Stat[]> {
     let names: string[];
     try {
       names = await readdir(proc(dir.fd));
@@ -1163,7 +1240,7 @@ class DirFile implements File {
   }
 
   /** The parent directory (owned by the caller), once renaming this file to `to` is allowed. */
-  async #renameChecks(to: string): Promise<FileHandle> {
+  async #renameChecks(to: string): Promise<PathHandle> {
     const { handle: parent, stat: pst } = await this.#fs.resolve(
       this.#path.slice(0, -1),
       this.#floor,
@@ -1188,7 +1265,7 @@ class DirFile implements File {
   }
 
   /** Renames this file within `parent`; runs under the server's rename lock, after #renameChecks. */
-  async #rename(parent: FileHandle, st: BigIntStats, to: string): Promise<void> {
+  async #rename(parent: PathHandle, st: BigIntStats, to: string): Promise<void> {
     // rename(2) would replace an entry created since the check by another host process;
     // renames through this server cannot race, as they are serialized.
     await rename(proc(parent.fd, this.#name), proc(parent.fd, to));
@@ -1202,7 +1279,7 @@ class DirFile implements File {
 
   /** The stat of the entry our path names in `parent` (not following it); NS_ERR_NOT_FOUND
    * if that entry is no longer the one this File was reached by. */
-  async #checkEntry(parent: FileHandle): Promise<BigIntStats> {
+  async #checkEntry(parent: PathHandle): Promise<BigIntStats> {
     const est = await lstat(proc(parent.fd, this.#name), { bigint: true });
     if (keyOf(est) !== this.#entryKey) {
       throw new NsError('NS_ERR_NOT_FOUND', `${quote(this.#path)} was renamed or replaced`);

@@ -466,10 +466,11 @@ test('dirfs (io: adaptive): reads and writes are not queued behind a busy thread
   }
 });
 
-test('IoGate: a slow call sends reads to the pool for a while, doubling while calls stay slow, up to a cap; a fast call resets it', async () => {
+test('IoGate: two slow calls close together send calls to the pool for a while, doubling while calls stay slow, up to a cap; a fast call resets it', async () => {
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  /** Makes a call that took `ms` (by its start time) and returns how long the gate then stays on the pool. */
+  /** Makes two calls that took `ms` (by their start time) and returns how long the gate then stays on the pool. */
   const poolTime = async (g: IoGate, ms: number): Promise<number> => {
+    g.done(performance.now() - ms);
     g.done(performance.now() - ms);
     const t0 = performance.now();
     assert.equal(g.sync(), false, 'a slow call left the gate on the event loop');
@@ -477,10 +478,20 @@ test('IoGate: a slow call sends reads to the pool for a while, doubling while ca
     return performance.now() - t0;
   };
   assert.equal(new IoGate('pool').sync(), false);
-  const g = new IoGate('adaptive', { slowMs: 5, poolMinMs: 20, poolMaxMs: 30 });
+  const g = new IoGate('adaptive', { slowMs: 5, windowMs: 100, poolMinMs: 20, poolMaxMs: 30 });
   assert.equal(g.sync(), true);
   g.done(performance.now());
   assert.equal(g.sync(), true, 'a fast call sent the gate to the pool');
+  // One slow call alone (a preemption) is forgiven; another one later than windowMs too.
+  g.done(performance.now() - 10);
+  assert.equal(g.sync(), true, 'a single slow call sent the gate to the pool');
+  await sleep(120);
+  g.done(performance.now() - 10);
+  assert.equal(
+    g.sync(),
+    true,
+    'two slow calls further apart than windowMs sent the gate to the pool',
+  );
   assert.ok((await poolTime(g, 10)) >= 20);
   assert.ok(
     (await poolTime(g, 10)) >= 30,
