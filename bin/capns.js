@@ -2,12 +2,15 @@
 // The `capns` command. Runs the compiled CLI (built by `npm ci` through the prepare
 // script); in a checkout without dist/, falls back to the TypeScript sources via tsx.
 //
-// --initial-old-space-size=128: servers (`capns serve`, `capns 9p`) receive on sockets
-// Node allocates a fresh buffer for on every read, outside the JS heap. V8 counts that
-// memory toward a limit set at about 2.5x a small heap, and ran a full mark-compact every
-// 25-30 ms under 64 KiB 9P writes: over half the server's CPU. Starting the old generation
-// at 128 MB makes full collections rare (none in a 6 s run of that test), at the price of
-// up to about that much memory before the first one.
+// --initial-old-space-size=128: servers (`capns serve`, `capns 9p`) hold what they
+// receive outside the JS heap (received messages, Twrite data, the ram tree's blocks). V8
+// counts that memory toward a limit set at about 2.5x a small heap, and ran a full
+// mark-compact every 25-30 ms under 64 KiB 9P writes: over half the server's CPU. Starting
+// the old generation at 128 MB makes full collections rare (none in a 6 s run of that
+// test), at the price of up to about that much memory before the first one. Measured again
+// once accepted sockets stopped allocating per read (src/accepted-reads.ts): 64 MiB
+// written at 64 KiB, 4 in flight, to the ram tree ran at 493-637 MB/s with it and 360-483
+// without, with a third less CPU.
 //
 // GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864: V8 frees the buffers of received
 // messages in bursts, after a garbage collection that external memory triggers at about
