@@ -602,10 +602,21 @@ export class RpcConnection {
     this.#chunks = [];
     let ok = true;
     try {
-      if (chunks.length === 1) ok = this.#stream.write(chunks[0]);
+      let from = 0;
+      if (chunks.length > 1 && chunks[1]!.length > SMALL) {
+        // A large segment comes next (a 64 KiB result): what precedes it, that frame's
+        // header and envelope and any small messages before, goes out in a write of its
+        // own. The peer wakes on it and reads the header while the kernel is still taking
+        // the large segment, instead of waking only once all of it is in: its wake-up
+        // latency overlaps our copy. One more write per batch; 64 KiB reads 8-11% faster
+        // (BENCHMARKS.md, RPC).
+        ok = this.#stream.write(chunks[0]!);
+        from = 1;
+      }
+      if (chunks.length - from === 1) ok = this.#stream.write(chunks[from]!);
       else {
         this.#stream.cork();
-        for (const c of chunks) ok = this.#stream.write(c);
+        for (let i = from; i < chunks.length; i++) ok = this.#stream.write(chunks[i]!);
         this.#stream.uncork();
       }
     } catch (e) {
