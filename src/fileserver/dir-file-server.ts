@@ -113,7 +113,9 @@ export interface DirFileServerOptions {
    * "pool": always the thread pool: nothing ever waits for the disk on the event loop, so
    * other connections never stall behind one. Choose it for a directory on a network or
    * FUSE filesystem, where a single call can take seconds.
-   * Opening, walking and directory reads use the thread pool either way.
+   * The lookups of a walk (an O_PATH open and a stat per name, and the close at clunk)
+   * follow the same choice; opening a file for I/O, directory reads, creates, renames,
+   * removes and fsync use the thread pool either way.
    */
   io?: 'adaptive' | 'pool';
 }
@@ -553,9 +555,8 @@ function viaGate<T>(gate: IoGate, call: () => T, pooled: () => Promise<T>): Prom
   if (!gate.sync()) return pooled();
   const t0 = performance.now();
   try {
-    return Promise.resolve(call());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    // The executor runs now; what `call` throws rejects the promise.
+    return new Promise<T>((resolve) => resolve(call()));
   } finally {
     gate.done(t0);
   }
@@ -650,12 +651,7 @@ class SyncPathHandle implements PathHandle {
     const fd = this.#fd;
     if (fd === -1) return Promise.resolve();
     this.#fd = -1;
-    try {
-      closeSync(fd);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    return new Promise((resolve) => resolve(closeSync(fd)));
   }
 
   stat(_options: { bigint: true }): Promise<BigIntStats> {

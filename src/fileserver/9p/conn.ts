@@ -279,7 +279,12 @@ export class NinepConnection {
       this.fail(err);
       return;
     }
-    if (this.destroyed || this.closing) return;
+    if (this.destroyed || this.closing) {
+      // Input after close() is dropped; its memory goes back to the framer at once (a
+      // client writing on while the connection drains must not pin an arena per 256 KiB).
+      for (const f of frames) this.framer.recycle(f);
+      return;
+    }
     this.received(frames);
   }
 
