@@ -353,34 +353,39 @@ export class NinepConnection {
     }
     const req = new Request(msg.tag, msg, this.session, this.spareControllers);
     this.tags.set(msg.tag, req);
-    this.run(req)
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        if (frame !== null) this.framer.recycle(frame);
-      });
+    void this.run(req, frame);
   }
 
-  private async run(req: Request): Promise<void> {
-    let reply: RMessage;
+  /** Serves `req` and replies; never rejects. `frame` (a Twrite's) is recycled at the end. */
+  private async run(req: Request, frame: Buffer | null): Promise<void> {
     try {
-      // Tflush is answered even before Tversion: it is never answered with an error.
-      if (this.dialect === null && req.msg.type !== MessageType.Tflush)
-        throw new NinepFail(NinepErrors.Eproto);
-      reply = await this.serve(req);
-    } catch (err) {
-      const e = ninepErrorOf(err, req.aborted);
-      if (e === undefined)
-        this.options.log(
-          `9p ${this.options.name}: ${MESSAGE_NAMES[req.msg.type]} failed: ${String(err)}`,
-        );
-      reply = this.errorReply(req.tag, e ?? NinepErrors.Eio);
-    } finally {
-      for (const entry of req.held.splice(0)) {
-        const closing = this.fids.release(entry);
-        if (closing !== undefined) this.track(closing);
+      let reply: RMessage;
+      try {
+        // Tflush is answered even before Tversion: it is never answered with an error.
+        if (this.dialect === null && req.msg.type !== MessageType.Tflush)
+          throw new NinepFail(NinepErrors.Eproto);
+        reply = await this.serve(req);
+      } catch (err) {
+        const e = ninepErrorOf(err, req.aborted);
+        if (e === undefined)
+          this.options.log(
+            `9p ${this.options.name}: ${MESSAGE_NAMES[req.msg.type]} failed: ${String(err)}`,
+          );
+        reply = this.errorReply(req.tag, e ?? NinepErrors.Eio);
+      } finally {
+        const held = req.held;
+        for (let i = 0; i < held.length; i++) {
+          const closing = this.fids.release(held[i]!);
+          if (closing !== undefined) this.track(closing);
+        }
+        held.length = 0;
       }
+      this.reply(req, reply);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      if (frame !== null) this.framer.recycle(frame);
     }
-    this.reply(req, reply);
   }
 
   /** Writes `reply` for `req`, unless a Tversion or destroy came in between. */

@@ -141,12 +141,25 @@ export class NinepServer {
     }
     // The socket that reads with `onread`, made below once the connection exists.
     let socket = accepted;
-    // Replies finished in the same tick go out in one write (cork until the next tick):
-    // with many requests in flight that is one syscall for many replies.
-    let corked = false;
-    const uncork = (): void => {
-      corked = false;
-      socket.uncork();
+    // Replies finished in the same tick go out together, in the next one: one frame alone
+    // is written as is; several (many requests in flight, or a read's header and data)
+    // corked, so one syscall carries them. Frames are kept here rather than in a corked
+    // socket: for a request at a time, the Writable's buffering around cork and uncork
+    // cost more than the write.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = (): void => {
+      const frames = pending;
+      if (frames.length === 0) return;
+      pending = [];
+      pendingBytes = 0;
+      if (socket.destroyed) return;
+      if (frames.length === 1) socket.write(frames[0]!);
+      else {
+        socket.cork();
+        for (const f of frames) socket.write(f);
+        socket.uncork();
+      }
     };
     // Input stops while the connection asks (too many requests in flight, draining) or
     // while replies the client has not read pile up: a client that sends requests and
@@ -161,13 +174,9 @@ export class NinepServer {
     const transport: NinepTransport = {
       write: (frame) => {
         if (socket.destroyed) return;
-        if (!corked) {
-          corked = true;
-          socket.cork();
-          process.nextTick(uncork);
-        }
-        socket.write(frame);
-        if (!writeBlocked && socket.writableLength > maxBuffered) {
+        if (pending.push(frame) === 1) process.nextTick(flush);
+        pendingBytes += frame.length;
+        if (!writeBlocked && socket.writableLength + pendingBytes > maxBuffered) {
           writeBlocked = true;
           update();
         }
@@ -181,7 +190,10 @@ export class NinepServer {
         update();
       },
       blocked: () => writeBlocked,
-      end: () => socket.end(() => socket.destroy()),
+      end: () => {
+        flush();
+        socket.end(() => socket.destroy());
+      },
       destroy: () => socket.destroy(),
     };
     const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
