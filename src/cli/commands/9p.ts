@@ -3,7 +3,8 @@
  * plan9port, Plan 9). The tree is a fresh in-memory one (--ram), a host directory
  * (--dir), or, with neither, the namespace of the embedded default manifest (what
  * `capns serve` gives a loopback client: /tmp, /data, /svc/clock). Prints the address it
- * listens on; SIGINT/SIGTERM drain and exit.
+ * listens on; SIGINT/SIGTERM drain and exit. Exit status: 0 after a signal, 1 on a second
+ * one (cut short), 2 usage or a tree or address that cannot be served.
  */
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
@@ -37,11 +38,16 @@ const DRAIN_MS = 5000;
 export function register(program: Command): void {
   program
     .command('9p')
-    .description('serve a file tree over 9P2000 / 9P2000.L: --ram, --dir PATH, or the default namespace')
+    .description(
+      'serve a file tree over 9P2000 / 9P2000.L: --ram, --dir PATH, or the default namespace',
+    )
     .requiredOption('--listen <addr>', 'address: tcp!HOST!PORT, HOST:PORT or unix!PATH')
     .option('--ram', 'serve a fresh, writable in-memory tree')
     .option('--dir <path>', 'serve a host directory')
-    .option('--data <dir>', `with neither --ram nor --dir: the host folder the default namespace shows at /data (default ${DEFAULT_DATA_DIR})`)
+    .option(
+      '--data <dir>',
+      `with neither --ram nor --dir: the host folder the default namespace shows at /data (default ${DEFAULT_DATA_DIR})`,
+    )
     .option('--ro', 'refuse every change to the tree')
     .addOption(
       new Option(
@@ -56,6 +62,12 @@ export function register(program: Command): void {
     )
     .option('--token <token>', 'require this token, written to an afid after Tauth, before Tattach')
     .option('--max-connections <n>', 'most clients at once')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 after SIGINT or SIGTERM (requests in flight answered first), 1 on a second\nsignal, 2 usage, an unreadable --dir or an address that cannot be listened on.',
+    )
+    // commander's own usage errors (an unknown option, a bad --io) exit 2 like ours.
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
     .action(async (opts: NinepCommandOptions) => {
       await serve(opts);
     });

@@ -66,7 +66,15 @@ test('capns 9p --dir --ro --io pool serves a host directory read-only on a unix 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'f.txt'), 'from the host\n');
   const sock = join(dir, 'sock');
-  const { proc, address } = await start(t, ['--listen', `unix!${sock}`, '--dir', dir, '--ro', '--io', 'pool']);
+  const { proc, address } = await start(t, [
+    '--listen',
+    `unix!${sock}`,
+    '--dir',
+    dir,
+    '--ro',
+    '--io',
+    'pool',
+  ]);
   assert.equal(address, `unix!${sock}`);
   const c = await NinepClient.open({ kind: 'unix', path: sock }, '9P2000.L');
   const { fid } = await c.attach();
@@ -87,8 +95,10 @@ test('capns 9p --dir --ro --io pool serves a host directory read-only on a unix 
   assert.equal(await exited(proc), 0);
 });
 
-test('capns 9p with both --ram and --dir, a bad address, a bad msize or --io without --dir exits 2 with a clear message', async () => {
+test('capns 9p with both --ram and --dir, a bad address, a bad msize, --io without --dir, an unknown option or a bad --io exits 2 with a clear message', async () => {
   for (const [args, message] of [
+    [['--listen', '127.0.0.1:0', '--ram', '--frob'], /unknown option '--frob'/],
+    [['--listen', '127.0.0.1:0', '--dir', '/tmp', '--io', 'fast'], /argument 'fast' is invalid/],
     [['--listen', '127.0.0.1:0', '--ram', '--dir', '/tmp'], /--ram and --dir exclude each other/],
     [['--listen', 'nonsense', '--ram'], /expected tcp!HOST!PORT, HOST:PORT or unix!PATH/],
     [['--listen', '127.0.0.1:0', '--ram', '--msize', '12'], /--msize 12/],
@@ -107,21 +117,34 @@ test('capns 9p with both --ram and --dir, a bad address, a bad msize or --io wit
 test('capns 9p with neither --ram nor --dir serves the default namespace: mount points as directories, a capability as a file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'capns-9p-ns-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { proc, address } = await start(t, ['--listen', 'tcp!127.0.0.1!0', '--data', join(dir, 'data')]);
+  const { proc, address } = await start(t, [
+    '--listen',
+    'tcp!127.0.0.1!0',
+    '--data',
+    join(dir, 'data'),
+  ]);
   const c = await NinepClient.open(parseNinepAddress(address), '9P2000');
   const { fid } = await c.attach();
   const root = await c.walk(fid, []);
   await c.open(root, OREAD);
-  const names = decodeStats(await c.read(root, 0n, 8000), false).map((e) => e.name).sort();
+  const names = decodeStats(await c.read(root, 0n, 8000), false)
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(names, ['data', 'svc', 'tmp']);
   await c.clunk(root);
   const clock = await c.walk(fid, ['svc', 'clock']);
   await c.open(clock, OREAD);
-  assert.match(Buffer.from(await c.read(clock, 0n, 200)).toString(), /^interface 0x[0-9a-f]{16}\nlabel clock\n$/);
+  assert.match(
+    Buffer.from(await c.read(clock, 0n, 200)).toString(),
+    /^interface 0x[0-9a-f]{16}\nlabel clock\n$/,
+  );
   await c.clunk(clock);
   // /tmp takes creates (the default binds it with create).
   const tmp = await c.walk(fid, ['tmp']);
-  await c.call({ type: MessageType.Tcreate, fid: tmp, name: 'x', perm: 0o644, mode: 2 }, MessageType.Rcreate);
+  await c.call(
+    { type: MessageType.Tcreate, fid: tmp, name: 'x', perm: 0o644, mode: 2 },
+    MessageType.Rcreate,
+  );
   assert.equal(await c.write(tmp, 0n, Buffer.from('hi')), 2);
   await c.close();
   proc.kill('SIGTERM');
