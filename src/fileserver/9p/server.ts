@@ -10,6 +10,9 @@ import type { FileServer } from '../file-server.js';
 import { IOHDRSZ, MIN_MSIZE } from './constants.js';
 import { NinepConnection, type NinepConnectionOptions, type NinepTransport } from './conn.js';
 
+/** Bulk data larger than this after a reply's header sends the header ahead (see flush). */
+const EARLY_HEADER_MIN = 16 * 1024;
+
 /** Limits and policy of a `NinepServer`; every field is optional with a safe default. */
 export interface NinepServerOptions {
   /** Largest msize negotiated, bytes (default 64 KiB + IOHDRSZ; at most 16 MiB). */
@@ -154,10 +157,18 @@ export class NinepServer {
       pending = [];
       pendingBytes = 0;
       if (socket.destroyed) return;
-      if (frames.length === 1) socket.write(frames[0]!);
+      let from = 0;
+      if (frames.length > 1 && frames[1]!.length > EARLY_HEADER_MIN) {
+        // Bulk data comes next (an Rread's): its header, and any small replies before it,
+        // go out in a write of their own. The client wakes on them while the kernel is
+        // still taking the data (as src/rpc does for a large result).
+        socket.write(frames[0]!);
+        from = 1;
+      }
+      if (frames.length - from === 1) socket.write(frames[from]!);
       else {
         socket.cork();
-        for (const f of frames) socket.write(f);
+        for (let i = from; i < frames.length; i++) socket.write(frames[i]!);
         socket.uncork();
       }
     };
