@@ -150,7 +150,14 @@ export class Writer {
 
   u64(v: bigint): void {
     this.room(8);
-    this.buf.writeBigUInt64LE(v, this.pos);
+    if (v >= 0n && v <= 0xffff_ffffn) {
+      // Most u64 fields (sizes, times, counts, masks) fit in 32 bits: two u32 writes cost
+      // a third of writeBigUInt64LE's BigInt masking and shifting (Rgetattr has 15 u64s).
+      this.buf.writeUInt32LE(Number(v), this.pos);
+      this.buf.writeUInt32LE(0, this.pos + 4);
+    } else {
+      this.buf.writeBigUInt64LE(v, this.pos);
+    }
     this.pos += 8;
   }
 

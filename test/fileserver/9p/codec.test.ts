@@ -502,3 +502,22 @@ test('recycled frames are reused for later split frames, and never handed out tw
   assert.notEqual(d.buffer, whole.buffer);
   assert.ok(whole.equals(frame(4)), 'a chunk the framer does not own was written to');
 });
+
+test('u64 fields encode byte-exact on both sides of the 32-bit fast path', () => {
+  for (const offset of [
+    0n,
+    1n,
+    0xffff_ffffn,
+    0x1_0000_0000n,
+    0x1_ffff_ffffn,
+    2n ** 53n + 1n,
+    2n ** 64n - 1n,
+  ]) {
+    const frame = encodeMessage({ type: MessageType.Tread, tag: 1, fid: 2, offset, count: 3 });
+    const expected = Buffer.alloc(8);
+    expected.writeBigUInt64LE(offset);
+    assert.equal(frame.subarray(11, 19).toString('hex'), expected.toString('hex'), String(offset));
+    const m = decodeMessage(frame, '9P2000');
+    assert.equal(m.type === MessageType.Tread && m.offset, offset);
+  }
+});
