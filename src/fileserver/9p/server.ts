@@ -12,6 +12,8 @@ import { NinepConnection, type NinepConnectionOptions, type NinepTransport } fro
 
 /** Bulk data larger than this after a reply's header sends the header ahead (see flush). */
 const EARLY_HEADER_MIN = 16 * 1024;
+/** ...and while no other connection was written to for this long (ms). */
+const EARLY_HEADER_QUIET_MS = 1;
 
 /** Limits and policy of a `NinepServer`; every field is optional with a safe default. */
 export interface NinepServerOptions {
@@ -59,6 +61,8 @@ export class NinepServer {
   private readonly conns = new Set<NinepConnection>();
   private readonly opts: Omit<NinepConnectionOptions, 'name'> & { readonly maxConnections: number };
   private nextId = 1;
+  /** The connection (by accept number) whose replies went out last, and when (performance.now()). */
+  private readonly lastFlush = { id: 0, at: -Infinity };
   private closing: Promise<void> | null = null;
 
   /** @throws RangeError for a limit out of range. */
@@ -130,11 +134,11 @@ export class NinepServer {
   }
 
   private accept(accepted: net.Socket): void {
+    const id = this.nextId++;
     const name =
       accepted.remoteAddress !== undefined
         ? `${accepted.remoteAddress}!${accepted.remotePort}`
-        : `unix#${this.nextId}`;
-    this.nextId++;
+        : `unix#${id}`;
     if (this.closing !== null || this.conns.size >= this.opts.maxConnections) {
       this.opts.log(
         `9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`,
@@ -157,11 +161,19 @@ export class NinepServer {
       pending = [];
       pendingBytes = 0;
       if (socket.destroyed) return;
+      // Whether another connection wrote within the last EARLY_HEADER_QUIET_MS.
+      const now = performance.now();
+      const crowded = this.lastFlush.id !== id && now - this.lastFlush.at < EARLY_HEADER_QUIET_MS;
+      this.lastFlush.at = now;
+      this.lastFlush.id = id;
       let from = 0;
-      if (frames.length > 1 && frames[1]!.length > EARLY_HEADER_MIN) {
+      if (frames.length > 1 && frames[1]!.length > EARLY_HEADER_MIN && !crowded) {
         // Bulk data comes next (an Rread's): its header, and any small replies before it,
         // go out in a write of their own. The client wakes on them while the kernel is
-        // still taking the data (as src/rpc does for a large result).
+        // still taking the data (as src/rpc does for a large result). Only while this is
+        // the one connection being answered: when several are, the server's CPU is what
+        // limits them and the extra write is a cost (diodload, 8 connections at 64 KiB:
+        // -7.5%, against +5% for one client reading with 1 request in flight).
         socket.write(frames[0]!);
         from = 1;
       }
