@@ -183,6 +183,9 @@ export class NinepServer {
         for (let i = from; i < frames.length; i++) socket.write(frames[i]!);
         socket.uncork();
       }
+      // Blocked by replies that were only pending, and the socket took them without asking
+      // for 'drain' (under its own 16 KiB mark): nothing else would unblock the connection.
+      if (writeBlocked && !socket.writableNeedDrain) unblock();
     };
     // Input stops while the connection asks (too many requests in flight, draining) or
     // while replies the client has not read pile up: a client that sends requests and
@@ -193,6 +196,11 @@ export class NinepServer {
     const update = (): void => {
       if (connPaused || writeBlocked) socket.pause();
       else socket.resume();
+    };
+    const unblock = (): void => {
+      writeBlocked = false;
+      update();
+      conn.writable();
     };
     const transport: NinepTransport = {
       write: (frame) => {
@@ -233,11 +241,7 @@ export class NinepServer {
     socket = r.socket;
     if (!r.usedOnread) socket.on('data', (chunk: Buffer) => conn.receive(chunk));
     socket.on('drain', () => {
-      if (writeBlocked) {
-        writeBlocked = false;
-        update();
-        conn.writable();
-      }
+      if (writeBlocked) unblock();
     });
     socket.on('error', () => undefined); // 'close' follows; the connection ends there.
     socket.on('close', () => {

@@ -984,6 +984,28 @@ test('a client that never reads its replies stops being read: the server does no
   await c.clunk(fid);
 });
 
+test("a burst of replies over the unread limit but under the socket's own mark does not stop the connection for good", async (t) => {
+  // maxMsize 512: the unread-replies limit is 2 KiB, below the 16 KiB past which a socket
+  // write asks for 'drain'. Forty Rgetattr in one turn (about 6 KiB) pass the limit; once
+  // they are written the connection must read requests again, with no 'drain' to wait for.
+  const h = await startServer(t, { maxMsize: 512 });
+  const c = await h.client('9P2000.L', 512);
+  const { fid } = await c.attach();
+  const getattr = (): Promise<unknown> =>
+    c.call(
+      { type: MessageType.Tgetattr, tag: 0, fid, request_mask: 0x7ffn } as never,
+      MessageType.Rgetattr,
+    );
+  for (let round = 0; round < 3; round++) {
+    const answered = await Promise.race([
+      Promise.all(Array.from({ length: 40 }, getattr)).then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+    ]);
+    assert.ok(answered, `round ${round}: the connection stopped answering`);
+  }
+  await c.clunk(fid);
+});
+
 test('Tfsync asks the FileServer to commit the file: a wstat that changes nothing (wstat(5))', async (t) => {
   const h = await startServer(t);
   const c = await h.client('9P2000.L');
@@ -992,7 +1014,10 @@ test('Tfsync asks the FileServer to commit the file: a wstat that changes nothin
   const f = await c.walk(root, ['f']);
   await c.call({ type: MessageType.Tlopen, tag: 0, fid: f, flags: 2 } as never, MessageType.Rlopen);
   const before = h.fs.syncs;
-  await c.call({ type: MessageType.Tfsync, tag: 0, fid: f, datasync: 0 } as never, MessageType.Rfsync);
+  await c.call(
+    { type: MessageType.Tfsync, tag: 0, fid: f, datasync: 0 } as never,
+    MessageType.Rfsync,
+  );
   assert.equal(h.fs.syncs, before + 1);
   await c.clunk(f);
 });
