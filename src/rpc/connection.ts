@@ -44,6 +44,7 @@ import {
   MessagePool,
   type CallOptions,
 } from './cap.js';
+import { headerAhead, newWriterId } from '../early-header.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
 import { type Frame, FrameReader, SCRATCH_BYTES, recycleSegments } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
@@ -364,15 +365,6 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
 
 const SMALL = 16 * 1024;
 
-/**
- * The connection whose frames this process wrote last, and when (performance.now()): a
- * large segment's header goes ahead of it (#flush) only while no other connection was
- * written to within EARLY_HEADER_QUIET_MS, i.e. while the process is answering one peer.
- */
-const lastFlush = { id: 0, at: -Infinity };
-const EARLY_HEADER_QUIET_MS = 1;
-let flushIds = 0;
-
 /** Settled once: flushes are scheduled as reactions to it. */
 const SETTLED = Promise.resolve();
 
@@ -599,8 +591,8 @@ export class RpcConnection {
   }
 
   readonly #flushFn = (): void => this.#flush();
-  /** This connection in `lastFlush`. */
-  readonly #flushId = ++flushIds;
+  /** This connection for early-header.ts. */
+  readonly #writerId = newWriterId();
 
   #flush(): void {
     this.#flushScheduled = false;
@@ -614,19 +606,15 @@ export class RpcConnection {
     let ok = true;
     try {
       let from = 0;
-      const now = performance.now();
-      const crowded = lastFlush.id !== this.#flushId && now - lastFlush.at < EARLY_HEADER_QUIET_MS;
-      lastFlush.id = this.#flushId;
-      lastFlush.at = now;
-      if (chunks.length > 1 && chunks[1]!.length > SMALL && !crowded) {
+      const ahead = headerAhead(this.#writerId);
+      if (chunks.length > 1 && chunks[1]!.length > SMALL && ahead) {
         // A large segment comes next (a 64 KiB result): what precedes it, that frame's
         // header and envelope and any small messages before, goes out in a write of its
         // own. The peer wakes on it and reads the header while the kernel is still taking
         // the large segment, instead of waking only once all of it is in: its wake-up
         // latency overlaps our copy. One more write per batch; 64 KiB reads 8-11% faster
-        // (BENCHMARKS.md, RPC). Not while other connections are being written to: then
-        // this process's CPU limits them, and the extra write cost 4 clients reading
-        // 64 KiB results from one server 10-15%.
+        // (BENCHMARKS.md, RPC). Not while other connections are being written to
+        // (early-header.ts): then the extra write is a cost.
         ok = this.#stream.write(chunks[0]!);
         from = 1;
       }

@@ -7,13 +7,12 @@ import { withOnread } from '../../accepted-reads.js';
 import { formatAddress, parseAddress, type Address } from '../../address.js';
 import net from 'node:net';
 import type { FileServer } from '../file-server.js';
+import { headerAhead, newWriterId } from '../../early-header.js';
 import { IOHDRSZ, MIN_MSIZE } from './constants.js';
 import { NinepConnection, type NinepConnectionOptions, type NinepTransport } from './conn.js';
 
-/** Bulk data larger than this after a reply's header sends the header ahead (see flush). */
+/** Bulk data larger than this after a reply's header may send the header ahead (see flush). */
 const EARLY_HEADER_MIN = 16 * 1024;
-/** ...and while no other connection was written to for this long (ms). */
-const EARLY_HEADER_QUIET_MS = 1;
 
 /** Limits and policy of a `NinepServer`; every field is optional with a safe default. */
 export interface NinepServerOptions {
@@ -61,8 +60,6 @@ export class NinepServer {
   private readonly conns = new Set<NinepConnection>();
   private readonly opts: Omit<NinepConnectionOptions, 'name'> & { readonly maxConnections: number };
   private nextId = 1;
-  /** The connection (by accept number) whose replies went out last, and when (performance.now()). */
-  private readonly lastFlush = { id: 0, at: -Infinity };
   private closing: Promise<void> | null = null;
 
   /** @throws RangeError for a limit out of range. */
@@ -134,11 +131,11 @@ export class NinepServer {
   }
 
   private accept(accepted: net.Socket): void {
-    const id = this.nextId++;
     const name =
       accepted.remoteAddress !== undefined
         ? `${accepted.remoteAddress}!${accepted.remotePort}`
-        : `unix#${id}`;
+        : `unix#${this.nextId}`;
+    this.nextId++;
     if (this.closing !== null || this.conns.size >= this.opts.maxConnections) {
       this.opts.log(
         `9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`,
@@ -155,25 +152,20 @@ export class NinepServer {
     // cost more than the write.
     let pending: Buffer[] = [];
     let pendingBytes = 0;
+    const writerId = newWriterId();
     const flush = (): void => {
       const frames = pending;
       if (frames.length === 0) return;
       pending = [];
       pendingBytes = 0;
       if (socket.destroyed) return;
-      // Whether another connection wrote within the last EARLY_HEADER_QUIET_MS.
-      const now = performance.now();
-      const crowded = this.lastFlush.id !== id && now - this.lastFlush.at < EARLY_HEADER_QUIET_MS;
-      this.lastFlush.at = now;
-      this.lastFlush.id = id;
+      const ahead = headerAhead(writerId);
       let from = 0;
-      if (frames.length > 1 && frames[1]!.length > EARLY_HEADER_MIN && !crowded) {
+      if (frames.length > 1 && frames[1]!.length > EARLY_HEADER_MIN && ahead) {
         // Bulk data comes next (an Rread's): its header, and any small replies before it,
-        // go out in a write of their own. The client wakes on them while the kernel is
-        // still taking the data (as src/rpc does for a large result). Only while this is
-        // the one connection being answered: when several are, the server's CPU is what
-        // limits them and the extra write is a cost (diodload, 8 connections at 64 KiB:
-        // -7.5%, against +5% for one client reading with 1 request in flight).
+        // go out in a write of their own, so the client wakes on them while the kernel is
+        // still taking the data; only while this is the one connection being written to
+        // (early-header.ts).
         socket.write(frames[0]!);
         from = 1;
       }
