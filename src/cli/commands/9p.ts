@@ -9,6 +9,7 @@
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { startCapnsServer } from '../../captable/capns-server.js';
+import { EXIT_USAGE, exitUsage } from './remote.js';
 import { defaultManifest, DEFAULT_DATA_DIR } from '../../manifest/index.js';
 import { newDirFileServer, newMemFileServer, type FileServer } from '../../fileserver/index.js';
 import {
@@ -67,7 +68,7 @@ export function register(program: Command): void {
       '\nExit status: 0 after SIGINT or SIGTERM (requests in flight answered first), 1 on a second\nsignal, 2 usage, an unreadable --dir or an address that cannot be listened on.',
     )
     // commander's own usage errors (an unknown option, a bad --io) exit 2 like ours.
-    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+    .exitOverride(exitUsage)
     .action(async (opts: NinepCommandOptions) => {
       await serve(opts);
     });
@@ -171,5 +172,5 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
 
 function fatal(message: string): never {
   process.stderr.write(`capns 9p: ${message}\n`);
-  process.exit(2);
+  process.exit(EXIT_USAGE);
 }

@@ -73,7 +73,12 @@ export function remoteCommand(cmd: Command, jsonHelp = 'print the result as JSON
     .option('--key <file>', 'with TLS: the client certificate\'s private key (PEM)')
     .option('--timeout <ms>', 'how long connecting and authenticating may take', '30000')
     .addHelpText('after', '\nExit status: 0 done, 1 expected failure (not found, permission, ...), 2 usage, 3 server unreachable or connection lost.')
-    .exitOverride((e) => process.exit(e.exitCode === 0 ? EXIT_OK : EXIT_USAGE));
+    .exitOverride(exitUsage);
+}
+
+/** For `Command.exitOverride`: commander's own usage errors exit 2 (it uses 1); --help and --version 0. */
+export function exitUsage(e: { exitCode: number }): never {
+  process.exit(e.exitCode === 0 ? EXIT_OK : EXIT_USAGE);
 }
 
 /** Whether the user asked for a server (an option or CAPNS_SERVER): `capns ns` uses this. */
