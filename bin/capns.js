@@ -23,6 +23,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// The HTTP side's libraries load ESM-only packages with require() (@fastify/static:
+// content-disposition 3; fastify's light-my-request: cookie 2), which Node does by default
+// from 20.19 and 22.12 on (package.json "engines"). Elsewhere they fail at start with
+// ERR_REQUIRE_ESM; say so first.
+if (process.features.require_module !== true) {
+  process.stderr.write(
+    `capns: needs a Node that can require() ES modules (20.19+ or 22.12+); this is ${process.version}\n`,
+  );
+  process.exit(1);
+}
+
 const dist = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 if (existsSync(dist)) {
   await import(pathToFileURL(dist).href);
