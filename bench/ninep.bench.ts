@@ -18,9 +18,9 @@
  *   diodload (diod's load generator, a real C client): 8 threads reading ctl/zero and
  *   writing ctl/null at msize 64 KiB and 8 KiB, and 8 threads of Tgetattr (a run during
  *   which a connect was dropped from a full listen queue is run again, `diodload`).
- * Rounds are interleaved (ours-ram, ours-dir, diod, ours-ram, ...) after one uncounted
- * warm-up round; printed figures are medians over the rounds, with their ratio to diod's
- * from the same run. Within a round, each of our client's figures is one uncounted pass
+ * Rounds are interleaved (ours-ram, ours-dir, diod, node floor, ours-ram, ...) after one
+ * uncounted warm-up round; printed figures are medians over the rounds, with their ratio
+ * to diod's from the same run. Within a round, each of our client's figures is one uncounted pass
  * followed by passes until NINEP_BENCH_MIN_SECONDS of them are timed (`sustained`).
  *
  * Environment: NINEP_BENCH_ROUNDS (default 3), NINEP_BENCH_MIB (default 64),
