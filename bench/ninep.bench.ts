@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { MessageType, NOFID } from '../src/fileserver/9p/constants.js';
-import type { NinepAddress } from '../src/fileserver/9p/server.js';
+import { parseNinepAddress, type NinepAddress } from '../src/fileserver/9p/server.js';
 import { NinepClient } from '../test/support/ninep-client.js';
 import { cliEnv, cliNodeFlags } from './cli-flags.js';
 
@@ -90,7 +90,7 @@ async function startOurs(name: string, args: string[]): Promise<Server> {
   return { name, address: await listening(name, child), aname: '', child };
 }
 
-/** The address a server of ours prints on its first line (`listening on tcp!HOST!PORT`). */
+/** The address a server of ours prints on its first line (`listening on ADDR`). */
 async function listening(name: string, child: ChildProcess): Promise<NinepAddress> {
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -100,9 +100,9 @@ async function listening(name: string, child: ChildProcess): Promise<NinepAddres
     });
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening`)));
   });
-  const m = /listening on tcp!([^!]+)!(\d+)/.exec(line);
+  const m = /listening on (\S+)/.exec(line);
   if (m === null) throw new Error(`${name}: unexpected first line ${line}`);
-  return { kind: 'tcp', host: m[1]!, port: Number(m[2]) };
+  return parseNinepAddress(m[1]!);
 }
 
 /** bench/ninep-floor.js with a virtual file of `size` bytes (every name walks to it). */
