@@ -63,12 +63,14 @@ export default tseslint.config(
     },
   },
   onlyImports(['src/errors.ts', 'src/fileserver/9p/{constants,messages,codec,framer,errors}.ts'], [
-    'rpc', 'namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'gen',
+    'rpc', 'namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server', 'gen',
   ]),
-  onlyImports(['src/rpc/**'], ['namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli']),
-  onlyImports(['src/fileserver/**'], ['namespace', 'proxy', 'manifest', 'captable', 'admin', 'cli']),
-  onlyImports(['src/namespace/**'], ['9p', 'proxy', 'manifest', 'captable', 'admin', 'cli']),
-  onlyImports(['src/proxy/**'], ['manifest', 'captable', 'admin', 'cli']),
-  onlyImports(['src/manifest/**'], ['rpc', 'namespace', 'fileserver', 'proxy', 'captable', 'admin', 'cli']),
-  onlyImports(['src/admin/**'], ['rpc', 'fileserver', 'manifest', 'cli']),
-);
+  onlyImports(['src/rpc/**'], ['namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server']),
+  onlyImports(['src/fileserver/**'], ['namespace', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server']),
+  onlyImports(['src/namespace/**'], ['9p', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server']),
+  onlyImports(['src/proxy/**'], ['manifest', 'captable', 'admin', 'cli', 'server']),
+  onlyImports(['src/manifest/**'], ['rpc', 'namespace', 'fileserver', 'proxy', 'captable', 'admin', 'cli', 'server']),
+  // The capability table knows grants and namespaces; listeners and the HTTP app are
+  // the composition root's (src/server).
+  onlyImports(['src/captable/**'], ['9p', 'proxy', 'manifest', 'admin', 'cli', 'server']),
+  onlyImports(['src/admin/**'], ['rpc', 'fileserver', 'manifest', 'cli', 'server']));

@@ -17,7 +17,7 @@
  */
 import net from 'node:net';
 import type { Client } from 'capnp-es';
-import { newEcho } from '../src/captable/demo-services.js';
+import { newEcho } from '../src/server/demo-services.js';
 import { Echo } from '../src/gen/demo.js';
 import { Namespace, type Namespace$Client } from '../src/gen/namespace.js';
 import { NAMESPACE_INTERFACE_ID } from '../src/namespace/interfaces.js';

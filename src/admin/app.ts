@@ -1,7 +1,7 @@
 /**
  * The HTTP admin API, JSON gateway and web page of `capns serve` (docs/http.md), built
  * by a function and never listening on its own: `capns serve` listens
- * (src/captable/capns-server.ts), tests `listen()` on port 0 or `inject()`.
+ * (src/server/capns-server.ts), tests `listen()` on port 0 or `inject()`.
  *
  *   /api/v1/...   namespace, files, calls, capability table (Bearer token -> profile)
  *   /metrics      Prometheus (admin profiles)

@@ -4,7 +4,7 @@
  */
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
-import { startCapnsServer, type CapnsServer } from '../../src/captable/capns-server.js';
+import { startCapnsServer, type CapnsServer } from '../../src/server/capns-server.js';
 import { parseManifest } from '../../src/manifest/parse.js';
 
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';

@@ -11,7 +11,7 @@ import type { Client } from 'capnp-es';
 import { buildAdminApp, type AdminDeps, type AdminSession } from '../../src/admin/app.js';
 import { STATUS_OF } from '../../src/admin/error-handler.js';
 import { CapabilityTable } from '../../src/captable/capability-table.js';
-import { newClock } from '../../src/captable/demo-services.js';
+import { newClock } from '../../src/server/demo-services.js';
 import { grantedNamespace, type GateProfile } from '../../src/captable/gate.js';
 import { CapnsClient } from '../../src/client/capns-client.js';
 import { NS_ERROR_CODES } from '../../src/errors.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Client } from 'capnp-es';
 import { CapabilityTable } from '../../src/captable/capability-table.js';
-import { newEcho } from '../../src/captable/demo-services.js';
+import { newEcho } from '../../src/server/demo-services.js';
 import { serveGate, type GateProfile } from '../../src/captable/gate.js';
 import { Echo } from '../../src/gen/demo.js';
 import { Gate } from '../../src/gen/namespace.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { utils, type Client } from 'capnp-es';
 import { CapabilityTable, serveCapTable } from '../../src/captable/capability-table.js';
-import { newEcho } from '../../src/captable/demo-services.js';
+import { newEcho } from '../../src/server/demo-services.js';
 import { serveGate, type GateProfile } from '../../src/captable/gate.js';
 import { serveFileServer } from '../../src/fileserver/file-server-rpc.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';

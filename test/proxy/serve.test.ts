@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { startCapnsServer, type CapnsServer } from '../../src/captable/capns-server.js';
+import { startCapnsServer, type CapnsServer } from '../../src/server/capns-server.js';
 import { Clock } from '../../src/gen/demo.js';
 import { Gate } from '../../src/gen/namespace.js';
 import { parseManifest } from '../../src/manifest/index.js';

@@ -8,7 +8,7 @@
  */
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { startCapnsServer } from '../../captable/capns-server.js';
+import { startCapnsServer } from '../../server/capns-server.js';
 import { EXIT_USAGE, exitUsage } from './remote.js';
 import { defaultManifest, DEFAULT_DATA_DIR } from '../../manifest/index.js';
 import { newDirFileServer, newMemFileServer, type FileServer } from '../../fileserver/index.js';

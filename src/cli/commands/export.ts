@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { startCapnsServer, type CapnsServer } from '../../captable/capns-server.js';
+import { startCapnsServer, type CapnsServer } from '../../server/capns-server.js';
 import { NsError } from '../../errors.js';
 import {
   defaultManifest,

@@ -11,7 +11,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { startCapnsServer, type CapnsServer } from '../../captable/capns-server.js';
+import { startCapnsServer, type CapnsServer } from '../../server/capns-server.js';
 import { NsError } from '../../errors.js';
 import { checkManifest, DEFAULT_DATA_DIR, formatDiagnostic, type Manifest } from '../../manifest/index.js';
 import { loadManifest } from './manifest.js';

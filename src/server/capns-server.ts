@@ -39,9 +39,9 @@ import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js'
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
-import { CapabilityTable, serveCapTable } from './capability-table.js';
+import { CapabilityTable, serveCapTable } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
-import { grantedNamespace, serveGate, type GateProfile } from './gate.js';
+import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 
 /** Interface ids by schema name, from the generated code. */
 const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
