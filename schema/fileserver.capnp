@@ -23,7 +23,12 @@ interface FileServer {
   # Tattach's aname does ("" is the default tree).
 
   attach @0 (aname :Text) -> (result :AttachResult);
-  # A File for the root of the tree named by `aname`.
+  # A File for the root of the tree named by `aname`: a path below the server's root
+  # ("" for the root itself), as mount's spec and many 9P servers' Tattach aname. The
+  # File's walks never leave that tree: `..` at its root stays there, and a symbolic link
+  # may not lead out of it. (capns confines a view to a directory inside a file server by
+  # attaching there; every FileServer of capns keeps this promise, and one that does not
+  # cannot be confined.) `..` in `aname` is `invalidArgument`.
 
   struct AttachResult {
     union {
@@ -87,6 +92,12 @@ interface File {
       file @1 :File;             # every name was walked: the File at the end
       err @2 :Common.Failure;    # stopped early (or at the first name, with no qids)
     }
+    path @3 :Text;
+    # With `file`: where the walk ended, as a path from the attach root ("/" for the root,
+    # "/a/b" below it), as the server resolved it — every symbolic link it followed
+    # replaced by its target, `..` applied by the server. "" when the server does not say.
+    # Policies that judge paths (an export's filter) judge this one: a name that is a link
+    # to a filtered file is refused as that file is.
   }
 
   struct OpenResult {

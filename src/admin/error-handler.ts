@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { NsError, type NsErrorCode } from '../errors.js';
+import { refusalFrom } from '../failure.js';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -72,7 +73,10 @@ function rpcErrorType(e: unknown): string | undefined {
  * What an error becomes on the wire. Pure; exported for the metrics' error labels.
  * `kind` is the label: the NsError code, the RPC exception type, or "validation".
  */
-export function classify(e: unknown): { body: ErrorBody; kind: string } {
+export function classify(error: unknown): { body: ErrorBody; kind: string } {
+  // A refusal by policy that could only travel as an exception (a revoked grant on a
+  // method without a result union): 403 or 410, the client's to act on, not a gateway's.
+  const e = refusalFrom(error);
   if (e instanceof NsError) return { body: errorBody(STATUS_OF[e.code], e.code, e.message), kind: e.code };
   if (hasZodFastifySchemaValidationErrors(e)) {
     const where = e.validationContext ?? 'request';
@@ -85,9 +89,6 @@ export function classify(e: unknown): { body: ErrorBody; kind: string } {
   const rpc = rpcErrorType(e);
   if (rpc !== undefined) {
     const message = (e as Error).message;
-    // A grant's membrane answers a revoked capability with `failed` "revoked: ..."
-    // (src/captable/capability-table.ts): the client's mistake to retry, not a bad gateway.
-    if (message.startsWith('revoked:')) return { body: errorBody(410, 'NS_ERR_REVOKED', message), kind: 'revoked' };
     return { body: errorBody(RPC_STATUS[rpc] ?? 502, `RPC_${rpc.toUpperCase()}`, message), kind: rpc };
   }
   const fe = e as Partial<FastifyError>;

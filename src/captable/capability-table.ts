@@ -5,7 +5,10 @@
  * A grant is a membrane (src/rpc/membrane.ts) around the granted capability, so revoking
  * it severs the holder's reference and everything the holder obtained through it (the
  * Files walked from a FileServer, the caps a service returned): the holder's next call
- * through any of them fails at once with an exception of type failed, "revoked: …".
+ * through any of them fails at once with `Failure.revoked` in its result (or, for a method
+ * without a result union, an exception "revoked: …"). A grant stays listed for as long as
+ * anything derived from it is held, after its namespace is gone too, so revoke and
+ * revokeHolder reach everything a holder still has.
  */
 import type { Client } from 'capnp-es';
 import { NsError } from '../errors.js';
@@ -22,7 +25,7 @@ import {
   type CapTable_RevokeHolder$Results,
 } from '../gen/captable.js';
 import { RpcError, serve } from '../rpc/index.js';
-import { membrane, type MembranePolicy } from '../rpc/membrane.js';
+import { membrane, type MembraneLifetime, type MembranePolicy } from '../rpc/membrane.js';
 
 /** One grant, as the table lists it. A plain value. */
 export interface GrantInfo {
@@ -40,6 +43,12 @@ export interface GrantRequest {
   readonly interfaceId: bigint;
   readonly label: string;
   readonly holder: string;
+  /**
+   * The connection the holder speaks over (e.g. "rpc#3"): one connection's grants, across
+   * all the namespaces it authenticated for, count against `maxGrantsPerConnection`.
+   * Default: the holder.
+   */
+  readonly connection?: string;
 }
 
 /** Calls through grants to one method, process-wide: what `/metrics` exports. */
@@ -53,24 +62,47 @@ export interface MethodStats {
   readonly errors: Map<string, number>;
 }
 
-class Grant implements MembranePolicy {
+/**
+ * One grant: the policy of the membrane around the granted capability, shared by every
+ * capability derived through it. It stays in the table while anything it let out lives
+ * (its lifetime), so revocation reaches all of it.
+ */
+class Grant implements MembranePolicy, MembraneLifetime {
   calls = 0n;
   revoked = false;
+  #live = 0;
 
   constructor(
     readonly id: bigint,
     readonly request: GrantRequest,
+    readonly table: CapabilityTable,
     readonly record: (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number) => void,
   ) {}
+
+  get lifetime(): MembraneLifetime {
+    return this;
+  }
+
+  opened(): void {
+    this.#live++;
+  }
+
+  closed(): void {
+    if (--this.#live === 0) this.table.remove(this);
+  }
 
   settled(interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number): void {
     this.record(interfaceId, methodId, error, seconds);
   }
 
-  check(): RpcError | undefined {
-    if (this.revoked) return new RpcError('failed', `revoked: grant ${this.id} of '${this.request.label}' to ${this.request.holder}`);
+  check(): NsError | undefined {
+    if (this.revoked) return new NsError('NS_ERR_REVOKED', `grant ${this.id} of '${this.request.label}' to ${this.request.holder} was revoked`);
     this.calls++;
     return undefined;
+  }
+
+  get connection(): string {
+    return this.request.connection ?? this.request.holder;
   }
 
   info(): GrantInfo {
@@ -83,14 +115,28 @@ class Grant implements MembranePolicy {
 export interface CapabilityTableOptions {
   /** Grants held at once across all holders (NS_ERR_BUSY beyond). Default 1,000,000. */
   readonly maxGrants?: number;
+  /**
+   * Grants held at once by one connection, across every namespace it authenticated for
+   * (NS_ERR_BUSY beyond): no connection can fill the table. Default 4096.
+   */
+  readonly maxGrantsPerConnection?: number;
 }
 
+/** The defaults of CapabilityTableOptions. */
+export const DEFAULT_MAX_GRANTS = 1_000_000;
+export const DEFAULT_MAX_GRANTS_PER_CONNECTION = 4096;
+
 /**
- * The table of grants. Synchronous and single-threaded: every method is atomic.
+ * The table of grants, indexed by holder and by connection so that what one holder or
+ * connection costs (teardown, revokeHolder) is proportional to what it holds, never to
+ * the table's size. Synchronous and single-threaded: every method is atomic.
  */
 export class CapabilityTable {
   readonly #grants = new Map<bigint, Grant>();
+  readonly #byHolder = new Map<string, Set<Grant>>();
+  readonly #byConnection = new Map<string, number>();
   readonly #maxGrants: number;
+  readonly #maxPerConnection: number;
   readonly #methods = new Map<string, MethodStats>();
   #nextId = 1n;
 
@@ -113,30 +159,66 @@ export class CapabilityTable {
   }
 
   constructor(options: CapabilityTableOptions = {}) {
-    this.#maxGrants = options.maxGrants ?? 1_000_000;
+    this.#maxGrants = options.maxGrants ?? DEFAULT_MAX_GRANTS;
+    this.#maxPerConnection = options.maxGrantsPerConnection ?? DEFAULT_MAX_GRANTS_PER_CONNECTION;
   }
 
   /**
    * Grants `cap` to `request.holder`: returns a new capability (a Client the caller owns)
    * that forwards to `cap` until revoked, counting calls. Takes ownership of `cap`
-   * (pass a reference of your own: `retain`ed or freshly made).
-   * @throws NsError NS_ERR_BUSY when the table is full.
+   * (pass a reference of your own: `retain`ed or freshly made). The grant stays in the
+   * table until every capability derived through it is released.
+   * @throws NsError NS_ERR_BUSY when the table, or the connection's share of it, is full
+   *   (`cap` is released).
    */
   grant(cap: Client, request: GrantRequest): Client {
-    if (this.#grants.size >= this.#maxGrants) {
+    const connection = request.connection ?? request.holder;
+    const held = this.#byConnection.get(connection) ?? 0;
+    if (this.#grants.size >= this.#maxGrants || held >= this.#maxPerConnection) {
       cap.close();
-      throw new NsError('NS_ERR_BUSY', `the capability table is full (${this.#maxGrants} grants)`);
+      throw new NsError(
+        'NS_ERR_BUSY',
+        held >= this.#maxPerConnection
+          ? `connection ${connection} holds ${held} grants, its limit (maxGrantsPerConnection)`
+          : `the capability table is full (${this.#maxGrants} grants)`,
+      );
     }
-    const g = new Grant(this.#nextId++, request, this.#record);
+    const g = new Grant(this.#nextId++, request, this, this.#record);
     this.#grants.set(g.id, g);
+    let set = this.#byHolder.get(request.holder);
+    if (set === undefined) this.#byHolder.set(request.holder, (set = new Set()));
+    set.add(g);
+    this.#byConnection.set(connection, held + 1);
     return membrane(cap, g);
   }
 
-  /** Grants, all of them or one holder's, in grant order. */
+  /** @internal A grant whose last derived capability is gone leaves the table. */
+  remove(g: Grant): void {
+    if (!this.#grants.delete(g.id)) return;
+    const set = this.#byHolder.get(g.request.holder);
+    set?.delete(g);
+    if (set?.size === 0) this.#byHolder.delete(g.request.holder);
+    const n = (this.#byConnection.get(g.connection) ?? 1) - 1;
+    if (n <= 0) this.#byConnection.delete(g.connection);
+    else this.#byConnection.set(g.connection, n);
+  }
+
+  /** Grants, all of them or one holder's (a holder name or a `profile@` prefix), in grant order. */
   list(holder = ''): GrantInfo[] {
     const out: GrantInfo[] = [];
-    for (const g of this.#grants.values()) if (holder === '' || g.request.holder === holder) out.push(g.info());
-    return out;
+    for (const g of this.#matching(holder)) out.push(g.info());
+    return holder === '' || holder.endsWith('@') ? out.sort((a, b) => (a.id < b.id ? -1 : 1)) : out;
+  }
+
+  *#matching(holder: string): Generator<Grant> {
+    if (holder === '') {
+      yield* this.#grants.values();
+    } else if (holder.endsWith('@')) {
+      for (const [h, set] of this.#byHolder) if (h.startsWith(holder)) yield* set;
+    } else {
+      const set = this.#byHolder.get(holder);
+      if (set !== undefined) yield* set;
+    }
   }
 
   /** Revokes one grant. @throws NsError NS_ERR_NOT_FOUND for an unknown id. */
@@ -146,11 +228,14 @@ export class CapabilityTable {
     g.revoked = true;
   }
 
-  /** Revokes every grant of one holder (a holder name or a `profile@` prefix); returns how many. */
+  /**
+   * Revokes every grant of one holder (a holder name, or a `profile@` prefix for every
+   * holder of a profile); returns how many. Costs what that holder holds.
+   */
   revokeHolder(holder: string): number {
     let n = 0;
-    for (const g of this.#grants.values()) {
-      if (!g.revoked && matchesHolder(g.request.holder, holder)) {
+    for (const g of this.#matching(holder)) {
+      if (!g.revoked) {
         g.revoked = true;
         n++;
       }
@@ -170,19 +255,15 @@ export class CapabilityTable {
     return n;
   }
 
-  /** Drops a holder's grants from the table (its connection is gone). */
-  forget(holder: string): void {
-    for (const [id, g] of this.#grants) if (g.request.holder === holder) this.#grants.delete(id);
-  }
-
+  /** Grants in the table (live ones: something derived from each is still held). */
   get size(): number {
     return this.#grants.size;
   }
-}
 
-/** "alice@rpc#3" matches "alice@rpc#3" and "alice@" (every connection of profile alice). */
-function matchesHolder(holder: string, pattern: string): boolean {
-  return pattern.endsWith('@') ? holder.startsWith(pattern) : holder === pattern;
+  /** Grants one connection holds now. */
+  heldBy(connection: string): number {
+    return this.#byConnection.get(connection) ?? 0;
+  }
 }
 
 class CapTableTarget implements CapTable$Server$Target {

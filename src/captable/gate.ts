@@ -17,7 +17,7 @@ import {
   type Gate_Authenticate$Results,
 } from '../gen/namespace.js';
 import { MountTable, type Member } from '../namespace/mount-table.js';
-import { serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
+import { BindQuota, DEFAULT_MAX_BINDS, serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
 import { dupClient, serve, subjectMatches } from '../rpc/index.js';
 import type { CapabilityTable } from './capability-table.js';
 
@@ -53,6 +53,10 @@ export interface GateOptions {
   readonly tlsSubject?: Readonly<Record<string, string>> | undefined;
   /** Failed attempts before the Gate refuses every further one (default 5). */
   readonly maxFailures?: number;
+  /**
+   * Options of the namespaces handed out. Their `maxBinds` is this connection's budget of
+   * bindings across every namespace it authenticates for (default 10000).
+   */
   readonly namespace?: NamespaceServerOptions;
   /** Told of each namespace handed out (for logs). */
   readonly onAuthenticated?: (profile: string, holder: string) => void;
@@ -64,30 +68,42 @@ function digest(token: string): Buffer {
 
 /**
  * The namespace `profile` starts from, with every capability replaced by a grant to
- * `holder`: one grant per capability (aliases share it). The caller owns the returned
+ * `holder` (over `connection`, whose share of the table it counts against): one grant per
+ * capability (aliases share it). The profile's interface declarations (`require`) come
+ * along, so a bind there must still add that interface. The caller owns the returned
  * table's members (serveNamespace takes them).
+ * @throws NsError NS_ERR_BUSY when the table or the connection's share is full (nothing is
+ *   left granted).
  */
 export function grantedNamespace(
   profile: GateProfile,
   captable: CapabilityTable,
   holder: string,
+  connection: string = holder,
 ): MountTable<Client> {
   const granted = new Map<string, Member<Client>>();
-  for (const mp of profile.table.mounts()) {
-    for (const b of mp.stack) {
-      const m = b.member;
-      if (granted.has(m.label)) continue;
-      const cap = captable.grant(dupClient(m.cap), {
-        interfaceId: m.interfaceId,
-        label: m.label,
-        holder,
-      });
-      granted.set(m.label, { cap, interfaceId: m.interfaceId, label: m.label });
+  try {
+    for (const mp of profile.table.mounts()) {
+      for (const b of mp.stack) {
+        const m = b.member;
+        if (granted.has(m.label)) continue;
+        const cap = captable.grant(dupClient(m.cap), {
+          interfaceId: m.interfaceId,
+          label: m.label,
+          holder,
+          connection,
+        });
+        granted.set(m.label, { cap, interfaceId: m.interfaceId, label: m.label });
+      }
     }
+    const table = new MountTable<Client>();
+    table.apply(profile.table.describe(), { resolve: (label) => granted.get(label) });
+    for (const [path, id] of profile.table.declarations()) table.declare(path, id);
+    return table;
+  } catch (e) {
+    for (const m of granted.values()) m.cap.close();
+    throw e;
   }
-  const table = new MountTable<Client>();
-  table.apply(profile.table.describe(), { resolve: (label) => granted.get(label) });
-  return table;
 }
 
 class GateTarget implements Gate$Server$Target {
@@ -95,9 +111,12 @@ class GateTarget implements Gate$Server$Target {
   readonly #tokens: { profile: GateProfile; digest: Buffer }[];
   #failures = 0;
   #issued = 0;
+  /** One budget of bindings for every namespace this connection is given. */
+  readonly #quota: BindQuota;
 
   constructor(options: GateOptions) {
     this.#options = options;
+    this.#quota = options.namespace?.quota ?? new BindQuota(options.namespace?.maxBinds ?? DEFAULT_MAX_BINDS);
     this.#tokens = options.profiles.flatMap((profile) =>
       profile.tokens.map((t) => ({ profile, digest: digest(t) })),
     );
@@ -143,15 +162,12 @@ class GateTarget implements Gate$Server$Target {
         );
       }
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
-      const table = grantedNamespace(profile, this.#options.captable, holder);
+      const table = grantedNamespace(profile, this.#options.captable, holder, this.#options.connection);
+      // The grants leave the table when the client lets go of the namespace and of
+      // everything it got through it (or its connection ends).
+      const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota });
       const ok = res._initOk();
-      const captable = this.#options.captable;
-      // When the client lets go of the namespace (or its connection ends), its grants
-      // leave the table: the capabilities were released with the namespace.
-      ok.ns = serveNamespace(table, {
-        ...this.#options.namespace,
-        onClose: () => captable.forget(holder),
-      });
+      ok.ns = ns;
       ok.profile = profile.name;
       this.#options.onAuthenticated?.(profile.name, holder);
     } catch (e) {

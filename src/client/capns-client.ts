@@ -4,8 +4,9 @@
  * of your profile's: binds made through it are seen by no other connection) with typed
  * resolution, file helpers and a JSON call by schema reflection.
  *
- * Errors: expected conditions (not found, permission, interface mismatch, ...) reject
- * with NsError (src/errors.ts), translated from the server's Failure by src/failure.ts;
+ * Errors: expected conditions (not found, permission, interface mismatch, a refusal by
+ * policy: read-only, filtered, revoked) reject with NsError (src/errors.ts), translated
+ * from the server's Failure by src/failure.ts;
  * transport problems (cannot connect, connection lost, an exception from the server)
  * reject with RpcError (type `disconnected` when the connection is gone or could not be
  * made).
@@ -14,7 +15,7 @@ import type tls from 'node:tls';
 import * as $ from 'capnp-es';
 import type { Client } from 'capnp-es';
 import { NsError } from '../errors.js';
-import { fromFailure } from '../failure.js';
+import { fromFailure, refusalFrom } from '../failure.js';
 import { File as FileIface, type File$Client, FileServer as FileServerIface, type FileServer$Client } from '../gen/fileserver.js';
 import { OpenMode_Access, Position as PositionEnum } from '../gen/common.js';
 import { Gate, Namespace as NamespaceIface, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
@@ -351,6 +352,9 @@ export class CapnsClient implements AsyncDisposable {
     const t = await this.callTarget(path);
     try {
       return await t.call(method, params);
+    } catch (e) {
+      // A method without a result union can only be refused by an exception.
+      throw refusalFrom(e);
     } finally {
       t.close();
     }
@@ -640,7 +644,11 @@ export class CapnsClient implements AsyncDisposable {
 
   /** The namespace as namespace(6) text, as /proc/N/ns prints it. */
   async describe(): Promise<string> {
-    return (await this.namespace.describe().promise()).text;
+    try {
+      return (await this.namespace.describe().promise()).text;
+    } catch (e) {
+      throw refusalFrom(e);
+    }
   }
 
   /** Runs namespace(6) lines (all or none). @throws NsError naming the line and column. */

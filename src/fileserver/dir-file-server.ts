@@ -881,7 +881,8 @@ class DirFile implements File {
         this.#floor,
       );
       cur = null;
-      return { qids, file };
+      // Reported physical: a link followed shows as where it led (never outside the floor).
+      return { qids, file, path: `/${real.slice(this.#floor.length).join('/')}` };
     } catch (err) {
       await cur?.close();
       if (err instanceof NsError || (typeof err === 'object' && err !== null && 'code' in err)) {
@@ -1039,7 +1040,11 @@ class DirFile implements File {
     if (this.#isDir) {
       throw new NsError('NS_ERR_IS_DIR', `${quote(this.#path)} is a directory`);
     }
-    const n = Math.min(count, this.#fs.iounit);
+    // No host file reaches 2^53 bytes (Node's largest file position): past it is past the
+    // end of the file, which reads as nothing (as the ram tree answers), never an error.
+    const room = BigInt(Number.MAX_SAFE_INTEGER) - offset;
+    if (room <= 0n) return new Uint8Array(0);
+    const n = Math.min(count, this.#fs.iounit, Number(room < 1n << 31n ? room : 1n << 31n));
     // Every byte returned is read into it first: no need to zero it.
     const buf = Buffer.allocUnsafe(n);
     let got = 0;

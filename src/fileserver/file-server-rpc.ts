@@ -45,11 +45,12 @@ import {
   type FileServer_Attach$Params,
   type FileServer_Attach$Results,
 } from '../gen/fileserver.js';
-import { release, serve } from '../rpc/index.js';
+import { release, serve, type CallContext } from '../rpc/index.js';
 import {
   KEEP_U32,
   KEEP_U64,
   MAX_WALK_NAMES,
+  nameError,
   type CreateResult,
   type File,
   type FileServer,
@@ -152,8 +153,10 @@ class FileTarget implements File$Server$Target {
     }
     const qids = res._initQids(w.qids.length);
     w.qids.forEach((q, i) => writeQid(qids.get(i), q));
-    if (w.file !== undefined) res.file = serveFile(w.file);
-    else setFailure(res._initErr(), w.error);
+    if (w.file !== undefined) {
+      res.file = serveFile(w.file);
+      if (w.path !== undefined) res.path = w.path;
+    } else setFailure(res._initErr(), w.error);
   }
 
   async open(params: File_Open$Params, results: File_Open$Results): Promise<void> {
@@ -290,6 +293,72 @@ export function serveFileServer(fs: FileServer): FileServer$Client & Disposable 
   return serve(FileServerIface, new FileServerTarget(fs));
 }
 
+// ---- confinement ----------------------------------------------------------------------
+
+/**
+ * The names of an attach name (a path below a tree's root, '' for the root), each checked
+ * as a file name; '.' and empty components are dropped. @throws NsError
+ * NS_ERR_INVALID_PATH for '..' (an attach name never climbs) or a bad name.
+ */
+export function attachNames(aname: string): string[] {
+  const out: string[] = [];
+  for (const n of aname.split('/')) {
+    if (n === '' || n === '.') continue;
+    if (n === '..') throw new NsError('NS_ERR_INVALID_PATH', 'an attach name may not contain ".."');
+    const bad = nameError(n);
+    if (bad !== undefined) throw bad;
+    out.push(n);
+  }
+  return out;
+}
+
+/** A FileServer seen from a directory inside it: every attach is taken below `prefix`. */
+class ConfinedFileServerTarget implements FileServer$Server$Target {
+  readonly #inner: FileServer$Client;
+  readonly #prefix: readonly string[];
+
+  constructor(inner: FileServer$Client, prefix: readonly string[]) {
+    this.#inner = inner;
+    this.#prefix = prefix;
+  }
+
+  async attach(params: FileServer_Attach$Params, results: FileServer_Attach$Results, ctx?: CallContext): Promise<void> {
+    let aname: string;
+    try {
+      aname = [...this.#prefix, ...attachNames(params.aname)].join('/');
+    } catch (e) {
+      setFailure(results._initResult()._initErr(), e);
+      return;
+    }
+    if (ctx === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'attach needs a call context');
+    // The inner server answers: its root File is the caller's with no layer of ours in
+    // between, and `..` stops at that root because the server itself attached there.
+    return ctx.tailCall(this.#inner, (fs) =>
+      fs.attach((p) => {
+        p.aname = aname;
+      }),
+    );
+  }
+
+  [Symbol.dispose](): void {
+    release(this.#inner);
+  }
+}
+
+/**
+ * `fs` confined to the directory `prefix` (a cleaned relative path, '' for none): a
+ * FileServer whose trees all lie below it (Fuchsia's `subdir`, mount's aname). Relies on
+ * the server confining an attach to the tree it names, as every FileServer of capns does
+ * (mem, dir, the namespace's own: '..' at an attach root stays there, symbolic links may
+ * not leave it). Takes ownership of `fs`; the caller owns the result. With prefix '' it
+ * returns `fs` itself.
+ */
+export function confineFileServer(fs: FileServer$Client, prefix: string): FileServer$Client {
+  const names = attachNames(prefix);
+  if (names.length === 0) return fs;
+  return serve(FileServerIface, new ConfinedFileServerTarget(fs, names));
+}
+
 // ---- using a remote FileServer ---------------------------------------------------------
 
 /** A File capability held over RPC. Capabilities in results belong to the caller, so each RemoteFile owns the reference it was made from. */
@@ -319,7 +388,10 @@ class RemoteFile implements File {
       .promise();
     const res = r.result;
     const qids = res.qids.map(readQid);
-    if (res._isFile) return { qids, file: new RemoteFile(res.file) };
+    if (res._isFile) {
+      const path = res.path;
+      return { qids, file: new RemoteFile(res.file), path: path === '' ? undefined : path };
+    }
     return { qids, error: fromFailure(res.err) };
   }
 

@@ -135,8 +135,18 @@ export interface OpenMode {
  * did), and no File was made.
  */
 export type WalkResult =
-  | { qids: Qid[]; file: File; error?: undefined }
-  | { qids: Qid[]; file?: undefined; error: NsError };
+  | {
+      qids: Qid[];
+      file: File;
+      /**
+       * Where the walk ended, from the attach root ("/" or "/a/b"), as the server resolved
+       * it: symbolic links it followed replaced by their targets, `..` applied. Undefined
+       * when the server does not say. Path filters judge this (schema: File.WalkResult.path).
+       */
+      path?: string | undefined;
+      error?: undefined;
+    }
+  | { qids: Qid[]; file?: undefined; path?: undefined; error: NsError };
 
 /** The result of `File.open`: the file's qid and the largest read or write done in one piece. */
 export interface OpenResult {

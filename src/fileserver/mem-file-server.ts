@@ -289,6 +289,13 @@ function gone(n: Node): NsError {
   return new NsError('NS_ERR_NOT_FOUND', `${JSON.stringify(n.name)} has been removed`);
 }
 
+/** The path of `n` from `root` ("/" for the root itself): what a walk reports. */
+function pathBelow(root: Node, n: Node): string {
+  const names: string[] = [];
+  for (let at: Node | null = n; at !== null && at !== root; at = at.parent) names.push(at.name);
+  return `/${names.reverse().join('/')}`;
+}
+
 /** A File of a MemFileServer. Owned by whoever received it; release with clunk(). */
 class MemFile implements File {
   readonly #fs: MemFileServer;
@@ -358,7 +365,7 @@ class MemFile implements File {
       n = next;
       qids.push(qidOf(n));
     }
-    return { qids, file: new MemFile(this.#fs, n, this.#root) };
+    return { qids, file: new MemFile(this.#fs, n, this.#root), path: pathBelow(this.#root, n) };
   }
 
   async open(mode: OpenMode): Promise<OpenResult> {

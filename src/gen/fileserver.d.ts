@@ -81,7 +81,12 @@ export declare class FileServer$Client {
         $.Method<FileServer_Attach$Params, FileServer_Attach$Results>
     ];
     /**
-  * A File for the root of the tree named by `aname`.
+  * A File for the root of the tree named by `aname`: a path below the server's root
+  * ("" for the root itself), as mount's spec and many 9P servers' Tattach aname. The
+  * File's walks never leave that tree: `..` at its root stays there, and a symbolic link
+  * may not lead out of it. (capns confines a view to a directory inside a file server by
+  * attaching there; every FileServer of capns keeps this promise, and one that does not
+  * cannot be confined.) `..` in `aname` is `invalidArgument`.
   *
   */
     attach(paramsFunc?: (params: FileServer_Attach$Params) => void): FileServer_Attach$Results$Promise;
@@ -161,6 +166,16 @@ export declare class File_WalkResult extends $.Struct {
     _initErr(): Failure;
     get _isErr(): boolean;
     set err(value: Failure);
+    /**
+  * With `file`: where the walk ended, as a path from the attach root ("/" for the root,
+  * "/a/b" below it), as the server resolved it — every symbolic link it followed
+  * replaced by its target, `..` applied by the server. "" when the server does not say.
+  * Policies that judge paths (an export's filter) judge this one: a name that is a link
+  * to a filtered file is refused as that file is.
+  *
+  */
+    get path(): string;
+    set path(value: string);
     toString(): string;
     which(): File_WalkResult_Which;
 }

@@ -156,7 +156,12 @@ export class FileServer$Client {
         }
     ];
     /**
-  * A File for the root of the tree named by `aname`.
+  * A File for the root of the tree named by `aname`: a path below the server's root
+  * ("" for the root itself), as mount's spec and many 9P servers' Tattach aname. The
+  * File's walks never leave that tree: `..` at its root stays there, and a symbolic link
+  * may not lead out of it. (capns confines a view to a directory inside a file server by
+  * attaching there; every FileServer of capns keeps this promise, and one that does not
+  * cannot be confined.) `..` in `aname` is `invalidArgument`.
   *
   */
     attach(paramsFunc) {
@@ -218,7 +223,7 @@ export class File_WalkResult extends $.Struct {
     static _capnp = {
         displayName: "WalkResult",
         id: "9e00f8010f1173c0",
-        size: new $.ObjectSize(8, 2),
+        size: new $.ObjectSize(8, 3),
     };
     static _Qids;
     _adoptQids(value) {
@@ -287,6 +292,20 @@ export class File_WalkResult extends $.Struct {
     set err(value) {
         $.utils.setUint16(0, 1, this);
         $.utils.copyFrom(value, $.utils.getPointer(1, this));
+    }
+    /**
+  * With `file`: where the walk ended, as a path from the attach root ("/" for the root,
+  * "/a/b" below it), as the server resolved it — every symbolic link it followed
+  * replaced by its target, `..` applied by the server. "" when the server does not say.
+  * Policies that judge paths (an export's filter) judge this one: a name that is a link
+  * to a filtered file is refused as that file is.
+  *
+  */
+    get path() {
+        return $.utils.getText(2, this);
+    }
+    set path(value) {
+        $.utils.setText(2, value, this);
     }
     toString() { return "File_WalkResult_" + super.toString(); }
     which() {

@@ -433,7 +433,7 @@ const reflection = {
    "name": "File.WalkResult",
    "file": "fileserver.capnp",
    "dataWords": 1,
-   "pointers": 2,
+   "pointers": 3,
    "discriminantCount": 2,
    "discriminantOffset": 0,
    "fields": [
@@ -464,6 +464,13 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xd594e27dd8bfd4bf"
+     }
+    },
+    {
+     "name": "path",
+     "offset": 2,
+     "type": {
+      "kind": "text"
      }
     }
    ]

@@ -178,10 +178,22 @@ export type CreateTarget<C = unknown> =
       readonly rest: string;
     };
 
+/**
+ * What a `mount` line's label names: a member, or a member seen below a path inside it
+ * (`spec`: a view's member is confined to the part the view shows, and a `mount` line's
+ * own spec is taken below that).
+ */
+export type MountSource<C> = Member<C> | { readonly member: Member<C>; readonly spec: string };
+
 /** Options for `apply`. */
 export interface ApplyOptions<C> extends ParseOptions {
   /** The capability a `mount` line names; undefined when there is none by that label. */
-  readonly resolve?: (label: string) => Member<C> | undefined;
+  readonly resolve?: (label: string) => MountSource<C> | undefined;
+}
+
+/** An opaque state of a namespace, from `snapshot()`. */
+export interface Snapshot {
+  readonly __snapshot: never;
 }
 
 /** A mount point and its stack, as `mounts()` yields them. */
@@ -845,6 +857,54 @@ export class MountTable<C = unknown> {
     this.store.root = scratch.root;
   }
 
+  // ---- accounting --------------------------------------------------------------------
+
+  /**
+   * The state of the whole namespace this table belongs to (its sub views share it), to
+   * compare with later by `changesSince` or go back to by `restore`. O(1).
+   */
+  snapshot(): Snapshot {
+    return this.store.root as unknown as Snapshot;
+  }
+
+  /**
+   * Puts the namespace back as it was at `snapshot` (declarations are untouched). Only for
+   * undoing a change just made: whatever happened since is lost.
+   */
+  restore(snapshot: Snapshot): void {
+    this.store.root = snapshot as unknown as Node<C>;
+  }
+
+  /**
+   * Calls `visit(member, delta)` for every member whose number of bindings in the whole
+   * namespace changed since `snapshot` (delta > 0: more bindings show it now). Costs what
+   * changed, not the namespace's size: subtrees both states share are skipped.
+   */
+  changesSince(snapshot: Snapshot, visit: (member: Member<C>, delta: number) => void): void {
+    const counts = new Map<C, { member: Member<C>; delta: number }>();
+    diffNodes(snapshot as unknown as Node<C>, this.store.root, (b, d) => {
+      const e = counts.get(b.member.cap);
+      if (e === undefined) counts.set(b.member.cap, { member: b.member, delta: d });
+      else e.delta += d;
+    });
+    for (const { member, delta } of counts.values()) if (delta !== 0) visit(member, delta);
+  }
+
+  /** Every binding of the whole namespace this table belongs to, views included. */
+  *allBindings(): Generator<Binding<C>> {
+    yield* nodeBindings(this.store.root);
+  }
+
+  /** The interface declarations at or below this table's root, in its coordinates. */
+  *declarations(): Generator<[path: string, interfaceId: bigint]> {
+    const base = formatPath(this.prefix);
+    for (const [p, id] of this.store.declared.entries()) {
+      if (this.prefix.length === 0) yield [p, id];
+      else if (p === base) yield ['/', id];
+      else if (p.startsWith(base + '/')) yield [p.slice(base.length), id];
+    }
+  }
+
   // ---- internals ---------------------------------------------------------------------
 
   private writable(): void {
@@ -898,6 +958,31 @@ export class MountTable<C = unknown> {
         withStack(old, place(old?.stack ?? NO_BINDINGS, added, position)),
       ) ?? emptyNode();
   }
+}
+
+function* nodeBindings<C>(node: Node<C>): Generator<Binding<C>> {
+  yield* node.stack;
+  for (const [, child] of node.children.entries()) yield* nodeBindings(child);
+}
+
+/** Reports every binding in `a` but not `b` (-1) and in `b` but not `a` (+1), by stack. */
+function diffNodes<C>(
+  a: Node<C> | undefined,
+  b: Node<C> | undefined,
+  visit: (binding: Binding<C>, delta: number) => void,
+): void {
+  if (a === b) return;
+  if (a?.stack !== b?.stack) {
+    for (const x of a?.stack ?? NO_BINDINGS) visit(x, -1);
+    for (const x of b?.stack ?? NO_BINDINGS) visit(x, +1);
+  }
+  const ac = a?.children;
+  const bc = b?.children;
+  if (ac === bc) return;
+  if (ac !== undefined)
+    for (const [name, child] of ac.entries()) diffNodes(child, bc?.get(name), visit);
+  if (bc !== undefined)
+    for (const [name, child] of bc.entries()) if (ac?.get(name) === undefined) diffNodes(undefined, child, visit);
 }
 
 function* walkMounts<C>(node: Node<C>, at: string[]): Generator<MountPoint<C>> {
@@ -971,8 +1056,8 @@ function runCommand<C>(t: MountTable<C>, c: NsCommand, options: ApplyOptions<C>)
     }
     case 'mount': {
       check(c.to);
-      const member = options.resolve?.(c.label.text);
-      if (member === undefined)
+      const source = options.resolve?.(c.label.text);
+      if (source === undefined)
         throw at(
           c.label,
           new NsError('NS_ERR_NOT_FOUND', `no capability is labelled '${clip(c.label.text)}'`),
@@ -984,11 +1069,13 @@ function runCommand<C>(t: MountTable<C>, c: NsCommand, options: ApplyOptions<C>)
           throw at(c.spec, e);
         }
       }
+      const base = 'member' in source ? source.spec : '';
+      const member = 'member' in source ? source.member : source;
       try {
         t.bind(c.to.text, member, {
           position: c.position,
           create: c.create,
-          spec: c.spec?.text ?? '',
+          spec: joinRel(base, parseSpec(c.spec?.text ?? '').join('/')),
         });
       } catch (e) {
         throw at(c.to, e);

@@ -61,8 +61,18 @@ export interface NamespaceFileServerOptions<C> {
 type DirPlace = { readonly kind: 'dir'; readonly path: string };
 /** A capability that is not a FileServer, shown as a read-only file. */
 type LeafPlace<C> = { readonly kind: 'leaf'; readonly path: string; readonly binding: Binding<C> };
-/** A file inside a FileServer member. */
-type InsidePlace<C> = { readonly kind: 'inside'; readonly path: string; readonly file: File; readonly member: Member<C> };
+/**
+ * A file inside a FileServer member. `base` is the namespace path of the member's attach
+ * root (its mount point, or the view's root): a walk the member reports as ending at "/x"
+ * ends at base + "/x" in the namespace.
+ */
+type InsidePlace<C> = {
+  readonly kind: 'inside';
+  readonly path: string;
+  readonly file: File;
+  readonly member: Member<C>;
+  readonly base: string;
+};
 type Place<C> = DirPlace | LeafPlace<C> | InsidePlace<C>;
 
 const encoder = new TextEncoder();
@@ -78,6 +88,12 @@ function parent(path: string): string {
 
 function basename(path: string): string {
   return path === '/' ? '/' : path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** `base` (a namespace path) + `rel` (a path a member reported, "/" or "/a/b"). */
+function below(base: string, rel: string): string {
+  if (rel === '/' || rel === '') return base;
+  return base === '/' ? rel : `${base}${rel}`;
 }
 
 function relComponents(rel: string): string[] {
@@ -280,9 +296,12 @@ export class NamespaceFileServer<C> implements FileServer {
         }
         const qids = r.qids.slice(skipped).map((q) => this.memberQid(binding.member, q));
         if (r.file === undefined) return { qids, error: r.error };
+        const base = l.mountPoint ?? '/';
         let end = path;
         for (const n of names) end = n === '..' ? parent(end) : join(end, n);
-        return { qids, place: { kind: 'inside', path: end, file: r.file, member: binding.member } };
+        // Where the member says the walk ended wins over the names walked (a symbolic link).
+        if (r.path !== undefined) end = below(base, r.path);
+        return { qids, place: { kind: 'inside', path: end, file: r.file, member: binding.member, base } };
       } finally {
         await root.clunk();
       }
@@ -329,9 +348,9 @@ class NamespaceFile<C> implements File {
         if (place.kind === 'inside') {
           const r = await place.file.walk([]);
           if (r.file === undefined) return { qids: [], error: r.error };
-          return { qids: [], file: new NamespaceFile(server, { ...place, file: r.file }) };
+          return { qids: [], file: new NamespaceFile(server, { ...place, file: r.file }), path: place.path };
         }
-        return { qids: [], file: new NamespaceFile(server, place) };
+        return { qids: [], file: new NamespaceFile(server, place), path: place.path };
       }
       let i = 0;
       while (i < names.length) {
@@ -377,7 +396,8 @@ class NamespaceFile<C> implements File {
           }
           for (const q of r.qids) qids.push(server.memberQid(place.member, q));
           if (r.file === undefined) return { qids, error: r.error };
-          await step({ kind: 'inside', path: p, file: r.file, member: place.member });
+          const end = r.path !== undefined ? below(place.base, r.path) : p;
+          await step({ kind: 'inside', path: end, file: r.file, member: place.member, base: place.base });
         } else {
           const r = await server.walkIntoMembers(place.path, run);
           if (r.place === undefined && r.qids.length === 0 && run.length === 1 && server.hasMountsBelow(nextPath)) {
@@ -396,7 +416,7 @@ class NamespaceFile<C> implements File {
       }
       const file = new NamespaceFile(server, place);
       owned = undefined;
-      return { qids, file };
+      return { qids, file, path: place.path };
     } finally {
       if (owned !== undefined) await owned.clunk();
     }
@@ -432,27 +452,61 @@ class NamespaceFile<C> implements File {
     const path = join(place.path, name);
     if (place.kind === 'inside') {
       const r = await place.file.create(name, perm, mode);
-      return this.#created(path, place.member, r);
+      return this.#created(path, place.member, place.base, r);
     }
     const target = server.table.createTarget(path);
+    const base = server.table.lookup(place.path).mountPoint ?? '/';
     if (target.kind === 'member') {
+      // Tcreate of a name that exists is refused (create(5)), and in a union a name exists
+      // if any member has it: creating it in the create member would hide the other.
+      await this.#mustNotExist(name);
       const root = await server.memberRoot(target.binding);
       if (root === undefined) throw new NsError('NS_ERR_PERMISSION', `cannot create in '${place.path}': its create member is not a file server`);
       try {
         const r = await root.create(target.rest, perm, mode);
-        return this.#created(path, target.binding.member, r);
+        return this.#created(path, target.binding.member, base, r);
       } finally {
         await root.clunk();
       }
     }
-    // The parent lies below a mount point but is a directory of the namespace here: only
-    // possible when it is also a directory of mount points, which takes no creates.
-    throw new NsError('NS_ERR_PERMISSION', `cannot create in '${place.path}': it is a directory of mount points`);
+    // The parent lies below a mount point (the root of a view inside a file tree): the
+    // member that holds the directory creates it, as in any directory of that member.
+    const dir = relComponents(target.rest).slice(0, -1);
+    let lastError: NsError = new NsError('NS_ERR_NOT_FOUND', `'${place.path}' not found`);
+    for (const binding of target.bindings) {
+      const root = await server.memberRoot(binding);
+      if (root === undefined) continue;
+      try {
+        const w = await root.walk(dir);
+        if (w.file === undefined) {
+          lastError = w.error;
+          continue;
+        }
+        try {
+          const r = await w.file.create(name, perm, mode);
+          return this.#created(path, binding.member, base, r);
+        } finally {
+          await w.file.clunk();
+        }
+      } finally {
+        await root.clunk();
+      }
+    }
+    throw lastError;
   }
 
-  #created(path: string, member: Member<C>, r: CreateResult): CreateResult {
+  /** @throws NsError NS_ERR_EXISTS when a member of this union directory has `name`. */
+  async #mustNotExist(name: string): Promise<void> {
+    const r = await this.walk([name]);
+    if (r.file !== undefined) {
+      await r.file.clunk();
+      throw new NsError('NS_ERR_EXISTS', `'${join(this.#place.path, name)}' already exists`);
+    }
+  }
+
+  #created(path: string, member: Member<C>, base: string, r: CreateResult): CreateResult {
     const qid = this.#server.memberQid(member, r.qid);
-    return { file: new NamespaceFile(this.#server, { kind: 'inside', path, file: r.file, member }), qid, iounit: r.iounit };
+    return { file: new NamespaceFile(this.#server, { kind: 'inside', path, file: r.file, member, base }), qid, iounit: r.iounit };
   }
 
   async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {

@@ -16,7 +16,7 @@
 import * as $ from 'capnp-es';
 import type { Client } from 'capnp-es';
 import { NsError } from '../errors.js';
-import { setFailure } from '../failure.js';
+import { fromFailure, setFailure } from '../failure.js';
 import { Position as PositionEnum, type Outcome } from '../gen/common.js';
 import {
   Namespace as NamespaceIface,
@@ -47,17 +47,29 @@ import {
   type Namespace_Walk$Results,
 } from '../gen/namespace.js';
 import { QTDIR, type File, type FileServer, type Stat } from '../fileserver/file-server.js';
-import { RemoteFileServer, serveFile } from '../fileserver/file-server-rpc.js';
+import { confineFileServer, RemoteFileServer, serveFile } from '../fileserver/file-server-rpc.js';
 import { FileServer as FileServerIface } from '../gen/fileserver.js';
-import { dupClient, release, serve, type CallContext } from '../rpc/index.js';
+import { dupClient, release, RpcError, serve, withSignal, type CallContext } from '../rpc/index.js';
+import { membrane } from '../rpc/membrane.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, isContainer } from './interfaces.js';
-import { MountTable, type Member, type Position } from './mount-table.js';
+import { MountTable, type Binding, type Member, type MountSource, type Position } from './mount-table.js';
 import { NamespaceFileServer } from './namespace-file-server.js';
+import { readOnlyPolicy } from './view-policy.js';
 
 /** Limits of one Namespace family, each with a safe default. */
 export interface NamespaceServerOptions {
-  /** Capabilities a family may hold through binds (NS_ERR_BUSY beyond). Default 10000. */
+  /**
+   * Bindings the family may hold, counting every namespace in it (a fork counts what it
+   * copied), every form of bind, and what it started with (NS_ERR_BUSY beyond). Default
+   * 10000. Ignored when `quota` is given.
+   */
   readonly maxBinds?: number;
+  /**
+   * A budget of bindings shared with other families (the Gate gives all the namespaces of
+   * one connection one budget, so no connection can hold more, however often it
+   * authenticates). Default: one of `maxBinds` for this family.
+   */
+  readonly quota?: BindQuota;
   /** Bytes of namespace text `apply` accepts (NS_ERR_TOO_LARGE beyond). Default 1 MiB. */
   readonly maxApplyBytes?: number;
   /**
@@ -67,40 +79,68 @@ export interface NamespaceServerOptions {
   readonly onClose?: () => void;
 }
 
-const DEFAULT_MAX_BINDS = 10_000;
+/** The default of `maxBinds`. */
+export const DEFAULT_MAX_BINDS = 10_000;
 const DEFAULT_MAX_APPLY_BYTES = 1 << 20;
 
+/** A number of bindings that one or more namespace families may hold at once. */
+export class BindQuota {
+  #used = 0;
+
+  constructor(readonly max: number) {}
+
+  get used(): number {
+    return this.#used;
+  }
+
+  /** @throws NsError NS_ERR_BUSY (taking nothing) when `n` more would go over. */
+  take(n: number): void {
+    if (n <= 0) return;
+    if (this.#used + n > this.max) {
+      throw new NsError('NS_ERR_BUSY', `this namespace would hold ${this.#used + n} bindings; its limit is ${this.max} (maxBinds)`);
+    }
+    this.#used += n;
+  }
+
+  give(n: number): void {
+    this.#used = Math.max(0, this.#used - n);
+  }
+}
 
 /**
- * The capabilities a Namespace family holds. Each bound capability is one reference of
- * ours; `close()` releases them all.
+ * One family of Namespace capabilities: a namespace served by `serveNamespace` and every
+ * fork and sub view made from it. The family owns one reference to each distinct
+ * capability bound in any of its namespaces, counted by the bindings that show it: when
+ * the last binding goes (an unmount, a replace, the namespace released), so does the
+ * reference. `onClose` runs when no Namespace capability of the family is open.
  */
-class CapHolder {
-  readonly #held: Client[] = [];
+class Family {
+  /** Bindings showing each capability across the family, by the reference it owns. */
+  readonly #refs = new Map<Client, number>();
   readonly #fileServers = new Map<Client, RemoteFileServer>();
-  readonly #maxBinds: number;
-  readonly #onClose: (() => void) | undefined;
-  #servers = 0;
+  #open = 0;
 
-  constructor(maxBinds: number, onClose: (() => void) | undefined) {
-    this.#maxBinds = maxBinds;
-    this.#onClose = onClose;
-  }
+  constructor(
+    readonly quota: BindQuota,
+    readonly options: NamespaceServerOptions,
+  ) {}
 
-  /** Keeps a new reference to `client` for the family's lifetime and returns it. */
-  hold(client: Client): Client {
-    if (this.#held.length >= this.#maxBinds) {
-      throw new NsError('NS_ERR_BUSY', `this namespace already holds ${this.#maxBinds} capabilities`);
+  /** Counts `delta` more bindings of `cap`; the reference is released at zero. */
+  count(cap: Client, delta: number): void {
+    const n = (this.#refs.get(cap) ?? 0) + delta;
+    if (n > 0) {
+      this.#refs.set(cap, n);
+      return;
     }
-    const own = dupClient(client);
-    this.#held.push(own);
-    return own;
+    this.#refs.delete(cap);
+    this.#fileServers.get(cap)?.close();
+    this.#fileServers.delete(cap);
+    release(cap);
   }
 
-  /** Adopts a reference the caller owns (it is released with the family). */
-  adopt(client: Client): Client {
-    this.#held.push(client);
-    return client;
+  /** Whether some binding of the family shows `cap`. */
+  holds(cap: Client): boolean {
+    return this.#refs.has(cap);
   }
 
   fileServer(member: Member<Client>): FileServer | undefined {
@@ -114,20 +154,88 @@ class CapHolder {
   }
 
   opened(): void {
-    this.#servers++;
+    this.#open++;
   }
 
-  /** One Namespace capability of the family is gone; the last one releases everything. */
   closed(): void {
-    if (--this.#servers > 0) return;
-    for (const fs of this.#fileServers.values()) fs.close();
-    this.#fileServers.clear();
-    for (const c of this.#held.splice(0)) release(c);
+    if (--this.#open > 0) return;
     try {
-      this.#onClose?.();
+      this.options.onClose?.();
     } catch {
       // A disposer's callback never throws out of it.
     }
+  }
+}
+
+/**
+ * The accounting of one namespace of a family: the namespace's table and its sub views
+ * share one (they are the same namespace); a fork gets its own. Its bindings count in the
+ * family's references and against the quota.
+ */
+class Holder {
+  #bindings = 0;
+  #servers = 0;
+
+  /** `table`: any table of this namespace (they all see the whole of it). */
+  constructor(
+    readonly family: Family,
+    readonly table: MountTable<Client>,
+  ) {}
+
+  /**
+   * Counts the bindings `table` holds now as this namespace's (a new namespace, or a fresh
+   * fork). @throws NsError NS_ERR_BUSY over the quota (nothing counted).
+   */
+  adopt(): void {
+    let n = 0;
+    for (const _ of this.table.allBindings()) n++;
+    this.family.quota.take(n);
+    this.#bindings = n;
+    for (const b of this.table.allBindings()) this.family.count(b.member.cap, +1);
+  }
+
+  /**
+   * Runs `change` on a table of this namespace and accounts for it: capabilities no binding
+   * of the family shows any more are released; bindings count against the quota, and a
+   * change that would go over is undone. `fresh`: references `change` may have bound,
+   * taken for it by the caller (each is released unless a binding now shows it).
+   * @throws whatever `change` throws (nothing changed), NsError NS_ERR_BUSY.
+   */
+  mutate(table: MountTable<Client>, change: () => void, fresh: readonly Client[] = []): void {
+    const before = table.snapshot();
+    const deltas: [Client, number][] = [];
+    let added = 0;
+    try {
+      change();
+      table.changesSince(before, (member, delta) => {
+        deltas.push([member.cap, delta]);
+        added += delta;
+      });
+      if (added > 0) this.family.quota.take(added);
+    } catch (e) {
+      table.restore(before);
+      for (const c of fresh) release(c);
+      throw e;
+    }
+    if (added < 0) this.family.quota.give(-added);
+    this.#bindings += added;
+    // Additions first: a capability moved from one binding to another is never let go.
+    for (const [cap, d] of deltas) if (d > 0) this.family.count(cap, d);
+    for (const [cap, d] of deltas) if (d < 0) this.family.count(cap, d);
+    for (const c of fresh) if (!this.family.holds(c)) release(c);
+  }
+
+  opened(): void {
+    if (this.#servers++ === 0) this.family.opened();
+  }
+
+  /** One Namespace capability of this namespace is gone; the last one lets its bindings go. */
+  closed(): void {
+    if (--this.#servers > 0) return;
+    for (const b of this.table.allBindings()) this.family.count(b.member.cap, -1);
+    this.family.quota.give(this.#bindings);
+    this.#bindings = 0;
+    this.family.closed();
   }
 }
 
@@ -158,81 +266,203 @@ function components(path: string): string[] {
   return path.split('/').filter((c) => c !== '');
 }
 
+function joinRel(a: string, b: string): string {
+  return a === '' ? b : b === '' ? a : `${a}/${b}`;
+}
+
 /**
  * One Namespace capability: a MountTable (a whole namespace, a fork, or a sub view) and
- * the family's CapHolder. Concurrency: calls may interleave at their awaits; every
+ * its namespace's Holder. Concurrency: calls may interleave at their awaits; every
  * mutation of the table is synchronous, so each one is atomic.
+ *
+ * What it hands out carries the view's policy (docs/security.md): a member seen below a
+ * path inside it (a view rooted inside a file tree, a bind of a directory inside one) is
+ * handed out confined to that path, and everything a read-only view hands out is wrapped
+ * in a read-only membrane, results of results included.
  */
 class NamespaceTarget implements Namespace$Server$Target {
   readonly #table: MountTable<Client>;
-  readonly #holder: CapHolder;
-  readonly #options: NamespaceServerOptions;
+  readonly #holder: Holder;
   #disposed = false;
 
-  constructor(table: MountTable<Client>, holder: CapHolder, options: NamespaceServerOptions) {
+  constructor(table: MountTable<Client>, holder: Holder) {
     this.#table = table;
     this.#holder = holder;
-    this.#options = options;
     holder.opened();
   }
 
+  get #family(): Family {
+    return this.#holder.family;
+  }
+
   #files(): NamespaceFileServer<Client> {
-    return new NamespaceFileServer(this.#table, { fileServer: (m) => this.#holder.fileServer(m) });
+    return new NamespaceFileServer(this.#table, { fileServer: (m) => this.#family.fileServer(m) });
+  }
+
+  /** `cap` (owned) as this view lets it out: read-only views wrap it. The caller owns the result. */
+  #attenuate(cap: Client): Client {
+    return this.#table.readOnly ? membrane(cap, readOnlyPolicy('this view')) : cap;
+  }
+
+  /** A reference of the caller's own to a Namespace member, as this view lets it out. */
+  #namespaceOf(b: Binding<Client>): Namespace$Client {
+    return new NamespaceIface.Client(this.#attenuate(dupClient(b.member.cap)));
   }
 
   /**
-   * When `path` lies inside a Namespace member (an imported namespace) — the first
-   * candidate of the deepest mount point is one and something is left of the path —
-   * that member and the path to ask it for. Undefined otherwise, or when the path does
-   * not resolve (the caller's own code reports that).
+   * What this view hands out for binding `b`: its member, confined to `b.spec` when that
+   * is not '' (a FileServer rooted there; a Namespace's sub view there), read-only when
+   * the view is. The caller owns the result.
    */
-  #remote(path: string): { ns: Namespace$Client; path: string } | undefined {
-    let r;
+  async #handOut(b: Binding<Client>, signal: AbortSignal | undefined): Promise<Client> {
+    const id = b.member.interfaceId;
+    if (b.spec !== '' && id === FILE_SERVER_INTERFACE_ID) {
+      return this.#attenuate(confineFileServer(new FileServerIface.Client(dupClient(b.member.cap)), b.spec).client);
+    }
+    if (b.spec !== '' && id === NAMESPACE_INTERFACE_ID) {
+      const ns = new NamespaceIface.Client(dupClient(b.member.cap));
+      try {
+        const call = (signal === undefined ? ns : withSignal(ns, signal)).sub((p) => {
+          p.prefix = `/${b.spec}`;
+          p.readOnly = this.#table.readOnly;
+        });
+        const r = (await call.promise()).result;
+        if (r._isErr) throw fromFailure(r.err);
+        return this.#attenuate(r.ns.client);
+      } finally {
+        release(ns);
+      }
+    }
+    return this.#attenuate(dupClient(b.member.cap));
+  }
+
+  /**
+   * Which binding holds `path`, and the rest of the path below it. At a mount point: its
+   * first member. Below one, Plan 9's rule: the first container member that has the first
+   * name of the rest takes the whole rest; with one candidate it is not asked (the caller's
+   * walk of the rest will tell).
+   * @throws NsError as MountTable.resolve, and NS_ERR_NOT_FOUND when no member has the name.
+   */
+  async #holding(path: string, expected: bigint | undefined, signal: AbortSignal | undefined): Promise<{ binding: Binding<Client>; rest: string }> {
+    const r = this.#table.resolve(path, expected);
+    if (r.rest === '' || r.bindings.length <= 1) return { binding: r.binding, rest: r.rest };
+    const first = r.rest.split('/', 1)[0] as string;
+    for (const b of r.bindings) if (await this.#has(b, first, signal)) return { binding: b, rest: r.rest };
+    throw new NsError('NS_ERR_NOT_FOUND', `'${r.path}' does not exist: no member of the union at '${r.mountPoint}' has '${first}'`);
+  }
+
+  /** Whether the container binding `b` has `name` directly below its root. Never throws. */
+  async #has(b: Binding<Client>, name: string, signal: AbortSignal | undefined): Promise<boolean> {
     try {
-      r = this.#table.resolve(path);
+      await this.#existsIn(b, joinRel(b.spec, name), signal);
+      return true;
+    } catch {
+      // Not there, or the member cannot say (a dead server): the union goes on (ANTS).
+      return false;
+    }
+  }
+
+  /**
+   * Checks that the path `spec` (relative, inside the container member of `b`) exists,
+   * as a directory when `dir`. @throws NsError NS_ERR_NOT_FOUND, NS_ERR_NOT_DIR, or the
+   * member's own failure.
+   */
+  async #existsIn(b: Binding<Client>, spec: string, signal: AbortSignal | undefined, dir = false): Promise<void> {
+    if (b.member.interfaceId === FILE_SERVER_INTERFACE_ID) {
+      const fs = this.#family.fileServer(b.member);
+      if (fs === undefined) throw new NsError('NS_ERR_NOT_DIR', `'${b.member.label}' is not a file server`);
+      if (dir) {
+        // Attaching there proves a directory: servers refuse to attach to anything else.
+        const { root } = await fs.attach(spec);
+        await root.clunk();
+        return;
+      }
+      const names = components(spec);
+      const parent = names.slice(0, -1).join('/');
+      const { root } = await fs.attach(parent);
+      try {
+        const w = await root.walk(names.slice(-1));
+        if (w.file === undefined) throw w.error ?? new NsError('NS_ERR_NOT_FOUND', `'${spec}' not found`);
+        await w.file.clunk();
+      } finally {
+        await root.clunk();
+      }
+      return;
+    }
+    const ns = new NamespaceIface.Client(dupClient(b.member.cap));
+    try {
+      const call = (signal === undefined ? ns : withSignal(ns, signal)).resolve((p) => {
+        p.path = `/${spec}`;
+      });
+      const r = (await call.promise()).result;
+      if (r._isErr) throw fromFailure(r.err);
+      release($.utils.getInterfaceClientOrNull(r.ok.cap));
+      if (dir && r.ok.rest === '' && r.ok.interfaceId !== FILE_SERVER_INTERFACE_ID && r.ok.interfaceId !== NAMESPACE_INTERFACE_ID) {
+        throw new NsError('NS_ERR_NOT_DIR', `'/${spec}' in '${b.member.label}' is a capability, not a directory`);
+      }
+    } finally {
+      release(ns);
+    }
+  }
+
+  /**
+   * When `path` lies inside a Namespace member (an imported namespace) — the member
+   * holding it is one, and something of the path or the binding's spec is left — that
+   * member (as this view lets it out) and the path to ask it for. Undefined otherwise, or
+   * when the path does not resolve (the caller's own code reports that).
+   */
+  async #remote(path: string, signal: AbortSignal | undefined): Promise<{ ns: Namespace$Client; path: string } | undefined> {
+    let h;
+    try {
+      h = await this.#holding(path, undefined, signal);
     } catch {
       return undefined;
     }
-    const b = r.binding;
-    if (b.member.interfaceId !== NAMESPACE_INTERFACE_ID || (r.rest === '' && b.spec === '')) return undefined;
-    const rest = b.spec === '' ? r.rest : r.rest === '' ? b.spec : `${b.spec}/${r.rest}`;
-    // A reference of its own for the forwarded call; released once the call is made.
-    return { ns: new NamespaceIface.Client(dupClient(b.member.cap)), path: `/${rest}` };
+    const b = h.binding;
+    if (b.member.interfaceId !== NAMESPACE_INTERFACE_ID || (h.rest === '' && b.spec === '')) return undefined;
+    return { ns: this.#namespaceOf(b), path: `/${joinRel(b.spec, h.rest)}` };
   }
 
   async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results, ctx?: CallContext): Promise<void> {
-    const remote = ctx === undefined ? undefined : this.#remote(params.path);
-    if (remote !== undefined && ctx !== undefined) {
+    const expected = params.expectedInterface === 0n ? undefined : params.expectedInterface;
+    const signal = ctx?.signal;
+    let h;
+    try {
+      h = await this.#holding(params.path, expected, signal);
+    } catch (e) {
+      setFailure(results._initResult()._initErr(), e);
+      return;
+    }
+    const b = h.binding;
+    if (b.member.interfaceId === NAMESPACE_INTERFACE_ID && h.rest !== '' && ctx !== undefined) {
       // Resolution continues in the imported namespace, as a tail call: the caller's
       // calls pipelined on the result go straight on to the remote answer.
-      const expected = params.expectedInterface;
+      const ns = this.#namespaceOf(b);
       try {
-        return await ctx.tailCall(remote.ns, (ns) =>
-          ns.resolve((p) => {
-            p.path = remote.path;
-            p.expectedInterface = expected;
+        return await ctx.tailCall(ns, (n) =>
+          n.resolve((p) => {
+            p.path = `/${joinRel(b.spec, h.rest)}`;
+            p.expectedInterface = params.expectedInterface;
           }),
         );
       } finally {
-        release(remote.ns);
+        release(ns);
       }
     }
     const res = results._initResult();
+    let cap: Client;
     try {
-      const expected = params.expectedInterface;
-      const r = this.#table.resolve(params.path, expected === 0n ? undefined : expected);
-      const ok = res._initOk();
-      const member = r.binding.member;
-      // The result gets a reference of its own; the message owns it from here.
-      const capId = results.segment.message.addCap(dupClient(member.cap));
-      $.utils.setInterfacePointer(capId, ok.cap);
-      ok.interfaceId = member.interfaceId;
-      ok.label = member.label;
-      const spec = r.binding.spec;
-      ok.rest = spec === '' ? r.rest : r.rest === '' ? spec : `${spec}/${r.rest}`;
+      cap = await this.#handOut(b, signal);
     } catch (e) {
       setFailure(res._initErr(), e);
+      return;
     }
+    const ok = res._initOk();
+    // The message owns the reference from here.
+    $.utils.setInterfacePointer(results.segment.message.addCap(cap), ok.cap);
+    ok.interfaceId = b.member.interfaceId;
+    ok.label = b.member.label;
+    ok.rest = h.rest;
   }
 
   async bind(params: Namespace_Bind$Params, results: Namespace_Bind$Results): Promise<void> {
@@ -241,27 +471,50 @@ class NamespaceTarget implements Namespace$Server$Target {
       if (client === null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'bind of a null capability');
       const label = params.label === '' ? `cap${params.interfaceId.toString(16)}` : params.label;
       const options = { position: positionOf(params.position), create: params.create };
-      // Validate against the table before taking a reference, so a refused bind holds nothing.
-      const probe = this.#table.fork();
-      probe.bind(params.path, { cap: client, interfaceId: params.interfaceId, label }, options);
-      this.#table.bind(params.path, { cap: this.#holder.hold(client), interfaceId: params.interfaceId, label }, options);
+      const own = dupClient(client);
+      const member = { cap: own, interfaceId: params.interfaceId, label };
+      this.#holder.mutate(this.#table, () => this.#table.bind(params.path, member, options), [own]);
     });
   }
 
-  async bindPath(params: Namespace_BindPath$Params, results: Namespace_BindPath$Results): Promise<void> {
-    await outcome(results._initResult(), () => {
-      this.#table.bindPath(params.from, params.to, { position: positionOf(params.position), create: params.create });
+  async bindPath(params: Namespace_BindPath$Params, results: Namespace_BindPath$Results, ctx?: CallContext): Promise<void> {
+    await outcome(results._initResult(), async () => {
+      const from = params.from;
+      const to = params.to;
+      const options = { position: positionOf(params.position), create: params.create };
+      this.#writable();
+      const l = this.#table.lookup(from);
+      if (l.mountPoint === undefined || l.atMountPoint || l.rest === '') {
+        // A mount point (its whole union), or a directory of mount points: the table knows.
+        this.#holder.mutate(this.#table, () => this.#table.bindPath(from, to, options));
+        return;
+      }
+      // bind(2) of a directory inside a file tree binds what a walk of `from` reaches:
+      // the member that holds it, seen from there. It must exist (bind(2) fails otherwise).
+      const h = await this.#holding(from, undefined, ctx?.signal);
+      const spec = joinRel(h.binding.spec, h.rest);
+      await this.#existsIn(h.binding, spec, ctx?.signal, true);
+      const member = h.binding.member;
+      if (!this.#family.holds(member.cap)) {
+        throw new NsError('NS_ERR_NOT_FOUND', `'${from}' was unmounted while it was being bound`);
+      }
+      this.#holder.mutate(this.#table, () => this.#table.bind(to, member, { ...options, spec }));
     });
+  }
+
+  /** @throws NsError NS_ERR_PERMISSION in a read-only view (before any other check). */
+  #writable(): void {
+    if (this.#table.readOnly) throw new NsError('NS_ERR_PERMISSION', 'this namespace is read-only');
   }
 
   async unmount(params: Namespace_Unmount$Params, results: Namespace_Unmount$Results): Promise<void> {
     await outcome(results._initResult(), () => {
-      this.#table.unmount(params.path, params.label === '' ? undefined : params.label);
+      this.#holder.mutate(this.#table, () => this.#table.unmount(params.path, params.label === '' ? undefined : params.label));
     });
   }
 
   async list(params: Namespace_List$Params, results: Namespace_List$Results, ctx?: CallContext): Promise<void> {
-    const remote = ctx === undefined ? undefined : this.#remote(params.path);
+    const remote = ctx === undefined ? undefined : await this.#remote(params.path, ctx.signal);
     if (remote !== undefined && ctx !== undefined) {
       try {
         return await ctx.tailCall(remote.ns, (ns) =>
@@ -361,7 +614,7 @@ class NamespaceTarget implements Namespace$Server$Target {
   }
 
   async walk(params: Namespace_Walk$Params, results: Namespace_Walk$Results, ctx?: CallContext): Promise<void> {
-    const remote = ctx === undefined ? undefined : this.#remote(params.path);
+    const remote = ctx === undefined ? undefined : await this.#remote(params.path, ctx.signal);
     if (remote !== undefined && ctx !== undefined) {
       try {
         return await ctx.tailCall(remote.ns, (ns) =>
@@ -387,14 +640,22 @@ class NamespaceTarget implements Namespace$Server$Target {
     const res = results._initResult();
     try {
       const view = this.#table.sub(params.prefix, params.readOnly);
-      res.ns = serve(NamespaceIface, new NamespaceTarget(view, this.#holder, this.#options));
+      res.ns = serve(NamespaceIface, new NamespaceTarget(view, this.#holder));
     } catch (e) {
       setFailure(res._initErr(), e);
     }
   }
 
   async fork(_params: Namespace_Fork$Params, results: Namespace_Fork$Results): Promise<void> {
-    results.ns = serve(NamespaceIface, new NamespaceTarget(this.#table.fork(), this.#holder, this.#options));
+    const table = this.#table.fork();
+    const holder = new Holder(this.#family, table);
+    try {
+      holder.adopt();
+    } catch (e) {
+      // fork has no result union: a full quota is the overload it is.
+      throw new RpcError('overloaded', (e as Error).message);
+    }
+    results.ns = serve(NamespaceIface, new NamespaceTarget(table, holder));
   }
 
   async describe(_params: Namespace_Describe$Params, results: Namespace_Describe$Results): Promise<void> {
@@ -404,12 +665,17 @@ class NamespaceTarget implements Namespace$Server$Target {
   async apply(params: Namespace_Apply$Params, results: Namespace_Apply$Results): Promise<void> {
     await outcome(results._initResult(), () => {
       const text = params.text;
-      const max = this.#options.maxApplyBytes ?? DEFAULT_MAX_APPLY_BYTES;
+      const max = this.#family.options.maxApplyBytes ?? DEFAULT_MAX_APPLY_BYTES;
       if (Buffer.byteLength(text, 'utf8') > max) throw new NsError('NS_ERR_TOO_LARGE', `namespace text over ${max} bytes`);
-      // `mount` lines name capabilities this namespace already holds, by label.
-      const byLabel = new Map<string, Member<Client>>();
-      for (const mp of this.#table.mounts()) for (const b of mp.stack) if (!byLabel.has(b.member.label)) byLabel.set(b.member.label, b.member);
-      this.#table.apply(text, { resolve: (label) => byLabel.get(label) });
+      // `mount` lines name capabilities this view shows, by label, each as the view shows
+      // it: a member seen below a path (the view's root inside a file tree) stays below it.
+      const byLabel = new Map<string, MountSource<Client>>();
+      for (const mp of this.#table.mounts()) {
+        for (const b of mp.stack) {
+          if (!byLabel.has(b.member.label)) byLabel.set(b.member.label, { member: b.member, spec: b.spec });
+        }
+      }
+      this.#holder.mutate(this.#table, () => this.#table.apply(text, { resolve: (label) => byLabel.get(label) }));
     });
   }
 
@@ -423,15 +689,23 @@ class NamespaceTarget implements Namespace$Server$Target {
 
 /**
  * Serves `table` as a Namespace capability. Takes ownership of `table` and of the
- * capabilities its members hold (`cap` is a capnp-es Client reference each; they are
- * released when the last Namespace capability of the family — this one, its forks and
- * sub views — is released). The caller owns the returned client.
+ * capabilities its members hold (`cap` is a capnp-es Client reference each, one per
+ * distinct Client however many bindings show it); each is released when no namespace of
+ * the family (this one, its forks and sub views) shows it any more. The caller owns the
+ * returned client.
+ * @throws NsError NS_ERR_BUSY when `table` alone is over the quota (its capabilities are
+ *   released).
  */
 export function serveNamespace(table: MountTable<Client>, options: NamespaceServerOptions = {}): Namespace$Client & Disposable {
-  const holder = new CapHolder(options.maxBinds ?? DEFAULT_MAX_BINDS, options.onClose);
-  // One reference per capability, however many bindings (aliases) show it.
-  const caps = new Set<Client>();
-  for (const mp of table.mounts()) for (const b of mp.stack) caps.add(b.member.cap);
-  for (const c of caps) holder.adopt(c);
-  return serve(NamespaceIface, new NamespaceTarget(table, holder, options));
+  const family = new Family(options.quota ?? new BindQuota(options.maxBinds ?? DEFAULT_MAX_BINDS), options);
+  const holder = new Holder(family, table);
+  try {
+    holder.adopt();
+  } catch (e) {
+    for (const c of new Set([...table.allBindings()].map((b) => b.member.cap))) release(c);
+    throw e;
+  }
+  // adopt() counted one binding per binding; the caller gave one reference per distinct
+  // capability, which is what the family owns.
+  return serve(NamespaceIface, new NamespaceTarget(table, holder));
 }

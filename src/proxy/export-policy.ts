@@ -1,39 +1,54 @@
 /**
  * What an export lets an importing peer do: the membrane policy the exporter wraps around
  * everything it hands one peer (src/rpc/membrane.ts), so the rules hold for every
- * capability derived from the exported namespace, however deep.
+ * capability derived from the exported namespace, however deep, and compose with the
+ * membranes already around them (a grant's, a read-only view's).
  *
- * - read-only: every mutating method is refused (Namespace bind/bindPath/unmount/apply,
- *   sub without readOnly; File write/create/wstat/remove, open for writing, truncating or
- *   remove-on-close; CapTable revoke/revokeHolder).
+ * - read-only: every change is refused (src/namespace/view-policy.ts says which methods
+ *   change something: Namespace bind/bindPath/unmount/apply, File create/write/wstat/
+ *   remove and open for writing, CapTable revoke/revokeHolder).
  * - a filter: path patterns as exportfs(4) -P (`+ RE` must match, `- RE` must not, on
- *   the path relative to the export root written `./a/b`), checked on every Namespace
- *   method's path argument; interface/method rules `allow|deny SPEC`, first match wins,
- *   default allow.
- * - revocation: the export's switch and the peer's own; either refuses every call.
+ *   the path relative to the export root written `./a/b`), checked on every path a call
+ *   names — Namespace resolve, list, members, walk, bind, bindPath, unmount, the lines of
+ *   apply; File walk (every prefix), create and rename — and on where a walk really ended
+ *   (File.WalkResult.path: a symbolic link to a filtered name is refused as that name);
+ *   interface/method rules `allow|deny SPEC`, first match wins, default allow.
+ * - revocation: the export's switch; revoked, every call fails `Failure.revoked`.
+ *
+ * Params are read through the schema's classes and bounded before they are iterated; a
+ * path that does not parse is refused, never let through.
  */
 import type { Struct } from 'capnp-es';
 import { NsError } from '../errors.js';
 import { CapTable } from '../gen/captable.js';
-import { OpenMode_Access } from '../gen/common.js';
 import { Clock, Echo } from '../gen/demo.js';
 import {
   File,
   FileServer,
   File_Create$Params,
-  File_Open$Params,
   File_Walk$Params,
+  File_WalkResult,
+  File_Walk$Results,
+  File_Wstat$Params,
 } from '../gen/fileserver.js';
 import {
   Gate,
   Namespace,
+  Namespace_Apply$Params,
   Namespace_Bind$Params,
   Namespace_BindPath$Params,
+  Namespace_List$Params,
+  Namespace_Members$Params,
+  Namespace_Resolve$Params,
   Namespace_Sub$Params,
+  Namespace_Unmount$Params,
+  Namespace_Walk$Params,
 } from '../gen/namespace.js';
+import { parseNamespaceText } from '../namespace/ns-text.js';
 import { cleanPath } from '../namespace/path.js';
-import { RpcError } from '../rpc/index.js';
-import type { MembranePolicy } from '../rpc/membrane.js';
+import { mutation, paramsAs, readOnlyNeedsParams } from '../namespace/view-policy.js';
+import type { RpcError } from '../rpc/index.js';
+import type { MembranePolicy, Verdict } from '../rpc/membrane.js';
 
 interface MethodInfo {
   readonly interfaceId: bigint;
@@ -62,14 +77,17 @@ const INTERFACES: ReadonlyMap<string, { interfaceId: bigint; methods: readonly M
 
 const NS = Namespace.Client.interfaceId;
 const FILE = File.Client.interfaceId;
-const CAPTABLE = CapTable.Client.interfaceId;
 const FILE_SERVER = FileServer.Client.interfaceId;
 
 /** File methods by id. */
 const enum FileMethod {
   walk = 0,
   create = 2,
+  wstat = 7,
 }
+
+/** The most names one File.walk may carry (fileserver.capnp maxWalkNames). */
+const MAX_WALK_NAMES = 16;
 
 /** Namespace methods by id. */
 const enum NsMethod {
@@ -85,20 +103,6 @@ const enum NsMethod {
   describe = 9,
   apply = 10,
 }
-
-/** Mutating methods refused outright under read-only (arguments aside). */
-const MUTATING = new Set<string>([
-  `${NS}.${NsMethod.bind}`,
-  `${NS}.${NsMethod.bindPath}`,
-  `${NS}.${NsMethod.unmount}`,
-  `${NS}.${NsMethod.apply}`,
-  `${FILE}.2`, // create
-  `${FILE}.4`, // write
-  `${FILE}.7`, // wstat
-  `${FILE}.8`, // remove
-  `${CAPTABLE}.1`, // revoke
-  `${CAPTABLE}.2`, // revokeHolder
-]);
 
 /** One interface/method rule. `methodId` undefined: every method; `interfaceId` undefined: every interface. */
 export interface MethodRule {
@@ -201,119 +205,75 @@ export class Revocation {
     this.#reason ??= reason;
   }
 
-  /** The error calls fail with once revoked. */
-  error(): RpcError | undefined {
-    return this.#reason === null ? undefined : new RpcError('failed', `revoked: ${this.#reason}`);
+  /** The refusal calls get once revoked (`Failure.revoked`). */
+  error(): NsError | undefined {
+    return this.#reason === null ? undefined : new NsError('NS_ERR_REVOKED', this.#reason);
   }
 }
 
-/** Views `s` (params received as a struct of no particular type) as `Cls`. */
-function view<S extends Struct>(
-  Cls: new (segment: Struct['segment'], byteOffset: number, depthLimit?: number) => S,
-  s: Struct,
-): S {
-  return new Cls(s.segment, s.byteOffset, s._capnp.depthLimit);
+const denied = (what: string): NsError => new NsError('NS_ERR_PERMISSION', what);
+
+/**
+ * Where a capability handed out by the export lies, for the path patterns:
+ * - a Namespace whose root is `base` (an export path, cleaned, absolute);
+ * - a File at `path`, whose server's attach root is `root` (a File reports where its
+ *   walks end from that root);
+ * - somewhere the export cannot tell (a capability resolve handed out): path-taking calls
+ *   on it are refused, so nothing can be named through it that the filter did not see.
+ */
+type Place =
+  | { readonly kind: 'namespace'; readonly base: string }
+  | { readonly kind: 'file'; readonly root: string; readonly path: string }
+  | { readonly kind: 'unknown' };
+
+/** `base` + the namespace path `p` (which must parse), cleaned. @throws NsError NS_ERR_INVALID_PATH. */
+function under(base: string, p: string): string {
+  const clean = cleanPath(p);
+  if (base === '/') return clean;
+  return clean === '/' ? base : `${base}${clean}`;
 }
 
-const denied = (what: string): RpcError => new RpcError('failed', `permission denied: ${what}`);
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
 
-/** The membrane policy of one importing peer. */
+/** The membrane policy of one importing peer (and, derived from it, of each thing it reaches). */
 export class ExportPolicy implements MembranePolicy {
   readonly #readOnly: boolean;
   readonly #filter: ExportFilter;
   readonly #switches: readonly Revocation[];
+  readonly #place: Place;
   /** Set only when the rules need arguments (read-only, path patterns): building params costs. */
-  readonly checkParams:
-    ((interfaceId: bigint, methodId: number, params: Struct) => RpcError | undefined) | undefined;
-
+  readonly checkParams: ((interfaceId: bigint, methodId: number, params: Struct) => Verdict) | undefined;
   /** With path patterns: the policy of the capabilities a call's results hold. */
-  readonly resultsPolicy:
-    ((interfaceId: bigint, methodId: number, params: Struct) => MembranePolicy) | undefined;
-  /**
-   * With path patterns, for a File: its path in the export (cleaned, absolute), known
-   * because it was reached by Namespace.walk and File.walk/create from there. Undefined
-   * for every other capability.
-   */
-  readonly #path: string | undefined;
+  readonly resultsPolicy: ((interfaceId: bigint, methodId: number, params: Struct) => MembranePolicy) | undefined;
+  /** With path patterns, for a File walked to: where the walk really ended. */
+  readonly checkResults: ((interfaceId: bigint, methodId: number, results: Struct) => MembranePolicy | NsError | RpcError) | undefined;
 
   /** `switches`: revocations (the export's); any revoked refuses everything. */
   constructor(options: {
     readOnly: boolean;
     filter: ExportFilter;
     switches: readonly Revocation[];
-    path?: string;
+    place?: Place;
   }) {
     this.#readOnly = options.readOnly;
     this.#filter = options.filter;
     this.#switches = options.switches;
-    this.#path = options.path;
-    this.checkParams =
-      this.#readOnly || this.#hasPatterns() ? (i, m, p) => this.#checkParams(i, m, p) : undefined;
-    this.resultsPolicy = this.#hasPatterns()
-      ? (i, m, p) => this.#resultsPolicy(i, m, p)
-      : undefined;
+    this.#place = options.place ?? { kind: 'namespace', base: '/' };
+    const patterns = this.#hasPatterns();
+    this.checkParams = this.#readOnly || patterns ? (i, m, p) => this.#checkParams(i, m, p) : undefined;
+    this.resultsPolicy = patterns ? (i, m, p) => this.#resultsPolicy(i, m, p) : undefined;
+    this.checkResults =
+      patterns && this.#place.kind === 'file' ? (i, m, r) => this.#checkResults(i, m, r) : undefined;
   }
 
-  #at(path: string): ExportPolicy {
-    return new ExportPolicy({
-      readOnly: this.#readOnly,
-      filter: this.#filter,
-      switches: this.#switches,
-      path,
-    });
+  #at(place: Place): ExportPolicy {
+    return new ExportPolicy({ readOnly: this.#readOnly, filter: this.#filter, switches: this.#switches, place });
   }
 
-  /**
-   * Path tracking into file trees: Namespace.walk(path) returns the File at `path`;
-   * File.walk(names) the File at its path + names; File.create(name) at its path + name.
-   */
-  #resultsPolicy(interfaceId: bigint, methodId: number, params: Struct): MembranePolicy {
-    if (interfaceId === NS && methodId === (NsMethod.walk as number)) {
-      return this.#at(cleanPath(view(Namespace_Bind$Params, params).path));
-    }
-    if (interfaceId === FILE && this.#path !== undefined) {
-      if (methodId === (FileMethod.walk as number)) {
-        const names = view(File_Walk$Params, params).names.toArray();
-        return this.#at(cleanPath([this.#path, ...names].join('/')));
-      }
-      if (methodId === (FileMethod.create as number)) {
-        return this.#at(cleanPath(`${this.#path}/${view(File_Create$Params, params).name}`));
-      }
-    }
-    return this;
-  }
-
-  /**
-   * Path patterns on file trees: walks and creates are checked name by name (every
-   * prefix, as exportfs checks each path it walks); a File of unknown path (a FileServer
-   * attached directly) cannot be used: reach files with Namespace.walk instead.
-   */
-  #checkFilePath(interfaceId: bigint, methodId: number, params: Struct): RpcError | undefined {
-    if (interfaceId === FILE_SERVER) {
-      return denied(
-        'FileServer.attach is not available through a path-filtered export (use Namespace.walk)',
-      );
-    }
-    const walk = methodId === (FileMethod.walk as number);
-    if (interfaceId !== FILE || (!walk && methodId !== (FileMethod.create as number)))
-      return undefined;
-    if (this.#path === undefined)
-      return denied('a file of unknown path, through a path-filtered export');
-    const names = walk
-      ? view(File_Walk$Params, params).names.toArray()
-      : [view(File_Create$Params, params).name];
-    let at = this.#path;
-    for (const n of names) {
-      // `..` at a file server's root stays there (walk(5)): lexical tracking would drift.
-      if (n === '..' || n === '.')
-        return denied('.. and . are not walked through a path-filtered export');
-      at = `${at === '/' ? '' : at}/${n}`;
-      if (!this.pathAllowed(at)) return denied(`path ${at.slice(0, 60)} is not exported`);
-    }
-    return undefined;
-  }
-
-  check(interfaceId: bigint, methodId: number): RpcError | undefined {
+  check(interfaceId: bigint, methodId: number): Verdict {
     for (const s of this.#switches) {
       const e = s.error();
       if (e !== undefined) return e;
@@ -322,93 +282,204 @@ export class ExportPolicy implements MembranePolicy {
       if (r.interfaceId !== undefined && r.interfaceId !== interfaceId) continue;
       if (r.methodId !== undefined && r.methodId !== methodId) continue;
       if (r.allow) break;
-      return denied(
-        `method ${methodId} of interface 0x${interfaceId.toString(16)} is filtered out by this export`,
-      );
+      return denied(`method ${methodId} of interface 0x${interfaceId.toString(16)} is filtered out by this export`);
     }
-    if (this.#readOnly && MUTATING.has(`${interfaceId}.${methodId}`))
-      return denied('this export is read-only');
+    if (this.#readOnly) {
+      const m = mutation(interfaceId, methodId);
+      if (m !== undefined) return denied(`${m}: this export is read-only`);
+    }
     return undefined;
   }
 
-  #checkParams(interfaceId: bigint, methodId: number, params: Struct): RpcError | undefined {
-    if (this.#hasPatterns()) {
-      const e = this.#checkFilePath(interfaceId, methodId, params);
-      if (e !== undefined) return e;
-    }
-    if (interfaceId === FILE) {
-      if (!this.#readOnly) return undefined;
-      if (methodId === 1) {
-        const mode = view(File_Open$Params, params).mode;
-        if (
-          mode.access === OpenMode_Access.WRITE ||
-          mode.access === OpenMode_Access.READ_WRITE ||
-          mode.truncate ||
-          mode.removeOnClose
-        ) {
-          return denied('this export is read-only (open for writing)');
-        }
-      }
-      return undefined;
-    }
-    if (interfaceId !== NS) return undefined;
-    if (methodId === (NsMethod.sub as number)) {
-      const p = view(Namespace_Sub$Params, params);
-      if (this.#readOnly && !p.readOnly)
-        return denied('this export is read-only (sub must be readOnly)');
-      // A sub view's paths are relative to its own root: the patterns would not apply.
-      if (this.#hasPatterns())
-        return denied('sub views are not available through a path-filtered export');
-      return undefined;
+  #checkParams(interfaceId: bigint, methodId: number, params: Struct): Verdict {
+    if (this.#readOnly && readOnlyNeedsParams(interfaceId, methodId)) {
+      const m = mutation(interfaceId, methodId, params);
+      if (m !== undefined) return denied(`${m}: this export is read-only`);
     }
     if (!this.#hasPatterns()) return undefined;
+    if (interfaceId === NS) return this.#checkNamespace(methodId, params);
+    if (interfaceId === FILE) return this.#checkFile(methodId, params);
+    if (interfaceId === FILE_SERVER) {
+      return denied('FileServer.attach is not available through a path-filtered export (use Namespace.walk)');
+    }
+    return undefined;
+  }
+
+  /** Every path a Namespace method names, in export coordinates. */
+  #checkNamespace(methodId: number, params: Struct): Verdict {
+    const place = this.#place;
+    if (place.kind !== 'namespace') {
+      return methodId === (NsMethod.fork as number)
+        ? undefined
+        : denied('a namespace of unknown place, through a path-filtered export (reach it by its path instead)');
+    }
     const paths: string[] = [];
     switch (methodId as NsMethod) {
       case NsMethod.resolve:
-      case NsMethod.unmount:
-      case NsMethod.list:
-      case NsMethod.members:
-      case NsMethod.walk:
-        paths.push(view(Namespace_Bind$Params, params).path);
+        paths.push(paramsAs(Namespace_Resolve$Params, params).path);
         break;
       case NsMethod.bind:
-        paths.push(view(Namespace_Bind$Params, params).path);
+        paths.push(paramsAs(Namespace_Bind$Params, params).path);
         break;
       case NsMethod.bindPath: {
-        const p = params as Namespace_BindPath$Params;
+        const p = paramsAs(Namespace_BindPath$Params, params);
         paths.push(p.from, p.to);
         break;
       }
-      case NsMethod.describe:
-      case NsMethod.apply:
-        // The whole namespace at once: a path filter cannot vet it.
-        return denied('describe and apply are not available through a path-filtered export');
-      case NsMethod.fork:
+      case NsMethod.unmount:
+        paths.push(paramsAs(Namespace_Unmount$Params, params).path);
+        break;
+      case NsMethod.list:
+        paths.push(paramsAs(Namespace_List$Params, params).path);
+        break;
+      case NsMethod.members:
+        paths.push(paramsAs(Namespace_Members$Params, params).path);
+        break;
+      case NsMethod.walk:
+        paths.push(paramsAs(Namespace_Walk$Params, params).path);
+        break;
       case NsMethod.sub:
+        paths.push(paramsAs(Namespace_Sub$Params, params).prefix);
+        break;
+      case NsMethod.apply: {
+        let commands;
+        try {
+          commands = parseNamespaceText(paramsAs(Namespace_Apply$Params, params).text);
+        } catch (e) {
+          return e instanceof NsError ? e : denied('namespace text this export cannot read');
+        }
+        for (const c of commands) {
+          if (c.op === 'clear') return denied('clear is not available through a path-filtered export');
+          if (c.op === 'bind') paths.push(c.from.text);
+          paths.push(c.to.text);
+        }
+        break;
+      }
+      case NsMethod.describe:
+        // The whole namespace at once, filtered names included.
+        return denied('describe is not available through a path-filtered export');
+      case NsMethod.fork:
         break;
     }
-    for (const p of paths)
-      if (!this.pathAllowed(p)) return denied(`path ${p.slice(0, 60)} is not exported`);
+    for (const p of paths) {
+      const e = this.#allowedUnder(place.base, p);
+      if (e !== undefined) return e;
+    }
     return undefined;
+  }
+
+  /** File.walk (every prefix), create and rename, from the File's path. */
+  #checkFile(methodId: number, params: Struct): Verdict {
+    const place = this.#place;
+    let names: string[];
+    if (methodId === (FileMethod.walk as number)) {
+      const list = paramsAs(File_Walk$Params, params).names;
+      if (list.length > MAX_WALK_NAMES) return new NsError('NS_ERR_TOO_LARGE', `walk of ${list.length} names; at most ${MAX_WALK_NAMES}`);
+      names = list.toArray();
+    } else if (methodId === (FileMethod.create as number)) {
+      names = [paramsAs(File_Create$Params, params).name];
+    } else if (methodId === (FileMethod.wstat as number)) {
+      const name = paramsAs(File_Wstat$Params, params).change.name;
+      if (name === '') return undefined;
+      if (place.kind !== 'file') return denied('a file of unknown path, through a path-filtered export');
+      return this.#allowed(`${parentOf(place.path) === '/' ? '' : parentOf(place.path)}/${name}`);
+    } else {
+      return undefined;
+    }
+    if (place.kind !== 'file') return denied('a file of unknown path, through a path-filtered export');
+    let at = place.path;
+    for (const n of names) {
+      // `..` at a file server's root stays there (walk(5)): lexical tracking would drift.
+      if (n === '..' || n === '.') return denied('.. and . are not walked through a path-filtered export');
+      if (n === '' || n.includes('/')) return new NsError('NS_ERR_INVALID_PATH', `invalid file name ${JSON.stringify(n.slice(0, 60))}`);
+      at = `${at === '/' ? '' : at}/${n}`;
+      const e = this.#allowed(at);
+      if (e !== undefined) return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * Path tracking: Namespace.walk(path) returns the File at base + path; sub(prefix) a
+   * Namespace rooted at base + prefix; fork the same place; File.walk(names) the File at
+   * its path + names, File.create(name) at its path + name. What resolve returns (and
+   * anything else) lies somewhere the export cannot tell.
+   */
+  #resultsPolicy(interfaceId: bigint, methodId: number, params: Struct): MembranePolicy {
+    const place = this.#place;
+    if (interfaceId === NS && place.kind === 'namespace') {
+      if (methodId === (NsMethod.walk as number)) {
+        const path = under(place.base, paramsAs(Namespace_Walk$Params, params).path);
+        return this.#at({ kind: 'file', root: place.base, path });
+      }
+      if (methodId === (NsMethod.sub as number)) {
+        return this.#at({ kind: 'namespace', base: under(place.base, paramsAs(Namespace_Sub$Params, params).prefix) });
+      }
+      if (methodId === (NsMethod.fork as number)) return this;
+      return this.#at({ kind: 'unknown' });
+    }
+    if (interfaceId === FILE && place.kind === 'file') {
+      if (methodId === (FileMethod.walk as number)) {
+        const names = paramsAs(File_Walk$Params, params).names.toArray();
+        return this.#at({ kind: 'file', root: place.root, path: cleanPath([place.path, ...names].join('/')) });
+      }
+      if (methodId === (FileMethod.create as number)) {
+        return this.#at({ kind: 'file', root: place.root, path: cleanPath(`${place.path}/${paramsAs(File_Create$Params, params).name}`) });
+      }
+    }
+    return this.#at({ kind: 'unknown' });
+  }
+
+  /**
+   * A File's walk reports where it really ended (File.WalkResult.path, from its server's
+   * attach root): judged too, and the File found is placed there.
+   */
+  #checkResults(interfaceId: bigint, methodId: number, results: Struct): MembranePolicy | NsError {
+    const place = this.#place;
+    if (place.kind !== 'file') return this;
+    let reported: string;
+    if ((interfaceId === FILE && methodId === (FileMethod.walk as number)) || (interfaceId === NS && methodId === (NsMethod.walk as number))) {
+      const r: File_WalkResult = paramsAs(File_Walk$Results, results).result;
+      if (!r._isFile) return this;
+      reported = r.path;
+    } else {
+      return this;
+    }
+    if (reported === '') return this;
+    let real: string;
+    try {
+      real = under(place.root, reported);
+    } catch {
+      return denied('a walk that ended somewhere this export cannot read');
+    }
+    if (real === place.path) return this;
+    const e = this.#allowed(real);
+    if (e !== undefined) return e;
+    return this.#at({ kind: 'file', root: place.root, path: real });
+  }
+
+  #allowedUnder(base: string, p: string): NsError | undefined {
+    let path: string;
+    try {
+      path = under(base, p);
+    } catch (e) {
+      // A path that does not parse is refused here, never let through unjudged.
+      return e instanceof NsError ? e : new NsError('NS_ERR_INVALID_PATH', 'malformed path');
+    }
+    return this.#allowed(path);
+  }
+
+  #allowed(path: string): NsError | undefined {
+    return this.pathAllowed(path) ? undefined : denied(`path ${path.slice(0, 60)} is not exported`);
   }
 
   #hasPatterns(): boolean {
     return this.#filter.include.length > 0 || this.#filter.exclude.length > 0;
   }
 
-  /** exportfs -P on a namespace path: `/a/b` is tested as `./a/b` (the root as `.`). */
+  /** exportfs -P on a cleaned export path: `/a/b` is tested as `./a/b` (the root as `.`). */
   pathAllowed(path: string): boolean {
-    let clean: string;
-    try {
-      clean = cleanPath(path);
-    } catch {
-      // Malformed: let the namespace refuse it with its own message.
-      return true;
-    }
-    const rel = clean === '/' ? '.' : `.${clean}`;
-    return (
-      this.#filter.include.every((re) => re.test(rel)) &&
-      !this.#filter.exclude.some((re) => re.test(rel))
-    );
+    const rel = path === '/' ? '.' : `.${path}`;
+    return this.#filter.include.every((re) => re.test(rel)) && !this.#filter.exclude.some((re) => re.test(rel));
   }
 }

@@ -1,12 +1,16 @@
 /**
  * exportfs(4) for capabilities: a subtree of a namespace served on an RPC listener of its
  * own. The listener bootstraps a Gate; a peer that authenticates (bearer token compared
- * in constant time, or a TLS client certificate the listener verified) receives the
- * exported Namespace wrapped in ONE membrane of its own (src/rpc/membrane.ts), so the
- * export's rules — read-only, the filter — hold for every capability derived from it,
- * and revoking the export (or the peer) severs all of them at once.
+ * in constant time, or a TLS client certificate the listener verified) receives a
+ * namespace of its own — as exportfs gives each connection its own name space: a fork of
+ * the exported one, or a fresh one from `namespaceFor` — seen from the export's root and
+ * wrapped in ONE membrane of its own (src/rpc/membrane.ts), so the export's rules —
+ * read-only, the filter — hold for every capability derived from it, and revoking the
+ * export severs all of them at once. One peer's binds are seen by no other peer and go
+ * with it.
  *
- *   namespace --sub(root, readOnly)--> view --membrane(peer policy)--> peer's Namespace
+ *   namespace --fork--> peer's namespace --sub(root, readOnly)--> view
+ *                                         --membrane(peer policy)--> what the peer holds
  *
  * Limits: connections per export (`maxConnections`, the newest is cut), in-flight calls
  * per peer (`limits.maxInFlightCalls`, RpcLimits: every connection is one peer), failed
@@ -39,10 +43,17 @@ import { ExportPolicy, NO_FILTER, Revocation, type ExportFilter } from './export
 /** Options of one export. */
 export interface ExportOptions {
   /**
-   * The namespace to export from. Not owned: the exporter takes its own reference to a
-   * `sub` view of it; the caller may release `ns` once `startExport` resolved.
+   * The namespace to export from: each peer gets a fork of it. Not owned: the exporter
+   * takes its own reference; the caller may release `ns` once `startExport` resolved.
+   * (The forks share `ns`'s budget of bindings: give `namespaceFor` to budget each peer.)
    */
-  readonly ns: Namespace$Client;
+  readonly ns?: Namespace$Client;
+  /**
+   * Instead of `ns`: makes a namespace of `peer`'s own (the exporter owns what it returns
+   * and releases it with the peer). Called once at start (peer "start") to check the root.
+   * @throws NsError to refuse the peer (e.g. NS_ERR_BUSY: the capability table is full).
+   */
+  readonly namespaceFor?: (peer: string) => Namespace$Client;
   /** The subtree exported (default '/'). Nothing outside it can be named. */
   readonly root?: string;
   readonly readOnly?: boolean;
@@ -81,15 +92,20 @@ function digest(token: string): Buffer {
 /** A running export. Built by `startExport`. */
 export class Exporter {
   readonly #listener: RpcListener;
-  readonly #view: Namespace$Client;
+  readonly #source: Namespace$Client | undefined;
   readonly #revocation: Revocation;
   #closed = false;
 
   /** @internal */
-  constructor(listener: RpcListener, view: Namespace$Client, revocation: Revocation) {
+  constructor(listener: RpcListener, source: Namespace$Client | undefined, revocation: Revocation) {
     this.#listener = listener;
-    this.#view = view;
+    this.#source = source;
     this.#revocation = revocation;
+  }
+
+  /** Whether `revoke()` (or close) was called. */
+  get revoked(): boolean {
+    return this.#revocation.revoked;
   }
 
   /** The address listened on (port 0 resolved). */
@@ -104,8 +120,9 @@ export class Exporter {
 
   /**
    * Severs every capability this export ever handed out, at once: each call through any
-   * of them (or anything derived) fails `failed: revoked: ...`; new authentications are
-   * refused. Connections stay open until `close()`/`destroy()`.
+   * of them (or anything derived) fails with `Failure.revoked` (an exception "revoked: ..."
+   * for methods without a result union); new authentications are refused. Connections stay
+   * open until `close()`/`destroy()`.
    */
   revoke(reason = 'export revoked'): void {
     this.#revocation.revoke(reason);
@@ -128,7 +145,7 @@ export class Exporter {
   #releaseView(): void {
     if (this.#closed) return;
     this.#closed = true;
-    release(this.#view);
+    release(this.#source);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -136,11 +153,36 @@ export class Exporter {
   }
 }
 
+/** Where each peer's namespace comes from: a fresh one, or a fork of the exported one. */
+type PeerNamespace = (peer: string) => Promise<Namespace$Client>;
+
+/** The export's view for one peer: its namespace seen from the root, read-only if the export is. */
+async function peerView(base: Namespace$Client, root: string, readOnly: boolean): Promise<Namespace$Client> {
+  try {
+    const r = (
+      await base
+        .sub((p) => {
+          p.prefix = root;
+          p.readOnly = readOnly;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw new NsError('NS_ERR_NOT_FOUND', `export root ${root}: ${r.err.message}`);
+    return r.ns;
+  } finally {
+    // The view keeps its namespace alive; this reference is done with.
+    release(base);
+  }
+}
+
 class ExportGate implements Gate$Server$Target {
   #failures = 0;
+  #sessions = 0;
 
   constructor(
-    readonly view: Namespace$Client,
+    readonly namespaceFor: PeerNamespace,
+    readonly root: string,
+    readonly readOnly: boolean,
     readonly policy: ExportPolicy,
     readonly tokens: readonly Buffer[],
     readonly tokenless: boolean,
@@ -177,9 +219,13 @@ class ExportGate implements Gate$Server$Target {
           params.token === '' ? 'credentials required' : 'unknown token',
         );
       }
+      // A namespace of this peer's own (exportfs: a name space per connection), seen from
+      // the export's root; every authentication on the connection gets another.
+      const session = `${this.peer}${this.#sessions++ === 0 ? '' : `.${this.#sessions}`}`;
+      const view = await peerView(await this.namespaceFor(session), this.root, this.readOnly);
       const ok = res._initOk();
-      // One membrane per peer: every Namespace this peer authenticates to shares it.
-      ok.ns = new Namespace.Client(membrane(retain(this.view).client, this.policy));
+      // One membrane per peer: every namespace this peer authenticates to shares it.
+      ok.ns = new Namespace.Client(membrane(view.client, this.policy));
       ok.profile = 'export';
       this.onPeer?.('admitted', this.peer);
     } catch (e) {
@@ -189,22 +235,27 @@ class ExportGate implements Gate$Server$Target {
 }
 
 /**
- * Starts an export: takes a `sub(root, readOnly)` view of `options.ns` and listens.
+ * Starts an export: checks that the root can be viewed, and listens. Each peer that
+ * authenticates gets a namespace of its own (see ExportOptions.ns, namespaceFor).
  * @throws NsError when the root cannot be viewed (not found, malformed); the listen
  * error (address in use...) otherwise. Nothing is left open on failure.
  */
 export async function startExport(options: ExportOptions): Promise<Exporter> {
-  const r = (
-    await options.ns
-      .sub((p) => {
-        p.prefix = options.root ?? '/';
-        p.readOnly = options.readOnly ?? false;
-      })
-      .promise()
-  ).result;
-  if (r._isErr)
-    throw new NsError('NS_ERR_NOT_FOUND', `export root ${options.root ?? '/'}: ${r.err.message}`);
-  const view = r.ns;
+  const root = options.root ?? '/';
+  const readOnly = options.readOnly ?? false;
+  const source = options.ns === undefined ? undefined : retain(options.ns);
+  const make = options.namespaceFor;
+  const namespaceFor: PeerNamespace = async (peer) => {
+    if (make !== undefined) return make(peer);
+    if (source === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'an export needs ns or namespaceFor');
+    return (await source.fork().promise()).ns;
+  };
+  try {
+    release(await peerView(await namespaceFor('start'), root, readOnly));
+  } catch (e) {
+    release(source);
+    throw e;
+  }
   const revocation = new Revocation();
   const tokens = (options.tokens ?? []).map(digest);
   const mutualTls =
@@ -230,14 +281,16 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
             subjects.some((s) => subjectMatches(s, who.tlsSubject!)));
         // One policy (one membrane) per connection, i.e. per peer.
         const policy = new ExportPolicy({
-          readOnly: options.readOnly ?? false,
+          readOnly,
           filter: options.filter ?? NO_FILTER,
           switches: [revocation],
         });
         return serve(
           Gate,
           new ExportGate(
-            view,
+            namespaceFor,
+            root,
+            readOnly,
             policy,
             tokens,
             certified || options.anonymous === true,
@@ -258,8 +311,8 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
       },
     });
   } catch (e) {
-    release(view);
+    release(source);
     throw e;
   }
-  return new Exporter(listener, view, revocation);
+  return new Exporter(listener, source, revocation);
 }

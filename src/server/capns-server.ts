@@ -26,7 +26,7 @@ import { MemFileServer } from '../fileserver/mem-file-server.js';
 import { CapTable } from '../gen/captable.js';
 import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
-import { Gate, Namespace } from '../gen/namespace.js';
+import { Gate, Namespace, type Namespace$Client } from '../gen/namespace.js';
 import { formatAddress, isLoopback } from '../manifest/address.js';
 import { canonical, diffManifests } from '../manifest/diff.js';
 import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
@@ -144,6 +144,8 @@ export class CapnsServer {
   readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
   readonly #importHeartbeatMs: number | undefined;
   #closing: Promise<void> | null = null;
+  /** RPC connections accepted so far, on every listener (they are named by it). */
+  #connections = 0;
 
   constructor(options: CapnsServerOptions) {
     this.#manifest = options.manifest;
@@ -434,12 +436,12 @@ export class CapnsServer {
 
   async #listenRpc(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
-    let n = 0;
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
       ...(l.tls !== undefined && { tls: await tlsOptions(l.tls) }),
       bootstrap: (peer) => {
-        const connection = `rpc#${++n}`;
+        // Numbered across every listener: a holder name is one connection's, whichever.
+        const connection = `rpc#${++this.#connections}`;
         return serveGate({
           // Read at each connection, so a reload's profiles serve new connections.
           profiles: this.#profilesFor(l),
@@ -486,8 +488,8 @@ export class CapnsServer {
         released = true;
         for (const r of fileServers.values()) r.close();
         fileServers.clear();
+        // Each grant leaves the table once nothing derived from it is held.
         for (const mp of table.mounts()) for (const b of mp.stack) release(b.member.cap);
-        this.captable.forget(holder);
       },
     };
   }
@@ -550,7 +552,7 @@ export class CapnsServer {
           const profile = this.#profilesFor(l).find((p) => p.name === name);
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
-          const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), { onClose: () => this.captable.forget(holder) });
+          const ns = serveNamespace(grantedNamespace(profile, this.captable, holder));
           // In process: no RPC connection, only the namespace to release.
           const client = CapnsClient.local(ns, name);
           s = Promise.resolve(Object.assign(client, { holder }));
@@ -612,8 +614,13 @@ export class CapnsServer {
     const where = `${e.loc.file}:${e.loc.line}:${e.loc.column} export`;
     const profile = this.#profiles.get(e.profile);
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${where}: no profile '${e.profile}'`);
-    const holder = `${profile.name}@export:${formatAddress(e.listen)}`;
-    const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), { onClose: () => this.captable.forget(holder) });
+    const exportName = `export:${formatAddress(e.listen)}`;
+    // Each peer gets a namespace of its own: its own grants (listed and revocable as
+    // `profile@export:ADDR#peer#N`), its own budget of bindings.
+    const namespaceFor = (peer: string): Namespace$Client => {
+      const holder = `${profile.name}@${exportName}#${peer}`;
+      return serveNamespace(grantedNamespace(profile, this.captable, holder, `${exportName}#${peer.split('.')[0]}`));
+    };
     const limits = rpcLimits(this.#manifest);
     let exp: Exporter;
     try {
@@ -629,7 +636,7 @@ export class CapnsServer {
         filter = parseExportFilter(text, e.filter);
       }
       exp = await startExport({
-        ns,
+        namespaceFor,
         root: e.root,
         readOnly: e.readOnly,
         listen: formatAddress(e.listen),
@@ -645,8 +652,6 @@ export class CapnsServer {
     } catch (err) {
       if (err instanceof NsError) throw new NsError(err.code, `${where}: ${err.message}`, { cause: err });
       throw err;
-    } finally {
-      release(ns);
     }
     const open: OpenListener = {
       key: this.#exportKey(e, index),

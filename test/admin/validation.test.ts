@@ -41,7 +41,7 @@ function buildApp(t: TestContext, opts: { peerIsLoopback: boolean }) {
       let s = sessions.get(name);
       if (s === undefined) {
         const holder = `${name}@test`;
-        const ns = serveNamespace(grantedNamespace(profile, captable, holder), { onClose: () => captable.forget(holder) });
+        const ns = serveNamespace(grantedNamespace(profile, captable, holder));
         s = Object.assign(new CapnsClient({ close: async () => {} } as unknown as RpcConnection, ns, name), { holder });
         sessions.set(name, s);
       }

@@ -69,6 +69,7 @@ test('struct -> JSON: unions show their active member; lists, enums by name, 64-
         { type: 0x80, version: 0, path: '0' },
       ],
       err: { code: 'notFound', message: 'b not found' },
+      path: '',
     },
   });
   const m2 = new $.Message();

@@ -4,7 +4,7 @@ import type { Client } from 'capnp-es';
 import { serveFileServer } from '../../src/fileserver/file-server-rpc.js';
 import { DMDIR } from '../../src/fileserver/file-server.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
-import { OpenMode_Access } from '../../src/gen/common.js';
+import { Failure_Code, OpenMode_Access, type OpenMode } from '../../src/gen/common.js';
 import { Echo, type Echo_Echo$Params, type Echo_Echo$Results } from '../../src/gen/demo.js';
 import { FileServer } from '../../src/gen/fileserver.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../../src/namespace/interfaces.js';
@@ -51,6 +51,14 @@ async function importer(t: T, address: string, opts: Partial<ImportOptions> = {}
   return { imp, ns };
 }
 
+/** Asserts that a call was refused by policy in its result union, with `code`, its message matching `re`. */
+async function refusedWith(call: Promise<{ result: { _isErr: boolean; err: { code: number; message: string } } }>, re: RegExp, code: number = Failure_Code.PERMISSION_DENIED): Promise<void> {
+  const r = (await call).result;
+  assert.ok(r._isErr, `refused (${re})`);
+  assert.equal(r.err.code, code, r.err.message);
+  assert.match(r.err.message, re);
+}
+
 const increment = async (c: Counter$Client): Promise<bigint> => (await c.increment((p) => (p.by = 1n)).promise()).value;
 
 test('import binds a remote export in a local namespace; resolve + call through it', async (t) => {
@@ -83,22 +91,28 @@ test('wrong or missing token gets nothing: the import reports disconnected with 
   }
 });
 
-test('a read-only export refuses every mutation, on derived capabilities too', async (t) => {
+test('a read-only export refuses every mutation, on derived capabilities too, as Failure.permissionDenied', async (t) => {
   const { exp } = await exportA(t, { readOnly: true });
   const { imp } = await importer(t, exp.address);
   const ns = importedNamespace(imp);
   t.after(() => release(ns));
-  const denied = (e: unknown) => e instanceof RpcError && /read-only/.test(e.message);
-  await assert.rejects(ns.unmount((p) => (p.path = '/counter')).promise(), denied);
-  await assert.rejects(ns.apply((p) => (p.text = 'unmount /counter')).promise(), denied);
+  const denied = (r: { _isErr: boolean; err: { code: number; message: string } }) => {
+    assert.ok(r._isErr, 'refused');
+    assert.equal(r.err.code, Failure_Code.PERMISSION_DENIED);
+    assert.match(r.err.message, /read-only/);
+  };
+  denied((await ns.unmount((p) => (p.path = '/counter')).promise()).result);
+  denied((await ns.apply((p) => (p.text = 'unmount /counter')).promise()).result);
   // A FileServer obtained through the export, and Files walked from it: still read-only.
   const fs = resolvePipelined(ns, '/files', FileServer);
   const root = (await fs.attach((p) => (p.aname = '')).promise()).result.ok.root;
-  await assert.rejects(root.create((p) => { p.name = 'x'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise(), denied);
+  denied((await root.create((p) => { p.name = 'x'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise()).result);
   const fork = (await ns.fork().promise()).ns;
-  await assert.rejects(fork.bindPath((p) => { p.from = '/counter'; p.to = '/c2'; }).promise(), denied);
-  await assert.rejects(ns.sub((p) => { p.prefix = '/'; p.readOnly = false; }).promise(), denied);
-  release(root); release(fs); release(fork);
+  denied((await fork.bindPath((p) => { p.from = '/counter'; p.to = '/c2'; }).promise()).result);
+  // A writable sub of a read-only export is still read-only: its own membrane says so.
+  const sub = (await ns.sub((p) => { p.prefix = '/'; p.readOnly = false; }).promise()).result.ns;
+  denied((await sub.unmount((p) => (p.path = '/counter')).promise()).result);
+  release(root); release(fs); release(fork); release(sub);
   // Reading is fine.
   assert.equal((await ns.members((p) => (p.path = '/counter')).promise()).result.members.length, 1);
 });
@@ -123,8 +137,12 @@ test('read-only refuses File.open for writing, allows it for reading', async (t)
   const fs = resolvePipelined(ns, '/files', FileServer);
   const root = (await fs.attach((p) => (p.aname = '')).promise()).result.ok.root;
   const f = (await root.walk((p) => p._initNames(1).set(0, 'f')).promise()).result.file;
-  await assert.rejects(f.open((p) => (p._initMode().access = OpenMode_Access.READ_WRITE)).promise(), /read-only/);
-  await assert.rejects(f.open((p) => { const m = p._initMode(); m.access = OpenMode_Access.READ; m.truncate = true; }).promise(), /read-only/);
+  for (const set of [(m: OpenMode) => (m.access = OpenMode_Access.READ_WRITE), (m: OpenMode) => { m.access = OpenMode_Access.READ; m.truncate = true; }]) {
+    const r = (await f.open((p) => set(p._initMode())).promise()).result;
+    assert.ok(r._isErr);
+    assert.equal(r.err.code, Failure_Code.PERMISSION_DENIED);
+    assert.match(r.err.message, /read-only/);
+  }
   assert.ok((await f.open((p) => (p._initMode().access = OpenMode_Access.READ)).promise()).result._isOk);
   release(f); release(root); release(fs); release(ns);
 });
@@ -135,11 +153,12 @@ test('a filter: path patterns (exportfs -P) and interface/method rules apply all
   const { imp } = await importer(t, exp.address);
   const ns = importedNamespace(imp);
   t.after(() => release(ns));
-  await assert.rejects(ns.resolve((p) => (p.path = '/files')).promise(), /not exported/);
-  await assert.rejects(ns.list((p) => (p.path = '/files/')).promise(), /not exported/);
+  await refusedWith(ns.resolve((p) => (p.path = '/files')).promise(), /not exported/);
+  await refusedWith(ns.list((p) => (p.path = '/files/')).promise(), /not exported/);
   const c = resolvePipelined(ns, '/counter', Counter);
   assert.equal((await c.get().promise()).value, 41n);
-  await assert.rejects(c.increment((p) => (p.by = 1n)).promise(), /filtered out/);
+  // Counter.increment has no result union: the refusal is an exception that says what it is.
+  await assert.rejects(c.increment((p) => (p.by = 1n)).promise(), /^RpcError: permission denied: .*filtered out/);
   release(c);
   assert.throws(() => parseExportFilter('deny Nope.x'), /unknown interface/);
   assert.throws(() => parseExportFilter('deny Counter'), /unknown interface/);
@@ -254,23 +273,23 @@ test('path patterns follow into file trees: File walks are checked name by name;
   const ns = importedNamespace(imp);
   t.after(() => release(ns));
   const notExported = /not exported/;
-  await assert.rejects(ns.walk((p) => (p.path = '/files/secret')).promise(), notExported);
+  await refusedWith(ns.walk((p) => (p.path = '/files/secret')).promise(), notExported);
   const pub = (await ns.walk((p) => (p.path = '/files/pub')).promise()).result;
   assert.ok(pub._isFile, pub._isErr ? pub.err.message : '');
   release(pub.file);
   // From the directory /files: walking into secret is refused, pub is fine, .. is refused.
   const dir = (await ns.walk((p) => (p.path = '/files')).promise()).result.file;
-  await assert.rejects(dir.walk((p) => p._initNames(1).set(0, 'secret')).promise(), notExported);
+  await refusedWith(dir.walk((p) => p._initNames(1).set(0, 'secret')).promise(), notExported);
   const w = (await dir.walk((p) => p._initNames(1).set(0, 'pub')).promise()).result;
   assert.ok(w._isFile);
   // And from pub (a File derived from a File): its path is known, .. cannot climb.
-  await assert.rejects(w.file.walk((p) => { const n = p._initNames(2); n.set(0, '..'); n.set(1, 'secret'); }).promise(), /are not walked/);
-  await assert.rejects(dir.create((p) => { p.name = 'secret'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise(), notExported);
+  await refusedWith(w.file.walk((p) => { const n = p._initNames(2); n.set(0, '..'); n.set(1, 'secret'); }).promise(), /are not walked/);
+  await refusedWith(dir.create((p) => { p.name = 'secret'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise(), notExported);
   release(w.file);
   release(dir);
   // A FileServer resolved through the export cannot be attached (its files' paths are unknown).
   const fs = resolvePipelined(ns, '/files', FileServer);
-  await assert.rejects(fs.attach((p) => (p.aname = '')).promise(), /attach is not available/);
+  await refusedWith(fs.attach((p) => (p.aname = '')).promise(), /attach is not available/);
   release(fs);
 });
 

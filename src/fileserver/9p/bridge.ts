@@ -8,6 +8,7 @@
  * NsError code onto the one table in errors.ts (STYLE.md section 4).
  */
 import { NsError, type NsErrorCode } from '../../errors.js';
+import { refusalFrom } from '../../failure.js';
 import {
   KEEP_U32,
   KEEP_U64,
@@ -86,7 +87,9 @@ const BY_CODE: Readonly<Record<NsErrorCode, NinepError>> = {
 export function ninepErrorOf(err: unknown, aborted: boolean): NinepError | undefined {
   if (aborted) return NinepErrors.Einterrupted;
   if (err instanceof NinepFail) return err.error;
-  if (err instanceof NsError) return BY_CODE[err.code];
+  // A refusal by policy that came as an exception ("revoked: ...") is still a refusal.
+  const e = refusalFrom(err);
+  if (e instanceof NsError) return BY_CODE[e.code];
   return undefined;
 }
 
