@@ -243,14 +243,17 @@ export class DirFileServer implements FileServer {
   }
 
   /**
-   * Root of the tree, or of the directory that `aname` (a relative path below the root,
-   * walked with the same confinement as any walk) names. The caller owns the File.
+   * Root of the tree, or of the directory that `aname` (a relative path below the root)
+   * names. A symbolic link in `aname` is followed only if it stays in the directory that
+   * holds it: whoever attaches below a directory (a view rooted there, with a longer
+   * aname for each view inside it) is confined to it, so no name in an aname may lead
+   * above the directory it is in. The caller owns the File.
    */
   async attach(aname: string): Promise<{ root: File; qid: Qid }> {
     const path = aname.split('/').filter((s) => s !== '' && s !== '.');
     if (path.some((s) => s === '..'))
       throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
-    const found = await this.resolve(path, []);
+    const found = await this.resolve(path, [], undefined, true);
     if (!found.stat.isDirectory()) {
       await found.handle.close();
       throw new NsError('NS_ERR_NOT_DIR', `${quote(path)} is not a directory`);
@@ -287,12 +290,14 @@ export class DirFileServer implements FileServer {
    * @internal The object at `path` (client names below the server root; no "." or ".."),
    * found one name at a time from the root descriptor (see `lookup`). Symbolic links met
    * on the way are followed only if they resolve inside `floor` (a physical path: the
-   * attach root of the File asking). The caller owns the returned handle.
+   * attach root of the File asking), or with `floorRises`, inside the directory holding
+   * each link. The caller owns the returned handle.
    */
   async resolve(
     path: readonly string[],
     floor: readonly string[],
     budget: { links: number } = { links: MAX_LINKS },
+    floorRises = false,
   ): Promise<Found> {
     if (this.#closed) throw new NsError('NS_ERR_IO', 'file server is closed');
     this.#rootRefs++;
@@ -314,7 +319,8 @@ export class DirFileServer implements FileServer {
           handle,
           real,
           path[i] ?? '',
-          floor,
+          // With `floorRises` (an attach name), each link must stay in its own directory.
+          floorRises ? real : floor,
           budget,
           path.slice(0, i + 1),
         );

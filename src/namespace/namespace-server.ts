@@ -577,10 +577,18 @@ class NamespaceTarget implements Namespace$Server$Target {
     }
   }
 
-  /** A File (ours to clunk) for `path` in the namespace's file tree. */
+  /**
+   * A File (ours to clunk) for `path` in the namespace's file tree, and where it really is
+   * (a link followed inside a member shows as its target).
+   */
   async #walkTo(path: string): Promise<File> {
+    return (await this.#walkWhere(path)).file;
+  }
+
+  async #walkWhere(path: string): Promise<{ file: File; path: string }> {
     const { root } = await this.#files().attach('');
     let file: File = root;
+    let where = '/';
     try {
       const names = components(this.#table.lookup(path).path);
       // File.walk takes at most 16 names at a time (MAXWELEM).
@@ -589,8 +597,9 @@ class NamespaceTarget implements Namespace$Server$Target {
         await file.clunk();
         if (w.file === undefined) throw w.error;
         file = w.file;
+        where = w.path ?? where;
       }
-      return file;
+      return { file, path: where };
     } catch (e) {
       await file.clunk();
       throw e;
@@ -628,9 +637,10 @@ class NamespaceTarget implements Namespace$Server$Target {
     }
     const res = results._initResult();
     try {
-      const file = await this.#walkTo(params.path);
+      const { file, path } = await this.#walkWhere(params.path);
       res._initQids(0);
       res.file = serveFile(file);
+      res.path = path;
     } catch (e) {
       setFailure(res._initErr(), e);
     }

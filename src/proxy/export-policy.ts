@@ -9,10 +9,12 @@
  *   remove and open for writing, CapTable revoke/revokeHolder).
  * - a filter: path patterns as exportfs(4) -P (`+ RE` must match, `- RE` must not, on
  *   the path relative to the export root written `./a/b`), checked on every path a call
- *   names — Namespace resolve, list, members, walk, bind, bindPath, unmount, the lines of
- *   apply; File walk (every prefix), create and rename — and on where a walk really ended
- *   (File.WalkResult.path: a symbolic link to a filtered name is refused as that name);
- *   interface/method rules `allow|deny SPEC`, first match wins, default allow.
+ *   names — Namespace resolve, list, members, walk, bind, sub, unmount, the lines of
+ *   apply; FileServer attach; File walk (every prefix), create and rename — and on where
+ *   a walk really ended (File.WalkResult.path: a symbolic link to a filtered name is
+ *   refused as that name). bindPath, and apply's bind and mount lines, are refused: a
+ *   second name for what is visible would reach filtered files by paths the patterns
+ *   never see. Interface/method rules `allow|deny SPEC`, first match wins, default allow.
  * - revocation: the export's switch; revoked, every call fails `Failure.revoked`.
  *
  * Params are read through the schema's classes and bounded before they are iterated; a
@@ -25,6 +27,7 @@ import { Clock, Echo } from '../gen/demo.js';
 import {
   File,
   FileServer,
+  FileServer_Attach$Params,
   File_Create$Params,
   File_Walk$Params,
   File_WalkResult,
@@ -36,10 +39,10 @@ import {
   Namespace,
   Namespace_Apply$Params,
   Namespace_Bind$Params,
-  Namespace_BindPath$Params,
   Namespace_List$Params,
   Namespace_Members$Params,
   Namespace_Resolve$Params,
+  Namespace_Resolve$Results,
   Namespace_Sub$Params,
   Namespace_Unmount$Params,
   Namespace_Walk$Params,
@@ -224,6 +227,9 @@ const denied = (what: string): NsError => new NsError('NS_ERR_PERMISSION', what)
 type Place =
   | { readonly kind: 'namespace'; readonly base: string }
   | { readonly kind: 'file'; readonly root: string; readonly path: string }
+  | { readonly kind: 'fileServer'; readonly root: string }
+  /** What resolve(path) returns, until its results say where the capability's root is. */
+  | { readonly kind: 'resolved'; readonly path: string }
   | { readonly kind: 'unknown' };
 
 /** `base` + the namespace path `p` (which must parse), cleaned. @throws NsError NS_ERR_INVALID_PATH. */
@@ -231,6 +237,11 @@ function under(base: string, p: string): string {
   const clean = cleanPath(p);
   if (base === '/') return clean;
   return clean === '/' ? base : `${base}${clean}`;
+}
+
+/** A relative path, cleaned ('' stays ''). */
+function cleanRel(rel: string): string {
+  return cleanPath(`/${rel}`).slice(1);
 }
 
 function parentOf(path: string): string {
@@ -266,7 +277,9 @@ export class ExportPolicy implements MembranePolicy {
     this.checkParams = this.#readOnly || patterns ? (i, m, p) => this.#checkParams(i, m, p) : undefined;
     this.resultsPolicy = patterns ? (i, m, p) => this.#resultsPolicy(i, m, p) : undefined;
     this.checkResults =
-      patterns && this.#place.kind === 'file' ? (i, m, r) => this.#checkResults(i, m, r) : undefined;
+      patterns && (this.#place.kind === 'file' || this.#place.kind === 'resolved')
+        ? (i, m, r) => this.#checkResults(i, m, r)
+        : undefined;
   }
 
   #at(place: Place): ExportPolicy {
@@ -300,7 +313,10 @@ export class ExportPolicy implements MembranePolicy {
     if (interfaceId === NS) return this.#checkNamespace(methodId, params);
     if (interfaceId === FILE) return this.#checkFile(methodId, params);
     if (interfaceId === FILE_SERVER) {
-      return denied('FileServer.attach is not available through a path-filtered export (use Namespace.walk)');
+      // attach(aname): the tree below the server's root, which resolve's results placed.
+      const place = this.#place;
+      if (place.kind !== 'fileServer') return denied('FileServer.attach of a file server of unknown place, through a path-filtered export (use Namespace.walk)');
+      return this.#allowedUnder(place.root, `/${paramsAs(FileServer_Attach$Params, params).aname}`);
     }
     return undefined;
   }
@@ -321,11 +337,12 @@ export class ExportPolicy implements MembranePolicy {
       case NsMethod.bind:
         paths.push(paramsAs(Namespace_Bind$Params, params).path);
         break;
-      case NsMethod.bindPath: {
-        const p = paramsAs(Namespace_BindPath$Params, params);
-        paths.push(p.from, p.to);
-        break;
-      }
+      case NsMethod.bindPath:
+        // bind(2) makes a second name for what is already visible: the files below it
+        // would then be reached by paths the patterns never see. (bind of a capability
+        // is fine: one handed out by this export carries its own policy, and one of the
+        // peer's own is the peer's.)
+        return denied('bindPath is not available through a path-filtered export (it would alias filtered names)');
       case NsMethod.unmount:
         paths.push(paramsAs(Namespace_Unmount$Params, params).path);
         break;
@@ -350,7 +367,9 @@ export class ExportPolicy implements MembranePolicy {
         }
         for (const c of commands) {
           if (c.op === 'clear') return denied('clear is not available through a path-filtered export');
-          if (c.op === 'bind') paths.push(c.from.text);
+          if (c.op !== 'unmount') {
+            return denied(`${c.op} lines are not available through a path-filtered export (they alias what is visible)`);
+          }
           paths.push(c.to.text);
         }
         break;
@@ -416,7 +435,15 @@ export class ExportPolicy implements MembranePolicy {
         return this.#at({ kind: 'namespace', base: under(place.base, paramsAs(Namespace_Sub$Params, params).prefix) });
       }
       if (methodId === (NsMethod.fork as number)) return this;
+      if (methodId === (NsMethod.resolve as number)) {
+        return this.#at({ kind: 'resolved', path: under(place.base, paramsAs(Namespace_Resolve$Params, params).path) });
+      }
       return this.#at({ kind: 'unknown' });
+    }
+    if (interfaceId === FILE_SERVER && place.kind === 'fileServer') {
+      // The root File of the tree `aname` names below the server's root.
+      const root = under(place.root, `/${paramsAs(FileServer_Attach$Params, params).aname}`);
+      return this.#at({ kind: 'file', root, path: root });
     }
     if (interfaceId === FILE && place.kind === 'file') {
       if (methodId === (FileMethod.walk as number)) {
@@ -436,6 +463,7 @@ export class ExportPolicy implements MembranePolicy {
    */
   #checkResults(interfaceId: bigint, methodId: number, results: Struct): MembranePolicy | NsError {
     const place = this.#place;
+    if (place.kind === 'resolved') return this.#placeResolved(place.path, results);
     if (place.kind !== 'file') return this;
     let reported: string;
     if ((interfaceId === FILE && methodId === (FileMethod.walk as number)) || (interfaceId === NS && methodId === (NsMethod.walk as number))) {
@@ -456,6 +484,25 @@ export class ExportPolicy implements MembranePolicy {
     const e = this.#allowed(real);
     if (e !== undefined) return e;
     return this.#at({ kind: 'file', root: place.root, path: real });
+  }
+
+  /**
+   * What resolve(path) returned: `rest` is what is left of `path` below the capability's
+   * own root (a view hands out a member confined to where it shows it), so a FileServer's
+   * tree, or a Namespace's root, lies at `path` minus `rest`. Anything else has no path.
+   */
+  #placeResolved(path: string, results: Struct): MembranePolicy {
+    const r = paramsAs(Namespace_Resolve$Results, results).result;
+    if (!r._isOk) return this.#at({ kind: 'unknown' });
+    const rest = r.ok.rest;
+    const restNames = rest === '' ? 0 : rest.split('/').filter((n) => n !== '').length;
+    const names = path === '/' ? [] : path.slice(1).split('/');
+    if (restNames > names.length) return this.#at({ kind: 'unknown' });
+    const root = `/${names.slice(0, names.length - restNames).join('/')}`;
+    if (rest !== '' && names.slice(names.length - restNames).join('/') !== cleanRel(rest)) return this.#at({ kind: 'unknown' });
+    if (r.ok.interfaceId === FILE_SERVER) return this.#at({ kind: 'fileServer', root });
+    if (r.ok.interfaceId === NS && rest === '') return this.#at({ kind: 'namespace', base: root });
+    return this.#at({ kind: 'unknown' });
   }
 
   #allowedUnder(base: string, p: string): NsError | undefined {

@@ -614,12 +614,12 @@ export class CapnsServer {
     const where = `${e.loc.file}:${e.loc.line}:${e.loc.column} export`;
     const profile = this.#profiles.get(e.profile);
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${where}: no profile '${e.profile}'`);
-    const exportName = `export:${formatAddress(e.listen)}`;
     // Each peer gets a namespace of its own: its own grants (listed and revocable as
-    // `profile@export:ADDR#peer#N`), its own budget of bindings.
+    // `profile@export:ADDRESS#peer#N`, ADDRESS as bound), its own budget of bindings.
+    let bound = formatAddress(e.listen);
     const namespaceFor = (peer: string): Namespace$Client => {
-      const holder = `${profile.name}@${exportName}#${peer}`;
-      return serveNamespace(grantedNamespace(profile, this.captable, holder, `${exportName}#${peer.split('.')[0]}`));
+      const holder = `${profile.name}@export:${bound}#${peer}`;
+      return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`));
     };
     const limits = rpcLimits(this.#manifest);
     let exp: Exporter;
@@ -653,6 +653,7 @@ export class CapnsServer {
       if (err instanceof NsError) throw new NsError(err.code, `${where}: ${err.message}`, { cause: err });
       throw err;
     }
+    bound = exp.address;
     const open: OpenListener = {
       key: this.#exportKey(e, index),
       served: { protocol: 'export', address: exp.address, profile: e.profile },

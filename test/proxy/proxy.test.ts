@@ -255,7 +255,7 @@ test('a peer that goes silent without closing is detected by the heartbeat', asy
   release(c); release(again);
 });
 
-test('path patterns follow into file trees: File walks are checked name by name; attach and .. are refused', async (t) => {
+test('path patterns follow into file trees: File walks are checked name by name, attach names too; .. is refused', async (t) => {
   const mem = new MemFileServer();
   const { root: r0 } = await mem.attach('');
   for (const name of ['secret', 'pub']) {
@@ -287,10 +287,21 @@ test('path patterns follow into file trees: File walks are checked name by name;
   await refusedWith(dir.create((p) => { p.name = 'secret'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise(), notExported);
   release(w.file);
   release(dir);
-  // A FileServer resolved through the export cannot be attached (its files' paths are unknown).
+  // A FileServer resolved through the export is placed where resolve found it: its tree
+  // below a filtered name cannot be attached, and its Files are judged as any others.
   const fs = resolvePipelined(ns, '/files', FileServer);
-  await refusedWith(fs.attach((p) => (p.aname = '')).promise(), /attach is not available/);
+  await refusedWith(fs.attach((p) => (p.aname = 'secret')).promise(), notExported);
+  const top = (await fs.attach((p) => (p.aname = '')).promise()).result;
+  assert.ok(top._isOk, top._isErr ? top.err.message : '');
+  await refusedWith(top.ok.root.walk((p) => p._initNames(1).set(0, 'secret')).promise(), notExported);
+  release(top.ok.root);
   release(fs);
+  // What resolve returns below a file tree's root has no place of its own to judge from.
+  const deep = resolvePipelined(ns, '/files/pub', FileServer);
+  const d = (await deep.attach((p) => (p.aname = '')).promise()).result;
+  assert.ok(d._isOk || d.err.code === Failure_Code.PERMISSION_DENIED);
+  if (d._isOk) release(d.ok.root);
+  release(deep);
 });
 
 test('nothing leaks: closing the import and the export frees every local object they held (view, Gate, grants, files)', async () => {
