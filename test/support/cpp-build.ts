@@ -46,7 +46,15 @@ export interface CppPeers {
   readonly clientOld: string;
   /** Benchmark client: `bench HOST:PORT SECONDS`, one JSON line. */
   readonly bench: string;
+  /**
+   * A client built from capns's own schema/ that attacks a view (authority.c++):
+   * `authority HOST:PORT TOKEN SCENARIO`, one JSON line.
+   */
+  readonly authority: string;
 }
+
+/** capns's own schemas the authority client is built from (namespace.capnp imports the others). */
+const CAPNS_SCHEMAS = ['common.capnp', 'fileserver.capnp', 'namespace.capnp'];
 
 const CXXFLAGS = ['-std=c++17', '-O2', '-DNDEBUG'];
 
@@ -89,6 +97,7 @@ function inputHash(root: string, versions: string): string {
     .map((f) => join(cppDir, f));
   files.push(join(root, 'test', 'fixtures', 'rpc', 'test.capnp'));
   files.push(join(root, 'test', 'fixtures', 'rpc', 'old', 'test.capnp'));
+  for (const f of CAPNS_SCHEMAS) files.push(join(root, 'schema', f));
   for (const f of files) {
     h.update(f.slice(root.length) + '\0');
     h.update(readFileSync(f));
@@ -104,6 +113,7 @@ function peersIn(dir: string): CppPeers {
     client: join(dir, 'client'),
     clientOld: join(dir, 'client-old'),
     bench: join(dir, 'bench'),
+    authority: join(dir, 'authority'),
   };
 }
 
@@ -172,6 +182,21 @@ async function buildInto(root: string, out: string): Promise<void> {
     }
   }
   await pool(links, Math.max(1, availableParallelism()));
+  // The authority client, from capns's own schemas.
+  const capnsDir = join(out, 'capns');
+  const schemaDir = join(root, 'schema');
+  mkdirSync(capnsDir, { recursive: true });
+  await run('capnp', ['compile', `-oc++:${capnsDir}`, `--src-prefix=${schemaDir}`, ...CAPNS_SCHEMAS.map((f) => join(schemaDir, f))]);
+  const capnsFlags = [...CXXFLAGS, `-I${capnsDir}`, ...pcFlags.filter((f) => !f.startsWith('-l'))];
+  const objects = [...CAPNS_SCHEMAS.map((f) => join(capnsDir, `${f}.o`)), join(capnsDir, 'authority.o')];
+  await pool(
+    [
+      ...CAPNS_SCHEMAS.map((f) => () => compile([...capnsFlags, '-c', join(capnsDir, `${f}.c++`), '-o', join(capnsDir, `${f}.o`)])),
+      () => compile([...capnsFlags, '-c', join(cppDir, 'authority.c++'), '-o', join(capnsDir, 'authority.o')]),
+    ],
+    Math.max(1, availableParallelism()),
+  );
+  await compile(['-o', join(out, 'authority'), ...objects, ...pcFlags.filter((f) => f.startsWith('-l') || f.startsWith('-L'))]);
   writeFileSync(join(out, 'ok'), new Date().toISOString() + '\n');
 }
 
@@ -291,6 +316,16 @@ export interface ScenarioResult {
   readonly scenario: string;
   readonly ok: boolean;
   readonly detail: string;
+}
+
+/** Runs the authority client (authority.c++) once: `scenario` against `address` with `token`. */
+export async function runCppAuthority(program: string, address: string, token: string, scenario: string, timeoutMs = 60_000): Promise<ScenarioResult> {
+  const { stdout } = await run(program, [address, token, scenario], { timeout: timeoutMs, maxBuffer: 1 << 20 }).catch(
+    (err: { stdout?: string; stderr?: string; message: string }) => {
+      throw new Error(`${program} failed: ${err.message}\nstdout:\n${err.stdout ?? ''}\nstderr:\n${err.stderr ?? ''}`);
+    },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ScenarioResult;
 }
 
 /**
