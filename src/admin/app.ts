@@ -3,7 +3,7 @@
  * by a function and never listening on its own: `capns serve` listens
  * (src/server/capns-server.ts), tests `listen()` on port 0 or `inject()`.
  *
- *   /api/v1/...   namespace, files, calls, capability table (Bearer token -> profile)
+ *   /api/v1/...   namespace, files, calls, capability table, exports (Bearer token -> profile)
  *   /metrics      Prometheus (admin profiles)
  *   /healthz /readyz /openapi.json /docs /     open
  */
@@ -16,6 +16,7 @@ import type { AdminDeps } from './deps.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { AdminMetrics } from './metrics.js';
 import { captableRoutes } from './routes/captable.js';
+import { exportRoutes } from './routes/exports.js';
 import { callRoutes } from './routes/call.js';
 import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
@@ -64,6 +65,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     fileRoutes(api, ctx);
     callRoutes(api, ctx);
     captableRoutes(api, ctx);
+    exportRoutes(api, ctx);
     webRoutes(api, ctx);
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });

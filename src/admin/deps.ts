@@ -2,7 +2,7 @@
  * What the admin app is given (STYLE.md section 2: instances arrive as options; admin
  * imports only types from the rest of the project, besides errors and reflection).
  */
-import type { CapabilityTable } from '../captable/capability-table.js';
+import type { CapabilityTable, ExportRegistry } from '../captable/capability-table.js';
 import type { CapnsClient } from '../client/capns-client.js';
 
 /** A profile as the HTTP app authenticates it. */
@@ -52,6 +52,8 @@ export interface AdminDeps {
     readonly fids: number;
   };
   readonly captable: Pick<CapabilityTable, 'list' | 'revoke' | 'revokeHolder' | 'methodStats'>;
+  /** The process's exports, for the admin routes. Absent: none are served. */
+  readonly exports?: ExportRegistry;
   /** Ready to serve (readiness probe). Default: always. */
   ready?(): boolean;
   /** Where the web page's files are (default: src/admin/web next to this module). */

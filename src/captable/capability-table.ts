@@ -17,10 +17,14 @@ import {
   CapTable as CapTableIface,
   type CapTable$Client,
   type CapTable$Server$Target,
+  type CapTable_Exports$Params,
+  type CapTable_Exports$Results,
   type CapTable_List$Params,
   type CapTable_List$Results,
   type CapTable_Revoke$Params,
   type CapTable_Revoke$Results,
+  type CapTable_RevokeExport$Params,
+  type CapTable_RevokeExport$Results,
   type CapTable_RevokeHolder$Params,
   type CapTable_RevokeHolder$Results,
 } from '../gen/captable.js';
@@ -266,8 +270,57 @@ export class CapabilityTable {
   }
 }
 
+/** An export as the administrator sees it (CapTable.exports). A plain value. */
+export interface ExportInfo {
+  /** As bound, e.g. "tcp!127.0.0.1!5821". */
+  readonly address: string;
+  readonly profile: string;
+  readonly root: string;
+  readonly readOnly: boolean;
+  readonly filtered: boolean;
+  /** Connections open now. */
+  readonly peers: number;
+  readonly revoked: boolean;
+}
+
+/** The exports of the process, for the administrator (the composition root implements it). */
+export interface ExportRegistry {
+  list(): ExportInfo[];
+  /** @throws NsError NS_ERR_NOT_FOUND when no export listens on `address`. */
+  revoke(address: string, reason: string): void;
+}
+
 class CapTableTarget implements CapTable$Server$Target {
-  constructor(readonly table: CapabilityTable) {}
+  constructor(
+    readonly table: CapabilityTable,
+    readonly exportRegistry: ExportRegistry | undefined,
+  ) {}
+
+  async exports(_params: CapTable_Exports$Params, results: CapTable_Exports$Results): Promise<void> {
+    const all = this.exportRegistry?.list() ?? [];
+    const list = results._initExports(all.length);
+    all.forEach((x, i) => {
+      const e = list.get(i);
+      e.address = x.address;
+      e.profile = x.profile;
+      e.root = x.root;
+      e.readOnly = x.readOnly;
+      e.filtered = x.filtered;
+      e.peers = x.peers;
+      e.revoked = x.revoked;
+    });
+  }
+
+  async revokeExport(params: CapTable_RevokeExport$Params, results: CapTable_RevokeExport$Results): Promise<void> {
+    const res = results._initResult();
+    try {
+      if (this.exportRegistry === undefined) throw new NsError('NS_ERR_NOT_FOUND', 'this process serves no exports');
+      this.exportRegistry.revoke(params.address, params.reason === '' ? 'revoked by an administrator' : params.reason);
+      res.ok = true;
+    } catch (e) {
+      setFailure(res._initErr(), e);
+    }
+  }
 
   async list(params: CapTable_List$Params, results: CapTable_List$Results): Promise<void> {
     const grants = this.table.list(params.holder);
@@ -298,7 +351,10 @@ class CapTableTarget implements CapTable$Server$Target {
   }
 }
 
-/** Serves `table` as the CapTable admin capability. The caller owns the client. */
-export function serveCapTable(table: CapabilityTable): CapTable$Client & Disposable {
-  return serve(CapTableIface, new CapTableTarget(table));
+/**
+ * Serves `table` as the CapTable admin capability, with the process's exports when given.
+ * The caller owns the client.
+ */
+export function serveCapTable(table: CapabilityTable, exports?: ExportRegistry): CapTable$Client & Disposable {
+  return serve(CapTableIface, new CapTableTarget(table, exports));
 }

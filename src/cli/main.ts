@@ -21,6 +21,7 @@ program
 (await import('./commands/call.js')).register(program);
 (await import('./commands/cat.js')).register(program);
 (await import('./commands/export.js')).register(program);
+(await import('./commands/exports.js')).register(program);
 (await import('./commands/import.js')).register(program);
 (await import('./commands/ls.js')).register(program);
 (await import('./commands/manifest.js')).register(program);

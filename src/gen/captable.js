@@ -2,6 +2,68 @@
 import * as $ from "capnp-es";
 import { Outcome } from "./common.js";
 export const _capnpFileId = 0xdfeae94c371109cbn;
+export class CapTable_Export extends $.Struct {
+    static _capnp = {
+        displayName: "Export",
+        id: "c26ff218aa6e5ef9",
+        size: new $.ObjectSize(8, 3),
+    };
+    /**
+  * as bound, e.g. "tcp!127.0.0.1!5821"
+  *
+  */
+    get address() {
+        return $.utils.getText(0, this);
+    }
+    set address(value) {
+        $.utils.setText(0, value, this);
+    }
+    get profile() {
+        return $.utils.getText(1, this);
+    }
+    set profile(value) {
+        $.utils.setText(1, value, this);
+    }
+    get root() {
+        return $.utils.getText(2, this);
+    }
+    set root(value) {
+        $.utils.setText(2, value, this);
+    }
+    get readOnly() {
+        return $.utils.getBit(0, this);
+    }
+    set readOnly(value) {
+        $.utils.setBit(0, value, this);
+    }
+    /**
+  * it has a filter (path patterns or method rules)
+  *
+  */
+    get filtered() {
+        return $.utils.getBit(1, this);
+    }
+    set filtered(value) {
+        $.utils.setBit(1, value, this);
+    }
+    /**
+  * connections open now
+  *
+  */
+    get peers() {
+        return $.utils.getUint32(4, this);
+    }
+    set peers(value) {
+        $.utils.setUint32(4, value, this);
+    }
+    get revoked() {
+        return $.utils.getBit(2, this);
+    }
+    set revoked(value) {
+        $.utils.setBit(2, value, this);
+    }
+    toString() { return "CapTable_Export_" + super.toString(); }
+}
 export class CapTable_Entry extends $.Struct {
     static _capnp = {
         displayName: "Entry",
@@ -186,6 +248,105 @@ export class CapTable_RevokeHolder$Results$Promise {
         return await this.pipeline.struct();
     }
 }
+export class CapTable_Exports$Params extends $.Struct {
+    static _capnp = {
+        displayName: "exports$Params",
+        id: "ade46ef7d394eca7",
+        size: new $.ObjectSize(0, 0),
+    };
+    toString() { return "CapTable_Exports$Params_" + super.toString(); }
+}
+export class CapTable_Exports$Results extends $.Struct {
+    static _capnp = {
+        displayName: "exports$Results",
+        id: "b19fbc91276e70f9",
+        size: new $.ObjectSize(0, 1),
+    };
+    static _Exports;
+    _adoptExports(value) {
+        $.utils.adopt(value, $.utils.getPointer(0, this));
+    }
+    _disownExports() {
+        return $.utils.disown(this.exports);
+    }
+    get exports() {
+        return $.utils.getList(0, CapTable_Exports$Results._Exports, this);
+    }
+    _hasExports() {
+        return !$.utils.isNull($.utils.getPointer(0, this));
+    }
+    _initExports(length) {
+        return $.utils.initList(0, CapTable_Exports$Results._Exports, length, this);
+    }
+    set exports(value) {
+        $.utils.copyFrom(value, $.utils.getPointer(0, this));
+    }
+    toString() { return "CapTable_Exports$Results_" + super.toString(); }
+}
+export class CapTable_Exports$Results$Promise {
+    pipeline;
+    constructor(pipeline) {
+        this.pipeline = pipeline;
+    }
+    async promise() {
+        return await this.pipeline.struct();
+    }
+}
+export class CapTable_RevokeExport$Params extends $.Struct {
+    static _capnp = {
+        displayName: "revokeExport$Params",
+        id: "a56caec08dc600c2",
+        size: new $.ObjectSize(0, 2),
+    };
+    get address() {
+        return $.utils.getText(0, this);
+    }
+    set address(value) {
+        $.utils.setText(0, value, this);
+    }
+    get reason() {
+        return $.utils.getText(1, this);
+    }
+    set reason(value) {
+        $.utils.setText(1, value, this);
+    }
+    toString() { return "CapTable_RevokeExport$Params_" + super.toString(); }
+}
+export class CapTable_RevokeExport$Results extends $.Struct {
+    static _capnp = {
+        displayName: "revokeExport$Results",
+        id: "b9d0f8f88470f14a",
+        size: new $.ObjectSize(0, 1),
+    };
+    _adoptResult(value) {
+        $.utils.adopt(value, $.utils.getPointer(0, this));
+    }
+    _disownResult() {
+        return $.utils.disown(this.result);
+    }
+    get result() {
+        return $.utils.getStruct(0, Outcome, this);
+    }
+    _hasResult() {
+        return !$.utils.isNull($.utils.getPointer(0, this));
+    }
+    _initResult() {
+        return $.utils.initStructAt(0, Outcome, this);
+    }
+    set result(value) {
+        $.utils.copyFrom(value, $.utils.getPointer(0, this));
+    }
+    toString() { return "CapTable_RevokeExport$Results_" + super.toString(); }
+}
+export class CapTable_RevokeExport$Results$Promise {
+    pipeline;
+    constructor(pipeline) {
+        this.pipeline = pipeline;
+    }
+    async promise() {
+        return await this.pipeline.struct();
+    }
+}
 export class CapTable$Client {
     client;
     static interfaceId = 0xb278e99f942a1329n;
@@ -216,6 +377,22 @@ export class CapTable$Client {
             methodId: 2,
             interfaceName: "captable.capnp:CapTable",
             methodName: "revokeHolder"
+        },
+        {
+            ParamsClass: CapTable_Exports$Params,
+            ResultsClass: CapTable_Exports$Results,
+            interfaceId: CapTable$Client.interfaceId,
+            methodId: 3,
+            interfaceName: "captable.capnp:CapTable",
+            methodName: "exports"
+        },
+        {
+            ParamsClass: CapTable_RevokeExport$Params,
+            ResultsClass: CapTable_RevokeExport$Results,
+            interfaceId: CapTable$Client.interfaceId,
+            methodId: 4,
+            interfaceName: "captable.capnp:CapTable",
+            methodName: "revokeExport"
         }
     ];
     /**
@@ -245,7 +422,9 @@ export class CapTable$Client {
         return new CapTable_Revoke$Results$Promise(pipeline);
     }
     /**
-  * Revoke every grant of one holder; returns how many were revoked.
+  * Revoke every grant of one holder; returns how many were revoked. `holder` may be a
+  * profile's prefix ("alice@": every connection of alice) or an export's
+  * ("alice@export:tcp!127.0.0.1!5821#": every peer of that export).
   *
   */
     revokeHolder(paramsFunc) {
@@ -255,6 +434,32 @@ export class CapTable$Client {
         });
         const pipeline = new $.Pipeline(CapTable_RevokeHolder$Results, answer);
         return new CapTable_RevokeHolder$Results$Promise(pipeline);
+    }
+    /**
+  * The exports this process serves (exportfs), in manifest order.
+  *
+  */
+    exports(paramsFunc) {
+        const answer = this.client.call({
+            method: CapTable$Client.methods[3],
+            paramsFunc: paramsFunc
+        });
+        const pipeline = new $.Pipeline(CapTable_Exports$Results, answer);
+        return new CapTable_Exports$Results$Promise(pipeline);
+    }
+    /**
+  * Revoke one export, named by the address it listens on: every capability it ever
+  * handed out, to every peer, fails `revoked` at once, and no peer gets in again until a
+  * reload opens it anew. `notFound` for an address no export listens on.
+  *
+  */
+    revokeExport(paramsFunc) {
+        const answer = this.client.call({
+            method: CapTable$Client.methods[4],
+            paramsFunc: paramsFunc
+        });
+        const pipeline = new $.Pipeline(CapTable_RevokeExport$Results, answer);
+        return new CapTable_RevokeExport$Results$Promise(pipeline);
     }
 }
 $.Registry.register(CapTable$Client.interfaceId, CapTable$Client);
@@ -273,6 +478,14 @@ export class CapTable$Server extends $.Server {
             {
                 ...CapTable$Client.methods[2],
                 impl: target.revokeHolder
+            },
+            {
+                ...CapTable$Client.methods[3],
+                impl: target.exports
+            },
+            {
+                ...CapTable$Client.methods[4],
+                impl: target.revokeExport
             }
         ]);
         this.target = target;
@@ -282,6 +495,7 @@ export class CapTable$Server extends $.Server {
     }
 }
 export class CapTable extends $.Interface {
+    static Export = CapTable_Export;
     static Entry = CapTable_Entry;
     static Client = CapTable$Client;
     static Server = CapTable$Server;
@@ -293,3 +507,4 @@ export class CapTable extends $.Interface {
     toString() { return "CapTable_" + super.toString(); }
 }
 CapTable_List$Results._Entries = $.CompositeList(CapTable_Entry);
+CapTable_Exports$Results._Exports = $.CompositeList(CapTable_Export);

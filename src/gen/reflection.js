@@ -566,6 +566,28 @@ const reflection = {
     }
    ]
   },
+  "0xa56caec08dc600c2": {
+   "name": "CapTable.revokeExport$Params",
+   "file": "captable.capnp",
+   "dataWords": 0,
+   "pointers": 2,
+   "fields": [
+    {
+     "name": "address",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "reason",
+     "offset": 1,
+     "type": {
+      "kind": "text"
+     }
+    }
+   ]
+  },
   "0xa61c0145083efedb": {
    "name": "Namespace.sub$Params",
    "file": "namespace.capnp",
@@ -702,6 +724,13 @@ const reflection = {
     }
    ]
   },
+  "0xade46ef7d394eca7": {
+   "name": "CapTable.exports$Params",
+   "file": "captable.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
+  },
   "0xaf594a6b58c23eb0": {
    "name": "Namespace.Entry",
    "file": "namespace.capnp",
@@ -774,6 +803,25 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xf632bf90fa7a8c06"
+     }
+    }
+   ]
+  },
+  "0xb19fbc91276e70f9": {
+   "name": "CapTable.exports$Results",
+   "file": "captable.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "exports",
+     "offset": 0,
+     "type": {
+      "kind": "list",
+      "element": {
+       "kind": "struct",
+       "id": "0xc26ff218aa6e5ef9"
+      }
      }
     }
    ]
@@ -895,6 +943,22 @@ const reflection = {
      "offset": 16,
      "type": {
       "kind": "bool"
+     }
+    }
+   ]
+  },
+  "0xb9d0f8f88470f14a": {
+   "name": "CapTable.revokeExport$Results",
+   "file": "captable.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xf632bf90fa7a8c06"
      }
     }
    ]
@@ -1024,6 +1088,63 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
+  "0xc26ff218aa6e5ef9": {
+   "name": "CapTable.Export",
+   "file": "captable.capnp",
+   "dataWords": 1,
+   "pointers": 3,
+   "fields": [
+    {
+     "name": "address",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "profile",
+     "offset": 1,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "root",
+     "offset": 2,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "readOnly",
+     "offset": 0,
+     "type": {
+      "kind": "bool"
+     }
+    },
+    {
+     "name": "filtered",
+     "offset": 1,
+     "type": {
+      "kind": "bool"
+     }
+    },
+    {
+     "name": "peers",
+     "offset": 1,
+     "type": {
+      "kind": "uint32"
+     }
+    },
+    {
+     "name": "revoked",
+     "offset": 2,
+     "type": {
+      "kind": "bool"
      }
     }
    ]
@@ -2038,6 +2159,18 @@ const reflection = {
      "id": 2,
      "params": "0x9efe78c8059d6aaa",
      "results": "0xabdb86de6bfe8e62"
+    },
+    {
+     "name": "exports",
+     "id": 3,
+     "params": "0xade46ef7d394eca7",
+     "results": "0xb19fbc91276e70f9"
+    },
+    {
+     "name": "revokeExport",
+     "id": 4,
+     "params": "0xa56caec08dc600c2",
+     "results": "0xb9d0f8f88470f14a"
     }
    ]
   },

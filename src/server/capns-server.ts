@@ -39,7 +39,7 @@ import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js'
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
-import { CapabilityTable, serveCapTable } from '../captable/capability-table.js';
+import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 
@@ -91,6 +91,8 @@ export interface CapnsServerOptions {
 
 /** An open listener, keyed by what identifies it in the manifest (for reload). */
 interface OpenListener {
+  /** For an export: what the administrator sees of it, and its revocation. */
+  readonly export?: { readonly info: () => ExportInfo; readonly revoke: (reason: string) => void };
   readonly key: string;
   readonly served: ServedAddress;
   /** Connections open now (for metrics); undefined where the listener cannot tell. */
@@ -131,7 +133,7 @@ export interface ReloadReport {
 }
 
 /** The running process. Built by `startCapnsServer`. */
-export class CapnsServer {
+export class CapnsServer implements ExportRegistry {
   readonly captable = new CapabilityTable();
   #manifest: Manifest;
   readonly #log: Logger;
@@ -164,6 +166,25 @@ export class CapnsServer {
       fids += l.fids?.() ?? 0;
     }
     return { listeners, fids };
+  }
+
+  /** The exports served now (CapTable.exports, GET /api/v1/exports). */
+  list(): ExportInfo[] {
+    return [...this.#listeners.values()].flatMap((l) => (l.export === undefined ? [] : [l.export.info()]));
+  }
+
+  /**
+   * Revokes the export listening on `address` (CapTable.revokeExport, `capns exports
+   * revoke`): everything it handed out fails `revoked`, and no peer gets in until a
+   * reload opens it anew. @throws NsError NS_ERR_NOT_FOUND.
+   */
+  revoke(address: string, reason: string): void {
+    const l = [...this.#listeners.values()].find((x) => x.export !== undefined && x.served.address === address);
+    if (l?.export === undefined) {
+      throw new NsError('NS_ERR_NOT_FOUND', `no export listens on ${address} (exports: ${this.list().map((e) => e.address).join(', ') || 'none'})`);
+    }
+    l.export.revoke(reason);
+    this.#log.warn({ export: address, reason }, 'export revoked');
   }
 
   /** Where the process listens, in manifest order. */
@@ -343,7 +364,7 @@ export class CapnsServer {
         return { client, interfaceId: Clock.Client.interfaceId, close: () => client.close() };
       }
       case 'captable': {
-        const client = serveCapTable(this.captable).client;
+        const client = serveCapTable(this.captable, this).client;
         return { client, interfaceId: CapTable.Client.interfaceId, close: () => client.close() };
       }
       case 'import': {
@@ -567,6 +588,7 @@ export class CapnsServer {
       },
       sessionCount: () => sessions.size,
       captable: this.captable,
+      exports: this,
       stats: () => this.stats(),
     });
     const closeSessions = async (): Promise<void> => {
@@ -623,9 +645,10 @@ export class CapnsServer {
     };
     const limits = rpcLimits(this.#manifest);
     let exp: Exporter;
+    let filter: ExportFilter | undefined;
     try {
       // The caller's filter for this export (capns export --filter) wins over the manifest's.
-      let filter = this.#exportFilters.get(index);
+      filter = this.#exportFilters.get(index);
       if (filter === undefined && e.filter !== undefined) {
         let text: string;
         try {
@@ -657,6 +680,18 @@ export class CapnsServer {
     const open: OpenListener = {
       key: this.#exportKey(e, index),
       served: { protocol: 'export', address: exp.address, profile: e.profile },
+      export: {
+        info: () => ({
+          address: exp.address,
+          profile: e.profile,
+          root: e.root,
+          readOnly: e.readOnly,
+          filtered: filter !== undefined && filter.include.length + filter.exclude.length + filter.rules.length > 0,
+          peers: exp.connections,
+          revoked: exp.revoked,
+        }),
+        revoke: (reason) => exp.revoke(reason),
+      },
       close: () => exp.close(),
       destroy: () => exp.destroy(),
     };
