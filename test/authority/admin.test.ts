@@ -56,7 +56,7 @@ async function peerWithFile(address: string) {
   release(gate);
   assert.ok(a._isOk, a._isErr ? a.err.message : '');
   const r = (await a.ok.ns.resolve((p) => (p.path = '/')).promise()).result;
-  const fs = new FileServer.Client($.utils.getInterfaceClientOrNull(r.ok.cap)!);
+  const fs = new FileServer.Client($.utils.getInterfaceClientOrNull(r.ok.cap));
   const root = (await fs.attach((p) => (p.aname = '')).promise()).result.ok.root;
   const made = (await root.create((p) => { p.name = 'f'; p.perm = 0o644; p._initMode().access = OpenMode_Access.READ_WRITE; }).promise()).result;
   assert.ok(made._isOk);
