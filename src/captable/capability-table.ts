@@ -233,10 +233,13 @@ export class CapabilityTable {
   }
 
   /**
-   * Revokes every grant of one holder (a holder name, or a `profile@` prefix for every
-   * holder of a profile); returns how many. Costs what that holder holds.
+   * Revokes every grant of one holder (a holder name, or a prefix ending in `@` for every
+   * holder of a profile); returns how many ("" revokes nothing). Costs what that holder
+   * holds.
    */
   revokeHolder(holder: string): number {
+    // "" lists every holder, but revokes none: emptying the table takes naming what goes.
+    if (holder === '') return 0;
     let n = 0;
     for (const g of this.#matching(holder)) {
       if (!g.revoked) {
