@@ -773,7 +773,8 @@ export class RpcConnection {
   /** A received frame as a capnp-es message, its traversal limit set from ours. */
   #message(f: Frame): $.Message {
     const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
-    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
+    // capnp-es keeps the limit in bytes (a pointer read costs 8): ours is in words, as C++'s.
+    msg._capnp.traversalLimit = this.limits.traversalLimitWords * 8;
     return msg;
   }
 

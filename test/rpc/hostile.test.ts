@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as $ from 'capnp-es';
-import { Counter, Test, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
+import { Counter, Test, Test_DescribeEvolving$Params, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
 import net from 'node:net';
 import { FrameReader, connect, release, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
@@ -305,4 +305,36 @@ test('releaseParamCaps=false keeps the exported params capability until the peer
   conn.destroy();
   assert.equal(local.liveCounters, 0, 'released at disconnect');
   release(remote);
+});
+
+test('hostile: a list of 2^29-1 zero-sized elements in params costs a traversal-limit exception, not the heap (capnp-es patch)', async (t) => {
+  const s = await setup(t);
+  const p = await bootstrapped(s.listener.address);
+  p.sendMsg((m) => {
+    const c = m._initCall();
+    c.questionId = 1;
+    c.interfaceId = TEST_ID;
+    c.methodId = 16; // describeEvolving(value :Evolving): the server spreads value.e
+    c._initTarget().importedCap = 0;
+    const content = c._initParams().content;
+    $.utils.initStruct(Test_DescribeEvolving$Params._capnp.size, content);
+    const ev = new Test_DescribeEvolving$Params(content.segment, content.byteOffset)._initValue();
+    // ev.e (pointer 2): a composite list whose tag claims 2^29-1 elements of no size.
+    const seg = ev.segment;
+    const at = $.utils.getPointerSection(ev).byteOffset + 2 * 8;
+    const tag = seg.allocate(8);
+    seg.setUint32(at, 1 | (((tag.byteOffset - at - 8) / 8) << 2));
+    seg.setUint32(at + 4, 7);
+    seg.setUint32(tag.byteOffset, ((2 ** 29 - 1) << 2) >>> 0);
+    seg.setUint32(tag.byteOffset + 4, 0);
+  });
+  const r = await p.next(10_000);
+  assert.equal(r?.which(), RpcMessage.RETURN);
+  assert.equal(r.return.which(), 1, 'an exception');
+  assert.match(r.return.exception.reason, /amplified or oversized list/);
+  p.sendMsg((m) => { m._initFinish().questionId = 1; });
+  p.sendMsg((m) => echoCall(m, 2, 'still here'));
+  assert.equal((await p.next())?.which(), RpcMessage.RETURN);
+  p.close();
+  await stillServes(s.listener.address);
 });
