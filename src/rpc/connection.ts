@@ -85,6 +85,12 @@ export interface ConnectionOptions {
   /** A name for traces. */
   name?: string | undefined;
   /**
+   * The peer must authenticate (a listener whose bootstrap is a gate): until
+   * `authenticated()` is called, frames are limited to `maxPreAuthMessageBytes` and the
+   * connection is aborted after `handshakeTimeoutMs`. Default false: trusted from the start.
+   */
+  requireAuthentication?: boolean | undefined;
+  /**
    * For a socket made with `onread` (net.connect): the connection then chooses where each
    * read lands (FrameReader.readTarget) and is told of it here, instead of listening for
    * 'data'. Pausing and resuming the socket work as usual.
@@ -176,6 +182,17 @@ export function releaseResults(results: Struct): void {
   }
   arena.buffers = buffers.map(() => RELEASED);
   recycleSegments(buffers);
+}
+
+/** Closes every capability in a cap table and empties it (the table owned them). */
+function closeCaps(table: Array<Client | null>): void {
+  for (const c of table.splice(0)) {
+    try {
+      c?.close();
+    } catch {
+      // Foreign clients may throw from close(); ours never do.
+    }
+  }
 }
 
 function opsKey(ops: readonly PipelineOp[]): string {
@@ -310,6 +327,11 @@ class AnswerEntry implements CallOptions {
   /** takeFromOtherQuestion moved the results to one of our questions: do not close them. */
   transferred = false;
   paramMsg: $.Message | null = null;
+  /**
+   * The params' capabilities once the params message itself is let go (at Return: the
+   * method is done with it, C++ releaseParams), released at Finish as before.
+   */
+  paramCaps: Array<Client | null> | null = null;
   resultMsg: $.Message | null = null;
   resultExports: number[] = [];
   #ac: AbortController | null = null;
@@ -412,10 +434,38 @@ export class RpcConnection {
   #drainWaiters: Array<() => void> = [];
   #closedWaiters: Array<() => void> = [];
 
+  /** What the framer enforces; its size limit rises when the peer authenticates. */
+  readonly #frameLimits: { maxMessageBytes: number; maxSegments: number; maxMessageBytesName?: string };
+  #authenticated = true;
+  #handshakeTimer: NodeJS.Timeout | null = null;
+  #idleTimer: NodeJS.Timeout | null = null;
+  /** When the tables last went empty (performance.now()); -1 while anything is pending. */
+  #idleSince = -1;
+  /** Pooled results messages whose bytes the socket still holds: pooled once written. */
+  #poolAfterWrite: $.Message[] = [];
+
   constructor(stream: Duplex, opts: ConnectionOptions = {}) {
     this.limits = resolveLimits(opts.limits);
     this.#stream = stream;
-    this.#reader = new FrameReader(this.limits);
+    this.#frameLimits = { maxMessageBytes: this.limits.maxMessageBytes, maxSegments: this.limits.maxSegments };
+    if (opts.requireAuthentication === true) {
+      this.#authenticated = false;
+      this.#frameLimits.maxMessageBytes = Math.min(this.limits.maxPreAuthMessageBytes, this.limits.maxMessageBytes);
+      this.#frameLimits.maxMessageBytesName = 'maxPreAuthMessageBytes: the peer has not authenticated';
+      const ms = this.limits.handshakeTimeoutMs;
+      if (ms > 0) {
+        this.#handshakeTimer = setTimeout(() => {
+          this.#handshakeTimer = null;
+          if (!this.#authenticated) this.#abort(new ProtocolError(`not authenticated within ${ms} ms (handshakeTimeoutMs)`));
+        }, ms);
+        this.#handshakeTimer.unref();
+      }
+    }
+    if (this.limits.idleTimeoutMs > 0) {
+      this.#idleSince = performance.now();
+      this.#armIdle(this.limits.idleTimeoutMs);
+    }
+    this.#reader = new FrameReader(this.#frameLimits);
     this.#trace = opts.trace === undefined ? makeTracer() : opts.trace;
     this.#name = opts.name ?? 'conn';
     this.#bootstrapFactory = opts.bootstrap;
@@ -453,6 +503,26 @@ export class RpcConnection {
     const c = new Iface.Client(client) as C & Disposable;
     (c as { [Symbol.dispose]: () => void })[Symbol.dispose] = () => client.close();
     return c;
+  }
+
+  /**
+   * The peer has authenticated (called by a gate on success): frames up to
+   * maxMessageBytes are accepted from now on, and the handshake deadline is off.
+   * Idempotent; a connection that did not require authentication is authenticated from
+   * the start.
+   */
+  authenticated(): void {
+    if (this.#authenticated) return;
+    this.#authenticated = true;
+    this.#frameLimits.maxMessageBytes = this.limits.maxMessageBytes;
+    delete this.#frameLimits.maxMessageBytesName;
+    if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
+  }
+
+  /** Whether the peer has authenticated (always true without requireAuthentication). */
+  get isAuthenticated(): boolean {
+    return this.#authenticated;
   }
 
   /** Table sizes, for leak checks. */
@@ -604,6 +674,16 @@ export class RpcConnection {
     }
     this.#chunks = [];
     let ok = true;
+    // Results dropped at their Return (noFinishNeeded) go back to the pool once the socket
+    // has taken this batch, which may point into them.
+    let written: ((err?: Error | null) => void) | undefined;
+    if (this.#poolAfterWrite.length > 0) {
+      const msgs = this.#poolAfterWrite;
+      this.#poolAfterWrite = [];
+      written = (err) => {
+        if (err === undefined || err === null) for (const m of msgs) this.#pool.put(m);
+      };
+    }
     try {
       let from = 0;
       const ahead = headerAhead(this.#writerId);
@@ -618,10 +698,12 @@ export class RpcConnection {
         ok = this.#stream.write(chunks[0]!);
         from = 1;
       }
-      if (chunks.length - from === 1) ok = this.#stream.write(chunks[from]!);
+      const last = chunks.length - 1;
+      if (last === from) ok = this.#stream.write(chunks[from]!, written);
       else {
         this.#stream.cork();
-        for (let i = from; i < chunks.length; i++) ok = this.#stream.write(chunks[i]!);
+        for (let i = from; i < last; i++) ok = this.#stream.write(chunks[i]!);
+        ok = this.#stream.write(chunks[last]!, written);
         this.#stream.uncork();
       }
     } catch (e) {
@@ -785,9 +867,21 @@ export class RpcConnection {
 
   #onCall(m: Extract<Decoded, { which: Tag.Call }>, msg: $.Message): void {
     if (this.#answers.has(m.questionId)) throw new ProtocolError(`Call reuses question id ${m.questionId} still in use`);
+    if (this.#answers.size >= this.limits.maxAnswers) {
+      // The peer holds all the answers it may (calls in flight and answers it never
+      // finished): refuse this one without keeping anything of it. Its capabilities are
+      // imported and released at once (the peer's accounting), and the Return says no
+      // Finish is needed; a Finish that comes anyway is ignored, like any for an unknown id.
+      for (const d of m.caps) this.#importCap(d)?.close();
+      const reason = `too many answers held by the peer (maxAnswers ${this.limits.maxAnswers}): finish some calls`;
+      this.#env.returnOther(m.questionId, RetTag.Exception, { type: typeToWire('overloaded'), reason }, 0, true);
+      this.#sendEnv(null);
+      return;
+    }
     const entry = new AnswerEntry(m.questionId);
     entry.pool = this.#pool;
     this.#answers.set(m.questionId, entry);
+    if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     this.#updateReading();
     // Import the params' capabilities first: even a call we refuse must account for them
@@ -868,6 +962,7 @@ export class RpcConnection {
     if (this.#answers.has(questionId)) throw new ProtocolError(`Bootstrap reuses question id ${questionId}`);
     const entry = new AnswerEntry(questionId);
     this.#answers.set(questionId, entry);
+    if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     if (this.#bootstrap === null && this.#bootstrapFactory !== undefined) {
       try {
@@ -938,15 +1033,19 @@ export class RpcConnection {
     }
     entry.resultExports = exportsOut;
     entry.returned = true;
+    // Results without capabilities leave nothing to pipeline on or release: the answer is
+    // dropped now and the Return says so (rpc.capnp noFinishNeeded, as C++ 1.0 does). A
+    // bootstrap's answer (a capability) always waits for its Finish.
+    const noFinish = !isCapRoot && caps.length === 0;
     if (isCapRoot) {
       this.#env.returnResults(entry.id, false, caps, true);
       this.#sendEnv(null);
     } else {
       const seg = msg.getSegment(0);
-      this.#env.returnResults(entry.id, true, caps);
+      this.#env.returnResults(entry.id, true, caps, false, noFinish);
       this.#sendEnv(new Uint8Array(seg.buffer, 0, seg.byteLength));
     }
-    this.#answerDone(entry);
+    this.#answerDone(entry, noFinish);
   }
 
   #returnException(entry: AnswerEntry, err: RpcError): void {
@@ -962,29 +1061,58 @@ export class RpcConnection {
     this.#answerDone(entry);
   }
 
-  /** A Return went out for `entry`. */
-  #answerDone(entry: AnswerEntry): void {
+  /**
+   * A Return went out for `entry`. `noFinish`: it said noFinishNeeded, so the answer is
+   * dropped now; otherwise it waits for the peer's Finish holding only what a Finish or a
+   * pipelined call needs: the params message is let go (C++ releaseParams), its
+   * capabilities kept until the Finish as before.
+   */
+  #answerDone(entry: AnswerEntry, noFinish = false): void {
     this.#answersPending--;
     this.#updateReading();
-    if (entry.finished) this.#dropAnswer(entry);
+    if (noFinish && !entry.finished) {
+      entry.finished = true;
+      this.#dropAnswer(entry, true);
+    } else if (entry.finished) {
+      this.#dropAnswer(entry);
+    } else if (entry.paramMsg !== null && entry.paramMsg !== entry.resultMsg) {
+      // The table stays the message's (results read from the params would still find
+      // their capabilities there); it is emptied when the answer is dropped.
+      entry.paramCaps = entry.paramMsg._capnp.capTable ?? null;
+      entry.paramMsg = null;
+    }
     this.#wakeDrain();
   }
 
-  #dropAnswer(entry: AnswerEntry): void {
+  /**
+   * Removes a returned answer. `atReturn`: its Return is still in the write batch (it may
+   * point into the results' memory), so a pooled results message goes back to the pool
+   * only once the socket has taken those bytes.
+   */
+  #dropAnswer(entry: AnswerEntry, atReturn = false): void {
     this.#answers.delete(entry.id);
+    if (this.#idleTimer !== null) this.#busyChanged();
     if (entry.paramMsg !== null) closeCapTable(entry.paramMsg);
+    if (entry.paramCaps !== null) closeCaps(entry.paramCaps);
     if (entry.resultMsg !== null && !entry.transferred) {
       closeCapTable(entry.resultMsg);
-      // Nobody else can reach these results now (Return sent, Finish received).
-      this.#pool.put(entry.resultMsg);
+      // Nobody else can reach these results now (Return sent, and Finish received or not
+      // needed).
+      if (atReturn) this.#poolAfterWrite.push(entry.resultMsg);
+      else this.#pool.put(entry.resultMsg);
     }
     entry.paramMsg = null;
+    entry.paramCaps = null;
     entry.resultMsg = null;
   }
 
   #onFinish(questionId: number, releaseResultCaps: boolean): void {
     const entry = this.#answers.get(questionId);
-    if (entry === undefined || entry.finished) throw new ProtocolError(`Finish for unknown question ${questionId}`);
+    // rpc.capnp Return.noFinishNeeded: "The caller may still send a Finish message if it
+    // wants, which will be silently ignored by the callee". A peer that predates the hint
+    // (C++ 0.9) always sends one. As C++ does, any Finish for an id not in the table is
+    // ignored: telling them apart would mean remembering every id dropped at its Return.
+    if (entry === undefined || entry.finished) return;
     entry.finished = true;
     if (releaseResultCaps) {
       for (const id of entry.resultExports) this.#releaseExport(id, 1);
@@ -1049,8 +1177,11 @@ export class RpcConnection {
     }
     if (q.closed !== null) for (const ops of q.closed) q.result.pipelineClose(ops);
     q.closed = null;
-    this.#env.finish(q.id, false);
-    this.#sendEnv(null);
+    // noFinishNeeded: the peer dropped its answer already (results without capabilities).
+    if (!m.noFinishNeeded) {
+      this.#env.finish(q.id, false);
+      this.#sendEnv(null);
+    }
     q.finishSent = true;
     this.#freeQuestion(q);
   }
@@ -1194,6 +1325,7 @@ export class RpcConnection {
     const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
     const q = new Question(this, id);
     this.#questions.set(id, q);
+    if (this.#idleTimer !== null) this.#busyChanged();
     if (this.#readPaused) this.#updateReading();
     return q;
   }
@@ -1202,6 +1334,7 @@ export class RpcConnection {
     if (this.#questions.get(q.id) === q && q.returned && q.finishSent) {
       this.#questions.delete(q.id);
       this.#freeQuestionIds.push(q.id);
+      if (this.#idleTimer !== null) this.#busyChanged();
       if (this.#questions.size === 0) this.#updateReading();
       this.#wakeDrain();
     }
@@ -1442,6 +1575,40 @@ export class RpcConnection {
     t?.close();
   }
 
+  // ---- idleness ------------------------------------------------------------------------
+
+  /**
+   * The tables changed size: note when the connection went quiet (no question awaiting a
+   * Return, no answer awaiting a Finish) or stopped being so. Only when an idle timeout
+   * is set; one clock read per transition, none per message.
+   */
+  #busyChanged(): void {
+    if (this.#idleTimer === null) return;
+    if (this.#questions.size === 0 && this.#answers.size === 0) {
+      if (this.#idleSince < 0) this.#idleSince = performance.now();
+    } else {
+      this.#idleSince = -1;
+    }
+  }
+
+  /**
+   * One timer per connection, re-armed when it fires (not per call): it aborts the
+   * connection once it has been quiet for idleTimeoutMs, else waits for the rest of it.
+   */
+  #armIdle(delay: number): void {
+    this.#idleTimer = setTimeout(() => {
+      if (this.#closed) return;
+      const ms = this.limits.idleTimeoutMs;
+      const quietFor = this.#idleSince < 0 ? 0 : performance.now() - this.#idleSince;
+      if (this.#idleSince >= 0 && quietFor >= ms) {
+        this.#abort(new ProtocolError(`idle for ${Math.round(quietFor)} ms (idleTimeoutMs ${ms})`));
+        return;
+      }
+      this.#armIdle(Math.max(1, ms - quietFor));
+    }, delay);
+    this.#idleTimer.unref();
+  }
+
   // ---- ending --------------------------------------------------------------------------
 
   #wakeDrain(): void {
@@ -1484,6 +1651,10 @@ export class RpcConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#error = err;
+    if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#handshakeTimer = null;
+    this.#poolAfterWrite = [];
     const questions = [...this.#questions.values()];
     const answers = [...this.#answers.values()];
     const exports = [...this.#exports.values()];
@@ -1515,6 +1686,7 @@ export class RpcConnection {
       a.abort();
       a.finished = true;
       if (a.paramMsg !== null) closeCapTable(a.paramMsg);
+      if (a.paramCaps !== null) closeCaps(a.paramCaps);
       if (a.resultMsg !== null && !a.transferred) closeCapTable(a.resultMsg);
     }
     for (const e of exports) {
