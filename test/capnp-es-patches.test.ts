@@ -95,6 +95,56 @@ test('a composite list whose elements do not fit in the words it claims is refus
   assert.throws(() => m.getRoot(Evolving).e.length, /do not fit in the 1 words/);
 });
 
+test('copying a message (setRoot) reads its lists as any reader does: zero-sized structs are charged, not looped over for free', () => {
+  // 100k elements against a 10k-word limit (2^29 of them looped for seconds unpatched).
+  const src = evolvingWithList(LIST, COMPOSITE | (0 << 3), [(100_000 << 2) >>> 0, 0]);
+  src._capnp.traversalLimit = 10_000 * 8;
+  assert.throws(() => new $.Message().setRoot(src.getRoot(Evolving)), /amplified or oversized list/);
+});
+
+test('copying a message charges what it reads: many pointers to one text are not copied for free', () => {
+  // e: a List(Text) of 512 pointers, every one to the same 64 KiB text (32 MiB copied
+  // unpatched), against a limit of 1 Mi words (8 MiB).
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  const seg = m.getSegment(0);
+  const list = seg.allocate(512 * 8);
+  const text = seg.allocate(64 * 1024);
+  new Uint8Array(seg.buffer, text.byteOffset, 64 * 1024 - 1).fill(0x61);
+  for (let i = 0; i < 512; i++) {
+    const at = list.byteOffset + i * 8;
+    seg.setUint32(at, 1 | (((text.byteOffset - at - 8) / 8) << 2));
+    seg.setUint32(at + 4, 2 | ((64 * 1024) << 3));
+  }
+  const at = $.utils.getPointerSection(ev).byteOffset + 2 * 8;
+  seg.setUint32(at, 1 | (((list.byteOffset - at - 8) / 8) << 2));
+  seg.setUint32(at + 4, 6 | (512 << 3));
+  const src = new $.Message(m.toArrayBuffer(), false);
+  src._capnp.traversalLimit = 1024 * 1024 * 8; // capnp-es counts bytes
+  assert.throws(() => new $.Message().setRoot(src.getRoot(Evolving)), /Traversal limit exceeded reading a list/);
+});
+
+test('a single-segment message grows its buffer geometrically: 4000 texts of 1 KiB take a few reallocations, not one per 4 KiB', () => {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  const texts = ev._initE(4000);
+  const seg = m.getSegment(0);
+  let buffer = seg.buffer;
+  let reallocations = 0;
+  const kib = 'k'.repeat(1023);
+  for (let i = 0; i < 4000; i++) {
+    texts.set(i, kib);
+    if (seg.buffer !== buffer) {
+      buffer = seg.buffer;
+      reallocations++;
+    }
+  }
+  // Growing by what was asked (4 KiB at a time) reallocated and copied the whole message
+  // about 1000 times: the square of its size.
+  assert.ok(reallocations <= 12, `${reallocations} reallocations`);
+  assert.equal(new $.Message(m.toArrayBuffer(), false).getRoot(Evolving).e.get(3999), kib);
+});
+
 test('a list is charged once per read, however often a loop asks its length', () => {
   const m = new $.Message();
   const ev = m.initRoot(Evolving);

@@ -48,6 +48,7 @@ import { headerAhead, newWriterId } from '../early-header.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
 import { type Frame, FrameReader, SCRATCH_BYTES, recycleSegments } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
+import { asStruct, fitsAsIs } from './read-struct.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
 import {
   type CapDesc,
@@ -184,6 +185,25 @@ export function releaseResults(results: Struct): void {
   recycleSegments(buffers);
 }
 
+/**
+ * A copy of `src` as the root of a new message: how params and results that arrived on
+ * another connection are forwarded. The copy reads its source, charged to the source's
+ * traversal limit like any read (capnp-es patch), and that limit is first lowered to 4x
+ * the source message's own size plus 8 KiB: pointers aliasing one large object (4096
+ * pointers to one 64 KiB text in a 64 KiB message) cannot make the copy much larger than
+ * what was received. Throws what capnp-es throws for a malformed source.
+ */
+function copyRoot(src: Struct): $.Message {
+  const m = src.segment.message;
+  let bytes = 0;
+  for (const seg of m._capnp.segments) bytes += seg?.byteLength ?? 0;
+  const budget = 4 * bytes + 8192;
+  if (m._capnp.traversalLimit > budget) m._capnp.traversalLimit = budget;
+  const copy = new $.Message();
+  copy.setRoot(src);
+  return copy;
+}
+
 /** Closes every capability in a cap table and empties it (the table owned them). */
 function closeCaps(table: Array<Client | null>): void {
   for (const c of table.splice(0)) {
@@ -295,6 +315,8 @@ class Question implements Answer<Struct> {
   paramExports: number[] = [];
   signal: AbortSignal | null = null;
   onAbort: (() => void) | null = null;
+  /** The results' struct class, when the call knows it (for reading an older callee's). */
+  resultsClass: $.StructCtor<Struct> | null = null;
 
   constructor(
     readonly conn: RpcConnection,
@@ -1010,9 +1032,9 @@ export class RpcConnection {
     const isCapRoot = results.byteOffset === 0 && msg._capnp.segments.length === 1 && (msg.getSegment(0).getUint32(0) & 3) === 3;
     if (!isCapRoot && !(msg._capnp.arena.kind === SINGLE_SEGMENT && msg._capnp.segments.length === 1 && results.segment.id === 0 && results.byteOffset === 0)) {
       // Not a root we built (e.g. results forwarded from another connection): copy.
-      const copy = new $.Message();
+      let copy: $.Message;
       try {
-        copy.setRoot(results);
+        copy = copyRoot(results);
       } catch (e) {
         this.#returnException(entry, toRpcError(e));
         return;
@@ -1149,6 +1171,15 @@ export class RpcConnection {
         const caps = m.caps.map((d) => this.#importCap(d));
         msg._capnp.capTable = caps;
         const results = this.#contentStruct(msg, m.content);
+        const rc = q.resultsClass;
+        if (rc !== null && !fitsAsIs(results.segment, results.byteOffset, rc._capnp.size)) {
+          // Results of an older callee (a smaller struct) read absent fields as defaults.
+          try {
+            asStruct(rc, new rc(results.segment, results.byteOffset, this.limits.nestingLimit));
+          } catch {
+            // Not a struct: reading the results fails with capnp-es's own error.
+          }
+        }
         if (q.pipelined !== null) this.#embargoResults(q, results);
         q.result.bind(new ResultAnswer(results));
         break;
@@ -1367,8 +1398,7 @@ export class RpcConnection {
         const p = call.params;
         msg = p.segment.message;
         if (!(msg._capnp.arena.kind === SINGLE_SEGMENT && msg._capnp.segments.length === 1 && p.segment.id === 0 && p.byteOffset === 0)) {
-          msg = new $.Message();
-          msg.setRoot(p);
+          msg = copyRoot(p);
         }
       } else {
         msg = this.#pool.get();
@@ -1389,6 +1419,8 @@ export class RpcConnection {
       return new BrokenAnswer(toRpcError(e));
     }
     q.paramExports = exportsOut;
+    const rc = call.method.ResultsClass;
+    if (rc._capnp.size.dataByteLength > 0 || rc._capnp.size.pointerLength > 0) q.resultsClass = rc;
     const opts = callOptions(call);
     const signal = opts?.signal;
     if (signal !== undefined) {

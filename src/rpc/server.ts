@@ -26,6 +26,7 @@ import {
   type CallOptions,
 } from './cap.js';
 import { RpcError, toRpcError } from './failure.js';
+import { asStruct } from './read-struct.js';
 
 /** What a server method receives as its third argument. */
 export interface CallContext {
@@ -149,7 +150,8 @@ export class LocalHook extends RefHook {
       let params: Struct;
       if ($.isDataCall(call)) {
         const src = call.params;
-        params = new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit);
+        // An older caller's smaller params read their absent fields as defaults.
+        params = asStruct(m.ParamsClass, new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit));
       } else {
         const pm = newMessage();
         params = pm.initRoot(m.ParamsClass);

@@ -346,3 +346,46 @@ test('hostile: a list of 2^29-1 zero-sized elements in params costs a traversal-
   p.close();
   await stillServes(s.listener.address);
 });
+
+test('schema evolution: results from an older callee (a smaller struct) read absent fields as defaults', async (t) => {
+  const raw = await rawReturningServer(false); // answers every call with an empty struct
+  t.after(raw.close);
+  const conn = await connect(raw.address);
+  t.after(() => conn.destroy());
+  const remote = conn.bootstrap(Test);
+  const r = await remote.add((p) => { p.a = 1n; p.b = 2n; }).promise();
+  assert.equal(r.sum, 0n);
+  const e = await remote.echo((p) => { p.text = 'x'; }).promise();
+  assert.equal(e.text, '');
+  release(remote);
+});
+
+test('schema evolution: a served method reads the params of an older caller (a smaller struct, or none) as defaults', async (t) => {
+  const s = await setup(t);
+  const p = await bootstrapped(s.listener.address);
+  const add = (qid: number, data: number, ptrs: number): void =>
+    p.sendMsg((m) => {
+      const c = m._initCall();
+      c.questionId = qid;
+      c.interfaceId = TEST_ID;
+      c.methodId = 1; // add(a :Int64, b :Int64) -> (sum :Int64)
+      c._initTarget().importedCap = 0;
+      const content = c._initParams().content;
+      if (data >= 0) {
+        $.utils.initStruct(new $.ObjectSize(data, ptrs), content);
+        if (data >= 8) new DataView(content.segment.buffer).setBigInt64($.utils.getContent(content).byteOffset, 40n, true);
+      }
+    });
+  add(1, 8, 0); // only `a` (as an older schema with one field would write it)
+  add(2, 0, 0); // an empty struct
+  add(3, -1, 0); // no params at all (a null pointer)
+  const sums = new Map<number, bigint>();
+  for (let i = 0; i < 3; i++) {
+    const r = (await p.next())!;
+    assert.equal(r.return.which(), 0, r.return.which() === 1 ? r.return.exception.reason : '');
+    const content = r.return.results.content;
+    sums.set(r.return.answerId, new DataView(content.segment.buffer).getBigInt64($.utils.getContent(content).byteOffset, true));
+  }
+  assert.deepEqual([sums.get(1), sums.get(2), sums.get(3)], [40n, 0n, 0n]);
+  p.close();
+});
