@@ -558,6 +558,14 @@ export class RpcConnection {
     };
   }
 
+  /**
+   * Bytes of memory held for a frame being received (0 between frames): it follows the
+   * bytes that arrived, not the size the frame's header claims (frame.ts).
+   */
+  get pendingFrameBytes(): number {
+    return this.#reader.allocated;
+  }
+
   /** True once the connection has ended (for whatever reason). */
   get closed(): boolean {
     return this.#closed;

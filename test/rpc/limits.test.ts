@@ -213,3 +213,23 @@ test('answers without capabilities are dropped at their Return (noFinishNeeded):
   }
   await until(() => s.conns[0]!.stats().answers === 1, 'only the bootstrap answer is held');
 });
+
+test('a frame header claiming 64 MiB holds memory as its bytes arrive, not what it claims; other connections are served meanwhile', async (t) => {
+  const s = await server(t, {}, false);
+  const p = await RawPeer.connect(s.listener.address);
+  t.after(() => p.close());
+  const hdr = new Uint8Array(8);
+  new DataView(hdr.buffer).setUint32(0, 0, true);
+  new DataView(hdr.buffer).setUint32(4, (64 * 1024 * 1024 - 8) / 8, true);
+  p.send(hdr);
+  await until(() => s.conns.length === 1 && s.conns[0]!.pendingFrameBytes > 0, 'the header was read');
+  const conn = s.conns[0]!;
+  assert.ok(conn.pendingFrameBytes <= 256 * 1024, `${conn.pendingFrameBytes} bytes held for a header alone`);
+  // 1 MiB of the claimed 64 MiB: memory follows (within twice what came, plus 256 KiB).
+  p.send(new Uint8Array(1 << 20));
+  await until(() => conn.pendingFrameBytes >= 1 << 20, 'the bytes were read');
+  assert.ok(conn.pendingFrameBytes <= 2 * (1 << 20) + 256 * 1024, `${conn.pendingFrameBytes} bytes held after 1 MiB`);
+  const other = await client(t, s.listener.address);
+  assert.equal(await echo(other.test, 'meanwhile'), 'meanwhile');
+  release(other.test);
+});
