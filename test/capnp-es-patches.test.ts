@@ -1,6 +1,7 @@
 /**
  * The defects of capnp-es 0.0.16 that patches/capnp-es+0.0.16.patch fixes (applied by
- * `npm ci` through patch-package). Each test fails on the unpatched library.
+ * `npm ci` through patch-package). Each test fails on the unpatched library, except the
+ * last, which guards the cost of the list check itself.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -32,4 +33,128 @@ test('an Int32 field with a default wider than 16 bits reads that default', () =
   assert.equal(e.g, -100000);
   e.g = 7;
   assert.equal(e.g, 7);
+});
+
+// ---- lists read from a peer (C++ layout.c++ readListPointer) -------------------------
+
+/**
+ * A message whose root is an Evolving with its `e` field (List(Text), pointer 2) set by
+ * hand to `word0`/`word1`, followed by `extra` words (e.g. a composite list's tag).
+ * Returns the received form: a message read from bytes, as a peer's would be.
+ */
+function evolvingWithList(word0: number, word1: number, extra: number[] = []): $.Message {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  const seg = m.getSegment(0);
+  const at = $.utils.getPointerSection(ev).byteOffset + 2 * 8;
+  const tail = seg.allocate(Math.max(8, extra.length * 4));
+  extra.forEach((w, i) => seg.setUint32(tail.byteOffset + 4 * i, w));
+  // A list pointer's offset counts words from the end of the pointer to the content.
+  seg.setUint32(at, (word0 | (((tail.byteOffset - at - 8) / 8) << 2)) >>> 0);
+  seg.setUint32(at + 4, word1 >>> 0);
+  return new $.Message(m.toArrayBuffer(), false);
+}
+
+const LIST = 1;
+const VOID = 0;
+const BYTE = 2;
+const COMPOSITE = 7;
+
+test('a composite list of 2^29-1 zero-sized structs in a 32-byte message is refused, not allocated (C++ "amplified read": a word per element)', () => {
+  // The tag: a struct "pointer" whose offset field is the element count, sizes 0 and 0.
+  const hostile = (): $.Message => evolvingWithList(LIST, COMPOSITE | (0 << 3), [((2 ** 29 - 1) << 2) >>> 0, 0]);
+  assert.throws(() => hostile().getRoot(Evolving).e.length, /amplified or oversized list/);
+  assert.throws(() => hostile().getRoot(Evolving).e.toArray(), /amplified or oversized list/);
+});
+
+test('a List(Void) charges one word per element against the traversal limit', () => {
+  const read = (n: number, limitWords: number): number => {
+    const m = evolvingWithList(LIST, VOID | (n << 3));
+    m._capnp.traversalLimit = limitWords * 8; // capnp-es keeps it in bytes
+    return m.getRoot(Evolving).e.length;
+  };
+  assert.equal(read(1000, 2000), 1000);
+  assert.throws(() => read(1000, 900), /Traversal limit exceeded reading a list of 1000 elements/);
+});
+
+test('a list whose content runs past its segment is refused (2^29 bytes claimed in a few words)', () => {
+  const hostile = (): $.Message => evolvingWithList(LIST, BYTE | ((2 ** 29 - 1) << 3));
+  assert.throws(() => hostile().getRoot(Evolving).e.length, /runs past the end of its segment/);
+  assert.throws(() => hostile().getRoot(Evolving).e.toArray(), /runs past the end of its segment/);
+});
+
+test('a struct pointer where a list is expected is refused, not read as a list', () => {
+  // A struct pointer with 1 data word and 1 pointer: as a list it would claim 8 elements.
+  const m = evolvingWithList(0, 1 | (1 << 16));
+  assert.throws(() => m.getRoot(Evolving).e.length, /Expected a list pointer/);
+});
+
+test('a composite list whose elements do not fit in the words it claims is refused', () => {
+  // 4 elements of 1 data word each, in a list claiming 1 word.
+  const m = evolvingWithList(LIST, COMPOSITE | (1 << 3), [4 << 2, 1, 0, 0]);
+  assert.throws(() => m.getRoot(Evolving).e.length, /do not fit in the 1 words/);
+});
+
+test('copying a message (setRoot) reads its lists as any reader does: zero-sized structs are charged, not looped over for free', () => {
+  // 100k elements against a 10k-word limit (2^29 of them looped for seconds unpatched).
+  const src = evolvingWithList(LIST, COMPOSITE | (0 << 3), [(100_000 << 2) >>> 0, 0]);
+  src._capnp.traversalLimit = 10_000 * 8;
+  assert.throws(() => new $.Message().setRoot(src.getRoot(Evolving)), /amplified or oversized list/);
+});
+
+test('copying a message charges what it reads: many pointers to one text are not copied for free', () => {
+  // e: a List(Text) of 512 pointers, every one to the same 64 KiB text (32 MiB copied
+  // unpatched), against a limit of 1 Mi words (8 MiB).
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  const seg = m.getSegment(0);
+  const list = seg.allocate(512 * 8);
+  const text = seg.allocate(64 * 1024);
+  new Uint8Array(seg.buffer, text.byteOffset, 64 * 1024 - 1).fill(0x61);
+  for (let i = 0; i < 512; i++) {
+    const at = list.byteOffset + i * 8;
+    seg.setUint32(at, 1 | (((text.byteOffset - at - 8) / 8) << 2));
+    seg.setUint32(at + 4, 2 | ((64 * 1024) << 3));
+  }
+  const at = $.utils.getPointerSection(ev).byteOffset + 2 * 8;
+  seg.setUint32(at, 1 | (((list.byteOffset - at - 8) / 8) << 2));
+  seg.setUint32(at + 4, 6 | (512 << 3));
+  const src = new $.Message(m.toArrayBuffer(), false);
+  src._capnp.traversalLimit = 1024 * 1024 * 8; // capnp-es counts bytes
+  assert.throws(() => new $.Message().setRoot(src.getRoot(Evolving)), /Traversal limit exceeded reading a list/);
+});
+
+test('a single-segment message grows its buffer geometrically: 4000 texts of 1 KiB take a few reallocations, not one per 4 KiB', () => {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  const texts = ev._initE(4000);
+  const seg = m.getSegment(0);
+  let buffer = seg.buffer;
+  let reallocations = 0;
+  const kib = 'k'.repeat(1023);
+  for (let i = 0; i < 4000; i++) {
+    texts.set(i, kib);
+    if (seg.buffer !== buffer) {
+      buffer = seg.buffer;
+      reallocations++;
+    }
+  }
+  // Growing by what was asked (4 KiB at a time) reallocated and copied the whole message
+  // about 1000 times: the square of its size.
+  assert.ok(reallocations <= 12, `${reallocations} reallocations`);
+  assert.equal(new $.Message(m.toArrayBuffer(), false).getRoot(Evolving).e.get(3999), kib);
+});
+
+test('a list is charged once per read, however often a loop asks its length', () => {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  const texts = ev._initE(200);
+  for (let i = 0; i < 200; i++) texts.set(i, `t${i}`);
+  const r = new $.Message(m.toArrayBuffer(), false);
+  // Enough for the list once and one pointer per element, not for 200 charges of it.
+  r._capnp.traversalLimit = 8 * (1000 + 200 * 8);
+  const e = r.getRoot(Evolving).e;
+  let n = 0;
+  e.forEach(() => n++);
+  assert.equal(n, 200);
 });

@@ -18,7 +18,7 @@ import {
 } from '../gen/namespace.js';
 import { MountTable, type Member } from '../namespace/mount-table.js';
 import { BindQuota, DEFAULT_MAX_BINDS, serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
-import { dupClient, serve, subjectMatches } from '../rpc/index.js';
+import { dupClient, serve, subjectMatches, type Peer } from '../rpc/index.js';
 import type { CapabilityTable } from './capability-table.js';
 
 /** A profile as the Gate sees it: who may have it, and the namespace it starts from. */
@@ -60,6 +60,8 @@ export interface GateOptions {
   readonly namespace?: NamespaceServerOptions;
   /** Told of each namespace handed out (for logs). */
   readonly onAuthenticated?: (profile: string, holder: string) => void;
+  /** The connection's peer (listen()'s bootstrap argument): told when it authenticates. */
+  readonly peer?: Pick<Peer, 'authenticated'>;
 }
 
 function digest(token: string): Buffer {
@@ -169,6 +171,7 @@ class GateTarget implements Gate$Server$Target {
       const ok = res._initOk();
       ok.ns = ns;
       ok.profile = profile.name;
+      this.#options.peer?.authenticated();
       this.#options.onAuthenticated?.(profile.name, holder);
     } catch (e) {
       setFailure(res._initErr(), e);

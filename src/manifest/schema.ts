@@ -132,6 +132,11 @@ const positiveInt = z
   .int({ error: 'expected a whole number' })
   .positive({ error: 'expected a number above 0' });
 
+const nonNegativeInt = z
+  .number()
+  .int({ error: 'expected a whole number' })
+  .nonnegative({ error: 'expected 0 or more' });
+
 const namespacePath = z.string().transform((s, ctx) => {
   const r = checkNamespacePath(s);
   if (r.ok) return r.value;
@@ -336,6 +341,10 @@ const limits = strict({
     maxQuestions: positiveInt.optional(),
     maxExports: positiveInt.optional(),
     maxImports: positiveInt.optional(),
+    maxAnswers: positiveInt.optional(),
+    maxPreAuthMessageBytes: positiveInt.optional(),
+    handshakeTimeoutMs: nonNegativeInt.optional(),
+    idleTimeoutMs: nonNegativeInt.optional(),
   }).default({}),
   '9p': strict({
     maxMsize: positiveInt.optional(),

@@ -191,6 +191,14 @@ export interface Limits {
     readonly maxQuestions?: number;
     readonly maxExports?: number;
     readonly maxImports?: number;
+    /** Answers a peer may hold (calls in flight and returned but not finished). */
+    readonly maxAnswers?: number;
+    /** Largest frame before the peer has authenticated. */
+    readonly maxPreAuthMessageBytes?: number;
+    /** Milliseconds a connection has to authenticate; 0: no deadline. */
+    readonly handshakeTimeoutMs?: number;
+    /** Milliseconds a connection may stay idle; 0: never closed for it. */
+    readonly idleTimeoutMs?: number;
   };
   readonly '9p': {
     readonly maxMsize?: number;

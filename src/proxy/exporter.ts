@@ -190,6 +190,8 @@ class ExportGate implements Gate$Server$Target {
     readonly peer: string,
     readonly exportSwitch: Revocation,
     readonly onPeer: ExportOptions['onPeer'],
+    /** Tells the connection the peer authenticated (lifts the handshake limits). */
+    readonly authenticated: () => void,
   ) {}
 
   #match(token: string): boolean {
@@ -227,6 +229,7 @@ class ExportGate implements Gate$Server$Target {
       // One membrane per peer: every namespace this peer authenticates to shares it.
       ok.ns = new Namespace.Client(membrane(view.client, this.policy));
       ok.profile = 'export';
+      this.authenticated();
       this.onPeer?.('admitted', this.peer);
     } catch (e) {
       setFailure(res._initErr(), e);
@@ -268,6 +271,7 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
   try {
     listener = await listen(options.listen, {
       ...(options.limits !== undefined && { limits: options.limits }),
+      requireAuthentication: true,
       ...(options.tls !== undefined && { tls: options.tls }),
       bootstrap: (who) => {
         const peer = `peer#${++n}`;
@@ -298,6 +302,7 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
             peer,
             revocation,
             options.onPeer,
+            () => who.authenticated(),
           ),
         );
       },

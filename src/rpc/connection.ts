@@ -48,6 +48,7 @@ import { headerAhead, newWriterId } from '../early-header.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
 import { type Frame, FrameReader, SCRATCH_BYTES, recycleSegments } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
+import { asStruct, fitsAsIs } from './read-struct.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
 import {
   type CapDesc,
@@ -84,6 +85,12 @@ export interface ConnectionOptions {
   trace?: Tracer | null | undefined;
   /** A name for traces. */
   name?: string | undefined;
+  /**
+   * The peer must authenticate (a listener whose bootstrap is a gate): until
+   * `authenticated()` is called, frames are limited to `maxPreAuthMessageBytes` and the
+   * connection is aborted after `handshakeTimeoutMs`. Default false: trusted from the start.
+   */
+  requireAuthentication?: boolean | undefined;
   /**
    * For a socket made with `onread` (net.connect): the connection then chooses where each
    * read lands (FrameReader.readTarget) and is told of it here, instead of listening for
@@ -176,6 +183,36 @@ export function releaseResults(results: Struct): void {
   }
   arena.buffers = buffers.map(() => RELEASED);
   recycleSegments(buffers);
+}
+
+/**
+ * A copy of `src` as the root of a new message: how params and results that arrived on
+ * another connection are forwarded. The copy reads its source, charged to the source's
+ * traversal limit like any read (capnp-es patch), and that limit is first lowered to 4x
+ * the source message's own size plus 8 KiB: pointers aliasing one large object (4096
+ * pointers to one 64 KiB text in a 64 KiB message) cannot make the copy much larger than
+ * what was received. Throws what capnp-es throws for a malformed source.
+ */
+function copyRoot(src: Struct): $.Message {
+  const m = src.segment.message;
+  let bytes = 0;
+  for (const seg of m._capnp.segments) bytes += seg?.byteLength ?? 0;
+  const budget = 4 * bytes + 8192;
+  if (m._capnp.traversalLimit > budget) m._capnp.traversalLimit = budget;
+  const copy = new $.Message();
+  copy.setRoot(src);
+  return copy;
+}
+
+/** Closes every capability in a cap table and empties it (the table owned them). */
+function closeCaps(table: Array<Client | null>): void {
+  for (const c of table.splice(0)) {
+    try {
+      c?.close();
+    } catch {
+      // Foreign clients may throw from close(); ours never do.
+    }
+  }
 }
 
 function opsKey(ops: readonly PipelineOp[]): string {
@@ -278,6 +315,8 @@ class Question implements Answer<Struct> {
   paramExports: number[] = [];
   signal: AbortSignal | null = null;
   onAbort: (() => void) | null = null;
+  /** The results' struct class, when the call knows it (for reading an older callee's). */
+  resultsClass: $.StructCtor<Struct> | null = null;
 
   constructor(
     readonly conn: RpcConnection,
@@ -310,6 +349,11 @@ class AnswerEntry implements CallOptions {
   /** takeFromOtherQuestion moved the results to one of our questions: do not close them. */
   transferred = false;
   paramMsg: $.Message | null = null;
+  /**
+   * The params' capabilities once the params message itself is let go (at Return: the
+   * method is done with it, C++ releaseParams), released at Finish as before.
+   */
+  paramCaps: Array<Client | null> | null = null;
   resultMsg: $.Message | null = null;
   resultExports: number[] = [];
   #ac: AbortController | null = null;
@@ -412,10 +456,38 @@ export class RpcConnection {
   #drainWaiters: Array<() => void> = [];
   #closedWaiters: Array<() => void> = [];
 
+  /** What the framer enforces; its size limit rises when the peer authenticates. */
+  readonly #frameLimits: { maxMessageBytes: number; maxSegments: number; maxMessageBytesName?: string };
+  #authenticated = true;
+  #handshakeTimer: NodeJS.Timeout | null = null;
+  #idleTimer: NodeJS.Timeout | null = null;
+  /** When the tables last went empty (performance.now()); -1 while anything is pending. */
+  #idleSince = -1;
+  /** Pooled results messages whose bytes the socket still holds: pooled once written. */
+  #poolAfterWrite: $.Message[] = [];
+
   constructor(stream: Duplex, opts: ConnectionOptions = {}) {
     this.limits = resolveLimits(opts.limits);
     this.#stream = stream;
-    this.#reader = new FrameReader(this.limits);
+    this.#frameLimits = { maxMessageBytes: this.limits.maxMessageBytes, maxSegments: this.limits.maxSegments };
+    if (opts.requireAuthentication === true) {
+      this.#authenticated = false;
+      this.#frameLimits.maxMessageBytes = Math.min(this.limits.maxPreAuthMessageBytes, this.limits.maxMessageBytes);
+      this.#frameLimits.maxMessageBytesName = 'maxPreAuthMessageBytes: the peer has not authenticated';
+      const ms = this.limits.handshakeTimeoutMs;
+      if (ms > 0) {
+        this.#handshakeTimer = setTimeout(() => {
+          this.#handshakeTimer = null;
+          if (!this.#authenticated) this.#abort(new ProtocolError(`not authenticated within ${ms} ms (handshakeTimeoutMs)`));
+        }, ms);
+        this.#handshakeTimer.unref();
+      }
+    }
+    if (this.limits.idleTimeoutMs > 0) {
+      this.#idleSince = performance.now();
+      this.#armIdle(this.limits.idleTimeoutMs);
+    }
+    this.#reader = new FrameReader(this.#frameLimits);
     this.#trace = opts.trace === undefined ? makeTracer() : opts.trace;
     this.#name = opts.name ?? 'conn';
     this.#bootstrapFactory = opts.bootstrap;
@@ -455,6 +527,26 @@ export class RpcConnection {
     return c;
   }
 
+  /**
+   * The peer has authenticated (called by a gate on success): frames up to
+   * maxMessageBytes are accepted from now on, and the handshake deadline is off.
+   * Idempotent; a connection that did not require authentication is authenticated from
+   * the start.
+   */
+  authenticated(): void {
+    if (this.#authenticated) return;
+    this.#authenticated = true;
+    this.#frameLimits.maxMessageBytes = this.limits.maxMessageBytes;
+    delete this.#frameLimits.maxMessageBytesName;
+    if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
+  }
+
+  /** Whether the peer has authenticated (always true without requireAuthentication). */
+  get isAuthenticated(): boolean {
+    return this.#authenticated;
+  }
+
   /** Table sizes, for leak checks. */
   stats(): RpcStats {
     return {
@@ -464,6 +556,14 @@ export class RpcConnection {
       exports: this.#exports.size,
       embargoes: this.#embargoes.size,
     };
+  }
+
+  /**
+   * Bytes of memory held for a frame being received (0 between frames): it follows the
+   * bytes that arrived, not the size the frame's header claims (frame.ts).
+   */
+  get pendingFrameBytes(): number {
+    return this.#reader.allocated;
   }
 
   /** True once the connection has ended (for whatever reason). */
@@ -604,6 +704,16 @@ export class RpcConnection {
     }
     this.#chunks = [];
     let ok = true;
+    // Results dropped at their Return (noFinishNeeded) go back to the pool once the socket
+    // has taken this batch, which may point into them.
+    let written: ((err?: Error | null) => void) | undefined;
+    if (this.#poolAfterWrite.length > 0) {
+      const msgs = this.#poolAfterWrite;
+      this.#poolAfterWrite = [];
+      written = (err) => {
+        if (err === undefined || err === null) for (const m of msgs) this.#pool.put(m);
+      };
+    }
     try {
       let from = 0;
       const ahead = headerAhead(this.#writerId);
@@ -618,10 +728,12 @@ export class RpcConnection {
         ok = this.#stream.write(chunks[0]!);
         from = 1;
       }
-      if (chunks.length - from === 1) ok = this.#stream.write(chunks[from]!);
+      const last = chunks.length - 1;
+      if (last === from) ok = this.#stream.write(chunks[from]!, written);
       else {
         this.#stream.cork();
-        for (let i = from; i < chunks.length; i++) ok = this.#stream.write(chunks[i]!);
+        for (let i = from; i < last; i++) ok = this.#stream.write(chunks[i]!);
+        ok = this.#stream.write(chunks[last]!, written);
         this.#stream.uncork();
       }
     } catch (e) {
@@ -773,7 +885,8 @@ export class RpcConnection {
   /** A received frame as a capnp-es message, its traversal limit set from ours. */
   #message(f: Frame): $.Message {
     const msg = new $.Message(new MultiSegmentArena(f.segments) as never);
-    msg._capnp.traversalLimit = this.limits.traversalLimitWords;
+    // capnp-es keeps the limit in bytes (a pointer read costs 8): ours is in words, as C++'s.
+    msg._capnp.traversalLimit = this.limits.traversalLimitWords * 8;
     return msg;
   }
 
@@ -784,9 +897,21 @@ export class RpcConnection {
 
   #onCall(m: Extract<Decoded, { which: Tag.Call }>, msg: $.Message): void {
     if (this.#answers.has(m.questionId)) throw new ProtocolError(`Call reuses question id ${m.questionId} still in use`);
+    if (this.#answers.size >= this.limits.maxAnswers) {
+      // The peer holds all the answers it may (calls in flight and answers it never
+      // finished): refuse this one without keeping anything of it. Its capabilities are
+      // imported and released at once (the peer's accounting), and the Return says no
+      // Finish is needed; a Finish that comes anyway is ignored, like any for an unknown id.
+      for (const d of m.caps) this.#importCap(d)?.close();
+      const reason = `too many answers held by the peer (maxAnswers ${this.limits.maxAnswers}): finish some calls`;
+      this.#env.returnOther(m.questionId, RetTag.Exception, { type: typeToWire('overloaded'), reason }, 0, true);
+      this.#sendEnv(null);
+      return;
+    }
     const entry = new AnswerEntry(m.questionId);
     entry.pool = this.#pool;
     this.#answers.set(m.questionId, entry);
+    if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     this.#updateReading();
     // Import the params' capabilities first: even a call we refuse must account for them
@@ -867,6 +992,7 @@ export class RpcConnection {
     if (this.#answers.has(questionId)) throw new ProtocolError(`Bootstrap reuses question id ${questionId}`);
     const entry = new AnswerEntry(questionId);
     this.#answers.set(questionId, entry);
+    if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     if (this.#bootstrap === null && this.#bootstrapFactory !== undefined) {
       try {
@@ -914,9 +1040,9 @@ export class RpcConnection {
     const isCapRoot = results.byteOffset === 0 && msg._capnp.segments.length === 1 && (msg.getSegment(0).getUint32(0) & 3) === 3;
     if (!isCapRoot && !(msg._capnp.arena.kind === SINGLE_SEGMENT && msg._capnp.segments.length === 1 && results.segment.id === 0 && results.byteOffset === 0)) {
       // Not a root we built (e.g. results forwarded from another connection): copy.
-      const copy = new $.Message();
+      let copy: $.Message;
       try {
-        copy.setRoot(results);
+        copy = copyRoot(results);
       } catch (e) {
         this.#returnException(entry, toRpcError(e));
         return;
@@ -937,15 +1063,19 @@ export class RpcConnection {
     }
     entry.resultExports = exportsOut;
     entry.returned = true;
+    // Results without capabilities leave nothing to pipeline on or release: the answer is
+    // dropped now and the Return says so (rpc.capnp noFinishNeeded, as C++ 1.0 does). A
+    // bootstrap's answer (a capability) always waits for its Finish.
+    const noFinish = !isCapRoot && caps.length === 0;
     if (isCapRoot) {
       this.#env.returnResults(entry.id, false, caps, true);
       this.#sendEnv(null);
     } else {
       const seg = msg.getSegment(0);
-      this.#env.returnResults(entry.id, true, caps);
+      this.#env.returnResults(entry.id, true, caps, false, noFinish);
       this.#sendEnv(new Uint8Array(seg.buffer, 0, seg.byteLength));
     }
-    this.#answerDone(entry);
+    this.#answerDone(entry, noFinish);
   }
 
   #returnException(entry: AnswerEntry, err: RpcError): void {
@@ -961,29 +1091,58 @@ export class RpcConnection {
     this.#answerDone(entry);
   }
 
-  /** A Return went out for `entry`. */
-  #answerDone(entry: AnswerEntry): void {
+  /**
+   * A Return went out for `entry`. `noFinish`: it said noFinishNeeded, so the answer is
+   * dropped now; otherwise it waits for the peer's Finish holding only what a Finish or a
+   * pipelined call needs: the params message is let go (C++ releaseParams), its
+   * capabilities kept until the Finish as before.
+   */
+  #answerDone(entry: AnswerEntry, noFinish = false): void {
     this.#answersPending--;
     this.#updateReading();
-    if (entry.finished) this.#dropAnswer(entry);
+    if (noFinish && !entry.finished) {
+      entry.finished = true;
+      this.#dropAnswer(entry, true);
+    } else if (entry.finished) {
+      this.#dropAnswer(entry);
+    } else if (entry.paramMsg !== null && entry.paramMsg !== entry.resultMsg) {
+      // The table stays the message's (results read from the params would still find
+      // their capabilities there); it is emptied when the answer is dropped.
+      entry.paramCaps = entry.paramMsg._capnp.capTable ?? null;
+      entry.paramMsg = null;
+    }
     this.#wakeDrain();
   }
 
-  #dropAnswer(entry: AnswerEntry): void {
+  /**
+   * Removes a returned answer. `atReturn`: its Return is still in the write batch (it may
+   * point into the results' memory), so a pooled results message goes back to the pool
+   * only once the socket has taken those bytes.
+   */
+  #dropAnswer(entry: AnswerEntry, atReturn = false): void {
     this.#answers.delete(entry.id);
+    if (this.#idleTimer !== null) this.#busyChanged();
     if (entry.paramMsg !== null) closeCapTable(entry.paramMsg);
+    if (entry.paramCaps !== null) closeCaps(entry.paramCaps);
     if (entry.resultMsg !== null && !entry.transferred) {
       closeCapTable(entry.resultMsg);
-      // Nobody else can reach these results now (Return sent, Finish received).
-      this.#pool.put(entry.resultMsg);
+      // Nobody else can reach these results now (Return sent, and Finish received or not
+      // needed).
+      if (atReturn) this.#poolAfterWrite.push(entry.resultMsg);
+      else this.#pool.put(entry.resultMsg);
     }
     entry.paramMsg = null;
+    entry.paramCaps = null;
     entry.resultMsg = null;
   }
 
   #onFinish(questionId: number, releaseResultCaps: boolean): void {
     const entry = this.#answers.get(questionId);
-    if (entry === undefined || entry.finished) throw new ProtocolError(`Finish for unknown question ${questionId}`);
+    // rpc.capnp Return.noFinishNeeded: "The caller may still send a Finish message if it
+    // wants, which will be silently ignored by the callee". A peer that predates the hint
+    // (C++ 0.9) always sends one. As C++ does, any Finish for an id not in the table is
+    // ignored: telling them apart would mean remembering every id dropped at its Return.
+    if (entry === undefined || entry.finished) return;
     entry.finished = true;
     if (releaseResultCaps) {
       for (const id of entry.resultExports) this.#releaseExport(id, 1);
@@ -1020,6 +1179,15 @@ export class RpcConnection {
         const caps = m.caps.map((d) => this.#importCap(d));
         msg._capnp.capTable = caps;
         const results = this.#contentStruct(msg, m.content);
+        const rc = q.resultsClass;
+        if (rc !== null && !fitsAsIs(results.segment, results.byteOffset, rc._capnp.size)) {
+          // Results of an older callee (a smaller struct) read absent fields as defaults.
+          try {
+            asStruct(rc, new rc(results.segment, results.byteOffset, this.limits.nestingLimit));
+          } catch {
+            // Not a struct: reading the results fails with capnp-es's own error.
+          }
+        }
         if (q.pipelined !== null) this.#embargoResults(q, results);
         q.result.bind(new ResultAnswer(results));
         break;
@@ -1048,8 +1216,11 @@ export class RpcConnection {
     }
     if (q.closed !== null) for (const ops of q.closed) q.result.pipelineClose(ops);
     q.closed = null;
-    this.#env.finish(q.id, false);
-    this.#sendEnv(null);
+    // noFinishNeeded: the peer dropped its answer already (results without capabilities).
+    if (!m.noFinishNeeded) {
+      this.#env.finish(q.id, false);
+      this.#sendEnv(null);
+    }
     q.finishSent = true;
     this.#freeQuestion(q);
   }
@@ -1193,6 +1364,7 @@ export class RpcConnection {
     const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
     const q = new Question(this, id);
     this.#questions.set(id, q);
+    if (this.#idleTimer !== null) this.#busyChanged();
     if (this.#readPaused) this.#updateReading();
     return q;
   }
@@ -1201,6 +1373,7 @@ export class RpcConnection {
     if (this.#questions.get(q.id) === q && q.returned && q.finishSent) {
       this.#questions.delete(q.id);
       this.#freeQuestionIds.push(q.id);
+      if (this.#idleTimer !== null) this.#busyChanged();
       if (this.#questions.size === 0) this.#updateReading();
       this.#wakeDrain();
     }
@@ -1233,8 +1406,7 @@ export class RpcConnection {
         const p = call.params;
         msg = p.segment.message;
         if (!(msg._capnp.arena.kind === SINGLE_SEGMENT && msg._capnp.segments.length === 1 && p.segment.id === 0 && p.byteOffset === 0)) {
-          msg = new $.Message();
-          msg.setRoot(p);
+          msg = copyRoot(p);
         }
       } else {
         msg = this.#pool.get();
@@ -1255,6 +1427,8 @@ export class RpcConnection {
       return new BrokenAnswer(toRpcError(e));
     }
     q.paramExports = exportsOut;
+    const rc = call.method.ResultsClass;
+    if (rc._capnp.size.dataByteLength > 0 || rc._capnp.size.pointerLength > 0) q.resultsClass = rc;
     const opts = callOptions(call);
     const signal = opts?.signal;
     if (signal !== undefined) {
@@ -1441,6 +1615,40 @@ export class RpcConnection {
     t?.close();
   }
 
+  // ---- idleness ------------------------------------------------------------------------
+
+  /**
+   * The tables changed size: note when the connection went quiet (no question awaiting a
+   * Return, no answer awaiting a Finish) or stopped being so. Only when an idle timeout
+   * is set; one clock read per transition, none per message.
+   */
+  #busyChanged(): void {
+    if (this.#idleTimer === null) return;
+    if (this.#questions.size === 0 && this.#answers.size === 0) {
+      if (this.#idleSince < 0) this.#idleSince = performance.now();
+    } else {
+      this.#idleSince = -1;
+    }
+  }
+
+  /**
+   * One timer per connection, re-armed when it fires (not per call): it aborts the
+   * connection once it has been quiet for idleTimeoutMs, else waits for the rest of it.
+   */
+  #armIdle(delay: number): void {
+    this.#idleTimer = setTimeout(() => {
+      if (this.#closed) return;
+      const ms = this.limits.idleTimeoutMs;
+      const quietFor = this.#idleSince < 0 ? 0 : performance.now() - this.#idleSince;
+      if (this.#idleSince >= 0 && quietFor >= ms) {
+        this.#abort(new ProtocolError(`idle for ${Math.round(quietFor)} ms (idleTimeoutMs ${ms})`));
+        return;
+      }
+      this.#armIdle(Math.max(1, ms - quietFor));
+    }, delay);
+    this.#idleTimer.unref();
+  }
+
   // ---- ending --------------------------------------------------------------------------
 
   #wakeDrain(): void {
@@ -1483,6 +1691,10 @@ export class RpcConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#error = err;
+    if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#handshakeTimer = null;
+    this.#poolAfterWrite = [];
     const questions = [...this.#questions.values()];
     const answers = [...this.#answers.values()];
     const exports = [...this.#exports.values()];
@@ -1514,6 +1726,7 @@ export class RpcConnection {
       a.abort();
       a.finished = true;
       if (a.paramMsg !== null) closeCapTable(a.paramMsg);
+      if (a.paramCaps !== null) closeCaps(a.paramCaps);
       if (a.resultMsg !== null && !a.transferred) closeCapTable(a.resultMsg);
     }
     for (const e of exports) {

@@ -2,9 +2,10 @@
  * Per-connection limits of the RPC layer, all in one place (STYLE.md section 6).
  *
  * Every limit is a named option with a safe default. Going over a load limit
- * (questions, exports, in-flight calls) is an `overloaded` RpcError for the call that
- * hit it; going over a size limit on input is a protocol error that aborts the
- * connection (the peer sent something we promised to refuse). Nothing crashes.
+ * (questions, exports, in-flight calls, answers) is an `overloaded` RpcError for the call
+ * that hit it; going over a size limit on input is a protocol error that aborts the
+ * connection (the peer sent something we promised to refuse); a deadline that passes
+ * (handshake, idle) aborts it too, saying which. Nothing crashes.
  */
 
 /** Limits of one RPC connection. */
@@ -30,6 +31,31 @@ export interface RpcLimits {
   maxImports: number;
   /** Bytes queued for the socket beyond which we stop reading from it until it drains. */
   maxWriteBufferBytes: number;
+  /**
+   * Answers the peer may hold at once: its calls being served plus those returned and not
+   * yet finished (rpc.capnp Finish). A call past it is answered `overloaded` at once and
+   * nothing of it is kept. Answers without capabilities are dropped at their Return
+   * (Return.noFinishNeeded, as C++ does), so it is the answers the peer keeps on purpose
+   * (capabilities, exceptions) that count.
+   */
+  maxAnswers: number;
+  /**
+   * Largest frame accepted before the peer has authenticated (connections a listener
+   * makes with `requireAuthentication`), header included; rises to maxMessageBytes when
+   * the bootstrap says the peer authenticated. Over it: Abort.
+   */
+  maxPreAuthMessageBytes: number;
+  /**
+   * Milliseconds a connection that must authenticate has to do so (from accept); then it
+   * is aborted. 0: no deadline.
+   */
+  handshakeTimeoutMs: number;
+  /**
+   * Milliseconds a connection may stay idle (no call in either direction, nothing
+   * pending: no question awaiting a Return, no answer awaiting a Finish) before it is
+   * aborted. 0 (the default): never.
+   */
+  idleTimeoutMs: number;
 }
 
 /** The defaults: generous for real use, bounded against a hostile peer. */
@@ -43,14 +69,25 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
   maxExports: 65536,
   maxImports: 65536,
   maxWriteBufferBytes: 8 * 1024 * 1024,
+  maxAnswers: 4096,
+  maxPreAuthMessageBytes: 64 * 1024,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 0,
 });
 
-/** Merges user overrides onto the defaults; rejects nonsense (non-positive, non-integer). */
+/** Limits that take 0 to mean "off". */
+const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeoutMs']);
+
+/**
+ * Merges user overrides onto the defaults; rejects nonsense (non-integer, non-positive;
+ * the timeouts may be 0, meaning none).
+ */
 export function resolveLimits(overrides: Partial<RpcLimits> | undefined): RpcLimits {
   const out: RpcLimits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [k, v] of Object.entries(out)) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new RangeError(`rpc limit ${k} must be a positive integer, got ${String(v)}`);
+    const min = ZERO_OFF.has(k) ? 0 : 1;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw new RangeError(`rpc limit ${k} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${String(v)}`);
     }
   }
   return out;

@@ -38,13 +38,39 @@ export function readStruct<T extends $.Struct>(Class: StructClass<T>, pointer: $
     $.utils.initStruct(Class._capnp.size, s);
     return s;
   }
-  if ($.utils.getPointerType(s) !== STRUCT_POINTER) {
+  // The target's type: Payload.content is often a far pointer (a large content segment).
+  if ($.utils.getTargetPointerType(s) !== STRUCT_POINTER) {
     throw new TypeError(`expected a struct pointer for ${Class._capnp.displayName}`);
   }
   const actual = $.utils.getTargetStructSize(s);
   const wanted = Class._capnp.size;
   if (actual.dataByteLength < wanted.dataByteLength || actual.pointerLength < wanted.pointerLength) {
-    $.utils.resize(wanted, s);
+    // Each section at least the reader's size, and no smaller than the writer's.
+    const size = new $.ObjectSize(Math.max(actual.dataByteLength, wanted.dataByteLength), Math.max(actual.pointerLength, wanted.pointerLength));
+    $.utils.resize(size, s);
   }
   return s;
+}
+
+/**
+ * `s` (a struct read from an AnyPointer, as `new Class(segment, byteOffset)` makes it)
+ * ready to read as `Class`: itself when the struct on the wire has at least `Class`'s
+ * sections (the usual case, decided from the pointer word alone), else `readStruct`'s
+ * upgrade (an older writer's smaller struct, a null pointer, a far pointer). How served
+ * calls read their params and calls their results, so that a newer reader sees an older
+ * writer's absent fields as their defaults (capnp evolution rules).
+ *
+ * Throws TypeError when the pointer is not a struct pointer.
+ */
+export function asStruct<T extends $.Struct>(Class: StructClass<T>, s: T): T {
+  return fitsAsIs(s.segment, s.byteOffset, Class._capnp.size) ? s : readStruct(Class, s);
+}
+
+/**
+ * Whether the pointer at `at` is a near struct pointer with at least `size`'s sections,
+ * read from the pointer word alone (false for anything else: null, far, smaller).
+ */
+export function fitsAsIs(seg: $.Pointer["segment"], at: number, size: $.ObjectSize): boolean {
+  const w = seg.getUint32(at);
+  return (w & 3) === 0 && w !== 0 && seg.getUint16(at + 4) * 8 >= size.dataByteLength && seg.getUint16(at + 6) >= size.pointerLength;
 }

@@ -26,6 +26,7 @@ import {
   type CallOptions,
 } from './cap.js';
 import { RpcError, toRpcError } from './failure.js';
+import { asStruct } from './read-struct.js';
 
 /** What a server method receives as its third argument. */
 export interface CallContext {
@@ -84,9 +85,10 @@ class TailClient implements Client {
   ) {}
   call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
     const served = this.ctx.opts;
+    // Lazily: most served calls never make their signal.
     const opts: CallOptions = { get signal() { return served?.signal ?? NEVER; } };
     if (served !== undefined) opts.tailOf = served;
-    (call as { [kCallOptions]?: CallOptions })[kCallOptions] = opts;
+    addCallOptions(call, opts);
     return this.inner.call(call);
   }
   close(): void {}
@@ -148,7 +150,8 @@ export class LocalHook extends RefHook {
       let params: Struct;
       if ($.isDataCall(call)) {
         const src = call.params;
-        params = new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit);
+        // An older caller's smaller params read their absent fields as defaults.
+        params = asStruct(m.ParamsClass, new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit));
       } else {
         const pm = newMessage();
         params = pm.initRoot(m.ParamsClass);
@@ -339,13 +342,36 @@ export function disposable<C extends { client: Client }>(c: C): C & Disposable {
   return d;
 }
 
+/**
+ * Puts `add` on a call, keeping what views it went through before put there: the call
+ * is cancelled when either signal aborts, and stays a tail call. (A call made through
+ * `withSignal(t, s)` inside `ctx.tailCall`, or through a `withSignal` of a `withSignal`,
+ * passes two views; the last one used to overwrite the first's options.)
+ */
+function addCallOptions(call: Call<Struct, Struct>, add: CallOptions): void {
+  const slot = call as { [kCallOptions]?: CallOptions };
+  const prev = slot[kCallOptions];
+  if (prev === undefined) {
+    slot[kCallOptions] = add;
+    return;
+  }
+  const a = prev.signal;
+  const b = add.signal;
+  const signal = a === undefined || a === NEVER ? b : b === undefined || b === NEVER || a === b ? a : AbortSignal.any([a, b]);
+  const tailOf = add.tailOf ?? prev.tailOf;
+  const merged: CallOptions = {};
+  if (signal !== undefined) merged.signal = signal;
+  if (tailOf !== undefined) merged.tailOf = tailOf;
+  slot[kCallOptions] = merged;
+}
+
 class SignalClient implements Client {
   constructor(
     readonly inner: Client,
     readonly signal: AbortSignal,
   ) {}
   call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
-    (call as { [kCallOptions]?: CallOptions })[kCallOptions] = { signal: this.signal };
+    addCallOptions(call, { signal: this.signal });
     return this.inner.call(call);
   }
   close(): void {

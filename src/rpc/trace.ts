@@ -36,7 +36,7 @@ export function describeDecoded(m: Decoded): string {
     case Tag.Return: {
       const caps = m.caps.map((c) => `${CAP[c.tag]}#${c.id}`).join(',');
       const extra = m.exc ? ` ${m.exc.type}:${JSON.stringify(m.exc.reason)}` : m.kind === 4 ? ` q=${m.otherQuestion}` : '';
-      return `return a=${m.answerId} ${RET[m.kind] ?? m.kind}${extra}${caps ? ` caps=[${caps}]` : ''}${m.releaseParamCaps ? ' releaseParamCaps' : ''}`;
+      return `return a=${m.answerId} ${RET[m.kind] ?? m.kind}${extra}${caps ? ` caps=[${caps}]` : ''}${m.releaseParamCaps ? ' releaseParamCaps' : ''}${m.noFinishNeeded ? ' noFinishNeeded' : ''}`;
     }
     case Tag.Finish:
       return `finish q=${m.questionId}${m.releaseResultCaps ? ' releaseResultCaps' : ''}`;

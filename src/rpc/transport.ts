@@ -86,6 +86,12 @@ export interface Peer {
    * client certificate, or when it did not verify.
    */
   readonly tlsSubject?: Readonly<Record<string, string>>;
+  /**
+   * Tells the connection the peer has authenticated (a gate calls it on success): on a
+   * listener with `requireAuthentication`, this lifts the handshake deadline and the
+   * pre-authentication frame limit. Idempotent; does nothing on other listeners.
+   */
+  authenticated(): void;
 }
 
 /**
@@ -113,6 +119,13 @@ export interface ListenOptions extends TransportOptions {
    */
   bootstrap: (peer: Peer) => { client: Client } | Client;
   tls?: tls.TlsOptions;
+  /**
+   * Connections start unauthenticated: until the bootstrap's `peer.authenticated()` is
+   * called, frames are limited to `limits.maxPreAuthMessageBytes` and the connection is
+   * aborted after `limits.handshakeTimeoutMs`. For a listener whose bootstrap is a gate.
+   * Default false: every connection is trusted from the start.
+   */
+  requireAuthentication?: boolean;
   /** Called with each accepted connection. */
   onConnection?: (conn: RpcConnection) => void;
 }
@@ -157,18 +170,18 @@ export class RpcListener {
   }
 }
 
-function peerOf(sock: net.Socket, unix: boolean): Peer {
-  if (unix) return { address: 'unix!', loopback: true };
+function peerOf(sock: net.Socket, unix: boolean, authenticated: () => void): Peer {
+  if (unix) return { address: 'unix!', loopback: true, authenticated };
   const host = sock.remoteAddress ?? '';
   const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
   const loopback = v4.startsWith('127.') || v4 === '::1';
   const address = `tcp!${v4}!${sock.remotePort ?? 0}`;
-  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return { address, loopback };
+  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return { address, loopback, authenticated };
   const subject: Record<string, string> = {};
   for (const [k, v] of Object.entries(sock.getPeerCertificate().subject ?? {})) {
     subject[k] = Array.isArray(v) ? v.join('+') : String(v);
   }
-  return { address, loopback, tlsSubject: subject };
+  return { address, loopback, tlsSubject: subject, authenticated };
 }
 
 /** Listens on `address` (port 0 picks one; see `.address`). */
@@ -186,14 +199,17 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
       if (!r.usedOnread) reads = undefined;
     }
     sock.setNoDelay(true);
-    const peer = peerOf(sock, a.kind === 'unix');
+    let conn: RpcConnection | null = null;
+    const peer = peerOf(sock, a.kind === 'unix', () => conn?.authenticated());
     const c = new RpcConnection(sock, {
       limits: opts.limits,
       trace: opts.trace,
       bootstrap: () => opts.bootstrap(peer),
       name: 'server',
       reads,
+      requireAuthentication: opts.requireAuthentication,
     });
+    conn = c;
     listener!._add(c);
     opts.onConnection?.(c);
   };

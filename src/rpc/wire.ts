@@ -110,6 +110,8 @@ export type Decoded =
       which: Tag.Return;
       answerId: number;
       releaseParamCaps: boolean;
+      /** rpc.capnp Return.noFinishNeeded: the callee dropped the answer already. */
+      noFinishNeeded: boolean;
       kind: number;
       content: Loc | null;
       caps: CapDesc[];
@@ -361,6 +363,7 @@ export function decode(r: WireReader, maxCaps: number): Decoded {
         which,
         answerId: r.u32(body, 0),
         releaseParamCaps: !r.bit(body, 32),
+        noFinishNeeded: r.bit(body, 33),
         kind,
         content,
         caps,
@@ -619,14 +622,17 @@ export class Envelope {
     this.capDescs(p + 1, caps);
   }
 
-  /** Return with results; content is segment 1 (or, if `capContent`, a cap pointer to index 0). */
-  returnResults(answerId: number, hasContent: boolean, caps: readonly CapDesc[], capContent = false): void {
+  /**
+   * Return with results; content is segment 1 (or, if `capContent`, a cap pointer to index
+   * 0). `noFinishNeeded`: we drop the answer now (results without capabilities).
+   */
+  returnResults(answerId: number, hasContent: boolean, caps: readonly CapDesc[], capContent = false, noFinishNeeded = false): void {
     const body = this.begin(Tag.Return);
     const r = this.struct(body, 2, 1);
     this.u32(r, 0, answerId);
     // releaseParamCaps = false: stored XOR its default (true). We release imports from
-    // params ourselves, by Release, like the C++ implementation.
-    this.dv.setUint8(r * 8 + 4, 1);
+    // params ourselves, by Release, like the C++ implementation. noFinishNeeded is bit 33.
+    this.dv.setUint8(r * 8 + 4, noFinishNeeded ? 3 : 1);
     const p = this.struct(r + 2, 0, 2);
     this.contentPtr = hasContent && !capContent ? p : -1;
     if (capContent) this.cap(p, 0);
@@ -634,11 +640,11 @@ export class Envelope {
     this.capDescs(p + 1, caps);
   }
 
-  returnOther(answerId: number, kind: RetTag, exc: WireException | null, otherQuestion = 0): void {
+  returnOther(answerId: number, kind: RetTag, exc: WireException | null, otherQuestion = 0, noFinishNeeded = false): void {
     const body = this.begin(Tag.Return);
     const r = this.struct(body, 2, 1);
     this.u32(r, 0, answerId);
-    this.dv.setUint8(r * 8 + 4, 1);
+    this.dv.setUint8(r * 8 + 4, noFinishNeeded ? 3 : 1);
     this.u16(r, 6, kind);
     if (kind === RetTag.Exception && exc !== null) this.exception(r + 2, exc);
     if (kind === RetTag.TakeFromOtherQuestion) this.u32(r + 1, 0, otherQuestion);

@@ -460,6 +460,8 @@ export class CapnsServer implements ExportRegistry {
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
       ...(l.tls !== undefined && { tls: await tlsOptions(l.tls) }),
+      // Until the Gate admits a peer: small frames only, and a deadline (limits.rpc).
+      requireAuthentication: true,
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
         const connection = `rpc#${++this.#connections}`;
@@ -470,6 +472,7 @@ export class CapnsServer implements ExportRegistry {
           connection,
           peerIsLoopback,
           tlsSubject: peer.tlsSubject,
+          peer,
           onAuthenticated: (profile, holder) => this.#log.info({ profile, holder }, 'authenticated'),
         });
       },
@@ -747,7 +750,10 @@ export class CapnsServer implements ExportRegistry {
 function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {
   const r = m.limits.rpc;
   const out: Partial<RpcLimits> = {};
-  for (const k of ['maxMessageBytes', 'maxInFlightCalls', 'maxQuestions', 'maxExports', 'maxImports'] as const) {
+  for (const k of [
+    'maxMessageBytes', 'maxInFlightCalls', 'maxQuestions', 'maxExports', 'maxImports',
+    'maxAnswers', 'maxPreAuthMessageBytes', 'handshakeTimeoutMs', 'idleTimeoutMs',
+  ] as const) {
     const v = r[k];
     if (v !== undefined) (out as Record<string, number>)[k] = v;
   }

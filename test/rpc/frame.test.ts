@@ -166,3 +166,72 @@ test('header limits are checked before the body is allocated', () => {
   new DataView(many.buffer).setUint32(0, 99, true);
   assert.throws(() => r2.push(many), /100 segments/);
 });
+
+test('frame memory grows as bytes arrive: a header claiming 64 MiB costs the eager size, a frame at most twice what arrived', () => {
+  const eager = 64 * 1024;
+  const r = new FrameReader({ maxMessageBytes: 1 << 27, maxSegments: 4 }, { eagerSegmentBytes: eager });
+  const size = 64 * 1024 * 1024;
+  const hdr = new Uint8Array(8);
+  new DataView(hdr.buffer).setUint32(0, 0, true);
+  new DataView(hdr.buffer).setUint32(4, size / 8, true);
+  assert.deepEqual(r.push(hdr), []);
+  assert.equal(r.allocated, eager, 'only the first eager bytes of the claimed segment');
+  // Feed 1 MiB: memory follows, within twice what came.
+  const chunk = new Uint8Array(64 * 1024).fill(7);
+  let sent = 0;
+  for (let i = 0; i < 16; i++) {
+    r.push(chunk);
+    sent += chunk.length;
+    assert.ok(r.allocated <= Math.max(eager, 2 * sent), `allocated ${r.allocated} after ${sent} bytes`);
+  }
+  assert.ok(r.allocated < 4 * 1024 * 1024, 'nowhere near the 64 MiB claimed');
+});
+
+test('frame memory: a header claiming many segments allocates none before their bytes are due', () => {
+  const r = new FrameReader({ maxMessageBytes: 1 << 27, maxSegments: 512 }, { eagerSegmentBytes: 4096 });
+  const count = 500;
+  const hdr = new Uint8Array((4 + 4 * count + 7) & ~7);
+  const dv = new DataView(hdr.buffer);
+  dv.setUint32(0, count - 1, true);
+  for (let i = 0; i < count; i++) dv.setUint32(4 + 4 * i, 16384, true); // 128 KiB each: 62.5 MiB
+  r.push(hdr);
+  assert.equal(r.allocated, 4096, 'the first segment\'s first bytes only');
+});
+
+test('frames come back whole when their segments grow, through push() and readTarget()/commit()', () => {
+  fc.assert(
+    fc.property(fc.array(arbFrame, { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1 }), fc.integer({ min: 8, max: 5000 }), (frames, cuts, eager) => {
+      const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));
+      for (const mode of ['push', 'commit'] as const) {
+        const r = new FrameReader(LIMITS, { eagerSegmentBytes: eager });
+        const got: Frame[] = [];
+        let pos = 0;
+        for (let i = 0; pos < stream.length; i++) {
+          if (mode === 'push') {
+            const n = Math.min(cuts[i % cuts.length]!, stream.length - pos);
+            got.push(...r.push(stream.subarray(pos, pos + n)));
+            pos += n;
+          } else {
+            const target = r.readTarget();
+            const n = Math.min(target.length, cuts[i % cuts.length]!, stream.length - pos);
+            target.set(stream.subarray(pos, pos + n));
+            got.push(...r.commit(n));
+            pos += n;
+          }
+        }
+        same(got, frames);
+        assert.equal(r.allocated, 0);
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('the size limit is named in the error, and read at each header (it may rise)', () => {
+  const limits = { maxMessageBytes: 1024, maxSegments: 4, maxMessageBytesName: 'maxPreAuthMessageBytes' };
+  const r = new FrameReader(limits);
+  const big = encodeFrame([new Uint8Array(2048)]);
+  assert.throws(() => new FrameReader(limits).push(big), /more than 1024 bytes refused \(maxPreAuthMessageBytes\)/);
+  limits.maxMessageBytes = 4096;
+  assert.equal(r.push(big).length, 1);
+});

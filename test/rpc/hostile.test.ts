@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as $ from 'capnp-es';
-import { Counter, Test, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
+import { Counter, Test, Test_DescribeEvolving$Params, Test_Echo$Params } from '../fixtures/rpc/gen/test.js';
 import net from 'node:net';
 import { FrameReader, connect, release, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
@@ -126,12 +126,20 @@ test('hostile: Return for an unknown question aborts', async (t) => {
   await stillServes(s.listener.address);
 });
 
-test('hostile: Finish for an unknown answer aborts', async (t) => {
+test('a Finish for an unknown answer is ignored (rpc.capnp: a Finish after Return.noFinishNeeded is legal; C++ ignores them too)', async (t) => {
   const s = await setup(t);
   const p = await bootstrapped(s.listener.address);
   p.sendMsg((m) => { m._initFinish().questionId = 99; });
-  const msgs = await p.drain();
-  assert.equal(msgs[0]?.which(), RpcMessage.ABORT);
+  p.sendMsg((m) => echoCall(m, 1, 'after the stray Finish'));
+  const r = await p.next();
+  assert.equal(r?.which(), RpcMessage.RETURN);
+  assert.equal(r.return.which(), 0, 'results');
+  assert.ok(r.return.noFinishNeeded, 'results without capabilities need no Finish');
+  // A Finish anyway (as a C++ 0.9 peer sends) is ignored too.
+  p.sendMsg((m) => { m._initFinish().questionId = 1; });
+  p.sendMsg((m) => echoCall(m, 1, 'id reused'));
+  assert.equal((await p.next())?.return.which(), 0);
+  p.close();
   await stillServes(s.listener.address);
   await until(() => s.state.liveCounters === 0, 'nothing leaked');
 });
@@ -305,4 +313,79 @@ test('releaseParamCaps=false keeps the exported params capability until the peer
   conn.destroy();
   assert.equal(local.liveCounters, 0, 'released at disconnect');
   release(remote);
+});
+
+test('hostile: a list of 2^29-1 zero-sized elements in params costs a traversal-limit exception, not the heap (capnp-es patch)', async (t) => {
+  const s = await setup(t);
+  const p = await bootstrapped(s.listener.address);
+  p.sendMsg((m) => {
+    const c = m._initCall();
+    c.questionId = 1;
+    c.interfaceId = TEST_ID;
+    c.methodId = 16; // describeEvolving(value :Evolving): the server spreads value.e
+    c._initTarget().importedCap = 0;
+    const content = c._initParams().content;
+    $.utils.initStruct(Test_DescribeEvolving$Params._capnp.size, content);
+    const ev = new Test_DescribeEvolving$Params(content.segment, content.byteOffset)._initValue();
+    // ev.e (pointer 2): a composite list whose tag claims 2^29-1 elements of no size.
+    const seg = ev.segment;
+    const at = $.utils.getPointerSection(ev).byteOffset + 2 * 8;
+    const tag = seg.allocate(8);
+    seg.setUint32(at, 1 | (((tag.byteOffset - at - 8) / 8) << 2));
+    seg.setUint32(at + 4, 7);
+    seg.setUint32(tag.byteOffset, ((2 ** 29 - 1) << 2) >>> 0);
+    seg.setUint32(tag.byteOffset + 4, 0);
+  });
+  const r = await p.next(10_000);
+  assert.equal(r?.which(), RpcMessage.RETURN);
+  assert.equal(r.return.which(), 1, 'an exception');
+  assert.match(r.return.exception.reason, /amplified or oversized list/);
+  p.sendMsg((m) => { m._initFinish().questionId = 1; });
+  p.sendMsg((m) => echoCall(m, 2, 'still here'));
+  assert.equal((await p.next())?.which(), RpcMessage.RETURN);
+  p.close();
+  await stillServes(s.listener.address);
+});
+
+test('schema evolution: results from an older callee (a smaller struct) read absent fields as defaults', async (t) => {
+  const raw = await rawReturningServer(false); // answers every call with an empty struct
+  t.after(raw.close);
+  const conn = await connect(raw.address);
+  t.after(() => conn.destroy());
+  const remote = conn.bootstrap(Test);
+  const r = await remote.add((p) => { p.a = 1n; p.b = 2n; }).promise();
+  assert.equal(r.sum, 0n);
+  const e = await remote.echo((p) => { p.text = 'x'; }).promise();
+  assert.equal(e.text, '');
+  release(remote);
+});
+
+test('schema evolution: a served method reads the params of an older caller (a smaller struct, or none) as defaults', async (t) => {
+  const s = await setup(t);
+  const p = await bootstrapped(s.listener.address);
+  const add = (qid: number, data: number, ptrs: number): void =>
+    p.sendMsg((m) => {
+      const c = m._initCall();
+      c.questionId = qid;
+      c.interfaceId = TEST_ID;
+      c.methodId = 1; // add(a :Int64, b :Int64) -> (sum :Int64)
+      c._initTarget().importedCap = 0;
+      const content = c._initParams().content;
+      if (data >= 0) {
+        $.utils.initStruct(new $.ObjectSize(data, ptrs), content);
+        if (data >= 8) new DataView(content.segment.buffer).setBigInt64($.utils.getContent(content).byteOffset, 40n, true);
+      }
+    });
+  add(1, 8, 0); // only `a` (as an older schema with one field would write it)
+  add(2, 0, 0); // an empty struct
+  add(3, -1, 0); // no params at all (a null pointer)
+  const sums = new Map<number, bigint>();
+  for (let i = 0; i < 3; i++) {
+    const r = (await p.next())!;
+    assert.equal(r.return.which(), 0, r.return.which() === 1 ? r.return.exception.reason : '');
+    const content = r.return.results.content;
+    sums.set(r.return.answerId, new DataView(content.segment.buffer).getBigInt64($.utils.getContent(content).byteOffset, true));
+  }
+  assert.deepEqual([sums.get(1), sums.get(2), sums.get(3)], [40n, 0n, 0n]);
+  p.close();
 });

@@ -1,0 +1,235 @@
+/**
+ * The per-connection limits a hostile peer meets (issue 17): the frame size before
+ * authentication, the handshake and idle deadlines, and the answers a peer may hold.
+ * Each test hits the limit on one connection and shows the others unaffected.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import * as $ from 'capnp-es';
+import { Base, Test, Test_Echo$Params, type Test$Client, type Test_Echo$Results } from '../fixtures/rpc/gen/test.js';
+import {
+  type Peer,
+  type RpcConnection,
+  type RpcLimits,
+  type RpcListener,
+  RpcError,
+  connect,
+  listen,
+  release,
+  serve,
+} from '../../src/rpc/index.js';
+import { until } from './harness.js';
+import { RawPeer, RpcMessage } from './raw-peer.js';
+import { ServerState, TestImpl } from './test-impl.js';
+
+const TEST_ID = Test.Client.interfaceId;
+const OPEN = 'open sesame';
+
+/** A Test whose echo(OPEN) authenticates the connection: a gate in miniature. */
+class GatedTest extends TestImpl {
+  constructor(
+    state: ServerState,
+    readonly peer: Peer,
+  ) {
+    super(state);
+  }
+  override async echo(p: Test_Echo$Params, r: Test_Echo$Results): Promise<void> {
+    if (p.text === OPEN) this.peer.authenticated();
+    return super.echo(p, r);
+  }
+}
+
+interface Server {
+  listener: RpcListener;
+  conns: RpcConnection[];
+}
+
+async function server(t: TestContext, limits: Partial<RpcLimits>, requireAuthentication: boolean): Promise<Server> {
+  const state = new ServerState();
+  const conns: RpcConnection[] = [];
+  const listener = await listen('127.0.0.1:0', {
+    limits,
+    requireAuthentication,
+    bootstrap: (peer) => serve(Test, new GatedTest(state, peer), { extends: [Base] }),
+    onConnection: (c) => conns.push(c),
+  });
+  t.after(() => listener.destroy());
+  return { listener, conns };
+}
+
+async function client(t: TestContext, address: string): Promise<{ conn: RpcConnection; test: Test$Client }> {
+  const conn = await connect(address);
+  t.after(() => conn.destroy());
+  const test = conn.bootstrap(Test);
+  return { conn, test };
+}
+
+async function echo(test: Test$Client, text: string): Promise<string> {
+  return (await test.echo((p) => { p.text = text; }).promise()).text;
+}
+
+async function sum(test: Test$Client, bytes: number): Promise<number> {
+  const r = await test.sum((p) => { p._initData(bytes).toUint8Array().fill(1); }).promise();
+  return r.size;
+}
+
+test('before authentication a frame over maxPreAuthMessageBytes aborts that connection, naming the limit; an authenticated one takes large frames', async (t) => {
+  const s = await server(t, { maxPreAuthMessageBytes: 8192 }, true);
+  const good = await client(t, s.listener.address);
+  assert.equal(await echo(good.test, OPEN), OPEN);
+  const bad = await client(t, s.listener.address);
+  // Small frames are fine before authentication...
+  assert.equal(await sum(bad.test, 1000), 1000);
+  // ... one over the limit is not.
+  await assert.rejects(sum(bad.test, 100_000), (e: unknown) => {
+    assert.ok(e instanceof RpcError);
+    assert.equal(e.type, 'disconnected');
+    assert.match(e.message, /more than 8192 bytes refused \(maxPreAuthMessageBytes: the peer has not authenticated\)/);
+    return true;
+  });
+  await bad.conn.whenClosed();
+  // The authenticated connection, on the same listener, takes 1 MiB.
+  assert.equal(await sum(good.test, 1 << 20), 1 << 20);
+  release(good.test);
+  release(bad.test);
+});
+
+test('a connection that does not authenticate within handshakeTimeoutMs is aborted, saying why; authenticated ones stay', async (t) => {
+  const s = await server(t, { handshakeTimeoutMs: 300 }, true);
+  const good = await client(t, s.listener.address);
+  assert.equal(await echo(good.test, OPEN), OPEN);
+  const slow = await client(t, s.listener.address);
+  assert.equal(await echo(slow.test, 'just looking'), 'just looking');
+  // A socket that never says anything at all: the cheapest way to hold a slot.
+  const silent = await RawPeer.connect(s.listener.address);
+  const t0 = Date.now();
+  const frames = await silent.drain(5000);
+  assert.ok(silent.closed, 'the silent socket was closed');
+  assert.equal(frames[0]?.which(), RpcMessage.ABORT);
+  assert.match(frames[0].abort.reason, /not authenticated within 300 ms \(handshakeTimeoutMs\)/);
+  assert.ok(Date.now() - t0 < 3000);
+  await slow.conn.whenClosed();
+  assert.match(slow.conn.error?.message ?? '', /not authenticated within 300 ms/);
+  // Well past the deadline, the authenticated connection still works.
+  assert.equal(await echo(good.test, 'still here'), 'still here');
+  assert.equal(s.listener.connections.size, 1);
+  release(good.test);
+  release(slow.test);
+});
+
+test('without requireAuthentication there is no handshake deadline and no pre-authentication frame limit', async (t) => {
+  const s = await server(t, { handshakeTimeoutMs: 100, maxPreAuthMessageBytes: 8192 }, false);
+  const c = await client(t, s.listener.address);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await sum(c.test, 100_000), 100_000);
+  assert.equal(c.conn.closed, false);
+  release(c.test);
+});
+
+test('idleTimeoutMs: a connection quiet that long is aborted; one with a call pending or calling regularly is not', async (t) => {
+  const s = await server(t, { idleTimeoutMs: 500 }, false);
+  const idle = await client(t, s.listener.address);
+  const waiting = await client(t, s.listener.address);
+  const chatty = await client(t, s.listener.address);
+  assert.equal(await echo(idle.test, 'hi'), 'hi');
+  // A call that takes 1.2 s: pending all along, so never idle.
+  const long = waiting.test.wait((p) => { p.ms = 1200; }).promise();
+  let stop = false;
+  const chat = (async () => {
+    while (!stop) {
+      await echo(chatty.test, 'ping');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  await idle.conn.whenClosed();
+  assert.match(idle.conn.error?.message ?? '', /idle for \d+ ms \(idleTimeoutMs 500\)/);
+  await long;
+  stop = true;
+  await chat;
+  assert.equal(waiting.conn.closed, false, 'the connection waiting for its call stayed');
+  assert.equal(chatty.conn.closed, false, 'the busy connection stayed');
+  release(idle.test);
+  release(waiting.test);
+  release(chatty.test);
+});
+
+/** Bootstrap q=0 over a raw connection and wait for its Return. */
+async function rawBootstrapped(address: string): Promise<RawPeer> {
+  const p = await RawPeer.connect(address);
+  p.sendMsg((m) => { m._initBootstrap().questionId = 0; });
+  assert.equal((await p.next())?.which(), RpcMessage.RETURN);
+  return p;
+}
+
+function rawEcho(m: RpcMessage, qid: number, target: number, text: string): void {
+  const c = m._initCall();
+  c.questionId = qid;
+  c.interfaceId = TEST_ID;
+  c.methodId = 0;
+  c._initTarget().importedCap = target;
+  const content = c._initParams().content;
+  $.utils.initStruct(Test_Echo$Params._capnp.size, content);
+  new Test_Echo$Params(content.segment, content.byteOffset).text = text;
+}
+
+test('maxAnswers: a peer that never finishes gets overloaded past the limit and holds no more; other connections are unaffected', async (t) => {
+  const s = await server(t, { maxAnswers: 20 }, false);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  const rawConn = s.conns[0]!;
+  // Calls to an unknown export answer an exception, which (as in C++) waits for a Finish.
+  for (let q = 1; q <= 40; q++) p.sendMsg((m) => rawEcho(m, q, 999, 'x'));
+  const kinds: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const r = (await p.next())!;
+    assert.equal(r.which(), RpcMessage.RETURN);
+    const reason = r.return.exception.reason;
+    kinds.push(/unknown export/.test(reason) ? 'unknown' : /maxAnswers 20/.test(reason) ? `overloaded${r.return.noFinishNeeded ? '' : '!'}` : reason);
+  }
+  // The bootstrap's answer is the 20th held.
+  assert.deepEqual(kinds, [...Array<string>(19).fill('unknown'), ...Array<string>(21).fill('overloaded')]);
+  assert.equal(rawConn.stats().answers, 20);
+  // Another connection on the same listener is served as usual.
+  const other = await client(t, s.listener.address);
+  assert.equal(await echo(other.test, 'fine'), 'fine');
+  // Finishing some makes room again, on this connection too.
+  for (let q = 1; q <= 5; q++) p.sendMsg((m) => { m._initFinish().questionId = q; });
+  p.sendMsg((m) => rawEcho(m, 41, 0, 'room again'));
+  const r = (await p.next())!;
+  assert.equal(r.return.which(), 0, 'results');
+  assert.equal(rawConn.stats().answers, 15, 'results without capabilities are not held');
+  release(other.test);
+});
+
+test('answers without capabilities are dropped at their Return (noFinishNeeded): a peer that never sends Finish holds nothing', async (t) => {
+  const s = await server(t, {}, false);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  for (let q = 1; q <= 200; q++) p.sendMsg((m) => rawEcho(m, q, 0, `n${q}`));
+  for (let i = 0; i < 200; i++) {
+    const r = (await p.next())!;
+    assert.equal(r.return.which(), 0);
+    assert.ok(r.return.noFinishNeeded);
+  }
+  await until(() => s.conns[0]!.stats().answers === 1, 'only the bootstrap answer is held');
+});
+
+test('a frame header claiming 64 MiB holds memory as its bytes arrive, not what it claims; other connections are served meanwhile', async (t) => {
+  const s = await server(t, {}, false);
+  const p = await RawPeer.connect(s.listener.address);
+  t.after(() => p.close());
+  const hdr = new Uint8Array(8);
+  new DataView(hdr.buffer).setUint32(0, 0, true);
+  new DataView(hdr.buffer).setUint32(4, (64 * 1024 * 1024 - 8) / 8, true);
+  p.send(hdr);
+  await until(() => s.conns.length === 1 && s.conns[0]!.pendingFrameBytes > 0, 'the header was read');
+  const conn = s.conns[0]!;
+  assert.ok(conn.pendingFrameBytes <= 256 * 1024, `${conn.pendingFrameBytes} bytes held for a header alone`);
+  // 1 MiB of the claimed 64 MiB: memory follows (within twice what came, plus 256 KiB).
+  p.send(new Uint8Array(1 << 20));
+  await until(() => conn.pendingFrameBytes >= 1 << 20, 'the bytes were read');
+  assert.ok(conn.pendingFrameBytes <= 2 * (1 << 20) + 256 * 1024, `${conn.pendingFrameBytes} bytes held after 1 MiB`);
+  const other = await client(t, s.listener.address);
+  assert.equal(await echo(other.test, 'meanwhile'), 'meanwhile');
+  release(other.test);
+});

@@ -1,0 +1,97 @@
+/**
+ * The handshake limits as `capns serve` applies them (manifest `limits.rpc`), on both of
+ * its RPC doors: an rpc listener behind the Gate and an export behind its own gate. A
+ * connection that never authenticates is closed at the deadline and cannot send large
+ * frames meanwhile; one that authenticated keeps working.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { pino } from 'pino';
+import { Gate, type Namespace$Client } from '../../src/gen/namespace.js';
+import { parseManifest } from '../../src/manifest/index.js';
+import { connect, release, RpcError, type RpcConnection } from '../../src/rpc/index.js';
+import { startCapnsServer, type CapnsServer } from '../../src/server/capns-server.js';
+import { RawPeer, RpcMessage } from './raw-peer.js';
+
+const MANIFEST = `
+version: 1
+capabilities: { tmp: { type: ram } }
+profiles:
+  alice:
+    auth: { tokens: [secret] }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+exports:
+  - { profile: alice, root: /tmp, listen: "tcp!127.0.0.1!0", auth: { tokens: [secret] } }
+limits:
+  rpc: { handshakeTimeoutMs: 400, maxPreAuthMessageBytes: 4096 }
+`;
+
+async function capns(t: TestContext): Promise<CapnsServer> {
+  const manifest = parseManifest(MANIFEST, { file: 'm.yaml', env: {} });
+  const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
+  t.after(() => s.destroy());
+  return s;
+}
+
+async function authenticate(conn: RpcConnection, token: string): Promise<Namespace$Client> {
+  const gate = conn.bootstrap(Gate);
+  const r = (await gate.authenticate((p) => { p.token = token; }).promise()).result;
+  release(gate);
+  assert.ok(r._isOk, r._isErr ? r.err.message : '');
+  return r.ok.ns;
+}
+
+for (const door of ['rpc', 'export'] as const) {
+  test(`capns serve (${door}): an unauthenticated connection is closed at handshakeTimeoutMs; an authenticated one stays`, async (t) => {
+    const s = await capns(t);
+    const address = s.addresses.find((a) => a.protocol === door)!.address;
+    const good = await connect(address);
+    t.after(() => good.destroy());
+    const ns = await authenticate(good, 'secret');
+    const silent = await RawPeer.connect(address);
+    t.after(() => silent.close());
+    const frames = await silent.drain(5000);
+    assert.ok(silent.closed);
+    assert.equal(frames[0]?.which(), RpcMessage.ABORT);
+    assert.match(frames[0].abort.reason, /not authenticated within 400 ms \(handshakeTimeoutMs\)/);
+    // A wrong token is not an authentication: that connection is closed too.
+    const wrong = await connect(address);
+    t.after(() => wrong.destroy());
+    const gate = wrong.bootstrap(Gate);
+    const r = (await gate.authenticate((p) => { p.token = 'nope'; }).promise()).result;
+    assert.ok(r._isErr);
+    release(gate);
+    await wrong.whenClosed();
+    assert.match(wrong.error?.message ?? '', /not authenticated within 400 ms/);
+    // Past the deadline, the authenticated peer lists its namespace.
+    const list = (await ns.list((p) => { p.path = '/'; }).promise()).result;
+    assert.ok(list._isEntries, list._isErr ? list.err.message : '');
+    release(ns);
+  });
+
+  test(`capns serve (${door}): before authenticating, a frame over maxPreAuthMessageBytes closes the connection; after, it is served`, async (t) => {
+    const s = await capns(t);
+    const address = s.addresses.find((a) => a.protocol === door)!.address;
+    const big = 'x'.repeat(10_000);
+    const early = await connect(address);
+    t.after(() => early.destroy());
+    const gate = early.bootstrap(Gate);
+    await assert.rejects(gate.authenticate((p) => { p.token = big; }).promise(), (e: unknown) => {
+      assert.ok(e instanceof RpcError);
+      assert.match(e.message, /more than 4096 bytes refused \(maxPreAuthMessageBytes/);
+      return true;
+    });
+    release(gate);
+    const late = await connect(address);
+    t.after(() => late.destroy());
+    const ns = await authenticate(late, 'secret');
+    // A 10 KB path: refused by the namespace (names are at most 255 bytes), not by the framer.
+    const r = (await ns.resolve((p) => { p.path = `/${big}`; }).promise()).result;
+    assert.ok(r._isErr);
+    assert.equal(late.closed, false);
+    release(ns);
+  });
+}
