@@ -30,12 +30,15 @@ async function start(t: T, args: string[], want: string): Promise<{ address: str
   return { address, proc };
 }
 
-async function run(args: string[]): Promise<{ code: number | null; err: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+async function run(args: string[], input?: string): Promise<{ code: number | null; out: string; err: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  let out = '';
   let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  if (input !== undefined) proc.stdin!.end(input);
   const code = await new Promise<number | null>((r) => proc.once('exit', r));
-  return { code, err };
+  return { code, out, err };
 }
 
 test('capns export --ro and capns import: a clock reached through them, writes refused', async (t) => {
@@ -66,7 +69,7 @@ test('capns export --ro and capns import: a clock reached through them, writes r
   assert.equal((await ns.members((p) => (p.path = '/n/a')).promise()).result.members.length, 1);
 });
 
-test('capns export refuses to start without credentials; capns import with a wrong token reports it', async (t) => {
+test('capns export refuses to start without credentials; capns import with a wrong token says so and exits 1 at once', async (t) => {
   const noCreds = await run(['export', '--root', '/', '--listen', 'tcp!127.0.0.1!0']);
   assert.equal(noCreds.code, 1);
   assert.match(noCreds.err, /--token/);
@@ -75,12 +78,35 @@ test('capns export refuses to start without credentials; capns import with a wro
   const manifest = join(dir, 'a.yaml');
   writeFileSync(manifest, 'version: 1\ncapabilities: { clock: { type: demo.clock } }\nprofiles:\n  svc: { namespace: [ { mount: clock, at: /svc/clock } ] }\n');
   const exp = await start(t, ['export', '--manifest', manifest, '--root', '/svc', '--listen', 'tcp!127.0.0.1!0', '--token', 'right'], 'export');
-  const imp = await start(t, ['import', exp.address, '/n/a', '--token', 'wrong', '--listen', 'tcp!127.0.0.1!0'], 'rpc');
+  // A refusal is not an outage: the command says so and stops, instead of retrying forever.
+  const refused = await run(['import', exp.address, '/n/a', '--token', 'wrong', '--listen', 'tcp!127.0.0.1!0']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, new RegExp(`capns import: ${exp.address.replaceAll('!', '\\!')} refused the credentials: unknown token`));
+  // Told to keep trying, it runs; calls through the import say it was refused, and why.
+  const imp = await start(t, ['import', exp.address, '/n/a', '--token', 'wrong', '--retry-refused-ms', '60000', '--listen', 'tcp!127.0.0.1!0'], 'rpc');
   const conn = await connect(imp.address);
   t.after(() => conn.close());
   const gate = conn.bootstrap(Gate);
   const ns = (await gate.authenticate((p) => (p.token = '')).promise()).result.ok.ns;
   release(gate);
   t.after(() => release(ns));
-  await assert.rejects(resolvePipelined(ns, '/n/a/clock', Clock).now().promise(), (e: unknown) => e instanceof RpcError && e.type === 'disconnected' && /unknown token/.test(e.message));
+  for (;;) {
+    try {
+      await resolvePipelined(ns, '/n/a/clock', Clock).now().promise();
+      assert.fail('a refused import answered');
+    } catch (e) {
+      assert.ok(e instanceof RpcError, String(e));
+      if (e.type === 'disconnected' && /not connected yet/.test(e.message)) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      assert.equal(e.type, 'failed');
+      assert.match(e.message, /^import 'a' \(tcp!.*\): permission denied: the export refused the credentials \(unknown token\); next attempt in/);
+      break;
+    }
+  }
+  // And capns ls shows the state.
+  const ls = await run(['ls', '--server', imp.address, '/n']);
+  assert.equal(ls.code, 0, ls.err);
+  assert.match(ls.out, /^a\/\timport of tcp!\S+ \/: refused: unknown token; next attempt in /m);
 });
