@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { Clock } from '../../src/gen/demo.js';
-import { Gate } from '../../src/gen/namespace.js';
+import { Gate, type Namespace$Client } from '../../src/gen/namespace.js';
 import { resolvePipelined } from '../../src/proxy/importer.js';
 import { connect, release, RpcError } from '../../src/rpc/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 type T = { after: (fn: () => Promise<void> | void) => void };
 
-/** Runs `capns ARGS` until it prints a line starting with `want`; returns the address on it. */
-async function start(t: T, args: string[], want: string): Promise<{ address: string; proc: ChildProcess }> {
+/** Runs `capns ARGS` until it prints a line starting with `want`; returns the address on it, and its stderr so far. */
+async function start(t: T, args: string[], want: string): Promise<{ address: string; proc: ChildProcess; err: () => string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => void proc.kill('SIGKILL'));
   let out = '';
@@ -27,7 +28,31 @@ async function start(t: T, args: string[], want: string): Promise<{ address: str
     });
     proc.once('exit', (code) => fail(new Error(`capns ${args[0]} exited ${code}: ${err}`)));
   });
-  return { address, proc };
+  return { address, proc, err: () => err };
+}
+
+/** Calls the clock at `path` until the import behind it is up (it connects in the background). */
+async function clockUp(ns: Namespace$Client, path: string): Promise<bigint> {
+  for (let i = 0; ; i++) {
+    const clock = resolvePipelined(ns, path, Clock);
+    try {
+      return (await clock.now().promise()).unixMillis;
+    } catch (e) {
+      if (!(e instanceof RpcError && e.type === 'disconnected') || i > 500) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      release(clock);
+    }
+  }
+}
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 async function run(args: string[], input?: string): Promise<{ code: number | null; out: string; err: string }> {
@@ -56,9 +81,7 @@ test('capns export --ro and capns import: a clock reached through them, writes r
   assert.ok(auth._isOk);
   const ns = auth.ok.ns;
   t.after(() => release(ns));
-  const clock = resolvePipelined(ns, '/n/a/clock', Clock);
-  assert.ok((await clock.now().promise()).unixMillis > 0n);
-  release(clock);
+  assert.ok((await clockUp(ns, '/n/a/clock')) > 0n);
   // The export is read-only: capns mkdir through the import is refused.
   const mk = await run(['mkdir', '--server', imp.address, '/n/a/tmp/x']);
   assert.equal(mk.code, 1);
@@ -109,4 +132,54 @@ test('capns export refuses to start without credentials; capns import with a wro
   const ls = await run(['ls', '--server', imp.address, '/n']);
   assert.equal(ls.code, 0, ls.err);
   assert.match(ls.out, /^a\/\timport of tcp!\S+ \/: refused: unknown token; next attempt in /m);
+});
+
+test('capns import: the mount point is a directory for ls, stat and put; ls and stat show the state; an outage names the import, not the server; it logs reconnected', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-proxy-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const manifest = join(dir, 'a.yaml');
+  writeFileSync(manifest, 'version: 1\ncapabilities: { clock: { type: demo.clock }, tmp: { type: ram } }\nprofiles:\n  svc:\n    namespace:\n      - { mount: clock, at: /svc/clock }\n      - { mount: tmp, at: /svc/tmp, create: true }\n');
+  const listen = `tcp!127.0.0.1!${await freePort()}`;
+  const exportArgs = ['export', '--manifest', manifest, '--root', '/svc', '--listen', listen, '--token', 'sesame'];
+  let exp = await start(t, exportArgs, 'export');
+  const imp = await start(t, ['import', exp.address, '/', '/n/a', '--token', 'sesame', '--listen', 'tcp!127.0.0.1!0'], 'rpc');
+  const server = ['--server', imp.address];
+  for (let i = 0; !/\timport of .*: connected for /.test((await run(['ls', ...server, '/n'])).out); i++) {
+    assert.ok(i < 500, 'the import never connected');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ls = await run(['ls', ...server, '/n/a']);
+  assert.equal(ls.code, 0, ls.err);
+  assert.equal(ls.out, 'clock\tClock (clock)\ntmp/\n');
+  const put = await run(['put', ...server, '/n/a/tmp/hello'], 'hello through the import');
+  assert.equal(put.code, 0, put.err);
+  assert.equal((await run(['cat', ...server, '/n/a/tmp/hello'])).out, 'hello through the import');
+  const stat = await run(['stat', ...server, '/n/a']);
+  assert.equal(stat.code, 0, stat.err);
+  assert.match(stat.out, new RegExp(`^/n/a\\td[-rwx]{9} .*\\timport of ${listen.replaceAll('!', '\\!')} /: connected for `));
+  const json = JSON.parse((await run(['stat', '--json', ...server, '/n/a'])).out) as { kind: string; import: { state: string; connections: number } };
+  assert.equal(json.kind, 'directory');
+  assert.equal(json.import.state, 'connected');
+  // The exporter goes: the importer is still up, and says which import is down and why.
+  exp.proc.kill('SIGKILL');
+  for (let i = 0; ; i++) {
+    const down = await run(['ls', ...server, '/n/a']);
+    if (down.code === 0) {
+      assert.ok(i < 500);
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    assert.equal(down.code, 1, down.err);
+    assert.match(down.err, /^capns ls: import 'a' \(tcp!127\.0\.0\.1!\d+\) (is down|lost its connection): /);
+    assert.doesNotMatch(down.err, /lost the connection to/);
+    break;
+  }
+  assert.match((await run(['ls', ...server, '/n'])).out, /^a\/\timport of \S+ \/: down for .*; (next attempt in|an attempt is under way)/m);
+  // It comes back, and capns import says so.
+  exp = await start(t, exportArgs, 'export');
+  for (let i = 0; !/"msg":"import reconnected"/.test(imp.err()); i++) {
+    assert.ok(i < 500, `no reconnected line: ${imp.err()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(imp.err(), /"msg":"import lost its connection"/);
 });
