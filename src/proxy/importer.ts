@@ -138,12 +138,16 @@ export class Importer {
   readonly #who: string;
   #link: Link | null = null;
   #closed = false;
+  /** Aborted by close(): ends an attempt under way at once. */
+  readonly #closing = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #backoff: number;
   #stable: Client | null;
   /** Answers `Import.status`; released when the last reference to the stable capability goes. */
   #statusCap: Client | null;
   #firstAttempt: Promise<void>;
+  /** The latest attempt (settled, or under way): close() waits for it to let go of its socket. */
+  #current: Promise<void>;
   #state: ImportState = 'connecting';
   #since = Date.now();
   #lastError = '';
@@ -183,7 +187,7 @@ export class Importer {
         this.#statusCap = null;
       },
     );
-    this.#firstAttempt = this.#attempt();
+    this.#firstAttempt = this.#current = this.#attempt();
   }
 
   /** The interface id of the imported capability. */
@@ -270,16 +274,24 @@ export class Importer {
     }
   }
 
-  /** Races `p` against a deadline; the connection is destroyed by the caller on failure. */
+  /**
+   * Races `p` against a deadline, and against `close()` (an attempt under way must not
+   * keep a connection open after the import is closed); the caller destroys the
+   * connection on failure.
+   */
   async #within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    let onClose: (() => void) | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${what}: no answer within ${duration(ms)}`)), ms);
+      onClose = () => reject(new Error('closed'));
+      this.#closing.signal.addEventListener('abort', onClose, { once: true });
     });
     try {
       return await Promise.race([p, expired]);
     } finally {
       clearTimeout(timer);
+      if (onClose !== undefined) this.#closing.signal.removeEventListener('abort', onClose);
     }
   }
 
@@ -287,6 +299,8 @@ export class Importer {
     const ms = this.#o.connectTimeoutMs ?? IMPORT_DEFAULTS.connectTimeoutMs;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new Error(`no connection within ${duration(ms)}${this.#o.tls !== undefined ? ' (TCP and TLS handshake)' : ''}`)), ms);
+    const onClose = (): void => ac.abort(new Error('closed'));
+    this.#closing.signal.addEventListener('abort', onClose, { once: true });
     try {
       return await connect(this.#o.address, {
         signal: ac.signal,
@@ -296,6 +310,7 @@ export class Importer {
       });
     } finally {
       clearTimeout(timer);
+      this.#closing.signal.removeEventListener('abort', onClose);
     }
   }
 
@@ -418,13 +433,14 @@ export class Importer {
   #schedule(delay: number): void {
     if (this.#closed) return;
     this.#nextAttemptAt = Date.now() + delay;
-    this.#timer = setTimeout(() => void this.#attempt(), delay);
+    this.#timer = setTimeout(() => void (this.#current = this.#attempt()), delay);
   }
 
   /** Stops reconnecting, closes the connection; the stable capability fails from now on. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     this.#nextAttemptAt = 0;
     this.#enter('closed');
     clearTimeout(this.#timer);
@@ -438,6 +454,7 @@ export class Importer {
       release(link.ns);
       await link.conn.close();
     }
+    await this.#current;
     this.#emit('closed');
   }
 

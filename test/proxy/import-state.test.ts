@@ -122,6 +122,14 @@ test('an export that accepts and never answers costs one failed attempt, never a
   // The abandoned connection is closed, not left open on the export.
   await until('the silent server to see the importer hang up', () => silent.open() === 0);
 
+  // Closing an import whose attempt is under way lets go of the connection at once (not
+  // at the deadline, a minute away).
+  const closing = startImport({ address: silent.address, authTimeoutMs: 60_000 });
+  await until('the attempt to connect', () => silent.open() === 1);
+  await closing.close();
+  assert.equal(closing.status().state, 'closed');
+  await until('the socket to be closed', () => silent.open() === 0);
+
   // TLS: the handshake is never answered; connectTimeoutMs covers it.
   const tlsImp = imported(t, { address: silent.address, tls: { rejectUnauthorized: false }, connectTimeoutMs: 100, backoffMinMs: 60_000 });
   await tlsImp.firstAttempt();
