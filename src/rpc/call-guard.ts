@@ -24,29 +24,72 @@ export interface CallGuardOptions {
   readonly mapError?: (err: RpcError) => RpcError;
 }
 
-/** One call's deadline: the timer, the signal it aborts, the promise that rejects with it. */
-class Deadline {
-  readonly ac = new AbortController();
-  readonly expired: Promise<never>;
-  #timer: NodeJS.Timeout | undefined;
+const NOTHING = (): void => {};
+
+/**
+ * A deadline calls wait on: the signal it aborts when it passes, and the callers waiting
+ * for answers it fails then. Waiters are forgotten as their calls settle, so a deadline
+ * holds nothing of the calls that were answered in time.
+ */
+abstract class Deadline {
+  protected readonly ac = new AbortController();
+  #waiters: Set<(e: RpcError) => void> | null = null;
+  #error: RpcError | null = null;
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  /** Calls `fail` with the error if the deadline passes before the returned function is called. */
+  watch(fail: (e: RpcError) => void): () => void {
+    if (this.#error !== null) {
+      fail(this.#error);
+      return NOTHING;
+    }
+    const waiters = (this.#waiters ??= new Set());
+    waiters.add(fail);
+    return () => waiters.delete(fail);
+  }
+
+  protected pass(e: RpcError): void {
+    this.#error = e;
+    const waiters = this.#waiters;
+    this.#waiters = null;
+    if (waiters !== null) for (const w of waiters) w(e);
+    this.ac.abort(e);
+  }
+}
+
+/**
+ * The deadline shared by the calls made without a signal of their own whose deadlines
+ * fall in the same slice of time (a 16th of the timeout): one timer and one
+ * AbortController for all of them instead of one each (an AbortController costs about
+ * 5 µs). Aborting it cancels the calls of the slice still waiting; those answered no
+ * longer listen. A call's deadline is thus up to a 16th of the timeout late.
+ */
+class SharedDeadline extends Deadline {
+  constructor(at: number, error: () => RpcError, onPass: () => void) {
+    super();
+    setTimeout(() => {
+      onPass();
+      this.pass(error());
+    }, Math.max(0, at - Date.now()));
+  }
+}
+
+/** A call's own deadline, for a call the caller may cancel too (its signal still aborts it). */
+class OwnDeadline extends Deadline {
+  #timer: NodeJS.Timeout;
   #unlink: (() => void) | undefined;
 
-  constructor(ms: number, error: RpcError, caller: AbortSignal | undefined) {
-    let expire: (e: RpcError) => void = () => {};
-    this.expired = new Promise<never>((_, reject) => (expire = reject));
-    // Nobody may be waiting on this call (pipelined-only): no unhandled rejection.
-    this.expired.catch(() => {});
-    this.#timer = setTimeout(() => {
-      expire(error);
-      this.ac.abort(error);
-    }, ms);
-    if (caller !== undefined) {
-      if (caller.aborted) this.ac.abort(caller.reason);
-      else {
-        const onAbort = (): void => this.ac.abort(caller.reason);
-        caller.addEventListener('abort', onAbort, { once: true });
-        this.#unlink = () => caller.removeEventListener('abort', onAbort);
-      }
+  constructor(ms: number, error: () => RpcError, caller: AbortSignal) {
+    super();
+    this.#timer = setTimeout(() => this.pass(error()), ms);
+    if (caller.aborted) this.ac.abort(caller.reason);
+    else {
+      const onAbort = (): void => this.ac.abort(caller.reason);
+      caller.addEventListener('abort', onAbort, { once: true });
+      this.#unlink = () => caller.removeEventListener('abort', onAbort);
     }
   }
 
@@ -66,10 +109,25 @@ class GuardAnswer implements Answer<Struct> {
   ) {}
 
   struct(): Promise<Struct> {
-    const mapped = this.inner.struct().catch((e: unknown) => {
-      throw this.guard.map(e);
+    const d = this.deadline;
+    if (d === null) {
+      return this.inner.struct().catch((e: unknown) => {
+        throw this.guard.map(e);
+      });
+    }
+    return new Promise<Struct>((resolve, reject) => {
+      const unwatch = d.watch(reject);
+      this.inner.struct().then(
+        (s) => {
+          unwatch();
+          resolve(s);
+        },
+        (e: unknown) => {
+          unwatch();
+          reject(this.guard.map(e));
+        },
+      );
     });
-    return this.deadline === null ? mapped : Promise.race([mapped, this.deadline.expired]);
   }
 
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
@@ -83,13 +141,17 @@ class GuardAnswer implements Answer<Struct> {
 }
 
 class GuardClient implements Client {
+  readonly #slices = new Map<number, SharedDeadline>();
+
   constructor(
     readonly inner: Client,
     readonly opts: CallGuardOptions,
   ) {}
 
-  map(e: unknown): unknown {
-    if (!(e instanceof RpcError) || this.opts.mapError === undefined) return e;
+  /** The error a call through the guard fails with, for what the callee failed it with. */
+  map(e: unknown): Error {
+    if (!(e instanceof RpcError)) return e instanceof Error ? e : new RpcError('failed', String(e));
+    if (this.opts.mapError === undefined) return e;
     try {
       return this.opts.mapError(e);
     } catch {
@@ -97,21 +159,40 @@ class GuardClient implements Client {
     }
   }
 
+  /** The deadline slice calls made now without a signal share. */
+  #shared(ms: number): SharedDeadline {
+    const width = Math.max(1, Math.floor(ms / 16));
+    const slice = Math.ceil((Date.now() + ms) / width);
+    let d = this.#slices.get(slice);
+    if (d === undefined) {
+      d = new SharedDeadline(slice * width, () => this.#timeoutError(ms), () => this.#slices.delete(slice));
+      this.#slices.set(slice, d);
+    }
+    return d;
+  }
+
+  #timeoutError(ms: number): RpcError {
+    return this.opts.timeoutError?.(ms) ?? new RpcError('overloaded', `no answer within ${ms} ms`);
+  }
+
   send(call: Call<Struct, Struct>, deliver: (call: Call<Struct, Struct>) => Answer<Struct>): Answer<Struct> {
     const ms = this.opts.timeoutMs;
     if (ms === undefined || !(ms > 0)) return new GuardAnswer(deliver(call), this, null);
     const prev = callOptions(call);
-    const error = this.opts.timeoutError?.(ms) ?? new RpcError('overloaded', `no answer within ${ms} ms`);
-    const deadline = new Deadline(ms, error, prev?.signal);
+    const caller = prev?.signal;
+    const own = caller === undefined ? null : new OwnDeadline(ms, () => this.#timeoutError(ms), caller);
+    const deadline: Deadline = own ?? this.#shared(ms);
     // A new options object: the one on the call may be a connection's record of a served
     // call (its signal is the caller's, not ours to abort).
-    const opts: CallOptions = { signal: deadline.ac.signal };
+    const opts: CallOptions = { signal: deadline.signal };
     if (prev?.tailOf !== undefined) opts.tailOf = prev.tailOf;
     if (prev?.resultsMessage !== undefined) opts.resultsMessage = prev.resultsMessage.bind(prev);
     (call as { [kCallOptions]?: CallOptions })[kCallOptions] = opts;
     const answer = deliver(call);
-    const done = (): void => deadline.done();
-    answer.struct().then(done, done);
+    if (own !== null) {
+      const done = (): void => own.done();
+      answer.struct().then(done, done);
+    }
     return new GuardAnswer(answer, this, deadline);
   }
 

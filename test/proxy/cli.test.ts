@@ -165,7 +165,7 @@ test('capns import: the mount point is a directory for ls, stat and put; ls and 
   for (let i = 0; ; i++) {
     const down = await run(['ls', ...server, '/n/a']);
     if (down.code === 0) {
-      assert.ok(i < 500);
+      assert.ok(i < 500, 'the outage was never reported');
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
