@@ -21,7 +21,7 @@ import { MountTable } from '../../src/namespace/mount-table.js';
 import { serveNamespace } from '../../src/namespace/namespace-server.js';
 import { startExport, type ExportOptions } from '../../src/proxy/exporter.js';
 import { importedNamespace, readImportStatus, resolvePipelined, startImport, type ImportOptions, type Importer } from '../../src/proxy/importer.js';
-import { listen, release, RpcError, serve, type CallContext } from '../../src/rpc/index.js';
+import { guardCalls, listen, release, RpcError, serve, withSignal, type CallContext } from '../../src/rpc/index.js';
 import { Counter } from '../fixtures/rpc/gen/test.js';
 import { newCounter, TestState } from '../support/test-server.js';
 import { Relay } from './relay.js';
@@ -364,4 +364,35 @@ test('a mounted Namespace is a directory: listed, walked, stat-ed and created in
   const union = CapnsClient.local(serveNamespace(table.fork()), 'test');
   t.after(() => union.close());
   assert.deepEqual((await union.list('/n/f')).map((e) => e.name).sort(), ['d', 'hello']);
+});
+
+test("the call guard's deadline fails the call with its error and cancels the callee; the caller's own cancellation still works; answered calls are untouched", async () => {
+  const cancelled: string[] = [];
+  const echo = serve(Echo, {
+    async echo(p: Echo_Echo$Params, r: Echo_Echo$Results, ctx?: CallContext) {
+      if (p.text.startsWith('wait')) {
+        await new Promise<void>((res) => ctx?.signal.addEventListener('abort', () => res(), { once: true }));
+        cancelled.push(p.text);
+      }
+      r.text = p.text;
+    },
+  });
+  const guarded = new Echo.Client(guardCalls(echo.client, { timeoutMs: 80, timeoutError: (ms) => new RpcError('overloaded', `late by ${ms} ms`) }));
+  // Answered in time: untouched, many times over (each leaves nothing behind).
+  for (let i = 0; i < 100; i++) assert.equal((await guarded.echo((p) => (p.text = `hi${i}`)).promise()).text, `hi${i}`);
+  // Not answered: fails with the guard's error; the callee sees the cancellation.
+  await assert.rejects(guarded.echo((p) => (p.text = 'wait-1')).promise(), (e: unknown) => e instanceof RpcError && e.type === 'overloaded' && e.message === 'late by 80 ms');
+  await until('the callee to be cancelled', () => cancelled.includes('wait-1'));
+  // The caller cancels first: its cancellation reaches the callee through the guard at
+  // once (without it, only the deadline would, and the call would fail with its error).
+  const ac = new AbortController();
+  const mine = withSignal(guarded, ac.signal).echo((p) => (p.text = 'wait-2')).promise();
+  ac.abort();
+  const outcome = await mine.then(
+    (r) => r.text,
+    (e: unknown) => e,
+  );
+  assert.ok(!(outcome instanceof RpcError && outcome.type === 'overloaded'), `the deadline answered a cancelled call: ${String(outcome)}`);
+  assert.ok(cancelled.includes('wait-2'), 'the callee saw the cancellation');
+  release(echo);
 });
