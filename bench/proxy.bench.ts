@@ -10,6 +10,11 @@
  *    through the import (fork().getNs().fork().getNs()...describe(): four forks and a describe) against one
  *    call (describe()). Printed: median ms and the ratio (target at most 1.3).
  *
+ * 3. Calls made on the import's own capability (Namespace.members of the echo, sequential), which go
+ *    through its forwarder and call guard, without and with a per-call deadline
+ *    (callTimeoutMs), against the same call made directly to A: median calls/s and CPU
+ *    time per call (user+system of this process, every hop included).
+ *
  * All processes' roles live in this one process (one event loop), over real TCP sockets
  * on 127.0.0.1: CPU for every hop is counted in the call times.
  * Environment: PROXY_BENCH_ROUNDS (default 7), PROXY_BENCH_CALLS (per round, default 2000),
@@ -112,6 +117,19 @@ async function callsPerSecond(echo: InstanceType<typeof Echo.Client>): Promise<n
   return CALLS / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
+/** Sequential members('/') calls: rate, and CPU of this process per call in µs. */
+async function membersPerSecond(ns: Namespace$Client, path: string): Promise<{ rate: number; cpuUs: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < CALLS; i++) {
+    const r = (await ns.members((p) => (p.path = path)).promise()).result;
+    if (r._isErr) throw new Error(`members ${path}: ${r.err.message}`);
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: CALLS / wall, cpuUs: (cpu.user + cpu.system) / CALLS };
+}
+
 async function ms(f: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await f();
@@ -162,6 +180,17 @@ async function main(): Promise<void> {
     'two hops': resolvePipelined(two.ns, '/n/x/echo', Echo),
   };
 
+  // The import's own capability: B's import (no deadline), and one with a deadline.
+  const impD = startImport({ address: expA.address, token: 't', callTimeoutMs: 60_000 });
+  await impD.firstAttempt();
+  closers.push(() => impD.close());
+  // [namespace, path of the echo in it]: A's is at /svc/echo, the export's root is /svc.
+  const own: Record<string, [Namespace$Client, string]> = {
+    direct: [dNs, '/svc/echo'],
+    'import': [importedNamespace(impB), '/echo'],
+    'import+deadline': [importedNamespace(impD), '/echo'],
+  };
+
   // Latency case: an importer dialing A's export through a 5 ms relay.
   const r = await relay(expA.address, DELAY_MS);
   const impSlow = startImport({ address: r.address, token: 't' });
@@ -173,11 +202,18 @@ async function main(): Promise<void> {
   );
 
   const rates: Record<string, number[]> = { direct: [], 'one hop': [], 'two hops': [] };
+  const ownRates: Record<string, number[]> = { direct: [], 'import': [], 'import+deadline': [] };
+  const ownCpu: Record<string, number[]> = { direct: [], 'import': [], 'import+deadline': [] };
   const single: number[] = [];
   const chain: number[] = [];
   for (const e of Object.values(echoes)) await callsPerSecond(e); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, e] of Object.entries(echoes)) rates[name]!.push(await callsPerSecond(e));
+    for (const [name, [ns, path]] of Object.entries(own)) {
+      const { rate, cpuUs } = await membersPerSecond(ns, path);
+      ownRates[name]!.push(rate);
+      ownCpu[name]!.push(cpuUs);
+    }
     for (let i = 0; i < CHAINS; i++) {
       single.push(await ms(() => slow.describe().promise()));
       const forks: Namespace$Client[] = [];
@@ -198,6 +234,13 @@ async function main(): Promise<void> {
       `${name.padEnd(9)} ${median(xs).toFixed(0).padStart(7)} calls/s   ratio to direct ${(median(xs) / base).toFixed(2)}   (latency ratio ${(base / median(xs)).toFixed(2)})`,
     );
   }
+  console.log(`${CALLS} sequential Namespace.members per round on the import's own capability:`);
+  const ownBase = median(ownRates['direct']!);
+  for (const [name, xs] of Object.entries(ownRates)) {
+    console.log(
+      `${name.padEnd(15)} ${median(xs).toFixed(0).padStart(7)} calls/s   ratio to direct ${(median(xs) / ownBase).toFixed(2)}   CPU ${median(ownCpu[name]!).toFixed(1)} µs/call`,
+    );
+  }
   const s = median(single);
   const c = median(chain);
   console.log(
@@ -208,6 +251,8 @@ async function main(): Promise<void> {
   release(one.ns);
   release(two.ns);
   release(slow);
+  release(own['import']![0]);
+  release(own['import+deadline']![0]);
   release(aNs);
   for (const f of closers.reverse()) await f();
 }

@@ -19,6 +19,11 @@ export {
   type Position,
   type Resolution,
   type UnionMember,
+  formatImportStatus,
+  importStatusJson,
+  type ImportState,
+  type ImportStatus,
+  type ImportStatusJson,
 } from './client/index.js';
 export { NsError, NS_ERROR_CODES, type NsErrorCode } from './errors.js';
 export { RpcError, release, retain, type RpcErrorType, type CapLike } from './rpc/index.js';
@@ -31,4 +36,5 @@ export { Clock, Echo, type Clock$Client, type Echo$Client } from './gen/demo.js'
 export { FileServer, File, type FileServer$Client, type File$Client } from './gen/fileserver.js';
 export { Namespace, Gate, type Namespace$Client, type Gate$Client } from './gen/namespace.js';
 export { CapTable, type CapTable$Client } from './gen/captable.js';
+export { Import, type Import$Client } from './gen/proxy.js';
 export { Failure, Failure_Code, Position as PositionEnum } from './gen/common.js';

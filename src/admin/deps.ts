@@ -25,7 +25,7 @@ export interface AdminProfile {
  */
 export type AdminSession = Pick<
   CapnsClient,
-  'list' | 'members' | 'lookup' | 'methodsAt' | 'call' | 'callTarget' | 'readFile' | 'writeFile' | 'mkdir' | 'remove' | 'stat' | 'bind' | 'mountLabel' | 'unmount' | 'describe'
+  'list' | 'members' | 'lookup' | 'methodsAt' | 'call' | 'callTarget' | 'readFile' | 'writeFile' | 'mkdir' | 'remove' | 'stat' | 'bind' | 'mountLabel' | 'unmount' | 'describe' | 'importStatus'
 > & { readonly holder: string };
 
 /** The instances the app works on. */

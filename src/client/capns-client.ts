@@ -21,7 +21,9 @@ import { OpenMode_Access, Position as PositionEnum } from '../gen/common.js';
 import { Gate, Namespace as NamespaceIface, Namespace_Entry_Kind, type Namespace$Client } from '../gen/namespace.js';
 import { readQid, readStat, RemoteFileServer } from '../fileserver/file-server-rpc.js';
 import { DMDIR, MAX_WALK_NAMES, type File, type Qid, type Stat } from '../fileserver/file-server.js';
+import { Import } from '../gen/proxy.js';
 import { parseAddress } from '../manifest/address.js';
+import { readImportStatus, type ImportStatus } from '../proxy/import-status.js';
 import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
 import { callByReflection, capabilityPaths, JsonCodec, SchemaIndex, type JsonValue } from '../reflect/index.js';
 
@@ -279,6 +281,26 @@ export class CapnsClient implements AsyncDisposable {
    */
   async resolveAny(path: string): Promise<Resolution & { client: Client }> {
     return this.#resolve(path, 0n);
+  }
+
+  /**
+   * The status of the import (`capns import`, a manifest `type: import`) at `path`: up
+   * or not, since when, the last error (schema/proxy.capnp `Import.status`, answered by
+   * the importer itself, never forwarded). Undefined when what `path` names is not an
+   * import (its capability answers `unimplemented`), or lies inside a file tree.
+   * @throws NsError when `path` resolves to nothing; RpcError when the server fails.
+   */
+  async importStatus(path: string): Promise<ImportStatus | undefined> {
+    const { client, rest } = await this.#resolve(path, 0n);
+    try {
+      if (rest !== '') return undefined;
+      return readImportStatus((await new Import.Client(client).status().promise()).status);
+    } catch (e) {
+      if (e instanceof RpcError && e.type === 'unimplemented') return undefined;
+      throw e;
+    } finally {
+      client.close();
+    }
   }
 
   /** What `path` resolves to (interface, label, rest), holding nothing. */

@@ -11,3 +11,4 @@ export {
   type Resolution,
   type UnionMember,
 } from './capns-client.js';
+export { formatImportStatus, importStatusJson, type ImportState, type ImportStatus, type ImportStatusJson } from '../proxy/import-status.js';

@@ -362,7 +362,7 @@ export function confineFileServer(fs: FileServer$Client, prefix: string): FileSe
 // ---- using a remote FileServer ---------------------------------------------------------
 
 /** A File capability held over RPC. Capabilities in results belong to the caller, so each RemoteFile owns the reference it was made from. */
-class RemoteFile implements File {
+export class RemoteFile implements File {
   #client: File$Client | null;
 
   /** Takes ownership of `client`. */

@@ -639,6 +639,22 @@ const reflection = {
     }
    ]
   },
+  "0xa72b23c86bdeb90d": {
+   "name": "Import.status$Results",
+   "file": "proxy.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "status",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xe0b3bed22112c9c4"
+     }
+    }
+   ]
+  },
   "0xa95d65b13a2fd906": {
    "name": "FileServer.AttachResult.ok",
    "file": "fileserver.capnp",
@@ -1092,6 +1108,13 @@ const reflection = {
     }
    ]
   },
+  "0xc199df1a0490e19b": {
+   "name": "Import.status$Params",
+   "file": "proxy.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
+  },
   "0xc26ff218aa6e5ef9": {
    "name": "CapTable.Export",
    "file": "captable.capnp",
@@ -1493,6 +1516,78 @@ const reflection = {
      "offset": 0,
      "type": {
       "kind": "text"
+     }
+    }
+   ]
+  },
+  "0xe0b3bed22112c9c4": {
+   "name": "ImportStatus",
+   "file": "proxy.capnp",
+   "dataWords": 4,
+   "pointers": 4,
+   "fields": [
+    {
+     "name": "name",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "address",
+     "offset": 1,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "path",
+     "offset": 2,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "state",
+     "offset": 0,
+     "type": {
+      "kind": "enum",
+      "id": "0xa6e7b1029a37db18"
+     }
+    },
+    {
+     "name": "since",
+     "offset": 1,
+     "type": {
+      "kind": "int64"
+     }
+    },
+    {
+     "name": "lastError",
+     "offset": 3,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "lastErrorAt",
+     "offset": 2,
+     "type": {
+      "kind": "int64"
+     }
+    },
+    {
+     "name": "connections",
+     "offset": 1,
+     "type": {
+      "kind": "uint32"
+     }
+    },
+    {
+     "name": "nextAttemptAt",
+     "offset": 3,
+     "type": {
+      "kind": "int64"
      }
     }
    ]
@@ -1963,6 +2058,17 @@ const reflection = {
     "after"
    ]
   },
+  "0xa6e7b1029a37db18": {
+   "name": "ImportStatus.State",
+   "file": "proxy.capnp",
+   "enumerants": [
+    "connecting",
+    "connected",
+    "retrying",
+    "refused",
+    "closed"
+   ]
+  },
   "0xb885da7baf01c18c": {
    "name": "Namespace.Entry.Kind",
    "file": "namespace.capnp",
@@ -2134,6 +2240,19 @@ const reflection = {
      "id": 10,
      "params": "0xafac4f1e9159f21f",
      "results": "0xea6cf1f91acdd58c"
+    }
+   ]
+  },
+  "0xb21f538fe72b686a": {
+   "name": "Import",
+   "file": "proxy.capnp",
+   "superclasses": [],
+   "methods": [
+    {
+     "name": "status",
+     "id": 0,
+     "params": "0xc199df1a0490e19b",
+     "results": "0xa72b23c86bdeb90d"
     }
    ]
   },

@@ -507,6 +507,13 @@ function normalize(
           interface: iface,
           ...(c.token !== undefined && { token: c.token }),
           ...(tls !== undefined && { tls }),
+          ...(c.connectTimeoutMs !== undefined && { connectTimeoutMs: c.connectTimeoutMs }),
+          ...(c.authTimeoutMs !== undefined && { authTimeoutMs: c.authTimeoutMs }),
+          ...(c.resolveTimeoutMs !== undefined && { resolveTimeoutMs: c.resolveTimeoutMs }),
+          ...(c.callTimeoutMs !== undefined && { callTimeoutMs: c.callTimeoutMs }),
+          ...(c.retryRefusedMs !== undefined && { retryRefusedMs: c.retryRefusedMs }),
+          ...(c.heartbeatMs !== undefined && { heartbeatMs: c.heartbeatMs }),
+          ...(c.heartbeatTimeoutMs !== undefined && { heartbeatTimeoutMs: c.heartbeatTimeoutMs }),
         };
       }
       case 'captable':

@@ -68,6 +68,15 @@ export interface ImportCapability extends CapabilityBase {
   readonly tls?: ClientTls;
   /** What the remote path holds (default Namespace). */
   readonly interface: InterfaceRef;
+  /** Deadlines of each attempt, and of each call (ImportOptions, docs/proxy.md); absent: the importer's defaults. */
+  readonly connectTimeoutMs?: number;
+  readonly authTimeoutMs?: number;
+  readonly resolveTimeoutMs?: number;
+  readonly callTimeoutMs?: number;
+  /** After a refusal of the credentials, try again this often (absent: never). */
+  readonly retryRefusedMs?: number;
+  readonly heartbeatMs?: number;
+  readonly heartbeatTimeoutMs?: number;
 }
 
 /** `type: captable`: the capability table (list and revoke grants). */

@@ -11,9 +11,11 @@
  * - A create at a mount point goes to the first member bound with create, and only to it
  *   (MountTable.createTarget); below a mount point it goes to the member holding the
  *   directory.
- * - A capability that is not a FileServer shows as a read-only file whose contents
- *   describe it ("interface 0x… label …"): the 9P view of the capability world. A
- *   Namespace member (an imported remote namespace) is shown the same way for now.
+ * - A Namespace member (an imported remote namespace) is a directory too: `fileServer`
+ *   gives its file tree (RemoteNamespaceFileServer: the remote namespace's own walk), and
+ *   it is walked, listed and created in like a FileServer member.
+ * - Any other capability shows as a read-only file whose contents describe it
+ *   ("interface 0x… label …"): the 9P view of the capability world.
  * - Qid paths are unique across the whole tree: each (member, qid.path) pair and each
  *   namespace directory gets a number of its own, allocated on first sight and kept for
  *   the life of this server (memory grows with the distinct files seen).
@@ -45,7 +47,8 @@ import { mergeUnion, type Binding, type Member, type MountTable } from './mount-
 /** Options for a NamespaceFileServer. */
 export interface NamespaceFileServerOptions<C> {
   /**
-   * The FileServer behind a member, or undefined when the member is not one this server
+   * The FileServer behind a member — a FileServer's own, a Namespace member's file tree
+   * (RemoteNamespaceFileServer) — or undefined when the member is not one this server
    * can walk into (it is then shown as a capability file). Called often: make it cheap.
    */
   readonly fileServer: (member: Member<C>) => FileServer | undefined;

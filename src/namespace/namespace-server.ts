@@ -54,6 +54,7 @@ import { membrane } from '../rpc/membrane.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID, isContainer } from './interfaces.js';
 import { MountTable, type Binding, type Member, type MountSource, type Position } from './mount-table.js';
 import { NamespaceFileServer } from './namespace-file-server.js';
+import { RemoteNamespaceFileServer } from './remote-namespace-file-server.js';
 import { readOnlyPolicy } from './view-policy.js';
 
 /** Limits of one Namespace family, each with a safe default. */
@@ -117,7 +118,7 @@ export class BindQuota {
 class Family {
   /** Bindings showing each capability across the family, by the reference it owns. */
   readonly #refs = new Map<Client, number>();
-  readonly #fileServers = new Map<Client, RemoteFileServer>();
+  readonly #fileServers = new Map<Client, RemoteFileServer | RemoteNamespaceFileServer>();
   #open = 0;
 
   constructor(
@@ -143,13 +144,17 @@ class Family {
     return this.#refs.has(cap);
   }
 
+  /**
+   * The file view of a member: a FileServer's own, or a Namespace member's file tree
+   * (through its `walk`: an imported namespace is a directory like any other).
+   */
   fileServer(member: Member<Client>): FileServer | undefined {
-    if (member.interfaceId !== FILE_SERVER_INTERFACE_ID) return undefined;
     let fs = this.#fileServers.get(member.cap);
-    if (fs === undefined) {
-      fs = new RemoteFileServer(new FileServerIface.Client(dupClient(member.cap)));
-      this.#fileServers.set(member.cap, fs);
-    }
+    if (fs !== undefined) return fs;
+    if (member.interfaceId === FILE_SERVER_INTERFACE_ID) fs = new RemoteFileServer(new FileServerIface.Client(dupClient(member.cap)));
+    else if (member.interfaceId === NAMESPACE_INTERFACE_ID) fs = new RemoteNamespaceFileServer(new NamespaceIface.Client(dupClient(member.cap)));
+    else return undefined;
+    this.#fileServers.set(member.cap, fs);
     return fs;
   }
 
@@ -423,6 +428,25 @@ class NamespaceTarget implements Namespace$Server$Target {
     return { ns: this.#namespaceOf(b), path: `/${joinRel(b.spec, h.rest)}` };
   }
 
+  /**
+   * When `path` is a mount point whose only member is a Namespace, with nothing mounted
+   * below it: that member and the directory to list there (an imported namespace's
+   * listing is its own, capabilities and all). Undefined otherwise (a union listing is
+   * merged here, through the members' file trees).
+   */
+  #remoteDir(path: string): { ns: Namespace$Client; path: string } | undefined {
+    let l;
+    try {
+      l = this.#table.lookup(path);
+    } catch {
+      return undefined;
+    }
+    const only = l.stack[0];
+    if (l.mountPoint === undefined || l.rest !== '' || l.stack.length !== 1 || only === undefined || l.hasMountsBelow) return undefined;
+    if (only.member.interfaceId !== NAMESPACE_INTERFACE_ID) return undefined;
+    return { ns: this.#namespaceOf(only), path: `/${only.spec}` };
+  }
+
   async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results, ctx?: CallContext): Promise<void> {
     const expected = params.expectedInterface === 0n ? undefined : params.expectedInterface;
     const signal = ctx?.signal;
@@ -514,7 +538,7 @@ class NamespaceTarget implements Namespace$Server$Target {
   }
 
   async list(params: Namespace_List$Params, results: Namespace_List$Results, ctx?: CallContext): Promise<void> {
-    const remote = ctx === undefined ? undefined : await this.#remote(params.path, ctx.signal);
+    const remote = ctx === undefined ? undefined : ((await this.#remote(params.path, ctx.signal)) ?? this.#remoteDir(params.path));
     if (remote !== undefined && ctx !== undefined) {
       try {
         return await ctx.tailCall(remote.ns, (ns) =>

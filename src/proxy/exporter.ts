@@ -28,16 +28,20 @@ import {
   type Gate_Authenticate$Results,
   type Namespace$Client,
 } from '../gen/namespace.js';
+import { Import } from '../gen/proxy.js';
 import {
   listen,
   release,
   retain,
+  RpcError,
   serve,
   subjectMatches,
+  type RpcConnection,
   type RpcLimits,
   type RpcListener,
 } from '../rpc/index.js';
 import { membrane } from '../rpc/membrane.js';
+import { heartbeat } from './heartbeat.js';
 import { ExportPolicy, NO_FILTER, Revocation, type ExportFilter } from './export-policy.js';
 
 /** Options of one export. */
@@ -81,6 +85,13 @@ export interface ExportOptions {
   readonly limits?: Partial<RpcLimits>;
   /** Failed authentications before a connection's Gate refuses everything (default 5). */
   readonly maxFailures?: number;
+  /**
+   * How often each peer is probed (default 1 s; 0 turns it off): a connection whose
+   * peer answers nothing at all within `heartbeatTimeoutMs` (default 5 s) is cut, so
+   * a vanished importer gives its slot back (src/proxy/heartbeat.ts).
+   */
+  readonly heartbeatMs?: number;
+  readonly heartbeatTimeoutMs?: number;
   /** Told of each peer admitted or refused (for logs). */
   readonly onPeer?: (event: 'admitted' | 'refused' | 'over-limit', peer: string) => void;
 }
@@ -237,6 +248,30 @@ class ExportGate implements Gate$Server$Target {
   }
 }
 
+/** Defaults of `ExportOptions.heartbeatMs` and `heartbeatTimeoutMs`. */
+export const EXPORT_HEARTBEAT_MS = 1000;
+export const EXPORT_HEARTBEAT_TIMEOUT_MS = 5000;
+
+/**
+ * Heartbeats an importer: the importer serves no bootstrap of its own, so asking for it
+ * (and for `Import.status` on it, pipelined) gets an exception back at once from a live
+ * peer — any answer proves it alive — and nothing from a vanished one.
+ */
+function probePeer(conn: RpcConnection, periodMs: number, timeoutMs: number): void {
+  heartbeat(conn, {
+    periodMs,
+    timeoutMs,
+    probe: () => {
+      const peer = conn.bootstrap(Import);
+      return peer
+        .status()
+        .promise()
+        .finally(() => release(peer));
+    },
+    dead: () => new RpcError('disconnected', `importer gave no answer to a heartbeat within ${timeoutMs} ms`),
+  });
+}
+
 /**
  * Starts an export: checks that the root can be viewed, and listens. Each peer that
  * authenticates gets a namespace of its own (see ExportOptions.ns, namespaceFor).
@@ -266,6 +301,8 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
     options.tls.requestCert === true &&
     options.tls.rejectUnauthorized !== false;
   const maxConnections = options.maxConnections ?? 64;
+  const heartbeatMs = options.heartbeatMs ?? EXPORT_HEARTBEAT_MS;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? EXPORT_HEARTBEAT_TIMEOUT_MS;
   let n = 0;
   let listener: RpcListener;
   try {
@@ -312,7 +349,9 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
           conn.destroy(
             new NsError('NS_ERR_BUSY', `export is at its limit of ${maxConnections} connections`),
           );
+          return;
         }
+        if (heartbeatMs > 0) probePeer(conn, heartbeatMs, heartbeatTimeoutMs);
       },
     });
   } catch (e) {

@@ -326,7 +326,7 @@ export function membrane(inner: Client, policy: MembranePolicy): Client {
 
 class ForwardHook extends RefHook {
   constructor(
-    readonly target: () => Client | RpcError,
+    readonly target: (interfaceId: bigint, methodId: number) => Client | RpcError,
     readonly onDispose: (() => void) | undefined,
   ) {
     super();
@@ -335,7 +335,7 @@ class ForwardHook extends RefHook {
   call(call: Call<Struct, Struct>): Answer<Struct> {
     let t: Client | RpcError;
     try {
-      t = this.target();
+      t = this.target(call.method.interfaceId, call.method.methodId);
     } catch (e) {
       t = new RpcError('failed', (e as Error).message);
     }
@@ -352,12 +352,16 @@ class ForwardHook extends RefHook {
 }
 
 /**
- * A local capability that delivers each call to whatever `target()` returns at the time
- * of the call (a Client, not owned by the forwarder), or fails it with the RpcError
- * returned. Pipelined calls on its answers follow the answer, not the forwarder. Used by
- * the importer: one stable capability in front of a connection that comes and goes.
- * `onDispose` runs when the last reference is released. The caller owns the result.
+ * A local capability that delivers each call to whatever `target(interfaceId, methodId)`
+ * returns at the time of the call (a Client, not owned by the forwarder), or fails it
+ * with the RpcError returned. Pipelined calls on its answers follow the answer, not the
+ * forwarder. Used by the importer: one stable capability in front of a connection that
+ * comes and goes (and that answers its own `Import` interface itself). `onDispose` runs
+ * when the last reference is released. The caller owns the result.
  */
-export function forwarder(target: () => Client | RpcError, onDispose?: () => void): Client {
+export function forwarder(
+  target: (interfaceId: bigint, methodId: number) => Client | RpcError,
+  onDispose?: () => void,
+): Client {
   return new CapHandle(new ForwardHook(target, onDispose));
 }

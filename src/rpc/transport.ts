@@ -29,14 +29,25 @@ export interface ConnectOptions extends TransportOptions {
   tls?: tls.ConnectionOptions;
   /** A capability to offer the server (if it bootstraps us). */
   bootstrap?: () => { client: Client } | Client;
+  /**
+   * Aborting it before the socket is up (TCP connect, and the TLS handshake with `tls`)
+   * destroys the socket and rejects with the signal's reason: a deadline for a peer that
+   * accepts and never answers the handshake.
+   */
+  signal?: AbortSignal;
 }
 
-/** Dials `address` and returns an open connection. Rejects on connection failure. */
+/**
+ * Dials `address` and returns an open connection. Rejects on connection failure, or with
+ * `opts.signal`'s reason when it aborts first.
+ */
 export async function connect(address: string, opts: ConnectOptions = {}): Promise<RpcConnection> {
   const a = parseAddress(address);
   // Plain sockets read where the connection says (no allocation per read, large segments
   // read in place); node:tls has no `onread`.
   const reads = opts.tls === undefined ? new DirectReads() : undefined;
+  const signal = opts.signal;
+  signal?.throwIfAborted();
   const sock = await new Promise<net.Socket>((resolve, reject) => {
     let s: net.Socket;
     const ready = opts.tls !== undefined ? 'secureConnect' : 'connect';
@@ -54,13 +65,22 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
           ? net.connect({ path: a.path, onread })
           : net.connect({ port: a.port, host: a.host, onread });
     }
+    const onAbort = (): void => {
+      // onErr stays: an error after destroy() must find a listener.
+      s.destroy();
+      const why: unknown = signal?.reason;
+      reject(why instanceof Error ? why : new Error(`connect to ${address} aborted`));
+    };
     const onErr = (e: Error): void => {
+      signal?.removeEventListener('abort', onAbort);
       s.destroy();
       reject(e);
     };
     s.once('error', onErr);
+    signal?.addEventListener('abort', onAbort, { once: true });
     s.once(ready, () => {
       s.off('error', onErr);
+      signal?.removeEventListener('abort', onAbort);
       resolve(s);
     });
   });

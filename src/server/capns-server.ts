@@ -31,13 +31,14 @@ import { formatAddress, isLoopback } from '../manifest/address.js';
 import { canonical, diffManifests } from '../manifest/diff.js';
 import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
-import { FILE_SERVER_INTERFACE_ID } from '../namespace/interfaces.js';
+import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../namespace/interfaces.js';
+import { RemoteNamespaceFileServer } from '../namespace/remote-namespace-file-server.js';
 import { MountTable } from '../namespace/mount-table.js';
 import { serveNamespace } from '../namespace/namespace-server.js';
 import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
-import { startImport } from '../proxy/importer.js';
+import { startImport, type ImportEvent, type ImportStatus } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
@@ -67,6 +68,8 @@ interface Instance {
   readonly client: Client;
   readonly interfaceId: bigint;
   readonly close: () => Promise<void> | void;
+  /** An import's status (`type: import` only). */
+  readonly importStatus?: () => ImportStatus;
 }
 
 /** What `capns serve` is listening on, for printing. */
@@ -85,8 +88,10 @@ export interface CapnsServerOptions {
   readonly drainMs?: number;
   /** Filters of `exports` entries, by index in `manifest.exports` (`capns export --filter`). */
   readonly exportFilters?: ReadonlyMap<number, ExportFilter>;
-  /** Heartbeat period of `import` capabilities (default: the importer's, 250 ms). */
+  /** Heartbeat period of `import` capabilities without one of their own (default: the importer's, 250 ms). */
   readonly importHeartbeatMs?: number;
+  /** Told of every import's events (after they are logged), by capability name. Must not throw. */
+  readonly onImportEvent?: (name: string, event: ImportEvent, status: ImportStatus) => void;
 }
 
 /** An open listener, keyed by what identifies it in the manifest (for reload). */
@@ -145,6 +150,7 @@ export class CapnsServer implements ExportRegistry {
   readonly #listeners = new Map<string, OpenListener>();
   readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
   readonly #importHeartbeatMs: number | undefined;
+  readonly #onImportEvent: CapnsServerOptions['onImportEvent'];
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
@@ -155,6 +161,14 @@ export class CapnsServer implements ExportRegistry {
     this.#drainMs = options.drainMs ?? 5000;
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
+    this.#onImportEvent = options.onImportEvent;
+  }
+
+  /** Every import capability of the manifest, by name, with its status now. */
+  imports(): Array<{ readonly name: string; readonly status: ImportStatus }> {
+    const out: Array<{ name: string; status: ImportStatus }> = [];
+    for (const [name, inst] of this.#instances) if (inst.importStatus !== undefined) out.push({ name, status: inst.importStatus() });
+    return out;
   }
 
   /** What is open now, for metrics: connections per listener, 9P fids in all. */
@@ -370,17 +384,30 @@ export class CapnsServer implements ExportRegistry {
       case 'import': {
         const address = formatAddress(c.address);
         const interfaceId = interfaceIdOf(c.interface);
+        const heartbeatMs = c.heartbeatMs ?? this.#importHeartbeatMs;
+        let logged = '';
         const imp = startImport({
           address,
+          name: c.name,
           path: c.path,
           interfaceId,
           ...(c.token !== undefined && { token: c.token }),
           ...(c.tls !== undefined && { tls: await clientTlsOptions(c.tls, c.address) }),
-          ...(this.#importHeartbeatMs !== undefined && { heartbeatMs: this.#importHeartbeatMs }),
-          onState: (state, detail) => this.#log[state === 'connected' ? 'info' : 'warn']({ capability: c.name, address, detail }, `import ${state}`),
+          ...(heartbeatMs !== undefined && { heartbeatMs }),
+          ...(c.heartbeatTimeoutMs !== undefined && { heartbeatTimeoutMs: c.heartbeatTimeoutMs }),
+          ...(c.connectTimeoutMs !== undefined && { connectTimeoutMs: c.connectTimeoutMs }),
+          ...(c.authTimeoutMs !== undefined && { authTimeoutMs: c.authTimeoutMs }),
+          ...(c.resolveTimeoutMs !== undefined && { resolveTimeoutMs: c.resolveTimeoutMs }),
+          ...(c.callTimeoutMs !== undefined && { callTimeoutMs: c.callTimeoutMs }),
+          ...(c.retryRefusedMs !== undefined && { retryRefusedMs: c.retryRefusedMs }),
+          onEvent: (event, status) => {
+            logged = logImportEvent(this.#log, event, status, logged);
+            this.#onImportEvent?.(c.name, event, status);
+          },
         });
-        // Serve even when the export is down: calls fail `disconnected` until it is back.
-        await imp.firstAttempt();
+        // Never waits for the export (startup and reload go on at once): the import
+        // connects in the background, and calls through it fail `disconnected`, naming
+        // it, until it is up.
         const client = imp.capability();
         return {
           client,
@@ -389,6 +416,7 @@ export class CapnsServer implements ExportRegistry {
             release(client);
             await imp.close();
           },
+          importStatus: () => imp.status(),
         };
       }
     }
@@ -495,12 +523,16 @@ export class CapnsServer implements ExportRegistry {
     const profile = this.#profiles.get(profileName);
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no profile '${profileName}'`);
     const table = grantedNamespace(profile, this.captable, holder);
-    const fileServers = new Map<Client, RemoteFileServer>();
+    const fileServers = new Map<Client, RemoteFileServer | RemoteNamespaceFileServer>();
     const fs = new NamespaceFileServer(table, {
       fileServer: (m) => {
-        if (m.interfaceId !== FILE_SERVER_INTERFACE_ID) return undefined;
         let r = fileServers.get(m.cap);
-        if (r === undefined) fileServers.set(m.cap, (r = new RemoteFileServer(new FileServerIface.Client(dupClient(m.cap)))));
+        if (r !== undefined) return r;
+        // A Namespace member (an import) is a directory: its own file tree.
+        if (m.interfaceId === FILE_SERVER_INTERFACE_ID) r = new RemoteFileServer(new FileServerIface.Client(dupClient(m.cap)));
+        else if (m.interfaceId === NAMESPACE_INTERFACE_ID) r = new RemoteNamespaceFileServer(new Namespace.Client(dupClient(m.cap)));
+        else return undefined;
+        fileServers.set(m.cap, r);
         return r;
       },
     });
@@ -744,6 +776,40 @@ export class CapnsServer implements ExportRegistry {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/**
+ * Logs one import event: up and reconnected at info; a refusal at error and a failure at
+ * warn when its reason is new (an export down for an hour logs once, not every backoff
+ * step; repeats at debug). Returns the reason last logged.
+ */
+function logImportEvent(log: Logger, event: ImportEvent, s: ImportStatus, logged: string): string {
+  const fields = { capability: s.name, address: s.address, path: s.path, connections: s.connections };
+  const next = s.nextAttemptAt > 0 ? { retryInMs: Math.max(0, s.nextAttemptAt - Date.now()) } : {};
+  switch (event) {
+    case 'connected':
+    case 'reconnected':
+      log.info(fields, `import ${event}`);
+      return '';
+    case 'refused':
+      if (s.lastError === logged) {
+        log.debug({ ...fields, error: s.lastError, ...next }, 'import refused again');
+        return logged;
+      }
+      log.error({ ...fields, error: s.lastError, ...next }, `import refused: the export refused the credentials${s.nextAttemptAt > 0 ? '' : ' (not retrying)'}`);
+      return s.lastError;
+    case 'lost':
+    case 'failed':
+      if (event === 'lost' || s.lastError !== logged) {
+        log.warn({ ...fields, error: s.lastError, ...next }, event === 'lost' ? 'import lost its connection' : 'import down');
+        return s.lastError;
+      }
+      log.debug({ ...fields, error: s.lastError, ...next }, 'import attempt failed');
+      return logged;
+    case 'closed':
+      log.debug(fields, 'import closed');
+      return logged;
   }
 }
 

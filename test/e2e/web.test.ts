@@ -23,6 +23,7 @@ capabilities:
   cache: { type: ram }
   clock: { type: demo.clock }
   table: { type: captable }
+  far:   { type: import, address: "tcp!127.0.0.1!9", token: none }
 profiles:
   admin:
     auth: { tokens: ["${TOKEN}"] }
@@ -31,6 +32,7 @@ profiles:
       - { mount: cache, at: /tmp, position: after }
       - { mount: clock, at: /svc/clock, require: Clock }
       - { mount: table, at: /svc/captable }
+      - { mount: far, at: /n/far }
 listeners:
   - { protocol: http, address: "tcp!127.0.0.1!0" }
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
@@ -79,6 +81,11 @@ test('capns serve opens its http listener: health, the API with a token, 401 wit
   assert.equal(((await call.json()) as { interface: string }).interface, 'Clock');
   // No loopback profile in this manifest: no token, no namespace.
   assert.equal((await fetch(`${base}/api/v1/whoami`)).status, 401);
+  // An import whose export is down: a directory, with its state and why.
+  const n = (await (await fetch(`${base}/api/v1/ns/list?path=/n`, { headers: auth })).json()) as { entries: Array<{ name: string; kind: string; import?: { state: string; lastError: string } }> };
+  assert.equal(n.entries[0]?.name, 'far');
+  assert.equal(n.entries[0]?.kind, 'directory');
+  assert.ok(['connecting', 'retrying'].includes(n.entries[0]?.import?.state ?? ''), JSON.stringify(n));
 });
 
 test('web page in headless Chromium: tree with a union in order, live call counts, revoke, the next call fails', { timeout: TIMEOUT, skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; CI installs it)` }, async (t) => {
@@ -135,6 +142,11 @@ test('web page in headless Chromium: tree with a union in order, live call count
   await page.click('#call button');
   await page.waitForFunction(`document.getElementById('call-result')?.className === 'error'`);
   assert.match((await page.textContent('#call-result')) ?? '', /^410 NS_ERR_REVOKED: grant \d+ of 'clock' .* was revoked/);
+
+  // An import that is down shows as such in the tree, with why.
+  await page.click('li[data-path="/n"] > .toggle');
+  await page.waitForSelector('li[data-path="/n/far"] > .import[data-state="retrying"]');
+  assert.match((await page.textContent('li[data-path="/n/far"] > .import')) ?? '', /^import of tcp!127\.0\.0\.1!9: down since .*: connect ECONNREFUSED/);
 
   await mkdir(join(root, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-artifacts', 'web.png'), fullPage: true });

@@ -85,6 +85,23 @@ profiles:
   assert.equal((other.capabilities[0] as { path: string }).path, '/etc/capns/data');
 });
 
+test('an import takes its deadlines and timers as positive whole milliseconds; absent ones are left to the importer', () => {
+  const m = parseManifest(
+    'version: 1\ncapabilities: { far: { type: import, address: "tcp!h!1", connectTimeoutMs: 100, authTimeoutMs: 200, resolveTimeoutMs: 300, callTimeoutMs: 400, retryRefusedMs: 60000, heartbeatMs: 50, heartbeatTimeoutMs: 150 } }',
+  );
+  const far = m.capabilities[0] as unknown as Record<string, unknown>;
+  assert.deepEqual(
+    ['connectTimeoutMs', 'authTimeoutMs', 'resolveTimeoutMs', 'callTimeoutMs', 'retryRefusedMs', 'heartbeatMs', 'heartbeatTimeoutMs'].map((k) => far[k]),
+    [100, 200, 300, 400, 60000, 50, 150],
+  );
+  const plain = parseManifest('version: 1\ncapabilities: { far: { type: import, address: "tcp!h!1" } }').capabilities[0] as unknown as Record<string, unknown>;
+  assert.equal('callTimeoutMs' in plain, false);
+  assert.deepEqual(issuesOf('version: 1\ncapabilities: { far: { type: import, address: "tcp!h!1", callTimeoutMs: 0 } }'), [
+    '2:73 capabilities.far.callTimeoutMs: expected a number above 0',
+  ]);
+  assert.match(issuesOf('version: 1\ncapabilities: { far: { type: import, address: "tcp!h!1", timeoutMs: 5 } }').join('\n'), /timeoutMs/);
+});
+
 test('a dir capability says where its I/O runs: io is adaptive or pool, nothing else', () => {
   const m = parseManifest('version: 1\ncapabilities: { d: { type: dir, path: /x, io: pool } }');
   assert.equal((m.capabilities[0] as { io: string }).io, 'pool');

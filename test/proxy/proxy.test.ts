@@ -78,15 +78,19 @@ test('import binds a remote export in a local namespace; resolve + call through 
   assert.ok(out._isErr);
 });
 
-test('wrong or missing token gets nothing: the import reports disconnected with the reason', async (t) => {
+test('wrong or missing token gets nothing: the import is refused, and calls say so with the reason', async (t) => {
   const { exp } = await exportA(t);
   for (const token of ['wrong', '']) {
-    const imp = startImport({ address: exp.address, token, backoffMinMs: 10_000 });
+    const imp = startImport({ address: exp.address, name: 'far', token, backoffMinMs: 10 });
     t.after(() => imp.close());
     await imp.firstAttempt();
     assert.equal(imp.connected, false);
+    assert.equal(imp.status().state, 'refused');
     const ns = importedNamespace(imp);
-    await assert.rejects(ns.describe().promise(), (e: unknown) => e instanceof RpcError && e.type === 'disconnected' && /unknown token|credentials required/.test(e.message));
+    await assert.rejects(
+      ns.describe().promise(),
+      (e: unknown) => e instanceof RpcError && e.type === 'failed' && /^import 'far' \(tcp!127\.0\.0\.1!\d+\): permission denied: .*(unknown token|credentials required).*not retrying/.test(e.message),
+    );
     release(ns);
   }
 });

@@ -3,11 +3,26 @@
  * resolve, describe, bind/mount/unmount, and ending the session.
  */
 import { z } from 'zod';
+import { importStatusJson } from '../../proxy/import-status.js';
 import { profileOf, hexId, requireProfile, type RouteContext, type ZApp } from './context.js';
 
 const position = z.enum(['replace', 'before', 'after']).default('replace');
 const pathQuery = z.object({ path: z.string().min(1).startsWith('/') });
 const ok = z.object({ ok: z.literal(true) });
+/** An import's state (ImportStatusJson, src/proxy/import-status.ts). */
+const importStatus = z
+  .object({
+    name: z.string(),
+    address: z.string(),
+    path: z.string(),
+    state: z.enum(['connecting', 'connected', 'retrying', 'refused', 'closed']),
+    since: z.string(),
+    lastError: z.string(),
+    lastErrorAt: z.string().nullable(),
+    connections: z.number(),
+    nextAttemptAt: z.string().nullable(),
+  })
+  .describe('present when the entry is an import: up or not, since when, the last error');
 
 /** Registers /api/v1/whoami, /api/v1/ns/* and /api/v1/session on `app` (any profile). */
 export function namespaceRoutes(app: ZApp, ctx: RouteContext): void {
@@ -36,23 +51,40 @@ export function namespaceRoutes(app: ZApp, ctx: RouteContext): void {
           200: z.object({
             path: z.string(),
             entries: z.array(
-              z.object({ name: z.string(), kind: z.enum(['directory', 'file', 'capability']), interfaceId: z.string(), interfaceName: z.string(), label: z.string() }),
+              z.object({
+                name: z.string(),
+                kind: z.enum(['directory', 'file', 'capability']),
+                interfaceId: z.string(),
+                interfaceName: z.string(),
+                label: z.string(),
+                import: importStatus.optional(),
+              }),
             ),
           }),
         },
       },
     },
     async (req) => {
-      const entries = await (await session(req)).list(req.query.path);
+      const s = await session(req);
+      const dir = req.query.path;
+      const entries = await s.list(dir);
+      // Mount points (entries bound at their name) may be imports: ask each, at once.
+      const imports = await Promise.all(
+        entries.map((e) => (e.interfaceId === 0n ? Promise.resolve(undefined) : s.importStatus(dir.endsWith('/') ? `${dir}${e.name}` : `${dir}/${e.name}`).catch(() => undefined))),
+      );
       return {
-        path: req.query.path,
-        entries: entries.map((e) => ({
-          name: e.name,
-          kind: e.kind,
-          interfaceId: hexId(e.interfaceId),
-          interfaceName: e.interfaceId === 0n ? '' : ctx.schema.interfaceName(e.interfaceId),
-          label: e.label,
-        })),
+        path: dir,
+        entries: entries.map((e, i) => {
+          const imp = imports[i];
+          return {
+            name: e.name,
+            kind: e.kind,
+            interfaceId: hexId(e.interfaceId),
+            interfaceName: e.interfaceId === 0n ? '' : ctx.schema.interfaceName(e.interfaceId),
+            label: e.label,
+            ...(imp !== undefined && { import: importStatusJson(imp) }),
+          };
+        }),
       };
     },
   );
@@ -88,7 +120,15 @@ export function namespaceRoutes(app: ZApp, ctx: RouteContext): void {
         description: 'What a path resolves to, and the methods a call there can use',
         querystring: pathQuery,
         response: {
-          200: z.object({ path: z.string(), interfaceId: z.string(), interfaceName: z.string(), label: z.string(), rest: z.string(), methods: z.array(z.string()) }),
+          200: z.object({
+            path: z.string(),
+            interfaceId: z.string(),
+            interfaceName: z.string(),
+            label: z.string(),
+            rest: z.string(),
+            methods: z.array(z.string()),
+            import: importStatus.optional(),
+          }),
         },
       },
     },
@@ -96,7 +136,16 @@ export function namespaceRoutes(app: ZApp, ctx: RouteContext): void {
       const s = await session(req);
       const r = await s.lookup(req.query.path);
       const m = r.rest === '' ? await s.methodsAt(req.query.path) : { methods: [] };
-      return { path: req.query.path, interfaceId: hexId(r.interfaceId), interfaceName: r.interfaceName, label: r.label, rest: r.rest, methods: m.methods };
+      const imp = r.rest === '' ? await s.importStatus(req.query.path).catch(() => undefined) : undefined;
+      return {
+        path: req.query.path,
+        interfaceId: hexId(r.interfaceId),
+        interfaceName: r.interfaceName,
+        label: r.label,
+        rest: r.rest,
+        methods: m.methods,
+        ...(imp !== undefined && { import: importStatusJson(imp) }),
+      };
     },
   );
 

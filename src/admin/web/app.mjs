@@ -1,6 +1,7 @@
-// The capns web page: the caller's namespace as a tree (union members in order), a JSON
-// call form, and the capability table with live call counts and revocation. Plain
-// browser JavaScript over /api/v1 (docs/http.md); the token stays in sessionStorage.
+// The capns web page: the caller's namespace as a tree (union members in order, imports
+// with their state), a JSON call form, and the capability table with live call counts
+// and revocation. Plain browser JavaScript over /api/v1 (docs/http.md); the token stays
+// in sessionStorage.
 const state = { token: sessionStorage.getItem('capns-token') ?? '', admin: false };
 
 const hashToken = new URLSearchParams(location.hash.slice(1)).get('token');
@@ -39,8 +40,25 @@ function join(dir, name) {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
-/** One tree node: a name, what it is, the union members bound there (in order), and its children when expanded. */
-function node(path, name, kind, label) {
+/** What an import's state says to a person (imp: the `import` of a listing entry). */
+function importText(imp) {
+  const since = new Date(imp.since).toLocaleTimeString();
+  switch (imp.state) {
+    case 'connected':
+      return `import of ${imp.address}: connected since ${since}`;
+    case 'connecting':
+      return `import of ${imp.address}: connecting since ${since}`;
+    case 'refused':
+      return `import of ${imp.address}: refused since ${since}: ${imp.lastError}`;
+    case 'closed':
+      return `import of ${imp.address}: closed`;
+    default:
+      return `import of ${imp.address}: down since ${since}: ${imp.lastError}`;
+  }
+}
+
+/** One tree node: a name, what it is, the union members bound there (in order), its import state, and its children when expanded. */
+function node(path, name, kind, label, imp) {
   const li = el('li', { 'data-path': path });
   const expandable = kind === 'directory';
   const toggle = el('button', { class: 'toggle', type: 'button', 'aria-expanded': 'false', title: expandable ? 'expand' : '' }, expandable ? '▸' : '·');
@@ -56,6 +74,7 @@ function node(path, name, kind, label) {
     });
   }
   li.append(toggle, nameEl, el('span', { class: 'kind' }, kind === 'capability' ? `${kind} ${label}` : kind), members);
+  if (imp !== undefined) li.append(el('span', { class: `import import-${imp.state}`, 'data-state': imp.state, title: imp.lastError }, importText(imp)));
   const children = el('ul');
   li.append(children);
   if (expandable) {
@@ -88,7 +107,7 @@ async function expand(path, children, members) {
   }
   try {
     const l = await api('GET', `/api/v1/ns/list?path=${encodeURIComponent(path)}`);
-    children.replaceChildren(...l.entries.map((e) => node(join(path, e.name), e.name, e.kind, e.label)));
+    children.replaceChildren(...l.entries.map((e) => node(join(path, e.name), e.name, e.kind, e.label, e.import)));
   } catch (e) {
     children.replaceChildren(el('li', { class: 'error' }, e.message));
   }

@@ -25,6 +25,7 @@ import {
 import { parseAddress } from '../../manifest/address.js';
 import type { Export, Loc, Profile } from '../../manifest/types.js';
 import { parseExportFilter, type ExportFilter } from '../../proxy/export-policy.js';
+import type { ImportEvent, ImportStatus } from '../../proxy/importer.js';
 
 /** A position for things the command line made. */
 export const CLI_LOC: Loc = { file: '(command line)', line: 1, column: 1, path: '' };
@@ -62,17 +63,29 @@ export function pickProfile(m: Manifest, name: string | undefined): Profile | st
   );
 }
 
+/** What `runUntilSignal` may be given besides the manifest. */
+export interface RunOptions {
+  exportFilters?: ReadonlyMap<number, ExportFilter>;
+  heartbeatMs?: number;
+  /** The log level without CAPNS_LOG_LEVEL (default warn). */
+  logLevel?: string;
+  /**
+   * Sees every import event; an exit status returned stops the process with it (after
+   * draining), e.g. `capns import` when the export refuses the token.
+   */
+  watchImports?: (name: string, event: ImportEvent, status: ImportStatus) => number | undefined;
+}
+
 /** Runs `manifest` until SIGINT/SIGTERM, printing its addresses. Returns the exit status. */
-export async function runUntilSignal(
-  cmd: string,
-  manifest: Manifest,
-  options: { exportFilters?: ReadonlyMap<number, ExportFilter>; heartbeatMs?: number },
-): Promise<number> {
+export async function runUntilSignal(cmd: string, manifest: Manifest, options: RunOptions): Promise<number> {
   const logger = pino(
-    { level: process.env['CAPNS_LOG_LEVEL'] ?? 'warn', base: { pid: process.pid } },
+    { level: process.env['CAPNS_LOG_LEVEL'] ?? options.logLevel ?? 'warn', base: { pid: process.pid } },
     pino.destination(2),
   );
-  let server: CapnsServer;
+  let server: CapnsServer | undefined;
+  let stopWith: ((code: number) => void) | undefined;
+  let early: number | undefined;
+  const watch = options.watchImports;
   try {
     server = await startCapnsServer({
       manifest,
@@ -80,6 +93,15 @@ export async function runUntilSignal(
       drainMs: 1000,
       ...(options.exportFilters !== undefined && { exportFilters: options.exportFilters }),
       ...(options.heartbeatMs !== undefined && { importHeartbeatMs: options.heartbeatMs }),
+      ...(watch !== undefined && {
+        onImportEvent: (name: string, event: ImportEvent, status: ImportStatus) => {
+          const code = watch(name, event, status);
+          if (code === undefined) return;
+          // Before the listeners are up, the start finishes first.
+          if (stopWith === undefined) early ??= code;
+          else stopWith(code);
+        },
+      }),
     });
   } catch (e) {
     const message =
@@ -89,16 +111,25 @@ export async function runUntilSignal(
     process.stderr.write(`capns ${cmd}: not started: ${message}\n`);
     return 1;
   }
-  for (const a of server.addresses) process.stdout.write(`${a.protocol} ${a.address}\n`);
+  const running = server;
+  for (const a of running.addresses) process.stdout.write(`${a.protocol} ${a.address}\n`);
   return new Promise<number>((done) => {
-    const stop = (): void => {
-      server.close().then(
-        () => done(0),
+    let stopping = false;
+    const stop = (code: number): void => {
+      if (stopping) return;
+      stopping = true;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      running.close().then(
+        () => done(code),
         () => done(1),
       );
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const onSignal = (): void => stop(0);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    stopWith = stop;
+    if (early !== undefined) stop(early);
   });
 }
 

@@ -5,12 +5,15 @@
  * the export at ADDR (its REMOTE_PATH, default '/') mounted at LOCAL_PATH in union
  * position (-b before, -a after, default replace; -c for creates), served to clients on
  * --listen (loopback: no token needed). The import survives the exporter's restarts:
- * calls fail `disconnected` meanwhile and it reconnects by itself.
+ * calls fail `disconnected` meanwhile, naming it, and it reconnects by itself; a refused
+ * token ends the command with status 1 unless --retry-refused-ms says to keep trying.
  *
- * Prints `rpc ADDRESS` when listening; exits on SIGINT/SIGTERM.
+ * Prints `rpc ADDRESS` when listening, logs the import's state changes on stderr;
+ * exits on SIGINT/SIGTERM.
  */
 import type { Command } from 'commander';
 import { parseAddress } from '../../manifest/address.js';
+import { nameSchema } from '../../manifest/schema.js';
 import type { ImportCapability, Manifest, MountStep, Profile } from '../../manifest/types.js';
 import { bindOptions, unionFlags, type UnionFlags } from './bind.js';
 import { CLI_LOC, loadManifest, pickProfile, runUntilSignal } from './export.js';
@@ -21,6 +24,16 @@ interface ImportOpts extends UnionFlags {
   manifest?: string;
   profile?: string;
   heartbeatMs: string;
+  timeoutMs: string;
+  callTimeoutMs?: string;
+  retryRefusedMs?: string;
+}
+
+/** A whole number of milliseconds above 0 from `--flag`, or the message saying what is wrong. */
+function millis(flag: string, v: string | undefined): number | undefined | string {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : `${flag} ${v}: expected a positive whole number of milliseconds`;
 }
 
 async function importCmd(args: string[], o: ImportOpts): Promise<number> {
@@ -41,10 +54,15 @@ async function importCmd(args: string[], o: ImportOpts): Promise<number> {
     process.stderr.write(`capns import: ${(e as Error).message}\n`);
     return 1;
   }
-  const heartbeatMs = Number(o.heartbeatMs);
-  if (!Number.isInteger(heartbeatMs) || heartbeatMs <= 0) {
-    process.stderr.write('capns import: --heartbeat-ms must be a positive whole number\n');
-    return 1;
+  const heartbeatMs = millis('--heartbeat-ms', o.heartbeatMs);
+  const timeoutMs = millis('--timeout-ms', o.timeoutMs);
+  const callTimeoutMs = millis('--call-timeout-ms', o.callTimeoutMs);
+  const retryRefusedMs = millis('--retry-refused-ms', o.retryRefusedMs);
+  for (const v of [heartbeatMs, timeoutMs, callTimeoutMs, retryRefusedMs]) {
+    if (typeof v === 'string') {
+      process.stderr.write(`capns import: ${v}\n`);
+      return 1;
+    }
   }
   let m: Manifest;
   let profile: Profile;
@@ -75,8 +93,12 @@ async function importCmd(args: string[], o: ImportOpts): Promise<number> {
       limits: { rpc: {}, '9p': {} },
     };
   }
+  // Named after where it is mounted (/n/far -> far), as a manifest would name it: the
+  // name its messages, logs and status use, and its label in the namespace.
+  const base = local.split('/').filter((c) => c !== '').pop() ?? '';
+  const name = nameSchema.safeParse(base).success && !m.capabilities.some((c) => c.name === base) ? base : 'import';
   const cap: ImportCapability = {
-    name: 'import',
+    name,
     type: 'import',
     address,
     path: remote,
@@ -84,6 +106,9 @@ async function importCmd(args: string[], o: ImportOpts): Promise<number> {
     ...(process.env['CAPNS_IMPORT_TOKEN'] !== undefined &&
       o.token === undefined && { token: process.env['CAPNS_IMPORT_TOKEN'] }),
     interface: { name: 'Namespace' },
+    ...(typeof timeoutMs === 'number' && { connectTimeoutMs: timeoutMs, authTimeoutMs: timeoutMs, resolveTimeoutMs: timeoutMs }),
+    ...(typeof callTimeoutMs === 'number' && { callTimeoutMs }),
+    ...(typeof retryRefusedMs === 'number' && { retryRefusedMs }),
     loc: CLI_LOC,
   };
   const step: MountStep = {
@@ -105,7 +130,18 @@ async function importCmd(args: string[], o: ImportOpts): Promise<number> {
       listeners: [{ protocol: 'rpc', address: listen, profile: profile.name, loc: CLI_LOC }],
       exports: [],
     },
-    { heartbeatMs },
+    {
+      ...(typeof heartbeatMs === 'number' && { heartbeatMs }),
+      // The import's events are what this command is about: connected, reconnected, down.
+      logLevel: 'info',
+      watchImports: (n, event, status) => {
+        if (n !== cap.name || event !== 'refused' || status.nextAttemptAt > 0) return undefined;
+        // A refused credential is a refusal, not an outage: say so and stop, unless told
+        // to keep trying (--retry-refused-ms).
+        process.stderr.write(`capns import: ${status.address} refused the credentials: ${status.lastError} (give the right --token, or --retry-refused-ms to keep trying)\n`);
+        return 1;
+      },
+    },
   );
 }
 
@@ -127,11 +163,28 @@ export function register(program: Command): void {
       .option('--profile <name>', 'the profile to add the import to')
       .option(
         '--heartbeat-ms <ms>',
-        'how often the export is checked alive (a dead one fails calls within 2x this)',
+        'how often the export is checked alive (a dead one fails calls within 3x this)',
         '250',
+      )
+      .option(
+        '--timeout-ms <ms>',
+        'deadline of each step of a connection attempt: TCP and TLS, authenticate, resolve',
+        '5000',
+      )
+      .option('--call-timeout-ms <ms>', 'fail (overloaded) and cancel a call through the import not answered within this (default: none)')
+      .option(
+        '--retry-refused-ms <ms>',
+        'when the export refuses the token, keep running and try again this often (default: exit 1 at once)',
       ),
   )
-    .addHelpText('after', '\nPrints "rpc ADDRESS" when listening. Details: docs/proxy.md.')
+    .addHelpText(
+      'after',
+      '\nPrints "rpc ADDRESS" when listening, then logs the import\'s state changes on stderr\n' +
+        '(connected, reconnected, down and why). Starts even when the export is down: calls\n' +
+        'through the import fail `disconnected`, naming it, until it is up. `capns ls` and\n' +
+        '`capns stat` show its state. Exit status: 0 on SIGINT/SIGTERM; 1 bad arguments, or\n' +
+        'the export refused the token. Details: docs/proxy.md.',
+    )
     .action(async (args: string[], o: ImportOpts) => {
       process.exitCode = await importCmd(args, o);
     });

@@ -5,7 +5,7 @@
  *
  *   0  done
  *   1  an expected failure (not found, permission, exists, ...) or a call the server
- *      failed; the message is printed
+ *      failed (an import behind it that is down, too); the message is printed
  *   2  usage: bad arguments, options, JSON, or an unknown method
  *   3  the server cannot be reached, or the connection was lost
  *
@@ -124,14 +124,23 @@ export async function withClient(name: string, opts: RemoteOptions, io: Io, fn: 
     }
     return (await fn(client)) ?? EXIT_OK;
   } catch (e) {
-    return report(name, server, e, io);
+    // A `disconnected` failure while our own connection is up was reported by the server
+    // about something behind it (an import that is down): it must not blame the server.
+    const up = client?.connection === null || client?.connection.closed === false;
+    return report(name, server, e, io, up);
   } finally {
     await client?.close();
   }
 }
 
-/** Prints `e` and returns its exit status. Rethrows what is not ours to explain (bugs). */
-export function report(name: string, server: string, e: unknown, io: Io): number {
+/**
+ * Prints `e` and returns its exit status. Rethrows what is not ours to explain (bugs).
+ * `connectionUp`: the connection to `server` was still up when `e` came; a `disconnected`
+ * failure is then the server's report about a hop behind it (an import that is down,
+ * whose message names it), printed as it is with status 1 — not "lost the connection to
+ * `server`" with status 3.
+ */
+export function report(name: string, server: string, e: unknown, io: Io, connectionUp = false): number {
   if (e instanceof UsageError) {
     io.err(`capns ${name}: ${e.message}\n`);
     return EXIT_USAGE;
@@ -141,6 +150,10 @@ export function report(name: string, server: string, e: unknown, io: Io): number
     return EXIT_FAILURE;
   }
   if (e instanceof RpcError) {
+    if (e.type === 'disconnected' && connectionUp) {
+      io.err(`capns ${name}: ${e.message}\n`);
+      return EXIT_FAILURE;
+    }
     if (e.type === 'disconnected') {
       io.err(`capns ${name}: ${e.message.startsWith('cannot connect') ? e.message : `lost the connection to ${server}: ${e.message}`}\n`);
       return EXIT_UNREACHABLE;
