@@ -315,6 +315,25 @@ class NamespaceTarget implements Namespace$Server$Target {
   }
 
   /**
+   * The Namespace member of `b` seen from `b.spec`: the member itself, or its own view
+   * rooted there (`sub`, pipelined: no round trip of its own), so that whatever is asked
+   * of it — walks and their `..`, resolves and what they hand out — stays below the spec.
+   * As this view lets it out; the caller owns it.
+   */
+  #namespaceAt(b: Binding<Client>): Namespace$Client {
+    if (b.spec === '') return this.#namespaceOf(b);
+    const whole = new NamespaceIface.Client(dupClient(b.member.cap));
+    const answer = whole.sub((p) => {
+      p.prefix = `/${b.spec}`;
+      p.readOnly = this.#table.readOnly;
+    });
+    // Results.result (pointer 0) -> SubResult.ns (pointer 0); a failed sub fails the calls.
+    const view = answer.pipeline.getPipeline(NamespaceIface.SubResult, 0).getPipeline(NamespaceIface.SubResult, 0).client();
+    release(whole);
+    return new NamespaceIface.Client(this.#attenuate(view));
+  }
+
+  /**
    * What this view hands out for binding `b`: its member, confined to `b.spec` when that
    * is not '' (a FileServer rooted there; a Namespace's sub view there), read-only when
    * the view is. The caller owns the result.
@@ -425,7 +444,7 @@ class NamespaceTarget implements Namespace$Server$Target {
     }
     const b = h.binding;
     if (b.member.interfaceId !== NAMESPACE_INTERFACE_ID || (h.rest === '' && b.spec === '')) return undefined;
-    return { ns: this.#namespaceOf(b), path: `/${joinRel(b.spec, h.rest)}` };
+    return { ns: this.#namespaceAt(b), path: `/${h.rest}` };
   }
 
   /**
@@ -444,7 +463,7 @@ class NamespaceTarget implements Namespace$Server$Target {
     const only = l.stack[0];
     if (l.mountPoint === undefined || l.rest !== '' || l.stack.length !== 1 || only === undefined || l.hasMountsBelow) return undefined;
     if (only.member.interfaceId !== NAMESPACE_INTERFACE_ID) return undefined;
-    return { ns: this.#namespaceOf(only), path: `/${only.spec}` };
+    return { ns: this.#namespaceAt(only), path: '/' };
   }
 
   async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results, ctx?: CallContext): Promise<void> {
@@ -461,11 +480,11 @@ class NamespaceTarget implements Namespace$Server$Target {
     if (b.member.interfaceId === NAMESPACE_INTERFACE_ID && h.rest !== '' && ctx !== undefined) {
       // Resolution continues in the imported namespace, as a tail call: the caller's
       // calls pipelined on the result go straight on to the remote answer.
-      const ns = this.#namespaceOf(b);
+      const ns = this.#namespaceAt(b);
       try {
         return await ctx.tailCall(ns, (n) =>
           n.resolve((p) => {
-            p.path = `/${joinRel(b.spec, h.rest)}`;
+            p.path = `/${h.rest}`;
             p.expectedInterface = params.expectedInterface;
           }),
         );

@@ -12,14 +12,14 @@ import { DirFileServer, newDirFileServer } from '../../src/fileserver/dir-file-s
 import { Failure_Code, OpenMode_Access } from '../../src/gen/common.js';
 import { Clock } from '../../src/gen/demo.js';
 import { File, FileServer, type File$Client, type FileServer$Client } from '../../src/gen/fileserver.js';
-import { Gate, type Namespace$Client } from '../../src/gen/namespace.js';
+import { Gate, Namespace, type Namespace$Client } from '../../src/gen/namespace.js';
 import { CapabilityTable } from '../../src/captable/capability-table.js';
-import { FILE_SERVER_INTERFACE_ID } from '../../src/namespace/interfaces.js';
+import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../../src/namespace/interfaces.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
 import { serveNamespace } from '../../src/namespace/namespace-server.js';
 import { parseExportFilter } from '../../src/proxy/export-policy.js';
 import { startExport } from '../../src/proxy/exporter.js';
-import { resolvePipelined } from '../../src/proxy/importer.js';
+import { resolvePipelined, startImport } from '../../src/proxy/importer.js';
 import { connect, liveLocalObjects, release, RpcError, type RpcConnection } from '../../src/rpc/index.js';
 import { startWorld, type World } from '../support/authority-world.js';
 
@@ -153,6 +153,55 @@ test('a view rooted at a symbolic link is no way out: sub("/uplink") of a view a
     }
     release(inner.ns);
   }
+});
+
+test('a view rooted inside an imported namespace stays inside it: its file tree, `..` and what resolve hands out reach nothing above its root', async (t) => {
+  // A: /pub (p.txt) and /secret (s.txt), exported whole; B imports A at /n/a.
+  const mem = async (file: string, text: string) => {
+    const m = new MemFileServer();
+    const { root } = await m.attach('');
+    const c = await root.create(file, 0o644, { access: 'write' });
+    await c.file.write(0n, new TextEncoder().encode(text));
+    await c.file.clunk();
+    await root.clunk();
+    return serveFileServer(m).client;
+  };
+  const a = new MountTable<Client>();
+  a.bind('/pub', { cap: await mem('p.txt', 'PUBLIC p'), interfaceId: FILE_SERVER_INTERFACE_ID, label: 'pub' });
+  a.bind('/secret', { cap: await mem('s.txt', 'SECRET s'), interfaceId: FILE_SERVER_INTERFACE_ID, label: 'secret' });
+  const aNs = serveNamespace(a);
+  const exp = await startExport({ ns: aNs, listen: '127.0.0.1:0', tokens: ['k'] });
+  release(aNs);
+  t.after(() => exp.destroy());
+  const imp = startImport({ address: exp.address, token: 'k' });
+  t.after(() => imp.close());
+  await imp.firstAttempt();
+  const b = new MountTable<Client>();
+  b.bind('/n/a', { cap: imp.capability(), interfaceId: NAMESPACE_INTERFACE_ID, label: 'a' });
+  const bNs = serveNamespace(b);
+  t.after(() => release(bNs));
+  const view = (await bNs.sub((p) => { p.prefix = '/n/a/pub'; p.readOnly = false; }).promise()).result.ns;
+  t.after(() => release(view));
+  const top = (await view.walk((p) => (p.path = '/')).promise()).result;
+  assert.ok(top._isFile, top._isErr ? top.err.message : '');
+  assert.equal(await reads(top.file, ['p.txt']), 'PUBLIC p');
+  assert.equal(await reads(top.file, ['..', 'secret', 's.txt']), undefined, 'climbed out of the view through ..');
+  assert.equal(await reads(top.file, ['..', 'p.txt']), 'PUBLIC p', '.. at the view root stays there');
+  release(top.file);
+  const up = (await view.walk((p) => (p.path = '/../secret/s.txt')).promise()).result;
+  assert.ok(up._isErr);
+  // What resolve hands out for the view's root: the remote namespace's own view of /pub.
+  const r = (await view.resolve((p) => (p.path = '/')).promise()).result;
+  assert.ok(r._isOk, r._isErr ? r.err.message : '');
+  const ns = new Namespace.Client(capOf(r.ok.cap));
+  const deep = (await ns.resolve((p) => (p.path = '/../secret/s.txt')).promise()).result;
+  assert.ok(deep._isErr || deep.ok.rest === 'secret/s.txt', 'resolve names pub/secret/s.txt (absent), never /secret');
+  if (deep._isOk) release(capOf(deep.ok.cap));
+  const inner = (await ns.walk((p) => (p.path = '/')).promise()).result;
+  assert.ok(inner._isFile);
+  assert.equal(await reads(inner.file, ['..', 'secret', 's.txt']), undefined);
+  release(inner.file);
+  release(ns);
 });
 
 test('read-only holds for everything derived from a read-only view: resolve -> attach -> walk -> open/create/wstat/remove, Namespace.walk, fork and sub (refused as permissionDenied)', async (t) => {
