@@ -24,6 +24,7 @@ import type { Struct } from 'capnp-es';
 import { NsError } from '../errors.js';
 import { CapTable } from '../gen/captable.js';
 import { Clock, Echo } from '../gen/demo.js';
+import { Import } from '../gen/proxy.js';
 import {
   File,
   FileServer,
@@ -71,6 +72,7 @@ const INTERFACES: ReadonlyMap<string, { interfaceId: bigint; methods: readonly M
         ['CapTable', CapTable.Client],
         ['Clock', Clock.Client],
         ['Echo', Echo.Client],
+        ['Import', Import.Client],
       ] as const
     ).map(([name, c]) => [
       name,
