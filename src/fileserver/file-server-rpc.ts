@@ -186,20 +186,42 @@ class FileTarget implements File$Server$Target {
     ok.iounit = r.iounit;
   }
 
-  async read(params: File_Read$Params, results: File_Read$Results): Promise<void> {
+  async read(params: File_Read$Params, results: File_Read$Results, ctx?: CallContext): Promise<void> {
+    const direct = ctx === undefined ? undefined : this.#file.bytesCapability?.(false);
+    if (direct !== undefined && ctx !== undefined) {
+      // The bytes go from the File that has them to the caller, with no copy of ours.
+      const { offset, count } = params;
+      return ctx.tailCall(direct, (f) =>
+        f.read((p) => {
+          p.offset = offset;
+          p.count = count;
+        }),
+      );
+    }
     const res = results._initResult();
     try {
-      const bytes = await this.#file.read(params.offset, params.count);
+      const bytes = await this.#file.read(params.offset, params.count, ctx?.signal);
       res._initData(bytes.length).copyBuffer(bytes);
     } catch (e) {
       setFailure(res._initErr(), e);
     }
   }
 
-  async write(params: File_Write$Params, results: File_Write$Results): Promise<void> {
+  async write(params: File_Write$Params, results: File_Write$Results, ctx?: CallContext): Promise<void> {
+    const direct = ctx === undefined ? undefined : this.#file.bytesCapability?.(true);
+    if (direct !== undefined && ctx !== undefined) {
+      const offset = params.offset;
+      const data = bytesOf(params.data);
+      return ctx.tailCall(direct, (f) =>
+        f.write((p) => {
+          p.offset = offset;
+          p._initData(data.length).copyBuffer(data);
+        }),
+      );
+    }
     const res = results._initResult();
     try {
-      res.count = await this.#file.write(params.offset, bytesOf(params.data));
+      res.count = await this.#file.write(params.offset, bytesOf(params.data), ctx?.signal);
     } catch (e) {
       setFailure(res._initErr(), e);
     }
@@ -373,6 +395,11 @@ export class RemoteFile implements File {
   #live(): File$Client {
     if (this.#client === null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'file already clunked');
     return this.#client;
+  }
+
+  /** This File's capability: its bytes are served there as they are. */
+  bytesCapability(): File$Client | undefined {
+    return this.#client ?? undefined;
   }
 
   async walk(names: readonly string[]): Promise<WalkResult> {

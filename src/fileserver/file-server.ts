@@ -24,6 +24,7 @@
  */
 
 import { NsError } from '../errors.js';
+import type { File$Client as FileClient } from '../gen/fileserver.js';
 
 // ---------------------------------------------------------------------------------------
 // Constants (common.capnp consts; intro(5), stat(5)).
@@ -258,6 +259,14 @@ export interface File {
    * as ramfs's total bytes), NS_ERR_NOT_FOUND (as for read), NS_ERR_IO.
    */
   write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number>;
+
+  /**
+   * Optional: the File capability that serves this File's bytes exactly as this File
+   * would (same data, same errors, every check of this File's own already passed for
+   * `forWrite`), when there is one — so that a server of this File can pass reads (and
+   * writes) straight to it instead of through this object. Undefined: use read/write.
+   */
+  bytesCapability?(forWrite: boolean): FileClient | undefined;
 
   /**
    * Directory entries, starting `offset` entries in, at most `count` of them; an empty

@@ -534,6 +534,17 @@ class NamespaceFile<C> implements File {
     throw new NsError('NS_ERR_NOT_OPEN', `'${place.path}' is not open for writing`);
   }
 
+  /**
+   * Inside a member, the member's own File serves the bytes (reads, and writes when this
+   * tree is writable): a server of this File passes them straight to it.
+   */
+  bytesCapability(forWrite: boolean): ReturnType<NonNullable<File['bytesCapability']>> {
+    const place = this.#place;
+    if (this.#clunked || place.kind !== 'inside') return undefined;
+    if (forWrite && this.#server.readOnly) return undefined;
+    return place.file.bytesCapability?.(forWrite);
+  }
+
   async readDir(offset: number, count: number): Promise<Stat[]> {
     this.#live();
     const place = this.#place;
