@@ -60,7 +60,7 @@ async function opened(f: File$Client, access: number): Promise<File$Client> {
 
 // The file, written once through the FileServer.
 const r = (await ns.resolve((p) => (p.path = '/tmp')).promise()).result;
-const fs = new FileServer.Client($.utils.getInterfaceClientOrNull(r.ok.cap)!);
+const fs = new FileServer.Client($.utils.getInterfaceClientOrNull(r.ok.cap));
 const root = (await fs.attach((p) => (p.aname = '')).promise()).result.ok.root;
 const made = (await root.create((p) => { p.name = 'f'; p.perm = 0o644; p._initMode().access = OpenMode_Access.WRITE; }).promise()).result;
 const block = new Uint8Array(CHUNK).fill(0x5a);
