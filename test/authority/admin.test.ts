@@ -126,3 +126,32 @@ test('HTTP: GET /api/v1/exports and POST /api/v1/exports/revoke, for administrat
   assert.equal(((await api('GET', '/api/v1/exports', 'adm')).json['exports'] as { revoked: boolean }[])[0]!.revoked, true);
   assert.equal((await peer.write()).err.code, Failure_Code.REVOKED);
 });
+
+test('HTTP: a profile\'s declared interfaces hold in its session namespace (a Clock cannot be bound where a FileServer is required)', async (t) => {
+  const manifest = `
+version: 1
+capabilities:
+  files: { type: ram }
+  clock: { type: demo.clock }
+profiles:
+  user:
+    auth: { tokens: [usr] }
+    namespace:
+      - { mount: files, at: /files, create: true, require: FileServer }
+      - { mount: clock, at: /svc/clock }
+listeners:
+  - { protocol: http, address: "tcp!127.0.0.1!0" }
+`;
+  const server = await startCapnsServer({ manifest: parseManifest(manifest, { file: 'm.yaml', env: {} }), logger: pino({ level: 'silent' }), drainMs: 100 });
+  t.after(() => server.destroy());
+  const http = server.addresses.find((a) => a.protocol === 'http')!.address.split('!');
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`http://${http[1]}:${http[2]}${path}`, { method: 'POST', headers: { authorization: 'Bearer usr', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+  };
+  const bind = await post('/api/v1/ns/bind', { from: '/svc/clock', to: '/files' });
+  assert.equal(bind.status, 409, JSON.stringify(bind.json));
+  assert.equal(bind.json['code'], 'NS_ERR_INTERFACE_MISMATCH');
+  const mount = await post('/api/v1/ns/mount', { label: 'clock', to: '/files', position: 'before' });
+  assert.equal(mount.json['code'], 'NS_ERR_INTERFACE_MISMATCH');
+});
