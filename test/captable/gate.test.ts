@@ -141,3 +141,44 @@ test("a client's grants leave the table when its connection ends", async (t) => 
   for (let i = 0; i < 200 && captable.list(holder).length > 0; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(captable.list(holder).length, 0);
 });
+
+test('one connection cannot fill the capability table: authenticating again and again stops at maxGrantsPerConnection, others still get in, and its grants go with it', async (t) => {
+  const captable = new CapabilityTable({ maxGrantsPerConnection: 10 });
+  const echo = newEcho();
+  const profile = new MountTable<Client>();
+  profile.bind('/svc/echo', { cap: echo.client, interfaceId: Echo.Client.interfaceId, label: 'echo' });
+  profile.bind('/svc/echo2', { cap: echo.client, interfaceId: Echo.Client.interfaceId, label: 'echo2' });
+  let n = 0;
+  const listener = await listen('127.0.0.1:0', {
+    bootstrap: () => serveGate({ profiles: [{ name: 'p', tokens: ['k'], loopback: false, table: profile }], captable, connection: `rpc#${++n}`, peerIsLoopback: true }),
+  });
+  t.after(async () => {
+    await listener.close();
+    release(echo);
+  });
+  const flood = await connect(listener.address);
+  const gate = flood.bootstrap(Gate);
+  const held: Namespace$Client[] = [];
+  let refused: { code: number; message: string } | undefined;
+  for (let i = 0; i < 20 && refused === undefined; i++) {
+    const r = (await gate.authenticate((p) => { p.token = 'k'; }).promise()).result;
+    if (r._isOk) held.push(r.ok.ns);
+    else refused = { code: r.err.code, message: r.err.message };
+  }
+  // Two grants a namespace, ten a connection: the sixth authentication is refused.
+  assert.equal(held.length, 5);
+  assert.deepEqual([refused?.code, /rpc#1 holds 10 grants.*maxGrantsPerConnection/.test(refused?.message ?? '')], [Failure_Code.BUSY, true]);
+  assert.equal(captable.heldBy('rpc#1'), 10);
+  // Another connection is not affected.
+  const other = await connect(listener.address);
+  const r = (await other.bootstrap(Gate).authenticate((p) => { p.token = 'k'; }).promise()).result;
+  assert.ok(r._isOk);
+  assert.equal(await callEcho(r.ok.ns, 'still here'), 'still here');
+  // The flood hangs up: its grants leave the table, at the cost of what it held.
+  await flood.close();
+  for (let i = 0; i < 100 && captable.heldBy('rpc#1') > 0; i++) await new Promise((res) => setTimeout(res, 10));
+  assert.equal(captable.heldBy('rpc#1'), 0);
+  assert.equal(captable.size, 2);
+  release(r.ok.ns);
+  await other.close();
+});
