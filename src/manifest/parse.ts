@@ -641,6 +641,9 @@ function normalize(
     };
   const limits: Limits = {
     ...(m.limits.maxConnections !== undefined && { maxConnections: m.limits.maxConnections }),
+    ...(m.limits.maxGrants !== undefined && { maxGrants: m.limits.maxGrants }),
+    ...(m.limits.maxGrantsPerConnection !== undefined && { maxGrantsPerConnection: m.limits.maxGrantsPerConnection }),
+    ...(m.limits.maxBinds !== undefined && { maxBinds: m.limits.maxBinds }),
     rpc: defined(m.limits.rpc),
     '9p': defined(m.limits['9p']),
   };

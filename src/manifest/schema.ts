@@ -342,6 +342,9 @@ const exportSchema = strict({
 
 const limits = strict({
   maxConnections: positiveInt.optional(),
+  maxGrants: positiveInt.optional(),
+  maxGrantsPerConnection: positiveInt.optional(),
+  maxBinds: positiveInt.optional(),
   rpc: strict({
     maxMessageBytes: positiveInt.optional(),
     maxInFlightCalls: positiveInt.optional(),

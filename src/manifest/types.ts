@@ -194,6 +194,12 @@ export interface Export {
 export interface Limits {
   /** Connections at once, per listener. */
   readonly maxConnections?: number;
+  /** Grants in the capability table at once, process-wide. */
+  readonly maxGrants?: number;
+  /** Grants one connection may hold at once, however often it authenticates. */
+  readonly maxGrantsPerConnection?: number;
+  /** Bindings one connection's namespaces may hold, every form of bind counted. */
+  readonly maxBinds?: number;
   readonly rpc: {
     readonly maxMessageBytes?: number;
     readonly maxInFlightCalls?: number;

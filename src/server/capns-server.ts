@@ -139,7 +139,7 @@ export interface ReloadReport {
 
 /** The running process. Built by `startCapnsServer`. */
 export class CapnsServer implements ExportRegistry {
-  readonly captable = new CapabilityTable();
+  readonly captable: CapabilityTable;
   #manifest: Manifest;
   readonly #log: Logger;
   readonly #drainMs: number;
@@ -156,6 +156,11 @@ export class CapnsServer implements ExportRegistry {
   #connections = 0;
 
   constructor(options: CapnsServerOptions) {
+    const l = options.manifest.limits;
+    this.captable = new CapabilityTable({
+      ...(l.maxGrants !== undefined && { maxGrants: l.maxGrants }),
+      ...(l.maxGrantsPerConnection !== undefined && { maxGrantsPerConnection: l.maxGrantsPerConnection }),
+    });
     this.#manifest = options.manifest;
     this.#log = options.logger;
     this.#drainMs = options.drainMs ?? 5000;
@@ -341,6 +346,12 @@ export class CapnsServer implements ExportRegistry {
     clearTimeout(timer);
   }
 
+  /** The namespace limits the manifest sets (maxBinds), for every namespace handed out. */
+  #namespaceLimits(): { maxBinds?: number } {
+    const m = this.#manifest.limits.maxBinds;
+    return m === undefined ? {} : { maxBinds: m };
+  }
+
   #key(l: Listener): string {
     const profile = l.protocol === '9p' ? (l.profile ?? this.#loopbackProfile()?.name) : undefined;
     const generation = profile !== undefined ? this.#generation.get(profile) : undefined;
@@ -501,6 +512,7 @@ export class CapnsServer implements ExportRegistry {
           peerIsLoopback,
           tlsSubject: peer.tlsSubject,
           peer,
+          namespace: this.#namespaceLimits(),
           onAuthenticated: (profile, holder) => this.#log.info({ profile, holder }, 'authenticated'),
         });
       },
@@ -608,7 +620,7 @@ export class CapnsServer implements ExportRegistry {
           const profile = this.#profilesFor(l).find((p) => p.name === name);
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
-          const ns = serveNamespace(grantedNamespace(profile, this.captable, holder));
+          const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), this.#namespaceLimits());
           // In process: no RPC connection, only the namespace to release.
           const client = CapnsClient.local(ns, name);
           s = Promise.resolve(Object.assign(client, { holder }));
@@ -676,7 +688,7 @@ export class CapnsServer implements ExportRegistry {
     let bound = formatAddress(e.listen);
     const namespaceFor = (peer: string): Namespace$Client => {
       const holder = `${profile.name}@export:${bound}#${peer}`;
-      return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`));
+      return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`), this.#namespaceLimits());
     };
     const limits = rpcLimits(this.#manifest);
     let exp: Exporter;

@@ -95,3 +95,40 @@ for (const door of ['rpc', 'export'] as const) {
     release(ns);
   });
 }
+
+const LIMITED = `
+version: 1
+capabilities: { tmp: { type: ram } }
+profiles:
+  alice:
+    auth: { tokens: [secret] }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+limits: { maxGrantsPerConnection: 2, maxBinds: 3 }
+`;
+
+test('capns serve: the manifest\'s maxGrantsPerConnection and maxBinds hold on a connection', async (t) => {
+  const manifest = parseManifest(LIMITED, { file: 'm.yaml', env: {} });
+  const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
+  t.after(() => s.destroy());
+  const conn = await connect(s.addresses.find((a) => a.protocol === 'rpc')!.address);
+  t.after(() => conn.destroy());
+  const first = await authenticate(conn, 'secret');
+  const second = await authenticate(conn, 'secret');
+  const gate = conn.bootstrap(Gate);
+  const third = (await gate.authenticate((p) => { p.token = 'secret'; }).promise()).result;
+  release(gate);
+  assert.ok(third._isErr);
+  assert.match(third.err.message, /holds 2 grants.*maxGrantsPerConnection/);
+  // The budget is the connection's: both namespaces' /tmp count, so one more fits.
+  const outcomes: string[] = [];
+  for (const to of ['/a', '/b']) {
+    const r = (await first.bindPath((p) => { p.from = '/tmp'; p.to = to; }).promise()).result;
+    outcomes.push(r._isOk ? 'ok' : r.err.message);
+  }
+  assert.equal(outcomes[0], 'ok');
+  assert.match(outcomes[1] ?? '', /would hold 4 bindings; its limit is 3 \(maxBinds\)/);
+  release(first); release(second);
+});
