@@ -13,9 +13,19 @@
  * reads argv/env and installs signal handlers.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import type net from 'node:net';
 import type { Client } from 'capnp-es';
 import type { Logger } from 'pino';
-import { buildAdminApp, type AdminSession } from '../admin/app.js';
+import { buildAdminApp, HostPolicy, type AdminSession } from '../admin/app.js';
+import { errorBody } from '../admin/error-handler.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import {
+  ConnectionBudget,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_TOTAL,
+  type BudgetLimits,
+  type ListenerBudget,
+} from './connection-budget.js';
 import { CapnsClient } from '../client/capns-client.js';
 import { NsError } from '../errors.js';
 import { NinepServer } from '../fileserver/9p/server.js';
@@ -151,6 +161,10 @@ export class CapnsServer implements ExportRegistry {
   readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
   readonly #importHeartbeatMs: number | undefined;
   readonly #onImportEvent: CapnsServerOptions['onImportEvent'];
+  /** Connections of every listener, against limits.maxConnections(Total). */
+  readonly #budget: ConnectionBudget;
+  /** Export peers refused or over the limit: a peer provokes those at will. */
+  readonly #peerLog: RateLimitedLog;
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
@@ -162,6 +176,8 @@ export class CapnsServer implements ExportRegistry {
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
     this.#onImportEvent = options.onImportEvent;
+    this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line));
+    this.#peerLog = new RateLimitedLog((line, count) => this.#log.warn({ count }, line));
   }
 
   /** Every import capability of the manifest, by name, with its status now. */
@@ -169,6 +185,11 @@ export class CapnsServer implements ExportRegistry {
     const out: Array<{ name: string; status: ImportStatus }> = [];
     for (const [name, inst] of this.#instances) if (inst.importStatus !== undefined) out.push({ name, status: inst.importStatus() });
     return out;
+  }
+
+  /** Connections open now in the whole process, as the budget counts them. */
+  get connectionCount(): number {
+    return this.#budget.open;
   }
 
   /** What is open now, for metrics: connections per listener, 9P fids in all. */
@@ -277,6 +298,7 @@ export class CapnsServer implements ExportRegistry {
     for (const r of diff.revoked) if (!profilesRemoved.includes(r.profile)) revoked += this.captable.revokeHolder(`${r.profile}@`);
     for (const [name, profile] of rebuilt) this.#setProfile(name, profile);
     this.#manifest = next;
+    this.#budget.setLimits(budgetLimits(next));
     // Listeners: keys include the profile generation, so a 9P listener of a rebuilt
     // profile is reopened with the new namespace.
     const wanted = new Map(next.listeners.map((l) => [this.#key(l), l]));
@@ -485,11 +507,19 @@ export class CapnsServer implements ExportRegistry {
 
   async #listenRpc(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
+    const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
       ...(l.tls !== undefined && { tls: await tlsOptions(l.tls) }),
       // Until the Gate admits a peer: small frames only, and a deadline (limits.rpc).
       requireAuthentication: true,
+      onConnection: (conn) => {
+        const a = budget.admit();
+        // close(), not destroy(): it ends the stream now (destroy waits 100 ms for an
+        // Abort that a connection nothing was read from has no reason to send).
+        if ('refused' in a) void conn.close();
+        else void conn.whenClosed().then(a.release);
+      },
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
         const connection = `rpc#${++this.#connections}`;
@@ -505,6 +535,7 @@ export class CapnsServer implements ExportRegistry {
         });
       },
     });
+    budget.name = `rpc ${listener.address}`;
     return {
       key: this.#key(l),
       served: { protocol: 'rpc', address: listener.address, ...(l.profile !== undefined && { profile: l.profile }) },
@@ -560,14 +591,33 @@ export class CapnsServer implements ExportRegistry {
     }
     const { fs, release: releaseAll } = this.namespaceFiles(profile.name, `${profile.name}@9p:${formatAddress(l.address)}`);
     const ninep = this.#manifest.limits['9p'];
-    const server = new NinepServer(fs, {
-      ...(ninep.maxMsize !== undefined && { maxMsize: ninep.maxMsize }),
-      ...(ninep.maxFids !== undefined && { maxFids: ninep.maxFids }),
-      ...(ninep.maxOutstanding !== undefined && { maxOutstanding: ninep.maxOutstanding }),
-      ...(this.#manifest.limits.maxConnections !== undefined && { maxConnections: this.#manifest.limits.maxConnections }),
-      log: (line) => this.#log.info({ protocol: '9p' }, line),
-    });
-    const bound = await server.listen(l.address.kind === 'unix' ? { kind: 'unix', path: l.address.path } : { kind: 'tcp', host: l.address.host, port: l.address.port });
+    const budget = this.#budget.listener(`9p ${formatAddress(l.address)}`);
+    let server: NinepServer;
+    try {
+      server = new NinepServer(fs, {
+        ...(ninep.maxMsize !== undefined && { maxMsize: ninep.maxMsize }),
+        ...(ninep.maxFids !== undefined && { maxFids: ninep.maxFids }),
+        ...(ninep.maxOutstanding !== undefined && { maxOutstanding: ninep.maxOutstanding }),
+        ...(ninep.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: ninep.handshakeTimeoutMs }),
+        ...(ninep.idleTimeoutMs !== undefined && { idleTimeoutMs: ninep.idleTimeoutMs }),
+        // The budget counts connections (per listener and in the process); the server's
+        // own count would only repeat the per-listener one.
+        admit: (peer) => budget.admit(peer),
+        log: (line) => this.#log.info({ protocol: '9p' }, line),
+      });
+    } catch (e) {
+      releaseAll();
+      throw e;
+    }
+    let bound: Awaited<ReturnType<NinepServer['listen']>>;
+    try {
+      bound = await server.listen(l.address.kind === 'unix' ? { kind: 'unix', path: l.address.path } : { kind: 'tcp', host: l.address.host, port: l.address.port });
+    } catch (e) {
+      await server.close();
+      releaseAll();
+      throw e;
+    }
+    budget.name = `9p ${formatAddress(bound)}`;
     return {
       key: this.#key(l),
       served: { protocol: '9p', address: bound.kind === 'unix' ? `unix!${bound.path}` : `tcp!${bound.host}!${bound.port}`, profile: profile.name },
@@ -593,7 +643,23 @@ export class CapnsServer implements ExportRegistry {
     const sessions = new Map<string, Promise<AdminSession & { close(): Promise<void> }>>();
     let address = formatAddress(l.address);
     const capTableId = CapTable.Client.interfaceId;
+    const http = this.#manifest.limits.http ?? {};
+    const https = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
+    const budget = this.#budget.listener(`http ${address}`);
     const app = buildAdminApp({
+      loggerInstance: this.#log.child({ listener: `http ${address}` }),
+      hostPolicy: new HostPolicy({
+        ...(l.address.kind === 'tcp' && { bindHost: l.address.host }),
+        loopback: isLoopback(l.address),
+        tls: https !== undefined,
+        ...(l.hosts !== undefined && { hosts: l.hosts }),
+      }),
+      ...(https !== undefined && { https }),
+      timeouts: {
+        ...(http.headersTimeoutMs !== undefined && { headersTimeoutMs: http.headersTimeoutMs }),
+        ...(http.requestTimeoutMs !== undefined && { requestTimeoutMs: http.requestTimeoutMs }),
+        ...(http.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: http.keepAliveTimeoutMs }),
+      },
       profiles: () =>
         this.#profilesFor(l).map((p) => ({
           name: p.name,
@@ -631,6 +697,8 @@ export class CapnsServer implements ExportRegistry {
       sessions.clear();
       for (const s of all) await (await s).close();
     };
+    const refuse = refuseHttp(https !== undefined);
+    admitConnections(app.server, budget, refuse.refuse);
     try {
       if (l.address.kind === 'unix') {
         await app.listen({ path: l.address.path });
@@ -643,15 +711,22 @@ export class CapnsServer implements ExportRegistry {
       await app.close();
       throw e;
     }
+    budget.name = `http ${address}`;
     return {
       key: this.#key(l),
       served: { protocol: 'http', address, ...(l.profile !== undefined && { profile: l.profile }) },
+      connections: () => budget.open,
       close: async () => {
+        // Kept-alive connections with no request in flight would hold close() until their
+        // keep-alive timeout; requests in flight finish.
+        app.server.closeIdleConnections();
         await app.close();
+        refuse.destroy();
         await closeSessions();
       },
       destroy: () => {
         app.server.closeAllConnections();
+        refuse.destroy();
         void app.close();
         void closeSessions();
       },
@@ -679,6 +754,7 @@ export class CapnsServer implements ExportRegistry {
       return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`));
     };
     const limits = rpcLimits(this.#manifest);
+    const budget = this.#budget.listener(`export ${formatAddress(e.listen)}`);
     let exp: Exporter;
     let filter: ExportFilter | undefined;
     try {
@@ -705,8 +781,21 @@ export class CapnsServer implements ExportRegistry {
         ...(e.tls !== undefined && { tls: await tlsOptions(e.tls) }),
         ...(this.#manifest.limits.maxConnections !== undefined && { maxConnections: this.#manifest.limits.maxConnections }),
         ...(limits !== undefined && { limits }),
-        onPeer: (event, peer) => this.#log[event === 'admitted' ? 'info' : 'warn']({ export: formatAddress(e.listen), peer }, `export peer ${event}`),
+        onConnection: (conn) => {
+          const a = budget.admit();
+          // close(), not destroy(): it ends the stream now (destroy waits 100 ms for an
+          // Abort that a connection nothing was read from has no reason to send).
+          if ('refused' in a) void conn.close();
+          else void conn.whenClosed().then(a.release);
+        },
+        onPeer: (event, peer) => {
+          const line = `export ${formatAddress(e.listen)}: peer ${event}`;
+          // Refusals and cuts happen as often as a peer likes: logged at a bounded rate.
+          if (event === 'admitted') this.#log.info({ export: formatAddress(e.listen), peer }, line);
+          else this.#peerLog.note(`${event} ${formatAddress(e.listen)}`, `${line} (${peer})`);
+        },
       });
+      budget.name = `export ${exp.address}`;
     } catch (err) {
       if (err instanceof NsError) throw new NsError(err.code, `${where}: ${err.message}`, { cause: err });
       throw err;
@@ -715,6 +804,7 @@ export class CapnsServer implements ExportRegistry {
     const open: OpenListener = {
       key: this.#exportKey(e, index),
       served: { protocol: 'export', address: exp.address, profile: e.profile },
+      connections: () => exp.connections,
       export: {
         info: () => ({
           address: exp.address,
@@ -740,6 +830,8 @@ export class CapnsServer implements ExportRegistry {
       const open = [...this.#listeners.values()];
       this.#listeners.clear();
       await Promise.all(open.map((l) => this.#drain(l)));
+      this.#budget.flush();
+      this.#peerLog.flush();
       await this.#release();
     })();
     return this.#closing;
@@ -841,6 +933,76 @@ async function clientTlsOptions(t: ClientTls, address: Manifest['exports'][numbe
     ...(cert !== undefined && { cert }),
     ...(key !== undefined && { key }),
     ...(servername !== undefined && { servername }),
+  };
+}
+
+/** The connection limits a manifest sets, defaults for the rest. */
+function budgetLimits(m: Manifest): BudgetLimits {
+  return {
+    maxConnections: m.limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsTotal: m.limits.maxConnectionsTotal ?? DEFAULT_MAX_CONNECTIONS_TOTAL,
+  };
+}
+
+/**
+ * Puts `budget` in front of a node:http(s) server: each accepted socket is admitted (and
+ * handed to the server's own connection handling) or refused before the server reads a
+ * byte of it. The server's 'connection' listeners are taken over: every accepted
+ * socket passes here first.
+ */
+function admitConnections(server: net.Server, budget: ListenerBudget, refuse: (socket: net.Socket, why: string) => void): void {
+  const inner = server.listeners('connection') as ((socket: net.Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: net.Socket) => {
+    const a = budget.admit(socket.remoteAddress !== undefined ? `${socket.remoteAddress}!${socket.remotePort}` : undefined);
+    if ('refused' in a) {
+      refuse(socket, a.refused);
+      return;
+    }
+    socket.once('close', a.release);
+    for (const f of inner) f.call(server, socket);
+  });
+}
+
+/** Refused HTTP connections waiting for their 503 to go out (beyond this, closed at once). */
+const MAX_LINGERING_REFUSALS = 64;
+/** How long a refused HTTP connection is kept to read its request and deliver the 503. */
+const REFUSAL_LINGER_MS = 1000;
+
+/**
+ * How an http listener refuses a connection over its budget: a plain one is answered
+ * `503` with `Retry-After` and the JSON error body (before its request is read; HTTP
+ * clients take such an early answer), then closed once the client has had time to read
+ * it; a TLS one is closed at once (there is no one to answer before a handshake).
+ */
+function refuseHttp(tls: boolean): { refuse: (socket: net.Socket, why: string) => void; destroy: () => void } {
+  const lingering = new Set<net.Socket>();
+  return {
+    refuse: (socket, why) => {
+      socket.on('error', () => undefined);
+      if (tls || lingering.size >= MAX_LINGERING_REFUSALS) {
+        socket.destroy();
+        return;
+      }
+      lingering.add(socket);
+      const body = JSON.stringify(errorBody(503, 'NS_ERR_BUSY', `${why}; retry later`));
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // Read (and drop) what the client sends meanwhile: closing with unread input would
+      // reset the connection, and the client might lose the 503 with it.
+      socket.resume();
+      const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        lingering.delete(socket);
+      });
+    },
+    destroy: () => {
+      for (const s of lingering) s.destroy();
+      lingering.clear();
+    },
   };
 }
 

@@ -23,7 +23,10 @@ export interface NinepServerOptions {
   maxFids?: number;
   /** Most requests in flight per connection before input waits (default 256). */
   maxOutstanding?: number;
-  /** Most connections at once; further ones are closed at once with a logged reason (default 256). */
+  /**
+   * Most connections at once; further ones are closed at once with a logged reason
+   * (default 256, or no limit of the server's own when `admit` is given).
+   */
   maxConnections?: number;
   /**
    * Admission policy consulted for each connection `maxConnections` lets in (e.g. a
@@ -114,7 +117,9 @@ export class NinepServer {
       maxMsize,
       maxFids: options.maxFids ?? 4096,
       maxOutstanding: options.maxOutstanding ?? 256,
-      maxConnections: options.maxConnections ?? 256,
+      // With an admission policy, the policy counts; the server adds no limit of its own
+      // unless asked.
+      maxConnections: options.maxConnections ?? (options.admit !== undefined ? Infinity : 256),
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       idleTimeoutMs: options.idleTimeoutMs ?? 0,
       readOnly: options.readOnly ?? false,
