@@ -94,9 +94,12 @@ export class NinepServer {
   private nextId = 1;
   private closing: Promise<void> | null = null;
 
+  /** The tree each connection gets, by connection (setFileServer changes it for new ones). */
+  private readonly treeOf = new WeakMap<NinepConnection, FileServer>();
+
   /** @throws RangeError for a limit out of range. */
   constructor(
-    private readonly fs: FileServer,
+    private fs: FileServer,
     options: NinepServerOptions = {},
   ) {
     const maxMsize = options.maxMsize ?? DEFAULT_MAX_MSIZE;
@@ -269,6 +272,7 @@ export class NinepServer {
     };
     const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
     this.conns.add(conn);
+    this.treeOf.set(conn, this.fs);
     const timers = this.watch(conn, name);
     // Anything received counts as activity (a request still being assembled too).
     const active = timers?.active;
@@ -345,6 +349,19 @@ export class NinepServer {
         timer = null;
       },
     };
+  }
+
+  /**
+   * Serves `fs` to connections accepted from now on; connections already open keep the
+   * tree they attached to (as a Plan 9 process keeps its name space). Resolves when the
+   * last connection using the previous tree has closed and released its Files, so that
+   * the caller may then release that tree. Does not own either tree.
+   */
+  async setFileServer(fs: FileServer): Promise<void> {
+    const previous = this.fs;
+    this.fs = fs;
+    const users = [...this.conns].filter((c) => this.treeOf.get(c) === previous);
+    await Promise.all(users.map((c) => c.closed));
   }
 
   /**
