@@ -611,10 +611,13 @@ export class CapnsServer implements ExportRegistry {
       requireAuthentication: true,
       onConnection: (conn) => {
         const a = budget.admit();
-        // close(), not destroy(): it ends the stream now (destroy waits 100 ms for an
-        // Abort that a connection nothing was read from has no reason to send).
-        if ('refused' in a) void conn.close();
-        else void conn.whenClosed().then(a.release);
+        // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
+        // connection has no reason to send); destroy() then frees the socket within
+        // 100 ms even if the peer never answers the FIN.
+        if ('refused' in a) {
+          void conn.close();
+          conn.destroy();
+        } else void conn.whenClosed().then(a.release);
       },
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
@@ -937,10 +940,13 @@ export class CapnsServer implements ExportRegistry {
           ...(limits !== undefined && { limits }),
           onConnection: (conn) => {
             const a = budget.admit();
-            // close(), not destroy(): it ends the stream now (destroy waits 100 ms for an
-            // Abort that a connection nothing was read from has no reason to send).
-            if ('refused' in a) void conn.close();
-            else void conn.whenClosed().then(a.release);
+            // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
+            // connection has no reason to send); destroy() then frees the socket within
+            // 100 ms even if the peer never answers the FIN.
+            if ('refused' in a) {
+              void conn.close();
+              conn.destroy();
+            } else void conn.whenClosed().then(a.release);
           },
           onPeer: (event, peer) => {
             const line = `export ${formatAddress(e.listen)}: peer ${event}`;
