@@ -1140,6 +1140,14 @@ function budgetLimits(m: Manifest): BudgetLimits {
 function admitConnections(server: net.Server, budget: ListenerBudget, refuse: (socket: net.Socket, why: string) => void): void {
   const inner = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
+  // A connection is established once it has had a whole request answered: until then
+  // (silent, sending its headers or its body slowly) it may be evicted to make room.
+  const answered = new WeakSet<net.Socket>();
+  server.on('request', (req: { socket: net.Socket & { _parent?: net.Socket } }, res: { once(e: 'finish', f: () => void): void }) => {
+    // Over TLS the request's socket wraps the accepted one (node:tls keeps it as _parent).
+    const accepted = req.socket._parent ?? req.socket;
+    res.once('finish', () => answered.add(accepted));
+  });
   server.on('connection', (socket: net.Socket) => {
     const a = budget.admit(socket.remoteAddress !== undefined ? `${socket.remoteAddress}!${socket.remotePort}` : undefined);
     if ('refused' in a) {
@@ -1147,6 +1155,7 @@ function admitConnections(server: net.Server, budget: ListenerBudget, refuse: (s
       return;
     }
     socket.once('close', a.release);
+    a.watch({ established: () => answered.has(socket), evict: () => socket.destroy() });
     for (const f of inner) f.call(server, socket);
   });
 }

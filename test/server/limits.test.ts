@@ -113,46 +113,70 @@ async function httpStatus(address: string, path = '/api/v1/whoami'): Promise<num
   return r.status;
 }
 
-test('maxConnections holds on the rpc listener: the connection over it is closed at once; clients in and other listeners are unaffected', async (t) => {
-  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n'));
-  const rpc = at('rpc');
-  const holders = [await idle(t, rpc), await idle(t, rpc)];
-  // The third place is a real client's, which works.
-  const conn = await connect(rpc);
-  t.after(() => conn.close());
+/** An authenticated RPC client (an established connection), closed after the test. */
+async function rpcClient(t: TestContext, address: string): Promise<{ list: () => Promise<string[]>; close: () => Promise<void> }> {
+  const conn = await connect(address);
   const gate = conn.bootstrap(Gate);
   const r = (await gate.authenticate((p) => (p.token = '')).promise()).result;
   assert.ok(r._isOk);
-  // The fourth is refused: closed at once, without a byte read.
+  const ns = r.ok.ns;
+  const close = async (): Promise<void> => {
+    release(ns);
+    release(gate);
+    await conn.close();
+  };
+  t.after(close);
+  return { list: async () => (await ns.list((p) => (p.path = '/')).promise()).result.entries.map((e) => e.name), close };
+}
+
+/** An attached 9P client (an established connection), closed after the test. */
+async function ninepClient(t: TestContext, address: string): Promise<NinepClient> {
+  const c = await NinepClient.open(parseAddress(address), '9P2000.L', 8192);
+  t.after(() => c.close());
+  const { fid } = await c.attach();
+  await c.clunk(fid);
+  return c;
+}
+
+/** A kept-alive HTTP connection that has had a request answered (established). */
+async function httpKept(t: TestContext, address: string): Promise<net.Socket> {
+  const s = await idle(t, address);
+  s.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port(address)}\r\n\r\n`);
+  const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())));
+  assert.match(answer, /^HTTP\/1\.1 200/);
+  return s;
+}
+
+const msgs = (lines: () => Record<string, unknown>[]): string[] => lines().map((l) => String(l['msg']));
+
+test('maxConnections holds on the rpc listener: with every place held by an authenticated client, a newcomer is closed at once; clients in and other listeners are unaffected', async (t) => {
+  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n'));
+  const rpc = at('rpc');
+  const clients = [await rpcClient(t, rpc), await rpcClient(t, rpc), await rpcClient(t, rpc)];
   const over = await idle(t, rpc);
   assert.equal(await closedWithin(over, 2000), true, 'the connection over the limit stayed open');
-  // The client in keeps working; so do the 9P and HTTP listeners.
-  assert.ok((await r.ok.ns.list((p) => (p.path = '/')).promise()).result.entries.length > 0);
+  for (const c of clients) assert.deepEqual(await c.list(), ['tmp']);
   await ninepWorks(at('9p'));
   assert.equal(await httpStatus(at('http')), 200);
-  const refusal = lines().find((l) => typeof l['msg'] === 'string' && (l['msg']).includes('limits.maxConnections'));
-  assert.ok(refusal, JSON.stringify(lines()));
-  assert.match(refusal['msg'] as string, /^refused a connection.*rpc tcp!127\.0\.0\.1!\d+ is at its limit of 3 connections/);
+  assert.ok(msgs(lines).some((m) => /^refused a connection: rpc tcp!127\.0\.0\.1!\d+ is at its limit of 3 connections \(limits\.maxConnections\), every one of them established$/.test(m)), msgs(lines).join('\n'));
   // A place freed is a place taken again.
-  for (const h of holders) h.destroy();
-  release(r.ok.ns);
-  release(gate);
-  for (let i = 0; i < 100; i++) {
+  await clients[0]!.close();
+  for (let i = 0; ; i++) {
     try {
       await rpcWorks(rpc);
       break;
     } catch (e) {
-      if (i === 99) throw e;
+      if (i === 100) throw e;
       await new Promise((res) => setTimeout(res, 20));
     }
   }
 });
 
-test('maxConnections holds on the http listener: over it, a 503 with Retry-After and the JSON error body; the rpc listener is unaffected', async (t) => {
+test('maxConnections holds on the http listener: with every place held by a kept-alive client, a 503 with Retry-After and the JSON error body; the rpc listener is unaffected', async (t) => {
   const { at } = await start(t, MANIFEST('  maxConnections: 2\n'));
   const http = at('http');
-  await idle(t, http);
-  await idle(t, http);
+  await httpKept(t, http);
+  await httpKept(t, http);
   const r = await fetch(`http://127.0.0.1:${port(http)}/api/v1/whoami`);
   assert.equal(r.status, 503);
   assert.equal(r.headers.get('retry-after'), '1');
@@ -171,42 +195,62 @@ test('maxConnections holds on the 9p listener, and on an export; each refuses on
     MANIFEST('  maxConnections: 1\n', 'exports:\n  - { profile: local, listen: "tcp!127.0.0.1!0", auth: { loopback: true } }\n'),
   );
   const ninep = at('9p');
-  const holder = await NinepClient.open(parseAddress(ninep), '9P2000.L', 8192);
-  t.after(() => holder.close());
-  const over = await idle(t, ninep);
-  assert.equal(await closedWithin(over, 2000), true);
+  const holder = await ninepClient(t, ninep);
+  assert.equal(await closedWithin(await idle(t, ninep), 2000), true);
   const { fid } = await holder.attach();
   await holder.clunk(fid);
   const exp = at('export');
-  await idle(t, exp);
-  const overExport = await idle(t, exp);
-  assert.equal(await closedWithin(overExport, 2000), true);
+  const importer = await rpcClient(t, exp);
+  assert.equal(await closedWithin(await idle(t, exp), 2000), true);
+  assert.deepEqual(await importer.list(), ['tmp']);
   await rpcWorks(at('rpc'));
   assert.equal(await httpStatus(at('http')), 200);
 });
 
-test('maxConnectionsTotal holds across listeners: idle sockets on one listener cannot take the last places of the others', async (t) => {
+test('sockets that never establish themselves cannot keep a real client out: the oldest is evicted to admit the newcomer (9p, http)', async (t) => {
+  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n'));
+  for (const protocol of ['9p', 'http'] as const) {
+    const address = at(protocol);
+    const squatters = [await idle(t, address), await idle(t, address), await idle(t, address)];
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = squatters.map((s) => closedWithin(s, 3000));
+    if (protocol === '9p') await ninepWorks(address);
+    else assert.equal(await httpStatus(address), 200);
+    // The oldest squatter gave its place; the others still hold theirs.
+    assert.equal(await closed[0], true, `${protocol}: the oldest squatter is still open`);
+    assert.equal(squatters[1]!.closed || squatters[2]!.closed, false);
+  }
+  assert.ok(msgs(lines).some((m) => /^9p tcp!127\.0\.0\.1!\d+: evicted after \d+ ms without authenticating, to admit a newer connection/.test(m)), msgs(lines).join('\n'));
+});
+
+test('maxConnectionsTotal holds across listeners: established clients keep their places, the oldest squatter anywhere gives its own', async (t) => {
   const { at, server, lines } = await start(t, MANIFEST('  maxConnections: 100\n  maxConnectionsTotal: 4\n'));
-  const held = [await idle(t, at('rpc')), await idle(t, at('rpc')), await idle(t, at('9p')), await idle(t, at('http'))];
+  await rpcClient(t, at('rpc'));
+  await rpcClient(t, at('rpc'));
+  await ninepClient(t, at('9p'));
+  const kept = await httpKept(t, at('http'));
   for (let i = 0; i < 100 && server.connectionCount < 4; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(server.connectionCount, 4);
   // Every listener refuses now, each saying why.
   assert.equal(await closedWithin(await idle(t, at('rpc')), 2000), true);
   assert.equal(await closedWithin(await idle(t, at('9p')), 2000), true);
   assert.equal(await httpStatus(at('http')), 503);
-  assert.ok(lines().some((l) => String(l['msg']).includes('the process is at its limit of 4 connections (limits.maxConnectionsTotal)')));
-  for (const s of held) s.destroy();
-  for (let i = 0; i < 100 && server.connectionCount > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(server.connectionCount, 0);
-  await rpcWorks(at('rpc'));
-  await ninepWorks(at('9p'));
+  assert.ok(msgs(lines).some((m) => m.includes('the process is at its limit of 4 connections (limits.maxConnectionsTotal), every one of them established')));
+  // One established place given back, a squatter on 9p takes it; an HTTP client then
+  // takes the squatter's.
+  kept.destroy();
+  for (let i = 0; i < 100 && server.connectionCount > 3; i++) await new Promise((r) => setTimeout(r, 10));
+  const squatter = await idle(t, at('9p'));
+  for (let i = 0; i < 100 && server.connectionCount < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  const gone = closedWithin(squatter, 3000);
   assert.equal(await httpStatus(at('http')), 200);
+  assert.equal(await gone, true);
 });
 
 test('a flood of refused connections is logged at a bounded rate, with the count', async (t) => {
   const { at, lines, server } = await start(t, MANIFEST('  maxConnections: 1\n'));
   const rpc = at('rpc');
-  await idle(t, rpc);
+  await rpcClient(t, rpc);
   for (let i = 0; i < 200; i++) assert.equal(await closedWithin(await idle(t, rpc), 2000), true);
   const refusals = (): Record<string, unknown>[] => lines().filter((l) => String(l['msg']).startsWith('refused a connection'));
   assert.equal(refusals().length, 1, `${refusals().length} lines for 200 refusals`);

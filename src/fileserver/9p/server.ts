@@ -32,9 +32,16 @@ export interface NinepServerOptions {
    * Admission policy consulted for each connection `maxConnections` lets in (e.g. a
    * process-wide budget shared with other listeners): `{ release }` admits it (release is
    * called once when its socket closes), `{ refused }` closes it at once. The policy logs
-   * its own refusals. Default: admit all.
+   * its own refusals. With `watch`, the policy is told how to tell whether the connection
+   * has attached and how to close it to make room (it is then closed without a log line
+   * of the server's). Default: admit all.
    */
-  admit?: (peer: string) => { readonly release: () => void } | { readonly refused: string };
+  admit?: (peer: string) =>
+    | {
+        readonly release: () => void;
+        readonly watch?: (w: { established(): boolean; evict(reason: string): void }) => void;
+      }
+    | { readonly refused: string };
   /**
    * A connection that has not completed Tversion and Tattach this long after it was
    * accepted is closed (default 10 000 ms; 0 = never). Counters connections opened and
@@ -273,6 +280,7 @@ export class NinepServer {
     const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
     this.conns.add(conn);
     this.treeOf.set(conn, this.fs);
+    admission?.watch?.({ established: () => conn.attached, evict: () => conn.destroy() });
     const timers = this.watch(conn, name);
     // Anything received counts as activity (a request still being assembled too).
     const active = timers?.active;
