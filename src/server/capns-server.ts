@@ -50,7 +50,7 @@ import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport, type ImportEvent, type ImportStatus } from '../proxy/importer.js';
-import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { dupClient, listen, release, RpcError, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
@@ -617,7 +617,17 @@ export class CapnsServer implements ExportRegistry {
         if ('refused' in a) {
           void conn.close();
           conn.destroy();
-        } else void conn.whenClosed().then(a.release);
+          return;
+        }
+        void conn.whenClosed().then(a.release);
+        // Until the Gate admits it, the connection may give its place to a newer one.
+        a.watch({
+          established: () => conn.isAuthenticated,
+          evict: (why) => {
+            void conn.close();
+            conn.destroy(new RpcError('overloaded', why));
+          },
+        });
       },
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
@@ -936,7 +946,10 @@ export class CapnsServer implements ExportRegistry {
           anonymous: e.auth.loopback && isLoopback(e.listen),
           ...(filter !== undefined && { filter }),
           ...(tls !== undefined && { tls }),
-          ...(this.#manifest.limits.maxConnections !== undefined && { maxConnections: this.#manifest.limits.maxConnections }),
+          // The budget admits this export's connections (limits.maxConnections, the
+          // process's total, eviction of those not authenticated); the exporter's own
+          // count would cut the newest first, before the budget could make room.
+          maxConnections: Number.MAX_SAFE_INTEGER,
           ...(limits !== undefined && { limits }),
           onConnection: (conn) => {
             const a = budget.admit();
@@ -946,7 +959,17 @@ export class CapnsServer implements ExportRegistry {
             if ('refused' in a) {
               void conn.close();
               conn.destroy();
-            } else void conn.whenClosed().then(a.release);
+              return;
+            }
+            void conn.whenClosed().then(a.release);
+            // Until the Gate admits it, the connection may give its place to a newer one.
+            a.watch({
+              established: () => conn.isAuthenticated,
+              evict: (why) => {
+                void conn.close();
+                conn.destroy(new RpcError('overloaded', why));
+              },
+            });
           },
           onPeer: (event, peer) => {
             const line = `export ${formatAddress(e.listen)}: peer ${event}`;

@@ -207,20 +207,25 @@ test('maxConnections holds on the 9p listener, and on an export; each refuses on
   assert.equal(await httpStatus(at('http')), 200);
 });
 
-test('sockets that never establish themselves cannot keep a real client out: the oldest is evicted to admit the newcomer (9p, http)', async (t) => {
-  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n'));
-  for (const protocol of ['9p', 'http'] as const) {
+test('sockets that never establish themselves cannot keep a real client out: the oldest is evicted to admit the newcomer (rpc, 9p, http, export)', async (t) => {
+  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n', 'exports:\n  - { profile: local, listen: "tcp!127.0.0.1!0", auth: { loopback: true } }\n'));
+  for (const protocol of ['rpc', '9p', 'http', 'export'] as const) {
     const address = at(protocol);
     const squatters = [await idle(t, address), await idle(t, address), await idle(t, address)];
     await new Promise((r) => setTimeout(r, 50));
     const closed = squatters.map((s) => closedWithin(s, 3000));
     if (protocol === '9p') await ninepWorks(address);
-    else assert.equal(await httpStatus(address), 200);
+    else if (protocol === 'http') assert.equal(await httpStatus(address), 200);
+    else if (protocol === 'rpc') await rpcWorks(address);
+    else assert.deepEqual(await (await rpcClient(t, address)).list(), ['tmp']);
     // The oldest squatter gave its place; the others still hold theirs.
     assert.equal(await closed[0], true, `${protocol}: the oldest squatter is still open`);
     assert.equal(squatters[1]!.closed || squatters[2]!.closed, false);
   }
-  assert.ok(msgs(lines).some((m) => /^9p tcp!127\.0\.0\.1!\d+: evicted after \d+ ms without authenticating, to admit a newer connection/.test(m)), msgs(lines).join('\n'));
+  for (const protocol of ['rpc', '9p', 'http', 'export']) {
+    const re = new RegExp(`^${protocol} tcp!127\\.0\\.0\\.1!\\d+: evicted after \\d+ ms without authenticating, to admit a newer connection`);
+    assert.ok(msgs(lines).some((m) => re.test(m)), `${protocol}: ${msgs(lines).join('\n')}`);
+  }
 });
 
 test('maxConnectionsTotal holds across listeners: established clients keep their places, the oldest squatter anywhere gives its own', async (t) => {
