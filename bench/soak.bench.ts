@@ -19,7 +19,8 @@
  * Environment: SOAK_ROUNDS (3), SOAK_ALONE_SECONDS (6), SOAK_ATTACK_SECONDS (15),
  * SOAK_SETTLE_SECONDS (10), and the hostile counts SOAK_AUTH, SOAK_AUTH_CALLS,
  * SOAK_UNFINISHED, SOAK_UNFINISHED_CALLS, SOAK_IDLE, SOAK_IDLE_CONNECTS, SOAK_SLOW,
- * SOAK_PARTIAL, SOAK_PARTIAL_ANNOUNCE, SOAK_PARTIAL_SEND (see HostileConfig).
+ * SOAK_PARTIAL, SOAK_PARTIAL_ANNOUNCE, SOAK_PARTIAL_SEND (see HostileConfig); SOAK_LIMITS replaces
+ * the manifest's `limits:` block (YAML); SOAK_SPLIT=1 adds one round per hostile kind alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +44,9 @@ const NODE_FLAGS = cliNodeFlags(join(distRoot, '..'));
 Object.assign(process.env, cliEnv(join(distRoot, '..')));
 
 /** The limits in force, stated so that BENCHMARKS.md can do the arithmetic. */
-export const LIMITS = `limits:
+export const LIMITS =
+  process.env['SOAK_LIMITS'] ??
+  `limits:
   maxConnections: 256
   maxConnectionsTotal: 1024
 `;
@@ -64,7 +67,24 @@ listeners:
   - { protocol: http, address: "tcp!127.0.0.1!0" }
 ${LIMITS}`;
 
-function hostileConfig(addresses: Record<string, string>): HostileConfig {
+/** The hostile kinds, for SOAK_SPLIT's one-kind rounds. */
+const KINDS = ['auth', 'unfinished', 'idle', 'slow', 'partial'] as const;
+type Kind = (typeof KINDS)[number];
+
+function hostileConfig(addresses: Record<string, string>, only?: Kind): HostileConfig {
+  const c = allHostile(addresses);
+  if (only === undefined) return c;
+  return {
+    ...c,
+    auth: only === 'auth' ? c.auth : 0,
+    unfinished: only === 'unfinished' ? c.unfinished : 0,
+    idle: only === 'idle' ? c.idle : 0,
+    slow: only === 'slow' ? c.slow : 0,
+    partial: only === 'partial' ? c.partial : 0,
+  };
+}
+
+function allHostile(addresses: Record<string, string>): HostileConfig {
   return {
     rpc: addresses['rpc']!,
     ninep: addresses['9p']!,
@@ -186,7 +206,7 @@ interface Round {
   hostile: Record<string, number>;
 }
 
-async function round(manifest: string): Promise<Round> {
+async function round(manifest: string, only?: Kind): Promise<Round> {
   const server = await startServer(manifest);
   const pid = server.child.pid!;
   try {
@@ -201,7 +221,7 @@ async function round(manifest: string): Promise<Round> {
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
     let sampled = 0;
     const sampler = setInterval(() => (sampled = Math.max(sampled, status(pid, 'VmRSS'))), 100);
-    const hostileChild = spawn(process.execPath, [join(import.meta.dirname, 'soak-hostile.js'), JSON.stringify(hostileConfig(server.addresses))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hostileChild = spawn(process.execPath, [join(import.meta.dirname, 'soak-hostile.js'), JSON.stringify(hostileConfig(server.addresses, only))], { stdio: ['ignore', 'pipe', 'inherit'] });
     let hostileOut = '';
     hostileChild.stdout.on('data', (d: Buffer) => (hostileOut += d.toString()));
     const hostileExit = new Promise<void>((r) => hostileChild.on('exit', () => r()));
@@ -245,6 +265,7 @@ const dir = mkdtempSync(join(tmpdir(), 'capns-soak-'));
 try {
   const manifest = join(dir, 'm.yaml');
   writeFileSync(manifest, MANIFEST);
+  console.log(`manifest ${LIMITS.replaceAll('\n', ' ').replace(/\s+/g, ' ').trim()}`);
   console.log(`hostile peers: ${JSON.stringify(hostileConfig({ rpc: 'tcp!h!0', '9p': 'tcp!h!0', http: 'tcp!h!0' }))}`);
   const rounds: Round[] = [];
   for (let i = 0; i < ROUNDS; i++) {
@@ -275,6 +296,19 @@ try {
   console.log(`\np50 under attack / alone: ${m((r) => r.attack.p50 / r.alone.p50).toFixed(2)}x; p99: ${m((r) => r.attack.p99 / r.alone.p99).toFixed(2)}x (target <= 2x)`);
   console.log(`server RSS: baseline ${(m((r) => r.baseRss) / MB).toFixed(1)} MiB, peak ${(m((r) => r.peakRss) / MB).toFixed(1)} MiB, after ${(m((r) => r.afterRss) / MB).toFixed(1)} MiB (${m((r) => r.afterRss / r.baseRss).toFixed(2)}x baseline; target <= 1.10x)`);
   console.log(`server CPU: alone ${m((r) => r.serverCpuAlone).toFixed(2)} s in ${ALONE_S} s (${((m((r) => r.serverCpuAlone) / m((r) => r.alone.calls)) * 1e6).toFixed(0)} µs per good call); under attack ${m((r) => r.serverCpuAttack).toFixed(2)} s in ${ATTACK_S} s`);
+  if (process.env['SOAK_SPLIT'] === '1') {
+    // Which hostile kind costs what: one round with that kind alone.
+    console.log('\none round per hostile kind, that kind alone:');
+    console.log('| kind | p50 attack/alone | p99 attack/alone | good calls/s under attack | RSS base | peak | after | server CPU under attack |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const kind of KINDS) {
+      const r = await round(manifest, kind);
+      console.log(
+        `| ${kind} | ${(r.attack.p50 / r.alone.p50).toFixed(2)}x | ${(r.attack.p99 / r.alone.p99).toFixed(2)}x | ${(r.attack.calls / ATTACK_S).toFixed(0)} | ` +
+          `${(r.baseRss / MB).toFixed(1)} MiB | ${(r.peakRss / MB).toFixed(1)} MiB | ${(r.afterRss / MB).toFixed(1)} MiB | ${r.serverCpuAttack.toFixed(2)} s |`,
+      );
+    }
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
