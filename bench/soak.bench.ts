@@ -20,7 +20,8 @@
  * SOAK_SETTLE_SECONDS (10), and the hostile counts SOAK_AUTH, SOAK_AUTH_CALLS,
  * SOAK_UNFINISHED, SOAK_UNFINISHED_CALLS, SOAK_IDLE, SOAK_IDLE_CONNECTS, SOAK_SLOW,
  * SOAK_PARTIAL, SOAK_PARTIAL_ANNOUNCE, SOAK_PARTIAL_SEND (see HostileConfig); SOAK_LIMITS replaces
- * the manifest's `limits:` block (YAML); SOAK_SPLIT=1 adds one round per hostile kind alone.
+ * the manifest's `limits:` block (YAML); SOAK_SPLIT=1 adds one round per hostile kind alone; SOAK_PLAIN_NODE=1 runs the server on plain node
+ * (no --initial-old-space-size, no GLIBC_TUNABLES).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,8 +41,11 @@ const ATTACK_S = env('SOAK_ATTACK_SECONDS', 15);
 const SETTLE_S = env('SOAK_SETTLE_SECONDS', 10);
 
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
-const NODE_FLAGS = cliNodeFlags(join(distRoot, '..'));
-Object.assign(process.env, cliEnv(join(distRoot, '..')));
+// As bin/capns.js starts the server, unless SOAK_PLAIN_NODE=1: plain node, default
+// allocator (to tell what those settings keep resident after a burst, docs/serve.md).
+const PLAIN = process.env['SOAK_PLAIN_NODE'] === '1';
+const NODE_FLAGS = PLAIN ? [] : cliNodeFlags(join(distRoot, '..'));
+if (!PLAIN) Object.assign(process.env, cliEnv(join(distRoot, '..')));
 
 /** The limits in force, stated so that BENCHMARKS.md can do the arithmetic. */
 export const LIMITS =
@@ -265,6 +269,7 @@ const dir = mkdtempSync(join(tmpdir(), 'capns-soak-'));
 try {
   const manifest = join(dir, 'm.yaml');
   writeFileSync(manifest, MANIFEST);
+  console.log(`server: node ${PLAIN ? '(plain: no flags, default allocator)' : NODE_FLAGS.join(' ')}`);
   console.log(`manifest ${LIMITS.replaceAll('\n', ' ').replace(/\s+/g, ' ').trim()}`);
   console.log(`hostile peers: ${JSON.stringify(hostileConfig({ rpc: 'tcp!h!0', '9p': 'tcp!h!0', http: 'tcp!h!0' }))}`);
   const rounds: Round[] = [];
