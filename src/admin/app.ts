@@ -9,11 +9,12 @@
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { SchemaIndex } from '../reflect/index.js';
-import type { AdminDeps } from './deps.js';
-import { errorHandler, notFoundHandler } from './error-handler.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import type { AdminDeps, HttpTimeouts } from './deps.js';
+import { errorBody, errorHandler, notFoundHandler } from './error-handler.js';
 import { AdminMetrics } from './metrics.js';
 import { captableRoutes } from './routes/captable.js';
 import { exportRoutes } from './routes/exports.js';
@@ -24,7 +25,11 @@ import { namespaceRoutes } from './routes/namespace.js';
 import { webRoutes } from './routes/web.js';
 import type { RouteContext } from './routes/context.js';
 
-export type { AdminDeps, AdminProfile, AdminSession } from './deps.js';
+export type { AdminDeps, AdminProfile, AdminSession, HttpTimeouts } from './deps.js';
+export { HostPolicy, type HostPolicyOptions } from './host-check.js';
+
+/** Connection timeouts when the deps give none (docs/http.md). */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000 };
 export { AdminMetrics } from './metrics.js';
 
 /**
@@ -32,7 +37,22 @@ export { AdminMetrics } from './metrics.js';
  * and `close()` it (which does not touch `deps`).
  */
 export function buildAdminApp(deps: AdminDeps): FastifyInstance {
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: deps.bodyLimit ?? 16 << 20 });
+  const timeouts: HttpTimeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...deps.timeouts };
+  // node:http refuses a headers timeout above the request timeout.
+  const headersTimeout = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): a
+  // silent socket would live up to 30 s past its deadline.
+  const serverOptions = { headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
+  const logging = deps.loggerInstance !== undefined ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? false };
+  const app = Fastify({
+    ...logging,
+    // Requests are counted (capns_http_requests_total), not logged one line each.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimit ?? 16 << 20,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    ...(deps.https !== undefined ? { https: { ...deps.https, ...serverOptions } } : { http: serverOptions }),
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -42,6 +62,18 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(['application/octet-stream', 'text/plain'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
+  // DNS rebinding (host-check.ts): before anything else, even a 404, reads a request.
+  const policy = deps.hostPolicy;
+  if (policy !== undefined && !policy.off) {
+    const refusals = new RateLimitedLog((line) => app.log.warn(line));
+    app.addHook('onRequest', async (request, reply) => {
+      const origin = request.headers.origin;
+      const why = policy.check(request.headers.host, origin, request.socket.localPort ?? 0);
+      if (why === undefined) return;
+      refusals.note('host', `refused a request: ${why}`);
+      await reply.code(403).type('application/json').send(errorBody(403, 'NS_ERR_PERMISSION', why));
+    });
+  }
   const metrics = new AdminMetrics(deps);
   const ctx: RouteContext = { deps, metrics, schema: new SchemaIndex() };
   app.addHook('onResponse', async (request, reply) => {

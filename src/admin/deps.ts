@@ -2,8 +2,10 @@
  * What the admin app is given (STYLE.md section 2: instances arrive as options; admin
  * imports only types from the rest of the project, besides errors and reflection).
  */
+import type { FastifyBaseLogger } from 'fastify';
 import type { CapabilityTable, ExportRegistry } from '../captable/capability-table.js';
 import type { CapnsClient } from '../client/capns-client.js';
+import type { HostPolicy } from './host-check.js';
 
 /** A profile as the HTTP app authenticates it. */
 export interface AdminProfile {
@@ -58,8 +60,29 @@ export interface AdminDeps {
   ready?(): boolean;
   /** Where the web page's files are (default: src/admin/web next to this module). */
   readonly webRoot?: URL;
-  /** fastify's logger option (default false). */
+  /** fastify's logger option (default false); ignored when `loggerInstance` is given. */
   readonly logger?: boolean | object;
+  /**
+   * Where the app logs (a pino logger): every 500 with its stack, refused Hosts at a
+   * bounded rate. Requests themselves are not logged (`capns_http_requests_total` counts them).
+   */
+  readonly loggerInstance?: FastifyBaseLogger;
   /** Request bodies larger than this are refused with 413 (default 16 MiB). */
   readonly bodyLimit?: number;
+  /** The Host and Origin a request may carry (host-check.ts). Default: any. */
+  readonly hostPolicy?: HostPolicy;
+  /** Serve HTTPS with these (node:https server options). Default: plain HTTP. */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer; readonly requestCert?: boolean; readonly rejectUnauthorized?: boolean };
+  /** Connection timeouts (defaults: DEFAULT_HTTP_TIMEOUTS in app.ts). */
+  readonly timeouts?: Partial<HttpTimeouts>;
+}
+
+/** How long an HTTP connection may take over each part of its life. */
+export interface HttpTimeouts {
+  /** To send a request's headers, counted from the connection's start or the end of its previous request. */
+  readonly headersTimeoutMs: number;
+  /** To send a whole request, headers and body. */
+  readonly requestTimeoutMs: number;
+  /** For a kept-alive connection to start its next request. */
+  readonly keepAliveTimeoutMs: number;
 }

@@ -613,6 +613,7 @@ function normalize(
       address: l.address,
       ...(tls !== undefined && { tls }),
       ...(l.profile !== undefined && { profile: l.profile }),
+      ...('hosts' in l && l.hosts !== undefined && { hosts: l.hosts }),
       loc: src.loc(['listeners', i]),
     };
   });
@@ -644,8 +645,10 @@ function normalize(
     ...(m.limits.maxGrants !== undefined && { maxGrants: m.limits.maxGrants }),
     ...(m.limits.maxGrantsPerConnection !== undefined && { maxGrantsPerConnection: m.limits.maxGrantsPerConnection }),
     ...(m.limits.maxBinds !== undefined && { maxBinds: m.limits.maxBinds }),
+    ...(m.limits.maxConnectionsTotal !== undefined && { maxConnectionsTotal: m.limits.maxConnectionsTotal }),
     rpc: defined(m.limits.rpc),
     '9p': defined(m.limits['9p']),
+    http: defined(m.limits.http),
   };
 
   return { version: 1, file: src.file, capabilities, profiles, listeners, exports, limits };

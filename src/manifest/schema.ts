@@ -167,6 +167,20 @@ const address = z.string().transform((s, ctx) => {
   }
 });
 
+/**
+ * A name an HTTP listener answers to (its Host header): `NAME` or `NAME:PORT`, an IP
+ * literal (`[::1]` for IPv6), or `*` (any Host: the check is off).
+ */
+const hostName = z.string().transform((s, ctx) => {
+  const h = s.trim().toLowerCase();
+  if (h === '*') return h;
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:[0-9]{1,5})?$/.test(h)) {
+    fail(ctx, `'${s}' is not a host name: expected NAME, NAME:PORT, [IPv6]:PORT or *`, 'invalid-value');
+    return z.NEVER;
+  }
+  return h;
+});
+
 const interfaceRef = z.string().transform((s, ctx) => {
   const r = parseInterfaceRef(s);
   if (typeof r !== 'string') return r;
@@ -321,6 +335,7 @@ const listenerVariants = {
     address,
     tls: serverTls.optional(),
     profile: nameSchema.optional(),
+    hosts: z.array(hostName).optional(),
   }),
 };
 
@@ -345,6 +360,7 @@ const limits = strict({
   maxGrants: positiveInt.optional(),
   maxGrantsPerConnection: positiveInt.optional(),
   maxBinds: positiveInt.optional(),
+  maxConnectionsTotal: positiveInt.optional(),
   rpc: strict({
     maxMessageBytes: positiveInt.optional(),
     maxInFlightCalls: positiveInt.optional(),
@@ -360,6 +376,13 @@ const limits = strict({
     maxMsize: positiveInt.optional(),
     maxFids: positiveInt.optional(),
     maxOutstanding: positiveInt.optional(),
+    handshakeTimeoutMs: positiveInt.optional(),
+    idleTimeoutMs: positiveInt.optional(),
+  }).default({}),
+  http: strict({
+    headersTimeoutMs: positiveInt.optional(),
+    requestTimeoutMs: positiveInt.optional(),
+    keepAliveTimeoutMs: positiveInt.optional(),
   }).default({}),
 });
 
@@ -370,7 +393,7 @@ export const manifestSchema = strict({
   profiles: z.record(nameSchema, profile).default({}),
   listeners: z.array(listener).default([]),
   exports: z.array(exportSchema).default([]),
-  limits: limits.default({ rpc: {}, '9p': {} }),
+  limits: limits.default({ rpc: {}, '9p': {}, http: {} }),
 });
 
 /** The document as zod returns it, before cross-references and normalization. */

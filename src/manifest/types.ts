@@ -166,6 +166,12 @@ export interface Listener {
   readonly tls?: ServerTls;
   /** Only this profile is served here; with no auth of its own, to anyone who connects. */
   readonly profile?: string;
+  /**
+   * `http` only: Host names it answers to besides its own address (and, on loopback,
+   * localhost, 127.0.0.1 and [::1]); lower case, `NAME` or `NAME:PORT`; `*` turns the
+   * Host and Origin check off (docs/http.md).
+   */
+  readonly hosts?: readonly string[];
   readonly loc: Loc;
 }
 
@@ -192,7 +198,7 @@ export interface Export {
  * defaults (src/rpc/limits.ts DEFAULT_LIMITS, NinepServer's options).
  */
 export interface Limits {
-  /** Connections at once, per listener. */
+  /** Connections at once, per listener (each rpc, 9p, http listener and export). */
   readonly maxConnections?: number;
   /** Grants in the capability table at once, process-wide. */
   readonly maxGrants?: number;
@@ -200,6 +206,8 @@ export interface Limits {
   readonly maxGrantsPerConnection?: number;
   /** Bindings one connection's namespaces may hold, every form of bind counted. */
   readonly maxBinds?: number;
+  /** Connections at once, in the whole process (every listener and export together). */
+  readonly maxConnectionsTotal?: number;
   readonly rpc: {
     readonly maxMessageBytes?: number;
     readonly maxInFlightCalls?: number;
@@ -219,6 +227,19 @@ export interface Limits {
     readonly maxMsize?: number;
     readonly maxFids?: number;
     readonly maxOutstanding?: number;
+    /** A connection not attached (Tversion, Tattach) this long after it opened is closed. */
+    readonly handshakeTimeoutMs?: number;
+    /** A connection with no request for this long, and none in flight, is closed. */
+    readonly idleTimeoutMs?: number;
+  };
+  /** Absent in manifests made by hand in code: every default applies. */
+  readonly http?: {
+    /** Time a connection has to send a request's headers (also: before its first request). */
+    readonly headersTimeoutMs?: number;
+    /** Time a whole request (headers and body) may take. */
+    readonly requestTimeoutMs?: number;
+    /** How long a kept-alive connection may wait for its next request. */
+    readonly keepAliveTimeoutMs?: number;
   };
 }
 

@@ -94,6 +94,11 @@ export interface ExportOptions {
   readonly heartbeatTimeoutMs?: number;
   /** Told of each peer admitted or refused (for logs). */
   readonly onPeer?: (event: 'admitted' | 'refused' | 'over-limit', peer: string) => void;
+  /**
+   * Each connection `maxConnections` let in, before anything is read from it (capns serve
+   * counts it against its process-wide budget, and may destroy it).
+   */
+  readonly onConnection?: (conn: RpcConnection) => void;
 }
 
 function digest(token: string): Buffer {
@@ -351,7 +356,8 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
           );
           return;
         }
-        if (heartbeatMs > 0) probePeer(conn, heartbeatMs, heartbeatTimeoutMs);
+        options.onConnection?.(conn);
+        if (heartbeatMs > 0 && !conn.closed) probePeer(conn, heartbeatMs, heartbeatTimeoutMs);
       },
     });
   } catch (e) {

@@ -13,9 +13,20 @@
  * reads argv/env and installs signal handlers.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import type net from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { Client } from 'capnp-es';
 import type { Logger } from 'pino';
-import { buildAdminApp, type AdminSession } from '../admin/app.js';
+import { buildAdminApp, HostPolicy, type AdminSession } from '../admin/app.js';
+import { errorBody } from '../admin/error-handler.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import {
+  ConnectionBudget,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_TOTAL,
+  type BudgetLimits,
+  type ListenerBudget,
+} from './connection-budget.js';
 import { CapnsClient } from '../client/capns-client.js';
 import { NsError } from '../errors.js';
 import { NinepServer } from '../fileserver/9p/server.js';
@@ -27,7 +38,7 @@ import { CapTable } from '../gen/captable.js';
 import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
 import { Gate, Namespace, type Namespace$Client } from '../gen/namespace.js';
-import { formatAddress, isLoopback } from '../manifest/address.js';
+import { addressesConflict, formatAddress, isLoopback, type Address } from '../manifest/address.js';
 import { canonical, diffManifests } from '../manifest/diff.js';
 import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
@@ -39,7 +50,7 @@ import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport, type ImportEvent, type ImportStatus } from '../proxy/importer.js';
-import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { dupClient, listen, release, RpcError, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
@@ -100,6 +111,12 @@ interface OpenListener {
   readonly export?: { readonly info: () => ExportInfo; readonly revoke: (reason: string) => void };
   readonly key: string;
   readonly served: ServedAddress;
+  /** The address the manifest gave (port 0 as given), to find what a new listener displaces. */
+  readonly address: Address;
+  /** Prepares the same listener again (a reload puts it back when its successor cannot bind). */
+  readonly again: () => Promise<PreparedListener>;
+  /** A 9P listener's profile was rebuilt: serve the new namespace to new connections. */
+  readonly profileRebuilt?: (profile: string) => void;
   /** Connections open now (for metrics); undefined where the listener cannot tell. */
   readonly connections?: () => number;
   /** 9P fids held by its connections (for metrics). */
@@ -108,6 +125,31 @@ interface OpenListener {
   close(): Promise<void>;
   /** Cuts every connection. Never throws. */
   destroy(): void;
+}
+
+/**
+ * A listener made ready to bind: everything that can fail on the manifest's account
+ * (certificates, filter files, the profile, the export's root) is done.
+ */
+interface PreparedListener {
+  /**
+   * Binds and serves. Rejects, having released what preparing took, when the address
+   * cannot be bound. Called once.
+   */
+  listen(): Promise<OpenListener>;
+}
+
+/** A listener a reload could not open. */
+export interface ReloadRefusal {
+  /** Which: `rpc tcp!0.0.0.0!5650`, `export tcp!127.0.0.1!5643`. */
+  readonly listener: string;
+  /** Why, as the error said it. */
+  readonly reason: string;
+  /**
+   * Listeners still open in its place, that the new manifest would have closed: those of
+   * the same protocol, or the one at its own address put back.
+   */
+  readonly kept: string[];
 }
 
 /** Connections open on one listener. */
@@ -133,8 +175,15 @@ export interface ReloadReport {
   readonly profilesRemoved: readonly string[];
   readonly listenersOpened: string[];
   readonly listenersClosed: string[];
+  /** 9P listeners that serve a rebuilt profile's new namespace to new connections. */
+  readonly listenersRefreshed: string[];
   /** Grants revoked because their capability or profile left the manifest. */
   readonly revoked: number;
+  /**
+   * Listeners (and exports) of the new manifest that could not be opened, and why. The
+   * rest of the reload is applied; the listeners they would have replaced stay open.
+   */
+  readonly refused: ReloadRefusal[];
 }
 
 /** The running process. Built by `startCapnsServer`. */
@@ -151,6 +200,10 @@ export class CapnsServer implements ExportRegistry {
   readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
   readonly #importHeartbeatMs: number | undefined;
   readonly #onImportEvent: CapnsServerOptions['onImportEvent'];
+  /** Connections of every listener, against limits.maxConnections(Total). */
+  readonly #budget: ConnectionBudget;
+  /** Export peers refused or over the limit: a peer provokes those at will. */
+  readonly #peerLog: RateLimitedLog;
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
@@ -167,6 +220,8 @@ export class CapnsServer implements ExportRegistry {
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
     this.#onImportEvent = options.onImportEvent;
+    this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line));
+    this.#peerLog = new RateLimitedLog((line, count) => this.#log.warn({ count }, line));
   }
 
   /** Every import capability of the manifest, by name, with its status now. */
@@ -174,6 +229,11 @@ export class CapnsServer implements ExportRegistry {
     const out: Array<{ name: string; status: ImportStatus }> = [];
     for (const [name, inst] of this.#instances) if (inst.importStatus !== undefined) out.push({ name, status: inst.importStatus() });
     return out;
+  }
+
+  /** Connections open now in the whole process, as the budget counts them. */
+  get connectionCount(): number {
+    return this.#budget.open;
   }
 
   /** What is open now, for metrics: connections per listener, 9P fids in all. */
@@ -216,8 +276,8 @@ export class CapnsServer implements ExportRegistry {
     try {
       for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
-      for (const l of this.#manifest.listeners) await this.#open(l);
-      for (const [i, e] of this.#manifest.exports.entries()) await this.#openExport(e, i);
+      for (const l of this.#manifest.listeners) this.#record(await (await this.#prepare(l)).listen());
+      for (const [i, e] of this.#manifest.exports.entries()) this.#record(await (await this.#prepareExport(e, i)).listen());
     } catch (e) {
       this.destroy();
       throw e;
@@ -282,42 +342,8 @@ export class CapnsServer implements ExportRegistry {
     for (const r of diff.revoked) if (!profilesRemoved.includes(r.profile)) revoked += this.captable.revokeHolder(`${r.profile}@`);
     for (const [name, profile] of rebuilt) this.#setProfile(name, profile);
     this.#manifest = next;
-    // Listeners: keys include the profile generation, so a 9P listener of a rebuilt
-    // profile is reopened with the new namespace.
-    const wanted = new Map(next.listeners.map((l) => [this.#key(l), l]));
-    const closed: string[] = [];
-    for (const [key, open] of this.#listeners) {
-      if (wanted.has(key) || key.startsWith('export:')) continue;
-      this.#listeners.delete(key);
-      closed.push(open.served.address);
-      void this.#drain(open);
-    }
-    const opened: string[] = [];
-    for (const [key, l] of wanted) {
-      if (this.#listeners.has(key)) continue;
-      try {
-        const o = await this.#open(l);
-        if (o !== undefined) opened.push(o.served.address);
-      } catch (e) {
-        this.#log.error({ err: e, address: formatAddress(l.address) }, 'reload: listener not opened');
-      }
-    }
-    // Exports: keyed like listeners (definition + profile generation).
-    const wantedExports = new Map(next.exports.map((e, i) => [this.#exportKey(e, i), { e, i }]));
-    for (const [key, open] of this.#listeners) {
-      if (!key.startsWith('export:') || wantedExports.has(key)) continue;
-      this.#listeners.delete(key);
-      closed.push(open.served.address);
-      void this.#drain(open);
-    }
-    for (const [key, { e, i }] of wantedExports) {
-      if (this.#listeners.has(key)) continue;
-      try {
-        opened.push((await this.#openExport(e, i)).served.address);
-      } catch (err) {
-        this.#log.error({ err, address: formatAddress(e.listen) }, 'reload: export not opened');
-      }
-    }
+    this.#budget.setLimits(budgetLimits(next));
+    const { opened, closed, refreshed, refused } = await this.#reloadListeners(next, new Set(diff.profiles.changed));
     for (const inst of retired) await inst.close();
     return {
       capabilitiesAdded: added,
@@ -327,8 +353,97 @@ export class CapnsServer implements ExportRegistry {
       profilesRemoved,
       listenersOpened: opened,
       listenersClosed: closed,
+      listenersRefreshed: refreshed,
       revoked,
+      refused,
     };
+  }
+
+  /**
+   * The listeners and exports of `next`, opened before any old one is closed: each new
+   * one is prepared (certificates read, profile and root checked) and bound while the old
+   * ones still serve; only then are those that left the manifest drained. One that cannot
+   * be prepared or bound is refused, and the old listeners of its protocol that it would
+   * have replaced stay open. A new listener on the address of an old one (its definition
+   * changed) cannot bind beside it: once it is prepared, the old one stops accepting and
+   * the new one binds; if even that fails, the old one is put back.
+   */
+  async #reloadListeners(
+    next: Manifest,
+    rebuiltProfiles: ReadonlySet<string>,
+  ): Promise<{ opened: string[]; closed: string[]; refreshed: string[]; refused: (ReloadRefusal & { protocol: string })[] }> {
+    const wants = [
+      ...next.listeners.map((l) => ({ key: this.#key(l), protocol: l.protocol, address: l.address, prepare: () => this.#prepare(l) })),
+      ...next.exports.map((e, i) => ({ key: this.#exportKey(e, i), protocol: 'export', address: e.listen, prepare: () => this.#prepareExport(e, i) })),
+    ];
+    const wanted = new Set(wants.map((w) => w.key));
+    const leaving = new Set([...this.#listeners.values()].filter((o) => !wanted.has(o.key)));
+    const opened: string[] = [];
+    const closed: string[] = [];
+    const refreshed: string[] = [];
+    const refused: (ReloadRefusal & { protocol: string })[] = [];
+    for (const o of this.#listeners.values()) {
+      if (o.profileRebuilt === undefined || leaving.has(o) || o.served.profile === undefined || !rebuiltProfiles.has(o.served.profile)) continue;
+      o.profileRebuilt(o.served.profile);
+      refreshed.push(o.served.address);
+    }
+    for (const w of wants) {
+      if (this.#listeners.has(w.key)) continue;
+      const label = `${w.protocol} ${formatAddress(w.address)}`;
+      let prepared: PreparedListener;
+      try {
+        prepared = await w.prepare();
+      } catch (e) {
+        // Whatever serves its address now goes on serving it.
+        const kept = [...leaving].filter((o) => addressesConflict(o.address, w.address));
+        for (const o of kept) leaving.delete(o);
+        refused.push({ listener: label, protocol: w.protocol, reason: errorText(e), kept: kept.map((o) => o.served.address) });
+        continue;
+      }
+      const displaced = [...leaving].filter((o) => addressesConflict(o.address, w.address));
+      for (const o of displaced) {
+        leaving.delete(o);
+        this.#listeners.delete(o.key);
+        // Stops accepting at once (every close() does that first); drains meanwhile.
+        void this.#drain(o);
+      }
+      try {
+        const open = await prepared.listen();
+        this.#record(open);
+        opened.push(open.served.address);
+        for (const o of displaced) closed.push(o.served.address);
+      } catch (e) {
+        const refusal = { listener: label, protocol: w.protocol, reason: errorText(e), kept: [] as string[] };
+        refused.push(refusal);
+        for (const o of displaced) {
+          try {
+            const back = await (await o.again()).listen();
+            this.#record(back);
+            refusal.kept.push(back.served.address);
+          } catch (err) {
+            closed.push(o.served.address);
+            this.#log.error({ err, address: o.served.address }, 'reload: a listener taken down for its successor could not be put back');
+          }
+        }
+      }
+    }
+    for (const o of leaving) {
+      // A refused listener keeps the old ones of its protocol: the reload meant it to take
+      // their place, and a server with neither serves nobody.
+      const r = refused.find((x) => x.protocol === o.served.protocol);
+      if (r !== undefined) {
+        r.kept.push(o.served.address);
+        continue;
+      }
+      this.#listeners.delete(o.key);
+      closed.push(o.served.address);
+      void this.#drain(o);
+    }
+    return { opened, closed, refreshed, refused };
+  }
+
+  #record(open: OpenListener): void {
+    this.#listeners.set(open.key, open);
   }
 
   /** Closes a listener, cutting its connections after `drainMs`. Never rejects. */
@@ -352,10 +467,14 @@ export class CapnsServer implements ExportRegistry {
     return m === undefined ? {} : { maxBinds: m };
   }
 
+  /**
+   * What identifies a listener across reloads: its definition, and for a 9P listener the
+   * profile it serves (a 9P listener of a rebuilt profile stays open and serves the new
+   * namespace to new connections).
+   */
   #key(l: Listener): string {
     const profile = l.protocol === '9p' ? (l.profile ?? this.#loopbackProfile()?.name) : undefined;
-    const generation = profile !== undefined ? this.#generation.get(profile) : undefined;
-    return canonical({ l, generation });
+    return canonical({ l, profile });
   }
 
   #loopbackProfile(): GateProfile | undefined {
@@ -475,32 +594,52 @@ export class CapnsServer implements ExportRegistry {
     return p === undefined ? [] : [{ ...p, loopback: true }];
   }
 
-  /** Opens one listener and records it under its key. */
-  async #open(l: Listener): Promise<OpenListener | undefined> {
+  /** Prepares one listener of the manifest (see PreparedListener). */
+  async #prepare(l: Listener): Promise<PreparedListener> {
     const loopback = isLoopback(l.address) || l.profile !== undefined;
-    let open: OpenListener;
     switch (l.protocol) {
       case 'rpc':
-        open = await this.#listenRpc(l, loopback);
-        break;
+        return this.#prepareRpc(l, loopback);
       case '9p':
-        open = await this.#listen9p(l, loopback);
-        break;
+        return this.#prepare9p(l, loopback);
       case 'http':
-        open = await this.#listenHttp(l, loopback);
-        break;
+        return this.#prepareHttp(l, loopback);
     }
-    this.#listeners.set(this.#key(l), open);
-    return open;
   }
 
-  async #listenRpc(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
+  async #prepareRpc(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
+    const tls = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
+    return { listen: () => this.#listenRpc(l, peerIsLoopback, tls) };
+  }
+
+  async #listenRpc(l: Listener, peerIsLoopback: boolean, tls: TlsFiles | undefined): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
+    const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
-      ...(l.tls !== undefined && { tls: await tlsOptions(l.tls) }),
+      ...(tls !== undefined && { tls }),
       // Until the Gate admits a peer: small frames only, and a deadline (limits.rpc).
       requireAuthentication: true,
+      onConnection: (conn) => {
+        const a = budget.admit();
+        // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
+        // connection has no reason to send); destroy() then frees the socket within
+        // 100 ms even if the peer never answers the FIN.
+        if ('refused' in a) {
+          void conn.close();
+          conn.destroy();
+          return;
+        }
+        void conn.whenClosed().then(a.release);
+        // Until the Gate admits it, the connection may give its place to a newer one.
+        a.watch({
+          established: () => conn.isAuthenticated,
+          evict: (why) => {
+            void conn.close();
+            conn.destroy(new RpcError('overloaded', why));
+          },
+        });
+      },
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
         const connection = `rpc#${++this.#connections}`;
@@ -517,8 +656,11 @@ export class CapnsServer implements ExportRegistry {
         });
       },
     });
+    budget.name = `rpc ${listener.address}`;
     return {
       key: this.#key(l),
+      address: l.address,
+      again: () => this.#prepare(l),
       served: { protocol: 'rpc', address: listener.address, ...(l.profile !== undefined && { profile: l.profile }) },
       connections: () => listener.connections.size,
       close: () => listener.close(),
@@ -562,7 +704,7 @@ export class CapnsServer implements ExportRegistry {
     };
   }
 
-  async #listen9p(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
+  async #prepare9p(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
     const profile = l.profile !== undefined ? this.#profiles.get(l.profile) : this.#loopbackProfile();
     if (profile === undefined || !(peerIsLoopback || l.profile !== undefined)) {
       throw new NsError(
@@ -570,30 +712,74 @@ export class CapnsServer implements ExportRegistry {
         `${l.loc.file}:${l.loc.line}:${l.loc.column} 9p listener: name a profile, or listen on loopback with a loopback profile`,
       );
     }
-    const { fs, release: releaseAll } = this.namespaceFiles(profile.name, `${profile.name}@9p:${formatAddress(l.address)}`);
+    const holder = `${profile.name}@9p:${formatAddress(l.address)}`;
+    let tree = this.namespaceFiles(profile.name, holder);
     const ninep = this.#manifest.limits['9p'];
-    const server = new NinepServer(fs, {
-      ...(ninep.maxMsize !== undefined && { maxMsize: ninep.maxMsize }),
-      ...(ninep.maxFids !== undefined && { maxFids: ninep.maxFids }),
-      ...(ninep.maxOutstanding !== undefined && { maxOutstanding: ninep.maxOutstanding }),
-      ...(this.#manifest.limits.maxConnections !== undefined && { maxConnections: this.#manifest.limits.maxConnections }),
-      log: (line) => this.#log.info({ protocol: '9p' }, line),
-    });
-    const bound = await server.listen(l.address.kind === 'unix' ? { kind: 'unix', path: l.address.path } : { kind: 'tcp', host: l.address.host, port: l.address.port });
-    return {
-      key: this.#key(l),
-      served: { protocol: '9p', address: bound.kind === 'unix' ? `unix!${bound.path}` : `tcp!${bound.host}!${bound.port}`, profile: profile.name },
-      connections: () => server.connections,
-      fids: () => server.fidCount,
-      close: async () => {
+    const budget = this.#budget.listener(`9p ${formatAddress(l.address)}`);
+    let server: NinepServer;
+    try {
+      server = new NinepServer(tree.fs, {
+        ...(ninep.maxMsize !== undefined && { maxMsize: ninep.maxMsize }),
+        ...(ninep.maxFids !== undefined && { maxFids: ninep.maxFids }),
+        ...(ninep.maxOutstanding !== undefined && { maxOutstanding: ninep.maxOutstanding }),
+        ...(ninep.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: ninep.handshakeTimeoutMs }),
+        ...(ninep.idleTimeoutMs !== undefined && { idleTimeoutMs: ninep.idleTimeoutMs }),
+        // The budget counts connections (per listener and in the process); the server
+        // adds no limit of its own.
+        admit: (peer) => budget.admit(peer),
+        log: (line) => this.#log.info({ protocol: '9p' }, line),
+      });
+    } catch (e) {
+      tree.release();
+      throw e;
+    }
+    // Trees a rebuilt profile replaced, until the connections that attached to them close.
+    const retiring = new Set<{ release: () => void }>();
+    let rebuilds = 0;
+    const releaseAll = (): void => {
+      tree.release();
+      for (const t of retiring) t.release();
+      retiring.clear();
+    };
+    const listenNow = async (): Promise<OpenListener> => {
+      let bound: Awaited<ReturnType<NinepServer['listen']>>;
+      try {
+        bound = await server.listen(l.address.kind === 'unix' ? { kind: 'unix', path: l.address.path } : { kind: 'tcp', host: l.address.host, port: l.address.port });
+      } catch (e) {
         await server.close();
         releaseAll();
-      },
-      destroy: () => {
-        void server.destroy();
-        releaseAll();
-      },
+        throw e;
+      }
+      const address = formatAddress(bound);
+      budget.name = `9p ${address}`;
+      return {
+        key: this.#key(l),
+        address: l.address,
+        again: () => this.#prepare(l),
+        served: { protocol: '9p', address, profile: profile.name },
+        connections: () => server.connections,
+        fids: () => server.fidCount,
+        profileRebuilt: (name) => {
+          // A distinct holder: releasing the old tree forgets its grants, not the new ones'.
+          const fresh = this.namespaceFiles(name, `${holder}#${++rebuilds}`);
+          const old = tree;
+          tree = fresh;
+          retiring.add(old);
+          void server.setFileServer(fresh.fs).then(() => {
+            if (retiring.delete(old)) old.release();
+          });
+        },
+        close: async () => {
+          await server.close();
+          releaseAll();
+        },
+        destroy: () => {
+          void server.destroy();
+          releaseAll();
+        },
+      };
     };
+    return { listen: listenNow };
   }
 
   /**
@@ -601,11 +787,27 @@ export class CapnsServer implements ExportRegistry {
    * gets one session per listener, made on its first request: a namespace served in
    * process, its capabilities granted to `profile@http:ADDRESS` like a Gate client's.
    */
-  async #listenHttp(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
+  async #prepareHttp(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
     const sessions = new Map<string, Promise<AdminSession & { close(): Promise<void> }>>();
     let address = formatAddress(l.address);
     const capTableId = CapTable.Client.interfaceId;
+    const http = this.#manifest.limits.http ?? {};
+    const https = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
+    const budget = this.#budget.listener(`http ${address}`);
     const app = buildAdminApp({
+      loggerInstance: this.#log.child({ listener: `http ${address}` }),
+      hostPolicy: new HostPolicy({
+        ...(l.address.kind === 'tcp' && { bindHost: l.address.host }),
+        loopback: isLoopback(l.address),
+        tls: https !== undefined,
+        ...(l.hosts !== undefined && { hosts: l.hosts }),
+      }),
+      ...(https !== undefined && { https }),
+      timeouts: {
+        ...(http.headersTimeoutMs !== undefined && { headersTimeoutMs: http.headersTimeoutMs }),
+        ...(http.requestTimeoutMs !== undefined && { requestTimeoutMs: http.requestTimeoutMs }),
+        ...(http.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: http.keepAliveTimeoutMs }),
+      },
       profiles: () =>
         this.#profilesFor(l).map((p) => ({
           name: p.name,
@@ -643,31 +845,53 @@ export class CapnsServer implements ExportRegistry {
       sessions.clear();
       for (const s of all) await (await s).close();
     };
+    const refuse = refuseHttp(https !== undefined);
+    admitConnections(app.server, budget, refuse.refuse);
     try {
-      if (l.address.kind === 'unix') {
-        await app.listen({ path: l.address.path });
-      } else {
-        await app.listen({ host: l.address.host, port: l.address.port });
-        const a = app.server.address();
-        if (a !== null && typeof a === 'object') address = `tcp!${l.address.host}!${a.port}`;
-      }
+      // Plugins load now: their failures are the manifest's (or ours), not the address's.
+      await app.ready();
     } catch (e) {
       await app.close();
       throw e;
     }
-    return {
-      key: this.#key(l),
-      served: { protocol: 'http', address, ...(l.profile !== undefined && { profile: l.profile }) },
-      close: async () => {
+    const listenNow = async (): Promise<OpenListener> => {
+      try {
+        if (l.address.kind === 'unix') {
+          await app.listen({ path: l.address.path });
+        } else {
+          await app.listen({ host: l.address.host, port: l.address.port });
+          const a = app.server.address();
+          if (a !== null && typeof a === 'object') address = `tcp!${l.address.host}!${a.port}`;
+        }
+      } catch (e) {
         await app.close();
-        await closeSessions();
-      },
-      destroy: () => {
-        app.server.closeAllConnections();
-        void app.close();
-        void closeSessions();
-      },
+        throw e;
+      }
+      budget.name = `http ${address}`;
+      return {
+        key: this.#key(l),
+        address: l.address,
+        again: () => this.#prepare(l),
+        served: { protocol: 'http', address, ...(l.profile !== undefined && { profile: l.profile }) },
+        connections: () => budget.open,
+        close: async () => {
+          // Stop accepting now (fastify's close gets there later); kept-alive connections
+          // with no request in flight would hold close() until their keep-alive timeout.
+          app.server.close(() => undefined);
+          app.server.closeIdleConnections();
+          await app.close();
+          refuse.destroy();
+          await closeSessions();
+        },
+        destroy: () => {
+          app.server.closeAllConnections();
+          refuse.destroy();
+          void app.close();
+          void closeSessions();
+        },
+      };
     };
+    return { listen: listenNow };
   }
 
   #exportKey(e: Export, index: number): string {
@@ -679,7 +903,7 @@ export class CapnsServer implements ExportRegistry {
    * export's holder), a sub view at `root`, on a listener of its own behind the export's
    * Gate (see src/proxy/exporter.ts).
    */
-  async #openExport(e: Export, index: number): Promise<OpenListener> {
+  async #prepareExport(e: Export, index: number): Promise<PreparedListener> {
     const where = `${e.loc.file}:${e.loc.line}:${e.loc.column} export`;
     const profile = this.#profiles.get(e.profile);
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${where}: no profile '${e.profile}'`);
@@ -690,9 +914,8 @@ export class CapnsServer implements ExportRegistry {
       const holder = `${profile.name}@export:${bound}#${peer}`;
       return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`), this.#namespaceLimits());
     };
-    const limits = rpcLimits(this.#manifest);
-    let exp: Exporter;
     let filter: ExportFilter | undefined;
+    let tls: TlsFiles | undefined;
     try {
       // The caller's filter for this export (capns export --filter) wins over the manifest's.
       filter = this.#exportFilters.get(index);
@@ -705,45 +928,97 @@ export class CapnsServer implements ExportRegistry {
         }
         filter = parseExportFilter(text, e.filter);
       }
-      exp = await startExport({
-        namespaceFor,
-        root: e.root,
-        readOnly: e.readOnly,
-        listen: formatAddress(e.listen),
-        tokens: e.auth.tokens,
-        tlsSubjects: e.auth.tlsSubjects,
-        anonymous: e.auth.loopback && isLoopback(e.listen),
-        ...(filter !== undefined && { filter }),
-        ...(e.tls !== undefined && { tls: await tlsOptions(e.tls) }),
-        ...(this.#manifest.limits.maxConnections !== undefined && { maxConnections: this.#manifest.limits.maxConnections }),
-        ...(limits !== undefined && { limits }),
-        onPeer: (event, peer) => this.#log[event === 'admitted' ? 'info' : 'warn']({ export: formatAddress(e.listen), peer }, `export peer ${event}`),
-      });
+      if (e.tls !== undefined) tls = await tlsOptions(e.tls);
+      // The root must be there now, so that a reload refuses an export whose root is gone
+      // before its predecessor stops serving (startExport makes the same view again).
+      const ns = namespaceFor('probe');
+      try {
+        const probe = (await ns.sub((p) => { p.prefix = e.root; p.readOnly = e.readOnly; }).promise()).result;
+        if (probe._isErr) throw new NsError('NS_ERR_NOT_FOUND', `export root ${e.root}: ${probe.err.message}`);
+        release(probe.ns);
+      } finally {
+        release(ns);
+      }
     } catch (err) {
       if (err instanceof NsError) throw new NsError(err.code, `${where}: ${err.message}`, { cause: err });
       throw err;
     }
-    bound = exp.address;
-    const open: OpenListener = {
-      key: this.#exportKey(e, index),
-      served: { protocol: 'export', address: exp.address, profile: e.profile },
-      export: {
-        info: () => ({
-          address: exp.address,
-          profile: e.profile,
+    const listenNow = async (): Promise<OpenListener> => {
+      const limits = rpcLimits(this.#manifest);
+      const budget = this.#budget.listener(`export ${formatAddress(e.listen)}`);
+      let exp: Exporter;
+      try {
+        exp = await startExport({
+          namespaceFor,
           root: e.root,
           readOnly: e.readOnly,
-          filtered: filter !== undefined && filter.include.length + filter.exclude.length + filter.rules.length > 0,
-          peers: exp.connections,
-          revoked: exp.revoked,
-        }),
-        revoke: (reason) => exp.revoke(reason),
-      },
-      close: () => exp.close(),
-      destroy: () => exp.destroy(),
+          listen: formatAddress(e.listen),
+          tokens: e.auth.tokens,
+          tlsSubjects: e.auth.tlsSubjects,
+          anonymous: e.auth.loopback && isLoopback(e.listen),
+          ...(filter !== undefined && { filter }),
+          ...(tls !== undefined && { tls }),
+          // The budget admits this export's connections (limits.maxConnections, the
+          // process's total, eviction of those not authenticated); the exporter's own
+          // count would cut the newest first, before the budget could make room.
+          maxConnections: Number.MAX_SAFE_INTEGER,
+          ...(limits !== undefined && { limits }),
+          onConnection: (conn) => {
+            const a = budget.admit();
+            // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
+            // connection has no reason to send); destroy() then frees the socket within
+            // 100 ms even if the peer never answers the FIN.
+            if ('refused' in a) {
+              void conn.close();
+              conn.destroy();
+              return;
+            }
+            void conn.whenClosed().then(a.release);
+            // Until the Gate admits it, the connection may give its place to a newer one.
+            a.watch({
+              established: () => conn.isAuthenticated,
+              evict: (why) => {
+                void conn.close();
+                conn.destroy(new RpcError('overloaded', why));
+              },
+            });
+          },
+          onPeer: (event, peer) => {
+            const line = `export ${formatAddress(e.listen)}: peer ${event}`;
+            // Refusals and cuts happen as often as a peer likes: logged at a bounded rate.
+            if (event === 'admitted') this.#log.info({ export: formatAddress(e.listen), peer }, line);
+            else this.#peerLog.note(`${event} ${formatAddress(e.listen)}`, `${line} (${peer})`);
+          },
+        });
+        budget.name = `export ${exp.address}`;
+        bound = exp.address;
+      } catch (err) {
+        if (err instanceof NsError) throw new NsError(err.code, `${where}: ${err.message}`, { cause: err });
+        throw err;
+      }
+      return {
+        key: this.#exportKey(e, index),
+        address: e.listen,
+        again: () => this.#prepareExport(e, index),
+        served: { protocol: 'export', address: exp.address, profile: e.profile },
+        connections: () => exp.connections,
+        export: {
+          info: () => ({
+            address: exp.address,
+            profile: e.profile,
+            root: e.root,
+            readOnly: e.readOnly,
+            filtered: filter !== undefined && filter.include.length + filter.exclude.length + filter.rules.length > 0,
+            peers: exp.connections,
+            revoked: exp.revoked,
+          }),
+          revoke: (reason) => exp.revoke(reason),
+        },
+        close: () => exp.close(),
+        destroy: () => exp.destroy(),
+      };
     };
-    this.#listeners.set(open.key, open);
-    return open;
+    return { listen: listenNow };
   }
 
   /** Stops accepting, drains connections (at most `drainMs`), then releases everything. Idempotent. */
@@ -752,6 +1027,8 @@ export class CapnsServer implements ExportRegistry {
       const open = [...this.#listeners.values()];
       this.#listeners.clear();
       await Promise.all(open.map((l) => this.#drain(l)));
+      this.#budget.flush();
+      this.#peerLog.flush();
       await this.#release();
     })();
     return this.#closing;
@@ -838,10 +1115,35 @@ function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-async function tlsOptions(t: NonNullable<Listener['tls']>): Promise<{ cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean }> {
-  const [cert, key] = await Promise.all([readFile(t.cert), readFile(t.key)]);
-  if (t.ca === undefined) return { cert, key };
-  return { cert, key, ca: await readFile(t.ca), requestCert: true, rejectUnauthorized: true };
+/** A listener's TLS files, read, as node:tls server options. */
+type TlsFiles = { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
+
+/**
+ * Reads a listener's TLS files and checks that they make a context (a key that does not
+ * match its certificate, a file that is not PEM), so that a reload refuses them before
+ * anything stops serving. @throws NsError naming the file or the problem.
+ */
+async function tlsOptions(t: NonNullable<Listener['tls']>): Promise<TlsFiles> {
+  const read = async (f: string): Promise<Buffer> => {
+    try {
+      return await readFile(f);
+    } catch (e) {
+      throw new NsError('NS_ERR_NOT_FOUND', `tls: cannot read ${f}: ${(e as Error).message}`);
+    }
+  };
+  const [cert, key] = await Promise.all([read(t.cert), read(t.key)]);
+  const files: TlsFiles = t.ca === undefined ? { cert, key } : { cert, key, ca: await read(t.ca), requestCert: true, rejectUnauthorized: true };
+  try {
+    createSecureContext(files);
+  } catch (e) {
+    throw new NsError('NS_ERR_INVALID_ARGUMENT', `tls: ${t.cert} and ${t.key}: ${(e as Error).message}`);
+  }
+  return files;
+}
+
+/** An error's message, for reports. */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 async function clientTlsOptions(t: ClientTls, address: Manifest['exports'][number]['listen']): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string }> {
@@ -853,6 +1155,85 @@ async function clientTlsOptions(t: ClientTls, address: Manifest['exports'][numbe
     ...(cert !== undefined && { cert }),
     ...(key !== undefined && { key }),
     ...(servername !== undefined && { servername }),
+  };
+}
+
+/** The connection limits a manifest sets, defaults for the rest. */
+function budgetLimits(m: Manifest): BudgetLimits {
+  return {
+    maxConnections: m.limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsTotal: m.limits.maxConnectionsTotal ?? DEFAULT_MAX_CONNECTIONS_TOTAL,
+  };
+}
+
+/**
+ * Puts `budget` in front of a node:http(s) server: each accepted socket is admitted (and
+ * handed to the server's own connection handling) or refused before the server reads a
+ * byte of it. The server's 'connection' listeners are taken over: every accepted
+ * socket passes here first.
+ */
+function admitConnections(server: net.Server, budget: ListenerBudget, refuse: (socket: net.Socket, why: string) => void): void {
+  const inner = server.listeners('connection') as ((socket: net.Socket) => void)[];
+  server.removeAllListeners('connection');
+  // A connection is established once it has had a whole request answered: until then
+  // (silent, sending its headers or its body slowly) it may be evicted to make room.
+  const answered = new WeakSet<net.Socket>();
+  server.on('request', (req: { socket: net.Socket & { _parent?: net.Socket } }, res: { once(e: 'finish', f: () => void): void }) => {
+    // Over TLS the request's socket wraps the accepted one (node:tls keeps it as _parent).
+    const accepted = req.socket._parent ?? req.socket;
+    res.once('finish', () => answered.add(accepted));
+  });
+  server.on('connection', (socket: net.Socket) => {
+    const a = budget.admit(socket.remoteAddress !== undefined ? `${socket.remoteAddress}!${socket.remotePort}` : undefined);
+    if ('refused' in a) {
+      refuse(socket, a.refused);
+      return;
+    }
+    socket.once('close', a.release);
+    a.watch({ established: () => answered.has(socket), evict: () => socket.destroy() });
+    for (const f of inner) f.call(server, socket);
+  });
+}
+
+/** Refused HTTP connections waiting for their 503 to go out (beyond this, closed at once). */
+const MAX_LINGERING_REFUSALS = 64;
+/** How long a refused HTTP connection is kept to read its request and deliver the 503. */
+const REFUSAL_LINGER_MS = 1000;
+
+/**
+ * How an http listener refuses a connection over its budget: a plain one is answered
+ * `503` with `Retry-After` and the JSON error body (before its request is read; HTTP
+ * clients take such an early answer), then closed once the client has had time to read
+ * it; a TLS one is closed at once (there is no one to answer before a handshake).
+ */
+function refuseHttp(tls: boolean): { refuse: (socket: net.Socket, why: string) => void; destroy: () => void } {
+  const lingering = new Set<net.Socket>();
+  return {
+    refuse: (socket, why) => {
+      socket.on('error', () => undefined);
+      if (tls || lingering.size >= MAX_LINGERING_REFUSALS) {
+        socket.destroy();
+        return;
+      }
+      lingering.add(socket);
+      const body = JSON.stringify(errorBody(503, 'NS_ERR_BUSY', `${why}; retry later`));
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // Read (and drop) what the client sends meanwhile: closing with unread input would
+      // reset the connection, and the client might lose the 503 with it.
+      socket.resume();
+      const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        lingering.delete(socket);
+      });
+    },
+    destroy: () => {
+      for (const s of lingering) s.destroy();
+      lingering.clear();
+    },
   };
 }
 

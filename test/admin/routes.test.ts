@@ -185,7 +185,8 @@ test('health, readiness, metrics, OpenAPI, docs and the web page are served; COR
   assert.equal(cors.headers.get('access-control-allow-origin'), null);
   const preflight = await fetch(`${base}/api/v1/call`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
   assert.equal(preflight.headers.get('access-control-allow-origin'), null);
-  assert.equal(preflight.status, 404);
+  // A foreign Origin is refused outright (docs/http.md, DNS rebinding).
+  assert.equal(preflight.status, 403);
 });
 
 test('sessions: DELETE /api/v1/session takes its grants out of the table; closing the listener leaves none', async (t) => {

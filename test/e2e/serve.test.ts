@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { utils } from 'capnp-es';
@@ -197,11 +198,17 @@ async function waitForLog(s: Served, re: RegExp, from = 0): Promise<void> {
   assert.match(s.stderr().slice(from), re);
 }
 
-async function reloadServe(pidfile: string): Promise<number | null> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'reload', '--pidfile', pidfile], {
-    stdio: 'ignore',
+/** Runs `capns reload --pidfile PIDFILE`: its exit status and what it printed. */
+async function reloadServe(pidfile: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'reload', '--pidfile', pidfile, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new Promise((r) => child.on('exit', (code) => r(code)));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  return { code, stdout, stderr };
 }
 
 test('reload applies the manifest differentially: removed capabilities are revoked live, open namespaces keep the rest, new connections see the new profile', async (t) => {
@@ -237,7 +244,10 @@ listeners:
   // v2: the clock leaves the manifest; alice gets a new ram tree at /more.
   await writeFile(file, manifest('      - { mount: more, at: /more }\n', '  more: { type: ram }\n'));
   let mark = s.stderr().length;
-  assert.equal(await reloadServe(pidfile), 0);
+  const v2 = await reloadServe(pidfile);
+  assert.equal(v2.code, 0, v2.stderr);
+  // capns reload prints what the reload did.
+  assert.match(v2.stdout, /^capns reload: manifest reloaded \(process \d+\)\n {2}capabilities added: more\n {2}capabilities removed: clock\n {2}profiles changed: alice\n {2}grants revoked: 1\n$/);
   await waitForLog(s, /manifest reloaded/, mark);
   await assert.rejects(clock.now().promise(), /revoked/);
   release(clock);
@@ -255,7 +265,7 @@ listeners:
   // the old token no longer opens the gate, the new one does.
   await writeFile(file, manifest('      - { mount: more, at: /more }\n', '  more: { type: ram }\n', 'bob-token-2'));
   mark = s.stderr().length;
-  assert.equal(await reloadServe(pidfile), 0);
+  assert.equal((await reloadServe(pidfile)).code, 0);
   await waitForLog(s, /manifest reloaded/, mark);
   const tmpR = (await bob1.ns.resolve((p) => { p.path = '/tmp'; }).promise()).result;
   const bobFs = new RemoteFileServer(new FileServer.Client(utils.getInterfaceClientOrNull(tmpR.ok.cap)));
@@ -268,9 +278,68 @@ listeners:
   // v3 is broken: the reload is refused and the server keeps serving v2.
   await writeFile(file, 'version: 1\ncapabilities: { x: { type: nope } }\n');
   mark = s.stderr().length;
-  assert.equal(await reloadServe(pidfile), 0);
+  const v3 = await reloadServe(pidfile);
+  // Refused: capns reload says why, and exits 1.
+  assert.equal(v3.code, 1);
+  assert.match(v3.stderr, /^capns reload: reload refused \(process \d+\): still running the previous manifest\n {2}\S*m\.yaml:2:\d+ capabilities\.x\.type: expected one of /);
   await waitForLog(s, /reload refused/, mark);
   assert.ok((await alice2.ns.resolve((p) => { p.path = '/more'; }).promise()).result._isOk);
   for (const c of [alice1, alice2, bob1]) await c.close();
   assert.equal(await stop(s), 0);
+});
+
+test('capns reload reports a listener it could not open (exit 1, the reason, the listener kept); kill -HUP gets the same outcome logged and written; --pid only signals', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'capns-serve-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  t.after(() => busy.close());
+  const busyPort = (busy.address() as net.AddressInfo).port;
+  const manifest = (rpc: string) => `version: 1
+capabilities:
+  tmp: { type: ram }
+profiles:
+  local:
+    auth: { loopback: true }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+listeners:
+  - { protocol: rpc, address: "${rpc}" }
+`;
+  const file = join(dir, 'm.yaml');
+  const pidfile = join(dir, 'capns.pid');
+  await writeFile(file, manifest('tcp!127.0.0.1!0'));
+  const s = await startServe(['--manifest', file, '--pidfile', pidfile], dir, 1);
+  t.after(() => s.child.kill('SIGKILL'));
+  const rpc = addressOf(s.lines, 'rpc');
+  await writeFile(file, manifest(`tcp!127.0.0.1!${busyPort}`));
+  const r = await reloadServe(pidfile);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^capns reload: manifest reloaded, but 1 listener was refused \(the previous one is kept\) \(process \d+\)\n/);
+  assert.match(r.stderr, new RegExp(`\\n {2}refused: rpc tcp!127\\.0\\.0\\.1!${busyPort}: .*EADDRINUSE.*\\n {4}kept instead: ${rpc.replaceAll('.', '\\.')}\\n$`));
+  // The kept listener serves.
+  const { close } = await login(rpc, '');
+  await close();
+  // --json: one line, the same outcome.
+  const j = await reloadServe(pidfile, '--json');
+  assert.equal(j.code, 1);
+  const status = JSON.parse(j.stderr) as { outcome: string; seq: number; report: { refused: { listener: string; kept: string[] }[] } };
+  assert.deepEqual([status.outcome, status.seq, status.report.refused[0]?.kept], ['partial', 2, [rpc]]);
+  // kill -HUP: nobody waits, but the outcome is logged (a warning) and in the status file.
+  const mark = s.stderr().length;
+  s.child.kill('SIGHUP');
+  await waitForLog(s, /"level":40.*"outcome":"partial".*manifest reloaded, but 1 listener was refused/, mark);
+  for (let i = 0; i < 100 && !(await readFile(`${pidfile}.reload.json`, 'utf8')).includes('"seq":3'); i++) await new Promise((res) => setTimeout(res, 20));
+  assert.match(await readFile(`${pidfile}.reload.json`, 'utf8'), /"seq":3/);
+  // --pid: the signal only, and a pointer to where the outcome is.
+  const pid = (await readFile(pidfile, 'utf8')).trim();
+  const byPid = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'reload', '--pid', pid], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  byPid.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  assert.equal(await new Promise((res) => byPid.on('exit', res)), 0);
+  assert.match(err, /sent SIGHUP to process \d+; the outcome is in its log/);
+  assert.equal(await stop(s), 0);
+  // The pidfile and the status file go with the process.
+  await assert.rejects(readFile(`${pidfile}.reload.json`), /ENOENT/);
 });

@@ -55,7 +55,7 @@ profiles:
     loopback: false,
     loc: undefined,
   });
-  assert.deepEqual([m.listeners, m.exports, m.limits], [[], [], { rpc: {}, '9p': {} }]);
+  assert.deepEqual([m.listeners, m.exports, m.limits], [[], [], { rpc: {}, '9p': {}, http: {} }]);
 });
 
 test('namespace paths are cleaned lexically; specs become relative; host paths resolve against the manifest folder', () => {

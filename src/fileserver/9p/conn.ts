@@ -206,6 +206,8 @@ export class NinepConnection {
   private session = 0;
   private nextAuthPath = 1n;
   private closing = false;
+  /** Set by the first Tattach answered Rattach (the end of the handshake). */
+  private attachedOnce = false;
   private destroyed = false;
   private drained: (() => void) | null = null;
   private readonly closedPromise: Promise<void>;
@@ -233,6 +235,11 @@ export class NinepConnection {
   /** Fids in the table (for leak checks and stats). */
   get fidCount(): number {
     return this.fids.size;
+  }
+
+  /** Whether a Tattach has succeeded on this connection (the handshake is over). */
+  get attached(): boolean {
+    return this.attachedOnce;
   }
 
   /** Requests in flight. */
@@ -540,6 +547,7 @@ export class NinepConnection {
           );
         }
         this.fids.add(m.fid, { kind: 'file', file: root }, qid, [], m.n_uname ?? NONUNAME);
+        this.attachedOnce = true;
         return { type: MessageType.Rattach, tag, qid };
       }
       case MessageType.Tflush: {

@@ -8,6 +8,7 @@ import { formatAddress, parseAddress, type Address } from '../../address.js';
 import net from 'node:net';
 import type { FileServer } from '../file-server.js';
 import { headerAhead, newWriterId } from '../../early-header.js';
+import { RateLimitedLog } from '../../rate-limited-log.js';
 import { IOHDRSZ, MIN_MSIZE } from './constants.js';
 import { NinepConnection, type NinepConnectionOptions, type NinepTransport } from './conn.js';
 
@@ -22,8 +23,36 @@ export interface NinepServerOptions {
   maxFids?: number;
   /** Most requests in flight per connection before input waits (default 256). */
   maxOutstanding?: number;
-  /** Most connections at once; further ones are closed at once with a logged reason (default 256). */
+  /**
+   * Most connections at once; further ones are closed at once with a logged reason
+   * (default 256, or no limit of the server's own when `admit` is given).
+   */
   maxConnections?: number;
+  /**
+   * Admission policy consulted for each connection `maxConnections` lets in (e.g. a
+   * process-wide budget shared with other listeners): `{ release }` admits it (release is
+   * called once when its socket closes), `{ refused }` closes it at once. The policy logs
+   * its own refusals. With `watch`, the policy is told how to tell whether the connection
+   * has attached and how to close it to make room (it is then closed without a log line
+   * of the server's). Default: admit all.
+   */
+  admit?: (peer: string) =>
+    | {
+        readonly release: () => void;
+        readonly watch?: (w: { established(): boolean; evict(reason: string): void }) => void;
+      }
+    | { readonly refused: string };
+  /**
+   * A connection that has not completed Tversion and Tattach this long after it was
+   * accepted is closed (default 10 000 ms; 0 = never). Counters connections opened and
+   * left silent to hold the server's slots.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * A connection with no request in flight and nothing received for this long is closed
+   * (default 0 = never: a kernel mount may rightly stay quiet for hours).
+   */
+  idleTimeoutMs?: number;
   /** Refuse every change to the tree (default false). */
   readOnly?: boolean;
   /** Require this token, written by the client to an afid (Tauth), before Tattach (default: no authentication). */
@@ -33,6 +62,9 @@ export interface NinepServerOptions {
   /** One line per 9P message, both ways (NS_TRACE=9p) (default: none). */
   trace?: (line: string) => void;
 }
+
+/** Default time a connection has to complete Tversion and Tattach. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Default largest msize: 64 KiB of data plus the I/O header. */
 export const DEFAULT_MAX_MSIZE = 64 * 1024 + IOHDRSZ;
@@ -58,13 +90,23 @@ export const formatNinepAddress = formatAddress;
 export class NinepServer {
   private readonly server: net.Server;
   private readonly conns = new Set<NinepConnection>();
-  private readonly opts: Omit<NinepConnectionOptions, 'name'> & { readonly maxConnections: number };
+  private readonly opts: Omit<NinepConnectionOptions, 'name'> & {
+    readonly maxConnections: number;
+    readonly handshakeTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+  };
+  private readonly admit: NinepServerOptions['admit'];
+  /** Refusals and timeouts: a peer can provoke them at will, so they are logged at a bounded rate. */
+  private readonly peerLog: RateLimitedLog;
   private nextId = 1;
   private closing: Promise<void> | null = null;
 
+  /** The tree each connection gets, by connection (setFileServer changes it for new ones). */
+  private readonly treeOf = new WeakMap<NinepConnection, FileServer>();
+
   /** @throws RangeError for a limit out of range. */
   constructor(
-    private readonly fs: FileServer,
+    private fs: FileServer,
     options: NinepServerOptions = {},
   ) {
     const maxMsize = options.maxMsize ?? DEFAULT_MAX_MSIZE;
@@ -76,16 +118,28 @@ export class NinepServer {
       if (v !== undefined && (!Number.isInteger(v) || v < 1))
         throw new RangeError(`${k} must be a positive integer`);
     }
+    for (const k of ['handshakeTimeoutMs', 'idleTimeoutMs'] as const) {
+      const v = options[k];
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1))
+        throw new RangeError(`${k} must be a whole number of milliseconds (0 = never)`);
+    }
     this.opts = {
       maxMsize,
       maxFids: options.maxFids ?? 4096,
       maxOutstanding: options.maxOutstanding ?? 256,
-      maxConnections: options.maxConnections ?? 256,
+      // With an admission policy, the policy counts; the server adds no limit of its own
+      // unless asked.
+      maxConnections: options.maxConnections ?? (options.admit !== undefined ? Infinity : 256),
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      idleTimeoutMs: options.idleTimeoutMs ?? 0,
       readOnly: options.readOnly ?? false,
       token: options.token,
       log: options.log ?? (() => undefined),
       trace: options.trace,
     };
+    this.admit = options.admit;
+    const log = this.opts.log;
+    this.peerLog = new RateLimitedLog((line) => log(line));
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
       this.accept(socket),
     );
@@ -137,9 +191,13 @@ export class NinepServer {
         : `unix#${this.nextId}`;
     this.nextId++;
     if (this.closing !== null || this.conns.size >= this.opts.maxConnections) {
-      this.opts.log(
-        `9p ${name}: refused: ${this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`}`,
-      );
+      const why = this.closing !== null ? 'server closing' : `${this.opts.maxConnections} connections already`;
+      this.peerLog.note(`refused ${why}`, `9p ${name}: refused: ${why}`);
+      accepted.destroy();
+      return;
+    }
+    const admission = this.admit?.(name);
+    if (admission !== undefined && 'refused' in admission) {
       accepted.destroy();
       return;
     }
@@ -221,25 +279,97 @@ export class NinepServer {
     };
     const conn = new NinepConnection(this.fs, transport, { ...this.opts, name });
     this.conns.add(conn);
+    this.treeOf.set(conn, this.fs);
+    admission?.watch?.({ established: () => conn.attached, evict: () => conn.destroy() });
+    const timers = this.watch(conn, name);
+    // Anything received counts as activity (a request still being assembled too).
+    const active = timers?.active;
     // Reads land where the connection says (accepted-reads.ts): nothing allocated per
     // read, small requests back to back in an arena, a large Twrite's data in place.
     const r = withOnread(accepted, {
       buffer: () => conn.readTarget(),
       callback: (n) => {
+        active?.();
         conn.commit(n);
         return true;
       },
     });
     socket = r.socket;
-    if (!r.usedOnread) socket.on('data', (chunk: Buffer) => conn.receive(chunk));
+    if (!r.usedOnread)
+      socket.on('data', (chunk: Buffer) => {
+        active?.();
+        conn.receive(chunk);
+      });
     socket.on('drain', () => {
       if (writeBlocked) unblock();
     });
     socket.on('error', () => undefined); // 'close' follows; the connection ends there.
     socket.on('close', () => {
+      timers?.stop();
+      admission?.release();
       conn.destroy();
       void conn.closed.then(() => this.conns.delete(conn));
     });
+  }
+
+  /**
+   * The handshake deadline and the idle timer of one connection (null when both are off).
+   * One timer at a time, re-armed only when it fires: no cost per message beyond a clock
+   * read.
+   */
+  private watch(conn: NinepConnection, name: string): { active?: () => void; stop: () => void } | null {
+    const { handshakeTimeoutMs: handshake, idleTimeoutMs: idle } = this.opts;
+    if (handshake === 0 && idle === 0) return null;
+    let last = Date.now();
+    let timer: NodeJS.Timeout | null = null;
+    const arm = (ms: number, fire: () => void): void => {
+      timer = setTimeout(fire, ms);
+      timer.unref();
+    };
+    const idleCheck = (): void => {
+      const quiet = Date.now() - last;
+      if (conn.pendingCount > 0 || quiet < idle) {
+        arm(conn.pendingCount > 0 ? idle : idle - quiet, idleCheck);
+        return;
+      }
+      timer = null;
+      this.peerLog.note('idle', `9p ${name}: closing connection: idle for ${idle} ms`);
+      void conn.close();
+    };
+    const startIdle = (): void => {
+      if (idle > 0) arm(Math.max(0, idle - (Date.now() - last)), idleCheck);
+    };
+    if (handshake > 0) {
+      arm(handshake, () => {
+        timer = null;
+        if (conn.attached) {
+          startIdle();
+          return;
+        }
+        this.peerLog.note('handshake', `9p ${name}: closing connection: no Tversion and Tattach within ${handshake} ms`);
+        conn.destroy();
+      });
+    } else startIdle();
+    return {
+      ...(idle > 0 && { active: () => void (last = Date.now()) }),
+      stop: () => {
+        if (timer !== null) clearTimeout(timer);
+        timer = null;
+      },
+    };
+  }
+
+  /**
+   * Serves `fs` to connections accepted from now on; connections already open keep the
+   * tree they attached to (as a Plan 9 process keeps its name space). Resolves when the
+   * last connection using the previous tree has closed and released its Files, so that
+   * the caller may then release that tree. Does not own either tree.
+   */
+  async setFileServer(fs: FileServer): Promise<void> {
+    const previous = this.fs;
+    this.fs = fs;
+    const users = [...this.conns].filter((c) => this.treeOf.get(c) === previous);
+    await Promise.all(users.map((c) => c.closed));
   }
 
   /**
@@ -248,6 +378,7 @@ export class NinepServer {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.peerLog.flush();
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       await Promise.all([...this.conns].map((c) => c.close()));
       await stopped;
