@@ -47,6 +47,21 @@ export class NsError extends Error {
     return 'NsError';
   }
 
+  /**
+   * An NsError without a stack trace, for refusals a peer can provoke in bulk (an
+   * authenticate over quota, a bind over budget): capturing the stack was most of their
+   * cost, and a refusal's message says all there is to say.
+   */
+  static refusal(code: NsErrorCode, message: string): NsError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new NsError(code, message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
   /** Recognizes NsErrors from another copy of this module too (undici's brand pattern). */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;

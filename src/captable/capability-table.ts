@@ -177,16 +177,12 @@ export class CapabilityTable {
    */
   grant(cap: Client, request: GrantRequest): Client {
     const connection = request.connection ?? request.holder;
-    const held = this.#byConnection.get(connection) ?? 0;
-    if (this.#grants.size >= this.#maxGrants || held >= this.#maxPerConnection) {
+    const refused = this.#refusal(connection, 1);
+    if (refused !== undefined) {
       cap.close();
-      throw new NsError(
-        'NS_ERR_BUSY',
-        held >= this.#maxPerConnection
-          ? `connection ${connection} holds ${held} grants, its limit (maxGrantsPerConnection)`
-          : `the capability table is full (${this.#maxGrants} grants)`,
-      );
+      throw refused;
     }
+    const held = this.#byConnection.get(connection) ?? 0;
     const g = new Grant(this.#nextId++, request, this, this.#record);
     this.#grants.set(g.id, g);
     let set = this.#byHolder.get(request.holder);
@@ -194,6 +190,25 @@ export class CapabilityTable {
     set.add(g);
     this.#byConnection.set(connection, held + 1);
     return membrane(cap, g);
+  }
+
+  /**
+   * Throws the refusal `grant` would give when `connection` asks for `n` more grants, so a
+   * caller about to make several can refuse before building anything.
+   * @throws NsError NS_ERR_BUSY
+   */
+  checkRoom(connection: string, n: number): void {
+    const refused = this.#refusal(connection, n);
+    if (refused !== undefined) throw refused;
+  }
+
+  #refusal(connection: string, n: number): NsError | undefined {
+    const held = this.#byConnection.get(connection) ?? 0;
+    if (held + n > this.#maxPerConnection)
+      return NsError.refusal('NS_ERR_BUSY', `connection ${connection} holds ${held} grants, its limit (maxGrantsPerConnection)`);
+    if (this.#grants.size + n > this.#maxGrants)
+      return NsError.refusal('NS_ERR_BUSY', `the capability table is full (${this.#maxGrants} grants)`);
+    return undefined;
   }
 
   /** @internal A grant whose last derived capability is gone leaves the table. */

@@ -84,6 +84,9 @@ export function grantedNamespace(
   connection: string = holder,
 ): MountTable<Client> {
   const granted = new Map<string, Member<Client>>();
+  const labels = new Set<string>();
+  for (const mp of profile.table.mounts()) for (const b of mp.stack) labels.add(b.member.label);
+  captable.checkRoom(connection, labels.size);
   try {
     for (const mp of profile.table.mounts()) {
       for (const b of mp.stack) {
@@ -154,14 +157,11 @@ class GateTarget implements Gate$Server$Target {
     const max = this.#options.maxFailures ?? 5;
     try {
       if (this.#failures >= max)
-        throw new NsError('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
+        throw NsError.refusal('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
       const profile = this.#match(params.token);
       if (profile === undefined) {
         this.#failures++;
-        throw new NsError(
-          'NS_ERR_PERMISSION',
-          params.token === '' ? 'credentials required' : 'unknown token',
-        );
+        throw NsError.refusal('NS_ERR_PERMISSION', params.token === '' ? 'credentials required' : 'unknown token');
       }
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
       const table = grantedNamespace(profile, this.#options.captable, holder, this.#options.connection);

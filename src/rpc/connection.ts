@@ -768,6 +768,7 @@ export class RpcConnection {
    */
   #updateReading(): void {
     const pause =
+      this.#yielding ||
       this.#writePaused ||
       (this.#answersPending >= this.limits.maxInFlightCalls && this.#questions.size === 0 && this.#embargoes.size === 0);
     if (pause && !this.#readPaused) {
@@ -788,6 +789,26 @@ export class RpcConnection {
 
   #backlog: Frame[] = [];
   #backlogScheduled = false;
+  /** Frames handled since this connection last let the event loop turn. */
+  #inARow = 0;
+  /** Waiting for the next turn (maxFramesPerTurn): reading is paused until then. */
+  #yielding = false;
+
+  /**
+   * Lets every other connection have the event loop before this one handles more: reading
+   * pauses (the backlog waits) and resumes from the check phase, after the loop has polled
+   * for everyone's I/O. Unlike the other pauses this one always ends, so it cannot
+   * deadlock a call that waits for this peer.
+   */
+  #yieldTurn(): void {
+    this.#yielding = true;
+    this.#updateReading();
+    setImmediate(() => {
+      this.#yielding = false;
+      this.#inARow = 0;
+      if (!this.#closed) this.#updateReading();
+    });
+  }
 
   // ---- input ---------------------------------------------------------------------------
 
@@ -830,6 +851,10 @@ export class RpcConnection {
     const q = this.#backlog;
     let i = 0;
     while (i < q.length && !this.#readPaused && !this.#closed) {
+      if (++this.#inARow > this.limits.maxFramesPerTurn) {
+        this.#yieldTurn();
+        break;
+      }
       const f = q[i++]!;
       try {
         this.#onFrame(f);

@@ -56,6 +56,13 @@ export interface RpcLimits {
    * aborted. 0 (the default): never.
    */
   idleTimeoutMs: number;
+  /**
+   * Frames of one connection handled in a row before it waits for the event loop's next
+   * turn (its socket paused meanwhile): a peer that pipelines thousands of calls in one
+   * read shares the process with every other connection instead of holding it for as
+   * long as its backlog lasts.
+   */
+  maxFramesPerTurn: number;
 }
 
 /** The defaults: generous for real use, bounded against a hostile peer. */
@@ -73,6 +80,7 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
   maxPreAuthMessageBytes: 64 * 1024,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 0,
+  maxFramesPerTurn: 32,
 });
 
 /** Limits that take 0 to mean "off". */

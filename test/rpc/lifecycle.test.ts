@@ -227,3 +227,39 @@ test('cancellation: results a method produces after its call was cancelled are r
   await until(() => state.liveCounters === 0, 'its Counter was released');
   release(remote);
 });
+
+/**
+ * How many calls of one pipelined burst the server handles before the event loop gets a
+ * turn (a setImmediate scheduled at the first call fires at the next check phase).
+ */
+async function callsBeforeTurn(limits: { maxFramesPerTurn: number }): Promise<number> {
+  let handled = 0;
+  let atTurn = -1;
+  const listener = await listen('127.0.0.1:0', {
+    bootstrap: () => serve(Callback, {
+      call: (p: T.Callback_Call$Params, r: T.Callback_Call$Results) => {
+        if (handled++ === 0) setImmediate(() => { atTurn = handled; });
+        r.result = p.value;
+        return Promise.resolve();
+      },
+    }),
+    limits,
+  });
+  const conn = await connect(listener.address);
+  const cb = conn.bootstrap(Callback);
+  // 2,000 calls written at once: tens of frames in every chunk the server reads.
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => cb.call((p) => { p.value = `v${i}`; }).promise()));
+  release(cb);
+  await conn.close();
+  await listener.close();
+  assert.equal(handled, 2000);
+  return atTurn;
+}
+
+test('limits: one connection\'s pipelined burst gives the event loop a turn every maxFramesPerTurn frames', async () => {
+  const a = await callsBeforeTurn({ maxFramesPerTurn: 32 });
+  assert.ok(a <= 32);
+  // The same burst without the bound: a whole socket read is handled in one run.
+  const b = await callsBeforeTurn({ maxFramesPerTurn: 100_000 });
+  assert.ok(b > 32);
+});
