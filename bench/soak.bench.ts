@@ -44,7 +44,8 @@ const distRoot = join(import.meta.dirname, '..'); // dist-bench
 // As bin/capns.js starts the server, unless SOAK_PLAIN_NODE=1: plain node, default
 // allocator (to tell what those settings keep resident after a burst, docs/serve.md).
 const PLAIN = process.env['SOAK_PLAIN_NODE'] === '1';
-const NODE_FLAGS = PLAIN ? [] : cliNodeFlags(join(distRoot, '..'));
+// SOAK_SERVER_FLAGS adds node flags to the server's (for instance '--cpu-prof --cpu-prof-dir=/tmp/p').
+const NODE_FLAGS = [...(PLAIN ? [] : cliNodeFlags(join(distRoot, '..'))), ...(process.env['SOAK_SERVER_FLAGS']?.split(' ').filter(Boolean) ?? [])];
 if (!PLAIN) Object.assign(process.env, cliEnv(join(distRoot, '..')));
 
 /** The limits in force, stated so that BENCHMARKS.md can do the arithmetic. */
@@ -254,7 +255,12 @@ async function round(manifest: string, only?: Kind): Promise<Round> {
     }
     return { alone, attack, again, baseRss, peakRss, afterRss, serverCpuAlone, serverCpuAttack, hostile };
   } finally {
-    server.child.kill('SIGKILL');
+    // SIGTERM first, so that a profile asked for by SOAK_SERVER_FLAGS gets written.
+    const exited = new Promise((r) => server.child.once('exit', r));
+    server.child.kill('SIGTERM');
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
