@@ -24,7 +24,7 @@ import type { Capability, Listener, Loc, Manifest, Profile, Step } from './types
 
 /** The interface a capability provides: its type's, or an import's declared one. */
 export function capabilityInterface(c: Capability): InterfaceRef {
-  if (c.type === 'import') return completeInterfaceRef(c.interface);
+  if (c.type === 'import' || c.type === 'connect') return completeInterfaceRef(c.interface);
   return completeInterfaceRef({ name: CAPABILITY_TYPES[c.type].interface });
 }
 

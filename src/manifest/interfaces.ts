@@ -50,6 +50,8 @@ export const CAPABILITY_TYPES = {
   captable: { interface: 'CapTable', description: 'the capability table (list and revoke grants)' },
   /** A demo service: the time, as a typed capability. */
   'demo.clock': { interface: 'Clock', description: 'a demo clock service' },
+  /** Any Cap'n Proto server's bootstrap capability, dialed (and redialed) by capns. */
+  connect: { interface: undefined, description: "a Cap'n Proto server's bootstrap capability (its interface: `interface`)" },
 } as const;
 
 /** A capability type's name. */

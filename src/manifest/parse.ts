@@ -463,6 +463,18 @@ function normalize(
     loc: a === undefined ? undefined : src.loc(path),
   });
 
+  const clientTls = (
+    t: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined } | undefined,
+  ): ClientTls | undefined =>
+    t === undefined
+      ? undefined
+      : {
+          ...(t.ca !== undefined && { ca: host(t.ca) }),
+          ...(t.cert !== undefined && { cert: host(t.cert) }),
+          ...(t.key !== undefined && { key: host(t.key) }),
+          ...(t.serverName !== undefined && { serverName: t.serverName }),
+        };
+
   const capabilities = Object.entries(m.capabilities).map(([name, c]): Capability => {
     const loc = src.loc(['capabilities', name], true);
     switch (c.type) {
@@ -487,16 +499,7 @@ function normalize(
           io: c.io,
         };
       case 'import': {
-        let tls: ClientTls | undefined;
-        if (c.tls !== undefined) {
-          const t = c.tls;
-          tls = {
-            ...(t.ca !== undefined && { ca: host(t.ca) }),
-            ...(t.cert !== undefined && { cert: host(t.cert) }),
-            ...(t.key !== undefined && { key: host(t.key) }),
-            ...(t.serverName !== undefined && { serverName: t.serverName }),
-          };
-        }
+        const tls = clientTls(c.tls);
         const iface: InterfaceRef = c.interface ?? completeInterfaceRef({ name: 'Namespace' });
         return {
           name,
@@ -513,6 +516,20 @@ function normalize(
         return { name, type: 'captable', loc };
       case 'demo.clock':
         return { name, type: 'demo.clock', loc };
+      case 'connect': {
+        const tls = clientTls(c.tls);
+        return {
+          name,
+          type: 'connect',
+          loc,
+          address: c.address,
+          interface: c.interface,
+          ...(tls !== undefined && { tls }),
+          ...(c.timeoutMs !== undefined && { timeoutMs: c.timeoutMs }),
+          ...(c.heartbeatMs !== undefined && { heartbeatMs: c.heartbeatMs }),
+          ...(c.backoffMaxMs !== undefined && { backoffMaxMs: c.backoffMaxMs }),
+        };
+      }
     }
   });
 

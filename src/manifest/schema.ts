@@ -192,6 +192,18 @@ const oneOrMany = z.unknown().transform((v, ctx): string[] => {
 
 // ---- capabilities ------------------------------------------------------------------
 
+const clientTls = strict({
+  ca: hostPath.optional(),
+  cert: hostPath.optional(),
+  key: hostPath.optional(),
+  serverName: nonEmpty.optional(),
+});
+
+const nonNegativeInt = z
+  .number()
+  .int({ error: 'expected a whole number' })
+  .nonnegative({ error: 'expected 0 or more' });
+
 const capabilityVariants = {
   ram: strict({
     type: z.literal('ram'),
@@ -212,16 +224,20 @@ const capabilityVariants = {
     address,
     path: namespacePath.default('/'),
     token: nonEmpty.optional(),
-    tls: strict({
-      ca: hostPath.optional(),
-      cert: hostPath.optional(),
-      key: hostPath.optional(),
-      serverName: nonEmpty.optional(),
-    }).optional(),
+    tls: clientTls.optional(),
     interface: interfaceRef.optional(),
   }),
   captable: strict({ type: z.literal('captable') }),
   'demo.clock': strict({ type: z.literal('demo.clock') }),
+  connect: strict({
+    type: z.literal('connect'),
+    address,
+    interface: interfaceRef,
+    tls: clientTls.optional(),
+    timeoutMs: positiveInt.optional(),
+    heartbeatMs: nonNegativeInt.optional(),
+    backoffMaxMs: positiveInt.optional(),
+  }),
 };
 
 const capability = dispatch(

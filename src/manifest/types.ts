@@ -80,9 +80,32 @@ export interface DemoClockCapability extends CapabilityBase {
   readonly type: 'demo.clock';
 }
 
+/**
+ * `type: connect`: any Cap'n Proto server's bootstrap capability (docs/services.md),
+ * dialed at startup and redialed with backoff; calls fail `disconnected` while it is down.
+ */
+export interface ConnectCapability extends CapabilityBase {
+  readonly type: 'connect';
+  readonly address: Address;
+  /** The interface the server's bootstrap capability implements (declared; checked when the server can say). */
+  readonly interface: InterfaceRef;
+  readonly tls?: ClientTls;
+  /** The dial and the interface check together; also how long the first calls wait. */
+  readonly timeoutMs?: number;
+  /** Heartbeat period (0: none). */
+  readonly heartbeatMs?: number;
+  /** The longest delay between redials. */
+  readonly backoffMaxMs?: number;
+}
+
 /** A capability instance, by name. */
 export type Capability =
-  RamCapability | DirCapability | ImportCapability | CapTableCapability | DemoClockCapability;
+  | RamCapability
+  | DirCapability
+  | ImportCapability
+  | CapTableCapability
+  | DemoClockCapability
+  | ConnectCapability;
 
 /** mount(1): add capability `capability` (at `spec` inside it) to the union at `at`. */
 export interface MountStep {

@@ -41,6 +41,7 @@ import { startImport } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
+import { connectorOptions, startConnector } from '../services/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 
 /** Interface ids by schema name, from the generated code. */
@@ -388,6 +389,25 @@ export class CapnsServer implements ExportRegistry {
           close: async () => {
             release(client);
             await imp.close();
+          },
+        };
+      }
+      case 'connect': {
+        // Not awaited: calls wait for the first dial (bounded by its timeout), and a
+        // server that is down never holds up the rest of the manifest.
+        const interfaceId = interfaceIdOf(c.interface);
+        const connector = startConnector({
+          ...connectorOptions(c, interfaceId),
+          ...(c.tls !== undefined && { tls: await clientTlsOptions(c.tls, c.address) }),
+          onState: (state, detail) => this.#log[state === 'connected' ? 'info' : 'warn']({ capability: c.name, address: formatAddress(c.address), detail }, `connect ${state}`),
+        });
+        const client = connector.capability();
+        return {
+          client,
+          interfaceId,
+          close: async () => {
+            release(client);
+            await connector.close();
           },
         };
       }
