@@ -4,6 +4,7 @@
  */
 import type { CapabilityTable, ExportRegistry } from '../captable/capability-table.js';
 import type { CapnsClient } from '../client/capns-client.js';
+import type { SchemaIndex } from '../reflect/index.js';
 
 /** A profile as the HTTP app authenticates it. */
 export interface AdminProfile {
@@ -62,4 +63,9 @@ export interface AdminDeps {
   readonly logger?: boolean | object;
   /** Request bodies larger than this are refused with 413 (default 16 MiB). */
   readonly bodyLimit?: number;
+  /**
+   * The schemas that name interfaces in listings and metrics (default: capns's own); the
+   * server passes its own and the manifest's (docs/services.md).
+   */
+  readonly schema?: SchemaIndex;
 }

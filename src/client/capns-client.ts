@@ -23,7 +23,7 @@ import { readQid, readStat, RemoteFileServer } from '../fileserver/file-server-r
 import { DMDIR, MAX_WALK_NAMES, type File, type Qid, type Stat } from '../fileserver/file-server.js';
 import { parseAddress } from '../manifest/address.js';
 import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
-import { callByReflection, capabilityPaths, JsonCodec, SchemaIndex, type JsonValue } from '../reflect/index.js';
+import { callByReflection, capabilityPaths, JsonCodec, learnSchema, SchemaIndex, type JsonValue } from '../reflect/index.js';
 
 /** Options of `connect`. */
 export interface ConnectOptions {
@@ -245,8 +245,8 @@ export class CapnsClient implements AsyncDisposable {
    * A client over a Namespace capability served in this process (no connection): what
    * the HTTP app's sessions use. Takes ownership of `ns`; `close()` releases it.
    */
-  static local(ns: Namespace$Client, profile: string): CapnsClient {
-    return new CapnsClient(null, ns, profile);
+  static local(ns: Namespace$Client, profile: string, codec?: JsonCodec): CapnsClient {
+    return new CapnsClient(null, ns, profile, codec);
   }
 
   /** The schema reflection used by `call` (interface names, methods). */
@@ -368,6 +368,14 @@ export class CapnsClient implements AsyncDisposable {
    */
   async callTarget(path: string): Promise<CallTarget> {
     const target = await this.#target(path);
+    try {
+      // An interface capns was not built with: ask the capability for its schema
+      // (Introspect; docs/services.md). NsError naming what is missing when none can be had.
+      await learnSchema(target.client, target.interfaceId, this.schema, path);
+    } catch (e) {
+      target.client.close();
+      throw e;
+    }
     let closed = false;
     return {
       interfaceId: target.interfaceId,

@@ -78,11 +78,21 @@ export function completeInterfaceRef(ref: InterfaceRef): InterfaceRef {
   return k.id === undefined ? { name: k.name } : { name: k.name, id: k.id };
 }
 
+/** A name an interface of the user's own schemas may have: `KeyValue`, `Outer.Inner`, `kv.capnp:KeyValue`. */
+const USER_INTERFACE_NAME = /^(?:[A-Za-z0-9_./-]+\.capnp:)?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** Whether `text` has the shape of an interface name (known or not). */
+export function isInterfaceName(text: string): boolean {
+  return USER_INTERFACE_NAME.test(text);
+}
+
 /**
  * Parses `require`'s value: a known interface name, or an id written `0x` + 1 to 16 hex
- * digits. Returns the reference, or the problem as a message.
+ * digits; with `userNames`, also a name of the manifest's own schemas (`KeyValue`,
+ * `kv.capnp:KeyValue`), kept as a name for the server to look up once it has loaded
+ * them. Returns the reference, or the problem as a message.
  */
-export function parseInterfaceRef(text: string): InterfaceRef | string {
+export function parseInterfaceRef(text: string, opts: { userNames?: boolean } = {}): InterfaceRef | string {
   if (/^0x[0-9a-fA-F]{1,16}$/.test(text)) {
     const id = BigInt(text);
     if (id === 0n) return 'interface id 0x0 means "any interface"; leave `require` out instead';
@@ -90,7 +100,8 @@ export function parseInterfaceRef(text: string): InterfaceRef | string {
   }
   const k = KNOWN_INTERFACES.find((i) => i.name === text);
   if (k !== undefined) return completeInterfaceRef({ name: k.name });
-  return `unknown interface "${text}": expected one of ${KNOWN_INTERFACES.map((i) => i.name).join(', ')}, or an id such as 0x9f045841e9732f3b`;
+  if (opts.userNames === true && isInterfaceName(text)) return { name: text };
+  return `unknown interface "${text}": expected one of ${KNOWN_INTERFACES.map((i) => i.name).join(', ')}, an id such as 0x9f045841e9732f3b, or an interface of the manifest's \`schemas\``;
 }
 
 /** The reference as a person reads it: its name, else its id. */

@@ -20,7 +20,7 @@ import {
   type Node,
 } from 'yaml';
 import type { z } from 'zod';
-import { completeInterfaceRef, type InterfaceRef } from './interfaces.js';
+import { completeInterfaceRef, isInterfaceName, KNOWN_INTERFACES, parseInterfaceRef, type InterfaceRef } from './interfaces.js';
 import { ManifestError, type Diagnostic, type DiagnosticCode } from './manifest-error.js';
 import { parseNsLines, type NsProblem, type NsWord } from './ns-lines.js';
 import { checkNamespacePath, checkSpec } from './paths.js';
@@ -369,6 +369,14 @@ function unknownName(
   return `unknown ${kind} "${name}"${hint}`;
 }
 
+/** The fields of a raw capability that name an interface: [field path below it, value]. */
+function interfaceFields(c: unknown): Array<[Seg[], unknown]> {
+  const out: Array<[Seg[], unknown]> = [];
+  const iface = field(c, 'interface');
+  if (iface !== undefined) out.push([['interface'], iface]);
+  return out;
+}
+
 /**
  * References on the raw document (tolerant of anything zod already refused), and the
  * parsed `ns:` lines, kept for normalization.
@@ -421,6 +429,26 @@ function checkReferences(
       }
       nsLines.set(formatPath(nsPath), lines);
     });
+  }
+  // Interfaces of the user's own: only with schemas to find them in.
+  if (listOf(field(raw, 'schemas')).length === 0) {
+    const userName = (v: unknown): v is string => typeof v === 'string' && typeof parseInterfaceRef(v) === 'string' && isInterfaceName(v);
+    const known = KNOWN_INTERFACES.map((k) => k.name);
+    const refuse = (v: string, path: Seg[]): void => {
+      const near = suggest(v, known);
+      problems.at(
+        'invalid-value',
+        path,
+        `unknown interface "${v}"${near === undefined ? '' : ` (did you mean "${near}"?)`}: expected one of ${known.join(', ')}, or an id such as 0x9f045841e9732f3b; an interface of your own needs the schema that defines it in \`schemas\` (docs/services.md)`,
+      );
+    };
+    for (const c of caps) for (const [k, v] of interfaceFields(field(field(raw, 'capabilities'), c))) if (userName(v)) refuse(v, ['capabilities', c, ...k]);
+    for (const p of profiles) {
+      listOf(field(field(rawProfiles, p), 'namespace')).forEach((st, i) => {
+        const r = field(st, 'require');
+        if (userName(r)) refuse(r, ['profiles', p, 'namespace', i, 'require']);
+      });
+    }
   }
   const refs: [string, unknown][] = [
     ...listOf(field(raw, 'listeners')).map((l, i): [string, unknown] => [`listeners\0${i}`, l]),
@@ -655,7 +683,9 @@ function normalize(
     '9p': defined(m.limits['9p']),
   };
 
-  return { version: 1, file: src.file, capabilities, profiles, listeners, exports, limits };
+  const schemas = m.schemas.map((f, i) => ({ path: host(f), loc: src.loc(['schemas', i]) }));
+
+  return { version: 1, file: src.file, ...(schemas.length > 0 && { schemas }), capabilities, profiles, listeners, exports, limits };
 }
 
 // ---- entry point -------------------------------------------------------------------

@@ -162,8 +162,10 @@ const address = z.string().transform((s, ctx) => {
   }
 });
 
+// Names of the user's own interfaces pass here; parse.ts refuses them when the manifest
+// names no `schemas`, and the server (or `capns manifest check`) looks them up.
 const interfaceRef = z.string().transform((s, ctx) => {
-  const r = parseInterfaceRef(s);
+  const r = parseInterfaceRef(s, { userNames: true });
   if (typeof r !== 'string') return r;
   fail(ctx, r, 'invalid-value');
   return z.NEVER;
@@ -363,6 +365,7 @@ const limits = strict({
 /** The whole document. */
 export const manifestSchema = strict({
   version: z.literal(1, { error: 'expected 1 (the only manifest version there is)' }),
+  schemas: z.array(hostPath).default([]),
   capabilities: z.record(nameSchema, capability).default({}),
   profiles: z.record(nameSchema, profile).default({}),
   listeners: z.array(listener).default([]),

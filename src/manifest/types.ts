@@ -222,11 +222,23 @@ export interface Limits {
   };
 }
 
+/**
+ * One of the user's schema files (docs/services.md): a compiled CodeGeneratorRequest
+ * (`capns schema compile`), or a `.capnp` source that capns compiles when it starts.
+ */
+export interface SchemaFile {
+  /** Host path, resolved like `dir.path`. */
+  readonly path: string;
+  readonly loc: Loc;
+}
+
 /** A whole manifest. */
 export interface Manifest {
   readonly version: 1;
   /** The file it came from, as given to `parseManifest` (used in every `loc`). */
   readonly file: string;
+  /** The user's schemas: what `require`, `interface` and the gateways know besides capns's own. */
+  readonly schemas?: readonly SchemaFile[];
   readonly capabilities: readonly Capability[];
   readonly profiles: readonly Profile[];
   readonly listeners: readonly Listener[];

@@ -41,7 +41,8 @@ import { startImport } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
-import { connectorOptions, startConnector } from '../services/index.js';
+import { connectorOptions, loadSchemaFiles, startConnector } from '../services/index.js';
+import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 
 /** Interface ids by schema name, from the generated code. */
@@ -55,12 +56,16 @@ const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
   ['Echo', Echo.Client.interfaceId],
 ]);
 
-/** The interface id an InterfaceRef names. @throws NsError for an unknown name. */
-export function interfaceIdOf(ref: InterfaceRef): bigint {
+/**
+ * The interface id an InterfaceRef names: capns's own interfaces by name, the others from
+ * `schemas` (the manifest's). @throws NsError for an unknown name.
+ */
+export function interfaceIdOf(ref: InterfaceRef, schemas?: SchemaSet): bigint {
   if (ref.id !== undefined) return ref.id;
   const id = ref.name === undefined ? undefined : INTERFACE_IDS.get(ref.name);
-  if (id === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', `unknown interface '${ref.name ?? '?'}'`);
-  return id;
+  if (id !== undefined) return id;
+  if (schemas !== undefined && ref.name !== undefined) return schemas.interfaceId(ref.name);
+  throw new NsError('NS_ERR_INVALID_ARGUMENT', `unknown interface '${ref.name ?? '?'}'`);
 }
 
 /** One capability instance: a reference the server holds for its whole life. */
@@ -146,6 +151,8 @@ export class CapnsServer implements ExportRegistry {
   readonly #listeners = new Map<string, OpenListener>();
   readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
   readonly #importHeartbeatMs: number | undefined;
+  /** capns's own schema and the manifest's `schemas` (docs/services.md). */
+  #schemas = new SchemaSet();
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
@@ -196,6 +203,7 @@ export class CapnsServer implements ExportRegistry {
   /** Instantiates capabilities, builds profiles, opens listeners. Undoes it all on failure. */
   async start(): Promise<void> {
     try {
+      this.#schemas = await this.#loadSchemas(this.#manifest);
       for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
       for (const l of this.#manifest.listeners) await this.#open(l);
@@ -204,6 +212,19 @@ export class CapnsServer implements ExportRegistry {
       this.destroy();
       throw e;
     }
+  }
+
+  /** The schemas the manifest names, loaded (compiled when they are .capnp sources). */
+  async #loadSchemas(m: Manifest): Promise<SchemaSet> {
+    const files = m.schemas ?? [];
+    const set = await loadSchemaFiles(files, (i) => `${files[i]!.loc.file}:${files[i]!.loc.line}:${files[i]!.loc.column} `);
+    for (const src of set.sources) this.#log.info({ schema: src.source, interfaces: src.interfaces.map((id) => set.index.interfaceName(id)) }, 'schema loaded');
+    return set;
+  }
+
+  /** The schemas the server knows (capns's own and the manifest's). */
+  get schemas(): SchemaSet {
+    return this.#schemas;
   }
 
   #setProfile(name: string, profile: GateProfile): void {
@@ -227,7 +248,11 @@ export class CapnsServer implements ExportRegistry {
     const { added, removed, changed } = diff.capabilities;
     const fresh = new Map<string, Instance>();
     const rebuilt = new Map<string, GateProfile>();
+    const schemasBefore = this.#schemas;
     try {
+      // New schemas serve what is instantiated from now on; running capabilities and open
+      // sessions keep the schemas they were made with.
+      if (canonical(old.schemas ?? []) !== canonical(next.schemas ?? [])) this.#schemas = await this.#loadSchemas(next);
       for (const name of [...added, ...changed]) fresh.set(name, await this.#instantiate(newCaps.get(name)!));
       const instances = new Map(this.#instances);
       for (const name of removed) instances.delete(name);
@@ -241,6 +266,7 @@ export class CapnsServer implements ExportRegistry {
         }
       }
     } catch (e) {
+      this.#schemas = schemasBefore;
       for (const inst of fresh.values()) await inst.close();
       throw e;
     }
@@ -370,7 +396,7 @@ export class CapnsServer implements ExportRegistry {
       }
       case 'import': {
         const address = formatAddress(c.address);
-        const interfaceId = interfaceIdOf(c.interface);
+        const interfaceId = interfaceIdOf(c.interface, this.#schemas);
         const imp = startImport({
           address,
           path: c.path,
@@ -395,9 +421,9 @@ export class CapnsServer implements ExportRegistry {
       case 'connect': {
         // Not awaited: calls wait for the first dial (bounded by its timeout), and a
         // server that is down never holds up the rest of the manifest.
-        const interfaceId = interfaceIdOf(c.interface);
+        const interfaceId = interfaceIdOf(c.interface, this.#schemas);
         const connector = startConnector({
-          ...connectorOptions(c, interfaceId),
+          ...connectorOptions(c, interfaceId, this.#schemas),
           ...(c.tls !== undefined && { tls: await clientTlsOptions(c.tls, c.address) }),
           onState: (state, detail) => this.#log[state === 'connected' ? 'info' : 'warn']({ capability: c.name, address: formatAddress(c.address), detail }, `connect ${state}`),
         });
@@ -423,7 +449,7 @@ export class CapnsServer implements ExportRegistry {
           case 'mount': {
             const inst = instances.get(step.capability);
             if (inst === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no capability '${step.capability}'`);
-            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require));
+            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require, this.#schemas));
             table.bind(
               step.at,
               { cap: inst.client, interfaceId: inst.interfaceId, label: step.capability },
@@ -432,7 +458,7 @@ export class CapnsServer implements ExportRegistry {
             break;
           }
           case 'bind':
-            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require));
+            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require, this.#schemas));
             table.bindPath(step.from, step.at, { position: step.position, create: step.create });
             break;
           case 'unmount':
@@ -513,7 +539,9 @@ export class CapnsServer implements ExportRegistry {
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no profile '${profileName}'`);
     const table = grantedNamespace(profile, this.captable, holder);
     const fileServers = new Map<Client, RemoteFileServer>();
+    const schemas = this.#schemas;
     const fs = new NamespaceFileServer(table, {
+      describe: (m) => `${describeInterface(schemas.index, m.interfaceId)}label ${m.label}\n`,
       fileServer: (m) => {
         if (m.interfaceId !== FILE_SERVER_INTERFACE_ID) return undefined;
         let r = fileServers.get(m.cap);
@@ -577,6 +605,7 @@ export class CapnsServer implements ExportRegistry {
   async #listenHttp(l: Listener, peerIsLoopback: boolean): Promise<OpenListener> {
     const sessions = new Map<string, Promise<AdminSession & { close(): Promise<void> }>>();
     let address = formatAddress(l.address);
+    const schemas = this.#schemas;
     const capTableId = CapTable.Client.interfaceId;
     const app = buildAdminApp({
       profiles: () =>
@@ -595,7 +624,7 @@ export class CapnsServer implements ExportRegistry {
           const holder = `${name}@http:${address}`;
           const ns = serveNamespace(grantedNamespace(profile, this.captable, holder));
           // In process: no RPC connection, only the namespace to release.
-          const client = CapnsClient.local(ns, name);
+          const client = CapnsClient.local(ns, name, new JsonCodec(SchemaIndex.over(schemas.index)));
           s = Promise.resolve(Object.assign(client, { holder }));
           sessions.set(name, s);
         }
@@ -610,6 +639,7 @@ export class CapnsServer implements ExportRegistry {
       captable: this.captable,
       exports: this,
       stats: () => this.stats(),
+      schema: schemas.index,
     });
     const closeSessions = async (): Promise<void> => {
       const all = [...sessions.values()];
