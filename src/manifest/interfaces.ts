@@ -30,6 +30,9 @@ export const KNOWN_INTERFACES: readonly KnownInterface[] = [
   { name: 'Namespace', id: 0xa71e78dfa5ac5a4en, container: true },
   { name: 'Gate', id: 0xe3ff1e313040d0f7n, container: false },
   { name: 'CapTable', id: 0xb278e99f942a1329n, container: false },
+  // Services (schema/services.capnp).
+  { name: 'Srv', id: 0xda36bedc15ac4583n, container: false },
+  { name: 'Introspect', id: 0xa0c79397f18f5f54n, container: false },
   // The demo services (schema/demo.capnp).
   { name: 'Clock', id: 0xf9fe98c2ac1f6b3cn, container: false },
   { name: 'Echo', id: 0xb4acfa6b60fde9fcn, container: false },
@@ -52,6 +55,10 @@ export const CAPABILITY_TYPES = {
   'demo.clock': { interface: 'Clock', description: 'a demo clock service' },
   /** Any Cap'n Proto server's bootstrap capability, dialed (and redialed) by capns. */
   connect: { interface: undefined, description: "a Cap'n Proto server's bootstrap capability (its interface: `interface`)" },
+  /** A program capns starts and supervises; profiles mount its offers. */
+  service: { interface: undefined, description: 'a supervised program (mount its offers: SERVICE/OFFER)' },
+  /** A board of posted capabilities (Plan 9's /srv). */
+  srv: { interface: 'Srv', description: 'a board to post capabilities on (mount BOARD/NAME for what is posted)' },
 } as const;
 
 /** A capability type's name. */

@@ -374,7 +374,36 @@ function interfaceFields(c: unknown): Array<[Seg[], unknown]> {
   const out: Array<[Seg[], unknown]> = [];
   const iface = field(c, 'interface');
   if (iface !== undefined) out.push([['interface'], iface]);
+  for (const k of ['offers', 'names']) {
+    const m = field(c, k);
+    for (const n of keysOf(m)) out.push([[k, n], field(m, n)]);
+  }
   return out;
+}
+
+/**
+ * What is wrong with a mount of `ref` (`NAME`, or `NAME/PART` for a service's offer or
+ * a board's name), on the raw document; undefined when nothing is.
+ */
+function mountProblem(ref: string, raw: unknown, caps: readonly string[]): string | undefined {
+  const [base, part, extra] = ref.split('/') as [string, string | undefined, string | undefined];
+  if (extra !== undefined || !nameSchema.safeParse(base).success || (part !== undefined && !nameSchema.safeParse(part).success)) return undefined; // zod says it
+  if (!caps.includes(base)) return unknownName('capability', base, caps);
+  const c = field(field(raw, 'capabilities'), base);
+  const type = field(c, 'type');
+  const parts = type === 'service' ? keysOf(field(c, 'offers')) : type === 'srv' ? keysOf(field(c, 'names')) : [];
+  const what = type === 'service' ? 'offer' : 'name';
+  if (part === undefined) {
+    if (type === 'service' && parts.length !== 1)
+      return `service ${base} offers ${parts.length === 0 ? 'nothing' : parts.join(', ')}: mount one of ${parts.map((x) => `${base}/${x}`).join(', ') || 'them'}`;
+    return undefined;
+  }
+  if (type !== 'service' && type !== 'srv') return `${base} is a ${typeof type === 'string' ? type : 'capability'}, which has no parts: mount ${base}`;
+  if (!parts.includes(part)) {
+    const near = suggest(part, parts);
+    return `${type} ${base} has no ${what} "${part}"${near === undefined ? '' : ` (did you mean "${near}"?)`}${parts.length === 0 ? '' : `; its ${what}s: ${parts.join(', ')}`}`;
+  }
+  return undefined;
 }
 
 /**
@@ -395,12 +424,10 @@ function checkReferences(
     listOf(field(field(rawProfiles, p), 'namespace')).forEach((st, i) => {
       const path: Seg[] = ['profiles', p, 'namespace', i];
       const mount = field(st, 'mount');
-      if (isName(mount) && !caps.includes(mount))
-        problems.at(
-          'unknown-capability',
-          [...path, 'mount'],
-          unknownName('capability', mount, caps),
-        );
+      if (typeof mount === 'string') {
+        const bad = mountProblem(mount, raw, caps);
+        if (bad !== undefined) problems.at('unknown-capability', [...path, 'mount'], bad);
+      }
       const text = field(st, 'ns');
       if (typeof text !== 'string') return;
       const nsPath = [...path, 'ns'];
@@ -416,12 +443,8 @@ function checkReferences(
       };
       for (const l of lines) {
         if (l.op === 'mount') {
-          if (!caps.includes(l.capability.text))
-            problems.add(
-              'unknown-capability',
-              place(l.capability.line, l.capability.column),
-              unknownName('capability', l.capability.text, caps),
-            );
+          const bad = mountProblem(l.capability.text, raw, caps);
+          if (bad !== undefined) problems.add('unknown-capability', place(l.capability.line, l.capability.column), bad);
           checkWord(l.spec, checkSpec);
         }
         if (l.op === 'bind') checkWord(l.from, checkNamespacePath);
@@ -449,6 +472,11 @@ function checkReferences(
         if (userName(r)) refuse(r, ['profiles', p, 'namespace', i, 'require']);
       });
     }
+  }
+  for (const c of caps) {
+    const profile = field(field(field(raw, 'capabilities'), c), 'profile');
+    if (field(field(field(raw, 'capabilities'), c), 'type') === 'service' && isName(profile) && !profiles.includes(profile))
+      problems.at('unknown-profile', ['capabilities', c, 'profile'], unknownName('profile', profile, profiles));
   }
   const refs: [string, unknown][] = [
     ...listOf(field(raw, 'listeners')).map((l, i): [string, unknown] => [`listeners\0${i}`, l]),
@@ -544,6 +572,31 @@ function normalize(
         return { name, type: 'captable', loc };
       case 'demo.clock':
         return { name, type: 'demo.clock', loc };
+      case 'service':
+        return {
+          name,
+          type: 'service',
+          loc,
+          // A bare name is looked up on PATH; one with a '/' is a host path.
+          command: c.command.includes('/') ? host(c.command) : c.command,
+          args: c.args,
+          env: c.env,
+          cwd: host(c.cwd ?? '.'),
+          ...(c.profile !== undefined && { profile: c.profile }),
+          offers: Object.entries(c.offers).map(([offer, iface]) => ({ name: offer, interface: iface })),
+          restart: c.restart,
+          ...(c.readyTimeoutMs !== undefined && { readyTimeoutMs: c.readyTimeoutMs }),
+          ...(c.stopTimeoutMs !== undefined && { stopTimeoutMs: c.stopTimeoutMs }),
+          ...(c.backoffMaxMs !== undefined && { backoffMaxMs: c.backoffMaxMs }),
+          ...(c.startLimit !== undefined && { startLimit: c.startLimit }),
+        };
+      case 'srv':
+        return {
+          name,
+          type: 'srv',
+          loc,
+          names: Object.entries(c.names).map(([n, iface]) => (iface === null ? { name: n } : { name: n, interface: iface })),
+        };
       case 'connect': {
         const tls = clientTls(c.tls);
         return {

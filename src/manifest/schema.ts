@@ -127,6 +127,25 @@ export const nameSchema = z
 
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
+/**
+ * What a mount step names: a capability, or a part of one — `SERVICE/OFFER` (one of a
+ * service's offers), `BOARD/NAME` (a name of a srv board).
+ */
+export const capabilityRef = z.string().superRefine((v, ctx) => {
+  const parts = v.split('/');
+  if (parts.length > 2) {
+    ctx.addIssue({ code: 'custom', message: "expected a capability name, or NAME/PART for a service's offer or a srv board's name", input: v });
+    return;
+  }
+  for (const part of parts) {
+    const r = nameSchema.safeParse(part);
+    if (!r.success) {
+      ctx.addIssue({ code: 'custom', message: r.error.issues[0]?.message ?? `expected a name: ${NAME_RULE}`, input: v });
+      return;
+    }
+  }
+});
+
 const positiveInt = z
   .number()
   .int({ error: 'expected a whole number' })
@@ -201,6 +220,12 @@ const clientTls = strict({
   serverName: nonEmpty.optional(),
 });
 
+/** Environment variable names; CAPNS_SERVICE* are capns's own. */
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name (letters, digits, _)' })
+  .refine((n) => !n.startsWith('CAPNS_SERVICE'), { error: 'CAPNS_SERVICE and CAPNS_SERVICE_FD are set by capns' });
+
 const nonNegativeInt = z
   .number()
   .int({ error: 'expected a whole number' })
@@ -231,6 +256,26 @@ const capabilityVariants = {
   }),
   captable: strict({ type: z.literal('captable') }),
   'demo.clock': strict({ type: z.literal('demo.clock') }),
+  service: strict({
+    type: z.literal('service'),
+    command: nonEmpty,
+    args: z.array(z.string()).default([]),
+    env: z.record(envName, z.string()).default({}),
+    cwd: hostPath.optional(),
+    profile: nameSchema.optional(),
+    offers: z
+      .record(nameSchema, interfaceRef)
+      .refine((o) => Object.keys(o).length > 0, { error: 'a service offers at least one capability: offers: { NAME: INTERFACE }' }),
+    restart: z.enum(['no', 'on-failure', 'always']).default('on-failure'),
+    readyTimeoutMs: positiveInt.optional(),
+    stopTimeoutMs: positiveInt.optional(),
+    backoffMaxMs: positiveInt.optional(),
+    startLimit: strict({ burst: positiveInt, intervalMs: positiveInt }).optional(),
+  }),
+  srv: strict({
+    type: z.literal('srv'),
+    names: z.record(nameSchema, interfaceRef.nullable()).default({}),
+  }),
   connect: strict({
     type: z.literal('connect'),
     address,
@@ -252,7 +297,7 @@ const capability = dispatch(
 
 const stepVariants = {
   mount: strict({
-    mount: nameSchema,
+    mount: capabilityRef,
     at: namespacePath,
     position,
     create: z.boolean().default(false),

@@ -27,9 +27,11 @@ import { CapTable } from '../gen/captable.js';
 import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
 import { Gate, Namespace, type Namespace$Client } from '../gen/namespace.js';
+import { Introspect, Srv } from '../gen/services.js';
 import { formatAddress, isLoopback } from '../manifest/address.js';
 import { canonical, diffManifests } from '../manifest/diff.js';
-import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
+import type { Capability, ClientTls, Export, Listener, Manifest, Profile, ServiceCapability, SrvCapability } from '../manifest/types.js';
+import { formatInterfaceRef } from '../manifest/interfaces.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID } from '../namespace/interfaces.js';
 import { MountTable } from '../namespace/mount-table.js';
@@ -41,7 +43,7 @@ import { startImport } from '../proxy/importer.js';
 import { dupClient, listen, release, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
-import { connectorOptions, loadSchemaFiles, startConnector } from '../services/index.js';
+import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 
@@ -54,6 +56,8 @@ const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
   ['CapTable', CapTable.Client.interfaceId],
   ['Clock', Clock.Client.interfaceId],
   ['Echo', Echo.Client.interfaceId],
+  ['Srv', Srv.Client.interfaceId],
+  ['Introspect', Introspect.Client.interfaceId],
 ]);
 
 /**
@@ -73,6 +77,12 @@ interface Instance {
   readonly client: Client;
   readonly interfaceId: bigint;
   readonly close: () => Promise<void> | void;
+  /** What `NAME/PART` mounts: a service's offers, a srv board's names. */
+  readonly parts?: ReadonlyMap<string, { readonly client: Client; readonly interfaceId: bigint }>;
+  /** Runs once the profiles are built (a service's program needs its namespace). */
+  readonly start?: () => void;
+  /** A service's state, for status and tests. */
+  readonly service?: ServiceProcess;
 }
 
 /** What `capns serve` is listening on, for printing. */
@@ -93,6 +103,11 @@ export interface CapnsServerOptions {
   readonly exportFilters?: ReadonlyMap<number, ExportFilter>;
   /** Heartbeat period of `import` capabilities (default: the importer's, 250 ms). */
   readonly importHeartbeatMs?: number;
+  /**
+   * What every `service` program's environment holds besides the manifest's `env` (the
+   * CLI passes its PATH; default: PATH=/usr/local/bin:/usr/bin:/bin).
+   */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
 }
 
 /** An open listener, keyed by what identifies it in the manifest (for reload). */
@@ -151,6 +166,7 @@ export class CapnsServer implements ExportRegistry {
   readonly #listeners = new Map<string, OpenListener>();
   readonly #exportFilters: ReadonlyMap<number, ExportFilter>;
   readonly #importHeartbeatMs: number | undefined;
+  readonly #serviceEnv: Readonly<Record<string, string>>;
   /** capns's own schema and the manifest's `schemas` (docs/services.md). */
   #schemas = new SchemaSet();
   #closing: Promise<void> | null = null;
@@ -163,6 +179,7 @@ export class CapnsServer implements ExportRegistry {
     this.#drainMs = options.drainMs ?? 5000;
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
+    this.#serviceEnv = options.serviceEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' };
   }
 
   /** What is open now, for metrics: connections per listener, 9P fids in all. */
@@ -206,6 +223,7 @@ export class CapnsServer implements ExportRegistry {
       this.#schemas = await this.#loadSchemas(this.#manifest);
       for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
+      for (const inst of this.#instances.values()) inst.start?.();
       for (const l of this.#manifest.listeners) await this.#open(l);
       for (const [i, e] of this.#manifest.exports.entries()) await this.#openExport(e, i);
     } catch (e) {
@@ -290,6 +308,8 @@ export class CapnsServer implements ExportRegistry {
     for (const r of diff.revoked) if (!profilesRemoved.includes(r.profile)) revoked += this.captable.revokeHolder(`${r.profile}@`);
     for (const [name, profile] of rebuilt) this.#setProfile(name, profile);
     this.#manifest = next;
+    // New and changed services start now that their profiles are in place.
+    for (const inst of fresh.values()) inst.start?.();
     // Listeners: keys include the profile generation, so a 9P listener of a rebuilt
     // profile is reopened with the new namespace.
     const wanted = new Map(next.listeners.map((l) => [this.#key(l), l]));
@@ -418,6 +438,10 @@ export class CapnsServer implements ExportRegistry {
           },
         };
       }
+      case 'service':
+        return this.#instantiateService(c);
+      case 'srv':
+        return this.#instantiateBoard(c);
       case 'connect': {
         // Not awaited: calls wait for the first dial (bounded by its timeout), and a
         // server that is down never holds up the rest of the manifest.
@@ -440,6 +464,92 @@ export class CapnsServer implements ExportRegistry {
     }
   }
 
+  /**
+   * A `service`: its offers are slots from now on; its program starts once the profiles
+   * are built (`start`), with a namespace made from its profile at each start.
+   */
+  #instantiateService(c: ServiceCapability): Instance {
+    const schemas = this.#schemas;
+    const offers = new Map(
+      c.offers.map((o) => {
+        const interfaceId = interfaceIdOf(o.interface, schemas);
+        const intercept = introspectionFrom(schemas, interfaceId);
+        return [o.name, { interfaceId, interfaceName: formatInterfaceRef(o.interface), ...(intercept !== undefined && { intercept }) }] as const;
+      }),
+    );
+    let run = 0;
+    const svc = new ServiceProcess({
+      ...serviceOptions(c, this.#serviceEnv),
+      offers,
+      accept: (posted, declared) => (schemas.index.extendsInterface(posted, declared) ? undefined : `it is ${schemas.index.interfaceName(posted)}`),
+      namespace: () => {
+        // A holder per run: a run's namespace ending forgets its grants, not the next run's.
+        const holder = `${c.name}@service#${++run}`;
+        const profile = c.profile === undefined ? undefined : this.#profiles.get(c.profile);
+        const table = profile === undefined ? new MountTable<Client>() : grantedNamespace(profile, this.captable, holder);
+        return serveNamespace(table, { onClose: () => this.captable.forget(holder) });
+      },
+      log: {
+        output: (stream, line) => this.#log.info({ service: c.name, stream }, line),
+        event: (level, what, detail) => this.#log[level](detail, what),
+      },
+    });
+    const parts = new Map(c.offers.map((o) => [o.name, { client: svc.offer(o.name), interfaceId: offers.get(o.name)!.interfaceId }]));
+    const first = parts.values().next().value!;
+    return {
+      client: first.client,
+      interfaceId: first.interfaceId,
+      parts,
+      service: svc,
+      start: () => svc.start(),
+      close: async () => {
+        for (const p of parts.values()) release(p.client);
+        await svc.stop();
+      },
+    };
+  }
+
+  /**
+   * A `srv` board: mounting it gives the right to post; `BOARD/NAME` is what is posted
+   * under NAME. A post is a grant in the capability table (label BOARD/NAME), revocable
+   * like any other.
+   */
+  #instantiateBoard(c: SrvCapability): Instance {
+    const schemas = this.#schemas;
+    const names = new Map<string, DeclaredName>(
+      c.names.map((n): [string, DeclaredName] => {
+        if (n.interface === undefined) return [n.name, {}];
+        const interfaceId = interfaceIdOf(n.interface, schemas);
+        const intercept = introspectionFrom(schemas, interfaceId);
+        return [n.name, { interfaceId, interfaceName: formatInterfaceRef(n.interface), ...(intercept !== undefined && { intercept }) }];
+      }),
+    );
+    const board = new Board({
+      label: `board '${c.name}'`,
+      names,
+      accept: (posted, declared) => (schemas.index.extendsInterface(posted, declared) ? undefined : `it is ${schemas.index.interfaceName(posted)}`),
+      wrap: (cap, name, interfaceId) => this.captable.grant(cap, { interfaceId, label: `${c.name}/${name}`, holder: `${c.name}@srv` }),
+      onChange: (name, posted, why) => this.#log.info({ board: c.name, name, why }, posted ? 'posted' : 'post removed'),
+    });
+    const client = board.serveSrv();
+    const parts = new Map(c.names.map((n) => [n.name, { client: board.capability(n.name), interfaceId: names.get(n.name)?.interfaceId ?? 0n }]));
+    return {
+      client,
+      interfaceId: Srv.Client.interfaceId,
+      parts,
+      close: () => {
+        release(client);
+        for (const p of parts.values()) release(p.client);
+        board.close(`board '${c.name}' closed`);
+      },
+    };
+  }
+
+  /** The supervised services, by name (status for tests and the admin side). */
+  services(): ServiceProcess[] {
+    return [...this.#instances.values()].flatMap((i) => (i.service === undefined ? [] : [i.service]));
+  }
+
   #buildProfile(p: Profile, instances: ReadonlyMap<string, Instance>): GateProfile {
     const table = new MountTable<Client>();
     for (const step of p.namespace) {
@@ -447,12 +557,14 @@ export class CapnsServer implements ExportRegistry {
       try {
         switch (step.op) {
           case 'mount': {
-            const inst = instances.get(step.capability);
-            if (inst === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no capability '${step.capability}'`);
+            const [name, part] = step.capability.split('/') as [string, string | undefined];
+            const inst = instances.get(name);
+            const what = part === undefined ? inst : inst?.parts?.get(part);
+            if (what === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no capability '${step.capability}'`);
             if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require, this.#schemas));
             table.bind(
               step.at,
-              { cap: inst.client, interfaceId: inst.interfaceId, label: step.capability },
+              { cap: what.client, interfaceId: what.interfaceId, label: step.capability },
               { position: step.position, create: step.create, spec: step.spec },
             );
             break;

@@ -5,10 +5,11 @@
 import type { Call, Client, Struct } from 'capnp-es';
 import { formatAddress } from '../manifest/address.js';
 import { formatInterfaceRef } from '../manifest/interfaces.js';
-import type { ConnectCapability } from '../manifest/types.js';
+import type { ConnectCapability, ServiceCapability } from '../manifest/types.js';
 import { idKey, INTROSPECT_INTERFACE_ID, learnSchema, SchemaIndex, type SchemaSet } from '../reflect/index.js';
 import type { Answer } from '../rpc/cap.js';
 import type { ConnectorOptions } from './connector.js';
+import type { ServiceOptions } from './supervisor.js';
 
 /**
  * Answers `Introspect` calls for a capability of interface `interfaceId` from `schemas`,
@@ -58,5 +59,25 @@ export function connectorOptions(c: ConnectCapability, interfaceId: bigint, sche
     ...(c.timeoutMs !== undefined && { timeoutMs: c.timeoutMs }),
     ...(c.heartbeatMs !== undefined && { heartbeatMs: c.heartbeatMs }),
     ...(c.backoffMaxMs !== undefined && { backoffMaxMs: c.backoffMaxMs }),
+  };
+}
+
+/**
+ * A `service` capability's options, but for what the composition root supplies (offers
+ * with their ids, the namespace, the log). `baseEnv` is what every service gets besides
+ * its own `env` (PATH).
+ */
+export function serviceOptions(c: ServiceCapability, baseEnv: Readonly<Record<string, string>>): Omit<ServiceOptions, 'offers' | 'namespace' | 'log' | 'accept'> {
+  return {
+    name: c.name,
+    command: c.command,
+    args: c.args,
+    env: { ...baseEnv, ...c.env },
+    cwd: c.cwd,
+    restart: c.restart,
+    ...(c.readyTimeoutMs !== undefined && { readyTimeoutMs: c.readyTimeoutMs }),
+    ...(c.stopTimeoutMs !== undefined && { stopTimeoutMs: c.stopTimeoutMs }),
+    ...(c.backoffMaxMs !== undefined && { backoffMaxMs: c.backoffMaxMs }),
+    ...(c.startLimit !== undefined && { startLimit: c.startLimit }),
   };
 }
