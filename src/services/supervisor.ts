@@ -147,7 +147,7 @@ export class ServiceProcess {
       ...(options.accept !== undefined && { accept: options.accept }),
       onChange: (name, posted) => {
         if (posted && this.#board.complete) this.#ready();
-        else if (!posted) this.#o.log.event('info', 'service withdrew an offer', { service: this.#o.name, offer: name });
+        else if (!posted && this.#stopping === null && this.#run !== null) this.#o.log.event('info', 'service withdrew an offer', { service: this.#o.name, offer: name });
       },
     });
   }

@@ -124,14 +124,17 @@ export async function withClient(name: string, opts: RemoteOptions, io: Io, fn: 
     }
     return (await fn(client)) ?? EXIT_OK;
   } catch (e) {
-    return report(name, server, e, io);
+    // With our own connection still up, a `disconnected` came from a capability behind
+    // the server (a service that is down), not from the server.
+    const up = client?.connection !== undefined && client.connection !== null && client.connection.error === null;
+    return report(name, server, e, io, up);
   } finally {
     await client?.close();
   }
 }
 
 /** Prints `e` and returns its exit status. Rethrows what is not ours to explain (bugs). */
-export function report(name: string, server: string, e: unknown, io: Io): number {
+export function report(name: string, server: string, e: unknown, io: Io, connectionUp = false): number {
   if (e instanceof UsageError) {
     io.err(`capns ${name}: ${e.message}\n`);
     return EXIT_USAGE;
@@ -142,7 +145,8 @@ export function report(name: string, server: string, e: unknown, io: Io): number
   }
   if (e instanceof RpcError) {
     if (e.type === 'disconnected') {
-      io.err(`capns ${name}: ${e.message.startsWith('cannot connect') ? e.message : `lost the connection to ${server}: ${e.message}`}\n`);
+      const what = e.message.startsWith('cannot connect') ? e.message : connectionUp ? `unreachable behind ${server}: ${e.message}` : `lost the connection to ${server}: ${e.message}`;
+      io.err(`capns ${name}: ${what}\n`);
       return EXIT_UNREACHABLE;
     }
     io.err(`capns ${name}: the server failed the call (${e.type}): ${e.message}\n`);
