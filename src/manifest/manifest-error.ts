@@ -56,7 +56,7 @@ export const DIAGNOSTIC_CODES = [
  * (src/services/preflight.ts): the schema files, the interfaces they define, the
  * services' commands.
  */
-export const PREFLIGHT_DIAGNOSTIC_CODES = ['schema', 'unknown-interface'] as const;
+export const PREFLIGHT_DIAGNOSTIC_CODES = ['schema', 'unknown-interface', 'command-not-found', 'cwd-missing'] as const;
 
 /** A kind of problem. */
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number] | (typeof PREFLIGHT_DIAGNOSTIC_CODES)[number];

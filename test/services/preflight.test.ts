@@ -84,7 +84,7 @@ listeners:
   assert.equal(lines[2], 'm.yaml: 2 errors, 0 warnings');
 });
 
-test('preflight codes are all produced by the cases above', async () => {
+test('preflight: a service command not on PATH or not executable, a missing cwd; every preflight code is produced by these cases', async () => {
   const m = parseManifest(
     `version: 1
 schemas: ["/no/such/file.bin"]
@@ -101,6 +101,25 @@ capabilities: { c: { type: connect, address: "tcp!127.0.0.1!1", interface: Nope 
 `,
     { file: 'x.yaml', env: {} },
   );
-  const codes = new Set([...p.diagnostics, ...(await preflightManifest(m2)).diagnostics].map((d) => d.code));
+  const m3 = parseManifest(
+    `version: 1
+capabilities:
+  a: { type: service, command: no-such-program-here, offers: { x: Echo } }
+  b: { type: service, command: ./not/there, offers: { x: Echo } }
+  c: { type: service, command: node, cwd: /no/such/folder, offers: { x: Echo } }
+  d: { type: service, command: "${process.execPath}", offers: { x: Echo } }
+`,
+    { file: 'x.yaml', env: {}, baseDir: '/tmp' },
+  );
+  const p3 = await preflightManifest(m3, { path: '/usr/bin:/bin' });
+  assert.deepEqual(
+    p3.diagnostics.map((d) => `${d.path}: ${d.code}: ${d.message}`),
+    [
+      'capabilities.a.command: command-not-found: command no-such-program-here is not on PATH (/usr/bin:/bin)',
+      'capabilities.b.command: command-not-found: command /tmp/not/there is not an executable file',
+      'capabilities.c.cwd: cwd-missing: cwd /no/such/folder does not exist',
+    ],
+  );
+  const codes = new Set([...p.diagnostics, ...(await preflightManifest(m2)).diagnostics, ...p3.diagnostics].map((d) => d.code));
   assert.deepEqual([...codes].sort(), [...PREFLIGHT_DIAGNOSTIC_CODES].sort());
 });

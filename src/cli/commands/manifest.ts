@@ -106,7 +106,7 @@ async function check(
   if ('manifest' in loaded) {
     // The machine first (schema files, the user's interface names), then the doctor on
     // the manifest with those names completed.
-    const pre = await preflightManifest(loaded.manifest);
+    const pre = await preflightManifest(loaded.manifest, { path: process.env['PATH'] ?? '' });
     diagnostics = [...pre.diagnostics, ...checkManifest(pre.manifest)].sort(compareDiagnostics);
     const failing = diagnostics.filter((d) => d.severity === 'error' || opts.strict === true);
     status = failing.length > 0 ? INVALID : OK;
