@@ -102,7 +102,7 @@ async function measure(test: Test$Client, inflight: number, peerPid: number): Pr
 /** The service standalone; resolves with its process and address. */
 async function standalone(): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, [PEER, '--listen', 'tcp!127.0.0.1!0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r));
+  const line = await new Promise<string>((r) => createInterface({ input: child.stdout }).once('line', r));
   return { child, address: line.replace(/^listening /, '') };
 }
 

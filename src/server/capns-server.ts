@@ -483,11 +483,12 @@ export class CapnsServer implements ExportRegistry {
       offers,
       accept: (posted, declared) => (schemas.index.extendsInterface(posted, declared) ? undefined : `it is ${schemas.index.interfaceName(posted)}`),
       namespace: () => {
-        // A holder per run: a run's namespace ending forgets its grants, not the next run's.
+        // A holder per run, so the capability table tells the runs apart; the grants
+        // leave the table with the namespace (when the run's connection ends).
         const holder = `${c.name}@service#${++run}`;
         const profile = c.profile === undefined ? undefined : this.#profiles.get(c.profile);
         const table = profile === undefined ? new MountTable<Client>() : grantedNamespace(profile, this.captable, holder);
-        return serveNamespace(table, { onClose: () => this.captable.forget(holder) });
+        return serveNamespace(table);
       },
       log: {
         output: (stream, line) => this.#log.info({ service: c.name, stream }, line),

@@ -137,7 +137,7 @@ test('srv: a post is a grant in the capability table; revoking it fails calls wi
   assert.ok(grant !== undefined);
   s.captable.revoke(grant.id);
   const e = await rpcFailure(echo(user, 'y'));
-  assert.match(e.message, /^revoked: grant \d+ of 'board\/printer' to board@srv$/);
+  assert.match(e.message, /^revoked: grant \d+ of 'board\/printer' to board@srv/);
 });
 
 test('srv: posting needs the board: a profile that only mounts a name cannot post through it', async (t) => {
