@@ -63,14 +63,19 @@ export default tseslint.config(
     },
   },
   onlyImports(['src/errors.ts', 'src/fileserver/9p/{constants,messages,codec,framer,errors}.ts'], [
-    'rpc', 'namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server', 'gen',
+    'rpc', 'namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server', 'gen', 'services',
   ]),
-  onlyImports(['src/rpc/**'], ['namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server']),
-  onlyImports(['src/fileserver/**'], ['namespace', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server']),
-  onlyImports(['src/namespace/**'], ['9p', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server']),
-  onlyImports(['src/proxy/**'], ['manifest', 'captable', 'admin', 'cli', 'server']),
-  onlyImports(['src/manifest/**'], ['rpc', 'namespace', 'fileserver', 'proxy', 'captable', 'admin', 'cli', 'server']),
+  onlyImports(['src/rpc/**'], ['namespace', 'fileserver', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server', 'services']),
+  onlyImports(['src/fileserver/**'], ['namespace', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server', 'services']),
+  onlyImports(['src/namespace/**'], ['9p', 'proxy', 'manifest', 'captable', 'admin', 'cli', 'server', 'services']),
+  onlyImports(['src/proxy/**'], ['manifest', 'captable', 'admin', 'cli', 'server', 'services']),
+  onlyImports(['src/manifest/**'], ['rpc', 'namespace', 'fileserver', 'proxy', 'captable', 'admin', 'cli', 'server', 'services']),
   // The capability table knows grants and namespaces; listeners and the HTTP app are
   // the composition root's (src/server).
-  onlyImports(['src/captable/**'], ['9p', 'proxy', 'manifest', 'admin', 'cli', 'server']),
-  onlyImports(['src/admin/**'], ['rpc', 'fileserver', 'manifest', 'cli', 'server']));
+  onlyImports(['src/captable/**'], ['9p', 'proxy', 'manifest', 'admin', 'cli', 'server', 'services']),
+  onlyImports(['src/admin/**'], ['rpc', 'fileserver', 'manifest', 'cli', 'server', 'services']),
+  // Services (connect, supervise, post) are wired by the composition root; they know the
+  // RPC layer, the reflection, the client library (a service's own namespace) and the
+  // manifest's types, never the server, the HTTP app, the CLI, the capability table or the
+  // proxy.
+  onlyImports(['src/services/**'], ['server', 'admin', 'cli', 'captable', 'proxy', '9p']));

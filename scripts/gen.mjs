@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Regenerates src/gen from schema/*.capnp, and the generated code of the RPC test schemas
-// (test/fixtures/rpc/test.capnp -> test/fixtures/rpc/gen, old/test.capnp -> old/gen).
+// Regenerates src/gen from schema/*.capnp, the generated code of the RPC test schemas
+// (test/fixtures/rpc/test.capnp -> test/fixtures/rpc/gen, old/test.capnp -> old/gen), and
+// the example service's (examples/kv/kv.capnp -> examples/kv/gen, kv.capnp.bin).
 //
 // capnp-es's `-ojs,dts` transpiles each generated file in memory and cannot resolve one
 // schema's import of another (`./common.js`), so this script asks it for TypeScript
@@ -76,6 +77,15 @@ generate(join(root, 'test', 'fixtures', 'rpc'), join(root, 'test', 'fixtures', '
 generate(
   join(root, 'test', 'fixtures', 'rpc', 'old'),
   join(root, 'test', 'fixtures', 'rpc', 'old', 'gen'),
+);
+// The example service's schema: TypeScript for its programs (examples/kv/gen), and the
+// compiled form its manifest names (what `capns schema compile kv.capnp` writes: the same
+// compiler arguments), so that running the example needs no compiler.
+const kvDir = join(root, 'examples', 'kv');
+generate(kvDir, join(kvDir, 'gen'));
+writeFileSync(
+  join(kvDir, 'kv.capnp.bin'),
+  execFileSync('capnp', ['compile', '-o-', `--src-prefix=${kvDir}`, `-I${kvDir}`, join(kvDir, 'kv.capnp')], { maxBuffer: 64 << 20 }),
 );
 
 // ---- reflection data for `capns call` ---------------------------------------------------

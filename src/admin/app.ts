@@ -75,7 +75,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     });
   }
   const metrics = new AdminMetrics(deps);
-  const ctx: RouteContext = { deps, metrics, schema: new SchemaIndex() };
+  const ctx: RouteContext = { deps, metrics, schema: deps.schema ?? new SchemaIndex() };
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });

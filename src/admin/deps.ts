@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { CapabilityTable, ExportRegistry } from '../captable/capability-table.js';
 import type { CapnsClient } from '../client/capns-client.js';
 import type { HostPolicy } from './host-check.js';
+import type { SchemaIndex } from '../reflect/index.js';
 
 /** A profile as the HTTP app authenticates it. */
 export interface AdminProfile {
@@ -69,6 +70,11 @@ export interface AdminDeps {
   readonly loggerInstance?: FastifyBaseLogger;
   /** Request bodies larger than this are refused with 413 (default 16 MiB). */
   readonly bodyLimit?: number;
+  /**
+   * The schemas that name interfaces in listings and metrics (default: capns's own); the
+   * server passes its own and the manifest's (docs/services.md).
+   */
+  readonly schema?: SchemaIndex;
   /** The Host and Origin a request may carry (host-check.ts). Default: any. */
   readonly hostPolicy?: HostPolicy;
   /** Serve HTTPS with these (node:https server options). Default: plain HTTP. */

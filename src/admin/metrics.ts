@@ -19,7 +19,7 @@ export class AdminMetrics {
   readonly requests: Counter<'route' | 'method' | 'status'>;
   readonly requestSeconds: Histogram<'route' | 'method'>;
 
-  constructor(deps: Pick<AdminDeps, 'captable' | 'sessionCount' | 'stats'>) {
+  constructor(deps: Pick<AdminDeps, 'captable' | 'sessionCount' | 'stats' | 'schema'>) {
     const registers = [this.registry];
     const captable = deps.captable;
     this.calls = new Counter({ name: 'capns_gateway_calls_total', help: 'Method calls made through the JSON gateway', labelNames: ['interface', 'method'], registers });
@@ -46,7 +46,7 @@ export class AdminMetrics {
     });
     // Calls over Cap'n Proto through any grant (RPC clients, 9P, HTTP sessions, exports),
     // by interface and method, named from the schema; totals read at each scrape.
-    const schema = new SchemaIndex();
+    const schema = deps.schema ?? new SchemaIndex();
     const names = (interfaceId: bigint, methodId: number): { interface: string; method: string } => {
       const m = schema.methods(interfaceId).find((r) => r.interfaceId === interfaceId && r.method.id === methodId);
       return { interface: schema.interfaceName(interfaceId), method: m?.method.name ?? String(methodId) };

@@ -30,6 +30,7 @@ program
 (await import('./commands/ns.js')).register(program);
 (await import('./commands/put.js')).register(program);
 (await import('./commands/rm.js')).register(program);
+(await import('./commands/schema.js')).register(program);
 (await import('./commands/serve.js')).register(program);
 (await import('./commands/stat.js')).register(program);
 (await import('./commands/unmount.js')).register(program);

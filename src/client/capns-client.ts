@@ -25,7 +25,7 @@ import { Import } from '../gen/proxy.js';
 import { parseAddress } from '../manifest/address.js';
 import { readImportStatus, type ImportStatus } from '../proxy/import-status.js';
 import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
-import { callByReflection, capabilityPaths, JsonCodec, SchemaIndex, type JsonValue } from '../reflect/index.js';
+import { callByReflection, capabilityPaths, JsonCodec, learnSchema, SchemaIndex, type JsonValue } from '../reflect/index.js';
 
 /** Options of `connect`. */
 export interface ConnectOptions {
@@ -247,8 +247,8 @@ export class CapnsClient implements AsyncDisposable {
    * A client over a Namespace capability served in this process (no connection): what
    * the HTTP app's sessions use. Takes ownership of `ns`; `close()` releases it.
    */
-  static local(ns: Namespace$Client, profile: string): CapnsClient {
-    return new CapnsClient(null, ns, profile);
+  static local(ns: Namespace$Client, profile: string, codec?: JsonCodec): CapnsClient {
+    return new CapnsClient(null, ns, profile, codec);
   }
 
   /** The schema reflection used by `call` (interface names, methods). */
@@ -390,6 +390,14 @@ export class CapnsClient implements AsyncDisposable {
    */
   async callTarget(path: string): Promise<CallTarget> {
     const target = await this.#target(path);
+    try {
+      // An interface capns was not built with: ask the capability for its schema
+      // (Introspect; docs/services.md). NsError naming what is missing when none can be had.
+      await learnSchema(target.client, target.interfaceId, this.schema, path);
+    } catch (e) {
+      target.client.close();
+      throw e;
+    }
     let closed = false;
     return {
       interfaceId: target.interfaceId,

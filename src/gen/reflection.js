@@ -72,6 +72,25 @@ const reflection = {
     }
    ]
   },
+  "0x86197e95b6a63216": {
+   "name": "Srv.list$Results",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "entries",
+     "offset": 0,
+     "type": {
+      "kind": "list",
+      "element": {
+       "kind": "struct",
+       "id": "0x895da909d76777cd"
+      }
+     }
+    }
+   ]
+  },
   "0x87d3e954737fcbfa": {
    "name": "File.WriteResult",
    "file": "fileserver.capnp",
@@ -95,6 +114,35 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
+  "0x895da909d76777cd": {
+   "name": "Srv.Entry",
+   "file": "services.capnp",
+   "dataWords": 2,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "name",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "interfaceId",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "posted",
+     "offset": 64,
+     "type": {
+      "kind": "bool"
      }
     }
    ]
@@ -429,6 +477,21 @@ const reflection = {
     }
    ]
   },
+  "0x9dd0fdc963eb21b6": {
+   "name": "Introspect.interfaceId$Results",
+   "file": "services.capnp",
+   "dataWords": 1,
+   "pointers": 0,
+   "fields": [
+    {
+     "name": "id",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    }
+   ]
+  },
   "0x9e00f8010f1173c0": {
    "name": "File.WalkResult",
    "file": "fileserver.capnp",
@@ -475,6 +538,21 @@ const reflection = {
     }
    ]
   },
+  "0x9e34547824b7a34b": {
+   "name": "Introspect.schema$Params",
+   "file": "services.capnp",
+   "dataWords": 1,
+   "pointers": 0,
+   "fields": [
+    {
+     "name": "interfaceId",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    }
+   ]
+  },
   "0x9e5f35ab44a91309": {
    "name": "File.readDir$Params",
    "file": "fileserver.capnp",
@@ -512,6 +590,13 @@ const reflection = {
     }
    ]
   },
+  "0x9f4a584251aa8813": {
+   "name": "Srv.list$Params",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
+  },
   "0xa14e3b88c1730dac": {
    "name": "File.stat$Results",
    "file": "fileserver.capnp",
@@ -527,6 +612,13 @@ const reflection = {
      }
     }
    ]
+  },
+  "0xa3b04c0f1ef9e546": {
+   "name": "Introspect.interfaceId$Params",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
   },
   "0xa3dcbbb85f9631d2": {
    "name": "Gate.authenticate$Results",
@@ -858,6 +950,33 @@ const reflection = {
     }
    ]
   },
+  "0xb3983014088aa4fa": {
+   "name": "Introspect.SchemaResult",
+   "file": "services.capnp",
+   "dataWords": 1,
+   "pointers": 1,
+   "discriminantCount": 2,
+   "discriminantOffset": 0,
+   "fields": [
+    {
+     "name": "ok",
+     "discriminant": 0,
+     "offset": 0,
+     "type": {
+      "kind": "data"
+     }
+    },
+    {
+     "name": "err",
+     "discriminant": 1,
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
   "0xb40de2e578f3059f": {
    "name": "Namespace.list$Results",
    "file": "namespace.capnp",
@@ -979,6 +1098,34 @@ const reflection = {
     }
    ]
   },
+  "0xba56e4c3eede7081": {
+   "name": "Srv.PostResult",
+   "file": "services.capnp",
+   "dataWords": 1,
+   "pointers": 1,
+   "discriminantCount": 2,
+   "discriminantOffset": 0,
+   "fields": [
+    {
+     "name": "ok",
+     "discriminant": 0,
+     "offset": 0,
+     "type": {
+      "kind": "interface",
+      "id": "0xf7134ecec4615dff"
+     }
+    },
+    {
+     "name": "err",
+     "discriminant": 1,
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
   "0xbaa4a87944a36bcb": {
    "name": "File.walk$Params",
    "file": "fileserver.capnp",
@@ -1009,6 +1156,36 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xddb334907cca08b0"
+     }
+    }
+   ]
+  },
+  "0xbd36462a55721da4": {
+   "name": "Srv.post$Params",
+   "file": "services.capnp",
+   "dataWords": 1,
+   "pointers": 2,
+   "fields": [
+    {
+     "name": "name",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "cap",
+     "offset": 1,
+     "type": {
+      "kind": "anyPointer",
+      "capability": true
+     }
+    },
+    {
+     "name": "interfaceId",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
      }
     }
    ]
@@ -1073,6 +1250,22 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0x8c0c0d5a5dbf2ada"
+     }
+    }
+   ]
+  },
+  "0xbf5b9641f2c778c1": {
+   "name": "Srv.post$Results",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xba56e4c3eede7081"
      }
     }
    ]
@@ -1361,6 +1554,13 @@ const reflection = {
     }
    ]
   },
+  "0xd869737e6a3a3313": {
+   "name": "Post.remove$Results",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
+  },
   "0xd8ae008ee80952d1": {
    "name": "CapTable.Entry",
    "file": "captable.capnp",
@@ -1454,6 +1654,22 @@ const reflection = {
      "offset": 0,
      "type": {
       "kind": "uint32"
+     }
+    }
+   ]
+  },
+  "0xdb3be02c8fcb6c88": {
+   "name": "Introspect.schema$Results",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xb3983014088aa4fa"
      }
     }
    ]
@@ -1738,6 +1954,22 @@ const reflection = {
    "pointers": 0,
    "fields": []
   },
+  "0xe9a634d67de0a90d": {
+   "name": "ServiceHost.namespace$Results",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "ns",
+     "offset": 0,
+     "type": {
+      "kind": "interface",
+      "id": "0xa71e78dfa5ac5a4e"
+     }
+    }
+   ]
+  },
   "0xe9d465b491c90c45": {
    "name": "Gate.AuthResult.ok",
    "file": "namespace.capnp",
@@ -1808,6 +2040,13 @@ const reflection = {
      }
     }
    ]
+  },
+  "0xed8855c3596310f8": {
+   "name": "Post.remove$Params",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
   },
   "0xedc5fcd0ef4e4ed0": {
    "name": "File.CreateResult",
@@ -1969,6 +2208,13 @@ const reflection = {
      }
     }
    ]
+  },
+  "0xf5a168cb17fa35ca": {
+   "name": "ServiceHost.namespace$Params",
+   "file": "services.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
   },
   "0xf630eb7890436095": {
    "name": "File.create$Params",
@@ -2170,6 +2416,25 @@ const reflection = {
     }
    ]
   },
+  "0xa0c79397f18f5f54": {
+   "name": "Introspect",
+   "file": "services.capnp",
+   "superclasses": [],
+   "methods": [
+    {
+     "name": "interfaceId",
+     "id": 0,
+     "params": "0xa3b04c0f1ef9e546",
+     "results": "0x9dd0fdc963eb21b6"
+    },
+    {
+     "name": "schema",
+     "id": 1,
+     "params": "0x9e34547824b7a34b",
+     "results": "0xdb3be02c8fcb6c88"
+    }
+   ]
+  },
   "0xa71e78dfa5ac5a4e": {
    "name": "Namespace",
    "file": "namespace.capnp",
@@ -2306,6 +2571,25 @@ const reflection = {
     }
    ]
   },
+  "0xda36bedc15ac4583": {
+   "name": "Srv",
+   "file": "services.capnp",
+   "superclasses": [],
+   "methods": [
+    {
+     "name": "post",
+     "id": 0,
+     "params": "0xbd36462a55721da4",
+     "results": "0xbf5b9641f2c778c1"
+    },
+    {
+     "name": "list",
+     "id": 1,
+     "params": "0x9f4a584251aa8813",
+     "results": "0x86197e95b6a63216"
+    }
+   ]
+  },
   "0xe3ff1e313040d0f7": {
    "name": "Gate",
    "file": "namespace.capnp",
@@ -2316,6 +2600,34 @@ const reflection = {
      "id": 0,
      "params": "0xedfdf8766e89bc93",
      "results": "0xa3dcbbb85f9631d2"
+    }
+   ]
+  },
+  "0xf7134ecec4615dff": {
+   "name": "Post",
+   "file": "services.capnp",
+   "superclasses": [],
+   "methods": [
+    {
+     "name": "remove",
+     "id": 0,
+     "params": "0xed8855c3596310f8",
+     "results": "0xd869737e6a3a3313"
+    }
+   ]
+  },
+  "0xf7b8836724ea5444": {
+   "name": "ServiceHost",
+   "file": "services.capnp",
+   "superclasses": [
+    "0xda36bedc15ac4583"
+   ],
+   "methods": [
+    {
+     "name": "namespace",
+     "id": 0,
+     "params": "0xf5a168cb17fa35ca",
+     "results": "0xe9a634d67de0a90d"
     }
    ]
   },

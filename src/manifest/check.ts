@@ -22,10 +22,35 @@ import { compareDiagnostics, type Diagnostic, type DiagnosticCode } from './mani
 import { isAtOrBelow } from './paths.js';
 import type { Capability, Listener, Loc, Manifest, Profile, Step } from './types.js';
 
-/** The interface a capability provides: its type's, or an import's declared one. */
-export function capabilityInterface(c: Capability): InterfaceRef {
-  if (c.type === 'import') return completeInterfaceRef(c.interface);
-  return completeInterfaceRef({ name: CAPABILITY_TYPES[c.type].interface });
+/**
+ * The interface a capability provides — its type's, or the declared one (`import`,
+ * `connect`) — or, with `part`, one of its parts: a service's offer, a srv board's name.
+ * Undefined when it is not known (a board name that declares no interface; a service,
+ * which is mounted by its offers).
+ */
+export function capabilityInterface(c: Capability, part?: string): InterfaceRef | undefined {
+  switch (c.type) {
+    case 'import':
+    case 'connect':
+      return completeInterfaceRef(c.interface);
+    case 'service': {
+      const offer = part !== undefined ? c.offers.find((o) => o.name === part) : c.offers.length === 1 ? c.offers[0] : undefined;
+      return offer === undefined ? undefined : completeInterfaceRef(offer.interface);
+    }
+    case 'srv': {
+      if (part === undefined) return completeInterfaceRef({ name: 'Srv' });
+      const n = c.names.find((x) => x.name === part)?.interface;
+      return n === undefined ? undefined : completeInterfaceRef(n);
+    }
+    default:
+      return completeInterfaceRef({ name: CAPABILITY_TYPES[c.type].interface });
+  }
+}
+
+/** A mount's capability and part (`NAME/PART`), split. */
+export function splitCapabilityRef(ref: string): { name: string; part: string | undefined } {
+  const i = ref.indexOf('/');
+  return i < 0 ? { name: ref, part: undefined } : { name: ref.slice(0, i), part: ref.slice(i + 1) };
 }
 
 class Findings {
@@ -178,17 +203,18 @@ function simulate(m: Manifest, p: Profile, f: Findings): PaperNamespace {
   for (const s of p.namespace) {
     switch (s.op) {
       case 'mount': {
-        const cap = m.capabilities.find((c) => c.name === s.capability);
+        const ref = splitCapabilityRef(s.capability);
+        const cap = m.capabilities.find((c) => c.name === ref.name);
         if (cap === undefined) {
           f.error('unknown-capability', s.loc, `unknown capability "${s.capability}"`);
           break;
         }
         mounted.add(cap.name);
         // A spec into a remote namespace can name anything; into a file tree, a file tree.
-        const iface = cap.type === 'import' && s.spec !== '' ? undefined : capabilityInterface(cap);
+        const iface = cap.type === 'import' && s.spec !== '' ? undefined : capabilityInterface(cap, ref.part);
         const added: PaperMember[] = [
           {
-            label: cap.name,
+            label: s.capability,
             create: s.create,
             spec: s.spec,
             via: undefined,
@@ -205,7 +231,7 @@ function simulate(m: Manifest, p: Profile, f: Findings): PaperNamespace {
           f.error(
             'interface-mismatch',
             s.loc,
-            `require: ${formatInterfaceRef(s.require)}, but capability ${cap.name} (type ${cap.type}) is a ${formatInterfaceRef(iface)}`,
+            `require: ${formatInterfaceRef(s.require)}, but capability ${s.capability} (type ${cap.type}) is a ${formatInterfaceRef(iface)}`,
           );
         } else {
           checkDeclared(s, s.at, added);
@@ -408,7 +434,8 @@ export function checkManifest(m: Manifest): Diagnostic[] {
   for (const p of m.profiles) {
     const viaListener = m.listeners.some((l) => serves(l, p));
     const viaExport = m.exports.some((e) => e.profile === p.name);
-    if (!viaListener && !viaExport) {
+    const viaService = m.capabilities.some((c) => c.type === 'service' && c.profile === p.name);
+    if (!viaListener && !viaExport && !viaService) {
       const why = !hasAuth(p)
         ? 'it has no auth (tokens, tls, loopback) and no listener or export names it'
         : m.listeners.length === 0

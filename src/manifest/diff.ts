@@ -74,7 +74,8 @@ function names<T>(
 }
 
 function mounts(p: Profile): Set<string> {
-  return new Set(p.namespace.flatMap((s) => (s.op === 'mount' ? [s.capability] : [])));
+  // A service's offer (`kv/store`) changes with the service (`kv`).
+  return new Set(p.namespace.flatMap((s) => (s.op === 'mount' ? [s.capability.split('/')[0]!] : [])));
 }
 
 function listenerKey(l: Listener): string {

@@ -42,9 +42,17 @@ export function manifestGraph(m: Manifest): string {
   });
 
   for (const c of m.capabilities) {
+    const iface = capabilityInterface(c);
     out.push(
-      `  ${id(`cap:${c.name}`)} [shape=component, label=${id(`${c.name}\n${c.type} · ${formatInterfaceRef(capabilityInterface(c))}`)}];`,
+      `  ${id(`cap:${c.name}`)} [shape=component, label=${id(`${c.name}\n${c.type}${iface === undefined ? '' : ` · ${formatInterfaceRef(iface)}`}`)}];`,
     );
+    // A service's offers and a board's names are nodes of their own, below it.
+    const parts = c.type === 'service' ? c.offers : c.type === 'srv' ? c.names : [];
+    for (const part of parts) {
+      const pi = capabilityInterface(c, part.name);
+      out.push(`  ${id(`cap:${c.name}/${part.name}`)} [shape=component, label=${id(`${c.name}/${part.name}${pi === undefined ? '' : `\n${formatInterfaceRef(pi)}`}`)}];`);
+      out.push(`  ${id(`cap:${c.name}`)} -> ${id(`cap:${c.name}/${part.name}`)} [style=dotted];`);
+    }
   }
 
   for (const p of m.profiles) {

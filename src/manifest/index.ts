@@ -52,6 +52,7 @@ export {
 export {
   ManifestError,
   DIAGNOSTIC_CODES,
+  PREFLIGHT_DIAGNOSTIC_CODES,
   formatDiagnostic,
   compareDiagnostics,
   type Diagnostic,

@@ -30,6 +30,9 @@ export const KNOWN_INTERFACES: readonly KnownInterface[] = [
   { name: 'Namespace', id: 0xa71e78dfa5ac5a4en, container: true },
   { name: 'Gate', id: 0xe3ff1e313040d0f7n, container: false },
   { name: 'CapTable', id: 0xb278e99f942a1329n, container: false },
+  // Services (schema/services.capnp).
+  { name: 'Srv', id: 0xda36bedc15ac4583n, container: false },
+  { name: 'Introspect', id: 0xa0c79397f18f5f54n, container: false },
   // The demo services (schema/demo.capnp).
   { name: 'Clock', id: 0xf9fe98c2ac1f6b3cn, container: false },
   { name: 'Echo', id: 0xb4acfa6b60fde9fcn, container: false },
@@ -50,6 +53,12 @@ export const CAPABILITY_TYPES = {
   captable: { interface: 'CapTable', description: 'the capability table (list and revoke grants)' },
   /** A demo service: the time, as a typed capability. */
   'demo.clock': { interface: 'Clock', description: 'a demo clock service' },
+  /** Any Cap'n Proto server's bootstrap capability, dialed (and redialed) by capns. */
+  connect: { interface: undefined, description: "a Cap'n Proto server's bootstrap capability (its interface: `interface`)" },
+  /** A program capns starts and supervises; profiles mount its offers. */
+  service: { interface: undefined, description: 'a supervised program (mount its offers: SERVICE/OFFER)' },
+  /** A board of posted capabilities (Plan 9's /srv). */
+  srv: { interface: 'Srv', description: 'a board to post capabilities on (mount BOARD/NAME for what is posted)' },
 } as const;
 
 /** A capability type's name. */
@@ -76,11 +85,21 @@ export function completeInterfaceRef(ref: InterfaceRef): InterfaceRef {
   return k.id === undefined ? { name: k.name } : { name: k.name, id: k.id };
 }
 
+/** A name an interface of the user's own schemas may have: `KeyValue`, `Outer.Inner`, `kv.capnp:KeyValue`. */
+const USER_INTERFACE_NAME = /^(?:[A-Za-z0-9_./-]+\.capnp:)?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** Whether `text` has the shape of an interface name (known or not). */
+export function isInterfaceName(text: string): boolean {
+  return USER_INTERFACE_NAME.test(text);
+}
+
 /**
  * Parses `require`'s value: a known interface name, or an id written `0x` + 1 to 16 hex
- * digits. Returns the reference, or the problem as a message.
+ * digits; with `userNames`, also a name of the manifest's own schemas (`KeyValue`,
+ * `kv.capnp:KeyValue`), kept as a name for the server to look up once it has loaded
+ * them. Returns the reference, or the problem as a message.
  */
-export function parseInterfaceRef(text: string): InterfaceRef | string {
+export function parseInterfaceRef(text: string, opts: { userNames?: boolean } = {}): InterfaceRef | string {
   if (/^0x[0-9a-fA-F]{1,16}$/.test(text)) {
     const id = BigInt(text);
     if (id === 0n) return 'interface id 0x0 means "any interface"; leave `require` out instead';
@@ -88,7 +107,8 @@ export function parseInterfaceRef(text: string): InterfaceRef | string {
   }
   const k = KNOWN_INTERFACES.find((i) => i.name === text);
   if (k !== undefined) return completeInterfaceRef({ name: k.name });
-  return `unknown interface "${text}": expected one of ${KNOWN_INTERFACES.map((i) => i.name).join(', ')}, or an id such as 0x9f045841e9732f3b`;
+  if (opts.userNames === true && isInterfaceName(text)) return { name: text };
+  return `unknown interface "${text}": expected one of ${KNOWN_INTERFACES.map((i) => i.name).join(', ')}, an id such as 0x9f045841e9732f3b, or an interface of the manifest's \`schemas\``;
 }
 
 /** The reference as a person reads it: its name, else its id. */

@@ -51,8 +51,15 @@ export const DIAGNOSTIC_CODES = [
   'no-listeners',
 ] as const;
 
+/**
+ * What `capns manifest check` finds beyond the pure doctor, by looking at the machine
+ * (src/services/preflight.ts): the schema files, the interfaces they define, the
+ * services' commands.
+ */
+export const PREFLIGHT_DIAGNOSTIC_CODES = ['schema', 'unknown-interface', 'command-not-found', 'cwd-missing'] as const;
+
 /** A kind of problem. */
-export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
+export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number] | (typeof PREFLIGHT_DIAGNOSTIC_CODES)[number];
 
 /** `file:line:column path: message`, with `warning: ` before the message of a warning. */
 export function formatDiagnostic(d: Diagnostic): string {

@@ -20,7 +20,7 @@ import {
   type Node,
 } from 'yaml';
 import type { z } from 'zod';
-import { completeInterfaceRef, type InterfaceRef } from './interfaces.js';
+import { completeInterfaceRef, isInterfaceName, KNOWN_INTERFACES, parseInterfaceRef, type InterfaceRef } from './interfaces.js';
 import { ManifestError, type Diagnostic, type DiagnosticCode } from './manifest-error.js';
 import { parseNsLines, type NsProblem, type NsWord } from './ns-lines.js';
 import { checkNamespacePath, checkSpec } from './paths.js';
@@ -369,6 +369,43 @@ function unknownName(
   return `unknown ${kind} "${name}"${hint}`;
 }
 
+/** The fields of a raw capability that name an interface: [field path below it, value]. */
+function interfaceFields(c: unknown): Array<[Seg[], unknown]> {
+  const out: Array<[Seg[], unknown]> = [];
+  const iface = field(c, 'interface');
+  if (iface !== undefined) out.push([['interface'], iface]);
+  for (const k of ['offers', 'names']) {
+    const m = field(c, k);
+    for (const n of keysOf(m)) out.push([[k, n], field(m, n)]);
+  }
+  return out;
+}
+
+/**
+ * What is wrong with a mount of `ref` (`NAME`, or `NAME/PART` for a service's offer or
+ * a board's name), on the raw document; undefined when nothing is.
+ */
+function mountProblem(ref: string, raw: unknown, caps: readonly string[]): string | undefined {
+  const [base, part, extra] = ref.split('/') as [string, string | undefined, string | undefined];
+  if (extra !== undefined || !nameSchema.safeParse(base).success || (part !== undefined && !nameSchema.safeParse(part).success)) return undefined; // zod says it
+  if (!caps.includes(base)) return unknownName('capability', base, caps);
+  const c = field(field(raw, 'capabilities'), base);
+  const type = field(c, 'type');
+  const parts = type === 'service' ? keysOf(field(c, 'offers')) : type === 'srv' ? keysOf(field(c, 'names')) : [];
+  const what = type === 'service' ? 'offer' : 'name';
+  if (part === undefined) {
+    if (type === 'service' && parts.length !== 1)
+      return `service ${base} offers ${parts.length === 0 ? 'nothing' : parts.join(', ')}: mount one of ${parts.map((x) => `${base}/${x}`).join(', ') || 'them'}`;
+    return undefined;
+  }
+  if (type !== 'service' && type !== 'srv') return `${base} is a ${typeof type === 'string' ? type : 'capability'}, which has no parts: mount ${base}`;
+  if (!parts.includes(part)) {
+    const near = suggest(part, parts);
+    return `${type} ${base} has no ${what} "${part}"${near === undefined ? '' : ` (did you mean "${near}"?)`}${parts.length === 0 ? '' : `; its ${what}s: ${parts.join(', ')}`}`;
+  }
+  return undefined;
+}
+
 /**
  * References on the raw document (tolerant of anything zod already refused), and the
  * parsed `ns:` lines, kept for normalization.
@@ -387,12 +424,10 @@ function checkReferences(
     listOf(field(field(rawProfiles, p), 'namespace')).forEach((st, i) => {
       const path: Seg[] = ['profiles', p, 'namespace', i];
       const mount = field(st, 'mount');
-      if (isName(mount) && !caps.includes(mount))
-        problems.at(
-          'unknown-capability',
-          [...path, 'mount'],
-          unknownName('capability', mount, caps),
-        );
+      if (typeof mount === 'string') {
+        const bad = mountProblem(mount, raw, caps);
+        if (bad !== undefined) problems.at('unknown-capability', [...path, 'mount'], bad);
+      }
       const text = field(st, 'ns');
       if (typeof text !== 'string') return;
       const nsPath = [...path, 'ns'];
@@ -408,12 +443,8 @@ function checkReferences(
       };
       for (const l of lines) {
         if (l.op === 'mount') {
-          if (!caps.includes(l.capability.text))
-            problems.add(
-              'unknown-capability',
-              place(l.capability.line, l.capability.column),
-              unknownName('capability', l.capability.text, caps),
-            );
+          const bad = mountProblem(l.capability.text, raw, caps);
+          if (bad !== undefined) problems.add('unknown-capability', place(l.capability.line, l.capability.column), bad);
           checkWord(l.spec, checkSpec);
         }
         if (l.op === 'bind') checkWord(l.from, checkNamespacePath);
@@ -421,6 +452,31 @@ function checkReferences(
       }
       nsLines.set(formatPath(nsPath), lines);
     });
+  }
+  // Interfaces of the user's own: only with schemas to find them in.
+  if (listOf(field(raw, 'schemas')).length === 0) {
+    const userName = (v: unknown): v is string => typeof v === 'string' && typeof parseInterfaceRef(v) === 'string' && isInterfaceName(v);
+    const known = KNOWN_INTERFACES.map((k) => k.name);
+    const refuse = (v: string, path: Seg[]): void => {
+      const near = suggest(v, known);
+      problems.at(
+        'invalid-value',
+        path,
+        `unknown interface "${v}"${near === undefined ? '' : ` (did you mean "${near}"?)`}: expected one of ${known.join(', ')}, or an id such as 0x9f045841e9732f3b; an interface of your own needs the schema that defines it in \`schemas\` (docs/services.md)`,
+      );
+    };
+    for (const c of caps) for (const [k, v] of interfaceFields(field(field(raw, 'capabilities'), c))) if (userName(v)) refuse(v, ['capabilities', c, ...k]);
+    for (const p of profiles) {
+      listOf(field(field(rawProfiles, p), 'namespace')).forEach((st, i) => {
+        const r = field(st, 'require');
+        if (userName(r)) refuse(r, ['profiles', p, 'namespace', i, 'require']);
+      });
+    }
+  }
+  for (const c of caps) {
+    const profile = field(field(field(raw, 'capabilities'), c), 'profile');
+    if (field(field(field(raw, 'capabilities'), c), 'type') === 'service' && isName(profile) && !profiles.includes(profile))
+      problems.at('unknown-profile', ['capabilities', c, 'profile'], unknownName('profile', profile, profiles));
   }
   const refs: [string, unknown][] = [
     ...listOf(field(raw, 'listeners')).map((l, i): [string, unknown] => [`listeners\0${i}`, l]),
@@ -463,6 +519,18 @@ function normalize(
     loc: a === undefined ? undefined : src.loc(path),
   });
 
+  const clientTls = (
+    t: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined } | undefined,
+  ): ClientTls | undefined =>
+    t === undefined
+      ? undefined
+      : {
+          ...(t.ca !== undefined && { ca: host(t.ca) }),
+          ...(t.cert !== undefined && { cert: host(t.cert) }),
+          ...(t.key !== undefined && { key: host(t.key) }),
+          ...(t.serverName !== undefined && { serverName: t.serverName }),
+        };
+
   const capabilities = Object.entries(m.capabilities).map(([name, c]): Capability => {
     const loc = src.loc(['capabilities', name], true);
     switch (c.type) {
@@ -487,16 +555,7 @@ function normalize(
           io: c.io,
         };
       case 'import': {
-        let tls: ClientTls | undefined;
-        if (c.tls !== undefined) {
-          const t = c.tls;
-          tls = {
-            ...(t.ca !== undefined && { ca: host(t.ca) }),
-            ...(t.cert !== undefined && { cert: host(t.cert) }),
-            ...(t.key !== undefined && { key: host(t.key) }),
-            ...(t.serverName !== undefined && { serverName: t.serverName }),
-          };
-        }
+        const tls = clientTls(c.tls);
         const iface: InterfaceRef = c.interface ?? completeInterfaceRef({ name: 'Namespace' });
         return {
           name,
@@ -520,6 +579,45 @@ function normalize(
         return { name, type: 'captable', loc };
       case 'demo.clock':
         return { name, type: 'demo.clock', loc };
+      case 'service':
+        return {
+          name,
+          type: 'service',
+          loc,
+          // A bare name is looked up on PATH; one with a '/' is a host path.
+          command: c.command.includes('/') ? host(c.command) : c.command,
+          args: c.args,
+          env: c.env,
+          cwd: host(c.cwd ?? '.'),
+          ...(c.profile !== undefined && { profile: c.profile }),
+          offers: Object.entries(c.offers).map(([offer, iface]) => ({ name: offer, interface: iface })),
+          restart: c.restart,
+          ...(c.readyTimeoutMs !== undefined && { readyTimeoutMs: c.readyTimeoutMs }),
+          ...(c.stopTimeoutMs !== undefined && { stopTimeoutMs: c.stopTimeoutMs }),
+          ...(c.backoffMaxMs !== undefined && { backoffMaxMs: c.backoffMaxMs }),
+          ...(c.startLimit !== undefined && { startLimit: c.startLimit }),
+        };
+      case 'srv':
+        return {
+          name,
+          type: 'srv',
+          loc,
+          names: Object.entries(c.names).map(([n, iface]) => (iface === null ? { name: n } : { name: n, interface: iface })),
+        };
+      case 'connect': {
+        const tls = clientTls(c.tls);
+        return {
+          name,
+          type: 'connect',
+          loc,
+          address: c.address,
+          interface: c.interface,
+          ...(tls !== undefined && { tls }),
+          ...(c.timeoutMs !== undefined && { timeoutMs: c.timeoutMs }),
+          ...(c.heartbeatMs !== undefined && { heartbeatMs: c.heartbeatMs }),
+          ...(c.backoffMaxMs !== undefined && { backoffMaxMs: c.backoffMaxMs }),
+        };
+      }
     }
   });
 
@@ -651,7 +749,9 @@ function normalize(
     http: defined(m.limits.http),
   };
 
-  return { version: 1, file: src.file, capabilities, profiles, listeners, exports, limits };
+  const schemas = m.schemas.map((f, i) => ({ path: host(f), loc: src.loc(['schemas', i]) }));
+
+  return { version: 1, file: src.file, ...(schemas.length > 0 && { schemas }), capabilities, profiles, listeners, exports, limits };
 }
 
 // ---- entry point -------------------------------------------------------------------

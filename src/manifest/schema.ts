@@ -127,6 +127,25 @@ export const nameSchema = z
 
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
+/**
+ * What a mount step names: a capability, or a part of one — `SERVICE/OFFER` (one of a
+ * service's offers), `BOARD/NAME` (a name of a srv board).
+ */
+export const capabilityRef = z.string().superRefine((v, ctx) => {
+  const parts = v.split('/');
+  if (parts.length > 2) {
+    ctx.addIssue({ code: 'custom', message: "expected a capability name, or NAME/PART for a service's offer or a srv board's name", input: v });
+    return;
+  }
+  for (const part of parts) {
+    const r = nameSchema.safeParse(part);
+    if (!r.success) {
+      ctx.addIssue({ code: 'custom', message: r.error.issues[0]?.message ?? `expected a name: ${NAME_RULE}`, input: v });
+      return;
+    }
+  }
+});
+
 const positiveInt = z
   .number()
   .int({ error: 'expected a whole number' })
@@ -181,8 +200,10 @@ const hostName = z.string().transform((s, ctx) => {
   return h;
 });
 
+// Names of the user's own interfaces pass here; parse.ts refuses them when the manifest
+// names no `schemas`, and the server (or `capns manifest check`) looks them up.
 const interfaceRef = z.string().transform((s, ctx) => {
-  const r = parseInterfaceRef(s);
+  const r = parseInterfaceRef(s, { userNames: true });
   if (typeof r !== 'string') return r;
   fail(ctx, r, 'invalid-value');
   return z.NEVER;
@@ -211,6 +232,19 @@ const oneOrMany = z.unknown().transform((v, ctx): string[] => {
 
 // ---- capabilities ------------------------------------------------------------------
 
+const clientTls = strict({
+  ca: hostPath.optional(),
+  cert: hostPath.optional(),
+  key: hostPath.optional(),
+  serverName: nonEmpty.optional(),
+});
+
+/** Environment variable names; CAPNS_SERVICE* are capns's own. */
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name (letters, digits, _)' })
+  .refine((n) => !n.startsWith('CAPNS_SERVICE'), { error: 'CAPNS_SERVICE and CAPNS_SERVICE_FD are set by capns' });
+
 const capabilityVariants = {
   ram: strict({
     type: z.literal('ram'),
@@ -231,12 +265,7 @@ const capabilityVariants = {
     address,
     path: namespacePath.default('/'),
     token: nonEmpty.optional(),
-    tls: strict({
-      ca: hostPath.optional(),
-      cert: hostPath.optional(),
-      key: hostPath.optional(),
-      serverName: nonEmpty.optional(),
-    }).optional(),
+    tls: clientTls.optional(),
     interface: interfaceRef.optional(),
     connectTimeoutMs: positiveInt.optional(),
     authTimeoutMs: positiveInt.optional(),
@@ -248,6 +277,35 @@ const capabilityVariants = {
   }),
   captable: strict({ type: z.literal('captable') }),
   'demo.clock': strict({ type: z.literal('demo.clock') }),
+  service: strict({
+    type: z.literal('service'),
+    command: nonEmpty,
+    args: z.array(z.string()).default([]),
+    env: z.record(envName, z.string()).default({}),
+    cwd: hostPath.optional(),
+    profile: nameSchema.optional(),
+    offers: z
+      .record(nameSchema, interfaceRef)
+      .refine((o) => Object.keys(o).length > 0, { error: 'a service offers at least one capability: offers: { NAME: INTERFACE }' }),
+    restart: z.enum(['no', 'on-failure', 'always']).default('on-failure'),
+    readyTimeoutMs: positiveInt.optional(),
+    stopTimeoutMs: positiveInt.optional(),
+    backoffMaxMs: positiveInt.optional(),
+    startLimit: strict({ burst: positiveInt, intervalMs: positiveInt }).optional(),
+  }),
+  srv: strict({
+    type: z.literal('srv'),
+    names: z.record(nameSchema, interfaceRef.nullable()).default({}),
+  }),
+  connect: strict({
+    type: z.literal('connect'),
+    address,
+    interface: interfaceRef,
+    tls: clientTls.optional(),
+    timeoutMs: positiveInt.optional(),
+    heartbeatMs: nonNegativeInt.optional(),
+    backoffMaxMs: positiveInt.optional(),
+  }),
 };
 
 const capability = dispatch(
@@ -260,7 +318,7 @@ const capability = dispatch(
 
 const stepVariants = {
   mount: strict({
-    mount: nameSchema,
+    mount: capabilityRef,
     at: namespacePath,
     position,
     create: z.boolean().default(false),
@@ -389,6 +447,7 @@ const limits = strict({
 /** The whole document. */
 export const manifestSchema = strict({
   version: z.literal(1, { error: 'expected 1 (the only manifest version there is)' }),
+  schemas: z.array(hostPath).default([]),
   capabilities: z.record(nameSchema, capability).default({}),
   profiles: z.record(nameSchema, profile).default({}),
   listeners: z.array(listener).default([]),

@@ -89,13 +89,84 @@ export interface DemoClockCapability extends CapabilityBase {
   readonly type: 'demo.clock';
 }
 
+/**
+ * `type: connect`: any Cap'n Proto server's bootstrap capability (docs/services.md),
+ * dialed at startup and redialed with backoff; calls fail `disconnected` while it is down.
+ */
+export interface ConnectCapability extends CapabilityBase {
+  readonly type: 'connect';
+  readonly address: Address;
+  /** The interface the server's bootstrap capability implements (declared; checked when the server can say). */
+  readonly interface: InterfaceRef;
+  readonly tls?: ClientTls;
+  /** The dial and the interface check together; also how long the first calls wait. */
+  readonly timeoutMs?: number;
+  /** Heartbeat period (0: none). */
+  readonly heartbeatMs?: number;
+  /** The longest delay between redials. */
+  readonly backoffMaxMs?: number;
+}
+
+/** One capability a service offers (`offers: { NAME: INTERFACE }`). */
+export interface ServiceOffer {
+  readonly name: string;
+  readonly interface: InterfaceRef;
+}
+
+/**
+ * `type: service`: a program capns starts and supervises (docs/services.md). It gets its
+ * own namespace (`profile`'s) over the connection it inherits as fd 3, and offers
+ * `offers`, which profiles mount as `SERVICE/OFFER` (or `SERVICE` when it offers one).
+ */
+export interface ServiceCapability extends CapabilityBase {
+  readonly type: 'service';
+  /** A name looked up on PATH, or a host path (resolved like `dir.path`) when it has a `/`. */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Its environment besides PATH and CAPNS_SERVICE(_FD). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Its working directory (host path; default: the manifest's folder). */
+  readonly cwd: string;
+  /** The profile whose namespace it gets (none: an empty namespace). */
+  readonly profile?: string;
+  readonly offers: readonly ServiceOffer[];
+  readonly restart: 'no' | 'on-failure' | 'always';
+  readonly readyTimeoutMs?: number;
+  readonly stopTimeoutMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly startLimit?: { readonly burst: number; readonly intervalMs: number };
+}
+
+/** A name declared on a srv board, and the interface posts under it must have (any when absent). */
+export interface SrvName {
+  readonly name: string;
+  readonly interface?: InterfaceRef;
+}
+
+/**
+ * `type: srv`: a board of posted capabilities (Plan 9's /srv). Mounting the board gives
+ * the right to post (a `Srv`); mounting `BOARD/NAME` gives what is posted under NAME.
+ */
+export interface SrvCapability extends CapabilityBase {
+  readonly type: 'srv';
+  readonly names: readonly SrvName[];
+}
+
 /** A capability instance, by name. */
 export type Capability =
-  RamCapability | DirCapability | ImportCapability | CapTableCapability | DemoClockCapability;
+  | RamCapability
+  | DirCapability
+  | ImportCapability
+  | CapTableCapability
+  | DemoClockCapability
+  | ConnectCapability
+  | ServiceCapability
+  | SrvCapability;
 
 /** mount(1): add capability `capability` (at `spec` inside it) to the union at `at`. */
 export interface MountStep {
   readonly op: 'mount';
+  /** A capability's name, or `NAME/PART`: a service's offer, a srv board's name. */
   readonly capability: string;
   readonly at: string;
   readonly position: Position;
@@ -243,11 +314,23 @@ export interface Limits {
   };
 }
 
+/**
+ * One of the user's schema files (docs/services.md): a compiled CodeGeneratorRequest
+ * (`capns schema compile`), or a `.capnp` source that capns compiles when it starts.
+ */
+export interface SchemaFile {
+  /** Host path, resolved like `dir.path`. */
+  readonly path: string;
+  readonly loc: Loc;
+}
+
 /** A whole manifest. */
 export interface Manifest {
   readonly version: 1;
   /** The file it came from, as given to `parseManifest` (used in every `loc`). */
   readonly file: string;
+  /** The user's schemas: what `require`, `interface` and the gateways know besides capns's own. */
+  readonly schemas?: readonly SchemaFile[];
   readonly capabilities: readonly Capability[];
   readonly profiles: readonly Profile[];
   readonly listeners: readonly Listener[];

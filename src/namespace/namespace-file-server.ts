@@ -52,6 +52,12 @@ export interface NamespaceFileServerOptions<C> {
    * can walk into (it is then shown as a capability file). Called often: make it cheap.
    */
   readonly fileServer: (member: Member<C>) => FileServer | undefined;
+  /**
+   * The text of a capability file (what a member that is not a file server reads as),
+   * ending in a newline; default: its interface id and label. Called at every stat and
+   * read: make it cheap, and give the same text for the same member.
+   */
+  readonly describe?: (member: Member<C>) => string;
   /** Refuse every create, write, wstat and remove (default false, or the table's own). */
   readonly readOnly?: boolean;
   /** Owner shown for namespace directories and capability files (default "capns"). */
@@ -111,9 +117,8 @@ function readOnlyError(what: string): NsError {
   return new NsError('NS_ERR_PERMISSION', `${what}: the namespace is served read-only`);
 }
 
-/** The text a capability file holds. */
-function describeCapability(binding: Binding<unknown>): string {
-  const m = binding.member;
+/** The text a capability file holds by default. */
+function describeMember(m: Member<unknown>): string {
   return `interface ${formatInterfaceId(m.interfaceId)}\nlabel ${m.label}\n`;
 }
 
@@ -125,6 +130,7 @@ function describeCapability(binding: Binding<unknown>): string {
 export class NamespaceFileServer<C> implements FileServer {
   readonly #table: MountTable<C>;
   readonly #fileServer: (member: Member<C>) => FileServer | undefined;
+  readonly #describe: (member: Member<C>) => string;
   readonly #readOnly: boolean;
   readonly #owner: string;
   readonly #iounit: number;
@@ -135,6 +141,7 @@ export class NamespaceFileServer<C> implements FileServer {
   constructor(table: MountTable<C>, options: NamespaceFileServerOptions<C>) {
     this.#table = table;
     this.#fileServer = options.fileServer;
+    this.#describe = options.describe ?? describeMember;
     this.#readOnly = options.readOnly === true || table.readOnly;
     this.#owner = options.owner ?? 'capns';
     this.#iounit = options.iounit ?? 8192;
@@ -229,13 +236,18 @@ export class NamespaceFileServer<C> implements FileServer {
     };
   }
 
+  /** The text of the capability file of `binding`. */
+  describeCapability(binding: Binding<C>): string {
+    return this.#describe(binding.member);
+  }
+
   leafStat(path: string, binding: Binding<C>): Stat {
     return {
       qid: { type: QTFILE, version: 0, path: this.qidPath(`cap:${path}`) },
       mode: 0o444,
       atime: this.#started,
       mtime: this.#started,
-      length: BigInt(encoder.encode(describeCapability(binding)).length),
+      length: BigInt(encoder.encode(this.describeCapability(binding)).length),
       name: basename(path),
       uid: this.#owner,
       gid: this.#owner,
@@ -518,7 +530,7 @@ class NamespaceFile<C> implements File {
     if (place.kind === 'inside') return place.file.read(offset, count, signal);
     if (this.#open === undefined) throw new NsError('NS_ERR_NOT_OPEN', `'${place.path}' is not open`);
     if (place.kind === 'dir') throw new NsError('NS_ERR_IS_DIR', `'${place.path}' is a directory: use readDir`);
-    const bytes = encoder.encode(describeCapability(place.binding));
+    const bytes = encoder.encode(this.#server.describeCapability(place.binding));
     if (offset >= BigInt(bytes.length)) return new Uint8Array(0);
     const start = Number(offset);
     return bytes.slice(start, start + Math.min(count, this.#server.iounit));

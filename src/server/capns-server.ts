@@ -38,9 +38,11 @@ import { CapTable } from '../gen/captable.js';
 import { Clock, Echo } from '../gen/demo.js';
 import { File as FileIface, FileServer as FileServerIface } from '../gen/fileserver.js';
 import { Gate, Namespace, type Namespace$Client } from '../gen/namespace.js';
+import { Introspect, Srv } from '../gen/services.js';
 import { addressesConflict, formatAddress, isLoopback, type Address } from '../manifest/address.js';
 import { canonical, diffManifests } from '../manifest/diff.js';
-import type { Capability, ClientTls, Export, Listener, Manifest, Profile } from '../manifest/types.js';
+import type { Capability, ClientTls, Export, Listener, Manifest, Profile, ServiceCapability, SrvCapability } from '../manifest/types.js';
+import { formatInterfaceRef } from '../manifest/interfaces.js';
 import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../namespace/interfaces.js';
 import { RemoteNamespaceFileServer } from '../namespace/remote-namespace-file-server.js';
@@ -53,6 +55,8 @@ import { startImport, type ImportEvent, type ImportStatus } from '../proxy/impor
 import { dupClient, listen, release, RpcError, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
+import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
+import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 
 /** Interface ids by schema name, from the generated code. */
@@ -64,14 +68,20 @@ const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
   ['CapTable', CapTable.Client.interfaceId],
   ['Clock', Clock.Client.interfaceId],
   ['Echo', Echo.Client.interfaceId],
+  ['Srv', Srv.Client.interfaceId],
+  ['Introspect', Introspect.Client.interfaceId],
 ]);
 
-/** The interface id an InterfaceRef names. @throws NsError for an unknown name. */
-export function interfaceIdOf(ref: InterfaceRef): bigint {
+/**
+ * The interface id an InterfaceRef names: capns's own interfaces by name, the others from
+ * `schemas` (the manifest's). @throws NsError for an unknown name.
+ */
+export function interfaceIdOf(ref: InterfaceRef, schemas?: SchemaSet): bigint {
   if (ref.id !== undefined) return ref.id;
   const id = ref.name === undefined ? undefined : INTERFACE_IDS.get(ref.name);
-  if (id === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', `unknown interface '${ref.name ?? '?'}'`);
-  return id;
+  if (id !== undefined) return id;
+  if (schemas !== undefined && ref.name !== undefined) return schemas.interfaceId(ref.name);
+  throw new NsError('NS_ERR_INVALID_ARGUMENT', `unknown interface '${ref.name ?? '?'}'`);
 }
 
 /** One capability instance: a reference the server holds for its whole life. */
@@ -81,6 +91,12 @@ interface Instance {
   readonly close: () => Promise<void> | void;
   /** An import's status (`type: import` only). */
   readonly importStatus?: () => ImportStatus;
+  /** What `NAME/PART` mounts: a service's offers, a srv board's names. */
+  readonly parts?: ReadonlyMap<string, { readonly client: Client; readonly interfaceId: bigint }>;
+  /** Runs once the profiles are built (a service's program needs its namespace). */
+  readonly start?: () => void;
+  /** A service's state, for status and tests. */
+  readonly service?: ServiceProcess;
 }
 
 /** What `capns serve` is listening on, for printing. */
@@ -103,6 +119,11 @@ export interface CapnsServerOptions {
   readonly importHeartbeatMs?: number;
   /** Told of every import's events (after they are logged), by capability name. Must not throw. */
   readonly onImportEvent?: (name: string, event: ImportEvent, status: ImportStatus) => void;
+  /**
+   * What every `service` program's environment holds besides the manifest's `env` (the
+   * CLI passes its PATH; default: PATH=/usr/local/bin:/usr/bin:/bin).
+   */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
 }
 
 /** An open listener, keyed by what identifies it in the manifest (for reload). */
@@ -204,6 +225,9 @@ export class CapnsServer implements ExportRegistry {
   readonly #budget: ConnectionBudget;
   /** Export peers refused or over the limit: a peer provokes those at will. */
   readonly #peerLog: RateLimitedLog;
+  readonly #serviceEnv: Readonly<Record<string, string>>;
+  /** capns's own schema and the manifest's `schemas` (docs/services.md). */
+  #schemas = new SchemaSet();
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
@@ -219,6 +243,7 @@ export class CapnsServer implements ExportRegistry {
     this.#drainMs = options.drainMs ?? 5000;
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
+    this.#serviceEnv = options.serviceEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' };
     this.#onImportEvent = options.onImportEvent;
     this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line));
     this.#peerLog = new RateLimitedLog((line, count) => this.#log.warn({ count }, line));
@@ -274,14 +299,29 @@ export class CapnsServer implements ExportRegistry {
   /** Instantiates capabilities, builds profiles, opens listeners. Undoes it all on failure. */
   async start(): Promise<void> {
     try {
+      this.#schemas = await this.#loadSchemas(this.#manifest);
       for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
+      for (const inst of this.#instances.values()) inst.start?.();
       for (const l of this.#manifest.listeners) this.#record(await (await this.#prepare(l)).listen());
       for (const [i, e] of this.#manifest.exports.entries()) this.#record(await (await this.#prepareExport(e, i)).listen());
     } catch (e) {
       this.destroy();
       throw e;
     }
+  }
+
+  /** The schemas the manifest names, loaded (compiled when they are .capnp sources). */
+  async #loadSchemas(m: Manifest): Promise<SchemaSet> {
+    const files = m.schemas ?? [];
+    const set = await loadSchemaFiles(files, (i) => `${files[i]!.loc.file}:${files[i]!.loc.line}:${files[i]!.loc.column} `);
+    for (const src of set.sources) this.#log.info({ schema: src.source, interfaces: src.interfaces.map((id) => set.index.interfaceName(id)) }, 'schema loaded');
+    return set;
+  }
+
+  /** The schemas the server knows (capns's own and the manifest's). */
+  get schemas(): SchemaSet {
+    return this.#schemas;
   }
 
   #setProfile(name: string, profile: GateProfile): void {
@@ -305,7 +345,11 @@ export class CapnsServer implements ExportRegistry {
     const { added, removed, changed } = diff.capabilities;
     const fresh = new Map<string, Instance>();
     const rebuilt = new Map<string, GateProfile>();
+    const schemasBefore = this.#schemas;
     try {
+      // New schemas serve what is instantiated from now on; running capabilities and open
+      // sessions keep the schemas they were made with.
+      if (canonical(old.schemas ?? []) !== canonical(next.schemas ?? [])) this.#schemas = await this.#loadSchemas(next);
       for (const name of [...added, ...changed]) fresh.set(name, await this.#instantiate(newCaps.get(name)!));
       const instances = new Map(this.#instances);
       for (const name of removed) instances.delete(name);
@@ -319,6 +363,7 @@ export class CapnsServer implements ExportRegistry {
         }
       }
     } catch (e) {
+      this.#schemas = schemasBefore;
       for (const inst of fresh.values()) await inst.close();
       throw e;
     }
@@ -342,6 +387,8 @@ export class CapnsServer implements ExportRegistry {
     for (const r of diff.revoked) if (!profilesRemoved.includes(r.profile)) revoked += this.captable.revokeHolder(`${r.profile}@`);
     for (const [name, profile] of rebuilt) this.#setProfile(name, profile);
     this.#manifest = next;
+    // New and changed services start now that their profiles are in place.
+    for (const inst of fresh.values()) inst.start?.();
     this.#budget.setLimits(budgetLimits(next));
     const { opened, closed, refreshed, refused } = await this.#reloadListeners(next, new Set(diff.profiles.changed));
     for (const inst of retired) await inst.close();
@@ -513,7 +560,7 @@ export class CapnsServer implements ExportRegistry {
       }
       case 'import': {
         const address = formatAddress(c.address);
-        const interfaceId = interfaceIdOf(c.interface);
+        const interfaceId = interfaceIdOf(c.interface, this.#schemas);
         const heartbeatMs = c.heartbeatMs ?? this.#importHeartbeatMs;
         let logged = '';
         const imp = startImport({
@@ -549,7 +596,117 @@ export class CapnsServer implements ExportRegistry {
           importStatus: () => imp.status(),
         };
       }
+      case 'service':
+        return this.#instantiateService(c);
+      case 'srv':
+        return this.#instantiateBoard(c);
+      case 'connect': {
+        // Not awaited: calls wait for the first dial (bounded by its timeout), and a
+        // server that is down never holds up the rest of the manifest.
+        const interfaceId = interfaceIdOf(c.interface, this.#schemas);
+        const connector = startConnector({
+          ...connectorOptions(c, interfaceId, this.#schemas),
+          ...(c.tls !== undefined && { tls: await clientTlsOptions(c.tls, c.address) }),
+          onState: (state, detail) => this.#log[state === 'connected' ? 'info' : 'warn']({ capability: c.name, address: formatAddress(c.address), detail }, `connect ${state}`),
+        });
+        const client = connector.capability();
+        return {
+          client,
+          interfaceId,
+          close: async () => {
+            release(client);
+            await connector.close();
+          },
+        };
+      }
     }
+  }
+
+  /**
+   * A `service`: its offers are slots from now on; its program starts once the profiles
+   * are built (`start`), with a namespace made from its profile at each start.
+   */
+  #instantiateService(c: ServiceCapability): Instance {
+    const schemas = this.#schemas;
+    const offers = new Map(
+      c.offers.map((o) => {
+        const interfaceId = interfaceIdOf(o.interface, schemas);
+        const intercept = introspectionFrom(schemas, interfaceId);
+        return [o.name, { interfaceId, interfaceName: formatInterfaceRef(o.interface), ...(intercept !== undefined && { intercept }) }] as const;
+      }),
+    );
+    let run = 0;
+    const svc = new ServiceProcess({
+      ...serviceOptions(c, this.#serviceEnv),
+      offers,
+      accept: (posted, declared) => (schemas.index.extendsInterface(posted, declared) ? undefined : `it is ${schemas.index.interfaceName(posted)}`),
+      namespace: () => {
+        // A holder per run, so the capability table tells the runs apart; the grants
+        // leave the table with the namespace (when the run's connection ends).
+        const holder = `${c.name}@service#${++run}`;
+        const profile = c.profile === undefined ? undefined : this.#profiles.get(c.profile);
+        const table = profile === undefined ? new MountTable<Client>() : grantedNamespace(profile, this.captable, holder);
+        return serveNamespace(table);
+      },
+      log: {
+        output: (stream, line) => this.#log.info({ service: c.name, stream }, line),
+        event: (level, what, detail) => this.#log[level](detail, what),
+      },
+    });
+    const parts = new Map(c.offers.map((o) => [o.name, { client: svc.offer(o.name), interfaceId: offers.get(o.name)!.interfaceId }]));
+    const first = parts.values().next().value!;
+    return {
+      client: first.client,
+      interfaceId: first.interfaceId,
+      parts,
+      service: svc,
+      start: () => svc.start(),
+      close: async () => {
+        for (const p of parts.values()) release(p.client);
+        await svc.stop();
+      },
+    };
+  }
+
+  /**
+   * A `srv` board: mounting it gives the right to post; `BOARD/NAME` is what is posted
+   * under NAME. A post is a grant in the capability table (label BOARD/NAME), revocable
+   * like any other.
+   */
+  #instantiateBoard(c: SrvCapability): Instance {
+    const schemas = this.#schemas;
+    const names = new Map<string, DeclaredName>(
+      c.names.map((n): [string, DeclaredName] => {
+        if (n.interface === undefined) return [n.name, {}];
+        const interfaceId = interfaceIdOf(n.interface, schemas);
+        const intercept = introspectionFrom(schemas, interfaceId);
+        return [n.name, { interfaceId, interfaceName: formatInterfaceRef(n.interface), ...(intercept !== undefined && { intercept }) }];
+      }),
+    );
+    const board = new Board({
+      label: `board '${c.name}'`,
+      names,
+      accept: (posted, declared) => (schemas.index.extendsInterface(posted, declared) ? undefined : `it is ${schemas.index.interfaceName(posted)}`),
+      wrap: (cap, name, interfaceId) => this.captable.grant(cap, { interfaceId, label: `${c.name}/${name}`, holder: `${c.name}@srv` }),
+      onChange: (name, posted, why) => this.#log.info({ board: c.name, name, why }, posted ? 'posted' : 'post removed'),
+    });
+    const client = board.serveSrv();
+    const parts = new Map(c.names.map((n) => [n.name, { client: board.capability(n.name), interfaceId: names.get(n.name)?.interfaceId ?? 0n }]));
+    return {
+      client,
+      interfaceId: Srv.Client.interfaceId,
+      parts,
+      close: () => {
+        release(client);
+        for (const p of parts.values()) release(p.client);
+        board.close(`board '${c.name}' closed`);
+      },
+    };
+  }
+
+  /** The supervised services, by name (status for tests and the admin side). */
+  services(): ServiceProcess[] {
+    return [...this.#instances.values()].flatMap((i) => (i.service === undefined ? [] : [i.service]));
   }
 
   #buildProfile(p: Profile, instances: ReadonlyMap<string, Instance>): GateProfile {
@@ -559,18 +716,20 @@ export class CapnsServer implements ExportRegistry {
       try {
         switch (step.op) {
           case 'mount': {
-            const inst = instances.get(step.capability);
-            if (inst === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no capability '${step.capability}'`);
-            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require));
+            const [name, part] = step.capability.split('/') as [string, string | undefined];
+            const inst = instances.get(name);
+            const what = part === undefined ? inst : inst?.parts?.get(part);
+            if (what === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no capability '${step.capability}'`);
+            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require, this.#schemas));
             table.bind(
               step.at,
-              { cap: inst.client, interfaceId: inst.interfaceId, label: step.capability },
+              { cap: what.client, interfaceId: what.interfaceId, label: step.capability },
               { position: step.position, create: step.create, spec: step.spec },
             );
             break;
           }
           case 'bind':
-            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require));
+            if (step.require !== undefined) table.declare(step.at, interfaceIdOf(step.require, this.#schemas));
             table.bindPath(step.from, step.at, { position: step.position, create: step.create });
             break;
           case 'unmount':
@@ -678,7 +837,9 @@ export class CapnsServer implements ExportRegistry {
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no profile '${profileName}'`);
     const table = grantedNamespace(profile, this.captable, holder);
     const fileServers = new Map<Client, RemoteFileServer | RemoteNamespaceFileServer>();
+    const schemas = this.#schemas;
     const fs = new NamespaceFileServer(table, {
+      describe: (m) => `${describeInterface(schemas.index, m.interfaceId)}label ${m.label}\n`,
       fileServer: (m) => {
         let r = fileServers.get(m.cap);
         if (r !== undefined) return r;
@@ -790,6 +951,7 @@ export class CapnsServer implements ExportRegistry {
   async #prepareHttp(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
     const sessions = new Map<string, Promise<AdminSession & { close(): Promise<void> }>>();
     let address = formatAddress(l.address);
+    const schemas = this.#schemas;
     const capTableId = CapTable.Client.interfaceId;
     const http = this.#manifest.limits.http ?? {};
     const https = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
@@ -824,7 +986,7 @@ export class CapnsServer implements ExportRegistry {
           const holder = `${name}@http:${address}`;
           const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), this.#namespaceLimits());
           // In process: no RPC connection, only the namespace to release.
-          const client = CapnsClient.local(ns, name);
+          const client = CapnsClient.local(ns, name, new JsonCodec(SchemaIndex.over(schemas.index)));
           s = Promise.resolve(Object.assign(client, { holder }));
           sessions.set(name, s);
         }
@@ -839,6 +1001,7 @@ export class CapnsServer implements ExportRegistry {
       captable: this.captable,
       exports: this,
       stats: () => this.stats(),
+      schema: schemas.index,
     });
     const closeSessions = async (): Promise<void> => {
       const all = [...sessions.values()];

@@ -4,6 +4,7 @@ import { CapTable$Client } from '../../src/gen/captable.js';
 import { File$Client, FileServer$Client } from '../../src/gen/fileserver.js';
 import { Clock$Client, Echo$Client } from '../../src/gen/demo.js';
 import { Gate$Client, Namespace$Client } from '../../src/gen/namespace.js';
+import { Introspect$Client, Srv$Client } from '../../src/gen/services.js';
 import {
   completeInterfaceRef,
   KNOWN_INTERFACES,
@@ -20,6 +21,8 @@ test('the manifest table of interface ids matches the generated schema code (no 
     CapTable: CapTable$Client.interfaceId,
     Clock: Clock$Client.interfaceId,
     Echo: Echo$Client.interfaceId,
+    Srv: Srv$Client.interfaceId,
+    Introspect: Introspect$Client.interfaceId,
   };
   for (const [name, id] of Object.entries(gen)) {
     assert.equal(KNOWN_INTERFACES.find((k) => k.name === name)?.id, id, name);

@@ -11,34 +11,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CapnsClient } from '../../client/index.js';
 import { NsError } from '../../errors.js';
-import type { ReflectedField, ReflectedType, SchemaIndex } from '../../reflect/index.js';
+import { methodSignature } from '../../reflect/index.js';
 import { EXIT_FAILURE, hexId, printJson, processIo, remoteCommand, UsageError, withClient, type RemoteOptions } from './remote.js';
-
-function typeName(schema: SchemaIndex, t: ReflectedType): string {
-  switch (t.kind) {
-    case 'list':
-      return `List(${typeName(schema, t.element)})`;
-    case 'struct':
-      return schema.struct(t.id).name;
-    case 'enum':
-      return schema.enum(t.id).name;
-    case 'interface':
-      return schema.interfaceName(BigInt(t.id));
-    case 'anyPointer':
-      return t.capability ? 'Capability' : 'AnyPointer';
-    default:
-      return t.kind[0]!.toUpperCase() + t.kind.slice(1).replace('int', 'Int').replace('Uint', 'UInt');
-  }
-}
-
-function fieldsOf(schema: SchemaIndex, fields: ReflectedField[]): string {
-  return fields.map((f) => `${f.name} :${f.group !== undefined ? 'group' : typeName(schema, f.type!)}`).join(', ');
-}
-
-/** `name (params) -> (results)` as in the schema. */
-function signature(schema: SchemaIndex, m: { name: string; params: string; results: string }): string {
-  return `${m.name} (${fieldsOf(schema, schema.struct(m.params).fields)}) -> (${fieldsOf(schema, schema.struct(m.results).fields)})`;
-}
 
 /** The Failure a result union holds at the top level, if any. */
 function failureIn(v: unknown): { code: string; message: string } | undefined {
@@ -63,11 +37,11 @@ async function listMethods(c: CapnsClient, path: string, opts: RemoteOptions, ou
   const t = await c.methodsAt(path);
   const refs = c.schema.methods(t.interfaceId);
   if (opts.json === true) {
-    out(JSON.stringify({ interface: t.interfaceName, interfaceId: hexId(t.interfaceId), methods: refs.map((r) => signature(c.schema, r.method)) }) + '\n');
+    out(JSON.stringify({ interface: t.interfaceName, interfaceId: hexId(t.interfaceId), methods: refs.map((r) => methodSignature(c.schema, r.method)) }) + '\n');
     return;
   }
   out(`${path}: ${t.interfaceName} ${hexId(t.interfaceId)}\n`);
-  for (const r of refs) out(`  ${signature(c.schema, r.method)}\n`);
+  for (const r of refs) out(`  ${methodSignature(c.schema, r.method)}\n`);
 }
 
 /** Registers `capns call` on `program`. */

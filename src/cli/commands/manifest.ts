@@ -5,8 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { preflightManifest } from '../../services/index.js';
 import {
   checkManifest,
+  compareDiagnostics,
   DEFAULT_MANIFEST_FILE,
   defaultManifest,
   formatDiagnostic,
@@ -102,7 +104,10 @@ async function check(
   let diagnostics: readonly Diagnostic[];
   let status: number;
   if ('manifest' in loaded) {
-    diagnostics = checkManifest(loaded.manifest);
+    // The machine first (schema files, the user's interface names), then the doctor on
+    // the manifest with those names completed.
+    const pre = await preflightManifest(loaded.manifest, { path: process.env['PATH'] ?? '' });
+    diagnostics = [...pre.diagnostics, ...checkManifest(pre.manifest)].sort(compareDiagnostics);
     const failing = diagnostics.filter((d) => d.severity === 'error' || opts.strict === true);
     status = failing.length > 0 ? INVALID : OK;
   } else {

@@ -155,7 +155,8 @@ export function report(name: string, server: string, e: unknown, io: Io, connect
       return EXIT_FAILURE;
     }
     if (e.type === 'disconnected') {
-      io.err(`capns ${name}: ${e.message.startsWith('cannot connect') ? e.message : `lost the connection to ${server}: ${e.message}`}\n`);
+      const what = e.message.startsWith('cannot connect') ? e.message : `lost the connection to ${server}: ${e.message}`;
+      io.err(`capns ${name}: ${what}\n`);
       return EXIT_UNREACHABLE;
     }
     io.err(`capns ${name}: the server failed the call (${e.type}): ${e.message}\n`);

@@ -179,7 +179,9 @@ async function serve(opts: ServeOptions): Promise<number> {
   const logger = pino({ level: opts.logLevel, base: { pid: process.pid } }, pino.destination(2));
   let server: CapnsServer;
   try {
-    server = await startCapnsServer({ manifest, logger, drainMs });
+    // Supervised services find their commands on capns's own PATH (and get nothing else
+    // of its environment: docs/services.md).
+    server = await startCapnsServer({ manifest, logger, drainMs, serviceEnv: { PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin' } });
   } catch (e) {
     const message = e instanceof NsError || (e as NodeJS.ErrnoException).code !== undefined ? (e as Error).message : String(e);
     process.stderr.write(`capns serve: not started: ${message}\n`);
