@@ -96,7 +96,6 @@ test('web page in headless Chromium: tree with a union in order, live call count
   await fetch(`${base}/api/v1/files?path=/tmp/first.txt`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: '1' });
 
   const profileDir = await mkdtemp(join(tmpdir(), 'capns-chromium-'));
-  t.after(() => rm(profileDir, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
@@ -107,6 +106,9 @@ test('web page in headless Chromium: tree with a union in order, live call count
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([context.close(), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
+    // After the browser (the after hooks run in the order they were added): a browser still
+    // writing its profile makes rmdir fail ENOTEMPTY, hence the retries.
+    await rm(profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(20_000);
