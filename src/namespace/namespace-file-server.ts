@@ -517,7 +517,7 @@ class NamespaceFile<C> implements File {
     const place = this.#place;
     if (place.kind === 'inside') return place.file.read(offset, count, signal);
     if (this.#open === undefined) throw new NsError('NS_ERR_NOT_OPEN', `'${place.path}' is not open`);
-    if (place.kind === 'dir') throw new NsError('NS_ERR_IS_DIR', `'${place.path}' is a directory: use readDir`);
+    if (place.kind === 'dir') throw new NsError('NS_ERR_IS_DIR', `'${place.path}' is a directory`);
     const bytes = encoder.encode(describeCapability(place.binding));
     if (offset >= BigInt(bytes.length)) return new Uint8Array(0);
     const start = Number(offset);
