@@ -150,7 +150,10 @@ export class NamespaceFileServer<C> implements FileServer {
       const root = new NamespaceFile(this, { kind: 'dir', path: '/' });
       return { root, qid: this.dirQid('/') };
     }
-    const view = new NamespaceFileServer(this.#table.sub(aname, this.#readOnly), {
+    // An attach name is a path of the namespace, relative to its root or not: diod's
+    // tools send `-a tmp` as "tmp" (docs/9p.md).
+    const at = aname.startsWith('/') ? aname : `/${aname}`;
+    const view = new NamespaceFileServer(this.#table.sub(at, this.#readOnly), {
       fileServer: this.#fileServer,
       readOnly: this.#readOnly,
       owner: this.#owner,
