@@ -136,6 +136,9 @@ async function clunk(f: File$Client): Promise<void> {
 function onPath(path: string, e: unknown): unknown {
   if (!(e instanceof NsError) || e.message.startsWith("'/") || e.message.includes(`'${path}'`)) return e;
   if (e.code === 'NS_ERR_NOT_FOUND') return new NsError(e.code, `'${path}' does not exist`, { cause: e });
+  // "'z' is not empty" about /tmp/x/y/z: "'/tmp/x/y/z' is not empty".
+  const last = `'${path.split('/').filter((n) => n !== '').at(-1)?.replaceAll("'", "''") ?? ''}' `;
+  if (e.message.startsWith(last)) return new NsError(e.code, `'${path}' ${e.message.slice(last.length)}`, { cause: e });
   return new NsError(e.code, `'${path}': ${e.message}`, { cause: e });
 }
 
