@@ -90,7 +90,7 @@ async function startOurs(name: string, args: string[]): Promise<Server> {
   return { name, address: await listening(name, child), aname: '', child };
 }
 
-/** The address a server of ours prints on its first line (`listening on ADDR`). */
+/** The address a server of ours prints on its first line (`9p     ADDR`; the floor's `listening on ADDR`). */
 async function listening(name: string, child: ChildProcess): Promise<NinepAddress> {
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -100,7 +100,7 @@ async function listening(name: string, child: ChildProcess): Promise<NinepAddres
     });
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening`)));
   });
-  const m = /listening on (\S+)/.exec(line);
+  const m = /^(?:listening on|9p)\s+(\S+)/.exec(line);
   if (m === null) throw new Error(`${name}: unexpected first line ${line}`);
   return parseNinepAddress(m[1]!);
 }

@@ -23,6 +23,7 @@ import { readQid, readStat, RemoteFileServer } from '../fileserver/file-server-r
 import { DMDIR, MAX_WALK_NAMES, type File, type Qid, type Stat } from '../fileserver/file-server.js';
 import { Import } from '../gen/proxy.js';
 import { parseAddress } from '../manifest/address.js';
+import { whatAnswers } from './probe.js';
 import { readImportStatus, type ImportStatus } from '../proxy/import-status.js';
 import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
 import { callByReflection, capabilityPaths, JsonCodec, learnSchema, SchemaIndex, type JsonValue } from '../reflect/index.js';
@@ -122,6 +123,31 @@ async function clunk(f: File$Client): Promise<void> {
     // The peer may be gone; the File went with it.
   } finally {
     release(f);
+  }
+}
+
+/**
+ * The error of a file operation on `path`, naming the whole path as the caller gave it.
+ * A file server below a mount point knows only names inside its tree (`'x' not found`);
+ * messages quote whole paths of the caller's namespace one way: `'/tmp/x' does not
+ * exist`, `'/tmp/d': 'd' is a directory`. Messages that already name a whole path
+ * (the namespace's own) are kept.
+ */
+function onPath(path: string, e: unknown): unknown {
+  if (!(e instanceof NsError) || e.message.startsWith("'/") || e.message.includes(`'${path}'`)) return e;
+  if (e.code === 'NS_ERR_NOT_FOUND') return new NsError(e.code, `'${path}' does not exist`, { cause: e });
+  // "'z' is not empty" about /tmp/x/y/z: "'/tmp/x/y/z' is not empty".
+  const last = `'${path.split('/').filter((n) => n !== '').at(-1)?.replaceAll("'", "''") ?? ''}' `;
+  if (e.message.startsWith(last)) return new NsError(e.code, `'${path}' ${e.message.slice(last.length)}`, { cause: e });
+  return new NsError(e.code, `'${path}': ${e.message}`, { cause: e });
+}
+
+/** Runs a file operation on `path`; its NsErrors name the whole path (onPath). */
+async function naming<T>(path: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    throw onPath(path, e);
   }
 }
 
@@ -459,6 +485,10 @@ export class CapnsClient implements AsyncDisposable {
 
   /** The whole content of the file at `path`. @throws NsError (NS_ERR_NOT_FOUND, NS_ERR_IS_DIR, ...). */
   async readFile(path: string): Promise<Uint8Array> {
+    return naming(path, () => this.#readFile(path));
+  }
+
+  async #readFile(path: string): Promise<Uint8Array> {
     const f = await this.#walk(path);
     try {
       const o = (await f.open((p) => (p._initMode().access = OpenMode_Access.READ)).promise()).result;
@@ -494,6 +524,10 @@ export class CapnsClient implements AsyncDisposable {
    * parent directory must exist.
    */
   async writeFile(path: string, data: Uint8Array, opts: { perm?: number } = {}): Promise<void> {
+    return naming(path, () => this.#writeFile(path, data, opts));
+  }
+
+  async #writeFile(path: string, data: Uint8Array, opts: { perm?: number }): Promise<void> {
     const [dir, name] = splitPath(path);
     const parent = await this.#walk(dir);
     let opened: { file: File$Client; iounit: number } | undefined;
@@ -501,7 +535,7 @@ export class CapnsClient implements AsyncDisposable {
       // Open the file truncated, or create it; if another client creates it between our
       // walk and our create (`exists`), open the one it made.
       opened = (await openForWrite(parent, name)) ?? (await createForWrite(parent, name, opts.perm ?? 0o644)) ?? (await openForWrite(parent, name));
-      if (opened === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${path} was removed while it was being created`);
+      if (opened === undefined) throw new NsError('NS_ERR_NOT_FOUND', `'${path}' was removed while it was being created`);
     } finally {
       await clunk(parent);
     }
@@ -520,7 +554,7 @@ export class CapnsClient implements AsyncDisposable {
             .promise()
         ).result;
         if (r._isErr) throw fromFailure(r.err);
-        if (r.count === 0) throw new NsError('NS_ERR_IO', `write to ${path} made no progress`);
+        if (r.count === 0) throw new NsError('NS_ERR_IO', `write to '${path}' made no progress`);
         offset += r.count;
       }
     } finally {
@@ -530,6 +564,10 @@ export class CapnsClient implements AsyncDisposable {
 
   /** Creates the directory `path` (mode `perm`, default 0o755). @throws NsError NS_ERR_EXISTS, ... */
   async mkdir(path: string, opts: { perm?: number } = {}): Promise<void> {
+    return naming(path, () => this.#mkdir(path, opts));
+  }
+
+  async #mkdir(path: string, opts: { perm?: number }): Promise<void> {
     const [dir, name] = splitPath(path);
     const parent = await this.#walk(dir);
     try {
@@ -551,6 +589,10 @@ export class CapnsClient implements AsyncDisposable {
 
   /** Removes the file or empty directory at `path`. @throws NsError NS_ERR_NOT_EMPTY, ... */
   async remove(path: string): Promise<void> {
+    return naming(path, () => this.#remove(path));
+  }
+
+  async #remove(path: string): Promise<void> {
     const f = await this.#walk(path);
     try {
       const r = (await f.remove().promise()).result;
@@ -563,6 +605,10 @@ export class CapnsClient implements AsyncDisposable {
 
   /** The stat of the file or directory at `path`. */
   async stat(path: string): Promise<Stat> {
+    return naming(path, () => this.#stat(path));
+  }
+
+  async #stat(path: string): Promise<Stat> {
     const f = await this.#walk(path);
     try {
       const r = (await f.stat().promise()).result;
@@ -584,7 +630,7 @@ export class CapnsClient implements AsyncDisposable {
         })
         .promise()
     ).result;
-    if (r._isErr) throw fromFailure(r.err);
+    if (r._isErr) throw onPath(path, fromFailure(r.err));
     return r.entries.map((e) => ({
       name: e.name,
       kind: KIND[e.kind] ?? 'file',
@@ -758,6 +804,12 @@ export async function connect(address: string, opts: ConnectOptions = {}): Promi
     } catch (e) {
       if (e instanceof RpcError && e.type === 'disconnected') conn.destroy(e);
       else await conn.close();
+      // The peer closed the connection or sent what is not Cap'n Proto: say what it is
+      // (an HTTP or 9P listener of capns serve, a TLS one) rather than how it failed.
+      if (e instanceof RpcError && e.type === 'disconnected' && opts.tls === undefined && !e.message.startsWith('no answer from')) {
+        const what = await whatAnswers(address);
+        if (what !== undefined) throw new RpcError('disconnected', `${address} is ${what}, not a capns RPC listener`, { cause: e });
+      }
       throw e;
     } finally {
       release(gate);

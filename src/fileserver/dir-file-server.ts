@@ -66,6 +66,7 @@ import {
   QTFILE,
   changes,
   nameError,
+  quote as quoteName,
 } from './file-server.js';
 import type {
   CreateResult,
@@ -179,7 +180,7 @@ export function errnoToNsError(err: unknown, what: string): NsError {
 }
 
 function quote(path: readonly string[]): string {
-  return JSON.stringify(path.length === 0 ? '/' : path.join('/'));
+  return quoteName(path.length === 0 ? '/' : path.join('/'));
 }
 
 function modeOf(st: BigIntStats): number {
@@ -1263,7 +1264,7 @@ class DirFile implements File {
           throw err;
         },
       );
-      if (exists) throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(to)} already exists`);
+      if (exists) throw new NsError('NS_ERR_EXISTS', `${quoteName(to)} already exists`);
       return parent;
     } catch (err) {
       await parent.close();

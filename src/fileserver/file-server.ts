@@ -312,6 +312,14 @@ export interface File {
 // Helpers shared by servers.
 
 /**
+ * A name or path as every message quotes it: in single quotes, as rc and namespace(6)
+ * text do ('my file', a quote inside doubled), so that names with spaces read plainly.
+ */
+export function quote(path: string): string {
+  return `'${path.replaceAll("'", "''")}'`;
+}
+
+/**
  * The reason `name` cannot name a directory entry, or undefined if it can: NS_ERR_INVALID_PATH
  * for "", ".", "..", or a name holding "/" or NUL; NS_ERR_TOO_LARGE for more than
  * MAX_NAME_BYTES bytes of UTF-8. Pure.

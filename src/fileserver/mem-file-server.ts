@@ -20,6 +20,7 @@ import {
   MAX_WALK_NAMES,
   changes,
   nameError,
+  quote,
   qidTypeOf,
 } from './file-server.js';
 import type {
@@ -148,14 +149,14 @@ export class MemFileServer implements FileServer {
     let node = this.#root;
     for (const name of path) {
       if (!isDir(node))
-        throw new NsError('NS_ERR_NOT_DIR', `tree ${JSON.stringify(aname)} is not a directory`);
+        throw new NsError('NS_ERR_NOT_DIR', `tree ${quote(aname)} is not a directory`);
       const next = node.children?.get(name);
       if (next === undefined)
-        throw new NsError('NS_ERR_NOT_FOUND', `no tree ${JSON.stringify(aname)}`);
+        throw new NsError('NS_ERR_NOT_FOUND', `no tree ${quote(aname)}`);
       node = next;
     }
     if (!isDir(node))
-      throw new NsError('NS_ERR_NOT_DIR', `tree ${JSON.stringify(aname)} is not a directory`);
+      throw new NsError('NS_ERR_NOT_DIR', `tree ${quote(aname)} is not a directory`);
     return { root: new MemFile(this, node, node), qid: qidOf(node) };
   }
 
@@ -286,7 +287,7 @@ function clunked(): NsError {
 }
 
 function gone(n: Node): NsError {
-  return new NsError('NS_ERR_NOT_FOUND', `${JSON.stringify(n.name)} has been removed`);
+  return new NsError('NS_ERR_NOT_FOUND', `${quote(n.name)} has been removed`);
 }
 
 /** The path of `n` from `root` ("/" for the root itself): what a walk reports. */
@@ -337,7 +338,7 @@ class MemFile implements File {
       if (!isDir(n)) {
         return {
           qids,
-          error: new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(n.name)} is not a directory`),
+          error: new NsError('NS_ERR_NOT_DIR', `${quote(n.name)} is not a directory`),
         };
       }
       if (!perm(n, 1)) {
@@ -345,7 +346,7 @@ class MemFile implements File {
           qids,
           error: new NsError(
             'NS_ERR_PERMISSION',
-            `no search permission in ${JSON.stringify(n.name)}`,
+            `no search permission in ${quote(n.name)}`,
           ),
         };
       }
@@ -358,7 +359,7 @@ class MemFile implements File {
         if (next === undefined) {
           return {
             qids,
-            error: new NsError('NS_ERR_NOT_FOUND', `${JSON.stringify(name)} not found`),
+            error: new NsError('NS_ERR_NOT_FOUND', `${quote(name)} not found`),
           };
         }
       }
@@ -385,7 +386,7 @@ class MemFile implements File {
   #check(n: Node, mode: OpenMode): void {
     const writes = mode.access === 'write' || mode.access === 'readWrite' || mode.truncate === true;
     if (isDir(n) && (writes || mode.access === 'exec')) {
-      throw new NsError('NS_ERR_IS_DIR', `${JSON.stringify(n.name)} is a directory`);
+      throw new NsError('NS_ERR_IS_DIR', `${quote(n.name)} is a directory`);
     }
     const need: (4 | 2 | 1)[] = [];
     if (mode.access === 'read' || mode.access === 'readWrite') need.push(4);
@@ -393,16 +394,16 @@ class MemFile implements File {
     if (mode.access === 'exec') need.push(1);
     for (const bit of need) {
       if (!perm(n, bit))
-        throw new NsError('NS_ERR_PERMISSION', `permission denied on ${JSON.stringify(n.name)}`);
+        throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(n.name)}`);
     }
     if (
       mode.removeOnClose === true &&
       (n.parent === null || n === this.#root || !perm(n.parent, 2))
     ) {
-      throw new NsError('NS_ERR_PERMISSION', `may not remove ${JSON.stringify(n.name)}`);
+      throw new NsError('NS_ERR_PERMISSION', `may not remove ${quote(n.name)}`);
     }
     if ((n.mode & DMEXCL) !== 0 && n.exclusiveOpen) {
-      throw new NsError('NS_ERR_BUSY', `${JSON.stringify(n.name)} is open exclusively`);
+      throw new NsError('NS_ERR_BUSY', `${quote(n.name)} is open exclusively`);
     }
   }
 
@@ -417,7 +418,7 @@ class MemFile implements File {
   async create(name: string, permBits: number, mode: OpenMode): Promise<CreateResult> {
     const dir = this.#live();
     if (!isDir(dir))
-      throw new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(dir.name)} is not a directory`);
+      throw new NsError('NS_ERR_NOT_DIR', `${quote(dir.name)} is not a directory`);
     const bad = nameError(name);
     if (bad !== undefined) throw bad;
     if ((permBits & ~ALLOWED_MODE) !== 0) {
@@ -427,9 +428,9 @@ class MemFile implements File {
       );
     }
     if (!perm(dir, 2))
-      throw new NsError('NS_ERR_PERMISSION', `no write permission in ${JSON.stringify(dir.name)}`);
+      throw new NsError('NS_ERR_PERMISSION', `no write permission in ${quote(dir.name)}`);
     if (dir.children?.has(name) === true)
-      throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(name)} already exists`);
+      throw new NsError('NS_ERR_EXISTS', `${quote(name)} already exists`);
     const makeDir = (permBits & DMDIR) !== 0;
     const writes = mode.access === 'write' || mode.access === 'readWrite' || mode.truncate === true;
     if (makeDir && (writes || mode.access === 'exec')) {
@@ -452,7 +453,7 @@ class MemFile implements File {
   async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
     signal?.throwIfAborted();
     const n = this.#live();
-    if (isDir(n)) throw new NsError('NS_ERR_IS_DIR', `${JSON.stringify(n.name)} is a directory`);
+    if (isDir(n)) throw new NsError('NS_ERR_IS_DIR', `${quote(n.name)} is a directory`);
     const m = this.#mode;
     if (m === null || m.access === 'write')
       throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for reading');
@@ -490,7 +491,7 @@ class MemFile implements File {
   async write(offset: bigint, data: Uint8Array, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
     const n = this.#live();
-    if (isDir(n)) throw new NsError('NS_ERR_IS_DIR', `${JSON.stringify(n.name)} is a directory`);
+    if (isDir(n)) throw new NsError('NS_ERR_IS_DIR', `${quote(n.name)} is a directory`);
     const m = this.#mode;
     if (m === null || m.access === 'read' || m.access === 'exec') {
       throw new NsError('NS_ERR_NOT_OPEN', 'file is not open for writing');
@@ -531,7 +532,7 @@ class MemFile implements File {
     if (this.#clunked) throw clunked();
     const n = this.#node;
     if (!isDir(n))
-      throw new NsError('NS_ERR_NOT_DIR', `${JSON.stringify(n.name)} is not a directory`);
+      throw new NsError('NS_ERR_NOT_DIR', `${quote(n.name)} is not a directory`);
     if (this.#mode === null) throw new NsError('NS_ERR_NOT_OPEN', 'directory is not open');
     if (offset === 0 || this.#listing === null) {
       this.#listing = [...(n.children?.values() ?? [])].map((c) => this.#fs.statOf(c, this.#root));
@@ -555,10 +556,10 @@ class MemFile implements File {
       if (!perm(n.parent, 2))
         throw new NsError(
           'NS_ERR_PERMISSION',
-          `no write permission in ${JSON.stringify(n.parent.name)}`,
+          `no write permission in ${quote(n.parent.name)}`,
         );
       if (n.parent.children?.has(rename) === true) {
-        throw new NsError('NS_ERR_EXISTS', `${JSON.stringify(rename)} already exists`);
+        throw new NsError('NS_ERR_EXISTS', `${quote(rename)} already exists`);
       }
     }
     const length = changes(change.length) ? change.length : undefined;
@@ -568,7 +569,7 @@ class MemFile implements File {
           throw new NsError('NS_ERR_IS_DIR', 'cannot set the length of a directory');
       } else {
         if (!perm(n, 2))
-          throw new NsError('NS_ERR_PERMISSION', `permission denied on ${JSON.stringify(n.name)}`);
+          throw new NsError('NS_ERR_PERMISSION', `permission denied on ${quote(n.name)}`);
         if (length > BigInt(this.#fs.options.maxFileSize)) {
           throw new NsError(
             'NS_ERR_TOO_LARGE',
@@ -641,10 +642,10 @@ class MemFile implements File {
     if (!perm(n.parent, 2))
       throw new NsError(
         'NS_ERR_PERMISSION',
-        `no write permission in ${JSON.stringify(n.parent.name)}`,
+        `no write permission in ${quote(n.parent.name)}`,
       );
     if ((n.children?.size ?? 0) > 0)
-      throw new NsError('NS_ERR_NOT_EMPTY', `${JSON.stringify(n.name)} is not empty`);
+      throw new NsError('NS_ERR_NOT_EMPTY', `${quote(n.name)} is not empty`);
     this.#fs.unlink(n);
   }
 

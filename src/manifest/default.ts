@@ -10,15 +10,9 @@
  */
 import { parseManifest } from './parse.js';
 import type { Manifest } from './types.js';
+import { DEFAULT_DATA_DIR, DEFAULT_MANIFEST_FILE, DEFAULT_PORTS } from './default-ports.js';
 
-/** The default listeners' ports. */
-export const DEFAULT_PORTS = Object.freeze({ rpc: 5640, '9p': 5641, http: 5642 });
-
-/** The default host folder served at /data, relative to the current directory. */
-export const DEFAULT_DATA_DIR = './capns-data';
-
-/** The file name the default manifest's messages and `loc`s carry. */
-export const DEFAULT_MANIFEST_FILE = '(default manifest)';
+export { DEFAULT_DATA_DIR, DEFAULT_MANIFEST_FILE, DEFAULT_PORTS } from './default-ports.js';
 
 /** Options of the default manifest. */
 export interface DefaultManifestOptions {

@@ -730,6 +730,8 @@ function normalize(
           ? auth(e.auth, ['exports', i, 'auth'])
           : (own?.auth ?? auth(undefined, [])),
       ...(tls !== undefined && { tls }),
+      ...(e.heartbeatMs !== undefined && { heartbeatMs: e.heartbeatMs }),
+      ...(e.heartbeatTimeoutMs !== undefined && { heartbeatTimeoutMs: e.heartbeatTimeoutMs }),
       loc: src.loc(['exports', i]),
     };
   });

@@ -411,6 +411,8 @@ const exportSchema = strict({
   listen: address,
   auth: auth.optional(),
   tls: serverTls.optional(),
+  heartbeatMs: nonNegativeInt.optional(),
+  heartbeatTimeoutMs: positiveInt.optional(),
 });
 
 const limits = strict({

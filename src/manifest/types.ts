@@ -261,6 +261,10 @@ export interface Export {
   /** Who may import it; when the manifest gives none, the profile's own auth. */
   readonly auth: Auth;
   readonly tls?: ServerTls;
+  /** How often each importer is asked whether it is alive (ms; 0: never). Default 1000. */
+  readonly heartbeatMs?: number;
+  /** An importer that answers nothing for this long is cut (ms). Default 5000. */
+  readonly heartbeatTimeoutMs?: number;
   readonly loc: Loc;
 }
 

@@ -26,7 +26,8 @@ import { NsError } from '../errors.js';
 import {
   FILE_SERVER_INTERFACE_ID,
   NAMESPACE_INTERFACE_ID,
-  formatInterfaceId,
+  anInterface,
+  interfaceDisplayName,
   isContainer,
 } from './interfaces.js';
 import {
@@ -276,7 +277,7 @@ function joinRel(a: string, b: string): string {
 }
 
 function describeMember(m: Member<unknown>): string {
-  return `'${m.label}' (interface ${formatInterfaceId(m.interfaceId)})`;
+  return `'${m.label}' (${interfaceDisplayName(m.interfaceId)})`;
 }
 
 function permission(message: string): NsError {
@@ -483,7 +484,7 @@ export class MountTable<C = unknown> {
     if (bad) {
       throw new NsError(
         'NS_ERR_INTERFACE_MISMATCH',
-        `'${formatPath(full.slice(this.prefix.length))}' holds ${describeMember(bad.member)}, not interface ${formatInterfaceId(interfaceId)}`,
+        `'${formatPath(full.slice(this.prefix.length))}' holds ${describeMember(bad.member)}, not ${anInterface(interfaceId)}`,
       );
     }
     this.store.declared = this.store.declared.set(formatPath(full), interfaceId);
@@ -605,7 +606,7 @@ export class MountTable<C = unknown> {
       if (expectedInterfaceId !== undefined && first.member.interfaceId !== expectedInterfaceId) {
         throw new NsError(
           'NS_ERR_INTERFACE_MISMATCH',
-          `'${l.path}' holds ${describeMember(first.member)}, not interface ${formatInterfaceId(expectedInterfaceId)}`,
+          `'${l.path}' holds ${describeMember(first.member)}, not ${anInterface(expectedInterfaceId)}`,
         );
       }
     } else {
@@ -620,7 +621,7 @@ export class MountTable<C = unknown> {
         if (bindings.length === 0) {
           throw new NsError(
             'NS_ERR_INTERFACE_MISMATCH',
-            `'${l.path}' lies inside a file tree; it cannot hold interface ${formatInterfaceId(expectedInterfaceId)}`,
+            `'${l.path}' lies inside a file tree; it cannot hold ${anInterface(expectedInterfaceId)}`,
           );
         }
       }
@@ -949,7 +950,7 @@ export class MountTable<C = unknown> {
       if (bad) {
         throw new NsError(
           'NS_ERR_INTERFACE_MISMATCH',
-          `'${formatPath(comps)}' is declared to hold interface ${formatInterfaceId(want)}; ${describeMember(bad.member)} is not one`,
+          `'${formatPath(comps)}' is declared to hold ${anInterface(want)}; ${describeMember(bad.member)} is not one`,
         );
       }
     }

@@ -157,7 +157,10 @@ export class NamespaceFileServer<C> implements FileServer {
       const root = new NamespaceFile(this, { kind: 'dir', path: '/' });
       return { root, qid: this.dirQid('/') };
     }
-    const view = new NamespaceFileServer(this.#table.sub(aname, this.#readOnly), {
+    // An attach name is a path of the namespace, relative to its root or not: diod's
+    // tools send `-a tmp` as "tmp" (docs/9p.md).
+    const at = aname.startsWith('/') ? aname : `/${aname}`;
+    const view = new NamespaceFileServer(this.#table.sub(at, this.#readOnly), {
       fileServer: this.#fileServer,
       readOnly: this.#readOnly,
       owner: this.#owner,
@@ -529,7 +532,7 @@ class NamespaceFile<C> implements File {
     const place = this.#place;
     if (place.kind === 'inside') return place.file.read(offset, count, signal);
     if (this.#open === undefined) throw new NsError('NS_ERR_NOT_OPEN', `'${place.path}' is not open`);
-    if (place.kind === 'dir') throw new NsError('NS_ERR_IS_DIR', `'${place.path}' is a directory: use readDir`);
+    if (place.kind === 'dir') throw new NsError('NS_ERR_IS_DIR', `'${place.path}' is a directory`);
     const bytes = encoder.encode(this.#server.describeCapability(place.binding));
     if (offset >= BigInt(bytes.length)) return new Uint8Array(0);
     const start = Number(offset);

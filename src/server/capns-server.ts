@@ -1121,6 +1121,8 @@ export class CapnsServer implements ExportRegistry {
           anonymous: e.auth.loopback && isLoopback(e.listen),
           ...(filter !== undefined && { filter }),
           ...(tls !== undefined && { tls }),
+          ...(e.heartbeatMs !== undefined && { heartbeatMs: e.heartbeatMs }),
+          ...(e.heartbeatTimeoutMs !== undefined && { heartbeatTimeoutMs: e.heartbeatTimeoutMs }),
           // The budget admits this export's connections (limits.maxConnections, the
           // process's total, eviction of those not authenticated); the exporter's own
           // count would cut the newest first, before the budget could make room.

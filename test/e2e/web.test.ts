@@ -2,8 +2,9 @@
  * `capns serve` with an http listener, end to end: a real process from the sources,
  * fetched over HTTP, and its web page driven in headless Chromium (playwright-core with
  * Debian's /usr/bin/chromium; never a downloaded browser): load the page, expand a
- * union, revoke a capability, see the next call through it fail. The screenshot is
- * written to test-artifacts/web.png.
+ * union, open a file, revoke a capability and see the next call through it fail, revoke
+ * an export, and a wrong token that leaves nothing of the previous profile on the page.
+ * The screenshot is written to test-artifacts/web.png.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +37,8 @@ profiles:
 listeners:
   - { protocol: http, address: "tcp!127.0.0.1!0" }
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+exports:
+  - { profile: admin, root: /svc, readOnly: true, listen: "tcp!127.0.0.1!0", auth: { tokens: ["export-token-0123456789"] } }
 `;
 
 /** Starts `capns serve --manifest` and returns the http listener's base URL. */
@@ -88,7 +91,7 @@ test('capns serve opens its http listener: health, the API with a token, 401 wit
   assert.ok(['connecting', 'retrying'].includes(n.entries[0]?.import?.state ?? ''), JSON.stringify(n));
 });
 
-test('web page in headless Chromium: tree with a union in order, live call counts, revoke, the next call fails', { timeout: TIMEOUT, skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; CI installs it)` }, async (t) => {
+test('web page in headless Chromium: tree with a union in order, files open, plain directories ask nothing that fails, live call counts, revoke a grant and an export; a wrong token clears the page', { timeout: TIMEOUT, skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; CI installs it)` }, async (t) => {
   const { chromium } = await import('playwright-core');
   const { base } = await serve(t);
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -114,6 +117,15 @@ test('web page in headless Chromium: tree with a union in order, live call count
   page.setDefaultTimeout(20_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Every request the page makes that fails, apart from the call made to fail (revoked)
+  // and the wrong token at the end.
+  const failed: string[] = [];
+  let expectFailures = false;
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !expectFailures && !r.url().endsWith('/api/v1/call')) failed.push(`${r.status()} ${r.url()}`);
+  });
+  // The export's revoke button asks first.
+  page.on('dialog', (d) => void d.accept());
 
   await page.goto(`${base}/#token=${TOKEN}`);
   await page.waitForSelector('body[data-ready="true"]');
@@ -125,6 +137,17 @@ test('web page in headless Chromium: tree with a union in order, live call count
   const members = await page.$$eval('li[data-path="/tmp"] > .members .member', (els) => els.map((e) => e.textContent));
   assert.deepEqual(members, ['tmp (FileServer, create)', 'cache (FileServer)']);
   await page.waitForSelector('li[data-path="/tmp/first.txt"]');
+  // A file opens in the viewer, with its content.
+  await page.click('li[data-path="/tmp/first.txt"] > .name');
+  await page.waitForFunction(`document.getElementById('file-content')?.textContent === '1'`);
+  assert.equal(await page.textContent('#file-path'), '/tmp/first.txt');
+  // A plain directory inside the tree: expanding it asks nothing that fails.
+  await fetch(`${base}/api/v1/files/mkdir`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ path: '/tmp/sub' }) });
+  await page.click('li[data-path="/tmp"] > .toggle');
+  await page.click('li[data-path="/tmp"] > .toggle');
+  await page.waitForSelector('li[data-path="/tmp/sub"]');
+  await page.click('li[data-path="/tmp/sub"] > .toggle');
+  await page.waitForSelector('li[data-path="/tmp/sub"] > .toggle[aria-expanded="true"]');
 
   // A call through the page, then its grant's count goes up in the live table.
   // Clicking a capability in the tree puts its path in the call form.
@@ -150,7 +173,24 @@ test('web page in headless Chromium: tree with a union in order, live call count
   await page.waitForSelector('li[data-path="/n/far"] > .import[data-state="retrying"]');
   assert.match((await page.textContent('li[data-path="/n/far"] > .import')) ?? '', /^import of tcp!127\.0\.0\.1!9: down since .*: connect ECONNREFUSED/);
 
+  // The exports, for an admin: revoke one; the table says so.
+  await page.waitForSelector('#exports tbody tr[data-address^="tcp!127.0.0.1!"]');
+  await page.click('#exports tbody tr button.revoke');
+  await page.waitForSelector('#exports tbody tr.revoked');
+
   await mkdir(join(root, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-artifacts', 'web.png'), fullPage: true });
+  assert.deepEqual(failed, [], 'no request of the page failed');
+
+  // A wrong token: refused, and nothing of the admin's view stays on the page.
+  expectFailures = true;
+  await page.fill('#token', 'not-the-token');
+  await page.click('#login button');
+  await page.waitForSelector('body[data-ready="refused"]');
+  assert.match((await page.textContent('#whoami')) ?? '', /^401 /);
+  assert.equal(await page.$$eval('#tree li', (els) => els.length), 0);
+  assert.equal(await page.$$eval('#captable tbody tr', (els) => els.length), 0);
+  assert.equal(await page.textContent('#file-content'), '');
+  assert.equal(await page.isHidden('#exports-section'), true);
   assert.deepEqual(errors, []);
 });

@@ -88,7 +88,7 @@ test(
     assert.equal(missing.stdout, '');
     assert.equal(
       missing.stderr,
-      `capns manifest check: cannot read ${fixtures}/no-such.yaml: no such file\n`,
+      `capns manifest check: cannot read '${fixtures}/no-such.yaml': no such file\n`,
     );
   },
 );

@@ -102,6 +102,15 @@ test('an import takes its deadlines and timers as positive whole milliseconds; a
   assert.match(issuesOf('version: 1\ncapabilities: { far: { type: import, address: "tcp!h!1", timeoutMs: 5 } }').join('\n'), /timeoutMs/);
 });
 
+test('an export takes its heartbeat timers (0 turns heartbeats off); absent ones are left to the exporter', () => {
+  const base = 'version: 1\nprofiles: { a: { auth: { tokens: [t] } } }\nexports:\n';
+  const e = parseManifest(`${base}  - { profile: a, listen: "tcp!h!1", heartbeatMs: 0, heartbeatTimeoutMs: 300 }`).exports[0]!;
+  assert.deepEqual([e.heartbeatMs, e.heartbeatTimeoutMs], [0, 300]);
+  const plain = parseManifest(`${base}  - { profile: a, listen: "tcp!h!1" }`).exports[0]!;
+  assert.equal('heartbeatMs' in plain, false);
+  assert.match(issuesOf(`${base}  - { profile: a, listen: "tcp!h!1", heartbeatTimeoutMs: 0 }`).join('\n'), /heartbeatTimeoutMs: expected a number above 0/);
+});
+
 test('a dir capability says where its I/O runs: io is adaptive or pool, nothing else', () => {
   const m = parseManifest('version: 1\ncapabilities: { d: { type: dir, path: /x, io: pool } }');
   assert.equal((m.capabilities[0] as { io: string }).io, 'pool');

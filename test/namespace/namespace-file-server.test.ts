@@ -201,6 +201,21 @@ test('.. never climbs above an attach name, and walks report how far they got', 
   await root.clunk();
 });
 
+test('a relative attach name names the same directory as the absolute one (diodls -a tmp, docs/9p.md)', async () => {
+  const t = new MountTable<Cap>();
+  t.bind('/n/data', fsMember(await ramfs({ 'a/f': 'x' }), 'data'));
+  const ns = server(t);
+  for (const aname of ['n/data', '/n/data', 'n/data/a']) {
+    const { root } = await ns.attach(aname);
+    const w = await root.walk(aname.endsWith('/a') ? ['f'] : ['a', 'f']);
+    assert.ok(w.file, `attach ${aname}: ${w.error?.message}`);
+    await w.file.open({ access: 'read' });
+    assert.equal(dec.decode(await w.file.read(0n, 10)), 'x');
+    await w.file.clunk();
+    await root.clunk();
+  }
+});
+
 test('qid paths are unique across members and namespace directories', async () => {
   const a = await ramfs({ 'f': '1' });
   const b = await ramfs({ 'g': '2' });

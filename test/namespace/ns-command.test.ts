@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { run } from '../../src/cli/commands/ns.js';
+import { run } from '../../src/cli/commands/ns-offline.js';
 import { FILE_SERVER_INTERFACE_ID, MountTable, type Member } from '../../src/namespace/index.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -16,7 +16,7 @@ async function capns(
   args: string[],
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  // Offline: without a server address in the environment, `capns ns` never goes remote.
+  // No server address in the environment: the offline tests say --offline (or --demo).
   const env = { ...process.env };
   delete env['CAPNS_SERVER'];
   delete env['CAPNS_TOKEN'];
@@ -68,12 +68,12 @@ test('capns ns --demo prints the demo namespace as namespace(6) text that apply(
   assert.equal(t.describe(), r.stdout);
 });
 
-test('capns ns --apply with an error exits 1 and names file, line and column', async (t) => {
+test('capns ns --offline --apply with an error exits 1 and names file, line and column', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'capns-ns-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'bad.ns');
   writeFileSync(file, 'mount ram /tmp\nbind -a /tmp /x\n\nbind -q /a /b\n');
-  const r = await capns(['ns', '--apply', file]);
+  const r = await capns(['ns', '--offline', '--apply', file]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
   assert.equal(
@@ -82,9 +82,9 @@ test('capns ns --apply with an error exits 1 and names file, line and column', a
   );
 });
 
-test('capns ns --apply - reads namespace text from stdin', async () => {
+test('capns ns --offline --apply - reads namespace text from stdin', async () => {
   const r = await capns(
-    ['ns', '--apply', '-'],
+    ['ns', '--offline', '--apply', '-'],
     "mount 'my fs' '/n/my dir'\nbind -b '/n/my dir' /d\n",
   );
   assert.equal(r.code, 0, r.stderr);
@@ -128,14 +128,14 @@ test('--list prints the union listing, first member wins', () => {
   );
 });
 
-test('--sub shows only the view; errors exit 1 with the error code', () => {
+test('--sub shows only the view; namespace errors exit 1 with the error code, usage errors 2', () => {
   const v = inProcess({ demo: true, sub: '/usr/glenda', ro: true });
   assert.deepEqual([v.code, v.out], [0, 'mount -c home /\n']);
   const bad = inProcess({ demo: true, resolve: ['/svc/clock/x'] });
   assert.equal(bad.code, 1);
   assert.match(bad.err, /NS_ERR_NOT_DIR/);
   const ro = inProcess({ ro: true });
-  assert.equal(ro.code, 1);
+  assert.equal(ro.code, 2);
   assert.match(ro.err, /--ro needs --sub/);
   const empty = inProcess({});
   assert.deepEqual([empty.code, empty.out], [0, '# (empty namespace)\n']);

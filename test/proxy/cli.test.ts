@@ -23,7 +23,7 @@ async function start(t: T, args: string[], want: string): Promise<{ address: str
   const address = await new Promise<string>((ok, fail) => {
     proc.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = new RegExp(`^${want} (\\S+)$`, 'm').exec(out);
+      const m = new RegExp(`^${want}\\s+(\\S+)`, 'm').exec(out);
       if (m !== null) ok(m[1]!);
     });
     proc.once('exit', (code) => fail(new Error(`capns ${args[0]} exited ${code}: ${err}`)));
@@ -94,7 +94,7 @@ test('capns export --ro and capns import: a clock reached through them, writes r
 
 test('capns export refuses to start without credentials; capns import with a wrong token says so and exits 1 at once', async (t) => {
   const noCreds = await run(['export', '--root', '/', '--listen', 'tcp!127.0.0.1!0']);
-  assert.equal(noCreds.code, 1);
+  assert.equal(noCreds.code, 2, 'a missing credential option is a usage error');
   assert.match(noCreds.err, /--token/);
   const dir = mkdtempSync(join(tmpdir(), 'capns-proxy-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 // The capns web page: the caller's namespace as a tree (union members in order, imports
-// with their state), a JSON call form, and the capability table with live call counts
-// and revocation. Plain browser JavaScript over /api/v1 (docs/http.md); the token stays
+// with their state; a file opens in the viewer), a JSON call form, the capability table
+// with live call counts and revocation, and (admin) the exports with revocation. Plain browser JavaScript over /api/v1 (docs/http.md); the token stays
 // in sessionStorage.
 const state = { token: sessionStorage.getItem('capns-token') ?? '', admin: false };
 
@@ -11,18 +11,47 @@ if (hashToken !== null) {
   history.replaceState(null, '', location.pathname);
 }
 
-async function api(method, path, body) {
+/** The fetch Response of an API call; an error status throws its `{statusCode, code, message}`. */
+async function apiResponse(method, path, body) {
   const headers = {};
   if (state.token !== '') headers.authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = await r.json();
   if (!r.ok) {
+    const json = await r.json();
     const e = new Error(`${json.statusCode} ${json.code}: ${json.message}`);
     e.body = json;
     throw e;
   }
-  return json;
+  return r;
+}
+
+async function api(method, path, body) {
+  return (await apiResponse(method, path, body)).json();
+}
+
+/** A file's content in the viewer: text as it is, anything else as a byte count and hex. */
+async function openFile(path) {
+  const title = document.getElementById('file-path');
+  const view = document.getElementById('file-content');
+  title.textContent = path;
+  view.className = '';
+  view.textContent = '…';
+  try {
+    const bytes = new Uint8Array(await (await apiResponse('GET', `/api/v1/files?path=${encodeURIComponent(path)}`)).arrayBuffer());
+    let text;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      const hex = Array.from(bytes.subarray(0, 4096), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      text = `(${bytes.length} bytes, not UTF-8 text)\n${hex}${bytes.length > 4096 ? ' …' : ''}`;
+    }
+    view.textContent = text;
+    view.dataset.length = String(bytes.length);
+  } catch (e) {
+    view.className = 'error';
+    view.textContent = e.message;
+  }
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -57,8 +86,12 @@ function importText(imp) {
   }
 }
 
-/** One tree node: a name, what it is, the union members bound there (in order), its import state, and its children when expanded. */
-function node(path, name, kind, label, imp) {
+/**
+ * One tree node: a name, what it is, the union members bound there (in order), its import
+ * state, and its children when expanded. `mounted`: something is bound at this path (a
+ * mount point has union members to show; a plain directory has none, and is not asked).
+ */
+function node(path, name, kind, label, imp, mounted) {
   const li = el('li', { 'data-path': path });
   const expandable = kind === 'directory';
   const toggle = el('button', { class: 'toggle', type: 'button', 'aria-expanded': 'false', title: expandable ? 'expand' : '' }, expandable ? '▸' : '·');
@@ -72,6 +105,10 @@ function node(path, name, kind, label, imp) {
       document.getElementById('call-path').value = path;
       document.getElementById('call-method').focus();
     });
+  } else if (kind === 'file') {
+    nameEl.classList.add('openable');
+    nameEl.title = 'open it';
+    nameEl.addEventListener('click', () => void openFile(path));
   }
   li.append(toggle, nameEl, el('span', { class: 'kind' }, kind === 'capability' ? `${kind} ${label}` : kind), members);
   if (imp !== undefined) li.append(el('span', { class: `import import-${imp.state}`, 'data-state': imp.state, title: imp.lastError }, importText(imp)));
@@ -87,27 +124,33 @@ function node(path, name, kind, label, imp) {
       } else {
         toggle.setAttribute('aria-expanded', 'true');
         toggle.textContent = '▾';
-        void expand(path, children, members);
+        void expand(path, children, members, mounted);
       }
     });
   }
   return li;
 }
 
-async function expand(path, children, members) {
-  // The union stack at this path, if it is a mount point (not every directory is).
-  try {
-    const m = await api('GET', `/api/v1/ns/members?path=${encodeURIComponent(path)}`);
-    if (m.members.length > 0) {
-      members.append('union: ');
-      for (const x of m.members) members.append(el('span', { class: 'member', title: x.interfaceId }, `${x.label} (${x.interfaceName}${x.create ? ', create' : ''})`));
+/** A listing entry's interface id when nothing is bound at its name (a plain directory or file). */
+const NO_INTERFACE = '0x0000000000000000';
+
+async function expand(path, children, members, mounted) {
+  // The union stack at this path, if it is a mount point; a plain directory (in a file
+  // tree, or on the way to a mount point) has none and is not asked.
+  if (mounted) {
+    try {
+      const m = await api('GET', `/api/v1/ns/members?path=${encodeURIComponent(path)}`);
+      if (m.members.length > 0) {
+        members.append('union: ');
+        for (const x of m.members) members.append(el('span', { class: 'member', title: x.interfaceId }, `${x.label} (${x.interfaceName}${x.create ? ', create' : ''})`));
+      }
+    } catch (e) {
+      members.append(el('span', { class: 'error' }, e.message));
     }
-  } catch {
-    // Not a mount point: nothing to show.
   }
   try {
     const l = await api('GET', `/api/v1/ns/list?path=${encodeURIComponent(path)}`);
-    children.replaceChildren(...l.entries.map((e) => node(join(path, e.name), e.name, e.kind, e.label, e.import)));
+    children.replaceChildren(...l.entries.map((e) => node(join(path, e.name), e.name, e.kind, e.label, e.import, e.interfaceId !== NO_INTERFACE)));
   } catch (e) {
     children.replaceChildren(el('li', { class: 'error' }, e.message));
   }
@@ -115,9 +158,66 @@ async function expand(path, children, members) {
 
 async function loadTree() {
   const tree = document.getElementById('tree');
-  const root = node('/', '/', 'directory', '');
+  // The root: no listing says whether something is bound at '/' itself, and a namespace
+  // seldom binds there (the members route answers 404 when nothing is): not asked.
+  const root = node('/', '/', 'directory', '', undefined, false);
   tree.replaceChildren(root);
   root.querySelector('.toggle').click();
+}
+
+/** Clears what the previous profile saw: the tree, the open file, the tables. */
+function clearProfile() {
+  state.admin = false;
+  document.getElementById('tree').replaceChildren();
+  document.getElementById('file-path').textContent = '';
+  document.getElementById('file-content').textContent = '';
+  document.querySelector('#captable tbody').replaceChildren();
+  document.getElementById('captable-note').textContent = '';
+  document.getElementById('exports-section').hidden = true;
+  document.querySelector('#exports tbody').replaceChildren();
+  document.getElementById('exports-note').textContent = '';
+  delete document.body.dataset.ready;
+}
+
+async function loadExports() {
+  const section = document.getElementById('exports-section');
+  const note = document.getElementById('exports-note');
+  const body = document.querySelector('#exports tbody');
+  section.hidden = !state.admin;
+  if (!state.admin) {
+    body.replaceChildren();
+    return;
+  }
+  try {
+    const { exports } = await api('GET', '/api/v1/exports');
+    note.textContent = exports.length === 0 ? 'This server serves no exports.' : `${exports.length} export${exports.length === 1 ? '' : 's'}`;
+    body.replaceChildren(
+      ...exports.map((x) =>
+        el(
+          'tr',
+          { class: x.revoked ? 'revoked' : '', 'data-address': x.address },
+          el('td', {}, x.address),
+          el('td', {}, `${x.profile}:${x.root}`),
+          el('td', {}, `${x.readOnly ? 'read-only' : 'writable'}${x.filtered ? ', filtered' : ''}`),
+          el('td', { class: 'peers' }, String(x.peers)),
+          el('td', {}, x.revoked ? 'revoked' : 'live'),
+          el('td', {}, x.revoked ? '' : el('button', { type: 'button', class: 'revoke', onclick: () => void revokeExport(x.address) }, 'Revoke')),
+        ),
+      ),
+    );
+  } catch (e) {
+    note.textContent = e.message;
+  }
+}
+
+async function revokeExport(address) {
+  if (!confirm(`Revoke the export ${address}? Everything it handed out fails at once, for every peer, until a reload.`)) return;
+  try {
+    await api('POST', '/api/v1/exports/revoke', { address });
+  } catch (e) {
+    document.getElementById('exports-note').textContent = e.message;
+  }
+  await loadExports();
 }
 
 async function loadCaptable() {
@@ -178,15 +278,18 @@ async function call(ev) {
 
 async function start() {
   const who = document.getElementById('whoami');
+  // Whatever the answer, nothing of the previous profile stays on the page.
+  clearProfile();
   try {
     const w = await api('GET', '/api/v1/whoami');
     state.admin = w.admin;
     who.textContent = `profile ${w.profile} (${w.holder})${w.admin ? ', admin' : ''}`;
   } catch (e) {
     who.textContent = e.message;
+    document.body.dataset.ready = 'refused';
     return;
   }
-  await Promise.all([loadTree(), loadCaptable()]);
+  await Promise.all([loadTree(), loadCaptable(), loadExports()]);
   document.body.dataset.ready = 'true';
 }
 
@@ -197,6 +300,9 @@ document.getElementById('login').addEventListener('submit', (ev) => {
   void start();
 });
 document.getElementById('call').addEventListener('submit', (ev) => void call(ev));
-// Live call counts.
-setInterval(() => void loadCaptable(), 1000);
+// Live call counts and peers.
+setInterval(() => {
+  void loadCaptable();
+  void loadExports();
+}, 1000);
 void start();

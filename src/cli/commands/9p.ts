@@ -7,24 +7,17 @@
  * one (cut short), 2 usage or a tree or address that cannot be served.
  */
 import { Option, type Command } from 'commander';
-import { pino } from 'pino';
-import { startCapnsServer } from '../../server/capns-server.js';
-import { EXIT_USAGE, exitUsage } from './remote.js';
-import { defaultManifest, DEFAULT_DATA_DIR } from '../../manifest/index.js';
-import { newDirFileServer, newMemFileServer, type FileServer } from '../../fileserver/index.js';
-import {
-  DEFAULT_MAX_MSIZE,
-  formatNinepAddress,
-  MAX_MAX_MSIZE,
-  NinepServer,
-  parseNinepAddress,
-} from '../../fileserver/9p/server.js';
+import type { FileServer } from '../../fileserver/index.js';
+import { DEFAULT_DATA_DIR } from '../../manifest/default-ports.js';
+import { listeningLine } from './listening.js';
+import { DEFAULT_MAX_MSIZE, MAX_MAX_MSIZE } from '../../fileserver/9p/constants.js';
+import { EXIT_USAGE } from './remote.js';
 
 interface NinepCommandOptions {
   listen: string;
   ram?: boolean;
   dir?: string;
-  data?: string;
+  dataDir?: string;
   ro?: boolean;
   io?: 'adaptive' | 'pool';
   msize: string;
@@ -46,7 +39,7 @@ export function register(program: Command): void {
     .option('--ram', 'serve a fresh, writable in-memory tree')
     .option('--dir <path>', 'serve a host directory')
     .option(
-      '--data <dir>',
+      '--data-dir <dir>',
       `with neither --ram nor --dir: the host folder the default namespace shows at /data (default ${DEFAULT_DATA_DIR})`,
     )
     .option('--ro', 'refuse every change to the tree')
@@ -67,8 +60,6 @@ export function register(program: Command): void {
       'after',
       '\nExit status: 0 after SIGINT or SIGTERM (requests in flight answered first), 1 on a second\nsignal, 2 usage, an unreadable --dir or an address that cannot be listened on.',
     )
-    // commander's own usage errors (an unknown option, a bad --io) exit 2 like ours.
-    .exitOverride(exitUsage)
     .action(async (opts: NinepCommandOptions) => {
       await serve(opts);
     });
@@ -76,12 +67,16 @@ export function register(program: Command): void {
 
 async function serve(opts: NinepCommandOptions): Promise<void> {
   if (opts.ram === true && opts.dir !== undefined) fatal('--ram and --dir exclude each other');
-  if (opts.data !== undefined && (opts.ram === true || opts.dir !== undefined)) {
-    fatal('--data goes with the default namespace (neither --ram nor --dir)');
+  if (opts.dataDir !== undefined && (opts.ram === true || opts.dir !== undefined)) {
+    fatal('--data-dir goes with the default namespace (neither --ram nor --dir)');
   }
   if (opts.io !== undefined && opts.dir === undefined) {
     fatal('--io goes with --dir (for the default namespace, set io on its dir capabilities)');
   }
+  const [{ newDirFileServer, newMemFileServer }, { formatNinepAddress, NinepServer, parseNinepAddress }] = await Promise.all([
+    import('../../fileserver/index.js'),
+    import('../../fileserver/9p/server.js'),
+  ]);
   let address;
   try {
     address = parseNinepAddress(opts.listen);
@@ -114,7 +109,12 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
   } else {
     // The default manifest's namespace, its capabilities instantiated in this process
     // (no listeners of its own), served as a file tree like capns serve's 9P listener.
-    const m = defaultManifest(opts.data !== undefined ? { dataDir: opts.data } : {});
+    const [{ defaultManifest }, { startCapnsServer }, { pino }] = await Promise.all([
+      import('../../manifest/index.js'),
+      import('../../server/capns-server.js'),
+      import('pino'),
+    ]);
+    const m = defaultManifest(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
     const logger = pino({ level: 'warn' }, pino.destination(2));
     let capns;
     try {
@@ -148,7 +148,7 @@ async function serve(opts: NinepCommandOptions): Promise<void> {
   } catch (err) {
     fatal(`listen ${opts.listen}: ${(err as Error).message}`);
   }
-  process.stdout.write(`9p: listening on ${formatNinepAddress(bound)}\n`);
+  process.stdout.write(listeningLine({ protocol: '9p', address: formatNinepAddress(bound) }));
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CapnsClient } from '../../client/index.js';
 import { NsError } from '../../errors.js';
-import { methodSignature } from '../../reflect/index.js';
 import { EXIT_FAILURE, hexId, printJson, processIo, remoteCommand, UsageError, withClient, type RemoteOptions } from './remote.js';
 
 /** The Failure a result union holds at the top level, if any. */
@@ -34,7 +33,7 @@ function parseParams(text: string): unknown {
 }
 
 async function listMethods(c: CapnsClient, path: string, opts: RemoteOptions, out: (s: string) => void): Promise<void> {
-  const t = await c.methodsAt(path);
+  const [t, { methodSignature }] = await Promise.all([c.methodsAt(path), import('../../reflect/index.js')]);
   const refs = c.schema.methods(t.interfaceId);
   if (opts.json === true) {
     out(JSON.stringify({ interface: t.interfaceName, interfaceId: hexId(t.interfaceId), methods: refs.map((r) => methodSignature(c.schema, r.method)) }) + '\n');

@@ -4,49 +4,10 @@
  * administrator's profile mounts one: there is no other admin switch).
  */
 import type { Command } from 'commander';
-import type { CapnsClient } from '../../client/index.js';
-import { NsError } from '../../errors.js';
-import { fromFailure } from '../../failure.js';
-import { CapTable, type CapTable$Client } from '../../gen/captable.js';
-import { parseNamespaceText } from '../../namespace/ns-text.js';
-import {
-  exitUsage,
-  printJson,
-  processIo,
-  remoteCommand,
-  withClient,
-  type RemoteOptions,
-} from './remote.js';
+import { printJson, processIo, remoteCommand, withClient, type RemoteOptions } from './remote.js';
 
 interface ExportsOptions extends RemoteOptions {
   captable?: string;
-}
-
-/**
- * The CapTable at `path`, or the first mount point of the namespace that holds one.
- * @throws NsError NS_ERR_NOT_FOUND when the namespace has none.
- */
-async function capTableOf(
-  c: CapnsClient,
-  path: string | undefined,
-): Promise<CapTable$Client & Disposable> {
-  if (path !== undefined) return c.resolve(path, CapTable);
-  const seen = new Set<string>();
-  for (const line of parseNamespaceText(await c.describe())) {
-    if (line.op !== 'mount' && line.op !== 'bind') continue;
-    const at = line.to.text;
-    if (seen.has(at)) continue;
-    seen.add(at);
-    try {
-      return await c.resolve(at, CapTable);
-    } catch (e) {
-      if (!(e instanceof NsError)) throw e;
-    }
-  }
-  throw new NsError(
-    'NS_ERR_NOT_FOUND',
-    "your namespace holds no CapTable (an administrator's profile mounts one: docs/manifest.md); name one with --captable PATH",
-  );
 }
 
 /** Registers `capns exports` on `program`. */
@@ -55,13 +16,11 @@ export function register(program: Command): void {
     program
       .command('exports')
       .description('list the exports of a running server (needs a CapTable in your namespace)')
-      .option(
-        '--captable <path>',
-        'where your namespace holds the CapTable (default: the first mount point that holds one)',
-      ),
+      .option('--captable <path>', 'where your namespace holds the CapTable (default: the first mount point that holds one)'),
   ).action(async (opts: ExportsOptions) => {
     const io = processIo();
     process.exitCode = await withClient('exports', opts, io, async (c) => {
+      const { capTableOf } = await import('./captable-of.js');
       using t = await capTableOf(c, opts.captable);
       const list = (await t.exports().promise()).exports.toArray().map((e) => ({
         address: e.address,
@@ -78,14 +37,8 @@ export function register(program: Command): void {
       }
       if (list.length === 0) io.out('no exports\n');
       for (const e of list) {
-        const flags = [
-          e.readOnly ? 'read-only' : 'writable',
-          ...(e.filtered ? ['filtered'] : []),
-          ...(e.revoked ? ['REVOKED'] : []),
-        ];
-        io.out(
-          `${e.address}\t${e.profile}:${e.root}\t${flags.join(',')}\t${e.peers} peer${e.peers === 1 ? '' : 's'}\n`,
-        );
+        const flags = [e.readOnly ? 'read-only' : 'writable', ...(e.filtered ? ['filtered'] : []), ...(e.revoked ? ['REVOKED'] : [])];
+        io.out(`${e.address}\t${e.profile}:${e.root}\t${flags.join(',')}\t${e.peers} peer${e.peers === 1 ? '' : 's'}\n`);
       }
     });
   });
@@ -94,18 +47,15 @@ export function register(program: Command): void {
     .description(
       'revoke an export: everything it handed out, to every peer, fails at once; no peer gets in until a reload (takes the options of `capns exports`: --server, --token, --captable, --json)',
     )
-    .argument(
-      '<address>',
-      'the address the export listens on, as `capns exports` prints it (tcp!HOST!PORT)',
-    )
+    .argument('<address>', 'the address the export listens on, as `capns exports` prints it (tcp!HOST!PORT)')
     .option('--reason <text>', 'what the peers are told', 'revoked by an administrator')
-    .exitOverride(exitUsage)
     .action(async (address: string, _local: unknown, cmd: Command) => {
       // The connection options are the parent's (`capns exports --server ... revoke ADDR`,
       // or after the address: commander gives them to the parent either way).
       const opts = cmd.optsWithGlobals<ExportsOptions & { reason: string }>();
       const io = processIo();
       process.exitCode = await withClient('exports revoke', opts, io, async (c) => {
+        const [{ capTableOf }, { fromFailure }] = await Promise.all([import('./captable-of.js'), import('../../failure.js')]);
         using t = await capTableOf(c, opts.captable);
         const r = (
           await t

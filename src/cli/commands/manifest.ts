@@ -3,90 +3,10 @@
  * normalized form. Exit status: 0 fine, 1 the manifest has errors, 2 the file could not
  * be read or is not YAML. `${VAR}` references are resolved from the environment.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { preflightManifest } from '../../services/index.js';
-import {
-  checkManifest,
-  compareDiagnostics,
-  DEFAULT_MANIFEST_FILE,
-  defaultManifest,
-  formatDiagnostic,
-  ManifestError,
-  manifestGraph,
-  manifestToJSON,
-  parseManifest,
-  type Diagnostic,
-  type Manifest,
-} from '../../manifest/index.js';
-
-/** Exit statuses: fine, the manifest has errors, the file cannot be read or is not YAML. */
-export const MANIFEST_OK = 0;
-export const MANIFEST_INVALID = 1;
-export const MANIFEST_UNREADABLE = 2;
-const OK = MANIFEST_OK;
-const INVALID = MANIFEST_INVALID;
-const UNREADABLE = MANIFEST_UNREADABLE;
-
-/**
- * A parsed manifest, or why there is none: the exit status to use, every diagnostic
- * (none when the file could not be read), and the message to print.
- */
-export type LoadedManifest =
-  | { readonly manifest: Manifest }
-  | {
-      readonly status: number;
-      readonly diagnostics: readonly Diagnostic[];
-      readonly message: string;
-    };
-
-/**
- * Reads and parses a manifest file for a command (`capns manifest`, `capns serve`);
- * without a file, the embedded default with its data folder `dataDir`. `${VAR}`s come
- * from `env`. Never throws for a bad or missing file: returns its status and message.
- */
-export async function loadManifest(
-  file: string | undefined,
-  options: {
-    readonly env: Readonly<Record<string, string | undefined>>;
-    readonly dataDir?: string;
-  },
-): Promise<LoadedManifest> {
-  if (file === undefined) {
-    const dataDir = options.dataDir;
-    try {
-      return { manifest: defaultManifest(dataDir === undefined ? {} : { dataDir }) };
-    } catch (err) {
-      if (!(err instanceof ManifestError)) throw err;
-      return { status: INVALID, diagnostics: err.issues, message: `data folder: ${err.message}` };
-    }
-  }
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why =
-      e.code === 'ENOENT'
-        ? 'no such file'
-        : e.code === 'EISDIR'
-          ? 'is a directory'
-          : e.code === 'EACCES'
-            ? 'permission denied'
-            : e.message;
-    return { status: UNREADABLE, diagnostics: [], message: `cannot read ${file}: ${why}` };
-  }
-  try {
-    return { manifest: parseManifest(text, { file, env: options.env }) };
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    return {
-      status: err.syntax ? UNREADABLE : INVALID,
-      diagnostics: err.issues,
-      message: err.message,
-    };
-  }
-}
+import type { Diagnostic, Manifest } from '../../manifest/index.js';
+import { DEFAULT_MANIFEST_FILE } from '../../manifest/default-ports.js';
+import { MANIFEST_INVALID, MANIFEST_OK } from './manifest-status.js';
 
 function summary(file: string, list: readonly Diagnostic[]): string {
   const errors = list.filter((d) => d.severity === 'error').length;
@@ -95,10 +15,17 @@ function summary(file: string, list: readonly Diagnostic[]): string {
   return `${file}: ${errors === 0 && warnings === 0 ? 'ok' : `${n(errors, 'error')}, ${n(warnings, 'warning')}`}`;
 }
 
-async function check(
-  file: string | undefined,
-  opts: { json?: boolean; strict?: boolean },
-): Promise<number> {
+/**
+ * `capns manifest check`: every finding, then a summary (or one line of JSON). A file
+ * that cannot be read or parsed at all is an error: on stderr (one JSON line with
+ * --json), status 2.
+ */
+async function check(file: string | undefined, opts: { json?: boolean; strict?: boolean }): Promise<number> {
+  const [{ loadManifest }, { checkManifest, compareDiagnostics, formatDiagnostic }, { preflightManifest }] = await Promise.all([
+    import('./manifest-load.js'),
+    import('../../manifest/index.js'),
+    import('../../services/index.js'),
+  ]);
   const loaded = await loadManifest(file, { env: process.env });
   const name = file ?? DEFAULT_MANIFEST_FILE;
   let diagnostics: readonly Diagnostic[];
@@ -109,28 +36,19 @@ async function check(
     const pre = await preflightManifest(loaded.manifest, { path: process.env['PATH'] ?? '' });
     diagnostics = [...pre.diagnostics, ...checkManifest(pre.manifest)].sort(compareDiagnostics);
     const failing = diagnostics.filter((d) => d.severity === 'error' || opts.strict === true);
-    status = failing.length > 0 ? INVALID : OK;
+    status = failing.length > 0 ? MANIFEST_INVALID : MANIFEST_OK;
   } else {
     diagnostics = loaded.diagnostics;
     status = loaded.status;
     if (diagnostics.length === 0) {
-      if (opts.json === true)
-        process.stdout.write(
-          JSON.stringify({ file: name, status, error: loaded.message }, null, 2) + '\n',
-        );
+      if (opts.json === true) process.stderr.write(JSON.stringify({ error: { command: 'manifest check', code: 'NS_ERR_PARSE', message: loaded.message, status, path: name } }) + '\n');
       else process.stderr.write(`capns manifest check: ${loaded.message}\n`);
       return status;
     }
   }
   if (opts.json === true) {
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
-    process.stdout.write(
-      JSON.stringify(
-        { file: name, status, errors, warnings: diagnostics.length - errors, diagnostics },
-        null,
-        2,
-      ) + '\n',
-    );
+    process.stdout.write(JSON.stringify({ file: name, status, errors, warnings: diagnostics.length - errors, diagnostics }) + '\n');
   } else {
     for (const d of diagnostics) process.stdout.write(formatDiagnostic(d) + '\n');
     process.stdout.write(summary(name, diagnostics) + '\n');
@@ -138,21 +56,11 @@ async function check(
   return status;
 }
 
-async function loadOrReport(
-  command: string,
-  file: string | undefined,
-  dataDir?: string,
-): Promise<Manifest | number> {
-  const loaded = await loadManifest(
-    file,
-    dataDir === undefined ? { env: process.env } : { env: process.env, dataDir },
-  );
+async function loadOrReport(command: string, file: string | undefined, dataDir?: string): Promise<Manifest | number> {
+  const { loadManifest } = await import('./manifest-load.js');
+  const loaded = await loadManifest(file, dataDir === undefined ? { env: process.env } : { env: process.env, dataDir });
   if ('manifest' in loaded) return loaded.manifest;
-  process.stderr.write(
-    loaded.diagnostics.length === 0
-      ? `capns manifest ${command}: ${loaded.message}\n`
-      : loaded.message + '\n',
-  );
+  process.stderr.write(loaded.diagnostics.length === 0 ? `capns manifest ${command}: ${loaded.message}\n` : loaded.message + '\n');
   return loaded.status;
 }
 
@@ -177,7 +85,7 @@ export function register(program: Command): void {
       '[file]',
       'the manifest (YAML or JSON; ${VAR}s come from the environment); without it, the embedded default',
     )
-    .option('--json', 'print the findings as JSON: {file, status, errors, warnings, diagnostics}')
+    .option('--json', 'print the findings as one line of JSON: {file, status, errors, warnings, diagnostics}; an unreadable file as one JSON line on stderr')
     .option('--strict', 'fail (exit 1) on warnings too')
     .addHelpText(
       'after',
@@ -203,6 +111,7 @@ export function register(program: Command): void {
         process.exitCode = m;
         return;
       }
+      const { manifestGraph } = await import('../../manifest/index.js');
       process.stdout.write(manifestGraph(m));
     });
 
@@ -225,9 +134,8 @@ export function register(program: Command): void {
           process.exitCode = m;
           return;
         }
-        process.stdout.write(
-          manifestToJSON(m, { locations: opts.locations === true, secrets: opts.secrets === true }),
-        );
+        const { manifestToJSON } = await import('../../manifest/index.js');
+        process.stdout.write(manifestToJSON(m, { locations: opts.locations === true, secrets: opts.secrets === true }));
       },
     );
 }

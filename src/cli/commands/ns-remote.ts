@@ -1,49 +1,51 @@
 /**
- * `capns ns` against a running server (with --server, --token or CAPNS_SERVER set):
- * prints your namespace there as namespace(6) text (describe(), like /proc/N/ns), after
- * running --apply files in it, and answers --resolve and --list there. Not a command of
- * its own: ns.ts calls `runRemote`.
+ * `capns ns` against a running server: prints your namespace there as namespace(6) text
+ * (describe(), like /proc/N/ns), after running --apply files in it, and answers --resolve
+ * and --list there. Not a command of its own: ns.ts calls `runRemote` when it runs.
  */
 import { readFileSync } from 'node:fs';
 import type { CapnsClient } from '../../client/index.js';
-import { hexId, printJson, UsageError, withClient, type Io, type RemoteOptions } from './remote.js';
+import { EXIT_USAGE, hexId, printError, printJson, USAGE_CODE, withClient, type Io, type RemoteOptions } from './remote.js';
 
 /** The options of `capns ns` that work against a server. */
 export interface RemoteNsOptions extends RemoteOptions {
-  demo?: boolean;
   apply?: string[];
-  cap?: string[];
   resolve?: string[];
   list?: string[];
-  sub?: string;
-  ro?: boolean;
 }
 
 async function showResolve(c: CapnsClient, path: string): Promise<Record<string, unknown>> {
   const r = await c.lookup(path);
   let members: Awaited<ReturnType<CapnsClient['members']>> = [];
   if (r.rest === '') members = await c.members(path);
-  return { path, interfaceId: hexId(r.interfaceId), interface: r.interfaceName, label: r.label, rest: r.rest, members: members.map((m) => ({ label: m.label, interfaceId: hexId(m.interfaceId), interface: c.schema.interfaceName(m.interfaceId), create: m.create })) };
+  return {
+    path,
+    interfaceId: hexId(r.interfaceId),
+    interface: r.interfaceName,
+    label: r.label,
+    rest: r.rest,
+    members: members.map((m) => ({ label: m.label, interfaceId: hexId(m.interfaceId), interface: c.schema.interfaceName(m.interfaceId), create: m.create })),
+  };
 }
 
 /** Runs `capns ns` against the server; returns the exit status. */
 export async function runRemote(opts: RemoteNsOptions, io: Io): Promise<number> {
+  // Files are read before connecting: a file that is not there is a usage error, not a
+  // reason to reach the server.
+  const texts: string[] = [];
+  for (const file of opts.apply ?? []) {
+    try {
+      texts.push(readFileSync(file === '-' ? 0 : file, 'utf8'));
+    } catch (e) {
+      printError(io, 'ns', opts.json === true, { message: `cannot read '${file}': ${(e as Error).message}`, code: USAGE_CODE, status: EXIT_USAGE });
+      return EXIT_USAGE;
+    }
+  }
   return withClient('ns', opts, io, async (c) => {
-    for (const flag of ['demo', 'cap', 'sub', 'ro'] as const) {
-      if (opts[flag] !== undefined) throw new UsageError(`--${flag} works on a local namespace only; drop --server/--token (and CAPNS_SERVER)`);
-    }
-    for (const file of opts.apply ?? []) {
-      let text: string;
-      try {
-        text = readFileSync(file === '-' ? 0 : file, 'utf8');
-      } catch (e) {
-        throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
-      }
-      await c.apply(text);
-    }
+    for (const text of texts) await c.apply(text);
     const resolves = [];
     for (const p of opts.resolve ?? []) resolves.push(await showResolve(c, p));
-    const lists = [];
+    const lists: Array<{ path: string; entries: Awaited<ReturnType<CapnsClient['list']>> }> = [];
     for (const p of opts.list ?? []) lists.push({ path: p, entries: await c.list(p) });
     if (resolves.length + lists.length === 0) {
       const text = await c.describe();
@@ -52,7 +54,13 @@ export async function runRemote(opts: RemoteNsOptions, io: Io): Promise<number> 
       return;
     }
     if (opts.json === true) {
-      printJson(io, { resolve: resolves, list: lists.map((l) => ({ path: l.path, entries: l.entries.map((e) => ({ name: e.name, kind: e.kind, label: e.label })) })) }, true);
+      const entry = (e: (typeof lists)[number]['entries'][number]): Record<string, unknown> => ({
+        name: e.name,
+        kind: e.kind,
+        ...(e.interfaceId !== 0n ? { interfaceId: hexId(e.interfaceId), interface: c.schema.interfaceName(e.interfaceId) } : {}),
+        ...(e.label !== '' ? { label: e.label } : {}),
+      });
+      printJson(io, { resolve: resolves, list: lists.map((l) => ({ path: l.path, entries: l.entries.map(entry) })) }, true);
       return;
     }
     for (const r of resolves) {

@@ -11,8 +11,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { NsError } from '../../errors.js';
-import { describeInterface, idKey, SchemaSet } from '../../reflect/index.js';
-import { compileSchema, readSchemaFile } from '../../services/index.js';
 
 function fail(message: string, status: number): number {
   process.stderr.write(`capns schema: ${message}\n`);
@@ -20,6 +18,7 @@ function fail(message: string, status: number): number {
 }
 
 async function compile(file: string, opts: { output?: string; importPath: string[] }): Promise<number> {
+  const [{ SchemaSet }, { compileSchema }] = await Promise.all([import('../../reflect/index.js'), import('../../services/index.js')]);
   if (!file.endsWith('.capnp')) return fail(`${file}: expected a .capnp schema source`, 2);
   let bytes: Uint8Array;
   try {
@@ -47,6 +46,7 @@ async function compile(file: string, opts: { output?: string; importPath: string
 }
 
 async function show(file: string, opts: { json?: boolean }): Promise<number> {
+  const [{ describeInterface, idKey, SchemaSet }, { readSchemaFile }] = await Promise.all([import('../../reflect/index.js'), import('../../services/index.js')]);
   const set = new SchemaSet();
   try {
     set.add(await readSchemaFile(file), file);

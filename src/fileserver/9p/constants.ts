@@ -111,6 +111,10 @@ export const MAXWELEM = 16;
 export const ERRMAX = 128;
 /** The smallest msize worth negotiating: room for IOHDRSZ and some data. */
 export const MIN_MSIZE = 256;
+/** A server's default largest msize: 64 KiB of data plus the I/O header. */
+export const DEFAULT_MAX_MSIZE = 64 * 1024 + IOHDRSZ;
+/** The largest msize a server may be configured with. */
+export const MAX_MAX_MSIZE = 16 * 1024 * 1024;
 /** lib9p's default msize: 8192 bytes of data plus IOHDRSZ. */
 export const DEFAULT_MSIZE_LIB9P = 8192 + IOHDRSZ;
 

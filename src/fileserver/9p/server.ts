@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { FileServer } from '../file-server.js';
 import { headerAhead, newWriterId } from '../../early-header.js';
 import { RateLimitedLog } from '../../rate-limited-log.js';
-import { IOHDRSZ, MIN_MSIZE } from './constants.js';
+import { DEFAULT_MAX_MSIZE, MAX_MAX_MSIZE, MIN_MSIZE } from './constants.js';
 import { NinepConnection, type NinepConnectionOptions, type NinepTransport } from './conn.js';
 
 /** Bulk data larger than this after a reply's header may send the header ahead (see flush). */
@@ -66,10 +66,7 @@ export interface NinepServerOptions {
 /** Default time a connection has to complete Tversion and Tattach. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Default largest msize: 64 KiB of data plus the I/O header. */
-export const DEFAULT_MAX_MSIZE = 64 * 1024 + IOHDRSZ;
-/** The largest msize a server may be configured with. */
-export const MAX_MAX_MSIZE = 16 * 1024 * 1024;
+export { DEFAULT_MAX_MSIZE, MAX_MAX_MSIZE } from './constants.js';
 
 /** Where to listen: TCP host and port, or a unix socket path (src/address.ts). */
 export type NinepAddress = Address;

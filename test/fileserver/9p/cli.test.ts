@@ -32,7 +32,7 @@ async function start(
     let out = '';
     proc.stdout.on('data', (c: Buffer) => {
       out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
+      const m = /^9p\s+(\S+)/m.exec(out);
       if (m) resolve(m[1]!);
     });
     proc.on('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
@@ -120,7 +120,7 @@ test('capns 9p with neither --ram nor --dir serves the default namespace: mount 
   const { proc, address } = await start(t, [
     '--listen',
     'tcp!127.0.0.1!0',
-    '--data',
+    '--data-dir',
     join(dir, 'data'),
   ]);
   const c = await NinepClient.open(parseNinepAddress(address), '9P2000');
@@ -136,7 +136,7 @@ test('capns 9p with neither --ram nor --dir serves the default namespace: mount 
   await c.open(clock, OREAD);
   assert.match(
     Buffer.from(await c.read(clock, 0n, 200)).toString(),
-    /^interface 0x[0-9a-f]{16}\nlabel clock\n$/,
+    /^interface Clock 0x[0-9a-f]{16} \(demo\.capnp\)\n  now \(\) -> \(unixMillis :Int64, iso :Text\)\nlabel clock\n$/,
   );
   await c.clunk(clock);
   // /tmp takes creates (the default binds it with create).
@@ -167,7 +167,7 @@ test('NS_TRACE=9p logs one line per message to stderr', async (t) => {
     let out = '';
     proc.stdout.on('data', (c: Buffer) => {
       out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
+      const m = /^9p\s+(\S+)/m.exec(out);
       if (m) resolve(m[1]!);
     });
   });
