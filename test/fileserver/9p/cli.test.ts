@@ -136,7 +136,7 @@ test('capns 9p with neither --ram nor --dir serves the default namespace: mount 
   await c.open(clock, OREAD);
   assert.match(
     Buffer.from(await c.read(clock, 0n, 200)).toString(),
-    /^interface Clock 0x[0-9a-f]{16} \(demo\.capnp\)\n  now \(\) -> \(unixMillis :Int64, iso :Text\)\nlabel clock\n$/,
+    /^interface Clock 0x[0-9a-f]{16} \(demo\.capnp\)\n {2}now \(\) -> \(unixMillis :Int64, iso :Text\)\nlabel clock\n$/,
   );
   await c.clunk(clock);
   // /tmp takes creates (the default binds it with create).
