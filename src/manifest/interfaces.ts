@@ -51,6 +51,11 @@ export const CAPABILITY_TYPES = {
   },
   /** The capability table: list and revoke grants (an administrator's capability). */
   captable: { interface: 'CapTable', description: 'the capability table (list and revoke grants)' },
+  /**
+   * The live sessions as a file tree, with a writable `ns` per session (ANTS's
+   * /proc/N/ns): an administrator's capability, like `captable`.
+   */
+  sessions: { interface: 'FileServer', description: 'the live sessions as files (ns, profile, peer, grants, ctl)' },
   /** A demo service: the time, as a typed capability. */
   'demo.clock': { interface: 'Clock', description: 'a demo clock service' },
   /** Any Cap'n Proto server's bootstrap capability, dialed (and redialed) by capns. */

@@ -577,6 +577,8 @@ function normalize(
       }
       case 'captable':
         return { name, type: 'captable', loc };
+      case 'sessions':
+        return { name, type: 'sessions', loc, readOnly: c.readOnly, ...(c.profiles !== undefined && { profiles: c.profiles }) };
       case 'demo.clock':
         return { name, type: 'demo.clock', loc };
       case 'service':

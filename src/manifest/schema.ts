@@ -276,6 +276,11 @@ const capabilityVariants = {
     heartbeatTimeoutMs: positiveInt.optional(),
   }),
   captable: strict({ type: z.literal('captable') }),
+  sessions: strict({
+    type: z.literal('sessions'),
+    profiles: z.array(nameSchema).optional(),
+    readOnly: z.boolean().default(false),
+  }),
   'demo.clock': strict({ type: z.literal('demo.clock') }),
   service: strict({
     type: z.literal('service'),

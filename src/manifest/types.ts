@@ -84,6 +84,15 @@ export interface CapTableCapability extends CapabilityBase {
   readonly type: 'captable';
 }
 
+/** `type: sessions`: the live sessions as a file tree (src/ants, docs/ants.md). */
+export interface SessionsCapability extends CapabilityBase {
+  readonly type: 'sessions';
+  /** Only the sessions of these profiles; absent: every profile's. */
+  readonly profiles?: readonly string[];
+  /** Refuse writes to `ns` and `ctl`. */
+  readonly readOnly: boolean;
+}
+
 /** `type: demo.clock`: the demo clock service. */
 export interface DemoClockCapability extends CapabilityBase {
   readonly type: 'demo.clock';
@@ -158,6 +167,7 @@ export type Capability =
   | DirCapability
   | ImportCapability
   | CapTableCapability
+  | SessionsCapability
   | DemoClockCapability
   | ConnectCapability
   | ServiceCapability

@@ -58,6 +58,8 @@ import { newClock } from './demo-services.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
+import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
+import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 
 /** Interface ids by schema name, from the generated code. */
 const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
@@ -210,6 +212,8 @@ export interface ReloadReport {
 /** The running process. Built by `startCapnsServer`. */
 export class CapnsServer implements ExportRegistry {
   readonly captable: CapabilityTable;
+  /** Every connection's namespace, for the sessions tree (capability type `sessions`). */
+  readonly sessions: SessionRegistry;
   #manifest: Manifest;
   readonly #log: Logger;
   readonly #drainMs: number;
@@ -247,6 +251,7 @@ export class CapnsServer implements ExportRegistry {
     this.#onImportEvent = options.onImportEvent;
     this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line));
     this.#peerLog = new RateLimitedLog((line, count) => this.#log.warn({ count }, line));
+    this.sessions = new SessionRegistry({ captable: this.captable, profiles: () => new Map([...this.#profiles].map(([k, p]) => [k, p])) });
   }
 
   /** Every import capability of the manifest, by name, with its status now. */
@@ -554,6 +559,15 @@ export class CapnsServer implements ExportRegistry {
         const client = newClock().client;
         return { client, interfaceId: Clock.Client.interfaceId, close: () => client.close() };
       }
+      case 'sessions': {
+        const fs = newSessionsFileServer(this.sessions, {
+          ...(c.profiles !== undefined && { profiles: c.profiles }),
+          readOnly: c.readOnly,
+          onChange: (session, what) => this.#log.info({ capability: c.name, session: session.id, holder: session.holder }, `session changed: ${what}`),
+        });
+        const client = serveFileServer(fs).client;
+        return { client, interfaceId: FILE_SERVER_INTERFACE_ID, close: () => client.close() };
+      }
       case 'captable': {
         const client = serveCapTable(this.captable, this).client;
         return { client, interfaceId: CapTable.Client.interfaceId, close: () => client.close() };
@@ -811,7 +825,19 @@ export class CapnsServer implements ExportRegistry {
           tlsSubject: peer.tlsSubject,
           peer,
           namespace: this.#namespaceLimits(),
-          onAuthenticated: (profile, holder) => this.#log.info({ profile, holder }, 'authenticated'),
+          onAuthenticated: (profile, holder, ns) => {
+            this.#log.info({ profile, holder }, 'authenticated');
+            const session = this.sessions.add({
+              kind: 'rpc',
+              profile,
+              holder,
+              connection,
+              peer: peer.address,
+              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+              hangup: (reason) => peer.hangup(reason),
+            });
+            void peer.whenClosed().then(() => session.end());
+          },
         });
       },
     });
@@ -832,7 +858,7 @@ export class CapnsServer implements ExportRegistry {
    * grant to `holder`. The caller owns it: `release()` gives the grants back.
    * @throws NsError NS_ERR_NOT_FOUND for an unknown profile.
    */
-  namespaceFiles(profileName: string, holder: string): { fs: FileServer; release: () => void } {
+  namespaceFiles(profileName: string, holder: string): { fs: FileServer; release: () => void; session: { end(): void } } {
     const profile = this.#profiles.get(profileName);
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no profile '${profileName}'`);
     const table = grantedNamespace(profile, this.captable, holder);
@@ -852,15 +878,29 @@ export class CapnsServer implements ExportRegistry {
       },
     });
     let released = false;
+    // What the table holds now is released at the end, whatever the sessions tree changes
+    // in it meanwhile (an `ns` write can only move these; a reroot adds its own).
+    const held = [...table.mounts()].flatMap((mp) => mp.stack.map((b) => b.member.cap));
+    let bound: readonly Client[] = [];
+    // One namespace for every connection of the listener: one session.
+    const session = this.sessions.add({
+      kind: '9p',
+      profile: profileName,
+      holder,
+      peer: holder.slice(holder.indexOf('@') + 1),
+      ns: tableSessionNamespace(table, (b) => (bound = b)),
+    });
     return {
       fs,
+      session,
       release: () => {
         if (released) return;
         released = true;
+        session.end();
         for (const r of fileServers.values()) r.close();
         fileServers.clear();
         // Each grant leaves the table once nothing derived from it is held.
-        for (const mp of table.mounts()) for (const b of mp.stack) release(b.member.cap);
+        for (const cap of [...held, ...bound]) release(cap);
       },
     };
   }
@@ -985,9 +1025,25 @@ export class CapnsServer implements ExportRegistry {
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
           const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), this.#namespaceLimits());
+          const session = this.sessions.add({
+            kind: 'http',
+            profile: name,
+            holder,
+            peer: `http ${address}`,
+            ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+          });
           // In process: no RPC connection, only the namespace to release.
           const client = CapnsClient.local(ns, name, new JsonCodec(SchemaIndex.over(schemas.index)));
-          s = Promise.resolve(Object.assign(client, { holder }));
+          const close = client.close.bind(client);
+          s = Promise.resolve(
+            Object.assign(client, {
+              holder,
+              close: async () => {
+                session.end();
+                await close();
+              },
+            }),
+          );
           sessions.set(name, s);
         }
         return s;
@@ -1145,6 +1201,18 @@ export class CapnsServer implements ExportRegistry {
                 conn.destroy(new RpcError('overloaded', why));
               },
             });
+          },
+          onSession: (peer, ns, who) => {
+            const session = this.sessions.add({
+              kind: 'export',
+              profile: profile.name,
+              holder: `${profile.name}@export:${bound}#${peer}`,
+              connection: `export:${bound}#${peer.split('.')[0]}`,
+              peer: who.address,
+              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+              hangup: (reason) => who.hangup(reason),
+            });
+            void who.whenClosed().then(() => session.end());
           },
           onPeer: (event, peer) => {
             const line = `export ${formatAddress(e.listen)}: peer ${event}`;
