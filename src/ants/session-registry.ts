@@ -329,8 +329,10 @@ export class SessionRegistry {
       const current = modelOfText(await session.ns.describe());
       const lines: string[] = [];
       for (const k of kept) {
-        if (current.has(k)) continue;
-        const holder = [...current.keys()].some((p) => p === '/' || k.startsWith(`${p}/`));
+        // A mount point stays as it is; a directory of mount points keeps those below it.
+        const paths = [...current.keys()];
+        if (current.has(k) || paths.some((p) => p.startsWith(`${k}/`))) continue;
+        const holder = paths.some((p) => p === '/' || k.startsWith(`${p}/`));
         if (holder) lines.push(`bind ${quoteWord(k)} ${quoteWord(k)}`);
       }
       const bases = labelBases(current);

@@ -20,6 +20,7 @@ program
 (await import('./commands/bind.js')).register(program);
 (await import('./commands/call.js')).register(program);
 (await import('./commands/cat.js')).register(program);
+(await import('./commands/cpns.js')).register(program);
 (await import('./commands/export.js')).register(program);
 (await import('./commands/exports.js')).register(program);
 (await import('./commands/import.js')).register(program);
