@@ -23,6 +23,7 @@ import {
   QTDIR,
   QTFILE,
   changes,
+  nameError,
   type CreateResult,
   type File,
   type FileServer,
@@ -55,6 +56,8 @@ export interface SynthDir {
   readonly perm?: number;
   /** The children now, in listing order. May reject (NsError). */
   children(): readonly SynthNode[] | Promise<readonly SynthNode[]>;
+  /** Makes a child (create(5)); absent: creating here is NS_ERR_PERMISSION. */
+  create?(name: string, perm: number): Promise<SynthFile>;
 }
 
 export interface SynthFile {
@@ -69,6 +72,8 @@ export interface SynthFile {
   readonly append?: boolean;
   /** Opens it: `mode` is already checked against `readable`/`writable`. */
   open(mode: OpenMode): Promise<SynthHandle>;
+  /** Removes it (remove(5)); absent: removing it is NS_ERR_PERMISSION. */
+  remove?(): Promise<void>;
 }
 
 const IOUNIT = 64 * 1024;
@@ -207,9 +212,23 @@ class SynthFileImpl implements File {
     return { qid: qidOf(n), iounit: IOUNIT };
   }
 
-  async create(name: string): Promise<CreateResult> {
-    this.#live();
-    throw permission(`cannot create '${name}' here: the tree is synthetic`);
+  async create(name: string, perm: number, mode: OpenMode): Promise<CreateResult> {
+    const trail = this.#live();
+    const n = this.#node;
+    if (n.kind !== 'dir') throw new NsError('NS_ERR_NOT_DIR', `'${n.name}' is not a directory`);
+    if (n.create === undefined) throw permission(`cannot create '${name}' here: the tree is synthetic`);
+    if ((perm & DMDIR) !== 0) throw permission(`cannot make a directory '${name}' here`);
+    const bad = nameError(name);
+    if (bad !== undefined) throw bad;
+    const node = await n.create(name, perm);
+    const file = new SynthFileImpl([...trail, node], this.fs);
+    try {
+      const r = await file.open(mode);
+      return { file, qid: r.qid, iounit: r.iounit };
+    } catch (e) {
+      await file.clunk();
+      throw e;
+    }
   }
 
   async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -260,7 +279,8 @@ class SynthFileImpl implements File {
   async remove(): Promise<void> {
     const n = this.#node;
     await this.clunk();
-    throw permission(`'${n.name}' cannot be removed`);
+    if (n.kind === 'dir' || n.remove === undefined) throw permission(`'${n.name}' cannot be removed`);
+    await n.remove();
   }
 
   async clunk(): Promise<void> {

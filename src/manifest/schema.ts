@@ -276,6 +276,15 @@ const capabilityVariants = {
     heartbeatTimeoutMs: positiveInt.optional(),
   }),
   captable: strict({ type: z.literal('captable') }),
+  hub: strict({
+    type: z.literal('hub'),
+    backlogBytes: positiveInt.optional(),
+    maxChannels: positiveInt.optional(),
+    maxWriteBytes: positiveInt.optional(),
+    maxWaiting: positiveInt.optional(),
+    channels: z.array(nameSchema).default([]),
+  }),
+  hubfs: strict({ type: z.literal('hubfs'), hub: nameSchema }),
   sessions: strict({
     type: z.literal('sessions'),
     profiles: z.array(nameSchema).optional(),

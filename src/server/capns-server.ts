@@ -60,6 +60,9 @@ import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
 import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
+import { Hub } from '../ants/hub.js';
+import { newHubFileServer, serveHub } from '../ants/hub-server.js';
+import { Hub as HubIface } from '../gen/hub.js';
 
 /** Interface ids by schema name, from the generated code. */
 const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
@@ -68,6 +71,7 @@ const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
   ['Namespace', Namespace.Client.interfaceId],
   ['Gate', Gate.Client.interfaceId],
   ['CapTable', CapTable.Client.interfaceId],
+  ['Hub', HubIface.Client.interfaceId],
   ['Clock', Clock.Client.interfaceId],
   ['Echo', Echo.Client.interfaceId],
   ['Srv', Srv.Client.interfaceId],
@@ -218,6 +222,8 @@ export class CapnsServer implements ExportRegistry {
   readonly #log: Logger;
   readonly #drainMs: number;
   readonly #instances = new Map<string, Instance>();
+  /** The hubs of `hub` capabilities, by name, for the `hubfs` capabilities that show them as files. */
+  readonly #hubs = new Map<string, Hub>();
   readonly #profiles = new Map<string, GateProfile>();
   /** Bumped each time a profile's namespace is rebuilt (9P listeners reopen on a change). */
   readonly #generation = new Map<string, number>();
@@ -305,7 +311,7 @@ export class CapnsServer implements ExportRegistry {
   async start(): Promise<void> {
     try {
       this.#schemas = await this.#loadSchemas(this.#manifest);
-      for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
+      for (const c of hubsFirst(this.#manifest.capabilities)) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
       for (const inst of this.#instances.values()) inst.start?.();
       for (const l of this.#manifest.listeners) this.#record(await (await this.#prepare(l)).listen());
@@ -355,7 +361,7 @@ export class CapnsServer implements ExportRegistry {
       // New schemas serve what is instantiated from now on; running capabilities and open
       // sessions keep the schemas they were made with.
       if (canonical(old.schemas ?? []) !== canonical(next.schemas ?? [])) this.#schemas = await this.#loadSchemas(next);
-      for (const name of [...added, ...changed]) fresh.set(name, await this.#instantiate(newCaps.get(name)!));
+      for (const c of hubsFirst([...added, ...changed].map((name) => newCaps.get(name)!))) fresh.set(c.name, await this.#instantiate(c));
       const instances = new Map(this.#instances);
       for (const name of removed) instances.delete(name);
       for (const [name, inst] of fresh) instances.set(name, inst);
@@ -558,6 +564,32 @@ export class CapnsServer implements ExportRegistry {
       case 'demo.clock': {
         const client = newClock().client;
         return { client, interfaceId: Clock.Client.interfaceId, close: () => client.close() };
+      }
+      case 'hub': {
+        const hub = new Hub({
+          ...(c.backlogBytes !== undefined && { backlogBytes: c.backlogBytes }),
+          ...(c.maxChannels !== undefined && { maxChannels: c.maxChannels }),
+          ...(c.maxWriteBytes !== undefined && { maxWriteBytes: c.maxWriteBytes }),
+          ...(c.maxWaiting !== undefined && { maxWaiting: c.maxWaiting }),
+        });
+        for (const name of c.channels) hub.create(name);
+        this.#hubs.set(c.name, hub);
+        const client = serveHub(hub).client;
+        return {
+          client,
+          interfaceId: HubIface.Client.interfaceId,
+          close: () => {
+            client.close();
+            hub.close();
+            if (this.#hubs.get(c.name) === hub) this.#hubs.delete(c.name);
+          },
+        };
+      }
+      case 'hubfs': {
+        const hub = this.#hubs.get(c.hub);
+        if (hub === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${c.loc.file}:${c.loc.line}:${c.loc.column} hubfs '${c.name}': no capability '${c.hub}' of type hub`);
+        const client = serveFileServer(newHubFileServer(hub)).client;
+        return { client, interfaceId: FILE_SERVER_INTERFACE_ID, close: () => client.close() };
       }
       case 'sessions': {
         const fs = newSessionsFileServer(this.sessions, {
@@ -1331,6 +1363,11 @@ function logImportEvent(log: Logger, event: ImportEvent, s: ImportStatus, logged
       log.debug(fields, 'import closed');
       return logged;
   }
+}
+
+/** `caps` with the hubs first: a `hubfs` shows a hub made before it. */
+function hubsFirst(caps: readonly Capability[]): Capability[] {
+  return [...caps.filter((c) => c.type === 'hub'), ...caps.filter((c) => c.type !== 'hub')];
 }
 
 function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {
