@@ -64,7 +64,7 @@ export function newHubFileServer(hub: Hub): SyntheticFileServer {
       let closed = false;
       return {
         async read(_offset, count, signal) {
-          const r = await c.follow(pos, count, signal);
+          const r = await c.follow(pos, count, signal, reads);
           if (r.missed > 0n) {
             // Report the loss on its own; the next read goes on from the oldest byte.
             pos = r.next - BigInt(r.data.length);

@@ -63,6 +63,8 @@ export class Channel {
   #missed = 0n;
   #removed = false;
   readonly #waiting = new Set<() => void>();
+  /** Of #waiting, the reads of open files (counted once, as followers). */
+  #filesWaiting = 0;
   /** Open files following this channel (counted in `readers`). */
   followers = 0;
 
@@ -87,7 +89,8 @@ export class Channel {
   }
 
   info(): ChannelInfo {
-    return { name: this.name, end: this.#end, oldest: this.oldest, readers: this.#waiting.size + this.followers, writes: this.#writes, missed: this.#missed };
+    const readers = this.#waiting.size - this.#filesWaiting + this.followers;
+    return { name: this.name, end: this.#end, oldest: this.oldest, readers, writes: this.#writes, missed: this.#missed };
   }
 
   /**
@@ -155,23 +158,29 @@ export class Channel {
 
   /**
    * Resolves once there is something at `from` (a write reached it) or the channel is
-   * removed; rejects with `signal.reason` when the signal aborts first.
+   * removed; rejects with `signal.reason` when the signal aborts first. `follower`: the
+   * read of an open file, already counted in `readers`.
    * @throws NsError NS_ERR_BUSY with maxWaiting readers waiting already.
    */
-  async wait(from: bigint, signal?: AbortSignal): Promise<void> {
+  async wait(from: bigint, signal?: AbortSignal, follower = false): Promise<void> {
     signal?.throwIfAborted();
     if (this.#removed || from < this.#end || from < this.oldest) return;
     if (this.#waiting.size >= this.hub.maxWaiting) {
       throw new NsError('NS_ERR_BUSY', `${this.#waiting.size} readers are waiting on hub channel '${this.name}' already (maxWaiting)`);
     }
+    if (follower) this.#filesWaiting++;
     await new Promise<void>((resolve, reject) => {
-      const done = (): void => {
+      const leave = (): void => {
         this.#waiting.delete(done);
+        if (follower) this.#filesWaiting--;
+      };
+      const done = (): void => {
+        leave();
         signal?.removeEventListener('abort', aborted);
         resolve();
       };
       const aborted = (): void => {
-        this.#waiting.delete(done);
+        leave();
         const why: unknown = signal?.reason;
         reject(why instanceof Error ? why : new NsError('NS_ERR_IO', `a read of hub channel '${this.name}' was cancelled`));
       };
@@ -182,13 +191,13 @@ export class Channel {
 
   /**
    * Reads up to `max` bytes from `from`, waiting while there are none; empty once the
-   * channel is removed.
+   * channel is removed. `follower` as for `wait`.
    */
-  async follow(from: bigint, max: number, signal?: AbortSignal): Promise<HubRead> {
+  async follow(from: bigint, max: number, signal?: AbortSignal, follower = false): Promise<HubRead> {
     for (;;) {
       const r = this.read(from, max);
       if (r.data.length > 0 || r.missed > 0n || this.#removed) return r;
-      await this.wait(r.next, signal);
+      await this.wait(r.next, signal, follower);
     }
   }
 

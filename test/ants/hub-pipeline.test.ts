@@ -36,14 +36,16 @@ profiles:
 listeners:
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
   - { protocol: 9p, address: "tcp!127.0.0.1!0", profile: grid }
+exports:
+  - { profile: grid, root: /, listen: "tcp!127.0.0.1!0", readOnly: true, auth: { tokens: [look] } }
 `;
 
-async function hubServer(t: TestContext): Promise<{ server: CapnsServer; rpc: string; ninep: string }> {
+async function hubServer(t: TestContext): Promise<{ server: CapnsServer; rpc: string; ninep: string; exported: string }> {
   const server = await startCapnsServer({ manifest: parseManifest(MANIFEST, { file: 'm.yaml', env: {} }), logger: pino({ level: 'silent' }), drainMs: 100 });
   t.after(() => server.close());
   const at = (p: string): string => server.addresses.find((a) => a.protocol === p)!.address;
   const [, host, port] = at('9p').split('!');
-  return { server, rpc: at('rpc'), ninep: `${host}:${port}` };
+  return { server, rpc: at('rpc'), ninep: `${host}:${port}`, exported: at('export') };
 }
 
 /** A hub client of its own connection (one party). */
@@ -174,4 +176,20 @@ test('the same pipeline with typed calls only: Hub.read follows, Hub.write appen
   assert.ok(Buffer.concat(got).equals(plain));
   const list = (await a.hub.channels().promise()).channels.map((x) => `${x.name} ${x.end}`);
   assert.deepEqual(list, [`encin ${plain.length}`, `encout ${m}`, `decout ${plain.length}`]);
+});
+
+test('a read-only view of the hub files refuses appends, ctl, new channels and removal; it still reads', async (t) => {
+  const { rpc, exported } = await hubServer(t);
+  const a = await party(t, rpc);
+  const ro = await connect(exported, { token: 'look' });
+  t.after(() => ro.close());
+  await assert.rejects(ro.writeFile('/n/aes/encin', Buffer.from('forged')), /read-only|permission/);
+  await assert.rejects(ro.writeFile('/n/aes/ctl', Buffer.from('create mine\n')), /read-only|permission/);
+  await assert.rejects(ro.writeFile('/n/aes/mine', Buffer.from('x')), /read-only|permission/);
+  await assert.rejects(ro.remove('/n/aes/encin'), /read-only|permission/);
+  // Nothing reached the hub; what the view may do, read, sees what others write.
+  assert.deepEqual((await a.hub.channels().promise()).channels.map((c) => `${c.name} ${c.end}`), ['encin 0', 'encout 0', 'decout 0']);
+  const w = (await a.hub.write((p) => { p.channel = 'encin'; p._initData(5).copyBuffer(Buffer.from('hello')); }).promise()).result;
+  assert.ok(w._isEnd);
+  assert.match(Buffer.from(await ro.readFile('/n/aes/ctl')).toString(), /^encin end=5 oldest=0 readers=0 writes=1 missed=0\n/);
 });

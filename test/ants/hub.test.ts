@@ -96,6 +96,8 @@ test('the file face: a read follows from the open, backlog/NAME from the oldest 
   const back = (await root.walk(['backlog', 'enc'])).file!;
   await back.open({ access: 'read' });
   const pending = reader.read(0n, 100);
+  await new Promise((res) => setImmediate(res));
+  assert.equal(hub.get('enc').info().readers, 2, 'an open file whose read waits is one reader, not two');
   await writer.write(999n, bytes('late'));
   assert.equal(str(await pending), 'late');
   assert.equal(str(await back.read(0n, 100)), 'early late');
