@@ -78,4 +78,7 @@ export default tseslint.config(
   // RPC layer, the reflection, the client library (a service's own namespace) and the
   // manifest's types, never the server, the HTTP app, the CLI, the capability table or the
   // proxy.
-  onlyImports(['src/services/**'], ['server', 'admin', 'cli', 'captable', 'proxy', '9p']));
+  onlyImports(['src/services/**'], ['server', 'admin', 'cli', 'captable', 'proxy', '9p']),
+  // The ANTS toolkit (sessions tree, hubs): built on the namespace, files, grants and RPC;
+  // the composition root (src/server) feeds it.
+  onlyImports(['src/ants/**'], ['9p', 'proxy', 'manifest', 'admin', 'cli', 'server', 'services']));

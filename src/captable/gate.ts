@@ -15,6 +15,7 @@ import {
   type Gate$Server$Target,
   type Gate_Authenticate$Params,
   type Gate_Authenticate$Results,
+  type Namespace$Client,
 } from '../gen/namespace.js';
 import { MountTable, type Member } from '../namespace/mount-table.js';
 import { BindQuota, DEFAULT_MAX_BINDS, serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
@@ -58,8 +59,11 @@ export interface GateOptions {
    * bindings across every namespace it authenticates for (default 10000).
    */
   readonly namespace?: NamespaceServerOptions;
-  /** Told of each namespace handed out (for logs). */
-  readonly onAuthenticated?: (profile: string, holder: string) => void;
+  /**
+   * Told of each namespace handed out (for logs, and the sessions tree): `ns` is the
+   * capability the client receives, lent for the call (dupClient it to keep it).
+   */
+  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client) => void;
   /** The connection's peer (listen()'s bootstrap argument): told when it authenticates. */
   readonly peer?: Pick<Peer, 'authenticated'>;
 }
@@ -168,11 +172,11 @@ class GateTarget implements Gate$Server$Target {
       // The grants leave the table when the client lets go of the namespace and of
       // everything it got through it (or its connection ends).
       const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota });
+      this.#options.onAuthenticated?.(profile.name, holder, ns);
       const ok = res._initOk();
       ok.ns = ns;
       ok.profile = profile.name;
       this.#options.peer?.authenticated();
-      this.#options.onAuthenticated?.(profile.name, holder);
     } catch (e) {
       setFailure(res._initErr(), e);
     }

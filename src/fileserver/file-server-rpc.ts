@@ -45,7 +45,7 @@ import {
   type FileServer_Attach$Params,
   type FileServer_Attach$Results,
 } from '../gen/fileserver.js';
-import { release, serve, type CallContext } from '../rpc/index.js';
+import { release, serve, withSignal, type CallContext } from '../rpc/index.js';
 import {
   KEEP_U32,
   KEEP_U64,
@@ -446,7 +446,9 @@ export class RemoteFile implements File {
 
   async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
     signal?.throwIfAborted();
-    const r = await this.#live()
+    // With a signal, aborting it cancels the call (a read that waits, as a hub's does).
+    const c = this.#live();
+    const r = await (signal === undefined ? c : withSignal(c, signal))
       .read((p) => {
         p.offset = offset;
         p.count = count;

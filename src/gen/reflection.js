@@ -18,6 +18,22 @@ const reflection = {
     }
    ]
   },
+  "0x8254ab0c73226778": {
+   "name": "Hub.create$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xf632bf90fa7a8c06"
+     }
+    }
+   ]
+  },
   "0x83884aa3a143815d": {
    "name": "FileServer.AttachResult",
    "file": "fileserver.capnp",
@@ -186,6 +202,29 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0x8f66febc3bdfa8f7"
+     }
+    }
+   ]
+  },
+  "0x8c81aa2a4750119c": {
+   "name": "Hub.PositionResult.ok",
+   "file": "hub.capnp",
+   "dataWords": 3,
+   "pointers": 1,
+   "isGroup": true,
+   "fields": [
+    {
+     "name": "end",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "oldest",
+     "offset": 1,
+     "type": {
+      "kind": "uint64"
      }
     }
    ]
@@ -398,6 +437,21 @@ const reflection = {
      "offset": 80,
      "type": {
       "kind": "bool"
+     }
+    }
+   ]
+  },
+  "0x99c52379c24632f8": {
+   "name": "Hub.remove$Params",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "name",
+     "offset": 0,
+     "type": {
+      "kind": "text"
      }
     }
    ]
@@ -1238,6 +1292,56 @@ const reflection = {
     }
    ]
   },
+  "0xbe74673700f084d1": {
+   "name": "Hub.ChannelInfo",
+   "file": "hub.capnp",
+   "dataWords": 5,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "name",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "end",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "oldest",
+     "offset": 1,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "readers",
+     "offset": 4,
+     "type": {
+      "kind": "uint32"
+     }
+    },
+    {
+     "name": "writes",
+     "offset": 3,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "missed",
+     "offset": 4,
+     "type": {
+      "kind": "uint64"
+     }
+    }
+   ]
+  },
   "0xbedb17e56923fbc7": {
    "name": "File.read$Results",
    "file": "fileserver.capnp",
@@ -1266,6 +1370,28 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xba56e4c3eede7081"
+     }
+    }
+   ]
+  },
+  "0xbfdcc68e2857d254": {
+   "name": "Hub.write$Params",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 2,
+   "fields": [
+    {
+     "name": "channel",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "data",
+     "offset": 1,
+     "type": {
+      "kind": "data"
      }
     }
    ]
@@ -1365,6 +1491,35 @@ const reflection = {
     }
    ]
   },
+  "0xc2889fae7105b8c1": {
+   "name": "Hub.read$Params",
+   "file": "hub.capnp",
+   "dataWords": 2,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "channel",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    },
+    {
+     "name": "from",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "max",
+     "offset": 2,
+     "type": {
+      "kind": "uint32"
+     }
+    }
+   ]
+  },
   "0xc34a37f61fc93d93": {
    "name": "Namespace.resolve$Results",
    "file": "namespace.capnp",
@@ -1427,6 +1582,54 @@ const reflection = {
     }
    ]
   },
+  "0xc7ffbb0fa00f4458": {
+   "name": "Hub.write$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xebb75d81cd610c26"
+     }
+    }
+   ]
+  },
+  "0xc8129d1e619280c2": {
+   "name": "Hub.position$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xfa782b928f49707a"
+     }
+    }
+   ]
+  },
+  "0xc9d7885d5c089b14": {
+   "name": "Hub.remove$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xf632bf90fa7a8c06"
+     }
+    }
+   ]
+  },
   "0xcba3001bac757a1f": {
    "name": "FileServer.attach$Results",
    "file": "fileserver.capnp",
@@ -1479,6 +1682,37 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
+  "0xcd3bfbabcd9f01e9": {
+   "name": "Hub.create$Params",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "name",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    }
+   ]
+  },
+  "0xd28cbd115074f72b": {
+   "name": "Hub.files$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "fs",
+     "offset": 0,
+     "type": {
+      "kind": "interface",
+      "id": "0x9f045841e9732f3b"
      }
     }
    ]
@@ -1674,6 +1908,22 @@ const reflection = {
     }
    ]
   },
+  "0xdbd157fca01bae15": {
+   "name": "Hub.read$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "result",
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xf1a66a0afb8573ff"
+     }
+    }
+   ]
+  },
   "0xdcd607405f422a76": {
    "name": "Namespace.fork$Results",
    "file": "namespace.capnp",
@@ -1808,6 +2058,25 @@ const reflection = {
     }
    ]
   },
+  "0xe0ca75360d7e973c": {
+   "name": "Hub.channels$Results",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "channels",
+     "offset": 0,
+     "type": {
+      "kind": "list",
+      "element": {
+       "kind": "struct",
+       "id": "0xbe74673700f084d1"
+      }
+     }
+    }
+   ]
+  },
   "0xe0e1e457333a6db8": {
    "name": "File.create$Results",
    "file": "fileserver.capnp",
@@ -1878,6 +2147,13 @@ const reflection = {
     }
    ]
   },
+  "0xe256cf28a7567f11": {
+   "name": "Hub.channels$Params",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
+  },
   "0xe5167724a11d1e8b": {
    "name": "File.OpenResult.ok",
    "file": "fileserver.capnp",
@@ -1943,6 +2219,13 @@ const reflection = {
   "0xe717c9b424e6e261": {
    "name": "File.clunk$Params",
    "file": "fileserver.capnp",
+   "dataWords": 0,
+   "pointers": 0,
+   "fields": []
+  },
+  "0xe7bf39aa97ed3bed": {
+   "name": "Hub.files$Params",
+   "file": "hub.capnp",
    "dataWords": 0,
    "pointers": 0,
    "fields": []
@@ -2026,6 +2309,21 @@ const reflection = {
     }
    ]
   },
+  "0xea95d3aa0a77f211": {
+   "name": "Hub.position$Params",
+   "file": "hub.capnp",
+   "dataWords": 0,
+   "pointers": 1,
+   "fields": [
+    {
+     "name": "channel",
+     "offset": 0,
+     "type": {
+      "kind": "text"
+     }
+    }
+   ]
+  },
   "0xeae88d91ff47e2a9": {
    "name": "CapTable.revoke$Params",
    "file": "captable.capnp",
@@ -2037,6 +2335,33 @@ const reflection = {
      "offset": 0,
      "type": {
       "kind": "uint64"
+     }
+    }
+   ]
+  },
+  "0xebb75d81cd610c26": {
+   "name": "Hub.WriteResult",
+   "file": "hub.capnp",
+   "dataWords": 2,
+   "pointers": 1,
+   "discriminantCount": 2,
+   "discriminantOffset": 4,
+   "fields": [
+    {
+     "name": "end",
+     "discriminant": 0,
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "err",
+     "discriminant": 1,
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xd594e27dd8bfd4bf"
      }
     }
    ]
@@ -2087,6 +2412,30 @@ const reflection = {
     }
    ]
   },
+  "0xf1a66a0afb8573ff": {
+   "name": "Hub.ReadResult",
+   "file": "hub.capnp",
+   "dataWords": 3,
+   "pointers": 1,
+   "discriminantCount": 2,
+   "discriminantOffset": 8,
+   "fields": [
+    {
+     "name": "ok",
+     "discriminant": 0,
+     "group": "0xf4bac405cf5f41a9"
+    },
+    {
+     "name": "err",
+     "discriminant": 1,
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
   "0xf2239cae0e710731": {
    "name": "Namespace.walk$Params",
    "file": "namespace.capnp",
@@ -2133,6 +2482,36 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
+  "0xf4bac405cf5f41a9": {
+   "name": "Hub.ReadResult.ok",
+   "file": "hub.capnp",
+   "dataWords": 3,
+   "pointers": 1,
+   "isGroup": true,
+   "fields": [
+    {
+     "name": "data",
+     "offset": 0,
+     "type": {
+      "kind": "data"
+     }
+    },
+    {
+     "name": "next",
+     "offset": 0,
+     "type": {
+      "kind": "uint64"
+     }
+    },
+    {
+     "name": "missed",
+     "offset": 1,
+     "type": {
+      "kind": "uint64"
      }
     }
    ]
@@ -2261,6 +2640,30 @@ const reflection = {
      "type": {
       "kind": "void"
      }
+    },
+    {
+     "name": "err",
+     "discriminant": 1,
+     "offset": 0,
+     "type": {
+      "kind": "struct",
+      "id": "0xd594e27dd8bfd4bf"
+     }
+    }
+   ]
+  },
+  "0xfa782b928f49707a": {
+   "name": "Hub.PositionResult",
+   "file": "hub.capnp",
+   "dataWords": 3,
+   "pointers": 1,
+   "discriminantCount": 2,
+   "discriminantOffset": 8,
+   "fields": [
+    {
+     "name": "ok",
+     "discriminant": 0,
+     "group": "0x8c81aa2a4750119c"
     },
     {
      "name": "err",
@@ -2587,6 +2990,55 @@ const reflection = {
      "id": 1,
      "params": "0x9f4a584251aa8813",
      "results": "0x86197e95b6a63216"
+    }
+   ]
+  },
+  "0xe0251e244eca4fd0": {
+   "name": "Hub",
+   "file": "hub.capnp",
+   "superclasses": [],
+   "methods": [
+    {
+     "name": "channels",
+     "id": 0,
+     "params": "0xe256cf28a7567f11",
+     "results": "0xe0ca75360d7e973c"
+    },
+    {
+     "name": "create",
+     "id": 1,
+     "params": "0xcd3bfbabcd9f01e9",
+     "results": "0x8254ab0c73226778"
+    },
+    {
+     "name": "remove",
+     "id": 2,
+     "params": "0x99c52379c24632f8",
+     "results": "0xc9d7885d5c089b14"
+    },
+    {
+     "name": "write",
+     "id": 3,
+     "params": "0xbfdcc68e2857d254",
+     "results": "0xc7ffbb0fa00f4458"
+    },
+    {
+     "name": "read",
+     "id": 4,
+     "params": "0xc2889fae7105b8c1",
+     "results": "0xdbd157fca01bae15"
+    },
+    {
+     "name": "position",
+     "id": 5,
+     "params": "0xea95d3aa0a77f211",
+     "results": "0xc8129d1e619280c2"
+    },
+    {
+     "name": "files",
+     "id": 6,
+     "params": "0xe7bf39aa97ed3bed",
+     "results": "0xd28cbd115074f72b"
     }
    ]
   },

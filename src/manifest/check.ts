@@ -364,6 +364,11 @@ function hasAuth(p: { auth: Profile['auth'] }): boolean {
  */
 export function checkManifest(m: Manifest): Diagnostic[] {
   const f = new Findings();
+  for (const c of m.capabilities) {
+    if (c.type === 'hubfs' && !m.capabilities.some((h) => h.type === 'hub' && h.name === c.hub)) {
+      f.error('unknown-capability', c.loc, `hubfs "${c.name}": no capability "${c.hub}" of type hub`);
+    }
+  }
 
   // Namespaces, step by step.
   const mounted = new Set<string>();

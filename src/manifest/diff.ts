@@ -5,7 +5,7 @@
  * were written (`loc`) never counts as a change.
  */
 import { formatAddress } from './address.js';
-import type { Export, Listener, Manifest, Profile } from './types.js';
+import type { Capability, Export, Listener, Manifest, Profile } from './types.js';
 
 /** Names added, removed, and present in both but different. */
 export interface NameChanges {
@@ -96,7 +96,10 @@ function minus<T>(a: readonly T[], b: readonly T[], key: (x: T) => string): T[] 
 export function diffManifests(before: Manifest, after: Manifest): ManifestDiff {
   const capsBefore = byName(before.capabilities);
   const capsAfter = byName(after.capabilities);
-  const capabilities = names(capsBefore, capsAfter, (a, b) => canonical(a) !== canonical(b));
+  // A hubfs shows the hub object its hub capability made: a new hub means a new hubfs.
+  const hubChanged = (c: Capability): boolean =>
+    c.type === 'hubfs' && canonical(capsBefore.get(c.hub)) !== canonical(capsAfter.get(c.hub));
+  const capabilities = names(capsBefore, capsAfter, (a, b) => canonical(a) !== canonical(b) || hubChanged(b));
   const touched = new Set([...capabilities.changed, ...capabilities.removed]);
 
   const profsBefore = byName(before.profiles);

@@ -30,6 +30,7 @@ export const KNOWN_INTERFACES: readonly KnownInterface[] = [
   { name: 'Namespace', id: 0xa71e78dfa5ac5a4en, container: true },
   { name: 'Gate', id: 0xe3ff1e313040d0f7n, container: false },
   { name: 'CapTable', id: 0xb278e99f942a1329n, container: false },
+  { name: 'Hub', id: 0xe0251e244eca4fd0n, container: false },
   // Services (schema/services.capnp).
   { name: 'Srv', id: 0xda36bedc15ac4583n, container: false },
   { name: 'Introspect', id: 0xa0c79397f18f5f54n, container: false },
@@ -51,6 +52,15 @@ export const CAPABILITY_TYPES = {
   },
   /** The capability table: list and revoke grants (an administrator's capability). */
   captable: { interface: 'CapTable', description: 'the capability table (list and revoke grants)' },
+  /**
+   * The live sessions as a file tree, with a writable `ns` per session (ANTS's
+   * /proc/N/ns): an administrator's capability, like `captable`.
+   */
+  sessions: { interface: 'FileServer', description: 'the live sessions as files (ns, profile, peer, grants, ctl)' },
+  /** A hub (ANTS hubfs): named channels with many writers and readers, typed. */
+  hub: { interface: 'Hub', description: 'named channels that many write to and many follow (typed)' },
+  /** The file face of a `hub` capability: each channel a file. */
+  hubfs: { interface: 'FileServer', description: "a hub's channels as files (cat follows, >> appends)" },
   /** A demo service: the time, as a typed capability. */
   'demo.clock': { interface: 'Clock', description: 'a demo clock service' },
   /** Any Cap'n Proto server's bootstrap capability, dialed (and redialed) by capns. */

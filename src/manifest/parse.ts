@@ -577,6 +577,21 @@ function normalize(
       }
       case 'captable':
         return { name, type: 'captable', loc };
+      case 'hub':
+        return {
+          name,
+          type: 'hub',
+          loc,
+          channels: c.channels,
+          ...(c.backlogBytes !== undefined && { backlogBytes: c.backlogBytes }),
+          ...(c.maxChannels !== undefined && { maxChannels: c.maxChannels }),
+          ...(c.maxWriteBytes !== undefined && { maxWriteBytes: c.maxWriteBytes }),
+          ...(c.maxWaiting !== undefined && { maxWaiting: c.maxWaiting }),
+        };
+      case 'hubfs':
+        return { name, type: 'hubfs', loc, hub: c.hub };
+      case 'sessions':
+        return { name, type: 'sessions', loc, readOnly: c.readOnly, ...(c.profiles !== undefined && { profiles: c.profiles }) };
       case 'demo.clock':
         return { name, type: 'demo.clock', loc };
       case 'service':

@@ -276,6 +276,20 @@ const capabilityVariants = {
     heartbeatTimeoutMs: positiveInt.optional(),
   }),
   captable: strict({ type: z.literal('captable') }),
+  hub: strict({
+    type: z.literal('hub'),
+    backlogBytes: positiveInt.optional(),
+    maxChannels: positiveInt.optional(),
+    maxWriteBytes: positiveInt.optional(),
+    maxWaiting: positiveInt.optional(),
+    channels: z.array(nameSchema).default([]),
+  }),
+  hubfs: strict({ type: z.literal('hubfs'), hub: nameSchema }),
+  sessions: strict({
+    type: z.literal('sessions'),
+    profiles: z.array(nameSchema).optional(),
+    readOnly: z.boolean().default(false),
+  }),
   'demo.clock': strict({ type: z.literal('demo.clock') }),
   service: strict({
     type: z.literal('service'),

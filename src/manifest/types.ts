@@ -84,6 +84,32 @@ export interface CapTableCapability extends CapabilityBase {
   readonly type: 'captable';
 }
 
+/** `type: hub`: named channels (ANTS hubfs); unset limits take the hub's defaults. */
+export interface HubCapability extends CapabilityBase {
+  readonly type: 'hub';
+  readonly backlogBytes?: number;
+  readonly maxChannels?: number;
+  readonly maxWriteBytes?: number;
+  readonly maxWaiting?: number;
+  /** Channels made at startup. */
+  readonly channels: readonly string[];
+}
+
+/** `type: hubfs`: the file face of the `hub` capability named `hub`. */
+export interface HubFsCapability extends CapabilityBase {
+  readonly type: 'hubfs';
+  readonly hub: string;
+}
+
+/** `type: sessions`: the live sessions as a file tree (src/ants, docs/ants.md). */
+export interface SessionsCapability extends CapabilityBase {
+  readonly type: 'sessions';
+  /** Only the sessions of these profiles; absent: every profile's. */
+  readonly profiles?: readonly string[];
+  /** Refuse writes to `ns` and `ctl`. */
+  readonly readOnly: boolean;
+}
+
 /** `type: demo.clock`: the demo clock service. */
 export interface DemoClockCapability extends CapabilityBase {
   readonly type: 'demo.clock';
@@ -158,6 +184,9 @@ export type Capability =
   | DirCapability
   | ImportCapability
   | CapTableCapability
+  | SessionsCapability
+  | HubCapability
+  | HubFsCapability
   | DemoClockCapability
   | ConnectCapability
   | ServiceCapability

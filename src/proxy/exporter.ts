@@ -36,6 +36,7 @@ import {
   RpcError,
   serve,
   subjectMatches,
+  type Peer,
   type RpcConnection,
   type RpcLimits,
   type RpcListener,
@@ -99,6 +100,12 @@ export interface ExportOptions {
    * counts it against its process-wide budget, and may destroy it).
    */
   readonly onConnection?: (conn: RpcConnection) => void;
+  /**
+   * Told of each namespace handed to a peer (the sessions tree): `ns` is what the peer
+   * holds (the view, in the export's membrane), lent for the call: dupClient it to keep
+   * it. `peer` is the connection's, to hang up and to learn when it ends.
+   */
+  readonly onSession?: (session: string, ns: Namespace$Client, peer: Pick<Peer, 'address' | 'hangup' | 'whenClosed'>) => void;
 }
 
 function digest(token: string): Buffer {
@@ -206,8 +213,9 @@ class ExportGate implements Gate$Server$Target {
     readonly peer: string,
     readonly exportSwitch: Revocation,
     readonly onPeer: ExportOptions['onPeer'],
-    /** Tells the connection the peer authenticated (lifts the handshake limits). */
-    readonly authenticated: () => void,
+    /** The connection's peer: tells it the peer authenticated (lifts the handshake limits). */
+    readonly who: Peer,
+    readonly onSession: ExportOptions['onSession'],
   ) {}
 
   #match(token: string): boolean {
@@ -241,11 +249,13 @@ class ExportGate implements Gate$Server$Target {
       // the export's root; every authentication on the connection gets another.
       const session = `${this.peer}${this.#sessions++ === 0 ? '' : `.${this.#sessions}`}`;
       const view = await peerView(await this.namespaceFor(session), this.root, this.readOnly);
-      const ok = res._initOk();
       // One membrane per peer: every namespace this peer authenticates to shares it.
-      ok.ns = new Namespace.Client(membrane(view.client, this.policy));
+      const held = new Namespace.Client(membrane(view.client, this.policy));
+      this.onSession?.(session, held, this.who);
+      const ok = res._initOk();
+      ok.ns = held;
       ok.profile = 'export';
-      this.authenticated();
+      this.who.authenticated();
       this.onPeer?.('admitted', this.peer);
     } catch (e) {
       setFailure(res._initErr(), e);
@@ -344,7 +354,8 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
             peer,
             revocation,
             options.onPeer,
-            () => who.authenticated(),
+            who,
+            options.onSession,
           ),
         );
       },

@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from 'capnp-es';
 import { DirectReads, RpcConnection } from './connection.js';
+import { RpcError } from './failure.js';
 import type { RpcLimits } from './limits.js';
 import type { Tracer } from './trace.js';
 
@@ -112,6 +113,10 @@ export interface Peer {
    * pre-authentication frame limit. Idempotent; does nothing on other listeners.
    */
   authenticated(): void;
+  /** Cuts the connection (the sessions tree's `hangup`). Idempotent. */
+  hangup(reason: string): void;
+  /** Resolves when the connection has closed, however it ended. */
+  whenClosed(): Promise<void>;
 }
 
 /**
@@ -190,18 +195,22 @@ export class RpcListener {
   }
 }
 
-function peerOf(sock: net.Socket, unix: boolean, authenticated: () => void): Peer {
-  if (unix) return { address: 'unix!', loopback: true, authenticated };
+function peerOf(sock: net.Socket, unix: boolean, conn: () => RpcConnection | null): Peer {
+  const authenticated = (): void => conn()?.authenticated();
+  const hangup = (reason: string): void => conn()?.destroy(new RpcError('disconnected', reason));
+  const whenClosed = (): Promise<void> => conn()?.whenClosed() ?? Promise.resolve();
+  const common = { authenticated, hangup, whenClosed };
+  if (unix) return { address: 'unix!', loopback: true, ...common };
   const host = sock.remoteAddress ?? '';
   const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
   const loopback = v4.startsWith('127.') || v4 === '::1';
   const address = `tcp!${v4}!${sock.remotePort ?? 0}`;
-  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return { address, loopback, authenticated };
+  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return { address, loopback, ...common };
   const subject: Record<string, string> = {};
   for (const [k, v] of Object.entries(sock.getPeerCertificate().subject ?? {})) {
     subject[k] = Array.isArray(v) ? v.join('+') : String(v);
   }
-  return { address, loopback, tlsSubject: subject, authenticated };
+  return { address, loopback, tlsSubject: subject, ...common };
 }
 
 /** Listens on `address` (port 0 picks one; see `.address`). */
@@ -220,7 +229,7 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
     }
     sock.setNoDelay(true);
     let conn: RpcConnection | null = null;
-    const peer = peerOf(sock, a.kind === 'unix', () => conn?.authenticated());
+    const peer = peerOf(sock, a.kind === 'unix', () => conn);
     const c = new RpcConnection(sock, {
       limits: opts.limits,
       trace: opts.trace,

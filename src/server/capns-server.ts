@@ -58,6 +58,11 @@ import { newClock } from './demo-services.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
+import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
+import { newSessionsFileServer } from '../ants/sessions-file-server.js';
+import { Hub } from '../ants/hub.js';
+import { newHubFileServer, serveHub } from '../ants/hub-server.js';
+import { Hub as HubIface } from '../gen/hub.js';
 
 /** Interface ids by schema name, from the generated code. */
 const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
@@ -66,6 +71,7 @@ const INTERFACE_IDS: ReadonlyMap<string, bigint> = new Map([
   ['Namespace', Namespace.Client.interfaceId],
   ['Gate', Gate.Client.interfaceId],
   ['CapTable', CapTable.Client.interfaceId],
+  ['Hub', HubIface.Client.interfaceId],
   ['Clock', Clock.Client.interfaceId],
   ['Echo', Echo.Client.interfaceId],
   ['Srv', Srv.Client.interfaceId],
@@ -210,10 +216,14 @@ export interface ReloadReport {
 /** The running process. Built by `startCapnsServer`. */
 export class CapnsServer implements ExportRegistry {
   readonly captable: CapabilityTable;
+  /** Every connection's namespace, for the sessions tree (capability type `sessions`). */
+  readonly sessions: SessionRegistry;
   #manifest: Manifest;
   readonly #log: Logger;
   readonly #drainMs: number;
   readonly #instances = new Map<string, Instance>();
+  /** The hubs of `hub` capabilities, by name, for the `hubfs` capabilities that show them as files. */
+  readonly #hubs = new Map<string, Hub>();
   readonly #profiles = new Map<string, GateProfile>();
   /** Bumped each time a profile's namespace is rebuilt (9P listeners reopen on a change). */
   readonly #generation = new Map<string, number>();
@@ -247,6 +257,7 @@ export class CapnsServer implements ExportRegistry {
     this.#onImportEvent = options.onImportEvent;
     this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line));
     this.#peerLog = new RateLimitedLog((line, count) => this.#log.warn({ count }, line));
+    this.sessions = new SessionRegistry({ captable: this.captable, profiles: () => new Map([...this.#profiles].map(([k, p]) => [k, p])) });
   }
 
   /** Every import capability of the manifest, by name, with its status now. */
@@ -300,7 +311,7 @@ export class CapnsServer implements ExportRegistry {
   async start(): Promise<void> {
     try {
       this.#schemas = await this.#loadSchemas(this.#manifest);
-      for (const c of this.#manifest.capabilities) this.#instances.set(c.name, await this.#instantiate(c));
+      for (const c of hubsFirst(this.#manifest.capabilities)) this.#instances.set(c.name, await this.#instantiate(c));
       for (const p of this.#manifest.profiles) this.#setProfile(p.name, this.#buildProfile(p, this.#instances));
       for (const inst of this.#instances.values()) inst.start?.();
       for (const l of this.#manifest.listeners) this.#record(await (await this.#prepare(l)).listen());
@@ -350,7 +361,7 @@ export class CapnsServer implements ExportRegistry {
       // New schemas serve what is instantiated from now on; running capabilities and open
       // sessions keep the schemas they were made with.
       if (canonical(old.schemas ?? []) !== canonical(next.schemas ?? [])) this.#schemas = await this.#loadSchemas(next);
-      for (const name of [...added, ...changed]) fresh.set(name, await this.#instantiate(newCaps.get(name)!));
+      for (const c of hubsFirst([...added, ...changed].map((name) => newCaps.get(name)!))) fresh.set(c.name, await this.#instantiate(c));
       const instances = new Map(this.#instances);
       for (const name of removed) instances.delete(name);
       for (const [name, inst] of fresh) instances.set(name, inst);
@@ -553,6 +564,41 @@ export class CapnsServer implements ExportRegistry {
       case 'demo.clock': {
         const client = newClock().client;
         return { client, interfaceId: Clock.Client.interfaceId, close: () => client.close() };
+      }
+      case 'hub': {
+        const hub = new Hub({
+          ...(c.backlogBytes !== undefined && { backlogBytes: c.backlogBytes }),
+          ...(c.maxChannels !== undefined && { maxChannels: c.maxChannels }),
+          ...(c.maxWriteBytes !== undefined && { maxWriteBytes: c.maxWriteBytes }),
+          ...(c.maxWaiting !== undefined && { maxWaiting: c.maxWaiting }),
+        });
+        for (const name of c.channels) hub.create(name);
+        this.#hubs.set(c.name, hub);
+        const client = serveHub(hub).client;
+        return {
+          client,
+          interfaceId: HubIface.Client.interfaceId,
+          close: () => {
+            client.close();
+            hub.close();
+            if (this.#hubs.get(c.name) === hub) this.#hubs.delete(c.name);
+          },
+        };
+      }
+      case 'hubfs': {
+        const hub = this.#hubs.get(c.hub);
+        if (hub === undefined) throw new NsError('NS_ERR_NOT_FOUND', `${c.loc.file}:${c.loc.line}:${c.loc.column} hubfs '${c.name}': no capability '${c.hub}' of type hub`);
+        const client = serveFileServer(newHubFileServer(hub)).client;
+        return { client, interfaceId: FILE_SERVER_INTERFACE_ID, close: () => client.close() };
+      }
+      case 'sessions': {
+        const fs = newSessionsFileServer(this.sessions, {
+          ...(c.profiles !== undefined && { profiles: c.profiles }),
+          readOnly: c.readOnly,
+          onChange: (session, what) => this.#log.info({ capability: c.name, session: session.id, holder: session.holder }, `session changed: ${what}`),
+        });
+        const client = serveFileServer(fs).client;
+        return { client, interfaceId: FILE_SERVER_INTERFACE_ID, close: () => client.close() };
       }
       case 'captable': {
         const client = serveCapTable(this.captable, this).client;
@@ -811,7 +857,19 @@ export class CapnsServer implements ExportRegistry {
           tlsSubject: peer.tlsSubject,
           peer,
           namespace: this.#namespaceLimits(),
-          onAuthenticated: (profile, holder) => this.#log.info({ profile, holder }, 'authenticated'),
+          onAuthenticated: (profile, holder, ns) => {
+            this.#log.info({ profile, holder }, 'authenticated');
+            const session = this.sessions.add({
+              kind: 'rpc',
+              profile,
+              holder,
+              connection,
+              peer: peer.address,
+              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+              hangup: (reason) => peer.hangup(reason),
+            });
+            void peer.whenClosed().then(() => session.end());
+          },
         });
       },
     });
@@ -832,7 +890,7 @@ export class CapnsServer implements ExportRegistry {
    * grant to `holder`. The caller owns it: `release()` gives the grants back.
    * @throws NsError NS_ERR_NOT_FOUND for an unknown profile.
    */
-  namespaceFiles(profileName: string, holder: string): { fs: FileServer; release: () => void } {
+  namespaceFiles(profileName: string, holder: string): { fs: FileServer; release: () => void; session: { end(): void } } {
     const profile = this.#profiles.get(profileName);
     if (profile === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no profile '${profileName}'`);
     const table = grantedNamespace(profile, this.captable, holder);
@@ -852,15 +910,29 @@ export class CapnsServer implements ExportRegistry {
       },
     });
     let released = false;
+    // What the table holds now is released at the end, whatever the sessions tree changes
+    // in it meanwhile (an `ns` write can only move these; a reroot adds its own).
+    const held = [...table.mounts()].flatMap((mp) => mp.stack.map((b) => b.member.cap));
+    let bound: readonly Client[] = [];
+    // One namespace for every connection of the listener: one session.
+    const session = this.sessions.add({
+      kind: '9p',
+      profile: profileName,
+      holder,
+      peer: holder.slice(holder.indexOf('@') + 1),
+      ns: tableSessionNamespace(table, (b) => (bound = b)),
+    });
     return {
       fs,
+      session,
       release: () => {
         if (released) return;
         released = true;
+        session.end();
         for (const r of fileServers.values()) r.close();
         fileServers.clear();
         // Each grant leaves the table once nothing derived from it is held.
-        for (const mp of table.mounts()) for (const b of mp.stack) release(b.member.cap);
+        for (const cap of [...held, ...bound]) release(cap);
       },
     };
   }
@@ -985,9 +1057,25 @@ export class CapnsServer implements ExportRegistry {
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
           const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), this.#namespaceLimits());
+          const session = this.sessions.add({
+            kind: 'http',
+            profile: name,
+            holder,
+            peer: `http ${address}`,
+            ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+          });
           // In process: no RPC connection, only the namespace to release.
           const client = CapnsClient.local(ns, name, new JsonCodec(SchemaIndex.over(schemas.index)));
-          s = Promise.resolve(Object.assign(client, { holder }));
+          const close = client.close.bind(client);
+          s = Promise.resolve(
+            Object.assign(client, {
+              holder,
+              close: async () => {
+                session.end();
+                await close();
+              },
+            }),
+          );
           sessions.set(name, s);
         }
         return s;
@@ -1148,6 +1236,18 @@ export class CapnsServer implements ExportRegistry {
               },
             });
           },
+          onSession: (peer, ns, who) => {
+            const session = this.sessions.add({
+              kind: 'export',
+              profile: profile.name,
+              holder: `${profile.name}@export:${bound}#${peer}`,
+              connection: `export:${bound}#${peer.split('.')[0]}`,
+              peer: who.address,
+              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+              hangup: (reason) => who.hangup(reason),
+            });
+            void who.whenClosed().then(() => session.end());
+          },
           onPeer: (event, peer) => {
             const line = `export ${formatAddress(e.listen)}: peer ${event}`;
             // Refusals and cuts happen as often as a peer likes: logged at a bounded rate.
@@ -1265,6 +1365,11 @@ function logImportEvent(log: Logger, event: ImportEvent, s: ImportStatus, logged
       log.debug(fields, 'import closed');
       return logged;
   }
+}
+
+/** `caps` with the hubs first: a `hubfs` shows a hub made before it. */
+function hubsFirst(caps: readonly Capability[]): Capability[] {
+  return [...caps.filter((c) => c.type === 'hub'), ...caps.filter((c) => c.type !== 'hub')];
 }
 
 function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {

@@ -28,7 +28,7 @@ function fromJson<T extends $.Struct>(C: $.StructCtor<T>, json: unknown, opts = 
 
 test('every interface in schema/ is reflected with its methods in ordinal order', () => {
   const names = schema.interfaces().map(([, i]) => i.name).sort();
-  assert.deepEqual(names, ['CapTable', 'Clock', 'Echo', 'File', 'FileServer', 'Gate', 'Import', 'Introspect', 'Namespace', 'Post', 'ServiceHost', 'Srv']);
+  assert.deepEqual(names, ['CapTable', 'Clock', 'Echo', 'File', 'FileServer', 'Gate', 'Hub', 'Import', 'Introspect', 'Namespace', 'Post', 'ServiceHost', 'Srv']);
   assert.equal(schema.interface(Namespace.Client.interfaceId)?.methods.map((m) => m.name).join(' '), 'resolve bind bindPath unmount list members walk sub fork describe apply');
   assert.equal(schema.methods(Clock.Client.interfaceId)[0]?.method.id, 0);
   assert.throws(() => schema.method(Clock.Client.interfaceId, 'later'), /Clock has no method "later"; its methods: now/);

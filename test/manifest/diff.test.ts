@@ -108,3 +108,15 @@ test('a capability removed with the steps that mounted it rebuilds the profile t
   assert.deepEqual(d.capabilities, { added: [], removed: ['clock'], changed: [] });
   assert.deepEqual(d.profiles.changed, ['carol']);
 });
+
+test('a changed hub changes the hubfs that shows it, and rebuilds the profiles that mount either', () => {
+  const withHub = (backlog: number): string =>
+    BASE.replace('  clock: { type: demo.clock }\n', `  clock: { type: demo.clock }\n  aes: { type: hub, backlogBytes: ${backlog} }\n  aesfs: { type: hubfs, hub: aes }\n`).replace(
+      'namespace: [ { mount: clock, at: /svc/clock } ]',
+      'namespace: [ { mount: clock, at: /svc/clock }, { mount: aesfs, at: /n/aes } ]',
+    );
+  const d = diffManifests(parse(withHub(1024)), parse(withHub(2048)));
+  assert.deepEqual(d.capabilities, { added: [], removed: [], changed: ['aes', 'aesfs'] });
+  assert.deepEqual(d.profiles.changed, ['carol']);
+  assert.equal(diffManifests(parse(withHub(1024)), parse(withHub(1024))).unchanged, true);
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CapTable$Client } from '../../src/gen/captable.js';
+import { Hub$Client } from '../../src/gen/hub.js';
 import { File$Client, FileServer$Client } from '../../src/gen/fileserver.js';
 import { Clock$Client, Echo$Client } from '../../src/gen/demo.js';
 import { Gate$Client, Namespace$Client } from '../../src/gen/namespace.js';
@@ -19,6 +20,7 @@ test('the manifest table of interface ids matches the generated schema code (no 
     Namespace: Namespace$Client.interfaceId,
     Gate: Gate$Client.interfaceId,
     CapTable: CapTable$Client.interfaceId,
+    Hub: Hub$Client.interfaceId,
     Clock: Clock$Client.interfaceId,
     Echo: Echo$Client.interfaceId,
     Srv: Srv$Client.interfaceId,
