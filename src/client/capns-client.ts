@@ -135,7 +135,10 @@ async function clunk(f: File$Client): Promise<void> {
  */
 function onPath(path: string, e: unknown): unknown {
   if (!(e instanceof NsError) || e.message.startsWith("'/") || e.message.includes(`'${path}'`)) return e;
-  if (e.code === 'NS_ERR_NOT_FOUND') return new NsError(e.code, `'${path}' does not exist`, { cause: e });
+  // Only a file server's own "'x' not found" becomes "'PATH' does not exist": any other
+  // not-found says what was missing (a label in ns text written to a file, a tree).
+  if (e.code === 'NS_ERR_NOT_FOUND' && /^'(?:[^']|'')*' (?:not found|does not exist)$/.test(e.message))
+    return new NsError(e.code, `'${path}' does not exist`, { cause: e });
   // "'z' is not empty" about /tmp/x/y/z: "'/tmp/x/y/z' is not empty".
   const last = `'${path.split('/').filter((n) => n !== '').at(-1)?.replaceAll("'", "''") ?? ''}' `;
   if (e.message.startsWith(last)) return new NsError(e.code, `'${path}' ${e.message.slice(last.length)}`, { cause: e });

@@ -120,7 +120,7 @@ test('a failing write changes nothing and names the line; 9P clients read the me
   assert.equal(await user.describe(), before);
   assert.match(text(await admin.readFile(`${dir}/status`)), /^lasterror line 2, column 7: no capability is labelled 'nosuch'$/m);
   // The profile's declarations hold: /svc/clock must hold a Clock.
-  await assert.rejects(admin.writeFile(`${dir}/ns`, Buffer.from('mount files /svc/clock\n')), /declared to hold interface/);
+  await assert.rejects(admin.writeFile(`${dir}/ns`, Buffer.from('mount files /svc/clock\n')), /'\/svc\/clock' is declared to hold a Clock/);
   // A label names only what the session itself holds: the administrator's capabilities are not its.
   await assert.rejects(admin.writeFile(`${dir}/ns`, Buffer.from('mount proc /n/proc\n')), /no capability is labelled 'proc'/);
   assert.equal(await user.describe(), before);
