@@ -8,7 +8,9 @@
  * reading 64 KiB results lost 10-15%, 8 diodload connections 7.5%. So the header goes
  * ahead only while the process is writing to one connection: none other was written to
  * within the last QUIET_MS. The state is process-wide, so that src/rpc's connections and
- * the 9P bridge's in one `capns serve` see each other's writes.
+ * the 9P bridge's in one `capns serve` see each other's writes. Only the 9P bridge sends
+ * a header ahead now: src/rpc records its writes here but writes its frames whole (the
+ * extra write and wake-up cost 8-10 µs of CPU per 64 KiB RPC read: docs/rpc.md).
  */
 
 /** How long (ms) after another connection's write a header no longer goes ahead. */

@@ -714,25 +714,21 @@ export class RpcConnection {
         if (err === undefined || err === null) for (const m of msgs) this.#pool.put(m);
       };
     }
+    // Noted for the 9P bridge's early-header rule (early-header.ts: it sends a large
+    // reply's header ahead only while no other connection of the process is written to).
+    // Our own frames go out whole: a large segment's header written ahead of it woke the
+    // peer twice per result (one more write and one more wake-up on each side). On this
+    // machine that cost 8-10 µs of CPU per 64 KiB read, client and server together, in
+    // every A/B run, and the rate gain measured when the machine was quiet (5-11%) did
+    // not hold under load: 64 KiB reads were as fast or faster without it in two runs of
+    // three (BENCHMARKS.md, RPC).
+    headerAhead(this.#writerId);
     try {
-      let from = 0;
-      const ahead = headerAhead(this.#writerId);
-      if (chunks.length > 1 && chunks[1]!.length > SMALL && ahead) {
-        // A large segment comes next (a 64 KiB result): what precedes it, that frame's
-        // header and envelope and any small messages before, goes out in a write of its
-        // own. The peer wakes on it and reads the header while the kernel is still taking
-        // the large segment, instead of waking only once all of it is in: its wake-up
-        // latency overlaps our copy. One more write per batch; 64 KiB reads 8-11% faster
-        // (BENCHMARKS.md, RPC). Not while other connections are being written to
-        // (early-header.ts): then the extra write is a cost.
-        ok = this.#stream.write(chunks[0]!);
-        from = 1;
-      }
       const last = chunks.length - 1;
-      if (last === from) ok = this.#stream.write(chunks[from]!, written);
+      if (last === 0) ok = this.#stream.write(chunks[0]!, written);
       else {
         this.#stream.cork();
-        for (let i = from; i < last; i++) ok = this.#stream.write(chunks[i]!);
+        for (let i = 0; i < last; i++) ok = this.#stream.write(chunks[i]!);
         ok = this.#stream.write(chunks[last]!, written);
         this.#stream.uncork();
       }
