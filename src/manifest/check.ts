@@ -503,12 +503,20 @@ export function checkManifest(m: Manifest): Diagnostic[] {
       p.auth.tlsSubjects.length > 0 &&
       p.auth.tokens.length === 0 &&
       !p.auth.loopback &&
-      l.tls?.ca === undefined
+      (l.protocol === '9p' || l.tls?.ca === undefined)
     ) {
       f.error(
         'unreachable-profile',
         l.loc,
-        `profile ${p.name} authenticates by TLS client certificate only, but this listener has no tls.ca`,
+        l.protocol === '9p'
+          ? `profile ${p.name} authenticates by TLS client certificate only, which 9P cannot carry: no one could attach to this listener`
+          : `profile ${p.name} authenticates by TLS client certificate only, but this listener has no tls.ca`,
+      );
+    } else if (l.protocol === '9p' && hasAuth(p) && !(p.auth.loopback && isLoopback(l.address))) {
+      f.warning(
+        'ninep-auth',
+        l.loc,
+        `9P clients of ${where} must write one of profile ${p.name}'s tokens to an afid (Tauth) before attaching; the Linux kernel (mount -t 9p) cannot: serve it on a loopback address with auth.loopback, or name a profile without auth`,
       );
     }
   }

@@ -44,6 +44,7 @@ export const DIAGNOSTIC_CODES = [
   'unreachable-profile',
   'loopback-auth',
   'anonymous',
+  'ninep-auth',
   'listener-conflict',
   'export-root-missing',
   'unused-capability',

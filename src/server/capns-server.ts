@@ -55,6 +55,7 @@ import { startImport, type ImportEvent, type ImportStatus } from '../proxy/impor
 import { dupClient, listen, release, RpcError, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
+import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-access.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
@@ -532,7 +533,10 @@ export class CapnsServer implements ExportRegistry {
    */
   #key(l: Listener): string {
     const profile = l.protocol === '9p' ? (l.profile ?? this.#loopbackProfile()?.name) : undefined;
-    return canonical({ l, profile });
+    // An http listener reads whether its profile is anonymous once (#prepareHttp); rpc and
+    // 9P read it at each connection.
+    const anonymous = l.protocol === 'http' && this.#access(l).anonymous;
+    return canonical({ l, profile, ...(anonymous && { anonymous }) });
   }
 
   #loopbackProfile(): GateProfile | undefined {
@@ -790,34 +794,32 @@ export class CapnsServer implements ExportRegistry {
     return { name: p.name, tokens: p.auth.tokens, loopback: p.auth.loopback, tlsSubjects: p.auth.tlsSubjects, table };
   }
 
-  /** The profiles a listener serves: its own, or every profile. */
-  #profilesFor(l: Listener): GateProfile[] {
-    const all = [...this.#profiles.values()];
-    if (l.profile === undefined) return all;
-    const p = this.#profiles.get(l.profile);
-    // A listener bound to one profile serves it to whoever connects (manifest doc).
-    return p === undefined ? [] : [{ ...p, loopback: true }];
+  /** Who listener `l` lets in, over the profiles there are now (src/server/listener-access.ts). */
+  #access(l: Listener): ListenerAccess {
+    return listenerAccess(l, this.#profiles);
   }
 
   /** Prepares one listener of the manifest (see PreparedListener). */
   async #prepare(l: Listener): Promise<PreparedListener> {
-    const loopback = isLoopback(l.address) || l.profile !== undefined;
+    if (l.profile !== undefined && !this.#profiles.has(l.profile)) {
+      throw new NsError('NS_ERR_INVALID_ARGUMENT', `${l.loc.file}:${l.loc.line}:${l.loc.column} ${l.protocol} listener: no profile '${l.profile}'`);
+    }
     switch (l.protocol) {
       case 'rpc':
-        return this.#prepareRpc(l, loopback);
+        return this.#prepareRpc(l);
       case '9p':
-        return this.#prepare9p(l, loopback);
+        return this.#prepare9p(l);
       case 'http':
-        return this.#prepareHttp(l, loopback);
+        return this.#prepareHttp(l);
     }
   }
 
-  async #prepareRpc(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
+  async #prepareRpc(l: Listener): Promise<PreparedListener> {
     const tls = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
-    return { listen: () => this.#listenRpc(l, peerIsLoopback, tls) };
+    return { listen: () => this.#listenRpc(l, tls) };
   }
 
-  async #listenRpc(l: Listener, peerIsLoopback: boolean, tls: TlsFiles | undefined): Promise<OpenListener> {
+  async #listenRpc(l: Listener, tls: TlsFiles | undefined): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
     const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
     const listener: RpcListener = await listen(formatAddress(l.address), {
@@ -848,12 +850,13 @@ export class CapnsServer implements ExportRegistry {
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
         const connection = `rpc#${++this.#connections}`;
+        // Read at each connection, so a reload's profiles serve new connections.
+        const access = this.#access(l);
         return serveGate({
-          // Read at each connection, so a reload's profiles serve new connections.
-          profiles: this.#profilesFor(l),
+          profiles: access.profiles,
           captable: this.captable,
           connection,
-          peerIsLoopback,
+          peerIsLoopback: access.peerIsLoopback,
           tlsSubject: peer.tlsSubject,
           peer,
           namespace: this.#namespaceLimits(),
@@ -937,12 +940,24 @@ export class CapnsServer implements ExportRegistry {
     };
   }
 
-  async #prepare9p(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
+  async #prepare9p(l: Listener): Promise<PreparedListener> {
+    const where = `${l.loc.file}:${l.loc.line}:${l.loc.column} 9p listener`;
     const profile = l.profile !== undefined ? this.#profiles.get(l.profile) : this.#loopbackProfile();
-    if (profile === undefined || !(peerIsLoopback || l.profile !== undefined)) {
+    if (profile === undefined || (l.profile === undefined && !isLoopback(l.address))) {
+      throw new NsError('NS_ERR_INVALID_ARGUMENT', `${where}: name a profile, or listen on loopback with a loopback profile`);
+    }
+    // What a client must prove before Tattach, read at each attach (a reload's credentials
+    // apply to new attaches): nothing, or one of the profile's tokens (Tauth).
+    const tokens = (): readonly string[] | undefined => {
+      const access = this.#access(l);
+      return ninepTokens(access.profiles.find((p) => p.name === profile.name), access);
+    };
+    if (tokens()?.length === 0) {
       throw new NsError(
         'NS_ERR_INVALID_ARGUMENT',
-        `${l.loc.file}:${l.loc.line}:${l.loc.column} 9p listener: name a profile, or listen on loopback with a loopback profile`,
+        profile.loopback
+          ? `${where}: profile '${profile.name}' is loopback-only (auth.loopback), but ${formatAddress(l.address)} is not a loopback address: no one could attach`
+          : `${where}: profile '${profile.name}' authenticates by TLS client certificate only, which 9P cannot carry: give it a token (written to an afid after Tauth) or auth.loopback on a loopback address`,
       );
     }
     const holder = `${profile.name}@9p:${formatAddress(l.address)}`;
@@ -957,6 +972,7 @@ export class CapnsServer implements ExportRegistry {
         ...(ninep.maxOutstanding !== undefined && { maxOutstanding: ninep.maxOutstanding }),
         ...(ninep.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: ninep.handshakeTimeoutMs }),
         ...(ninep.idleTimeoutMs !== undefined && { idleTimeoutMs: ninep.idleTimeoutMs }),
+        tokens,
         // The budget counts connections (per listener and in the process); the server
         // adds no limit of its own.
         admit: (peer) => budget.admit(peer),
@@ -1020,7 +1036,10 @@ export class CapnsServer implements ExportRegistry {
    * gets one session per listener, made on its first request: a namespace served in
    * process, its capabilities granted to `profile@http:ADDRESS` like a Gate client's.
    */
-  async #prepareHttp(l: Listener, peerIsLoopback: boolean): Promise<PreparedListener> {
+  async #prepareHttp(l: Listener): Promise<PreparedListener> {
+    // Fixed for the listener's life: a reload that makes its profile anonymous (or no
+    // longer) opens a new listener (#key).
+    const { peerIsLoopback } = this.#access(l);
     const sessions = new Map<string, Promise<AdminSession & { close(): Promise<void> }>>();
     let address = formatAddress(l.address);
     const schemas = this.#schemas;
@@ -1043,7 +1062,7 @@ export class CapnsServer implements ExportRegistry {
         ...(http.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: http.keepAliveTimeoutMs }),
       },
       profiles: () =>
-        this.#profilesFor(l).map((p) => ({
+        this.#access(l).profiles.map((p) => ({
           name: p.name,
           tokens: p.tokens,
           loopback: p.loopback,
@@ -1053,7 +1072,7 @@ export class CapnsServer implements ExportRegistry {
       session: (name) => {
         let s = sessions.get(name);
         if (s === undefined) {
-          const profile = this.#profilesFor(l).find((p) => p.name === name);
+          const profile = this.#access(l).profiles.find((p) => p.name === name);
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
           const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), this.#namespaceLimits());

@@ -29,7 +29,7 @@ capabilities:
   aesfs: { type: hubfs, hub: aes }
 profiles:
   grid:
-    auth: { tokens: [grid] }
+    auth: { tokens: [grid], loopback: true }
     namespace:
       - { mount: aesfs, at: /n/aes }
       - { mount: aes, at: /svc/aes }

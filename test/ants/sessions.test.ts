@@ -40,7 +40,7 @@ profiles:
       - { mount: other, at: /other }
       - { mount: clock, at: /svc/clock, require: Clock }
   ninep:
-    auth: { tokens: [nine] }
+    auth: { tokens: [nine], loopback: true }
     namespace:
       - { mount: proc, at: /proc }
       - { mount: files, at: /files }

@@ -98,6 +98,12 @@ export interface NinepConnectionOptions {
   readonly readOnly: boolean;
   /** When set, Tattach needs an afid to which this token was written. */
   readonly token?: string | undefined;
+  /**
+   * Read at each Tauth and Tattach (so the caller may change them while connections are
+   * open; it takes precedence over `token`): undefined, no authentication; a list, Tattach
+   * needs an afid to which one of these was written (an empty list: nobody may attach).
+   */
+  readonly tokens?: (() => readonly string[] | undefined) | undefined;
   /** Why a connection was closed, and failures that are bugs. */
   readonly log: (line: string) => void;
   /** One line per message (NS_TRACE=9p), or undefined. */
@@ -213,7 +219,8 @@ export class NinepConnection {
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   private filesClosing: Promise<void> = Promise.resolve();
-  private readonly tokenDigest: Buffer | undefined;
+  /** The tokens that may attach now (undefined: no authentication). */
+  private readonly tokens: () => readonly string[] | undefined;
 
   /**
    * @param fs the tree served; the connection does not own it (it attaches to it).
@@ -227,8 +234,8 @@ export class NinepConnection {
     this.msize = options.maxMsize;
     this.framer = new NinepFramer(options.maxMsize);
     this.fids = new FidTable(options.maxFids);
-    this.tokenDigest =
-      options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
+    const token = options.token;
+    this.tokens = options.tokens ?? (token === undefined ? () => undefined : () => [token]);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
@@ -516,7 +523,7 @@ export class NinepConnection {
     const tag = m.tag;
     switch (m.type) {
       case MessageType.Tauth: {
-        if (this.tokenDigest === undefined) throw new NinepFail(NinepErrors.Enoauth);
+        if (this.tokens() === undefined) throw new NinepFail(NinepErrors.Enoauth);
         this.checkNewFid(m.afid);
         const aqid = { type: QTAUTH, version: 0, path: this.nextAuthPath++ };
         this.fids.add(
@@ -530,12 +537,16 @@ export class NinepConnection {
       }
       case MessageType.Tattach: {
         this.checkNewFid(m.fid);
-        if (this.tokenDigest !== undefined) {
+        const tokens = this.tokens();
+        if (tokens !== undefined) {
           if (m.afid === NOFID) throw new NinepFail(NinepErrors.Eauth);
           const a = this.fid(req, m.afid);
           if (a.target.kind !== 'auth') throw new NinepFail(NinepErrors.Ebadusefid);
           const given = digest(Buffer.concat(a.target.written));
-          if (!timingSafeEqual(given, this.tokenDigest)) throw new NinepFail(NinepErrors.Eauth);
+          // Compare with every token, in constant time each, whatever matched first.
+          let ok = false;
+          for (const t of tokens) if (timingSafeEqual(given, digest(Buffer.from(t, 'utf8')))) ok = true;
+          if (!ok) throw new NinepFail(NinepErrors.Eauth);
         } else if (m.afid !== NOFID) {
           throw new NinepFail(NinepErrors.Eunknownfid);
         }

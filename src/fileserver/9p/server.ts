@@ -57,6 +57,12 @@ export interface NinepServerOptions {
   readOnly?: boolean;
   /** Require this token, written by the client to an afid (Tauth), before Tattach (default: no authentication). */
   token?: string;
+  /**
+   * Read at each Tauth and Tattach, taking precedence over `token`: undefined, no
+   * authentication; a list, Tattach needs an afid to which one of these was written (an
+   * empty list: nobody may attach). For a server whose accepted tokens change while it runs.
+   */
+  tokens?: () => readonly string[] | undefined;
   /** Log lines: closed connections and their reasons, failures that are bugs (default: none). */
   log?: (line: string) => void;
   /** One line per 9P message, both ways (NS_TRACE=9p) (default: none). */
@@ -131,6 +137,7 @@ export class NinepServer {
       idleTimeoutMs: options.idleTimeoutMs ?? 0,
       readOnly: options.readOnly ?? false,
       token: options.token,
+      tokens: options.tokens,
       log: options.log ?? (() => undefined),
       trace: options.trace,
     };
