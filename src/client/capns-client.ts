@@ -265,9 +265,14 @@ export interface FileReader extends AsyncIterable<Uint8Array>, AsyncDisposable {
 class OpenFileReader implements FileReader {
   readonly #path: string;
   readonly #file: File$Client;
-  /** Aborted by close(), or when the caller's signal aborts: cancels a waiting read. */
-  readonly #ac = new AbortController();
-  readonly #signal: AbortSignal;
+  /** Aborted by close(): cancels a waiting read. Null for a reader nothing can close mid-read (readFile's). */
+  readonly #ac: AbortController | null;
+  /** What cancels the reads: #ac's (which the caller's signal aborts too), or the caller's. */
+  readonly #signal: AbortSignal | undefined;
+  /** Stops forwarding the caller's signal to #ac. */
+  #unlink: (() => void) | undefined;
+  /** A read is waiting for its answer (close() then cancels it). */
+  #reading = false;
   #iterated = false;
   #closed: Promise<void> | undefined;
 
@@ -276,29 +281,48 @@ class OpenFileReader implements FileReader {
     file: File$Client,
     readonly iounit: number,
     signal: AbortSignal | undefined,
+    cancellable: boolean,
   ) {
     this.#path = path;
     this.#file = file;
-    this.#signal = signal === undefined ? this.#ac.signal : AbortSignal.any([signal, this.#ac.signal]);
+    // A signal on every read costs (one listener per call): only when something can abort it.
+    const ac = (this.#ac = cancellable ? new AbortController() : null);
+    this.#signal = ac === null ? signal : ac.signal;
+    if (ac !== null && signal !== undefined) {
+      // Forwarded by hand: AbortSignal.any costs more than a whole small read.
+      if (signal.aborted) ac.abort(signal.reason);
+      else {
+        const onAbort = (): void => ac.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#unlink = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
     if (this.#iterated) throw new NsError('NS_ERR_INVALID_ARGUMENT', `the reader of ${this.#path} was iterated already`);
     this.#iterated = true;
     const chunk = this.iounit > 0 ? Math.min(this.iounit, IO_CHUNK) : IO_CHUNK;
-    const f = withSignal(this.#file, this.#signal);
+    const signal = this.#signal;
+    const f = signal === undefined ? this.#file : withSignal(this.#file, signal);
     let offset = 0n;
     try {
       for (;;) {
-        this.#signal.throwIfAborted();
-        const r = (
-          await f
-            .read((p) => {
-              p.offset = offset;
-              p.count = chunk;
-            })
-            .promise()
-        ).result;
+        signal?.throwIfAborted();
+        this.#reading = true;
+        let r;
+        try {
+          r = (
+            await f
+              .read((p) => {
+                p.offset = offset;
+                p.count = chunk;
+              })
+              .promise()
+          ).result;
+        } finally {
+          this.#reading = false;
+        }
         if (r._isErr) throw onPath(this.#path, fromFailure(r.err));
         const bytes = r.data.toUint8Array();
         if (bytes.length === 0) return;
@@ -313,7 +337,8 @@ class OpenFileReader implements FileReader {
 
   close(): Promise<void> {
     if (this.#closed === undefined) {
-      this.#ac.abort(new NsError('NS_ERR_IO', `the read of ${this.#path} was closed`));
+      this.#unlink?.();
+      if (this.#reading) this.#ac?.abort(new NsError('NS_ERR_IO', `the read of ${this.#path} was closed`));
       this.#closed = clunk(this.#file);
     }
     return this.#closed;
@@ -565,7 +590,8 @@ export class CapnsClient implements AsyncDisposable {
   /** The whole content of the file at `path`. @throws NsError (NS_ERR_NOT_FOUND, NS_ERR_IS_DIR, ...). */
   async readFile(path: string): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    for await (const block of await this.openRead(path)) parts.push(block);
+    // Not cancellable (nothing can close it mid-read): its calls carry no signal.
+    for await (const block of await this.#openRead(path, undefined, false)) parts.push(block);
     const all = Buffer.concat(parts);
     return new Uint8Array(all.buffer, all.byteOffset, all.length);
   }
@@ -583,7 +609,11 @@ export class CapnsClient implements AsyncDisposable {
    *   naming `path`; the iteration's errors name it too.
    */
   async openRead(path: string, opts: { signal?: AbortSignal } = {}): Promise<FileReader> {
-    opts.signal?.throwIfAborted();
+    return this.#openRead(path, opts.signal, true);
+  }
+
+  async #openRead(path: string, signal: AbortSignal | undefined, cancellable: boolean): Promise<FileReader> {
+    signal?.throwIfAborted();
     const f = await naming(path, () => this.#walk(path));
     let iounit: number;
     try {
@@ -594,7 +624,7 @@ export class CapnsClient implements AsyncDisposable {
       await clunk(f);
       throw e;
     }
-    return new OpenFileReader(path, f, iounit, opts.signal);
+    return new OpenFileReader(path, f, iounit, signal, cancellable);
   }
 
   /**
