@@ -309,6 +309,7 @@ class OpenFileReader implements FileReader {
     try {
       for (;;) {
         signal?.throwIfAborted();
+        if (this.#closed !== undefined) return; // closed while the caller held a block
         this.#reading = true;
         let r;
         try {

@@ -33,6 +33,10 @@ export function fileRoutes(app: ZApp, ctx: RouteContext): void {
       const signal = clientGone(req, reply);
       const max = req.query.max;
       const reader = await (await session(req)).openRead(req.query.path, { signal });
+      // Whatever stage the response is at (even before its body was first pulled, when
+      // destroying the body would not run its finally), a client gone closes the file.
+      signal.addEventListener('abort', () => void reader.close(), { once: true });
+      if (signal.aborted) await reader.close();
       const blocks = reader[Symbol.asyncIterator]();
       // The first block before the headers: a failure to read at all (a directory, a
       // refusal) still gets its status and JSON body. A channel's first read waits for
