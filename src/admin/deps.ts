@@ -28,7 +28,7 @@ export interface AdminProfile {
  */
 export type AdminSession = Pick<
   CapnsClient,
-  'list' | 'members' | 'lookup' | 'methodsAt' | 'call' | 'callTarget' | 'readFile' | 'writeFile' | 'mkdir' | 'remove' | 'stat' | 'bind' | 'mountLabel' | 'unmount' | 'describe' | 'importStatus'
+  'list' | 'members' | 'lookup' | 'methodsAt' | 'call' | 'callTarget' | 'readFile' | 'openRead' | 'writeFile' | 'mkdir' | 'remove' | 'stat' | 'bind' | 'mountLabel' | 'unmount' | 'describe' | 'importStatus'
 > & { readonly holder: string };
 
 /** The instances the app works on. */

@@ -25,7 +25,7 @@ import { Import } from '../gen/proxy.js';
 import { parseAddress } from '../manifest/address.js';
 import { whatAnswers } from './probe.js';
 import { readImportStatus, type ImportStatus } from '../proxy/import-status.js';
-import { connect as rpcConnect, disposable, release, RpcError, type RpcConnection, type RpcLimits } from '../rpc/index.js';
+import { connect as rpcConnect, disposable, release, RpcError, withSignal, withSignalClient, type RpcConnection, type RpcLimits } from '../rpc/index.js';
 import { callByReflection, capabilityPaths, JsonCodec, learnSchema, SchemaIndex, type JsonValue } from '../reflect/index.js';
 
 /** Options of `connect`. */
@@ -244,10 +244,110 @@ export interface CallTarget {
   readonly interfaceName: string;
   /** Its methods' names, those of the interfaces it extends included. */
   readonly methods: readonly string[];
-  /** Calls `method` with JSON params; resolves with the JSON results (as CapnsClient.call). */
-  call(method: string, params: unknown): Promise<JsonValue>;
+  /**
+   * Calls `method` with JSON params; resolves with the JSON results (as CapnsClient.call).
+   * `signal` cancels the call (the callee sees its call's signal abort: a read that waits,
+   * as a hub's does, stops waiting); the call then rejects with an RpcError.
+   */
+  call(method: string, params: unknown, opts?: { signal?: AbortSignal }): Promise<JsonValue>;
   /** Releases the capability; later calls reject. Idempotent. */
   close(): void;
+}
+
+/** A file open for reading (CapnsClient.openRead): its blocks, as they arrive. */
+export interface FileReader extends AsyncIterable<Uint8Array>, AsyncDisposable {
+  /** The file's iounit (0: none); reads ask for at most this, and at most 64 KiB. */
+  readonly iounit: number;
+  /** Cancels a read waiting on the server and clunks the file. Idempotent; never throws. */
+  close(): Promise<void>;
+}
+
+class OpenFileReader implements FileReader {
+  readonly #path: string;
+  readonly #file: File$Client;
+  /** Aborted by close(): cancels a waiting read. Null for a reader nothing can close mid-read (readFile's). */
+  readonly #ac: AbortController | null;
+  /** What cancels the reads: #ac's (which the caller's signal aborts too), or the caller's. */
+  readonly #signal: AbortSignal | undefined;
+  /** Stops forwarding the caller's signal to #ac. */
+  #unlink: (() => void) | undefined;
+  /** A read is waiting for its answer (close() then cancels it). */
+  #reading = false;
+  #iterated = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    path: string,
+    file: File$Client,
+    readonly iounit: number,
+    signal: AbortSignal | undefined,
+    cancellable: boolean,
+  ) {
+    this.#path = path;
+    this.#file = file;
+    // A signal on every read costs (one listener per call): only when something can abort it.
+    const ac = (this.#ac = cancellable ? new AbortController() : null);
+    this.#signal = ac === null ? signal : ac.signal;
+    if (ac !== null && signal !== undefined) {
+      // Forwarded by hand: AbortSignal.any costs more than a whole small read.
+      if (signal.aborted) ac.abort(signal.reason);
+      else {
+        const onAbort = (): void => ac.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#unlink = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    if (this.#iterated) throw new NsError('NS_ERR_INVALID_ARGUMENT', `the reader of ${this.#path} was iterated already`);
+    this.#iterated = true;
+    const chunk = this.iounit > 0 ? Math.min(this.iounit, IO_CHUNK) : IO_CHUNK;
+    const signal = this.#signal;
+    const f = signal === undefined ? this.#file : withSignal(this.#file, signal);
+    let offset = 0n;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        if (this.#closed !== undefined) return; // closed while the caller held a block
+        this.#reading = true;
+        let r;
+        try {
+          r = (
+            await f
+              .read((p) => {
+                p.offset = offset;
+                p.count = chunk;
+              })
+              .promise()
+          ).result;
+        } finally {
+          this.#reading = false;
+        }
+        if (r._isErr) throw onPath(this.#path, fromFailure(r.err));
+        const bytes = r.data.toUint8Array();
+        if (bytes.length === 0) return;
+        offset += BigInt(bytes.length);
+        // A copy: the message the bytes are in goes back to its connection's pool.
+        yield bytes.slice();
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#closed === undefined) {
+      this.#unlink?.();
+      if (this.#reading) this.#ac?.abort(new NsError('NS_ERR_IO', `the read of ${this.#path} was closed`));
+      this.#closed = clunk(this.#file);
+    }
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /**
@@ -432,8 +532,9 @@ export class CapnsClient implements AsyncDisposable {
       interfaceId: target.interfaceId,
       interfaceName: this.schema.interfaceName(target.interfaceId),
       methods: this.schema.methods(target.interfaceId).map((m) => m.method.name),
-      call: async (method, params) => {
+      call: async (method, params, opts = {}) => {
         if (closed) throw new NsError('NS_ERR_INVALID_ARGUMENT', `call target ${path} is closed`);
+        opts.signal?.throwIfAborted();
         const ref = this.schema.method(target.interfaceId, method);
         const held: Client[] = [];
         try {
@@ -443,7 +544,8 @@ export class CapnsClient implements AsyncDisposable {
             held.push(c.client);
             caps.set(p, c.client);
           }
-          return await callByReflection(target.client, ref, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
+          const client = opts.signal === undefined ? target.client : withSignalClient(target.client, opts.signal);
+          return await callByReflection(client, ref, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
         } finally {
           for (const c of held) c.close();
         }
@@ -488,37 +590,42 @@ export class CapnsClient implements AsyncDisposable {
 
   /** The whole content of the file at `path`. @throws NsError (NS_ERR_NOT_FOUND, NS_ERR_IS_DIR, ...). */
   async readFile(path: string): Promise<Uint8Array> {
-    return naming(path, () => this.#readFile(path));
+    const parts: Uint8Array[] = [];
+    // Not cancellable (nothing can close it mid-read): its calls carry no signal.
+    for await (const block of await this.#openRead(path, undefined, false)) parts.push(block);
+    const all = Buffer.concat(parts);
+    return new Uint8Array(all.buffer, all.byteOffset, all.length);
   }
 
-  async #readFile(path: string): Promise<Uint8Array> {
-    const f = await this.#walk(path);
+  /**
+   * The file at `path` opened for reading, to be read block by block as the blocks
+   * arrive: iterating yields each read's bytes (a copy, the caller's) and ends at the
+   * first empty read (the end of an ordinary file; a hub channel's removal). A file
+   * without an end (a hub channel) yields until it is closed or `signal` aborts: either
+   * cancels the read waiting on the server (the callee's call signal fires), and the
+   * iteration then rejects with an RpcError (or `signal.reason`). The iteration closes
+   * the file when it ends, however it ends; `close()` does it before (idempotent,
+   * never throws). One iteration per reader.
+   * @throws NsError from the walk or the open (NS_ERR_NOT_FOUND, NS_ERR_PERMISSION, ...),
+   *   naming `path`; the iteration's errors name it too.
+   */
+  async openRead(path: string, opts: { signal?: AbortSignal } = {}): Promise<FileReader> {
+    return this.#openRead(path, opts.signal, true);
+  }
+
+  async #openRead(path: string, signal: AbortSignal | undefined, cancellable: boolean): Promise<FileReader> {
+    signal?.throwIfAborted();
+    const f = await naming(path, () => this.#walk(path));
+    let iounit: number;
     try {
       const o = (await f.open((p) => (p._initMode().access = OpenMode_Access.READ)).promise()).result;
-      if (o._isErr) throw fromFailure(o.err);
-      const chunk = o.ok.iounit > 0 ? Math.min(o.ok.iounit, IO_CHUNK) : IO_CHUNK;
-      const parts: Uint8Array[] = [];
-      let offset = 0n;
-      for (;;) {
-        const r = (
-          await f
-            .read((p) => {
-              p.offset = offset;
-              p.count = chunk;
-            })
-            .promise()
-        ).result;
-        if (r._isErr) throw fromFailure(r.err);
-        const bytes = r.data.toUint8Array();
-        if (bytes.length === 0) break;
-        parts.push(bytes.slice());
-        offset += BigInt(bytes.length);
-      }
-      const all = Buffer.concat(parts);
-      return new Uint8Array(all.buffer, all.byteOffset, all.length);
-    } finally {
+      if (o._isErr) throw onPath(path, fromFailure(o.err));
+      iounit = o.ok.iounit;
+    } catch (e) {
       await clunk(f);
+      throw e;
     }
+    return new OpenFileReader(path, f, iounit, signal, cancellable);
   }
 
   /**

@@ -5,6 +5,7 @@ export {
   type BindOptions,
   type ClientClass,
   type ConnectOptions,
+  type FileReader,
   type InterfaceLike,
   type NamespaceEntry,
   type Position,

@@ -388,3 +388,11 @@ export function withSignal<C extends { client: Client }>(c: C, signal: AbortSign
   const Ctor = c.constructor as new (client: Client) => C;
   return new Ctor(new SignalClient(c.client, signal));
 }
+
+/**
+ * `withSignal` for an untyped client (a capability called by schema reflection): a view
+ * of `client` whose calls are cancelled when `signal` aborts. Owns no reference.
+ */
+export function withSignalClient(client: Client, signal: AbortSignal): Client {
+  return new SignalClient(client, signal);
+}

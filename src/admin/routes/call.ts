@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { NsError } from '../../errors.js';
 import { classify } from '../error-handler.js';
-import { profileOf, requireProfile, type RouteContext, type ZApp } from './context.js';
+import { clientGone, profileOf, requireProfile, type RouteContext, type ZApp } from './context.js';
 
 /** Registers POST /api/v1/call on `app` (any profile). */
 export function callRoutes(app: ZApp, ctx: RouteContext): void {
@@ -23,7 +23,8 @@ export function callRoutes(app: ZApp, ctx: RouteContext): void {
         response: { 200: z.object({ interface: z.string(), method: z.string(), results: z.unknown() }) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
+      const signal = clientGone(req, reply);
       const s = await ctx.deps.session(profileOf(req).name);
       const { path, method } = req.body;
       // Resolved once: the interface names the metrics and the answer, and an unknown
@@ -37,7 +38,8 @@ export function callRoutes(app: ZApp, ctx: RouteContext): void {
         ctx.metrics.calls.inc(labels);
         const end = ctx.metrics.callSeconds.startTimer(labels);
         try {
-          const results = await target.call(method, req.body.params ?? null);
+          // A call that waits (a hub read) is cancelled when the client goes away.
+          const results = await target.call(method, req.body.params ?? null, { signal });
           return { interface: target.interfaceName, method, results };
         } catch (e) {
           ctx.metrics.callErrors.inc({ ...labels, type: classify(e).kind });

@@ -1,5 +1,5 @@
 /** What every route family is given, and the authentication hooks they share. */
-import type { FastifyInstance, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { NsError } from '../../errors.js';
 import type { SchemaIndex } from '../../reflect/index.js';
@@ -50,4 +50,20 @@ export function profileOf(request: FastifyRequest): AdminProfile {
 /** An interface id as JSON: 0x and 16 hex digits (64-bit ids do not fit a JSON number). */
 export function hexId(id: bigint): string {
   return '0x' + id.toString(16).padStart(16, '0');
+}
+
+/**
+ * A signal that aborts when the HTTP client goes away before its answer is complete
+ * (its connection closes): what a route passes to a call that may wait (a hub channel's
+ * read), so a client that vanishes leaves no read waiting behind it on the server.
+ */
+export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  const gone = (): void => {
+    if (!reply.raw.writableFinished) ac.abort(new NsError('NS_ERR_IO', 'the HTTP client went away'));
+  };
+  // 'close' of the response: it was sent whole, or its connection closed first.
+  reply.raw.once('close', gone);
+  if (request.raw.socket.destroyed) gone();
+  return ac.signal;
 }
