@@ -8,6 +8,7 @@ import { CapTable } from './gen/captable.js';
 import { Failure, Failure_Code } from './gen/common.js';
 import { Clock, Echo } from './gen/demo.js';
 import { File, FileServer } from './gen/fileserver.js';
+import { Hub } from './gen/hub.js';
 import { Gate, Namespace as NamespaceIface } from './gen/namespace.js';
 import { NsError, type NsErrorCode } from './errors.js';
 
@@ -103,7 +104,7 @@ interface ClientClass {
  * refusal must still be answered in the method's own result union.
  */
 const RESULTS_CLASSES: ReadonlyMap<string, ResultsCtor> = new Map(
-  ([NamespaceIface.Client, Gate.Client, FileServer.Client, File.Client, CapTable.Client, Clock.Client, Echo.Client] as unknown as ClientClass[]).flatMap((c) =>
+  ([NamespaceIface.Client, Gate.Client, FileServer.Client, File.Client, CapTable.Client, Clock.Client, Echo.Client, Hub.Client] as unknown as ClientClass[]).flatMap((c) =>
     c.methods.map((m) => [`${c.interfaceId}.${m.methodId}`, m.ResultsClass] as const),
   ),
 );

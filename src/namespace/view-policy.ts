@@ -5,7 +5,8 @@
  *
  * Read-only covers the interfaces capns knows the meaning of: Namespace (bind, bindPath,
  * unmount, apply), File (create, write, wstat, remove, and open for writing, truncating
- * or remove-on-close), CapTable (revoke, revokeHolder). A method of any other interface
+ * or remove-on-close), CapTable (revoke, revokeHolder), Hub (create, remove, write). A
+ * method of any other interface
  * passes: capns cannot tell which of a foreign interface's methods change anything, so a
  * read-only view of such a capability is that capability (docs/security.md).
  */
@@ -14,19 +15,24 @@ import { NsError } from '../errors.js';
 import { CapTable } from '../gen/captable.js';
 import { OpenMode_Access } from '../gen/common.js';
 import { File, File_Open$Params } from '../gen/fileserver.js';
+import { Hub } from '../gen/hub.js';
 import { Namespace } from '../gen/namespace.js';
 import type { MembraneLifetime, MembranePolicy, Verdict } from '../rpc/membrane.js';
 
 const NS = Namespace.Client.interfaceId;
 const FILE = File.Client.interfaceId;
 const CAPTABLE = CapTable.Client.interfaceId;
+const HUB = Hub.Client.interfaceId;
 
 /** Methods that change something whatever their arguments, by interface: id -> name. */
 const MUTATING: ReadonlyMap<bigint, ReadonlyMap<number, string>> = new Map([
   [NS, new Map([[1, 'bind'], [2, 'bindPath'], [3, 'unmount'], [10, 'apply']])],
   [FILE, new Map([[2, 'create'], [4, 'write'], [7, 'wstat'], [8, 'remove']])],
   [CAPTABLE, new Map([[1, 'revoke'], [2, 'revokeHolder']])],
+  [HUB, new Map([[1, 'create'], [2, 'remove'], [3, 'write']])],
 ]);
+
+const INTERFACE_NAMES: ReadonlyMap<bigint, string> = new Map([[NS, 'Namespace'], [FILE, 'File'], [CAPTABLE, 'CapTable'], [HUB, 'Hub']]);
 
 const FILE_OPEN = 1;
 
@@ -45,7 +51,7 @@ export function paramsAs<S extends Struct>(
  */
 export function mutation(interfaceId: bigint, methodId: number, params?: Struct): string | undefined {
   const name = MUTATING.get(interfaceId)?.get(methodId);
-  if (name !== undefined) return `${interfaceId === NS ? 'Namespace' : interfaceId === FILE ? 'File' : 'CapTable'}.${name}`;
+  if (name !== undefined) return `${INTERFACE_NAMES.get(interfaceId)}.${name}`;
   if (params !== undefined && interfaceId === FILE && methodId === FILE_OPEN) {
     const mode = paramsAs(File_Open$Params, params).mode;
     if (

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { connect, type CapnsClient } from '../../src/client/index.js';
+import { OpenMode_Access } from '../../src/gen/common.js';
 import { Hub, type Hub$Client } from '../../src/gen/hub.js';
 import { parseManifest } from '../../src/manifest/index.js';
 import { startCapnsServer, type CapnsServer } from '../../src/server/capns-server.js';
@@ -192,4 +193,33 @@ test('a read-only view of the hub files refuses appends, ctl, new channels and r
   const w = (await a.hub.write((p) => { p.channel = 'encin'; p._initData(5).copyBuffer(Buffer.from('hello')); }).promise()).result;
   assert.ok(w._isEnd);
   assert.match(Buffer.from(await ro.readFile('/n/aes/ctl')).toString(), /^encin end=5 oldest=0 readers=0 writes=1 missed=0\n/);
+});
+
+test('a read-only view of a typed Hub refuses create, remove and write, and its files() too; it still reads', async (t) => {
+  const { rpc, exported } = await hubServer(t);
+  const a = await party(t, rpc);
+  const ro = await connect(exported, { token: 'look' });
+  t.after(() => ro.close());
+  const hub = new Hub.Client((await ro.resolveAny('/svc/aes')).client);
+  const refused = (r: { _isErr: boolean; err: { message: string } }, what: string): void => {
+    assert.ok(r._isErr, `${what} went through a read-only view`);
+    assert.match(r.err.message, /read-only/);
+  };
+  refused((await hub.create((p) => { p.name = 'mine'; }).promise()).result, 'create');
+  refused((await hub.remove((p) => { p.name = 'encin'; }).promise()).result, 'remove');
+  refused((await hub.write((p) => { p.channel = 'encin'; p._initData(6).copyBuffer(Buffer.from('forged')); }).promise()).result, 'write');
+  // What it derives stays read-only: the Hub's own file face.
+  const fs = hub.files().getFs();
+  const at = (await fs.attach((p) => (p.aname = '')).promise()).result;
+  assert.ok(at._isOk, at._isErr ? at.err.message : '');
+  const w = (await at.ok.root.walk((p) => { p._initNames(1).set(0, 'encin'); }).promise()).result;
+  assert.ok(w._isFile, w._isErr ? w.err.message : '');
+  const o = (await w.file.open((p) => (p._initMode().access = OpenMode_Access.WRITE)).promise()).result;
+  assert.ok(o._isErr, 'a File of the Hub\'s files() opened for writing through a read-only view');
+  assert.match(o.err.message, /read-only/);
+  assert.deepEqual((await a.hub.channels().promise()).channels.map((c) => `${c.name} ${c.end}`), ['encin 0', 'encout 0', 'decout 0']);
+  assert.ok((await a.hub.write((p) => { p.channel = 'encin'; p._initData(2).copyBuffer(Buffer.from('hi')); }).promise()).result._isEnd);
+  const r = (await hub.read((p) => { p.channel = 'encin'; p.from = 0n; p.max = 10; }).promise()).result;
+  assert.ok(r._isOk, r._isErr ? r.err.message : '');
+  assert.equal(Buffer.from(r.ok.data.toUint8Array()).toString(), 'hi');
 });
