@@ -24,7 +24,9 @@ import type { Struct } from 'capnp-es';
 import { NsError } from '../errors.js';
 import { CapTable } from '../gen/captable.js';
 import { Clock, Echo } from '../gen/demo.js';
+import { Hub } from '../gen/hub.js';
 import { Import } from '../gen/proxy.js';
+import { Introspect, Post, ServiceHost, Srv } from '../gen/services.js';
 import {
   File,
   FileServer,
@@ -73,6 +75,11 @@ const INTERFACES: ReadonlyMap<string, { interfaceId: bigint; methods: readonly M
         ['Clock', Clock.Client],
         ['Echo', Echo.Client],
         ['Import', Import.Client],
+        ['Hub', Hub.Client],
+        ['Introspect', Introspect.Client],
+        ['Srv', Srv.Client],
+        ['Post', Post.Client],
+        ['ServiceHost', ServiceHost.Client],
       ] as const
     ).map(([name, c]) => [
       name,

@@ -167,6 +167,9 @@ test('a filter: path patterns (exportfs -P) and interface/method rules apply all
   assert.throws(() => parseExportFilter('deny Nope.x'), /unknown interface/);
   assert.throws(() => parseExportFilter('deny Counter'), /unknown interface/);
   assert.throws(() => parseExportFilter('deny File.nope'), /no method/);
+  // capns's own interfaces are named too (hubs, services): the same rules as by id.
+  for (const spec of ['Hub.write', 'Hub', 'Srv.post', 'Post.remove', 'Introspect', 'ServiceHost']) assert.doesNotThrow(() => parseExportFilter(`deny ${spec}`), spec);
+  assert.throws(() => parseExportFilter('deny Hub.append'), /no method/);
 });
 
 test('revoking an export severs every capability derived from it at once', async (t) => {
