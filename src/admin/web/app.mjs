@@ -2,7 +2,9 @@
 // with their state; a file opens in the viewer), a JSON call form, the capability table
 // with live call counts and revocation, and (admin) the exports with revocation. Plain browser JavaScript over /api/v1 (docs/http.md); the token stays
 // in sessionStorage.
-const state = { token: sessionStorage.getItem('capns-token') ?? '', admin: false };
+// session: bumped at every login, so that an answer to the previous session's request
+// (a live refresh in flight when the token changed) is dropped, not shown.
+const state = { token: sessionStorage.getItem('capns-token') ?? '', admin: false, session: 0 };
 
 const hashToken = new URLSearchParams(location.hash.slice(1)).get('token');
 if (hashToken !== null) {
@@ -188,8 +190,10 @@ async function loadExports() {
     body.replaceChildren();
     return;
   }
+  const session = state.session;
   try {
     const { exports } = await api('GET', '/api/v1/exports');
+    if (session !== state.session) return;
     note.textContent = exports.length === 0 ? 'This server serves no exports.' : `${exports.length} export${exports.length === 1 ? '' : 's'}`;
     body.replaceChildren(
       ...exports.map((x) =>
@@ -206,7 +210,7 @@ async function loadExports() {
       ),
     );
   } catch (e) {
-    note.textContent = e.message;
+    if (session === state.session) note.textContent = e.message;
   }
 }
 
@@ -228,8 +232,10 @@ async function loadCaptable() {
     body.replaceChildren();
     return;
   }
+  const session = state.session;
   try {
     const { grants } = await api('GET', '/api/v1/captable');
+    if (session !== state.session) return;
     note.textContent = `${grants.length} grants`;
     body.replaceChildren(
       ...grants.map((g) =>
@@ -247,7 +253,7 @@ async function loadCaptable() {
       ),
     );
   } catch (e) {
-    note.textContent = e.message;
+    if (session === state.session) note.textContent = e.message;
   }
 }
 
@@ -279,6 +285,7 @@ async function call(ev) {
 async function start() {
   const who = document.getElementById('whoami');
   // Whatever the answer, nothing of the previous profile stays on the page.
+  state.session++;
   clearProfile();
   try {
     const w = await api('GET', '/api/v1/whoami');
