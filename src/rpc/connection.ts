@@ -46,7 +46,7 @@ import {
 } from './cap.js';
 import { headerAhead, newWriterId } from '../early-header.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
-import { type Frame, FrameReader, SCRATCH_BYTES, recycleSegments } from './frame.js';
+import { type Frame, FrameReader, readScratch, recycleSegments } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
 import { asStruct, fitsAsIs } from './read-struct.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
@@ -106,15 +106,14 @@ export interface ConnectionOptions {
 export class DirectReads {
   #target: DirectReadTarget | null = null;
   #early: Uint8Array[] = [];
-  #scratch: Uint8Array | null = null;
-  /** Whether the buffer handed out last is our own scratch (not the target's). */
+  /** Whether the buffer handed out last is the shared scratch (not the target's). */
   #own = true;
 
   /** The `onread` option to give net.connect. */
   readonly onread = {
     buffer: (): Uint8Array => {
       this.#own = this.#target === null;
-      return this.#own ? (this.#scratch ??= new Uint8Array(SCRATCH_BYTES)) : this.#target!.buffer();
+      return this.#own ? readScratch() : this.#target!.buffer();
     },
     /** Never pauses by its return value: the connection pauses the socket itself. */
     callback: (n: number, buf: Uint8Array): true => {
@@ -156,6 +155,16 @@ const MultiSegmentArena: ArenaCtor = (() => {
 })();
 
 const SINGLE_SEGMENT = 0; // capnp-es ArenaKind.SINGLE_SEGMENT
+
+/**
+ * Outgoing frames are copied into a slab (one write per batch). A connection's first slab
+ * is small and each next one twice the last, up to SLAB_MAX: an idle connection holds
+ * 2 KiB (from Node's shared Buffer pool), not 64, and one that is dropped after a message
+ * or two (a peer refused before authenticating) leaves no 64 KiB of garbage behind.
+ */
+const SLAB_FIRST = 2 * 1024;
+const SLAB_MAX = 64 * 1024;
+const NO_SLAB = Buffer.alloc(0);
 
 const RELEASED = new ArrayBuffer(0);
 const RELEASED_VIEW = new DataView(RELEASED);
@@ -442,7 +451,9 @@ export class RpcConnection {
   #bootstrap: Client | null = null;
 
   // Output batching.
-  #slab = Buffer.allocUnsafe(64 * 1024);
+  #slab = NO_SLAB;
+  /** The size of the next slab: output memory grows with what the connection sends. */
+  #slabNext = SLAB_FIRST;
   #slabPos = 0;
   #batchStart = 0;
   #chunks: Buffer[] = [];
@@ -668,7 +679,8 @@ export class RpcConnection {
   #reserve(n: number): void {
     if (this.#slabPos + n > this.#slab.length) {
       this.#seal();
-      this.#slab = Buffer.allocUnsafe(Math.max(64 * 1024, n));
+      this.#slab = Buffer.allocUnsafe(Math.max(this.#slabNext, n));
+      this.#slabNext = Math.min(SLAB_MAX, this.#slabNext * 2);
       this.#slabPos = 0;
       this.#batchStart = 0;
     }
@@ -737,8 +749,8 @@ export class RpcConnection {
       return;
     }
     // The slab's written part now belongs to the stream; keep filling after it.
-    if (this.#slab.length - this.#slabPos < 4096) {
-      this.#slab = Buffer.allocUnsafe(64 * 1024);
+    if (this.#slab.length - this.#slabPos < Math.min(4096, this.#slab.length >> 2)) {
+      this.#slab = NO_SLAB;
       this.#slabPos = 0;
       this.#batchStart = 0;
     }
@@ -1699,9 +1711,18 @@ export class RpcConnection {
     this.#flush();
     const err = new RpcError('disconnected', `connection aborted: ${reason}`);
     this.#shutdown(err);
-    this.#stream.end();
-    const t = setTimeout(() => this.#stream.destroy(), 1000);
+    // Nothing more is read from a peer that broke the protocol: its bytes would be read
+    // only to be dropped (a peer that announces a frame over the limit and keeps sending
+    // made the server read and drop 256 KiB per connection). The socket is closed as soon
+    // as the Abort is written, or within a second if the peer does not take it.
+    const stream = this.#stream;
+    stream.pause();
+    const t = setTimeout(() => stream.destroy(), 1000);
     t.unref();
+    stream.end(() => {
+      clearTimeout(t);
+      stream.destroy();
+    });
   }
 
   /**

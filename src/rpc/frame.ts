@@ -42,6 +42,30 @@ const UNINITIALIZED_MIN = 4096;
  * small messages in one read.
  */
 export const SCRATCH_BYTES = 16 * 1024;
+
+/**
+ * One scratch buffer for every reader in the process (per thread: a worker loads its own
+ * copy of this module). Whatever is read into it is consumed before the read callback
+ * returns: header bytes are copied into the reader's own header, body bytes into the
+ * segment's own buffer, and reads never interleave (libuv reads, then calls back, one
+ * stream at a time, on the loop's thread). So a connection costs no scratch memory of its
+ * own: 16 KiB less per idle connection, and none left as garbage by each short-lived one
+ * (a peer reconnecting in a loop made the server allocate 16 KiB per connection, about
+ * 130 MiB of ArrayBuffers waiting for a full GC in the soak benchmark's partial-frames
+ * round).
+ */
+let sharedScratch: Uint8Array | null = null;
+let sharedScratchHead: Uint8Array | null = null;
+
+/** The process-wide read scratch buffer (see sharedScratch); its contents are valid only until the caller returns. */
+export function readScratch(): Uint8Array {
+  return (sharedScratch ??= new Uint8Array(SCRATCH_BYTES));
+}
+
+/** The first SCRATCH_AFTER_LARGE bytes of readScratch(). */
+function readScratchHead(): Uint8Array {
+  return (sharedScratchHead ??= readScratch().subarray(0, SCRATCH_AFTER_LARGE));
+}
 /**
  * After a frame that was read in place, the next frame's first read takes at most this
  * much (its header and a small first segment): a peer that sent one large message tends
@@ -159,9 +183,8 @@ export class FrameReader {
   #allocated = 0;
   #frameBytes = 0;
   readonly #eager: number;
+  /** The buffer the last readTarget() returned when it was not the segment itself. */
   #scratch: Uint8Array | null = null;
-  /** The first SCRATCH_AFTER_LARGE bytes of #scratch. */
-  #scratchHead: Uint8Array | null = null;
   /** Whether the last readTarget() was the current segment itself. */
   #direct = false;
   /** Whether part of the frame being received was read in place. */
@@ -197,11 +220,8 @@ export class FrameReader {
       return cur.subarray(this.#segFill);
     }
     this.#direct = false;
-    const scratch = (this.#scratch ??= new Uint8Array(SCRATCH_BYTES));
-    if (this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0) {
-      return (this.#scratchHead ??= scratch.subarray(0, SCRATCH_AFTER_LARGE));
-    }
-    return scratch;
+    this.#scratch = this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0 ? readScratchHead() : readScratch();
+    return this.#scratch;
   }
 
   /** Accounts for `n` bytes read into the last readTarget(); returns the frames completed. */

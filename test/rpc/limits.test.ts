@@ -4,12 +4,13 @@
  * Each test hits the limit on one connection and shows the others unaffected.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import * as $ from 'capnp-es';
 import { Base, Test, Test_Echo$Params, type Test$Client, type Test_Echo$Results } from '../fixtures/rpc/gen/test.js';
 import {
   type Peer,
-  type RpcConnection,
+  RpcConnection,
   type RpcLimits,
   type RpcListener,
   RpcError,
@@ -92,6 +93,46 @@ test('before authentication a frame over maxPreAuthMessageBytes aborts that conn
   assert.equal(await sum(good.test, 1 << 20), 1 << 20);
   release(good.test);
   release(bad.test);
+});
+
+test('a peer aborted for a frame over the limit is read no further, and still gets the Abort', async (t) => {
+  // The server's socket is the test's own, so that what it read can be counted.
+  const server = net.createServer();
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  t.after(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  // A peer that keeps its side open when the server ends its own (allowHalfOpen),
+  // announces a 1 MiB frame and then writes 16 MiB as fast as the kernel takes it.
+  const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  sock.on('error', () => {});
+  t.after(() => sock.destroy());
+  const serverSock = await accepted;
+  const conn = new RpcConnection(serverSock, { limits: { maxPreAuthMessageBytes: 8192 }, requireAuthentication: true });
+  t.after(() => conn.destroy());
+  let received = Buffer.alloc(0);
+  sock.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+  const serverClosed = new Promise<void>((r) => serverSock.once('close', () => r()));
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(0, 0);
+  header.writeUInt32LE((1 << 20) / 8, 4);
+  sock.write(header);
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  let stop = false;
+  void serverClosed.then(() => (stop = true));
+  for (let sent = 0; !stop && sent < 16 << 20; sent += chunk.length) {
+    const ok = await Promise.race([new Promise<boolean>((r) => sock.write(chunk, (err) => r(err == null))), serverClosed.then(() => false)]);
+    if (!ok) break;
+  }
+  await serverClosed;
+  // The peer reads what was sent before the server closed: the Abort, then the reset.
+  if (!sock.closed) await new Promise<void>((r) => sock.once('close', () => r()));
+  assert.match(conn.error?.message ?? '', /more than 8192 bytes refused \(maxPreAuthMessageBytes/);
+  // What was read: the header and whatever the same reads brought with it. A server that
+  // went on reading an aborted peer (until it dropped the socket a second later) read
+  // the whole 16 MiB.
+  assert.ok(serverSock.bytesRead < 1 << 20, `the server read ${serverSock.bytesRead} bytes from a peer it had aborted`);
+  assert.match(received.toString('latin1'), /more than 8192 bytes refused \(maxPreAuthMessageBytes/, 'the Abort reached the peer');
 });
 
 test('a connection that does not authenticate within handshakeTimeoutMs is aborted, saying why; authenticated ones stay', async (t) => {
