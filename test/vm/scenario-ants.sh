@@ -99,22 +99,19 @@ t_hub_follow() {
   oneline < "/tmp/follow-$V"
 }
 
-# What the background `cat` of tovm printed, once it stopped growing for a second
-# (bounded). v9fs (Linux 6.1 net/9p/client.c, p9_client_read) repeats a Tread until the
-# caller's whole buffer is filled, unless the file was opened O_NONBLOCK, so cat prints
-# only whole buffers of what came after it joined.
+# What the background `cat` of tovm printed, once it has the host's 256 KiB (bounded).
+# v9fs (Linux 6.1 net/9p/client.c, p9_client_read) repeats a Tread until the caller's
+# whole buffer is filled, unless the file was opened O_NONBLOCK, so cat prints only whole
+# buffers of what came after it joined: the host sends a multiple of any buffer size.
 t_hub_cat() {
   f="/tmp/cat-$V"
-  i=0 last=-1
-  while :; do
-    n=$(stat -c %s "$f")
-    [ "$n" -gt 0 ] && [ "$n" = "$last" ] && break
-    [ $i -lt 120 ] || fail "cat printed $n bytes in 60 s"
-    last=$n
-    sleep 0.5
+  i=0
+  while [ "$(stat -c %s "$f")" -lt 262144 ]; do
+    [ $i -lt 600 ] || fail "cat printed $(stat -c %s "$f") bytes in 60 s"
+    sleep 0.1
     i=$((i + 1))
   done
-  echo "bytes=$n sha256=$(sha256sum "$f" | cut -d' ' -f1)"
+  echo "bytes=$(stat -c %s "$f") sha256=$(sha256sum "$f" | cut -d' ' -f1)"
 }
 
 # backlog/tovm starts at the oldest byte the hub keeps: the host's line from before boot.
