@@ -1,10 +1,12 @@
 /**
- * 9P servers for the v9fs VM test: Debian's diod (the reference, 9P2000.L only) and
- * ours (`capns 9p`), each started as a real process on 127.0.0.1 with its own port.
+ * 9P servers for the v9fs VM tests: Debian's diod (the reference, 9P2000.L only) and
+ * ours (`capns 9p`, or `capns serve` with a manifest), each started as a real process on
+ * 127.0.0.1 with its own port.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -175,4 +177,66 @@ export async function startCapns9p(serveArgs: string[]): Promise<NinepServerProc
   });
   await waitForListener(port, child, out);
   return wrap(child, port, out);
+}
+
+/** A `capns serve` process: its 9P listener's port (as {@link NinepServerProcess}) and RPC address. */
+export interface CapnsServeProcess extends NinepServerProcess {
+  /** The RPC listener, `tcp!127.0.0.1!PORT`. */
+  rpc: string;
+}
+
+/**
+ * Starts `capns serve --manifest FILE` from the sources with `manifest` (written to a
+ * temporary folder, removed by stop()). The manifest must have one rpc and one 9p
+ * listener, on 127.0.0.1 port 0; their addresses come from the lines serve prints
+ * (`rpc    tcp!127.0.0.1!P`, `9p     tcp!127.0.0.1!P  (profile NAME)`).
+ */
+export async function startCapnsServe(manifest: string): Promise<CapnsServeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'capns-vm-serve-'));
+  const file = join(dir, 'manifest.yaml');
+  writeFileSync(file, manifest);
+  const child = spawn(
+    process.execPath,
+    [...capnsCommand, 'serve', '--manifest', file, '--log-level', 'warn'],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const out = collect(child);
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  let addrs: { rpc: string; ninep: number };
+  try {
+    addrs = await new Promise<{ rpc: string; ninep: number }>((res, rej) => {
+      const timer = setTimeout(
+        () => rej(new Error(`capns serve printed no addresses: ${out()}`)),
+        30_000,
+      );
+      const look = (): void => {
+        const rpc = /^rpc\s+(tcp!127\.0\.0\.1!\d+)/m.exec(out());
+        const ninep = /^9p\s+tcp!127\.0\.0\.1!(\d+)/m.exec(out());
+        if (rpc !== null && ninep !== null) {
+          clearTimeout(timer);
+          res({ rpc: rpc[1]!, ninep: Number(ninep[1]) });
+        }
+      };
+      child.stdout?.on('data', look);
+      child.stderr?.on('data', look);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        rej(new Error(`capns serve exited (${code}) before listening: ${out()}`));
+      });
+    });
+    await waitForListener(addrs.ninep, child, out);
+  } catch (err) {
+    child.kill('SIGKILL');
+    cleanup();
+    throw err;
+  }
+  const w = wrap(child, addrs.ninep, out);
+  return {
+    ...w,
+    rpc: addrs.rpc,
+    stop: async () => {
+      await w.stop();
+      cleanup();
+    },
+  };
 }

@@ -39,6 +39,23 @@ export const vmCacheDir = join(repoRoot, 'build', 'vm');
 /** The guest's /init. */
 export const guestInitPath = join(repoRoot, 'test', 'vm', 'guest-init.sh');
 
+/**
+ * Scenario scripts: test/vm/scenario-NAME.sh goes into the initramfs as
+ * /scenarios/NAME.sh, and `capns_scenario=NAME` on the kernel command line makes
+ * guest-init.sh run it instead of its POSIX checks (see {@link VmRunOptions.scenario}).
+ */
+export const guestScenarioDir = join(repoRoot, 'test', 'vm');
+
+function scenarioScripts(): { name: string; data: Buffer }[] {
+  return readdirSync(guestScenarioDir)
+    .filter((n) => /^scenario-[a-z0-9-]+\.sh$/.test(n))
+    .sort()
+    .map((n) => ({
+      name: n.slice('scenario-'.length, -'.sh'.length),
+      data: readFileSync(join(guestScenarioDir, n)),
+    }));
+}
+
 /** Modules the guest needs, by name; their dependencies come from modules.dep. */
 const rootModules = ['virtio_pci', 'virtio_net', '9pnet_fd', '9p'];
 
@@ -257,12 +274,13 @@ function cpioNewc(entries: CpioEntry[]): Buffer {
  */
 export function buildInitramfs(p: VmPrereqs, cacheDir: string = vmCacheDir): string {
   const init = readFileSync(guestInitPath);
+  const scenarios = scenarioScripts();
   const dep = parseModulesDep(p.modulesDir);
   const modules = moduleLoadOrder(dep);
   const bb = statSync(p.busybox);
-  const key = createHash('sha256')
-    .update('capns-vm-initramfs 1\n')
-    .update(init)
+  const hash = createHash('sha256').update('capns-vm-initramfs 2\n').update(init);
+  for (const x of scenarios) hash.update(`${x.name} ${x.data.length}\n`).update(x.data);
+  const key = hash
     .update(`${p.kernelVersion}\n${modules.map((m) => m.path).join('\n')}\n`)
     .update(`${p.busybox} ${bb.size} ${bb.mtimeMs}\n`)
     .digest('hex')
@@ -272,14 +290,21 @@ export function buildInitramfs(p: VmPrereqs, cacheDir: string = vmCacheDir): str
 
   const loadList = modules.map((m) => basename(m.path).replace(/\.(xz|zst|gz)$/, ''));
   const entries: CpioEntry[] = [
-    ...['bin', 'dev', 'etc', 'lib', 'lib/modules', 'mnt', 'proc', 'sys', 'tmp'].map((name) => ({
-      name,
-      mode: S_IFDIR | 0o755,
-    })),
+    ...['bin', 'dev', 'etc', 'lib', 'lib/modules', 'mnt', 'proc', 'scenarios', 'sys', 'tmp'].map(
+      (name) => ({
+        name,
+        mode: S_IFDIR | 0o755,
+      }),
+    ),
     // The kernel opens /dev/console for init's stdio before init runs (and before init
     // mounts devtmpfs), so the node must be in the archive.
     { name: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] },
     { name: 'init', mode: S_IFREG | 0o755, data: init },
+    ...scenarios.map((x) => ({
+      name: `scenarios/${x.name}.sh`,
+      mode: S_IFREG | 0o755,
+      data: x.data,
+    })),
     { name: 'bin/busybox', mode: S_IFREG | 0o755, data: readFileSync(p.busybox) },
     { name: 'bin/sh', mode: S_IFLNK | 0o777, data: Buffer.from('busybox') },
     {
@@ -326,6 +351,12 @@ export interface VmRunOptions {
   writers?: number;
   /** sha256 of `pattern` at the root of the served tree, when the host put one there. */
   hostSha256?: string;
+  /**
+   * Run test/vm/scenario-NAME.sh on each mounted version instead of guest-init.sh's POSIX
+   * checks (which then do not run). `files`, `bigMiB`, `writers` and `hostSha256` are the
+   * POSIX checks' and mean nothing to a scenario.
+   */
+  scenario?: string;
   /** qemu is killed after this long (all boots together); default 240 s. */
   timeoutMs?: number;
   /**
@@ -382,6 +413,7 @@ export async function runV9fsVm(p: VmPrereqs, initramfs: string, o: VmRunOptions
   ];
   if (o.aname !== undefined) append.push(`capns_aname=${o.aname}`);
   if (o.hostSha256 !== undefined) append.push(`capns_hostsha=${o.hostSha256}`);
+  if (o.scenario !== undefined) append.push(`capns_scenario=${o.scenario}`);
   const args = [
     '-nodefaults',
     '-no-user-config',

@@ -20,6 +20,9 @@
 #   capns_writers=N       concurrent writers (default 8)
 #   capns_hostsha=HEX     sha256 of `pattern`, a file the host placed at the root of
 #                         the served tree before boot (optional; skipped when absent)
+#   capns_scenario=NAME   instead of the POSIX checks below, run the scenario in
+#                         /scenarios/NAME.sh (test/vm/scenario-NAME.sh) on each mount: it
+#                         defines scenario_run, called with the version mounted at $M
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /mnt
 /bin/busybox mount -t proc proc /proc
@@ -41,6 +44,7 @@ finish() {
 }
 
 HOST=10.0.2.2 PORT=564 VERSIONS=9p2000.L MSIZE=524288 ANAME= NFILES=1000 BIGMIB=16 WRITERS=8 HOSTSHA=
+SCENARIO=
 for w in $(cat /proc/cmdline); do
   case "$w" in
     capns_host=*) HOST=${w#*=} ;;
@@ -52,6 +56,7 @@ for w in $(cat /proc/cmdline); do
     capns_bigmib=*) BIGMIB=${w#*=} ;;
     capns_writers=*) WRITERS=${w#*=} ;;
     capns_hostsha=*) HOSTSHA=${w#*=} ;;
+    capns_scenario=*) SCENARIO=${w#*=} ;;
   esac
 done
 
@@ -242,6 +247,14 @@ t_writers() {
   echo "$WRITERS writers verified"
 }
 
+if [ -n "$SCENARIO" ]; then
+  if [ ! -f "/scenarios/$SCENARIO.sh" ]; then
+    result scenario fail "no /scenarios/$SCENARIO.sh"
+    finish
+  fi
+  . "/scenarios/$SCENARIO.sh"
+fi
+
 for V in $(echo "$VERSIONS" | tr ',' ' '); do
   t0=$(now)
   if ! out=$(do_mount 2>&1); then
@@ -251,7 +264,9 @@ for V in $(echo "$VERSIONS" | tr ',' ' '); do
   opts=$(awk -v m="$M" '$2 == m { print $4 }' /proc/mounts)
   result mount ok "t=$(elapsed "$t0") $opts"
   W="$M/vm-$V"
-  if ! out=$(mkdir "$W" 2>&1); then
+  if [ -n "$SCENARIO" ]; then
+    scenario_run
+  elif ! out=$(mkdir "$W" 2>&1); then
     result workdir fail "$out"
   else
     check mkdir_p t_mkdir
