@@ -25,6 +25,8 @@ capabilities:
   clock: { type: demo.clock }
   table: { type: captable }
   far:   { type: import, address: "tcp!127.0.0.1!9", token: none }
+  hub:   { type: hub, channels: [chat] }
+  hubfs: { type: hubfs, hub: hub }
 profiles:
   admin:
     auth: { tokens: ["${TOKEN}"] }
@@ -34,6 +36,7 @@ profiles:
       - { mount: clock, at: /svc/clock, require: Clock }
       - { mount: table, at: /svc/captable }
       - { mount: far, at: /n/far }
+      - { mount: hubfs, at: /n/hub }
 listeners:
   - { protocol: http, address: "tcp!127.0.0.1!0" }
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
@@ -149,6 +152,24 @@ test('web page in headless Chromium: tree with a union in order, files open, pla
   await page.click('li[data-path="/tmp/sub"] > .toggle');
   await page.waitForSelector('li[data-path="/tmp/sub"] > .toggle[aria-expanded="true"]');
 
+  // A hub channel never ends: the viewer follows it, showing each write as it comes.
+  await page.click('li[data-path="/n"] > .toggle');
+  await page.click('li[data-path="/n/hub"] > .toggle');
+  await page.click('li[data-path="/n/hub/chat"] > .name');
+  await page.waitForFunction(`document.getElementById('file-path')?.textContent === '/n/hub/chat'`);
+  for (const line of ['one\n', 'two\n']) {
+    const w = await fetch(`${base}/api/v1/files?path=/n/hub/chat`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: line });
+    assert.equal(w.status, 200, await w.text());
+  }
+  await page.waitForFunction(`document.getElementById('file-content')?.textContent === 'one\\ntwo\\n'`);
+  assert.equal(await page.getAttribute('#file-content', 'data-ended'), null, 'the channel is still being followed');
+  // Opening another file stops following the channel: the hub has no reader left.
+  await page.click('li[data-path="/tmp/first.txt"] > .name');
+  await page.waitForFunction(`document.getElementById('file-content')?.textContent === '1'`);
+  const ctl = async (): Promise<string> => (await fetch(`${base}/api/v1/files?path=/n/hub/ctl`, { headers: auth })).text();
+  for (let i = 0; i < 100 && !/chat .*readers=0/.test(await ctl()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(await ctl(), /chat .*readers=0/);
+
   // A call through the page, then its grant's count goes up in the live table.
   // Clicking a capability in the tree puts its path in the call form.
   await page.click('li[data-path="/svc"] > .toggle');
@@ -169,7 +190,6 @@ test('web page in headless Chromium: tree with a union in order, files open, pla
   assert.match((await page.textContent('#call-result')) ?? '', /^410 NS_ERR_REVOKED: grant \d+ of 'clock' .* was revoked/);
 
   // An import that is down shows as such in the tree, with why.
-  await page.click('li[data-path="/n"] > .toggle');
   await page.waitForSelector('li[data-path="/n/far"] > .import[data-state="retrying"]');
   assert.match((await page.textContent('li[data-path="/n/far"] > .import')) ?? '', /^import of tcp!127\.0\.0\.1!9: down since .*: connect ECONNREFUSED/);
 

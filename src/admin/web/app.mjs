@@ -14,11 +14,11 @@ if (hashToken !== null) {
 }
 
 /** The fetch Response of an API call; an error status throws its `{statusCode, code, message}`. */
-async function apiResponse(method, path, body) {
+async function apiResponse(method, path, body, signal) {
   const headers = {};
   if (state.token !== '') headers.authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
   if (!r.ok) {
     const json = await r.json();
     const e = new Error(`${json.statusCode} ${json.code}: ${json.message}`);
@@ -32,25 +32,79 @@ async function api(method, path, body) {
   return (await apiResponse(method, path, body)).json();
 }
 
-/** A file's content in the viewer: text as it is, anything else as a byte count and hex. */
+/** The viewer shows at most this much of a file (the first bytes). */
+const VIEW_MAX = 1 << 20;
+/** Stops the read of the file in the viewer (opening another, or a new login). */
+let stopFileRead = () => {};
+
+/**
+ * A file's content in the viewer, shown as it arrives: a file without an end (a hub
+ * channel) is followed until another file is opened. Text as it is, anything else as a
+ * byte count and hex.
+ */
 async function openFile(path) {
+  stopFileRead();
+  const ac = new AbortController();
+  stopFileRead = () => ac.abort();
   const title = document.getElementById('file-path');
   const view = document.getElementById('file-content');
   title.textContent = path;
   view.className = '';
   view.textContent = '…';
-  try {
-    const bytes = new Uint8Array(await (await apiResponse('GET', `/api/v1/files?path=${encodeURIComponent(path)}`)).arrayBuffer());
-    let text;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      const hex = Array.from(bytes.subarray(0, 4096), (b) => b.toString(16).padStart(2, '0')).join(' ');
-      text = `(${bytes.length} bytes, not UTF-8 text)\n${hex}${bytes.length > 4096 ? ' …' : ''}`;
+  delete view.dataset.ended;
+  delete view.dataset.length;
+  const chunks = [];
+  let length = 0;
+  let text = '';
+  let binary = false;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const show = (ended) => {
+    if (binary) {
+      const head = new Uint8Array(Math.min(length, 4096));
+      let at = 0;
+      for (const c of chunks) {
+        if (at >= head.length) break;
+        head.set(c.subarray(0, head.length - at), at);
+        at += Math.min(c.length, head.length - at);
+      }
+      const hex = Array.from(head, (b) => b.toString(16).padStart(2, '0')).join(' ');
+      view.textContent = `(${length} bytes, not UTF-8 text)\n${hex}${length > 4096 ? ' …' : ''}`;
+    } else {
+      view.textContent = text;
     }
-    view.textContent = text;
-    view.dataset.length = String(bytes.length);
+    if (ended && length >= VIEW_MAX) view.textContent += `\n(the first ${VIEW_MAX} bytes)`;
+    view.dataset.length = String(length);
+  };
+  try {
+    const r = await apiResponse('GET', `/api/v1/files?path=${encodeURIComponent(path)}&max=${VIEW_MAX}`, undefined, ac.signal);
+    if (ac.signal.aborted) return;
+    const reader = r.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (ac.signal.aborted) return;
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+      if (!binary) {
+        try {
+          text += decoder.decode(value, { stream: true });
+        } catch {
+          binary = true;
+        }
+      }
+      show(false);
+    }
+    if (!binary) {
+      try {
+        text += decoder.decode();
+      } catch {
+        binary = true;
+      }
+    }
+    show(true);
+    view.dataset.ended = 'true';
   } catch (e) {
+    if (ac.signal.aborted) return;
     view.className = 'error';
     view.textContent = e.message;
   }
@@ -170,6 +224,7 @@ async function loadTree() {
 /** Clears what the previous profile saw: the tree, the open file, the tables. */
 function clearProfile() {
   state.admin = false;
+  stopFileRead();
   document.getElementById('tree').replaceChildren();
   document.getElementById('file-path').textContent = '';
   document.getElementById('file-content').textContent = '';
