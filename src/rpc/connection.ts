@@ -859,7 +859,7 @@ export class RpcConnection {
     const q = this.#backlog;
     let i = 0;
     while (i < q.length && !this.#readPaused && !this.#closed) {
-      if (++this.#inARow > this.limits.maxFramesPerTurn) {
+      if (++this.#inARow > (this.#authenticated ? this.limits.maxFramesPerTurn : this.limits.maxPreAuthFramesPerTurn)) {
         this.#yieldTurn();
         break;
       }

@@ -63,6 +63,14 @@ export interface RpcLimits {
    * long as its backlog lasts.
    */
   maxFramesPerTurn: number;
+  /**
+   * The same, for a connection that has not authenticated yet (listeners with
+   * `requireAuthentication`). A client that is about to authenticate sends a frame or
+   * two (Bootstrap, the call that authenticates); a peer that pipelines calls without
+   * authenticating gets this many handled per turn, so that unauthenticated peers, who
+   * may be many, take a small share of the process.
+   */
+  maxPreAuthFramesPerTurn: number;
 }
 
 /** The defaults: generous for real use, bounded against a hostile peer. */
@@ -81,6 +89,7 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 0,
   maxFramesPerTurn: 32,
+  maxPreAuthFramesPerTurn: 4,
 });
 
 /** Limits that take 0 to mean "off". */

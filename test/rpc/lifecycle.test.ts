@@ -232,7 +232,7 @@ test('cancellation: results a method produces after its call was cancelled are r
  * How many calls of one pipelined burst the server handles before the event loop gets a
  * turn (a setImmediate scheduled at the first call fires at the next check phase).
  */
-async function callsBeforeTurn(limits: { maxFramesPerTurn: number }): Promise<number> {
+async function callsBeforeTurn(limits: { maxFramesPerTurn: number; maxPreAuthFramesPerTurn?: number }, requireAuthentication = false): Promise<number> {
   let handled = 0;
   let atTurn = -1;
   const listener = await listen('127.0.0.1:0', {
@@ -244,6 +244,7 @@ async function callsBeforeTurn(limits: { maxFramesPerTurn: number }): Promise<nu
       },
     }),
     limits,
+    requireAuthentication,
   });
   const conn = await connect(listener.address);
   const cb = conn.bootstrap(Callback);
@@ -262,4 +263,12 @@ test('limits: one connection\'s pipelined burst gives the event loop a turn ever
   // The same burst without the bound: a whole socket read is handled in one run.
   const b = await callsBeforeTurn({ maxFramesPerTurn: 100_000 });
   assert.ok(b > 32);
+});
+
+test('limits: a connection that has not authenticated gets maxPreAuthFramesPerTurn frames a turn', async () => {
+  // The same burst from a peer that never authenticates (the listener requires it).
+  const a = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 4 }, true);
+  assert.ok(a <= 4, `${a} calls before a turn`);
+  const b = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 100_000 }, true);
+  assert.ok(b > 32, `${b} calls before a turn`);
 });
