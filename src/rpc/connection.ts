@@ -46,7 +46,7 @@ import {
 } from './cap.js';
 import { headerAhead, newWriterId } from '../early-header.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
-import { type Frame, FrameReader, SCRATCH_BYTES, recycleSegments } from './frame.js';
+import { type Frame, FrameReader, recycleSegments, sharedScratch } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
 import { asStruct, fitsAsIs } from './read-struct.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
@@ -106,15 +106,17 @@ export interface ConnectionOptions {
 export class DirectReads {
   #target: DirectReadTarget | null = null;
   #early: Uint8Array[] = [];
-  #scratch: Uint8Array | null = null;
-  /** Whether the buffer handed out last is our own scratch (not the target's). */
+  /** Whether the buffer handed out last is the shared scratch (not the target's). */
   #own = true;
 
   /** The `onread` option to give net.connect. */
   readonly onread = {
+    // Before the connection attaches: the process's scratch buffer (frame.ts), whose
+    // bytes `callback` copies out at once. node:net asks for a buffer when it makes the
+    // socket, which for an accepted one is before its RpcConnection exists.
     buffer: (): Uint8Array => {
       this.#own = this.#target === null;
-      return this.#own ? (this.#scratch ??= new Uint8Array(SCRATCH_BYTES)) : this.#target!.buffer();
+      return this.#own ? sharedScratch() : this.#target!.buffer();
     },
     /** Never pauses by its return value: the connection pauses the socket itself. */
     callback: (n: number, buf: Uint8Array): true => {
@@ -409,6 +411,13 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
 
 const SMALL = 16 * 1024;
 
+/** A connection's first output slab; each next one is twice the last, up to SLAB_BYTES. */
+const FIRST_SLAB_BYTES = 1024;
+/** Output slab size once a connection has written a few. */
+const SLAB_BYTES = 64 * 1024;
+/** The slab of a connection that has written nothing yet. */
+const NO_SLAB = Buffer.alloc(0);
+
 /** Settled once: flushes are scheduled as reactions to it. */
 const SETTLED = Promise.resolve();
 
@@ -441,8 +450,11 @@ export class RpcConnection {
   #bootstrapFactory: (() => { client: Client } | Client) | undefined;
   #bootstrap: Client | null = null;
 
-  // Output batching.
-  #slab = Buffer.allocUnsafe(64 * 1024);
+  // Output batching. The slab is made at the first write, small, and each new one is twice
+  // the last, up to SLAB_BYTES: a connection that says little (an idle client after its
+  // Gate's two replies) holds a slice of Node's shared pool, not 64 KiB of its own.
+  #slab: Buffer = NO_SLAB;
+  #nextSlabBytes = FIRST_SLAB_BYTES;
   #slabPos = 0;
   #batchStart = 0;
   #chunks: Buffer[] = [];
@@ -668,10 +680,17 @@ export class RpcConnection {
   #reserve(n: number): void {
     if (this.#slabPos + n > this.#slab.length) {
       this.#seal();
-      this.#slab = Buffer.allocUnsafe(Math.max(64 * 1024, n));
-      this.#slabPos = 0;
-      this.#batchStart = 0;
+      this.#newSlab(n);
     }
+  }
+
+  /** A new slab of at least `n` bytes (the ones before it belong to the stream now). */
+  #newSlab(n: number): void {
+    const size = this.#nextSlabBytes;
+    if (size < SLAB_BYTES) this.#nextSlabBytes = size * 2;
+    this.#slab = Buffer.allocUnsafe(Math.max(size, n));
+    this.#slabPos = 0;
+    this.#batchStart = 0;
   }
 
   #sendRaw(frame: Uint8Array): void {
@@ -737,11 +756,8 @@ export class RpcConnection {
       return;
     }
     // The slab's written part now belongs to the stream; keep filling after it.
-    if (this.#slab.length - this.#slabPos < 4096) {
-      this.#slab = Buffer.allocUnsafe(64 * 1024);
-      this.#slabPos = 0;
-      this.#batchStart = 0;
-    }
+    const left = this.#slab.length - this.#slabPos;
+    if (left < 4096 && left < this.#slab.length >> 2) this.#newSlab(0);
     if (!ok && !this.#writePaused && this.#stream.writableLength > this.limits.maxWriteBufferBytes) {
       // Backpressure: the peer is not reading. Stop reading its requests too, so we do
       // not produce more replies than the socket can take ('drain' resumes).

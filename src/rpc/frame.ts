@@ -17,7 +17,10 @@
  * byte, no reassembly buffer. `readTarget()`/`commit(n)` let the socket read straight into
  * memory the reader chooses (net.connect's `onread`): the rest of a large segment being
  * received is read in place, with no copy at all, and everything else goes through one
- * small scratch buffer that is reused, so no read allocates.
+ * small scratch buffer that is reused, so no read allocates. That scratch buffer is one for
+ * the whole process (`SCRATCH`): a read's bytes are taken out of it (copied into the
+ * frame's segments) by commit() before any other read can land there, so an idle
+ * connection holds no read buffer at all.
  */
 import { ProtocolError } from './failure.js';
 
@@ -49,6 +52,31 @@ export const SCRATCH_BYTES = 16 * 1024;
  * of its first 16 KiB being copied out of the scratch buffer.
  */
 export const SCRATCH_AFTER_LARGE = 1024;
+
+/**
+ * The scratch buffer of every FrameReader in the process (and of DirectReads before its
+ * connection attaches). Sharing it is sound because a read into it is consumed at once:
+ * node:net's `onread` reads into the buffer its `buffer()` gave and calls `callback`
+ * right after, synchronously (libuv's read and Node's onStreamRead), and commit() copies
+ * every byte it is given into the frame being built before returning; so between one
+ * socket's read into it and the commit of that read, no other read happens. It held 16 KiB
+ * per connection (zero-filled, so resident) when each reader had its own: a third of an
+ * idle connection's memory (BENCHMARKS.md, capns serve: connections). Immutable binding,
+ * contents owned by whoever read into it last; the pool below is the same kind of
+ * process-wide memory.
+ */
+const SCRATCH = new Uint8Array(SCRATCH_BYTES);
+/** The first SCRATCH_AFTER_LARGE bytes of SCRATCH. */
+const SCRATCH_HEAD = SCRATCH.subarray(0, SCRATCH_AFTER_LARGE);
+
+/**
+ * The process's scratch buffer (see SCRATCH): for bytes read before a reader is there to
+ * say where (DirectReads). Whoever reads into it copies out what it keeps before
+ * returning to the event loop.
+ */
+export function sharedScratch(): Uint8Array {
+  return SCRATCH;
+}
 
 /**
  * Large received segments given back (`recycleSegments`, through the connection's
@@ -159,9 +187,6 @@ export class FrameReader {
   #allocated = 0;
   #frameBytes = 0;
   readonly #eager: number;
-  #scratch: Uint8Array | null = null;
-  /** The first SCRATCH_AFTER_LARGE bytes of #scratch. */
-  #scratchHead: Uint8Array | null = null;
   /** Whether the last readTarget() was the current segment itself. */
   #direct = false;
   /** Whether part of the frame being received was read in place. */
@@ -186,8 +211,9 @@ export class FrameReader {
 
   /**
    * Where the next read should put its bytes: the unfilled rest of the segment being
-   * received when that is large (read in place), else a reused scratch buffer. Pass the
-   * number of bytes read to commit() before asking again.
+   * received when that is large (read in place), else the process's scratch buffer
+   * (shared by every reader: see SCRATCH). Pass the number of bytes read to commit()
+   * before asking again, and before any other reader's target is filled.
    */
   readTarget(): Uint8Array {
     const cur = this.#cur;
@@ -197,16 +223,13 @@ export class FrameReader {
       return cur.subarray(this.#segFill);
     }
     this.#direct = false;
-    const scratch = (this.#scratch ??= new Uint8Array(SCRATCH_BYTES));
-    if (this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0) {
-      return (this.#scratchHead ??= scratch.subarray(0, SCRATCH_AFTER_LARGE));
-    }
-    return scratch;
+    if (this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0) return SCRATCH_HEAD;
+    return SCRATCH;
   }
 
   /** Accounts for `n` bytes read into the last readTarget(); returns the frames completed. */
   commit(n: number): Frame[] {
-    if (!this.#direct) return this.push(this.#scratch!.subarray(0, n));
+    if (!this.#direct) return this.push(SCRATCH.subarray(0, n));
     this.#segFill += n;
     if (this.#segFill < this.#cur!.length) return [];
     if (this.#segFill < this.#segSize) {
