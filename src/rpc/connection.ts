@@ -42,6 +42,7 @@ import {
   closeCapTable,
   kCallOptions,
   MessagePool,
+  newMessage,
   type CallOptions,
 } from './cap.js';
 import { headerAhead, newWriterId } from '../early-header.js';
@@ -459,6 +460,9 @@ export class RpcConnection {
   #batchStart = 0;
   #chunks: Buffer[] = [];
   #flushScheduled = false;
+  /** Frames of a read are being handled: a flush wanted meanwhile waits for their end. */
+  #handlingFrames = false;
+  #flushWanted = false;
   #writePaused = false;
   #readPaused = false;
 
@@ -702,6 +706,12 @@ export class RpcConnection {
 
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
+    if (this.#handlingFrames) {
+      // Scheduled once the frames of this read are handled (#processBacklog), after the
+      // reactions they queued: replies that come one promise hop later share the write.
+      this.#flushWanted = true;
+      return;
+    }
     this.#flushScheduled = true;
     // A reaction on a settled promise runs at the same microtask checkpoint as
     // queueMicrotask would, without the AsyncResource Node makes for every
@@ -862,6 +872,8 @@ export class RpcConnection {
   #processBacklog(): void {
     const q = this.#backlog;
     let i = 0;
+    const outer = this.#handlingFrames;
+    this.#handlingFrames = true;
     while (i < q.length && !this.#readPaused && !this.#closed) {
       if (++this.#inARow > this.limits.maxFramesPerTurn) {
         this.#yieldTurn();
@@ -875,7 +887,16 @@ export class RpcConnection {
         break;
       }
     }
+    this.#handlingFrames = outer;
     this.#backlog = i >= q.length || this.#closed ? [] : q.slice(i);
+    // What the frames sent synchronously (a Bootstrap's Return, an exception) goes out in
+    // one write with what their calls send one promise hop later: the reactions they
+    // queued run before this flush. A Gate's Bootstrap and authenticate replies were two
+    // writes (two sendmsg, two wake-ups of the client) per connection.
+    if (!outer && this.#flushWanted) {
+      this.#flushWanted = false;
+      this.#scheduleFlush();
+    }
   }
 
   #onFrame(f: Frame): void {
@@ -1045,8 +1066,9 @@ export class RpcConnection {
       this.#answerWith(entry, new BrokenAnswer(new RpcError('failed', 'this peer serves no bootstrap capability')));
       return;
     }
-    // Results: a message whose root is a capability pointer to our bootstrap object.
-    const msg = new $.Message();
+    // Results: a message whose root is a capability pointer to our bootstrap object (in a
+    // small message: capnp-es's own starts with 4 KiB, zeroed, once per connection).
+    const msg = newMessage(64);
     const root = new $.Pointer(msg.getSegment(0), 0);
     const b = this.#bootstrap;
     $.utils.setInterfacePointer(msg.addCap(b instanceof CapHandle ? b.dup() : b), root);
