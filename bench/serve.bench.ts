@@ -8,6 +8,11 @@
  * Node server), in the same run. Servers run in processes of their own; memory is the
  * server's RSS growth (from /proc) divided by the connections, after they are idle.
  *
+ * RSS growth over the first N connections also holds what grows once, whatever the
+ * count (V8's young generation grows to its maximum under the burst of allocation: about
+ * 30 MB, seen with --trace-gc); so the bench then opens N more and reports the growth over
+ * those too, divided by N: the marginal memory of one more idle connection.
+ *
  * The server's CPU time (user + system, from /proc) while the connections open is
  * divided by their number: CPU per accepted connection, beside the rate (on a shared
  * machine the rate swings with the load; the CPU time much less).
@@ -39,8 +44,8 @@ Object.assign(process.env, cliEnv(join(distRoot, '..'))); // for every process t
 // the rest: established connections are never evicted).
 const MANIFEST = `version: 1
 limits:
-  maxConnections: ${N + 100}
-  maxConnectionsTotal: ${N + 100}
+  maxConnections: ${2 * N + 100}
+  maxConnectionsTotal: ${2 * N + 100}
 capabilities:
   tmp: { type: ram }
   data: { type: ram }
@@ -117,6 +122,8 @@ async function openMany<T>(n: number, open: () => Promise<T>): Promise<{ items: 
 interface Sample {
   perSecond: number;
   bytesPerConnection: number;
+  /** RSS growth from N to 2N connections, per connection. */
+  marginalBytes: number;
   /** The server's CPU seconds per connection opened. */
   cpuPerConnection: number;
 }
@@ -139,8 +146,11 @@ async function measureCapns(manifest: string): Promise<Sample> {
     const cpu1 = cpuSeconds(pid);
     await settle();
     const after = rssBytes(pid);
-    await Promise.all(items.map(closeCapns));
-    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, cpuPerConnection: (cpu1 - cpu0) / N };
+    const more = await openMany(N, () => openCapns(address));
+    await settle();
+    const after2 = rssBytes(pid);
+    await Promise.all([...items, ...more.items].map(closeCapns));
+    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, marginalBytes: (after2 - after) / N, cpuPerConnection: (cpu1 - cpu0) / N };
   } finally {
     await stop(server.child);
   }
@@ -198,8 +208,11 @@ async function measureFloor(): Promise<Sample> {
     const cpu1 = cpuSeconds(pid);
     await settle();
     const after = rssBytes(pid);
-    for (const s of items) s.destroy();
-    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, cpuPerConnection: (cpu1 - cpu0) / N };
+    const more = await openMany(N, open);
+    await settle();
+    const after2 = rssBytes(pid);
+    for (const s of [...items, ...more.items]) s.destroy();
+    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, marginalBytes: (after2 - after) / N, cpuPerConnection: (cpu1 - cpu0) / N };
   } finally {
     await stop(server.child);
   }
@@ -222,21 +235,26 @@ try {
     floor.push(await measureFloor());
     capns.push(await measureCapns(manifest));
     console.log(
-      `round ${r + 1}: capns ${capns[r]!.perSecond.toFixed(0)} conn/s, ${(capns[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn, ${(capns[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn; ` +
-        `floor ${floor[r]!.perSecond.toFixed(0)} conn/s, ${(floor[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn, ${(floor[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn`,
+      `round ${r + 1}: capns ${capns[r]!.perSecond.toFixed(0)} conn/s, ${(capns[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn, ${(capns[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn (marginal ${(capns[r]!.marginalBytes / 1024).toFixed(1)}); ` +
+        `floor ${floor[r]!.perSecond.toFixed(0)} conn/s, ${(floor[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn, ${(floor[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn (marginal ${(floor[r]!.marginalBytes / 1024).toFixed(1)})`,
     );
   }
   const cps = median(capns.map((s) => s.perSecond));
   const fps = median(floor.map((s) => s.perSecond));
   const cmem = median(capns.map((s) => s.bytesPerConnection));
   const fmem = median(floor.map((s) => s.bytesPerConnection));
+  const cmar = median(capns.map((s) => s.marginalBytes));
+  const fmar = median(floor.map((s) => s.marginalBytes));
   const ccpu = median(capns.map((s) => s.cpuPerConnection)) * 1e6;
   const fcpu = median(floor.map((s) => s.cpuPerConnection)) * 1e6;
   console.log(`\n${N} connections, ${CONCURRENCY} opening at once, medians of ${ROUNDS} rounds:`);
-  console.log('| server | connections accepted/s | server CPU per connection | memory per idle connection |');
-  console.log('|---|---:|---:|---:|');
-  console.log(`| capns serve (connect + Gate.authenticate + own namespace) | ${cps.toFixed(0)} (${(cps / fps).toFixed(2)}x floor) | ${ccpu.toFixed(0)} µs (${(ccpu / fcpu).toFixed(1)}x floor) | ${(cmem / 1024).toFixed(1)} KiB (${(cmem / fmem).toFixed(1)}x floor) |`);
-  console.log(`| floor: plain Node TCP accept + 1-byte echo | ${fps.toFixed(0)} | ${fcpu.toFixed(0)} µs | ${(fmem / 1024).toFixed(1)} KiB |`);
+  console.log(`| server | connections accepted/s | server CPU per connection | memory per idle connection (first ${N}) | marginal (${N} -> ${2 * N}) |`);
+  console.log('|---|---:|---:|---:|---:|');
+  console.log(
+    `| capns serve (connect + Gate.authenticate + own namespace) | ${cps.toFixed(0)} (${(cps / fps).toFixed(2)}x floor) | ${ccpu.toFixed(0)} µs (${(ccpu / fcpu).toFixed(1)}x floor) | ` +
+      `${(cmem / 1024).toFixed(1)} KiB (${(cmem / fmem).toFixed(1)}x floor) | ${(cmar / 1024).toFixed(1)} KiB (${(cmar / fmar).toFixed(1)}x floor) |`,
+  );
+  console.log(`| floor: plain Node TCP accept + 1-byte echo | ${fps.toFixed(0)} | ${fcpu.toFixed(0)} µs | ${(fmem / 1024).toFixed(1)} KiB | ${(fmar / 1024).toFixed(1)} KiB |`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

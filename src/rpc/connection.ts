@@ -413,7 +413,7 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
 const SMALL = 16 * 1024;
 
 /** A connection's first output slab; each next one is twice the last, up to SLAB_BYTES. */
-const FIRST_SLAB_BYTES = 1024;
+const FIRST_SLAB_BYTES = 512;
 /** Output slab size once a connection has written a few. */
 const SLAB_BYTES = 64 * 1024;
 /** The slab of a connection that has written nothing yet. */
