@@ -15,7 +15,9 @@
  *
  * The server's CPU time (user + system, from /proc) while the connections open is
  * divided by their number: CPU per accepted connection, beside the rate (on a shared
- * machine the rate swings with the load; the CPU time much less).
+ * machine the rate swings with the load; the CPU time much less). So is this process's
+ * (the clients': for capns, our own RPC client, bootstrapping and authenticating), which
+ * bounds the rate as much as the server's does.
  *
  * Environment: SERVE_BENCH_ROUNDS (default 3), SERVE_BENCH_CONNECTIONS (default 1000),
  * SERVE_BENCH_SERVER_FLAGS (node flags added to capns serve's, e.g.
@@ -126,6 +128,14 @@ interface Sample {
   marginalBytes: number;
   /** The server's CPU seconds per connection opened. */
   cpuPerConnection: number;
+  /** This process's (the clients') CPU seconds per connection opened. */
+  clientCpuPerConnection: number;
+}
+
+/** This process's CPU seconds so far (user + system). */
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 async function settle(): Promise<void> {
@@ -142,15 +152,17 @@ async function measureCapns(manifest: string): Promise<Sample> {
     const pid = server.child.pid!;
     const before = rssBytes(pid);
     const cpu0 = cpuSeconds(pid);
+    const own0 = ownCpuSeconds();
     const { items, seconds } = await openMany(N, () => openCapns(address));
     const cpu1 = cpuSeconds(pid);
+    const own1 = ownCpuSeconds();
     await settle();
     const after = rssBytes(pid);
     const more = await openMany(N, () => openCapns(address));
     await settle();
     const after2 = rssBytes(pid);
     await Promise.all([...items, ...more.items].map(closeCapns));
-    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, marginalBytes: (after2 - after) / N, cpuPerConnection: (cpu1 - cpu0) / N };
+    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, marginalBytes: (after2 - after) / N, cpuPerConnection: (cpu1 - cpu0) / N, clientCpuPerConnection: (own1 - own0) / N };
   } finally {
     await stop(server.child);
   }
@@ -204,15 +216,17 @@ async function measureFloor(): Promise<Sample> {
     const pid = server.child.pid!;
     const before = rssBytes(pid);
     const cpu0 = cpuSeconds(pid);
+    const own0 = ownCpuSeconds();
     const { items, seconds } = await openMany(N, open);
     const cpu1 = cpuSeconds(pid);
+    const own1 = ownCpuSeconds();
     await settle();
     const after = rssBytes(pid);
     const more = await openMany(N, open);
     await settle();
     const after2 = rssBytes(pid);
     for (const s of [...items, ...more.items]) s.destroy();
-    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, marginalBytes: (after2 - after) / N, cpuPerConnection: (cpu1 - cpu0) / N };
+    return { perSecond: N / seconds, bytesPerConnection: (after - before) / N, marginalBytes: (after2 - after) / N, cpuPerConnection: (cpu1 - cpu0) / N, clientCpuPerConnection: (own1 - own0) / N };
   } finally {
     await stop(server.child);
   }
@@ -235,8 +249,8 @@ try {
     floor.push(await measureFloor());
     capns.push(await measureCapns(manifest));
     console.log(
-      `round ${r + 1}: capns ${capns[r]!.perSecond.toFixed(0)} conn/s, ${(capns[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn, ${(capns[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn (marginal ${(capns[r]!.marginalBytes / 1024).toFixed(1)}); ` +
-        `floor ${floor[r]!.perSecond.toFixed(0)} conn/s, ${(floor[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn, ${(floor[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn (marginal ${(floor[r]!.marginalBytes / 1024).toFixed(1)})`,
+      `round ${r + 1}: capns ${capns[r]!.perSecond.toFixed(0)} conn/s, ${(capns[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn (client ${(capns[r]!.clientCpuPerConnection * 1e6).toFixed(0)}), ${(capns[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn (marginal ${(capns[r]!.marginalBytes / 1024).toFixed(1)}); ` +
+        `floor ${floor[r]!.perSecond.toFixed(0)} conn/s, ${(floor[r]!.cpuPerConnection * 1e6).toFixed(0)} µs CPU/conn (client ${(floor[r]!.clientCpuPerConnection * 1e6).toFixed(0)}), ${(floor[r]!.bytesPerConnection / 1024).toFixed(1)} KiB/conn (marginal ${(floor[r]!.marginalBytes / 1024).toFixed(1)})`,
     );
   }
   const cps = median(capns.map((s) => s.perSecond));
@@ -247,14 +261,16 @@ try {
   const fmar = median(floor.map((s) => s.marginalBytes));
   const ccpu = median(capns.map((s) => s.cpuPerConnection)) * 1e6;
   const fcpu = median(floor.map((s) => s.cpuPerConnection)) * 1e6;
+  const ccli = median(capns.map((s) => s.clientCpuPerConnection)) * 1e6;
+  const fcli = median(floor.map((s) => s.clientCpuPerConnection)) * 1e6;
   console.log(`\n${N} connections, ${CONCURRENCY} opening at once, medians of ${ROUNDS} rounds:`);
-  console.log(`| server | connections accepted/s | server CPU per connection | memory per idle connection (first ${N}) | marginal (${N} -> ${2 * N}) |`);
-  console.log('|---|---:|---:|---:|---:|');
+  console.log(`| server | connections accepted/s | server CPU per connection | client CPU per connection | memory per idle connection (first ${N}) | marginal (${N} -> ${2 * N}) |`);
+  console.log('|---|---:|---:|---:|---:|---:|');
   console.log(
-    `| capns serve (connect + Gate.authenticate + own namespace) | ${cps.toFixed(0)} (${(cps / fps).toFixed(2)}x floor) | ${ccpu.toFixed(0)} µs (${(ccpu / fcpu).toFixed(1)}x floor) | ` +
+    `| capns serve (connect + Gate.authenticate + own namespace) | ${cps.toFixed(0)} (${(cps / fps).toFixed(2)}x floor) | ${ccpu.toFixed(0)} µs (${(ccpu / fcpu).toFixed(1)}x floor) | ${ccli.toFixed(0)} µs | ` +
       `${(cmem / 1024).toFixed(1)} KiB (${(cmem / fmem).toFixed(1)}x floor) | ${(cmar / 1024).toFixed(1)} KiB (${(cmar / fmar).toFixed(1)}x floor) |`,
   );
-  console.log(`| floor: plain Node TCP accept + 1-byte echo | ${fps.toFixed(0)} | ${fcpu.toFixed(0)} µs | ${(fmem / 1024).toFixed(1)} KiB | ${(fmar / 1024).toFixed(1)} KiB |`);
+  console.log(`| floor: plain Node TCP accept + 1-byte echo | ${fps.toFixed(0)} | ${fcpu.toFixed(0)} µs | ${fcli.toFixed(0)} µs | ${(fmem / 1024).toFixed(1)} KiB | ${(fmar / 1024).toFixed(1)} KiB |`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
