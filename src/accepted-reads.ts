@@ -17,11 +17,67 @@
  * runtime, a future Node) it returns the socket it was given, reading as usual.
  */
 import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 
 interface SocketInternals {
   _handle?: { useUserBuffer?: unknown } | null;
   _server?: net.Server | null;
   server?: net.Server | null;
+}
+
+interface ServerInternals {
+  _handle?: { onconnection?: unknown } | null;
+  _connections?: number;
+  allowHalfOpen?: boolean;
+}
+
+/**
+ * Makes the sockets of a listening `server` the way `withOnread` re-makes them, but only
+ * once: each accepted connection's handle goes straight to `accept`, which makes its
+ * socket with `create(onread)` (a net.Socket counted by the server, reading with
+ * `onread`, which it is its job to resume or pause) instead of the server first making
+ * one without `onread` for `withOnread` to replace. The server then emits no 'connection'
+ * for these sockets; its `maxConnections` is not consulted (our callers keep their own
+ * budget). Making a socket was about a tenth of the CPU an RPC server spent per accepted
+ * connection, half of it on the one thrown away (BENCHMARKS.md, capns serve: connections).
+ *
+ * It replaces node:net's `onconnection` on the server's handle (an undocumented
+ * property, like the two `withOnread` relies on), so call it once the server listens.
+ * Returns false, and changes nothing, where that property is missing: the server then
+ * emits 'connection' as usual (use `withOnread` there). An accept error is emitted as
+ * the server's 'error', as node:net does.
+ */
+export function acceptWithOnread(
+  server: net.Server,
+  accept: (create: (onread: net.OnReadOpts) => net.Socket) => void,
+): boolean {
+  const s = server as net.Server & ServerInternals;
+  const handle = s._handle;
+  if (handle === null || handle === undefined || typeof handle.onconnection !== 'function' || typeof s._connections !== 'number') {
+    return false;
+  }
+  handle.onconnection = (err: number, clientHandle: unknown): void => {
+    if (err !== 0 && err !== undefined) {
+      server.emit('error', Object.assign(new Error(`accept ${getSystemErrorName(err)}`), { errno: err, syscall: 'accept' }));
+      return;
+    }
+    accept((onread) => {
+      const socket = new net.Socket({
+        handle: clientHandle,
+        onread,
+        readable: true,
+        writable: true,
+        allowHalfOpen: s.allowHalfOpen === true,
+      } as net.SocketConstructorOpts & { handle: unknown; onread: net.OnReadOpts }) as net.Socket & SocketInternals;
+      // As node:net's own onconnection: the server counts it (close() waits for it; the
+      // socket gives its count back when destroyed).
+      s._connections = (s._connections ?? 0) + 1;
+      socket.server = server;
+      socket._server = server;
+      return socket;
+    });
+  };
+  return true;
 }
 
 /**

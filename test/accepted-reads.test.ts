@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { withOnread } from '../src/accepted-reads.js';
+import { acceptWithOnread, withOnread } from '../src/accepted-reads.js';
 
 test('an accepted socket reads through onread into the given buffer, and the server still counts it', async () => {
   const buf = new Uint8Array(4096);
@@ -65,4 +65,54 @@ test('a socket that cannot be adopted (no handle) is returned as is, resumed', a
   client.on('error', () => undefined);
   await new Promise<void>((resolve) => server.on('close', resolve));
   client.destroy();
+});
+
+test('acceptWithOnread: each accepted socket is made once, reading through its own onread, and the server counts it', async () => {
+  const got = new Map<number, number[]>();
+  let made = 0;
+  let emitted = 0;
+  const server = net.createServer({ pauseOnConnect: true }, () => emitted++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const installed = acceptWithOnread(server, (create) => {
+    const id = made++;
+    const bytes: number[] = [];
+    got.set(id, bytes);
+    const buf = new Uint8Array(1024);
+    const socket = create({
+      buffer: buf,
+      callback: (n, b) => {
+        assert.equal(b, buf);
+        for (let i = 0; i < n; i++) bytes.push(b[i]!);
+        if (bytes.length === 5000) socket.end('done');
+        return true;
+      },
+    });
+    socket.on('error', () => undefined);
+  });
+  assert.equal(installed, true, 'this Node has the handle and counters acceptWithOnread relies on');
+  const { port } = server.address() as net.AddressInfo;
+  const clients = [1, 2].map((k) => {
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    c.write(Buffer.alloc(5000, k));
+    return new Promise<[net.Socket, string]>((resolve) => {
+      let s = '';
+      c.on('data', (d: Buffer) => (s += d.toString()));
+      c.on('end', () => resolve([c, s]));
+    });
+  });
+  const done = await Promise.all(clients);
+  assert.deepEqual(done.map(([, s]) => s), ['done', 'done']);
+  assert.equal(made, 2);
+  assert.equal(emitted, 0, "no socket was made by node:net's own onconnection");
+  // Each socket read its own client's bytes through its own buffer.
+  assert.deepEqual([...got.values()].map((b) => new Set(b).size), [1, 1]);
+  assert.deepEqual(new Set([...got.values()].map((b) => b[0])), new Set([1, 2]));
+  assert.equal(await new Promise<number>((r) => server.getConnections((_e, n) => r(n))), 2);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  let over = false;
+  void closed.then(() => (over = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(over, false, 'the server closed with connections still open');
+  for (const [c] of done) c.end();
+  await closed;
 });

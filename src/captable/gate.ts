@@ -17,7 +17,7 @@ import {
   type Gate_Authenticate$Results,
   type Namespace$Client,
 } from '../gen/namespace.js';
-import { MountTable, type Member } from '../namespace/mount-table.js';
+import type { MountTable } from '../namespace/mount-table.js';
 import { BindQuota, DEFAULT_MAX_BINDS, serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
 import { dupClient, serve, subjectMatches, type Peer } from '../rpc/index.js';
 import type { CapabilityTable } from './capability-table.js';
@@ -73,6 +73,20 @@ function digest(token: string): Buffer {
 }
 
 /**
+ * Each profile's token digests, made when a connection first presents a token to a Gate
+ * that may choose it, then kept for as long as the profile is (a reload makes new
+ * profiles): not hashed again for every connection, nor at all for connections that
+ * present none (loopback, certificates).
+ */
+const tokenDigests = new WeakMap<GateProfile, readonly Buffer[]>();
+
+function digestsOf(profile: GateProfile): readonly Buffer[] {
+  let d = tokenDigests.get(profile);
+  if (d === undefined) tokenDigests.set(profile, (d = profile.tokens.map(digest)));
+  return d;
+}
+
+/**
  * The namespace `profile` starts from, with every capability replaced by a grant to
  * `holder` (over `connection`, whose share of the table it counts against): one grant per
  * capability (aliases share it). The profile's interface declarations (`require`) come
@@ -87,37 +101,27 @@ export function grantedNamespace(
   holder: string,
   connection: string = holder,
 ): MountTable<Client> {
-  const granted = new Map<string, Member<Client>>();
+  const granted = new Map<string, Client>();
   const labels = new Set<string>();
-  for (const mp of profile.table.mounts()) for (const b of mp.stack) labels.add(b.member.label);
+  for (const m of profile.table.boundMembers()) labels.add(m.label);
   captable.checkRoom(connection, labels.size);
   try {
-    for (const mp of profile.table.mounts()) {
-      for (const b of mp.stack) {
-        const m = b.member;
-        if (granted.has(m.label)) continue;
-        const cap = captable.grant(dupClient(m.cap), {
-          interfaceId: m.interfaceId,
-          label: m.label,
-          holder,
-          connection,
-        });
-        granted.set(m.label, { cap, interfaceId: m.interfaceId, label: m.label });
+    return profile.table.mapCaps((m) => {
+      let cap = granted.get(m.label);
+      if (cap === undefined) {
+        cap = captable.grant(dupClient(m.cap), { interfaceId: m.interfaceId, label: m.label, holder, connection });
+        granted.set(m.label, cap);
       }
-    }
-    const table = new MountTable<Client>();
-    table.apply(profile.table.describe(), { resolve: (label) => granted.get(label) });
-    for (const [path, id] of profile.table.declarations()) table.declare(path, id);
-    return table;
+      return cap;
+    });
   } catch (e) {
-    for (const m of granted.values()) m.cap.close();
+    for (const cap of granted.values()) cap.close();
     throw e;
   }
 }
 
 class GateTarget implements Gate$Server$Target {
   readonly #options: GateOptions;
-  readonly #tokens: { profile: GateProfile; digest: Buffer }[];
   #failures = 0;
   #issued = 0;
   /** One budget of bindings for every namespace this connection is given. */
@@ -126,9 +130,6 @@ class GateTarget implements Gate$Server$Target {
   constructor(options: GateOptions) {
     this.#options = options;
     this.#quota = options.namespace?.quota ?? new BindQuota(options.namespace?.maxBinds ?? DEFAULT_MAX_BINDS);
-    this.#tokens = options.profiles.flatMap((profile) =>
-      profile.tokens.map((t) => ({ profile, digest: digest(t) })),
-    );
   }
 
   #match(token: string): GateProfile | undefined {
@@ -148,8 +149,8 @@ class GateTarget implements Gate$Server$Target {
     const d = digest(token);
     let found: GateProfile | undefined;
     // Compare with every token, in constant time each, whatever matched first.
-    for (const t of this.#tokens)
-      if (timingSafeEqual(t.digest, d) && found === undefined) found = t.profile;
+    for (const profile of this.#options.profiles)
+      for (const t of digestsOf(profile)) if (timingSafeEqual(t, d) && found === undefined) found = profile;
     return found;
   }
 

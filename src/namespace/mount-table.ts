@@ -776,6 +776,42 @@ export class MountTable<C = unknown> {
     return MountTable.make({ root, declared }, [], this.ro);
   }
 
+  /**
+   * Every distinct member bound in this namespace as a fork of it holds it (a view: what
+   * the view sees), in the order of `mounts()`: parents before children, siblings by
+   * name, stacks in order. Remembered for the state it was made for (profiles are forked
+   * for every connection; a change makes a new state).
+   */
+  boundMembers(): readonly Member<C>[] {
+    return membersOf(this.fork().store.root);
+  }
+
+  /**
+   * A fork of this namespace (as `fork()`) in which every member's capability is replaced
+   * by `map(member)`; labels, interface ids, mount points, stacks, specs, MCREATE flags
+   * and declarations are the same. `map` is called once per distinct member, in the order
+   * of `boundMembers()`; if it throws, that is thrown and nothing is made. It gives what
+   * `apply(describe())` over a resolver gives, built directly: the Gate makes one per
+   * connection, and the text's round trip (format, parse, bind each line) was most of
+   * that cost.
+   */
+  mapCaps<D>(map: (member: Member<C>) => D): MountTable<D> {
+    const f = this.fork();
+    const mapped = new Map<Member<C>, Member<D>>();
+    for (const m of membersOf(f.store.root)) {
+      mapped.set(m, Object.freeze({ cap: map(m), interfaceId: m.interfaceId, label: m.label }));
+    }
+    const mapNode = (node: Node<C>): Node<D> => ({
+      stack:
+        node.stack.length === 0
+          ? NO_BINDINGS
+          : Object.freeze(node.stack.map((b) => Object.freeze({ member: mapped.get(b.member) as Member<D>, spec: b.spec, create: b.create }))),
+      children: node.children.mapValues(mapNode),
+      mounts: node.mounts,
+    });
+    return MountTable.make({ root: mapNode(f.store.root), declared: f.store.declared }, [], f.ro);
+  }
+
   /** A new, empty, writable namespace (rfork(RFCNAMEG)); nothing of this one is in it. */
   clean(): MountTable<C> {
     return new MountTable<C>();
@@ -984,6 +1020,21 @@ function diffNodes<C>(
     for (const [name, child] of ac.entries()) diffNodes(child, bc?.get(name), visit);
   if (bc !== undefined)
     for (const [name, child] of bc.entries()) if (ac?.get(name) === undefined) diffNodes(undefined, child, visit);
+}
+
+/** Distinct members of a trie, in mounts() order, by root node (see boundMembers). */
+const membersByRoot = new WeakMap<object, readonly Member<unknown>[]>();
+
+function membersOf<C>(root: Node<C>): readonly Member<C>[] {
+  let list = membersByRoot.get(root) as readonly Member<C>[] | undefined;
+  if (list === undefined) {
+    const seen = new Set<Member<C>>();
+    for (const b of root.stack) seen.add(b.member);
+    for (const mp of walkMounts(root, [])) for (const b of mp.stack) seen.add(b.member);
+    list = Object.freeze([...seen]);
+    membersByRoot.set(root, list);
+  }
+  return list;
 }
 
 function* walkMounts<C>(node: Node<C>, at: string[]): Generator<MountPoint<C>> {

@@ -73,6 +73,13 @@ function collision<V>(hash: number, leaves: readonly HNode<V>[]): HNode<V> {
   return new HNode<V>(COLLISION, hash, '', undefined, 0, leaves);
 }
 
+/** `node` with every value replaced by `fn(value)`: the same shape, no key hashed again. */
+function mapNode<V, W>(node: HNode<V>, fn: (value: V) => W): HNode<W> {
+  if (node.t === LEAF) return leaf(node.hash, node.key, fn(node.value as V));
+  const children = node.children.map((c) => mapNode(c, fn));
+  return node.t === BRANCH ? branch(node.bitmap, children) : collision(node.hash, children);
+}
+
 /** FNV-1a over UTF-16 code units, then a murmur3 finalizer so low bits mix well. */
 function hashString(s: string): number {
   let h = 0x811c9dc5;
@@ -334,6 +341,17 @@ export class PersistentMap<V> {
         : new PersistentMap(keys, values, undefined, keys.length);
     }
     return this.derive(new PersistentMap<V>([], [], root, this.size - 1), key, DELETED);
+  }
+
+  /**
+   * A map with the same keys, each value replaced by `fn(value)`: O(size), built in one
+   * pass (the keys and the trie's shape are reused, nothing is hashed again). `fn` is
+   * called once per entry, in an unspecified order.
+   */
+  mapValues<W>(fn: (value: V) => W): PersistentMap<W> {
+    if (this.size === 0) return PersistentMap.empty();
+    if (this.root === undefined) return new PersistentMap<W>(this.keys, this.values.map(fn), undefined, this.size);
+    return new PersistentMap<W>([], [], mapNode(this.root, fn), this.size);
   }
 
   /** Entries in an unspecified order. */

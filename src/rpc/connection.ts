@@ -42,11 +42,12 @@ import {
   closeCapTable,
   kCallOptions,
   MessagePool,
+  newMessage,
   type CallOptions,
 } from './cap.js';
 import { headerAhead, newWriterId } from '../early-header.js';
 import { ProtocolError, RpcError, reasonForWire, toRpcError, typeFromWire, typeToWire } from './failure.js';
-import { type Frame, FrameReader, readScratch, recycleSegments } from './frame.js';
+import { type Frame, FrameReader, recycleSegments, sharedScratch } from './frame.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
 import { asStruct, fitsAsIs } from './read-struct.js';
 import { type Tracer, describeDecoded, makeTracer } from './trace.js';
@@ -111,9 +112,12 @@ export class DirectReads {
 
   /** The `onread` option to give net.connect. */
   readonly onread = {
+    // Before the connection attaches: the process's scratch buffer (frame.ts), whose
+    // bytes `callback` copies out at once. node:net asks for a buffer when it makes the
+    // socket, which for an accepted one is before its RpcConnection exists.
     buffer: (): Uint8Array => {
       this.#own = this.#target === null;
-      return this.#own ? readScratch() : this.#target!.buffer();
+      return this.#own ? sharedScratch() : this.#target!.buffer();
     },
     /** Never pauses by its return value: the connection pauses the socket itself. */
     callback: (n: number, buf: Uint8Array): true => {
@@ -155,16 +159,6 @@ const MultiSegmentArena: ArenaCtor = (() => {
 })();
 
 const SINGLE_SEGMENT = 0; // capnp-es ArenaKind.SINGLE_SEGMENT
-
-/**
- * Outgoing frames are copied into a slab (one write per batch). A connection's first slab
- * is small and each next one twice the last, up to SLAB_MAX: an idle connection holds
- * 2 KiB (from Node's shared Buffer pool), not 64, and one that is dropped after a message
- * or two (a peer refused before authenticating) leaves no 64 KiB of garbage behind.
- */
-const SLAB_FIRST = 2 * 1024;
-const SLAB_MAX = 64 * 1024;
-const NO_SLAB = Buffer.alloc(0);
 
 const RELEASED = new ArrayBuffer(0);
 const RELEASED_VIEW = new DataView(RELEASED);
@@ -418,6 +412,13 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
 
 const SMALL = 16 * 1024;
 
+/** A connection's first output slab; each next one is twice the last, up to SLAB_BYTES. */
+const FIRST_SLAB_BYTES = 512;
+/** Output slab size once a connection has written a few. */
+const SLAB_BYTES = 64 * 1024;
+/** The slab of a connection that has written nothing yet. */
+const NO_SLAB = Buffer.alloc(0);
+
 /** Settled once: flushes are scheduled as reactions to it. */
 const SETTLED = Promise.resolve();
 
@@ -450,14 +451,18 @@ export class RpcConnection {
   #bootstrapFactory: (() => { client: Client } | Client) | undefined;
   #bootstrap: Client | null = null;
 
-  // Output batching.
-  #slab = NO_SLAB;
-  /** The size of the next slab: output memory grows with what the connection sends. */
-  #slabNext = SLAB_FIRST;
+  // Output batching. The slab is made at the first write, small, and each new one is twice
+  // the last, up to SLAB_BYTES: a connection that says little (an idle client after its
+  // Gate's two replies) holds a slice of Node's shared pool, not 64 KiB of its own.
+  #slab: Buffer = NO_SLAB;
+  #nextSlabBytes = FIRST_SLAB_BYTES;
   #slabPos = 0;
   #batchStart = 0;
   #chunks: Buffer[] = [];
   #flushScheduled = false;
+  /** Frames of a read are being handled: a flush wanted meanwhile waits for their end. */
+  #handlingFrames = false;
+  #flushWanted = false;
   #writePaused = false;
   #readPaused = false;
 
@@ -679,11 +684,17 @@ export class RpcConnection {
   #reserve(n: number): void {
     if (this.#slabPos + n > this.#slab.length) {
       this.#seal();
-      this.#slab = Buffer.allocUnsafe(Math.max(this.#slabNext, n));
-      this.#slabNext = Math.min(SLAB_MAX, this.#slabNext * 2);
-      this.#slabPos = 0;
-      this.#batchStart = 0;
+      this.#newSlab(n);
     }
+  }
+
+  /** A new slab of at least `n` bytes (the ones before it belong to the stream now). */
+  #newSlab(n: number): void {
+    const size = this.#nextSlabBytes;
+    if (size < SLAB_BYTES) this.#nextSlabBytes = size * 2;
+    this.#slab = Buffer.allocUnsafe(Math.max(size, n));
+    this.#slabPos = 0;
+    this.#batchStart = 0;
   }
 
   #sendRaw(frame: Uint8Array): void {
@@ -695,6 +706,12 @@ export class RpcConnection {
 
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
+    if (this.#handlingFrames) {
+      // Scheduled once the frames of this read are handled (#processBacklog), after the
+      // reactions they queued: replies that come one promise hop later share the write.
+      this.#flushWanted = true;
+      return;
+    }
     this.#flushScheduled = true;
     // A reaction on a settled promise runs at the same microtask checkpoint as
     // queueMicrotask would, without the AsyncResource Node makes for every
@@ -749,11 +766,8 @@ export class RpcConnection {
       return;
     }
     // The slab's written part now belongs to the stream; keep filling after it.
-    if (this.#slab.length - this.#slabPos < Math.min(4096, this.#slab.length >> 2)) {
-      this.#slab = NO_SLAB;
-      this.#slabPos = 0;
-      this.#batchStart = 0;
-    }
+    const left = this.#slab.length - this.#slabPos;
+    if (left < 4096 && left < this.#slab.length >> 2) this.#newSlab(0);
     if (!ok && !this.#writePaused && this.#stream.writableLength > this.limits.maxWriteBufferBytes) {
       // Backpressure: the peer is not reading. Stop reading its requests too, so we do
       // not produce more replies than the socket can take ('drain' resumes).
@@ -858,6 +872,8 @@ export class RpcConnection {
   #processBacklog(): void {
     const q = this.#backlog;
     let i = 0;
+    const outer = this.#handlingFrames;
+    this.#handlingFrames = true;
     while (i < q.length && !this.#readPaused && !this.#closed) {
       if (++this.#inARow > (this.#authenticated ? this.limits.maxFramesPerTurn : this.limits.maxPreAuthFramesPerTurn)) {
         this.#yieldTurn();
@@ -871,7 +887,16 @@ export class RpcConnection {
         break;
       }
     }
+    this.#handlingFrames = outer;
     this.#backlog = i >= q.length || this.#closed ? [] : q.slice(i);
+    // What the frames sent synchronously (a Bootstrap's Return, an exception) goes out in
+    // one write with what their calls send one promise hop later: the reactions they
+    // queued run before this flush. A Gate's Bootstrap and authenticate replies were two
+    // writes (two sendmsg, two wake-ups of the client) per connection.
+    if (!outer && this.#flushWanted) {
+      this.#flushWanted = false;
+      this.#scheduleFlush();
+    }
   }
 
   #onFrame(f: Frame): void {
@@ -1041,8 +1066,9 @@ export class RpcConnection {
       this.#answerWith(entry, new BrokenAnswer(new RpcError('failed', 'this peer serves no bootstrap capability')));
       return;
     }
-    // Results: a message whose root is a capability pointer to our bootstrap object.
-    const msg = new $.Message();
+    // Results: a message whose root is a capability pointer to our bootstrap object (in a
+    // small message: capnp-es's own starts with 4 KiB, zeroed, once per connection).
+    const msg = newMessage(64);
     const root = new $.Pointer(msg.getSegment(0), 0);
     const b = this.#bootstrap;
     $.utils.setInterfacePointer(msg.addCap(b instanceof CapHandle ? b.dup() : b), root);

@@ -17,7 +17,10 @@
  * byte, no reassembly buffer. `readTarget()`/`commit(n)` let the socket read straight into
  * memory the reader chooses (net.connect's `onread`): the rest of a large segment being
  * received is read in place, with no copy at all, and everything else goes through one
- * small scratch buffer that is reused, so no read allocates.
+ * small scratch buffer that is reused, so no read allocates. That scratch buffer is one for
+ * the whole process (`SCRATCH`): a read's bytes are taken out of it (copied into the
+ * frame's segments) by commit() before any other read can land there, so an idle
+ * connection holds no read buffer at all.
  */
 import { ProtocolError } from './failure.js';
 
@@ -42,30 +45,6 @@ const UNINITIALIZED_MIN = 4096;
  * small messages in one read.
  */
 export const SCRATCH_BYTES = 16 * 1024;
-
-/**
- * One scratch buffer for every reader in the process (per thread: a worker loads its own
- * copy of this module). Whatever is read into it is consumed before the read callback
- * returns: header bytes are copied into the reader's own header, body bytes into the
- * segment's own buffer, and reads never interleave (libuv reads, then calls back, one
- * stream at a time, on the loop's thread). So a connection costs no scratch memory of its
- * own: 16 KiB less per idle connection, and none left as garbage by each short-lived one
- * (a peer reconnecting in a loop made the server allocate 16 KiB per connection, about
- * 130 MiB of ArrayBuffers waiting for a full GC in the soak benchmark's partial-frames
- * round).
- */
-let sharedScratch: Uint8Array | null = null;
-let sharedScratchHead: Uint8Array | null = null;
-
-/** The process-wide read scratch buffer (see sharedScratch); its contents are valid only until the caller returns. */
-export function readScratch(): Uint8Array {
-  return (sharedScratch ??= new Uint8Array(SCRATCH_BYTES));
-}
-
-/** The first SCRATCH_AFTER_LARGE bytes of readScratch(). */
-function readScratchHead(): Uint8Array {
-  return (sharedScratchHead ??= readScratch().subarray(0, SCRATCH_AFTER_LARGE));
-}
 /**
  * After a frame that was read in place, the next frame's first read takes at most this
  * much (its header and a small first segment): a peer that sent one large message tends
@@ -73,6 +52,31 @@ function readScratchHead(): Uint8Array {
  * of its first 16 KiB being copied out of the scratch buffer.
  */
 export const SCRATCH_AFTER_LARGE = 1024;
+
+/**
+ * The scratch buffer of every FrameReader in the process (and of DirectReads before its
+ * connection attaches). Sharing it is sound because a read into it is consumed at once:
+ * node:net's `onread` reads into the buffer its `buffer()` gave and calls `callback`
+ * right after, synchronously (libuv's read and Node's onStreamRead), and commit() copies
+ * every byte it is given into the frame being built before returning; so between one
+ * socket's read into it and the commit of that read, no other read happens. It held 16 KiB
+ * per connection (zero-filled, so resident) when each reader had its own: a third of an
+ * idle connection's memory (BENCHMARKS.md, capns serve: connections). Immutable binding,
+ * contents owned by whoever read into it last; the pool below is the same kind of
+ * process-wide memory.
+ */
+const SCRATCH = new Uint8Array(SCRATCH_BYTES);
+/** The first SCRATCH_AFTER_LARGE bytes of SCRATCH. */
+const SCRATCH_HEAD = SCRATCH.subarray(0, SCRATCH_AFTER_LARGE);
+
+/**
+ * The process's scratch buffer (see SCRATCH): for bytes read before a reader is there to
+ * say where (DirectReads). Whoever reads into it copies out what it keeps before
+ * returning to the event loop.
+ */
+export function sharedScratch(): Uint8Array {
+  return SCRATCH;
+}
 
 /**
  * Large received segments given back (`recycleSegments`, through the connection's
@@ -183,8 +187,6 @@ export class FrameReader {
   #allocated = 0;
   #frameBytes = 0;
   readonly #eager: number;
-  /** The buffer the last readTarget() returned when it was not the segment itself. */
-  #scratch: Uint8Array | null = null;
   /** Whether the last readTarget() was the current segment itself. */
   #direct = false;
   /** Whether part of the frame being received was read in place. */
@@ -209,8 +211,9 @@ export class FrameReader {
 
   /**
    * Where the next read should put its bytes: the unfilled rest of the segment being
-   * received when that is large (read in place), else a reused scratch buffer. Pass the
-   * number of bytes read to commit() before asking again.
+   * received when that is large (read in place), else the process's scratch buffer
+   * (shared by every reader: see SCRATCH). Pass the number of bytes read to commit()
+   * before asking again, and before any other reader's target is filled.
    */
   readTarget(): Uint8Array {
     const cur = this.#cur;
@@ -220,13 +223,13 @@ export class FrameReader {
       return cur.subarray(this.#segFill);
     }
     this.#direct = false;
-    this.#scratch = this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0 ? readScratchHead() : readScratch();
-    return this.#scratch;
+    if (this.#lastLarge && this.#state === State.Count && this.#hdrFill === 0) return SCRATCH_HEAD;
+    return SCRATCH;
   }
 
   /** Accounts for `n` bytes read into the last readTarget(); returns the frames completed. */
   commit(n: number): Frame[] {
-    if (!this.#direct) return this.push(this.#scratch!.subarray(0, n));
+    if (!this.#direct) return this.push(SCRATCH.subarray(0, n));
     this.#segFill += n;
     if (this.#segFill < this.#cur!.length) return [];
     if (this.#segFill < this.#segSize) {

@@ -96,10 +96,18 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
 const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeoutMs']);
 
 /**
+ * What resolveLimits returned: a listener resolves its limits once and hands the same
+ * frozen object to every connection it accepts, which takes it as it is.
+ */
+const resolved = new WeakSet<object>();
+
+/**
  * Merges user overrides onto the defaults; rejects nonsense (non-integer, non-positive;
- * the timeouts may be 0, meaning none).
+ * the timeouts may be 0, meaning none). The result is frozen; given back to
+ * resolveLimits, it is returned as it is.
  */
 export function resolveLimits(overrides: Partial<RpcLimits> | undefined): RpcLimits {
+  if (overrides !== undefined && resolved.has(overrides)) return overrides as RpcLimits;
   const out: RpcLimits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [k, v] of Object.entries(out)) {
     const min = ZERO_OFF.has(k) ? 0 : 1;
@@ -107,5 +115,7 @@ export function resolveLimits(overrides: Partial<RpcLimits> | undefined): RpcLim
       throw new RangeError(`rpc limit ${k} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${String(v)}`);
     }
   }
+  Object.freeze(out);
+  resolved.add(out);
   return out;
 }

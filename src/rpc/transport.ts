@@ -4,15 +4,15 @@
  * Addresses: `tcp!HOST!PORT`, `HOST:PORT`, `[v6]:PORT`, `unix!PATH` (Plan 9 dial
  * strings and the usual host:port). TLS is chosen by passing `tls` options.
  */
-import { withOnread } from '../accepted-reads.js';
+import { acceptWithOnread, withOnread } from '../accepted-reads.js';
 import { formatAddress, parseAddress, type Address } from '../address.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from 'capnp-es';
 import { DirectReads, RpcConnection } from './connection.js';
 import { RpcError } from './failure.js';
-import type { RpcLimits } from './limits.js';
-import type { Tracer } from './trace.js';
+import { type RpcLimits, resolveLimits } from './limits.js';
+import { type Tracer, makeTracer } from './trace.js';
 
 /** A parsed address. */
 /** An RPC address: the project's one address syntax (src/address.ts). */
@@ -217,22 +217,18 @@ function peerOf(sock: net.Socket, unix: boolean, conn: () => RpcConnection | nul
 export async function listen(address: string, opts: ListenOptions): Promise<RpcListener> {
   const a = parseAddress(address);
   let listener: RpcListener | null = null;
-  const onSocket = (accepted: net.Socket): void => {
-    // Plain sockets read where the connection says, as dialed ones do (accepted-reads.ts).
-    let sock = accepted;
-    let reads: DirectReads | undefined;
-    if (opts.tls === undefined) {
-      reads = new DirectReads();
-      const r = withOnread(accepted, reads.onread);
-      sock = r.socket;
-      if (!r.usedOnread) reads = undefined;
-    }
+  // Once for the listener, not at each connection: the limits (checked now, so a bad
+  // one fails listen() rather than every accept) and the NS_TRACE default.
+  const limits = resolveLimits(opts.limits);
+  const trace = opts.trace === undefined ? makeTracer() : opts.trace;
+  /** A connection for `sock`, which reads through `reads` when given. */
+  const onSocket = (sock: net.Socket, reads: DirectReads | undefined): void => {
     sock.setNoDelay(true);
     let conn: RpcConnection | null = null;
     const peer = peerOf(sock, a.kind === 'unix', () => conn);
     const c = new RpcConnection(sock, {
-      limits: opts.limits,
-      trace: opts.trace,
+      limits,
+      trace,
       bootstrap: () => opts.bootstrap(peer),
       name: 'server',
       reads,
@@ -242,10 +238,18 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
     listener!._add(c);
     opts.onConnection?.(c);
   };
+  /** A socket node:net made (TLS; or before acceptWithOnread took over, or where it cannot). */
+  const onAccepted = (accepted: net.Socket): void => {
+    // Plain sockets read where the connection says, as dialed ones do (accepted-reads.ts).
+    if (opts.tls !== undefined) return onSocket(accepted, undefined);
+    const reads = new DirectReads();
+    const r = withOnread(accepted, reads.onread);
+    onSocket(r.socket, r.usedOnread ? reads : undefined);
+  };
   const server =
     opts.tls !== undefined
-      ? tls.createServer(opts.tls, onSocket)
-      : net.createServer({ pauseOnConnect: true }, onSocket);
+      ? tls.createServer(opts.tls, onAccepted)
+      : net.createServer({ pauseOnConnect: true }, onAccepted);
   // A failing handshake or a reset socket must never take the process down.
   server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
@@ -264,5 +268,12 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
       ? a
       : { kind: 'tcp', host: a.host, port: bound.port };
   listener = new RpcListener(server, formatAddress(actual));
+  if (opts.tls === undefined) {
+    // From now on plain sockets are made once, with `onread` (accepted-reads.ts).
+    acceptWithOnread(server, (create) => {
+      const reads = new DirectReads();
+      onSocket(create(reads.onread), reads);
+    });
+  }
   return listener;
 }

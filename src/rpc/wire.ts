@@ -429,7 +429,9 @@ const te = new TextEncoder();
  * the next reset: the caller copies it into the write batch).
  */
 export class Envelope {
-  buf = new Uint8Array(1024);
+  // Small to start (an idle connection keeps it): most envelopes are a few words; it
+  // doubles for a larger one (an exception's reason, many capabilities).
+  buf = new Uint8Array(256);
   dv = new DataView(this.buf.buffer);
   words = 0;
 

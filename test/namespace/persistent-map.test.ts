@@ -137,3 +137,48 @@ test('PersistentMap keeps keys whose 32-bit hashes collide apart', () => {
     assert.deepEqual(new Map(without.delete(b).entries()), new Map(others.map((o) => [o, o])));
   }
 });
+
+test('mapValues() keeps every key, maps every value once, and later changes to either version stay apart (property)', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 300 }), fc.array(opArb, { maxLength: 40 }), (ops, after) => {
+      let m = PersistentMap.empty<number>();
+      for (const op of ops) m = 'set' in op ? m.set(op.set, op.value) : m.delete(op.del);
+      const before = new Map(m.entries());
+      let calls = 0;
+      let d = m.mapValues((v) => {
+        calls++;
+        return `v${v}`;
+      });
+      assert.equal(calls, m.size);
+      assert.equal(d.size, m.size);
+      const want = new Map([...before].map(([k, v]) => [k, `v${v}`]));
+      assert.deepEqual(new Map(d.entries()), want);
+      for (const [k, v] of want) assert.equal(d.get(k), v);
+      // The mapped map is a map like any other: it changes on its own.
+      for (const op of after) {
+        if ('set' in op) {
+          d = d.set(op.set, `w${op.value}`);
+          want.set(op.set, `w${op.value}`);
+        } else {
+          d = d.delete(op.del);
+          want.delete(op.del);
+        }
+      }
+      assert.deepEqual(new Map(d.entries()), want);
+      for (const [k, v] of want) assert.equal(d.get(k), v);
+      assert.deepEqual(new Map(m.entries()), before);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('mapValues() keeps keys whose hashes collide apart', () => {
+  let m = PersistentMap.empty<string>();
+  for (let i = 0; i < 20; i++) m = m.set(`other${i}`, `o${i}`);
+  m = m.set('n512789', 'A').set('n749192', 'B');
+  const d = m.mapValues((v) => v.toLowerCase());
+  assert.equal(d.get('n512789'), 'a');
+  assert.equal(d.get('n749192'), 'b');
+  assert.equal(d.delete('n512789').get('n749192'), 'b');
+  assert.equal(d.size, 22);
+});

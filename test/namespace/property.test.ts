@@ -356,6 +356,34 @@ test('describe() then apply() on a clean namespace reproduces the namespace (pro
   );
 });
 
+test('mapCaps() gives what describe() then apply() with a resolver gives, each member mapped once, in mount order (property)', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 30 }), fc.array(opArb, { maxLength: 10 }), (ops, after) => {
+      const t = new MountTable<string>();
+      for (const o of ops) outcome(() => runOnTable(t, o));
+      const asked: string[] = [];
+      const u = t.mapCaps((m) => {
+        asked.push(m.label);
+        return `granted-${m.cap}`;
+      });
+      // The reference: the namespace's text run on a clean namespace, each label resolved
+      // to its mapped member (the Gate's way before mapCaps).
+      const w = new MountTable<string>();
+      w.apply(t.describe(), { resolve: (l) => ({ ...member(l), cap: `granted-${member(l).cap}` }) });
+      assert.equal(u.describe(), w.describe());
+      assert.deepEqual(observe(u), observe(w));
+      const order = [...new Set([...t.mounts()].flatMap((mp) => mp.stack.map((b) => b.member.label)))];
+      assert.deepEqual(asked, order, 'one call per member, in the order of mounts()');
+      for (const b of u.allBindings()) assert.equal(b.member.cap, `granted-cap-${b.member.label}`);
+      // An independent namespace: changing it leaves the original as it was.
+      const seen = observe(t);
+      for (const o of after) outcome(() => runOnTable(u, o));
+      assert.deepEqual(observe(t), seen);
+    }),
+    { numRuns: 150 },
+  );
+});
+
 test('a fork and its original are independent both ways (property)', () => {
   fc.assert(
     fc.property(

@@ -95,6 +95,39 @@ test('readTarget()/commit(): reads of any size, large segments read in place', (
   );
 });
 
+test('readTarget()/commit(): readers of many streams, their reads interleaved, share one scratch buffer and keep their own frames', () => {
+  // As many sockets of one process do: each read lands in the reader's target and is
+  // committed before the next socket's read; the scratch buffer is one for them all
+  // (an idle connection holds no read buffer), so each commit must take its bytes out.
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(arbFrame, { minLength: 1, maxLength: 4 }), { minLength: 2, maxLength: 5 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 20000 })), { minLength: 1 }),
+      (streams, reads) => {
+        const bytes = streams.map((frames) => Buffer.concat(frames.map((f) => encodeFrame(f))));
+        const readers = streams.map(() => new FrameReader(LIMITS));
+        const got: Frame[][] = streams.map(() => []);
+        const pos = streams.map(() => 0);
+        // A frame starts in the scratch buffer: every reader's is the same.
+        assert.equal(new Set(readers.map((r) => r.readTarget().buffer)).size, 1, 'one scratch buffer for every reader');
+        for (let i = 0; pos.some((p, k) => p < bytes[k]!.length); i++) {
+          const [pick, size] = reads[i % reads.length]!;
+          // The next stream with bytes left, from the one this read picks.
+          let k = pick % streams.length;
+          while (pos[k]! >= bytes[k]!.length) k = (k + 1) % streams.length;
+          const target = readers[k]!.readTarget();
+          const n = Math.min(target.length, size, bytes[k]!.length - pos[k]!);
+          target.set(bytes[k]!.subarray(pos[k], pos[k]! + n));
+          got[k]!.push(...readers[k]!.commit(n));
+          pos[k]! += n;
+        }
+        streams.forEach((frames, k) => same(got[k]!, frames));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
 test('readTarget(): the in-place target never reaches past the segment being received', () => {
   const big = new Uint8Array(64 * 1024).fill(9);
   const next = new Uint8Array(8).fill(4);

@@ -1,0 +1,60 @@
+/**
+ * Output batching (src/rpc/connection.ts): what the connection sends while it handles the
+ * frames of one read, and what their calls send one promise hop later, go out in one
+ * write. A client that bootstraps and calls in one write (a Gate's Bootstrap and
+ * authenticate) gets both replies in one.
+ */
+import assert from 'node:assert/strict';
+import { Duplex } from 'node:stream';
+import { test } from 'node:test';
+import * as $ from 'capnp-es';
+import { Test, Test_Echo$Params, Test_Echo$Results } from '../fixtures/rpc/gen/test.js';
+import { FrameReader, RpcConnection } from '../../src/rpc/index.js';
+import { RpcMessage, buildFrame, readFrame } from './raw-peer.js';
+import { ServerState, serveTest } from './test-impl.js';
+
+/** The far end of a connection's stream: records each write the connection makes. */
+class RecordingStream extends Duplex {
+  readonly writes: Buffer[][] = [];
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writes.push([chunk]);
+    cb();
+  }
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.writes.push(chunks.map((c) => c.chunk));
+    cb();
+  }
+}
+
+test('a Bootstrap and a call on it, arriving in one read, are answered in one write', async (t) => {
+  const stream = new RecordingStream();
+  const state = new ServerState();
+  const conn = new RpcConnection(stream, { bootstrap: () => serveTest(state), trace: null });
+  t.after(() => conn.destroy());
+  const bootstrap = buildFrame((m) => {
+    m._initBootstrap().questionId = 0;
+  });
+  const call = buildFrame((m) => {
+    const c = m._initCall();
+    c.questionId = 1;
+    c.interfaceId = Test.Client.interfaceId;
+    c.methodId = 0;
+    c._initTarget()._initPromisedAnswer().questionId = 0;
+    const content = c._initParams().content;
+    $.utils.initStruct(Test_Echo$Params._capnp.size, content);
+    new Test_Echo$Params(content.segment, content.byteOffset).text = 'one write';
+  });
+  stream.push(Buffer.concat([bootstrap, call]));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(stream.writes.length, 1, `the replies took ${stream.writes.length} writes`);
+  const reader = new FrameReader({ maxMessageBytes: 1 << 20, maxSegments: 16 });
+  const frames = reader.push(Buffer.concat(stream.writes[0]!)).map(readFrame);
+  assert.deepEqual(
+    frames.map((m) => (m.which() === RpcMessage.RETURN ? m.return.answerId : -1)),
+    [0, 1],
+    'both Returns, in order',
+  );
+  const results = frames[1]!.return.results.content;
+  assert.equal(new Test_Echo$Results(results.segment, results.byteOffset).text, 'one write');
+});
