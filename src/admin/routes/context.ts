@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault, F
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { NsError } from '../../errors.js';
 import type { SchemaIndex } from '../../reflect/index.js';
-import { authenticate } from '../auth.js';
+import type { TokenAuth } from '../auth.js';
 import type { AdminDeps, AdminProfile } from '../deps.js';
 import type { AdminMetrics } from '../metrics.js';
 
@@ -15,6 +15,8 @@ export interface RouteContext {
   readonly deps: AdminDeps;
   readonly metrics: AdminMetrics;
   readonly schema: SchemaIndex;
+  /** The app's bearer-token authentication. */
+  readonly auth: TokenAuth;
 }
 
 declare module 'fastify' {
@@ -27,14 +29,14 @@ declare module 'fastify' {
 /** onRequest hook: the request must carry a profile's credentials (401 otherwise). */
 export function requireProfile(ctx: RouteContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    request.capnsProfile = authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+    request.capnsProfile = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
   };
 }
 
 /** onRequest hook: as requireProfile, and the profile must be an admin one (403 otherwise). */
 export function requireAdmin(ctx: RouteContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    const p = authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+    const p = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
     if (!p.admin) throw new NsError('NS_ERR_PERMISSION', `profile '${p.name}' may not administer: its namespace holds no CapTable capability`);
     request.capnsProfile = p;
   };
