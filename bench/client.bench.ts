@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       { name: 'C++ (Cap\'n Proto 0.9.2) -> capns serve (reference)', cmd: peers.serveBench, args: (m) => [hostPort, '', s, m, w] },
       { name: 'ours (src/client) -> capns serve', cmd: process.execPath, args: (m) => [join(import.meta.dirname, 'serve-peer.js'), rpc, s, m, w] },
     ];
-    const results = clients.map(() => ({ seq: [], inflight: [], data: [] }));
+    const results = clients.map((): Record<Mode, Sample[]> => ({ seq: [], inflight: [], data: [] }));
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < clients.length; i++) {
         const k = (i + round) % clients.length;
