@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { NsError } from '../../errors.js';
 import { classify } from '../error-handler.js';
-import { clientGone, profileOf, requireProfile, type RouteContext, type ZApp } from './context.js';
+import { connectionGone, profileOf, requireProfile, type RouteContext, type ZApp } from './context.js';
 
 /** Registers POST /api/v1/call on `app` (any profile). */
 export function callRoutes(app: ZApp, ctx: RouteContext): void {
@@ -27,8 +27,8 @@ export function callRoutes(app: ZApp, ctx: RouteContext): void {
         response: { 200: z.object({ interface: z.string(), method: z.string(), results: z.unknown() }) },
       },
     },
-    async (req, reply) => {
-      const signal = clientGone(req, reply);
+    async (req) => {
+      const signal = connectionGone(ctx, req);
       const s = await ctx.deps.session(profileOf(req).name);
       const { path, method } = req.body;
       // Resolved once: the interface names the metrics and the answer, and an unknown

@@ -1,6 +1,7 @@
 /** What every route family is given, and the authentication hooks they share. */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Socket } from 'node:net';
 import { NsError } from '../../errors.js';
 import type { SchemaIndex } from '../../reflect/index.js';
 import type { TokenAuth } from '../auth.js';
@@ -17,6 +18,8 @@ export interface RouteContext {
   readonly schema: SchemaIndex;
   /** The app's bearer-token authentication. */
   readonly auth: TokenAuth;
+  /** Signals of the HTTP connections (connectionGone). */
+  readonly connections: ConnectionSignals;
 }
 
 declare module 'fastify' {
@@ -68,4 +71,37 @@ export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortS
   reply.raw.once('close', gone);
   if (request.raw.socket.destroyed) gone();
   return ac.signal;
+}
+
+/**
+ * One AbortSignal per HTTP connection, aborted when it closes: what connectionGone hands
+ * out. HTTP/1.1 answers a connection's requests one after the other, so a request whose
+ * answer is not complete when its connection closes is the one in flight, and its client
+ * went away; one signal serves every request of the connection, made once instead of an
+ * AbortController and a listener per request.
+ */
+export class ConnectionSignals {
+  readonly #signals = new WeakMap<Socket, AbortSignal>();
+
+  /** The signal of `socket`'s connection. */
+  of(socket: Socket): AbortSignal {
+    let signal = this.#signals.get(socket);
+    if (signal === undefined) {
+      const ac = new AbortController();
+      signal = ac.signal;
+      this.#signals.set(socket, signal);
+      if (socket.destroyed) ac.abort(new NsError('NS_ERR_IO', 'the HTTP client went away'));
+      else socket.once('close', () => ac.abort(new NsError('NS_ERR_IO', 'the HTTP client went away')));
+    }
+    return signal;
+  }
+}
+
+/**
+ * As clientGone, for a use that adds no listener of its own to the signal beyond the
+ * request's life (a call: the RPC layer removes its listener when the call settles):
+ * the connection's signal, which aborts when the connection closes.
+ */
+export function connectionGone(ctx: RouteContext, request: FastifyRequest): AbortSignal {
+  return ctx.connections.of(request.raw.socket);
 }
