@@ -23,25 +23,21 @@
  * RPC_BENCH_WARMUP (default 1). Every process it starts gets the environment bin/capns.js
  * gives Node (allocator settings; docs/serve.md, "Memory").
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 
 import { buildCppPeers, projectRoot, startCppServer } from '../test/support/cpp-build.js';
 import { cliEnv } from './cli-flags.js';
-import type { BenchResult, Mode } from './measure.js';
-
-const run = promisify(execFile);
+import type { Mode } from './measure.js';
+import { load, median, sample, type Sample } from './pairs.js';
 
 const ROUNDS = Number(process.env['RPC_BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['RPC_BENCH_SECONDS'] ?? 1);
 const WARMUP = Number(process.env['RPC_BENCH_WARMUP'] ?? 1);
 const MODES: readonly Mode[] = ['seq', 'inflight', 'data'];
-/** USER_HZ: the unit of utime/stime in /proc/PID/stat (100 on Linux everywhere). */
-const CLOCK_TICKS = 100;
 
 const root = projectRoot();
 // The environment `capns` runs Node with (bin/capns.js: allocator settings), for every
@@ -56,14 +52,6 @@ function copyFixtures(): void {
   const to = join(benchDir, '..', 'test', 'fixtures', 'rpc', 'gen');
   mkdirSync(to, { recursive: true });
   for (const f of readdirSync(from)) if (f.endsWith('.js')) cpSync(join(from, f), join(to, f));
-}
-
-/** CPU time (user + system, all threads) of process `pid` so far, in µs. */
-function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
 
 /** Starts a Node peer in server mode; resolves with its port once it prints it. */
@@ -82,35 +70,9 @@ async function startNodeServer(script: string): Promise<{ port: number; child: C
   return { port, child };
 }
 
-/** One measurement: the client's figures plus the server's CPU µs per call. */
-interface Sample extends BenchResult {
-  serverUs: number;
-}
-
-async function sample(cmd: string, args: string[], serverPid: number): Promise<Sample> {
-  const before = cpuOf(serverPid);
-  const { stdout } = await run(cmd, args, { timeout: (SECONDS + 30) * 1000 });
-  const server = cpuOf(serverPid) - before;
-  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '') as BenchResult;
-  // The server worked for every call of the client's process, warm-up included.
-  return { ...r, serverUs: server / r.calls };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function rate(mode: Mode, x: number): string {
   if (mode === 'data') return x.toFixed(0);
   return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
-}
-
-function load(): string {
-  return loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
 }
 
 interface Pair {
@@ -168,7 +130,7 @@ async function main(): Promise<void> {
         if (failures.has(p.name)) continue;
         for (const mode of MODES) {
           try {
-            results.get(p.name)![mode][round] = await sample(p.cmd, p.args(mode), p.serverPid);
+            results.get(p.name)![mode][round] = await sample(p.cmd, p.args(mode), p.serverPid, SECONDS + WARMUP + 30);
           } catch (err) {
             failures.set(p.name, `${mode}: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`);
             break;

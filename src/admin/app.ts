@@ -13,6 +13,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { SchemaIndex } from '../reflect/index.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
+import { TokenAuth } from './auth.js';
 import type { AdminDeps, HttpTimeouts } from './deps.js';
 import { errorBody, errorHandler, notFoundHandler } from './error-handler.js';
 import { AdminMetrics } from './metrics.js';
@@ -23,7 +24,7 @@ import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { namespaceRoutes } from './routes/namespace.js';
 import { webRoutes } from './routes/web.js';
-import type { RouteContext } from './routes/context.js';
+import { ConnectionSignals, type RouteContext } from './routes/context.js';
 
 export type { AdminDeps, AdminProfile, AdminSession, HttpTimeouts } from './deps.js';
 export { HostPolicy, type HostPolicyOptions } from './host-check.js';
@@ -75,7 +76,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     });
   }
   const metrics = new AdminMetrics(deps);
-  const ctx: RouteContext = { deps, metrics, schema: deps.schema ?? new SchemaIndex() };
+  const ctx: RouteContext = { deps, metrics, schema: deps.schema ?? new SchemaIndex(), auth: new TokenAuth(), connections: new ConnectionSignals() };
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });

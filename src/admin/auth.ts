@@ -20,20 +20,36 @@ function digest(token: string): Buffer {
 }
 
 /**
- * The profile an Authorization header selects.
- * @throws AuthError for a missing, malformed or unknown credential.
+ * One app's authentication. It keeps the digests of each profile's tokens, made once per
+ * profile object: the deps hand out the same object until a reload changes the profile
+ * (then a new one, hashed anew), so a request hashes only the token it presents.
  */
-export function authenticate(header: string | undefined, profiles: readonly AdminProfile[], peerIsLoopback: boolean): AdminProfile {
-  if (header === undefined || header === '') {
-    const p = peerIsLoopback ? profiles.find((x) => x.loopback) : undefined;
-    if (p === undefined) throw new AuthError('credentials required: Authorization: Bearer <token>');
-    return p;
+export class TokenAuth {
+  readonly #digests = new WeakMap<AdminProfile, { readonly tokens: readonly string[]; readonly digests: readonly Buffer[] }>();
+
+  #digestsOf(p: AdminProfile): readonly Buffer[] {
+    let d = this.#digests.get(p);
+    if (d === undefined || d.tokens !== p.tokens) this.#digests.set(p, (d = { tokens: p.tokens, digests: p.tokens.map(digest) }));
+    return d.digests;
   }
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (m === null) throw new AuthError('malformed Authorization header: expected "Bearer <token>"');
-  const d = digest(m[1]!);
-  let found: AdminProfile | undefined;
-  for (const p of profiles) for (const t of p.tokens) if (timingSafeEqual(digest(t), d) && found === undefined) found = p;
-  if (found === undefined) throw new AuthError('unknown token');
-  return found;
+
+  /**
+   * The profile an Authorization header selects.
+   * @throws AuthError for a missing, malformed or unknown credential.
+   */
+  authenticate(header: string | undefined, profiles: readonly AdminProfile[], peerIsLoopback: boolean): AdminProfile {
+    if (header === undefined || header === '') {
+      const p = peerIsLoopback ? profiles.find((x) => x.loopback) : undefined;
+      if (p === undefined) throw new AuthError('credentials required: Authorization: Bearer <token>');
+      return p;
+    }
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (m === null) throw new AuthError('malformed Authorization header: expected "Bearer <token>"');
+    const d = digest(m[1]!);
+    let found: AdminProfile | undefined;
+    // Every digest is compared, in constant time, whichever matches.
+    for (const p of profiles) for (const t of this.#digestsOf(p)) if (timingSafeEqual(t, d) && found === undefined) found = p;
+    if (found === undefined) throw new AuthError('unknown token');
+    return found;
+  }
 }

@@ -26,7 +26,7 @@ import { parseAddress } from '../manifest/address.js';
 import { whatAnswers } from './probe.js';
 import { readImportStatus, type ImportStatus } from '../proxy/import-status.js';
 import { connect as rpcConnect, disposable, release, RpcError, withSignal, withSignalClient, type RpcConnection, type RpcLimits } from '../rpc/index.js';
-import { callByReflection, capabilityPaths, JsonCodec, learnSchema, SchemaIndex, type JsonValue } from '../reflect/index.js';
+import { callPrepared, capabilityPaths, JsonCodec, learnSchema, prepareMethod, SchemaIndex, type JsonValue, type PreparedMethod } from '../reflect/index.js';
 
 /** Options of `connect`. */
 export interface ConnectOptions {
@@ -254,6 +254,44 @@ export interface CallTarget {
   close(): void;
 }
 
+/** Options of `CapnsClient.local`. */
+export interface LocalClientOptions {
+  /**
+   * The served namespace's change stamp: a value that stays the same (===) for as long as
+   * nothing (a bind, an unmount, an apply, through any Namespace capability of it) changed
+   * what its paths resolve to — `MountTable.snapshot()` of the table served. Given,
+   * `callTarget` keeps the capabilities it resolved at mount points (at most
+   * CALL_TARGET_CACHE paths) and reuses them while the stamp holds, instead of resolving
+   * each time.
+   */
+  readonly version?: () => unknown;
+}
+
+/**
+ * Paths whose call targets a local client keeps (LocalClientOptions.version): the oldest
+ * is let go beyond this.
+ */
+export const CALL_TARGET_CACHE = 64;
+
+/**
+ * A capability `callTarget` resolved, kept for the next calls to its path: one
+ * reference held by the cache while the entry is in it, and one per CallTarget handed
+ * out; the capability is released when both are gone.
+ */
+interface KeptTarget {
+  readonly client: Client;
+  readonly interfaceId: bigint;
+  readonly interfaceName: string;
+  readonly methods: readonly string[];
+  /** Methods called so far, prepared (their descriptors and struct classes). */
+  readonly prepared: Map<string, PreparedMethod>;
+  refs: number;
+}
+
+function unref(t: KeptTarget): void {
+  if (--t.refs === 0) t.client.close();
+}
+
 /** A file open for reading (CapnsClient.openRead): its blocks, as they arrive. */
 export interface FileReader extends AsyncIterable<Uint8Array>, AsyncDisposable {
   /** The file's iounit (0: none); reads ask for at most this, and at most 64 KiB. */
@@ -363,21 +401,49 @@ export class CapnsClient implements AsyncDisposable {
   readonly profile: string;
   readonly #codec: JsonCodec;
   #closed = false;
+  /** LocalClientOptions.version; undefined: nothing is kept. */
+  readonly #version: (() => unknown) | undefined;
+  /** The stamp the kept targets were resolved under. */
+  #stamp: unknown;
+  /** Kept call targets by path, oldest first. */
+  readonly #kept = new Map<string, KeptTarget>();
 
   /** Use `connect()` (or `local()`). Takes ownership of `conn` and `ns`. */
-  constructor(conn: RpcConnection | null, ns: Namespace$Client, profile: string, codec = new JsonCodec(new SchemaIndex())) {
+  constructor(conn: RpcConnection | null, ns: Namespace$Client, profile: string, codec = new JsonCodec(new SchemaIndex()), version?: () => unknown) {
     this.connection = conn;
     this.namespace = ns;
     this.profile = profile;
     this.#codec = codec;
+    this.#version = version;
+    this.#stamp = version?.();
   }
 
   /**
    * A client over a Namespace capability served in this process (no connection): what
    * the HTTP app's sessions use. Takes ownership of `ns`; `close()` releases it.
    */
-  static local(ns: Namespace$Client, profile: string, codec?: JsonCodec): CapnsClient {
-    return new CapnsClient(null, ns, profile, codec);
+  static local(ns: Namespace$Client, profile: string, codec?: JsonCodec, opts: LocalClientOptions = {}): CapnsClient {
+    return new CapnsClient(null, ns, profile, codec, opts.version);
+  }
+
+  /**
+   * Lets go of the kept call targets if the namespace changed since they were resolved
+   * (their capabilities go back at once: an unmounted grant leaves the table). Returns
+   * the stamp now.
+   */
+  #freshStamp(): unknown {
+    const v = this.#version?.();
+    if (v !== this.#stamp) {
+      this.#stamp = v;
+      this.#forget();
+    }
+    return v;
+  }
+
+  #forget(): void {
+    const all = [...this.#kept.values()];
+    this.#kept.clear();
+    for (const t of all) unref(t);
   }
 
   /** The schema reflection used by `call` (interface names, methods). */
@@ -409,7 +475,8 @@ export class CapnsClient implements AsyncDisposable {
    * it. The caller owns `client` (release it with `release`).
    */
   async resolveAny(path: string): Promise<Resolution & { client: Client }> {
-    return this.#resolve(path, 0n);
+    const { hops: _hops, ...r } = await this.#resolve(path, 0n);
+    return r;
   }
 
   /**
@@ -434,7 +501,7 @@ export class CapnsClient implements AsyncDisposable {
 
   /** What `path` resolves to (interface, label, rest), holding nothing. */
   async lookup(path: string): Promise<Resolution> {
-    const { client, ...info } = await this.#resolve(path, 0n);
+    const { client, hops: _hops, ...info } = await this.#resolve(path, 0n);
     client.close();
     return info;
   }
@@ -444,7 +511,7 @@ export class CapnsClient implements AsyncDisposable {
    * resolution continues there with the rest of the path, as Plan 9 walks on into a
    * mounted name space. The caller owns `client`.
    */
-  async #resolve(path: string, expected: bigint): Promise<Resolution & { client: Client }> {
+  async #resolve(path: string, expected: bigint): Promise<Resolution & { client: Client; hops: number }> {
     let ns: Namespace$Client = this.namespace;
     let owned = false;
     let p = path;
@@ -472,7 +539,7 @@ export class CapnsClient implements AsyncDisposable {
           p = `/${rest}`;
           continue;
         }
-        return { client, interfaceId, interfaceName: this.schema.interfaceName(interfaceId), label, rest };
+        return { client, interfaceId, interfaceName: this.schema.interfaceName(interfaceId), label, rest, hops: hop };
       }
     } finally {
       if (owned) release(ns);
@@ -518,6 +585,34 @@ export class CapnsClient implements AsyncDisposable {
    * `close()` it.
    */
   async callTarget(path: string): Promise<CallTarget> {
+    if (this.#version !== undefined) {
+      const stamp = this.#freshStamp();
+      const kept = this.#kept.get(path);
+      if (kept !== undefined) {
+        kept.refs++;
+        return this.#callTargetOf(path, kept);
+      }
+      const t = await this.#newTarget(path);
+      // Kept only if what it names cannot change without the stamp changing: a capability
+      // at a mount point of this namespace, resolved while the namespace stayed as it was
+      // (not a File inside a file tree, nor one found through another namespace, whose
+      // changes this one does not see).
+      if (t.keepable && !this.#closed && this.#freshStamp() === stamp && !this.#kept.has(path)) {
+        if (this.#kept.size >= CALL_TARGET_CACHE) {
+          const [oldest, o] = this.#kept.entries().next().value!;
+          this.#kept.delete(oldest);
+          unref(o);
+        }
+        t.target.refs++;
+        this.#kept.set(path, t.target);
+      }
+      return this.#callTargetOf(path, t.target);
+    }
+    return this.#callTargetOf(path, (await this.#newTarget(path)).target);
+  }
+
+  /** Resolves a call target, its schema learnt; one reference (the caller's). */
+  async #newTarget(path: string): Promise<{ target: KeptTarget; keepable: boolean }> {
     const target = await this.#target(path);
     try {
       // An interface capns was not built with: ask the capability for its schema
@@ -527,15 +622,34 @@ export class CapnsClient implements AsyncDisposable {
       target.client.close();
       throw e;
     }
+    return {
+      target: {
+        client: target.client,
+        interfaceId: target.interfaceId,
+        interfaceName: this.schema.interfaceName(target.interfaceId),
+        methods: this.schema.methods(target.interfaceId).map((m) => m.method.name),
+        prepared: new Map(),
+        refs: 1,
+      },
+      keepable: target.keepable,
+    };
+  }
+
+  /** The caller's view of `t`, owning one of its references. */
+  #callTargetOf(path: string, t: KeptTarget): CallTarget {
     let closed = false;
     return {
-      interfaceId: target.interfaceId,
-      interfaceName: this.schema.interfaceName(target.interfaceId),
-      methods: this.schema.methods(target.interfaceId).map((m) => m.method.name),
+      interfaceId: t.interfaceId,
+      interfaceName: t.interfaceName,
+      methods: t.methods,
       call: async (method, params, opts = {}) => {
         if (closed) throw new NsError('NS_ERR_INVALID_ARGUMENT', `call target ${path} is closed`);
         opts.signal?.throwIfAborted();
-        const ref = this.schema.method(target.interfaceId, method);
+        let prepared = t.prepared.get(method);
+        if (prepared === undefined) {
+          prepared = prepareMethod(this.schema.method(t.interfaceId, method), this.#codec);
+          t.prepared.set(method, prepared);
+        }
         const held: Client[] = [];
         try {
           const caps = new Map<string, Client>();
@@ -544,8 +658,8 @@ export class CapnsClient implements AsyncDisposable {
             held.push(c.client);
             caps.set(p, c.client);
           }
-          const client = opts.signal === undefined ? target.client : withSignalClient(target.client, opts.signal);
-          return await callByReflection(client, ref, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
+          const client = opts.signal === undefined ? t.client : withSignalClient(t.client, opts.signal);
+          return await callPrepared(client, prepared, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
         } finally {
           for (const c of held) c.close();
         }
@@ -553,7 +667,7 @@ export class CapnsClient implements AsyncDisposable {
       close: () => {
         if (closed) return;
         closed = true;
-        target.client.close();
+        unref(t);
       },
     };
   }
@@ -566,12 +680,12 @@ export class CapnsClient implements AsyncDisposable {
   }
 
   /** What `call` calls: the capability at a mount point, or the File at a path inside a file tree. */
-  async #target(path: string): Promise<{ client: Client; interfaceId: bigint }> {
+  async #target(path: string): Promise<{ client: Client; interfaceId: bigint; keepable: boolean }> {
     const r = await this.#resolve(path, 0n);
-    if (r.rest === '') return r;
+    if (r.rest === '') return { client: r.client, interfaceId: r.interfaceId, keepable: r.hops === 0 };
     r.client.close();
     const file = await this.#walk(path);
-    return { client: file.client, interfaceId: FileIface.Client.interfaceId };
+    return { client: file.client, interfaceId: FileIface.Client.interfaceId, keepable: false };
   }
 
   // ---- files ---------------------------------------------------------------------------
@@ -779,6 +893,7 @@ export class CapnsClient implements AsyncDisposable {
         })
         .promise()
     ).result;
+    this.#freshStamp();
     if (r._isErr) throw fromFailure(r.err);
   }
 
@@ -803,6 +918,7 @@ export class CapnsClient implements AsyncDisposable {
         })
         .promise()
     ).result;
+    this.#freshStamp();
     if (r._isErr) throw fromFailure(r.err);
   }
 
@@ -825,6 +941,7 @@ export class CapnsClient implements AsyncDisposable {
         })
         .promise()
     ).result;
+    this.#freshStamp();
     if (r._isErr) throw fromFailure(r.err);
   }
 
@@ -846,6 +963,7 @@ export class CapnsClient implements AsyncDisposable {
         })
         .promise()
     ).result;
+    this.#freshStamp();
     if (r._isErr) throw fromFailure(r.err);
   }
 
@@ -855,6 +973,7 @@ export class CapnsClient implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#forget();
     release(this.namespace);
     await this.connection?.close();
   }

@@ -10,6 +10,32 @@ import { idKey, type MethodRef } from './schema-index.js';
 import { JsonCodec, type JsonValue, type WriteOptions } from './json-codec.js';
 
 /**
+ * What a call of one method needs besides its arguments, built once (`prepareMethod`)
+ * and kept by callers that call the method again (the HTTP gateway): the method, and
+ * the descriptor with the params and results classes that capnp-es's call path takes.
+ */
+export interface PreparedMethod {
+  readonly ref: MethodRef;
+  readonly descriptor: $.Method<$.Struct, $.Struct>;
+}
+
+/** The call descriptor of `ref`, its struct classes from `codec` (which must be the one calls use). */
+export function prepareMethod(ref: MethodRef, codec: JsonCodec): PreparedMethod {
+  const m = ref.method;
+  return {
+    ref,
+    descriptor: {
+      interfaceId: ref.interfaceId,
+      methodId: m.id,
+      interfaceName: `${ref.interfaceName} (${idKey(ref.interfaceId)})`,
+      methodName: m.name,
+      ParamsClass: codec.structClass(m.params),
+      ResultsClass: codec.structClass(m.results),
+    },
+  };
+}
+
+/**
  * Calls `ref` on `client` with params from `args` (a JSON object, or null for all
  * defaults) and returns the results as JSON. The capabilities in the results are
  * described and released (the caller gets no references); `client` and any capability
@@ -20,25 +46,23 @@ import { JsonCodec, type JsonValue, type WriteOptions } from './json-codec.js';
  *   dead connection).
  */
 export async function callByReflection(client: Client, ref: MethodRef, args: unknown, codec: JsonCodec, opts: WriteOptions = {}): Promise<JsonValue> {
-  const m = ref.method;
-  const ParamsClass = codec.structClass(m.params);
-  const ResultsClass = codec.structClass(m.results);
+  return callPrepared(client, prepareMethod(ref, codec), args, codec, opts);
+}
+
+/** `callByReflection` with the method prepared beforehand (by `prepareMethod` over the same `codec`). */
+export async function callPrepared(client: Client, prepared: PreparedMethod, args: unknown, codec: JsonCodec, opts: WriteOptions = {}): Promise<JsonValue> {
+  const m = prepared.ref.method;
+  const { descriptor } = prepared;
   // Encode once into a scratch message first, so that bad arguments fail here as an
   // NsError and never reach the wire (an exception in paramsFunc would come back as an
-  // RpcError). The scratch message is dropped; it holds no references of its own.
-  codec.write(new $.Message().initRoot(ParamsClass), m.params, args, 'params', opts);
+  // RpcError, and a grant would count a call). The scratch message is dropped; it holds
+  // no references of its own. No arguments (all defaults) cannot be bad: no scratch.
+  if (args !== null && args !== undefined) codec.write(new $.Message().initRoot(descriptor.ParamsClass), m.params, args, 'params', opts);
   const answer = client.call({
-    method: {
-      interfaceId: ref.interfaceId,
-      methodId: m.id,
-      interfaceName: `${ref.interfaceName} (${idKey(ref.interfaceId)})`,
-      methodName: m.name,
-      ParamsClass,
-      ResultsClass,
-    },
+    method: descriptor,
     paramsFunc: (p: $.Struct) => codec.write(p, m.params, args, 'params', opts),
   });
-  const results = await new $.Pipeline(ResultsClass, answer).struct();
+  const results = await new $.Pipeline(descriptor.ResultsClass, answer).struct();
   try {
     return codec.read(results, m.results);
   } finally {

@@ -87,6 +87,8 @@ export interface WriteOptions {
 export class JsonCodec {
   readonly schema: SchemaIndex;
   readonly #classes = new Map<string, StructClass>();
+  /** Each struct's fields by name, built at its first write (the reflection data is read-only). */
+  readonly #fieldsByName = new WeakMap<ReflectedStruct, ReadonlyMap<string, ReflectedField>>();
 
   constructor(schema: SchemaIndex = new SchemaIndex()) {
     this.schema = schema;
@@ -118,7 +120,8 @@ export class JsonCodec {
   #writeStruct(s: $.Struct, st: ReflectedStruct, json: unknown, where: string, opts: WriteOptions): void {
     if (json === null || json === undefined) return;
     if (!isObject(json)) throw bad(where, `expected an object with fields ${st.fields.map((f) => f.name).join(', ') || '(none)'}`);
-    const byName = new Map(st.fields.map((f) => [f.name, f]));
+    let byName = this.#fieldsByName.get(st);
+    if (byName === undefined) this.#fieldsByName.set(st, (byName = new Map(st.fields.map((f) => [f.name, f]))));
     let unionSet: string | undefined;
     for (const [key, value] of Object.entries(json)) {
       const f = byName.get(key);

@@ -17,7 +17,7 @@ import type net from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Client } from 'capnp-es';
 import type { Logger } from 'pino';
-import { buildAdminApp, HostPolicy, type AdminSession } from '../admin/app.js';
+import { buildAdminApp, HostPolicy, type AdminProfile, type AdminSession } from '../admin/app.js';
 import { errorBody } from '../admin/error-handler.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import {
@@ -1044,6 +1044,7 @@ export class CapnsServer implements ExportRegistry {
     let address = formatAddress(l.address);
     const schemas = this.#schemas;
     const capTableId = CapTable.Client.interfaceId;
+    const adminProfiles = new WeakMap<GateProfile, AdminProfile>();
     const http = this.#manifest.limits.http ?? {};
     const https = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
     const budget = this.#budget.listener(`http ${address}`);
@@ -1061,13 +1062,24 @@ export class CapnsServer implements ExportRegistry {
         ...(http.requestTimeoutMs !== undefined && { requestTimeoutMs: http.requestTimeoutMs }),
         ...(http.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: http.keepAliveTimeoutMs }),
       },
+      // Read at each request: made once per profile object (a reload that changes a
+      // profile sets a new one), so a request does not walk the profile's mount table.
       profiles: () =>
-        this.#access(l).profiles.map((p) => ({
-          name: p.name,
-          tokens: p.tokens,
-          loopback: p.loopback,
-          admin: [...p.table.mounts()].some((mp) => mp.stack.some((b) => b.member.interfaceId === capTableId)),
-        })),
+        this.#access(l).profiles.map((p) => {
+          // An anonymous listener's profile is a copy made at each request (listener-access.ts).
+          const key = this.#profiles.get(p.name) ?? p;
+          let a = adminProfiles.get(key);
+          if (a === undefined || a.loopback !== p.loopback || a.tokens !== p.tokens) {
+            a = {
+              name: p.name,
+              tokens: p.tokens,
+              loopback: p.loopback,
+              admin: [...p.table.mounts()].some((mp) => mp.stack.some((b) => b.member.interfaceId === capTableId)),
+            };
+            adminProfiles.set(key, a);
+          }
+          return a;
+        }),
       peerIsLoopback,
       session: (name) => {
         let s = sessions.get(name);
@@ -1075,7 +1087,8 @@ export class CapnsServer implements ExportRegistry {
           const profile = this.#access(l).profiles.find((p) => p.name === name);
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
-          const ns = serveNamespace(grantedNamespace(profile, this.captable, holder), this.#namespaceLimits());
+          const table = grantedNamespace(profile, this.captable, holder);
+          const ns = serveNamespace(table, this.#namespaceLimits());
           const session = this.sessions.add({
             kind: 'http',
             profile: name,
@@ -1084,7 +1097,10 @@ export class CapnsServer implements ExportRegistry {
             ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
           });
           // In process: no RPC connection, only the namespace to release.
-          const client = CapnsClient.local(ns, name, new JsonCodec(SchemaIndex.over(schemas.index)));
+          // The table's snapshot changes with every bind, unmount or apply through any
+          // Namespace capability of it (the HTTP routes', the sessions tree's): the gateway
+          // reuses what it resolved until then.
+          const client = CapnsClient.local(ns, name, new JsonCodec(SchemaIndex.over(schemas.index)), { version: () => table.snapshot() });
           const close = client.close.bind(client);
           s = Promise.resolve(
             Object.assign(client, {

@@ -51,10 +51,20 @@ export interface CppPeers {
    * `authority HOST:PORT TOKEN SCENARIO`, one JSON line.
    */
   readonly authority: string;
+  /**
+   * The benchmark client of a `capns serve`, from capns's own schemas (serve-bench.c++):
+   * `serve-bench HOST:PORT TOKEN SECONDS MODE [WARMUP]`, one JSON line.
+   */
+  readonly serveBench: string;
 }
 
-/** capns's own schemas the authority client is built from (namespace.capnp imports the others). */
-const CAPNS_SCHEMAS = ['common.capnp', 'fileserver.capnp', 'namespace.capnp'];
+/**
+ * capns's own schemas the authority and serve-bench clients are built from
+ * (namespace.capnp imports the next two; demo.capnp has the Clock).
+ */
+const CAPNS_SCHEMAS = ['common.capnp', 'fileserver.capnp', 'namespace.capnp', 'demo.capnp'];
+/** The programs built from capns's own schemas. */
+const CAPNS_PROGRAMS = ['authority', 'serve-bench'];
 
 const CXXFLAGS = ['-std=c++17', '-O2', '-DNDEBUG'];
 
@@ -114,6 +124,7 @@ function peersIn(dir: string): CppPeers {
     clientOld: join(dir, 'client-old'),
     bench: join(dir, 'bench'),
     authority: join(dir, 'authority'),
+    serveBench: join(dir, 'serve-bench'),
   };
 }
 
@@ -182,21 +193,23 @@ async function buildInto(root: string, out: string): Promise<void> {
     }
   }
   await pool(links, Math.max(1, availableParallelism()));
-  // The authority client, from capns's own schemas.
+  // The clients from capns's own schemas.
   const capnsDir = join(out, 'capns');
   const schemaDir = join(root, 'schema');
   mkdirSync(capnsDir, { recursive: true });
   await run('capnp', ['compile', `-oc++:${capnsDir}`, `--src-prefix=${schemaDir}`, ...CAPNS_SCHEMAS.map((f) => join(schemaDir, f))]);
   const capnsFlags = [...CXXFLAGS, `-I${capnsDir}`, ...pcFlags.filter((f) => !f.startsWith('-l'))];
-  const objects = [...CAPNS_SCHEMAS.map((f) => join(capnsDir, `${f}.o`)), join(capnsDir, 'authority.o')];
+  const schemaObjects = CAPNS_SCHEMAS.map((f) => join(capnsDir, `${f}.o`));
   await pool(
     [
       ...CAPNS_SCHEMAS.map((f) => () => compile([...capnsFlags, '-c', join(capnsDir, `${f}.c++`), '-o', join(capnsDir, `${f}.o`)])),
-      () => compile([...capnsFlags, '-c', join(cppDir, 'authority.c++'), '-o', join(capnsDir, 'authority.o')]),
+      ...CAPNS_PROGRAMS.map((p) => () => compile([...capnsFlags, '-c', join(cppDir, `${p}.c++`), '-o', join(capnsDir, `${p}.o`)])),
     ],
     Math.max(1, availableParallelism()),
   );
-  await compile(['-o', join(out, 'authority'), ...objects, ...pcFlags.filter((f) => f.startsWith('-l') || f.startsWith('-L'))]);
+  for (const p of CAPNS_PROGRAMS) {
+    await compile(['-o', join(out, p), ...schemaObjects, join(capnsDir, `${p}.o`), ...pcFlags.filter((f) => f.startsWith('-l') || f.startsWith('-L'))]);
+  }
   writeFileSync(join(out, 'ok'), new Date().toISOString() + '\n');
 }
 

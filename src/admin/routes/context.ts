@@ -1,9 +1,10 @@
 /** What every route family is given, and the authentication hooks they share. */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Socket } from 'node:net';
 import { NsError } from '../../errors.js';
 import type { SchemaIndex } from '../../reflect/index.js';
-import { authenticate } from '../auth.js';
+import type { TokenAuth } from '../auth.js';
 import type { AdminDeps, AdminProfile } from '../deps.js';
 import type { AdminMetrics } from '../metrics.js';
 
@@ -15,6 +16,10 @@ export interface RouteContext {
   readonly deps: AdminDeps;
   readonly metrics: AdminMetrics;
   readonly schema: SchemaIndex;
+  /** The app's bearer-token authentication. */
+  readonly auth: TokenAuth;
+  /** Signals of the HTTP connections (connectionGone). */
+  readonly connections: ConnectionSignals;
 }
 
 declare module 'fastify' {
@@ -27,14 +32,14 @@ declare module 'fastify' {
 /** onRequest hook: the request must carry a profile's credentials (401 otherwise). */
 export function requireProfile(ctx: RouteContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    request.capnsProfile = authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+    request.capnsProfile = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
   };
 }
 
 /** onRequest hook: as requireProfile, and the profile must be an admin one (403 otherwise). */
 export function requireAdmin(ctx: RouteContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    const p = authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+    const p = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
     if (!p.admin) throw new NsError('NS_ERR_PERMISSION', `profile '${p.name}' may not administer: its namespace holds no CapTable capability`);
     request.capnsProfile = p;
   };
@@ -66,4 +71,37 @@ export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortS
   reply.raw.once('close', gone);
   if (request.raw.socket.destroyed) gone();
   return ac.signal;
+}
+
+/**
+ * One AbortSignal per HTTP connection, aborted when it closes: what connectionGone hands
+ * out. HTTP/1.1 answers a connection's requests one after the other, so a request whose
+ * answer is not complete when its connection closes is the one in flight, and its client
+ * went away; one signal serves every request of the connection, made once instead of an
+ * AbortController and a listener per request.
+ */
+export class ConnectionSignals {
+  readonly #signals = new WeakMap<Socket, AbortSignal>();
+
+  /** The signal of `socket`'s connection. */
+  of(socket: Socket): AbortSignal {
+    let signal = this.#signals.get(socket);
+    if (signal === undefined) {
+      const ac = new AbortController();
+      signal = ac.signal;
+      this.#signals.set(socket, signal);
+      if (socket.destroyed) ac.abort(new NsError('NS_ERR_IO', 'the HTTP client went away'));
+      else socket.once('close', () => ac.abort(new NsError('NS_ERR_IO', 'the HTTP client went away')));
+    }
+    return signal;
+  }
+}
+
+/**
+ * As clientGone, for a use that adds no listener of its own to the signal beyond the
+ * request's life (a call: the RPC layer removes its listener when the call settles):
+ * the connection's signal, which aborts when the connection closes.
+ */
+export function connectionGone(ctx: RouteContext, request: FastifyRequest): AbortSignal {
+  return ctx.connections.of(request.raw.socket);
 }
