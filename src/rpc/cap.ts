@@ -115,6 +115,11 @@ export interface CallOptions {
   /** Where the callee should build its results (a connection's message pool). */
   resultsMessage?(): $.Message;
   /**
+   * Takes back a message from `resultsMessage()` that the callee did not answer with (a
+   * method that answered by a tail call), once nothing reads it any more.
+   */
+  resultsUnused?(msg: $.Message): void;
+  /**
    * Set on a call made as a tail call of the served call `tailOf` (the connection's
    * record of it): if both go over the same connection, the call is sent with
    * `sendResultsTo.yourself` and the served call answered `takeFromOtherQuestion`.

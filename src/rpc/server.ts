@@ -87,7 +87,14 @@ class TailClient implements Client {
     const served = this.ctx.opts;
     // Lazily: most served calls never make their signal.
     const opts: CallOptions = { get signal() { return served?.signal ?? NEVER; } };
-    if (served !== undefined) opts.tailOf = served;
+    if (served !== undefined) {
+      opts.tailOf = served;
+      // The tail call's results answer the served call: a local callee builds them where
+      // the served call's own would have been built (a connection's pooled message,
+      // reused call after call), not in a new message grown to size each time (a 64 KiB
+      // read through Namespace.walk's File allocated and copied 64 KiB per call).
+      copyResultsPlace(served, opts);
+    }
     addCallOptions(call, opts);
     return this.inner.call(call);
   }
@@ -165,7 +172,19 @@ export class LocalHook extends RefHook {
       return new BrokenAnswer(toRpcError(e));
     }
     const d = new DeferredAnswer();
-    const done = (): void => d.bind(ctx.tail ?? new ResultAnswer(results));
+    const done = (): void => {
+      const tail = ctx.tail;
+      if (tail === null) {
+        d.bind(new ResultAnswer(results));
+        return;
+      }
+      // Answered by a tail call: this call's own results are nobody's. Their message goes
+      // back where it came from (a connection's pool, for the next call's results).
+      const own = results.segment.message;
+      closeCapTable(own);
+      ctx.opts?.resultsUnused?.(own);
+      d.bind(tail);
+    };
     const fail = (e: unknown): void => {
       // Capabilities the method put in its results before failing are nobody's now.
       closeCapTable(results.segment.message);
@@ -348,6 +367,12 @@ export function disposable<C extends { client: Client }>(c: C): C & Disposable {
  * `withSignal(t, s)` inside `ctx.tailCall`, or through a `withSignal` of a `withSignal`,
  * passes two views; the last one used to overwrite the first's options.)
  */
+/** Makes `to` build results where `from` does (and take back the unused ones there). */
+function copyResultsPlace(from: CallOptions, to: CallOptions): void {
+  if (from.resultsMessage !== undefined) to.resultsMessage = () => from.resultsMessage!();
+  if (from.resultsUnused !== undefined) to.resultsUnused = (msg) => from.resultsUnused!(msg);
+}
+
 function addCallOptions(call: Call<Struct, Struct>, add: CallOptions): void {
   const slot = call as { [kCallOptions]?: CallOptions };
   const prev = slot[kCallOptions];
@@ -362,6 +387,7 @@ function addCallOptions(call: Call<Struct, Struct>, add: CallOptions): void {
   const merged: CallOptions = {};
   if (signal !== undefined) merged.signal = signal;
   if (tailOf !== undefined) merged.tailOf = tailOf;
+  copyResultsPlace(add.resultsMessage !== undefined ? add : prev, merged);
   slot[kCallOptions] = merged;
 }
 
