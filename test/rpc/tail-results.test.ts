@@ -98,3 +98,31 @@ test("a served call's own results, unused after a tail call, release what the me
   release(back);
   await until(() => extra.closed, 'the capability in the unused results released');
 });
+
+test('a method that fails after its tail call is answered by the tail call, and what it put in its results is released', async (t) => {
+  const state = new ServerState();
+  const back = serve(Test, new TestImpl(state));
+  const extra = { closed: false, close(): void { this.closed = true; } };
+  const front = {
+    async getTest(_p: unknown, results: { test: Test$Client }, ctx: CallContext): Promise<void> {
+      results.test = serve(Test, extra as unknown as Test$Server$Target);
+      await ctx.tailCall(back, (b) => b.getTest());
+      // The call's answer is the tail call's already: this failure reaches nobody.
+      throw new Error('failed after the tail call');
+    },
+  };
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
+  const conn = await connect(l.address);
+  t.after(async () => {
+    await conn.close();
+    await l.close();
+  });
+  const client = conn.bootstrap(Test);
+  const r = await client.getTest().promise();
+  const d = await r.test.data((q) => (q.size = 5)).promise();
+  assert.equal(d.data.length, 5, "the tail call's Test answered");
+  release(r.test);
+  release(client);
+  release(back);
+  await until(() => extra.closed, 'the capability in the unused results released');
+});
