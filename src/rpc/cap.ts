@@ -72,22 +72,26 @@ export class MessagePool {
   readonly #mine = new WeakSet<$.Message>();
   /** Bytes of buffers held by the free messages. */
   #freeBytes = 0;
-  /** With checks on: where each message now free was put (a stack), to name a second put. */
-  readonly #putAt: Map<$.Message, string> | null;
+  /** With checks on: the messages handed out by get() and not put back since. */
+  readonly #out: WeakSet<$.Message> | null;
+  /** With checks on: where each message was last put (a stack), to name it at a second put. */
+  readonly #putAt: WeakMap<$.Message, string> | null;
 
   constructor(checks = poolChecksFromEnv()) {
-    this.#putAt = checks ? new Map() : null;
+    this.#out = checks ? new WeakSet() : null;
+    this.#putAt = checks ? new WeakMap() : null;
   }
 
   get(): $.Message {
     const m = this.#free.pop();
     if (m !== undefined) {
       this.#freeBytes -= m._capnp.segments[0]!.buffer.byteLength;
-      if (this.#putAt !== null) this.#takeChecked(m);
+      if (this.#out !== null) this.#takeChecked(m);
       return m;
     }
     const msg = newMessage();
     this.#mine.add(msg);
+    this.#out?.add(msg);
     return msg;
   }
 
@@ -97,22 +101,32 @@ export class MessagePool {
    * peer's Finish, so their bytes are long written). Messages that grew (a 64 KiB Data
    * result) are kept too, within POOL_BYTES, so repeated large results reuse their buffer
    * instead of allocating and zeroing a new one, and feeding the GC, each time.
-   * @throws Error with checks on, for a message already in the pool.
+   * @throws Error with checks on, for a message put back twice since it was taken (kept
+   *   in the pool or not), or with capabilities in its cap table.
    */
   put(msg: $.Message): void {
-    if (this.#putAt !== null && this.#putAt.has(msg)) {
-      throw poolError('a message was put in the pool twice', this.#putAt.get(msg)!);
-    }
+    const checks = this.#out !== null;
+    if (checks && this.#mine.has(msg)) this.#putChecked(msg);
     if (!this.#mine.has(msg) || this.#free.length >= 64) return;
     const seg = msg._capnp.segments[0];
     const size = seg?.buffer.byteLength ?? 0;
     if (seg === undefined || msg._capnp.segments.length !== 1 || size > POOL_MAX_MESSAGE || this.#freeBytes + size > POOL_BYTES) {
-      this.#mine.delete(msg);
+      // Not kept. With checks on it stays known as ours, so that a second put still throws.
+      if (!checks) this.#mine.delete(msg);
       return;
     }
     this.#freeBytes += size;
-    if (this.#putAt !== null) {
-      this.#putChecked(msg, seg);
+    if (checks) {
+      // The whole buffer, not only the used part: capnp-es allocates from it assuming zeros.
+      new Uint8Array(seg.buffer).fill(POISON);
+      const at = this.#putAt!.get(msg)!;
+      Object.defineProperty(msg, 'addCap', {
+        configurable: true,
+        writable: true,
+        value: () => {
+          throw poolError('a capability was put in a message that is in the pool', at);
+        },
+      });
     } else {
       new Uint8Array(seg.buffer, 0, seg.byteLength).fill(0);
     }
@@ -122,29 +136,23 @@ export class MessagePool {
     this.#free.push(msg);
   }
 
-  #putChecked(msg: $.Message, seg: NonNullable<$.Message['_capnp']['segments'][number]>): void {
+  #putChecked(msg: $.Message): void {
+    if (!this.#out!.has(msg)) {
+      throw poolError('a message was put in the pool twice', this.#putAt!.get(msg) ?? ' (where: not recorded)');
+    }
+    this.#out!.delete(msg);
     const at = new Error('put here').stack ?? '';
     this.#putAt!.set(msg, at);
     if ((msg._capnp.capTable?.length ?? 0) > 0) throw poolError('a message was put in the pool with capabilities in its cap table', at);
-    // The whole buffer, not only the used part: capnp-es allocates from it assuming zeros.
-    new Uint8Array(seg.buffer).fill(POISON);
-    Object.defineProperty(msg, 'addCap', {
-      configurable: true,
-      writable: true,
-      value: () => {
-        throw poolError('a capability was put in a message that is in the pool', at);
-      },
-    });
   }
 
   #takeChecked(msg: $.Message): void {
-    const at = this.#putAt!.get(msg) ?? '';
-    this.#putAt!.delete(msg);
+    this.#out!.add(msg);
     delete (msg as { addCap?: unknown }).addCap;
     const seg = msg._capnp.segments[0]!;
     const bytes = new Uint8Array(seg.buffer);
     if (msg._capnp.segments.length !== 1 || seg.byteLength !== 8 || (msg._capnp.capTable?.length ?? 0) > 0 || bytes.some((b) => b !== POISON)) {
-      throw poolError('a message was written to while it was in the pool', at);
+      throw poolError('a message was written to while it was in the pool', this.#putAt!.get(msg) ?? '');
     }
     bytes.fill(0);
   }

@@ -16,6 +16,16 @@ test('a checking pool refuses a second put of the same message, naming where the
   assert.throws(() => pool.put(m), (e: Error) => /put in the pool twice/.test(e.message) && /It was put in the pool/.test(e.message) && e.message.includes('message-pool.test.ts'));
 });
 
+test('a checking pool refuses a second put of a message it did not keep (over its size limit)', () => {
+  const pool = new MessagePool(true);
+  const m = pool.get();
+  // Grown past the largest message a pool keeps (1 MiB): the first put lets it go.
+  m.initRoot(Test_Data$Results)._initData(2 << 20);
+  pool.put(m);
+  assert.notEqual(pool.get(), m, 'not kept');
+  assert.throws(() => pool.put(m), /put in the pool twice/);
+});
+
 test('a checking pool refuses a capability put in a message that is in the pool', () => {
   const pool = new MessagePool(true);
   const m = pool.get();
