@@ -187,6 +187,7 @@ class GuardClient implements Client {
     const opts: CallOptions = { signal: deadline.signal };
     if (prev?.tailOf !== undefined) opts.tailOf = prev.tailOf;
     if (prev?.resultsMessage !== undefined) opts.resultsMessage = prev.resultsMessage.bind(prev);
+    if (prev?.resultsUnused !== undefined) opts.resultsUnused = prev.resultsUnused.bind(prev);
     (call as { [kCallOptions]?: CallOptions })[kCallOptions] = opts;
     const answer = deliver(call);
     if (own !== null) {

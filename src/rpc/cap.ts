@@ -58,21 +58,40 @@ export function newMessage(initialBytes = 256): $.Message {
  * the connection alone holds once they are sent (a call's params after the Call is
  * written; a served call's results after Finish). Reusing them avoids an ArrayBuffer, a
  * DataView and a few objects per message, which showed up as most of the GC time.
+ *
+ * A message must reach the pool once per `get()`, and only when nothing reads or writes
+ * it any more: one put too many hands the same message to two later owners (each
+ * building its results over the other's). With checks on (`NS_DEBUG=pool`, or
+ * `new MessagePool(true)`) the pool finds such mistakes where they happen: a second put
+ * throws naming where the first was made; a message in the pool is filled with a poison
+ * byte (an owner still reading it reads garbage, not plausible zeros), a capability put
+ * in it throws, and any other write to it is found when it is taken again.
  */
 export class MessagePool {
   readonly #free: $.Message[] = [];
   readonly #mine = new WeakSet<$.Message>();
   /** Bytes of buffers held by the free messages. */
   #freeBytes = 0;
+  /** With checks on: the messages handed out by get() and not put back since. */
+  readonly #out: WeakSet<$.Message> | null;
+  /** With checks on: where each message was last put (a stack), to name it at a second put. */
+  readonly #putAt: WeakMap<$.Message, string> | null;
+
+  constructor(checks = poolChecksFromEnv()) {
+    this.#out = checks ? new WeakSet() : null;
+    this.#putAt = checks ? new WeakMap() : null;
+  }
 
   get(): $.Message {
     const m = this.#free.pop();
     if (m !== undefined) {
       this.#freeBytes -= m._capnp.segments[0]!.buffer.byteLength;
+      if (this.#out !== null) this.#takeChecked(m);
       return m;
     }
     const msg = newMessage();
     this.#mine.add(msg);
+    this.#out?.add(msg);
     return msg;
   }
 
@@ -82,22 +101,76 @@ export class MessagePool {
    * peer's Finish, so their bytes are long written). Messages that grew (a 64 KiB Data
    * result) are kept too, within POOL_BYTES, so repeated large results reuse their buffer
    * instead of allocating and zeroing a new one, and feeding the GC, each time.
+   * @throws Error with checks on, for a message put back twice since it was taken (kept
+   *   in the pool or not), or with capabilities in its cap table.
    */
   put(msg: $.Message): void {
+    const checks = this.#out !== null;
+    if (checks && this.#mine.has(msg)) this.#putChecked(msg);
     if (!this.#mine.has(msg) || this.#free.length >= 64) return;
     const seg = msg._capnp.segments[0];
     const size = seg?.buffer.byteLength ?? 0;
     if (seg === undefined || msg._capnp.segments.length !== 1 || size > POOL_MAX_MESSAGE || this.#freeBytes + size > POOL_BYTES) {
-      this.#mine.delete(msg);
+      // Not kept. With checks on it stays known as ours, so that a second put still throws.
+      if (!checks) this.#mine.delete(msg);
       return;
     }
     this.#freeBytes += size;
-    new Uint8Array(seg.buffer, 0, seg.byteLength).fill(0);
+    if (checks) {
+      // The whole buffer, not only the used part: capnp-es allocates from it assuming zeros.
+      new Uint8Array(seg.buffer).fill(POISON);
+      const at = this.#putAt!.get(msg)!;
+      Object.defineProperty(msg, 'addCap', {
+        configurable: true,
+        writable: true,
+        value: () => {
+          throw poolError('a capability was put in a message that is in the pool', at);
+        },
+      });
+    } else {
+      new Uint8Array(seg.buffer, 0, seg.byteLength).fill(0);
+    }
     // Keep the root pointer word allocated, as getSegment(0) leaves a new message.
     seg.byteLength = 8;
     msg._capnp.traversalLimit = RESET_TRAVERSAL;
     this.#free.push(msg);
   }
+
+  #putChecked(msg: $.Message): void {
+    if (!this.#out!.has(msg)) {
+      throw poolError('a message was put in the pool twice', this.#putAt!.get(msg) ?? ' (where: not recorded)');
+    }
+    this.#out!.delete(msg);
+    const at = new Error('put here').stack ?? '';
+    this.#putAt!.set(msg, at);
+    if ((msg._capnp.capTable?.length ?? 0) > 0) throw poolError('a message was put in the pool with capabilities in its cap table', at);
+  }
+
+  #takeChecked(msg: $.Message): void {
+    this.#out!.add(msg);
+    delete (msg as { addCap?: unknown }).addCap;
+    const seg = msg._capnp.segments[0]!;
+    const bytes = new Uint8Array(seg.buffer);
+    if (msg._capnp.segments.length !== 1 || seg.byteLength !== 8 || (msg._capnp.capTable?.length ?? 0) > 0 || bytes.some((b) => b !== POISON)) {
+      throw poolError('a message was written to while it was in the pool', this.#putAt!.get(msg) ?? '');
+    }
+    bytes.fill(0);
+  }
+}
+
+/** What a message in a checking pool is filled with. */
+const POISON = 0xa5;
+
+function poolError(what: string, putAt: string): Error {
+  const err = new Error(`rpc message pool: ${what} (NS_DEBUG=pool). It was put in the pool ${putAt.replace(/^Error: put here\n/, '\n')}`);
+  // Also on stderr: the error may be thrown where it can only shut a connection down.
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  return err;
+}
+
+/** Whether NS_DEBUG asks for pool checks (read once per pool, as NS_TRACE is per connection). */
+function poolChecksFromEnv(): boolean {
+  return (process.env['NS_DEBUG'] ?? '').split(/[,\s]+/).includes('pool');
 }
 
 const RESET_TRAVERSAL = newMessage()._capnp.traversalLimit;
@@ -114,6 +187,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Where the callee should build its results (a connection's message pool). */
   resultsMessage?(): $.Message;
+  /**
+   * Takes back a message from `resultsMessage()` that the callee did not answer with (a
+   * method that answered by a tail call), once nothing reads it any more.
+   */
+  resultsUnused?(msg: $.Message): void;
   /**
    * Set on a call made as a tail call of the served call `tailOf` (the connection's
    * record of it): if both go over the same connection, the call is sent with

@@ -368,6 +368,11 @@ class AnswerEntry implements CallOptions {
     return this.pool!.get();
   }
 
+  resultsUnused(msg: $.Message): void {
+    // Only messages of this pool (resultsMessage) are taken; their cap table is empty.
+    this.pool?.put(msg);
+  }
+
   /** Created on first use: most calls never look at their signal. */
   get signal(): AbortSignal {
     if (this.#ac === null) {

@@ -34,10 +34,15 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /**
    * Answers this call with the results of another: `return ctx.tailCall(target, (t) =>
-   * t.method(...))`. The results struct of this call is then ignored. When the caller
-   * also hosts `target` (same connection), this is a protocol tail call: the results go
-   * from the target to the caller directly (rpc.capnp `sendResultsTo.yourself` and
-   * `Return.takeFromOtherQuestion`); otherwise they are forwarded.
+   * t.method(...))`. From that moment the call's answer is the other call's: calls
+   * pipelined on it go on to that call at once, and a later failure of the method does
+   * not reach the caller. The results struct of this call is then unused (do not touch
+   * it after the tail call): the capabilities put in it are released when the method
+   * settles. Once per call (a second tail call throws). When the caller also hosts
+   * `target` (same connection), this is a protocol tail call: the results go from the
+   * target to the caller directly (rpc.capnp `sendResultsTo.yourself` and
+   * `Return.takeFromOtherQuestion`); otherwise they are forwarded, and a local `target`
+   * builds them where this call's own would have been built (a connection's pool).
    */
   tailCall<C extends { client: Client }>(target: C, make: (target: C) => { pipeline: { answer: unknown } }): Promise<void>;
 }
@@ -65,14 +70,27 @@ const NEVER = new AbortController().signal;
 
 class Ctx implements CallContext {
   tail: Answer<Struct> | null = null;
-  constructor(readonly opts: CallOptions | undefined) {}
+  constructor(
+    readonly opts: CallOptions | undefined,
+    /** The served call's answer, as its caller (and whoever pipelines on it) sees it. */
+    readonly answer: DeferredAnswer,
+  ) {}
   get signal(): AbortSignal {
     return this.opts?.signal ?? NEVER;
   }
   tailCall<C extends { client: Client }>(target: C, make: (target: C) => { pipeline: { answer: unknown } }): Promise<void> {
+    if (this.tail !== null) throw new RpcError('failed', 'ctx.tailCall: this call is answered by a tail call already');
     const Ctor = target.constructor as new (client: Client) => C;
     const res = make(new Ctor(new TailClient(target.client, this)));
-    this.tail = res.pipeline.answer as Answer<Struct>;
+    const tail = res.pipeline.answer as Answer<Struct>;
+    this.tail = tail;
+    // The served call's answer is the tail call's from now on (as C++'s tailCall
+    // redirects the pipeline at once), not when the method's promise settles: calls the
+    // caller pipelined on it go on now, in the same write as the tail call when both go
+    // to one peer. They used to wait a few promise reactions, after the write of the tail
+    // call: two writes, and on a loaded machine the second could reach the next hop after
+    // the tail call's Return (test/grid's pipelining check failed that way).
+    this.answer.bind(tail);
     return Promise.resolve();
   }
 }
@@ -87,7 +105,14 @@ class TailClient implements Client {
     const served = this.ctx.opts;
     // Lazily: most served calls never make their signal.
     const opts: CallOptions = { get signal() { return served?.signal ?? NEVER; } };
-    if (served !== undefined) opts.tailOf = served;
+    if (served !== undefined) {
+      opts.tailOf = served;
+      // The tail call's results answer the served call: a local callee builds them where
+      // the served call's own would have been built (a connection's pooled message,
+      // reused call after call), not in a new message grown to size each time (a 64 KiB
+      // read through Namespace.walk's File allocated and copied 64 KiB per call).
+      copyResultsPlace(served, opts);
+    }
     addCallOptions(call, opts);
     return this.inner.call(call);
   }
@@ -111,6 +136,18 @@ function buildTable(ifaces: readonly InterfaceClass[], impl: object): Table {
     }
   }
   return t;
+}
+
+/**
+ * A served call's own results that will not answer it (the method failed, or answered by
+ * a tail call), once the method is done with them: the capabilities it put there are
+ * nobody's, and their message goes back where it came from (a connection's pool, for a
+ * later call's results).
+ */
+function dropResults(results: Struct, ctx: Ctx | null): void {
+  const msg = results.segment.message;
+  closeCapTable(msg);
+  ctx?.opts?.resultsUnused?.(msg);
 }
 
 /** Counts live local server objects (all of them, for leak checks in tests). */
@@ -143,9 +180,10 @@ export class LocalHook extends RefHook {
         new RpcError('unimplemented', `method ${methodId} of interface @0x${interfaceId.toString(16)} is not implemented`),
       );
     }
-    let results: Struct;
+    const d = new DeferredAnswer();
+    let results: Struct | null = null;
     let p: Promise<void> | void;
-    let ctx: Ctx;
+    let ctx: Ctx | null = null;
     try {
       let params: Struct;
       if ($.isDataCall(call)) {
@@ -159,16 +197,23 @@ export class LocalHook extends RefHook {
       }
       const opts = callOptions(call);
       results = (opts?.resultsMessage?.() ?? newMessage()).initRoot(m.ResultsClass);
-      ctx = new Ctx(opts);
+      ctx = new Ctx(opts, d);
       p = m.impl.call(impl, params, results, ctx);
     } catch (e) {
-      return new BrokenAnswer(toRpcError(e));
+      if (results !== null) dropResults(results, ctx);
+      // Answered by a tail call before throwing: the answer is the tail call's.
+      return ctx !== null && ctx.tail !== null ? d : new BrokenAnswer(toRpcError(e));
     }
-    const d = new DeferredAnswer();
-    const done = (): void => d.bind(ctx.tail ?? new ResultAnswer(results));
+    const own = results;
+    const c = ctx;
+    const done = (): void => {
+      if (c.tail === null) d.bind(new ResultAnswer(own));
+      else dropResults(own, c);
+    };
     const fail = (e: unknown): void => {
-      // Capabilities the method put in its results before failing are nobody's now.
-      closeCapTable(results.segment.message);
+      dropResults(own, c);
+      // After a tail call the answer is the tail call's (a later failure of the method
+      // does not reach the caller; bind ignores it).
       d.reject(toRpcError(e));
     };
     if (p instanceof Promise) p.then(done, fail);
@@ -348,6 +393,12 @@ export function disposable<C extends { client: Client }>(c: C): C & Disposable {
  * `withSignal(t, s)` inside `ctx.tailCall`, or through a `withSignal` of a `withSignal`,
  * passes two views; the last one used to overwrite the first's options.)
  */
+/** Makes `to` build results where `from` does (and take back the unused ones there). */
+function copyResultsPlace(from: CallOptions, to: CallOptions): void {
+  if (from.resultsMessage !== undefined) to.resultsMessage = () => from.resultsMessage!();
+  if (from.resultsUnused !== undefined) to.resultsUnused = (msg) => from.resultsUnused!(msg);
+}
+
 function addCallOptions(call: Call<Struct, Struct>, add: CallOptions): void {
   const slot = call as { [kCallOptions]?: CallOptions };
   const prev = slot[kCallOptions];
@@ -362,6 +413,7 @@ function addCallOptions(call: Call<Struct, Struct>, add: CallOptions): void {
   const merged: CallOptions = {};
   if (signal !== undefined) merged.signal = signal;
   if (tailOf !== undefined) merged.tailOf = tailOf;
+  copyResultsPlace(add.resultsMessage !== undefined ? add : prev, merged);
   slot[kCallOptions] = merged;
 }
 

@@ -1,0 +1,128 @@
+/**
+ * A served call answered by a tail call to a local capability: the callee builds its
+ * results where the served call's own results would have been built (the connection's
+ * pool of messages), and the served call's unused results go back there. Before, each
+ * such call built its results in a new message grown to size: a 64 KiB read through
+ * Namespace.walk's File allocated and copied 64 KiB per call (BENCHMARKS.md, walkfile).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Message } from 'capnp-es';
+import { connect, listen, release, serve, type CallContext } from '../../src/rpc/index.js';
+import { Test, type Test$Client, type Test_Data$Params, type Test_Data$Results, type Test$Server$Target } from '../fixtures/rpc/gen/test.js';
+import { fillPattern } from '../support/test-server.js';
+import { until } from './harness.js';
+import { ServerState, TestImpl } from './test-impl.js';
+
+/** The back end: answers data(size) with the pattern, and notes the message it built in. */
+class Back {
+  readonly messages: Message[] = [];
+  data(params: Test_Data$Params, results: Test_Data$Results): void {
+    const out = results._initData(params.size).toUint8Array();
+    fillPattern(out);
+    // Each call's own bytes: a reused message must never show an earlier call's tail.
+    if (params.size > 0) out[0] = params.size & 0xff;
+    this.messages.push(results.segment.message);
+  }
+}
+
+/** The front end: answers data() by a tail call to the back end. */
+class Front {
+  constructor(readonly back: Test$Client) {}
+  data(params: Test_Data$Params, _results: Test_Data$Results, ctx: CallContext): Promise<void> {
+    const size = params.size;
+    return ctx.tailCall(this.back, (b) => b.data((p) => (p.size = size)));
+  }
+}
+
+async function serveFront(t: { after(f: () => Promise<void>): void }): Promise<{ client: Test$Client; back: Back }> {
+  const back = new Back();
+  const backCap = serve(Test, back as unknown as Test$Server$Target);
+  const front = new Front(backCap);
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
+  const conn = await connect(l.address);
+  const client = conn.bootstrap(Test);
+  t.after(async () => {
+    release(client);
+    await conn.close();
+    await l.close();
+    release(backCap);
+  });
+  return { client, back };
+}
+
+test('a tail call to a local capability builds its results in the connection pool: sequential calls reuse a few messages', async (t) => {
+  const { client, back } = await serveFront(t);
+  const sizes = [65536, 100, 65536, 8, 70000, 65536, 0, 65536, 4096, 65536, 65536, 3, 65536, 65536, 65536, 65536, 65536, 65536, 65536, 65536];
+  for (const size of sizes) {
+    const r = await client.data((p) => (p.size = size)).promise();
+    const got = r.data.toUint8Array();
+    assert.equal(got.length, size);
+    const want = new Uint8Array(size);
+    fillPattern(want);
+    if (size > 0) want[0] = size & 0xff;
+    assert.deepEqual(got, want, `data(${size}) answered other bytes`);
+  }
+  assert.equal(back.messages.length, sizes.length);
+  // One message per call before: 20 distinct. With the pool, the served call's unused
+  // results and the callee's are taken and given back call after call.
+  const distinct = new Set(back.messages).size;
+  assert.ok(distinct <= 3, `${distinct} distinct results messages for ${sizes.length} sequential calls`);
+});
+
+test("a served call's own results, unused after a tail call, release what the method put in them", async (t) => {
+  const state = new ServerState();
+  const back = serve(Test, new TestImpl(state));
+  // Served as a Test; told when its last reference goes.
+  const extra = { closed: false, close(): void { this.closed = true; } };
+  const front = {
+    getTest(_p: unknown, results: { test: Test$Client }, ctx: CallContext): Promise<void> {
+      // A capability put in the results before answering by a tail call: nobody gets it.
+      results.test = serve(Test, extra as unknown as Test$Server$Target);
+      return ctx.tailCall(back, (b) => b.getTest());
+    },
+  };
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
+  const conn = await connect(l.address);
+  t.after(async () => {
+    await conn.close();
+    await l.close();
+  });
+  const client = conn.bootstrap(Test);
+  const r = await client.getTest().promise();
+  // The answer is the back end's Test, which answers as a Test does.
+  const d = await r.test.data((q) => (q.size = 7)).promise();
+  assert.equal(d.data.length, 7);
+  release(r.test);
+  release(client);
+  release(back);
+  await until(() => extra.closed, 'the capability in the unused results released');
+});
+
+test('a method that fails after its tail call is answered by the tail call, and what it put in its results is released', async (t) => {
+  const state = new ServerState();
+  const back = serve(Test, new TestImpl(state));
+  const extra = { closed: false, close(): void { this.closed = true; } };
+  const front = {
+    async getTest(_p: unknown, results: { test: Test$Client }, ctx: CallContext): Promise<void> {
+      results.test = serve(Test, extra as unknown as Test$Server$Target);
+      await ctx.tailCall(back, (b) => b.getTest());
+      // The call's answer is the tail call's already: this failure reaches nobody.
+      throw new Error('failed after the tail call');
+    },
+  };
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
+  const conn = await connect(l.address);
+  t.after(async () => {
+    await conn.close();
+    await l.close();
+  });
+  const client = conn.bootstrap(Test);
+  const r = await client.getTest().promise();
+  const d = await r.test.data((q) => (q.size = 5)).promise();
+  assert.equal(d.data.length, 5, "the tail call's Test answered");
+  release(r.test);
+  release(client);
+  release(back);
+  await until(() => extra.closed, 'the capability in the unused results released');
+});
