@@ -1745,15 +1745,10 @@ export class RpcConnection {
     // Nothing more is read from a peer that broke the protocol: its bytes would be read
     // only to be dropped (a peer that announces a frame over the limit and keeps sending
     // made the server read and drop 256 KiB per connection). The socket is closed as soon
-    // as the Abort is written, or within a second if the peer does not take it.
+    // as the Abort is written (#shutdown destroys it 100 ms later in any case).
     const stream = this.#stream;
     stream.pause();
-    const t = setTimeout(() => stream.destroy(), 1000);
-    t.unref();
-    stream.end(() => {
-      clearTimeout(t);
-      stream.destroy();
-    });
+    stream.end(() => stream.destroy());
   }
 
   /**
