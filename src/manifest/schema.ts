@@ -445,6 +445,7 @@ const limits = strict({
     maxPreAuthMessageBytes: positiveInt.optional(),
     handshakeTimeoutMs: nonNegativeInt.optional(),
     idleTimeoutMs: nonNegativeInt.optional(),
+    abortLingerMs: nonNegativeInt.optional(),
   }).default({}),
   '9p': strict({
     maxMsize: positiveInt.optional(),

@@ -326,6 +326,8 @@ export interface Limits {
     readonly handshakeTimeoutMs?: number;
     /** Milliseconds a connection may stay idle; 0: never closed for it. */
     readonly idleTimeoutMs?: number;
+    /** Milliseconds the socket of a connection aborted before it authenticated stays open, unread. */
+    readonly abortLingerMs?: number;
   };
   readonly '9p': {
     readonly maxMsize?: number;

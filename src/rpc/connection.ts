@@ -480,6 +480,9 @@ export class RpcConnection {
   /** What the framer enforces; its size limit rises when the peer authenticates. */
   readonly #frameLimits: { maxMessageBytes: number; maxSegments: number; maxMessageBytesName?: string };
   #authenticated = true;
+  /** The timer that ends an aborted connection's lingering socket (abortLingerMs). */
+  #lingering: NodeJS.Timeout | null = null;
+  #socketClosed: Promise<void>;
   #handshakeTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
   /** When the tables last went empty (performance.now()); -1 while anything is pending. */
@@ -523,6 +526,7 @@ export class RpcConnection {
     }
     stream.on('drain', () => this.#onDrain());
     stream.on('error', (err: Error) => this.#shutdown(new RpcError('disconnected', `connection error: ${err.message}`)));
+    this.#socketClosed = new Promise((resolve) => stream.once('close', () => resolve()));
     stream.on('close', () => this.#shutdown(new RpcError('disconnected', 'connection closed')));
     stream.on('end', () => this.#shutdown(new RpcError('disconnected', 'peer closed the connection')));
   }
@@ -629,6 +633,20 @@ export class RpcConnection {
   destroy(err?: Error): void {
     const e = err === undefined ? new RpcError('disconnected', 'connection destroyed') : err instanceof RpcError ? err : new RpcError('disconnected', err.message, { cause: err });
     this.#shutdown(e);
+    // An aborted connection whose socket lingers (abortLingerMs): the socket goes now.
+    if (this.#lingering !== null) {
+      clearTimeout(this.#lingering);
+      this.#stream.destroy();
+    }
+  }
+
+  /**
+   * Resolves when the socket has closed: with the connection, or up to abortLingerMs
+   * after it for a connection aborted before it authenticated. What counts sockets
+   * (a listener's connection budget) waits for this, not for whenClosed().
+   */
+  socketClosed(): Promise<void> {
+    return this.#socketClosed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -1740,15 +1758,23 @@ export class RpcConnection {
     this.#env.abort(exc);
     this.#sendEnv(null);
     this.#flush();
-    const err = new RpcError('disconnected', `connection aborted: ${reason}`);
-    this.#shutdown(err);
     // Nothing more is read from a peer that broke the protocol: its bytes would be read
     // only to be dropped (a peer that announces a frame over the limit and keeps sending
-    // made the server read and drop 256 KiB per connection). The socket is closed as soon
-    // as the Abort is written (#shutdown destroys it 100 ms later in any case).
+    // made the server read and drop 256 KiB per connection).
     const stream = this.#stream;
     stream.pause();
-    stream.end(() => stream.destroy());
+    const linger = !this.#authenticated && this.limits.abortLingerMs > 0 && !stream.destroyed;
+    if (linger) {
+      // Not yet authenticated: the socket stays open, unread, for abortLingerMs, so that a
+      // peer reconnecting as soon as it is cut does so at that pace (limits.ts). Set
+      // before the shutdown, which otherwise destroys the socket 100 ms later.
+      this.#lingering = setTimeout(() => stream.destroy(), this.limits.abortLingerMs);
+      this.#lingering.unref();
+    }
+    this.#shutdown(new RpcError('disconnected', `connection aborted: ${reason}`));
+    // Otherwise the socket is closed as soon as the Abort is written (the shutdown
+    // destroys it 100 ms later in any case).
+    if (!linger) stream.end(() => stream.destroy());
   }
 
   /**
@@ -1812,7 +1838,7 @@ export class RpcConnection {
     const w = this.#closedWaiters;
     this.#closedWaiters = [];
     for (const f of w) f();
-    if (!this.#stream.destroyed) {
+    if (!this.#stream.destroyed && this.#lingering === null) {
       // Let a pending Abort/flush go out; destroy soon after.
       const t = setTimeout(() => this.#stream.destroy(), 100);
       t.unref();

@@ -51,6 +51,14 @@ export interface RpcLimits {
    */
   handshakeTimeoutMs: number;
   /**
+   * Milliseconds the socket of a connection aborted before it authenticated stays open,
+   * unread, after its Abort (listeners with `requireAuthentication`): a peer that
+   * reconnects as soon as it is cut then does so at this pace, not as fast as the server
+   * can refuse it. The connection itself is over at once; only the socket waits (its
+   * listener still counts it: `socketClosed()`). 0: closed as soon as the Abort is written.
+   */
+  abortLingerMs: number;
+  /**
    * Milliseconds a connection may stay idle (no call in either direction, nothing
    * pending: no question awaiting a Return, no answer awaiting a Finish) before it is
    * aborted. 0 (the default): never.
@@ -87,13 +95,14 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
   maxAnswers: 4096,
   maxPreAuthMessageBytes: 64 * 1024,
   handshakeTimeoutMs: 10_000,
+  abortLingerMs: 1000,
   idleTimeoutMs: 0,
   maxFramesPerTurn: 32,
   maxPreAuthFramesPerTurn: 4,
 });
 
 /** Limits that take 0 to mean "off". */
-const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeoutMs']);
+const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeoutMs', 'abortLingerMs']);
 
 /**
  * What resolveLimits returned: a listener resolves its limits once and hands the same

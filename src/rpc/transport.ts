@@ -169,7 +169,7 @@ export class RpcListener {
   /** Internal: tracks a connection until it closes. */
   _add(c: RpcConnection): void {
     this.#conns.add(c);
-    void c.whenClosed().then(() => this.#conns.delete(c));
+    void c.socketClosed().then(() => this.#conns.delete(c));
   }
 
   /** Open connections. */
@@ -180,7 +180,13 @@ export class RpcListener {
   /** Stops accepting, drains every connection, resolves when all are closed. */
   async close(): Promise<void> {
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
-    await Promise.all([...this.#conns].map((c) => c.close()));
+    // A connection already over may still hold its socket (abortLingerMs): destroy() lets it go.
+    const draining: Promise<void>[] = [];
+    for (const c of this.#conns) {
+      if (c.closed) c.destroy();
+      else draining.push(c.close());
+    }
+    await Promise.all(draining);
     await closed;
   }
 

@@ -837,7 +837,7 @@ export class CapnsServer implements ExportRegistry {
           conn.destroy();
           return;
         }
-        void conn.whenClosed().then(a.release);
+        void conn.socketClosed().then(a.release);
         // Until the Gate admits it, the connection may give its place to a newer one.
         a.watch({
           established: () => conn.isAuthenticated,
@@ -1261,7 +1261,7 @@ export class CapnsServer implements ExportRegistry {
               conn.destroy();
               return;
             }
-            void conn.whenClosed().then(a.release);
+            void conn.socketClosed().then(a.release);
             // Until the Gate admits it, the connection may give its place to a newer one.
             a.watch({
               established: () => conn.isAuthenticated,
@@ -1412,7 +1412,7 @@ function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {
   const out: Partial<RpcLimits> = {};
   for (const k of [
     'maxMessageBytes', 'maxInFlightCalls', 'maxQuestions', 'maxExports', 'maxImports',
-    'maxAnswers', 'maxPreAuthMessageBytes', 'handshakeTimeoutMs', 'idleTimeoutMs',
+    'maxAnswers', 'maxPreAuthMessageBytes', 'handshakeTimeoutMs', 'idleTimeoutMs', 'abortLingerMs',
   ] as const) {
     const v = r[k];
     if (v !== undefined) (out as Record<string, number>)[k] = v;

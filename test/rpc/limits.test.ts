@@ -135,6 +135,39 @@ test('a peer aborted for a frame over the limit is read no further, and still ge
   assert.match(received.toString('latin1'), /more than 8192 bytes refused \(maxPreAuthMessageBytes/, 'the Abort reached the peer');
 });
 
+test('a connection aborted before it authenticates keeps its socket, unread and counted by its listener, for abortLingerMs', async (t) => {
+  const s = await server(t, { maxPreAuthMessageBytes: 8192, abortLingerMs: 600 }, true);
+  const raw = await RawPeer.connect(s.listener.address);
+  t.after(() => raw.close());
+  const header = new Uint8Array(8);
+  new DataView(header.buffer).setUint32(4, (1 << 20) / 8, true);
+  const t0 = Date.now();
+  raw.send(header);
+  const abort = await raw.next(5000);
+  assert.equal(abort?.which(), RpcMessage.ABORT);
+  assert.match(abort.abort.reason, /more than 8192 bytes refused \(maxPreAuthMessageBytes/);
+  // The connection is over at once; its socket is not, and the listener still counts it.
+  await until(() => s.conns[0]?.closed === true, 'the server connection ended');
+  assert.equal(raw.closed, false);
+  assert.equal(s.listener.connections.size, 1);
+  // A peer waiting to be cut before it tries again waits the linger out.
+  await raw.closedPromise;
+  assert.ok(Date.now() - t0 >= 550, `cut after ${Date.now() - t0} ms`);
+  await until(() => s.listener.connections.size === 0, 'the listener let it go');
+});
+
+test('abortLingerMs 0: the socket of a connection aborted before it authenticates is cut once its Abort is written', async (t) => {
+  const s = await server(t, { maxPreAuthMessageBytes: 8192, abortLingerMs: 0 }, true);
+  const raw = await RawPeer.connect(s.listener.address);
+  t.after(() => raw.close());
+  const header = new Uint8Array(8);
+  new DataView(header.buffer).setUint32(4, (1 << 20) / 8, true);
+  raw.send(header);
+  const frames = await raw.drain(5000);
+  assert.equal(frames[0]?.which(), RpcMessage.ABORT);
+  assert.ok(raw.closed, 'cut by the server');
+});
+
 test('a connection that does not authenticate within handshakeTimeoutMs is aborted, saying why; authenticated ones stay', async (t) => {
   const s = await server(t, { handshakeTimeoutMs: 300 }, true);
   const good = await client(t, s.listener.address);
