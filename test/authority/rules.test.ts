@@ -204,7 +204,7 @@ test('a view rooted inside an imported namespace stays inside it: its file tree,
   release(ns);
 });
 
-test('read-only holds for everything derived from a read-only view: resolve -> attach -> walk -> open/create/wstat/remove, Namespace.walk, fork and sub (refused as permissionDenied)', async (t) => {
+test('read-only holds for everything derived from a read-only view: resolve -> attach -> walk -> open/create/wstat/remove, Namespace.walk (awaited and pipelined), fork and sub (refused as permissionDenied)', async (t) => {
   const viaExport = (await gateNs(t, world.exports.ro, 'tx')).ns;
   const { ns: full } = await gateNs(t, world.rpc, 'tu');
   const sub = (await full.sub((p) => { p.prefix = '/data/pub'; p.readOnly = true; }).promise()).result.ns;
@@ -229,6 +229,14 @@ test('read-only holds for everything derived from a read-only view: resolve -> a
     const nw = (await ns.walk((p) => (p.path = '/a.txt')).promise()).result;
     assert.ok(nw._isFile);
     denied((await nw.file.open((p) => (p._initMode().access = OpenMode_Access.READ_WRITE)).promise()).result, 'Namespace.walk then open');
+    // Pipelined on Namespace.walk's answer, which the server gives by a tail call (calls
+    // pipelined on it go to the tail call's answer): nothing is awaited before the open.
+    const piped = ns.walk((p) => (p.path = '/a.txt'));
+    const pf = new File.Client(piped.pipeline.getPipeline(File.WalkResult, 0).getPipeline(File.WalkResult, 1).client());
+    denied((await pf.open((p) => (p._initMode().access = OpenMode_Access.WRITE)).promise()).result, 'pipelined Namespace.walk then open');
+    denied((await pf.wstat((p) => (p._initChange().name = 'renamed')).promise()).result, 'pipelined Namespace.walk then wstat');
+    assert.equal(await readAll(pf), 'PUBLIC a', `${name}: a pipelined read works`);
+    release(pf);
     const fork = (await ns.fork().promise()).ns;
     denied((await fork.unmount((p) => (p.path = '/')).promise()).result, 'fork: unmount');
     const wsub = (await ns.sub((p) => { p.prefix = '/'; p.readOnly = false; }).promise()).result;

@@ -69,6 +69,13 @@ async function echo(test: Test$Client, text: string): Promise<string> {
   return (await test.echo((p) => { p.text = text; }).promise()).text;
 }
 
+/** The header of a one-segment frame whose segment is `bytes` long (a multiple of 8). */
+function frameHeader(bytes: number): Uint8Array {
+  const h = new Uint8Array(8);
+  new DataView(h.buffer).setUint32(4, bytes / 8, true);
+  return h;
+}
+
 async function sum(test: Test$Client, bytes: number): Promise<number> {
   const r = await test.sum((p) => { p._initData(bytes).toUint8Array().fill(1); }).promise();
   return r.size;
@@ -113,10 +120,7 @@ test('a peer aborted for a frame over the limit is read no further, and still ge
   let received = Buffer.alloc(0);
   sock.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
   const serverClosed = new Promise<void>((r) => serverSock.once('close', () => r()));
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(0, 0);
-  header.writeUInt32LE((1 << 20) / 8, 4);
-  sock.write(header);
+  sock.write(frameHeader(1 << 20));
   const chunk = Buffer.alloc(64 * 1024, 7);
   let stop = false;
   void serverClosed.then(() => (stop = true));
@@ -139,10 +143,8 @@ test('a connection aborted before it authenticates keeps its socket, unread and 
   const s = await server(t, { maxPreAuthMessageBytes: 8192, abortLingerMs: 600 }, true);
   const raw = await RawPeer.connect(s.listener.address);
   t.after(() => raw.close());
-  const header = new Uint8Array(8);
-  new DataView(header.buffer).setUint32(4, (1 << 20) / 8, true);
   const t0 = Date.now();
-  raw.send(header);
+  raw.send(frameHeader(1 << 20));
   const abort = await raw.next(5000);
   assert.equal(abort?.which(), RpcMessage.ABORT);
   assert.match(abort.abort.reason, /more than 8192 bytes refused \(maxPreAuthMessageBytes/);
@@ -160,9 +162,7 @@ test('abortLingerMs 0: the socket of a connection aborted before it authenticate
   const s = await server(t, { maxPreAuthMessageBytes: 8192, abortLingerMs: 0 }, true);
   const raw = await RawPeer.connect(s.listener.address);
   t.after(() => raw.close());
-  const header = new Uint8Array(8);
-  new DataView(header.buffer).setUint32(4, (1 << 20) / 8, true);
-  raw.send(header);
+  raw.send(frameHeader(1 << 20));
   const frames = await raw.drain(5000);
   assert.equal(frames[0]?.which(), RpcMessage.ABORT);
   assert.ok(raw.closed, 'cut by the server');
@@ -292,10 +292,7 @@ test('a frame header claiming 64 MiB holds memory as its bytes arrive, not what 
   const s = await server(t, {}, false);
   const p = await RawPeer.connect(s.listener.address);
   t.after(() => p.close());
-  const hdr = new Uint8Array(8);
-  new DataView(hdr.buffer).setUint32(0, 0, true);
-  new DataView(hdr.buffer).setUint32(4, (64 * 1024 * 1024 - 8) / 8, true);
-  p.send(hdr);
+  p.send(frameHeader(64 * 1024 * 1024 - 8));
   await until(() => s.conns.length === 1 && s.conns[0]!.pendingFrameBytes > 0, 'the header was read');
   const conn = s.conns[0]!;
   assert.ok(conn.pendingFrameBytes <= 256 * 1024, `${conn.pendingFrameBytes} bytes held for a header alone`);

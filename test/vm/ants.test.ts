@@ -21,20 +21,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { connect, type CapnsClient } from '../../src/client/index.js';
 import { Hub, type Hub$Client } from '../../src/gen/hub.js';
 import { withSignal } from '../../src/rpc/index.js';
-import {
-  buildInitramfs,
-  findVmPrereqs,
-  runV9fsVm,
-  type VmPrereqs,
-  type VmRun,
-} from '../support/vm.js';
-import { startCapnsServe, type CapnsServeProcess } from '../support/vm-servers.js';
+import { buildInitramfs, runV9fsVm, type VmRun } from '../support/vm.js';
+import { assertVmChecks, vmPrereqsOrSkip } from '../support/vm-checks.js';
+import { startCapnsServe } from '../support/vm-servers.js';
 
-const inCi = process.env['CI'] === 'true';
 const USER_TOKEN = 'vm-ants-user-token-0123456789';
 
 /**
@@ -91,16 +85,6 @@ const checks = [
 /** qemu's hard limit: one boot, 25-120 s on this machine, more under load. */
 const vmTimeoutMs = 420_000;
 
-const pre = findVmPrereqs();
-
-function prereqsOrSkip(t: TestContext): VmPrereqs | undefined {
-  if (pre.ok) return pre.prereqs;
-  if (inCi) assert.fail(`CI must run the VM tests, but: ${pre.reason}`);
-  t.skip(pre.reason);
-  return undefined;
-}
-
-const tail = (text: string, lines: number): string => text.split('\n').slice(-lines).join('\n');
 /** A namespace text as the guest prints it on one RESULT line. */
 const oneLine = (text: string): string => text.replace(/\n+$/, '').replaceAll('\n', '|');
 
@@ -202,35 +186,11 @@ async function feed(hub: Hub$Client, version: string): Promise<void> {
     await write(hub, 'tovm', rest.subarray(at, at + 60_000));
 }
 
-function assertAllOk(run: VmRun, server: CapnsServeProcess, extra: string[]): void {
-  const problems: string[] = [...extra];
-  if (run.timedOut) problems.push(`VM timed out after ${run.elapsedMs} ms`);
-  else if (!run.done) problems.push(`VM did not finish (qemu exit ${run.exitCode})`);
-  const network = run.results.find((r) => r.version === 'boot' && r.name === 'network');
-  if (network?.ok !== true) problems.push(`network: ${network?.detail ?? 'no result'}`);
-  for (const v of versions) {
-    for (const c of checks) {
-      const r = run.results.find((x) => x.version === v && x.name === c);
-      if (r === undefined) problems.push(`${v} ${c}: no result`);
-      else if (!r.ok) problems.push(`${v} ${c}: ${r.detail}`);
-    }
-  }
-  for (const r of run.results) {
-    if (!r.ok && !checks.includes(r.name)) problems.push(`${r.version} ${r.name}: ${r.detail}`);
-  }
-  if (problems.length > 0) {
-    assert.fail(
-      `${problems.join('\n')}\n--- console (tail) ---\n${tail(run.console, 60)}` +
-        `\n--- server output (tail) ---\n${tail(server.output(), 40)}`,
-    );
-  }
-}
-
 test(
   "ANTS with the Linux kernel 9P client: a shell writes a live session's ns and the session sees it; >> and cat on hub channels meet typed Hub clients",
   { timeout: 600_000 },
   async (t) => {
-    const p = prereqsOrSkip(t);
+    const p = vmPrereqsOrSkip(t);
     if (p === undefined) return;
     const server = await startCapnsServe(MANIFEST);
     t.after(() => server.stop());
@@ -264,9 +224,11 @@ test(
     });
     t.diagnostic(`${run.elapsedMs} ms, accel ${run.accel}, boots ${run.boots}`);
     const fed = await Promise.allSettled(feeds);
-    assertAllOk(
+    assertVmChecks(
       run,
-      server,
+      versions,
+      checks,
+      () => server.output(),
       fed.flatMap((f) => (f.status === 'rejected' ? [`feeding tovm: ${String(f.reason)}`] : [])),
     );
 

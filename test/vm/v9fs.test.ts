@@ -16,13 +16,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import {
-  buildInitramfs,
-  findVmPrereqs,
-  runV9fsVm,
-  type VmPrereqs,
-  type VmRun,
-} from '../support/vm.js';
+import { buildInitramfs, runV9fsVm, type VmPrereqs, type VmRun } from '../support/vm.js';
+import { assertVmChecks, vmPrereqsOrSkip } from '../support/vm-checks.js';
 import {
   capnsHas9p,
   diodcat,
@@ -56,16 +51,6 @@ const perVersionChecks = [
  */
 const vmTimeoutMs = 420_000;
 
-const pre = findVmPrereqs();
-
-/** The prerequisites, or undefined after skipping (or failing, under CI) the test. */
-function prereqsOrSkip(t: TestContext): VmPrereqs | undefined {
-  if (pre.ok) return pre.prereqs;
-  if (inCi) assert.fail(`CI must run the VM tests, but: ${pre.reason}`);
-  t.skip(pre.reason);
-  return undefined;
-}
-
 /**
  * Whether `capns 9p` can be run; skips the test when it cannot. Until the subcommand
  * exists there is nothing to test. Under CI, once its source file exists, a `capns 9p`
@@ -79,45 +64,6 @@ function capnsOrSkip(t: TestContext): boolean {
   }
   t.skip(`capns has no 9p subcommand yet (${reason})`);
   return false;
-}
-
-function tail(text: string, lines: number): string {
-  return text.split('\n').slice(-lines).join('\n');
-}
-
-/**
- * Asserts that the boot finished and that each version has an ok result for every check
- * in `checks`, reporting everything that went wrong at once, with the console and the
- * server's output.
- */
-function assertAllOk(
-  run: VmRun,
-  versions: string[],
-  checks: string[],
-  server: NinepServerProcess,
-): void {
-  const problems: string[] = [];
-  if (run.timedOut) problems.push(`VM timed out after ${run.elapsedMs} ms`);
-  else if (!run.done) problems.push(`VM did not finish (qemu exit ${run.exitCode})`);
-  const network = run.results.find((r) => r.version === 'boot' && r.name === 'network');
-  if (network?.ok !== true) problems.push(`network: ${network?.detail ?? 'no result'}`);
-  for (const v of versions) {
-    for (const c of checks) {
-      const r = run.results.find((x) => x.version === v && x.name === c);
-      if (r === undefined) problems.push(`${v} ${c}: no result`);
-      else if (!r.ok) problems.push(`${v} ${c}: ${r.detail}`);
-    }
-  }
-  const unexpected = run.results.filter(
-    (r) => !r.ok && !problems.some((p) => p.startsWith(`${r.version} ${r.name}:`)),
-  );
-  for (const r of unexpected) problems.push(`${r.version} ${r.name}: ${r.detail}`);
-  if (problems.length > 0) {
-    assert.fail(
-      `${problems.join('\n')}\n--- console (tail) ---\n${tail(run.console, 60)}` +
-        `\n--- server output (tail) ---\n${tail(server.output(), 40)}`,
-    );
-  }
 }
 
 function detailField(run: VmRun, version: string, name: string, field: string): string | undefined {
@@ -160,7 +106,7 @@ async function bootAgainstServedDir(
     ...(o.aname !== undefined ? { aname: o.aname } : {}),
   });
   t.diagnostic(`${run.elapsedMs} ms, accel ${run.accel}, boots ${run.boots}`);
-  assertAllOk(run, o.versions, [...perVersionChecks, 'host_file'], server);
+  assertVmChecks(run, o.versions, [...perVersionChecks, 'host_file'], () => server.output());
   for (const v of o.versions) {
     const guestSha = detailField(run, v, 'dd_checksum', 'sha256');
     const onHost = sha256(readFileSync(join(dir, `vm-${v}`, 'big')));
@@ -174,7 +120,7 @@ describe('Linux v9fs client in a qemu VM', { timeout: 1_000_000 }, () => {
     'reference: Debian diod (9P2000.L) passes the guest POSIX work; bytes cross both ways intact',
     { timeout: 480_000 },
     async (t) => {
-      const p = prereqsOrSkip(t);
+      const p = vmPrereqsOrSkip(t);
       if (p === undefined) return;
       const diod = findDiod();
       if (diod === undefined) {
@@ -205,7 +151,7 @@ describe('Linux v9fs client in a qemu VM', { timeout: 1_000_000 }, () => {
     'capns 9p --ram: 9P2000.L and 9P2000 mounts at msize 512 KiB pass the guest POSIX work, and diodcat reads back what the guest wrote',
     { timeout: 480_000 },
     async (t) => {
-      const p = prereqsOrSkip(t);
+      const p = vmPrereqsOrSkip(t);
       if (p === undefined) return;
       if (!capnsOrSkip(t)) return;
       // The kernel asks for 512 KiB; let the server grant it.
@@ -223,7 +169,7 @@ describe('Linux v9fs client in a qemu VM', { timeout: 1_000_000 }, () => {
         const mount = run.results.find((r) => r.version === v && r.name === 'mount');
         if (mount !== undefined) t.diagnostic(`${v} mount: ${mount.detail}`);
       }
-      assertAllOk(run, versions, perVersionChecks, server);
+      assertVmChecks(run, versions, perVersionChecks, () => server.output());
 
       // The kernel reports the msize it settled on (diod's 64 KiB cap shows there too).
       for (const v of versions) {
@@ -252,7 +198,7 @@ describe('Linux v9fs client in a qemu VM', { timeout: 1_000_000 }, () => {
     'capns 9p --dir: a 9P2000.L mount passes the guest POSIX work; bytes cross both ways intact',
     { timeout: 480_000 },
     async (t) => {
-      const p = prereqsOrSkip(t);
+      const p = vmPrereqsOrSkip(t);
       if (p === undefined) return;
       if (!capnsOrSkip(t)) return;
       const dir = mkdtempSync(join(tmpdir(), 'capns-vm-dir-'));
