@@ -6,7 +6,7 @@
  *
  *   auth       connections that call Gate.authenticate over and over, pipelined on the
  *              bootstrap, never releasing what they get nor sending Finish
- *   unfinished connections that send calls to a capability that does not exist and never
+ *   unfinished connections that send calls to a method the Gate does not have and never
  *              Finish them (answers the server must keep, or refuse)
  *   idle       sockets that connect (rpc, 9p, http) and send nothing; reconnect when cut
  *   slow       senders of a valid first message one byte at a time (rpc Bootstrap, 9P
@@ -137,14 +137,18 @@ function authenticateFrame(qid: number): Uint8Array {
   });
 }
 
-/** A call to import 4242, which the server never exported, as question `qid`. */
+/**
+ * A call to a method the Gate does not have, pipelined on the bootstrap (question 0), as
+ * question `qid`: answered with an exception the server keeps until a Finish that never
+ * comes. (A call to an export id never exported used to serve too; it is an Abort now.)
+ */
 function unknownCallFrame(qid: number): Uint8Array {
   return frame((m) => {
     const c = m._initCall();
     c.questionId = qid;
     c.interfaceId = Gate.Client.interfaceId;
-    c.methodId = 0;
-    c._initTarget().importedCap = 4242;
+    c.methodId = 99;
+    c._initTarget()._initPromisedAnswer().questionId = 0;
     const content = c._initParams().content;
     $.utils.initStruct(Gate_Authenticate$Params._capnp.size, content);
   });

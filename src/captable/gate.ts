@@ -64,8 +64,12 @@ export interface GateOptions {
    * capability the client receives, lent for the call (dupClient it to keep it).
    */
   readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client) => void;
-  /** The connection's peer (listen()'s bootstrap argument): told when it authenticates. */
-  readonly peer?: Pick<Peer, 'authenticated'>;
+  /**
+   * The connection's peer (listen()'s bootstrap argument): told when it authenticates,
+   * and when a request of its is refused for a limit it is past (too many failed
+   * attempts, its grants or bindings quota), which pauses its connection.
+   */
+  readonly peer?: Pick<Peer, 'authenticated' | 'overLimit'>;
 }
 
 function digest(token: string): Buffer {
@@ -129,7 +133,7 @@ class GateTarget implements Gate$Server$Target {
 
   constructor(options: GateOptions) {
     this.#options = options;
-    this.#quota = options.namespace?.quota ?? new BindQuota(options.namespace?.maxBinds ?? DEFAULT_MAX_BINDS);
+    this.#quota = options.namespace?.quota ?? new BindQuota(options.namespace?.maxBinds ?? DEFAULT_MAX_BINDS, () => options.peer?.overLimit());
   }
 
   #match(token: string): GateProfile | undefined {
@@ -161,8 +165,10 @@ class GateTarget implements Gate$Server$Target {
     const res = results._initResult();
     const max = this.#options.maxFailures ?? 5;
     try {
-      if (this.#failures >= max)
+      if (this.#failures >= max) {
+        this.#options.peer?.overLimit();
         throw NsError.refusal('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
+      }
       const profile = this.#match(params.token);
       if (profile === undefined) {
         this.#failures++;
@@ -179,6 +185,9 @@ class GateTarget implements Gate$Server$Target {
       ok.profile = profile.name;
       this.#options.peer?.authenticated();
     } catch (e) {
+      // Over the connection's grants quota (or the table full): the same again would be
+      // refused the same way, so the peer is read again after a pause.
+      if (e instanceof NsError && e.code === 'NS_ERR_BUSY') this.#options.peer?.overLimit();
       setFailure(res._initErr(), e);
     }
   }

@@ -446,6 +446,7 @@ const limits = strict({
     handshakeTimeoutMs: nonNegativeInt.optional(),
     idleTimeoutMs: nonNegativeInt.optional(),
     abortLingerMs: nonNegativeInt.optional(),
+    refusalPauseMs: nonNegativeInt.optional(),
   }).default({}),
   '9p': strict({
     maxMsize: positiveInt.optional(),

@@ -328,6 +328,8 @@ export interface Limits {
     readonly idleTimeoutMs?: number;
     /** Milliseconds the socket of a connection aborted before it authenticated stays open, unread. */
     readonly abortLingerMs?: number;
+    /** Milliseconds a connection stops reading after refusing a call for a limit the peer is past; 0: no pause. */
+    readonly refusalPauseMs?: number;
   };
   readonly '9p': {
     readonly maxMsize?: number;

@@ -88,7 +88,11 @@ const DEFAULT_MAX_APPLY_BYTES = 1 << 20;
 export class BindQuota {
   #used = 0;
 
-  constructor(readonly max: number) {}
+  /** `onRefused`: told each time take() refuses (the Gate pauses the peer's connection: Peer.overLimit). */
+  constructor(
+    readonly max: number,
+    readonly onRefused?: () => void,
+  ) {}
 
   get used(): number {
     return this.#used;
@@ -98,6 +102,7 @@ export class BindQuota {
   take(n: number): void {
     if (n <= 0) return;
     if (this.#used + n > this.max) {
+      this.onRefused?.();
       throw new NsError('NS_ERR_BUSY', `this namespace would hold ${this.#used + n} bindings; its limit is ${this.max} (maxBinds)`);
     }
     this.#used += n;

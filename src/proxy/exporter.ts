@@ -235,8 +235,10 @@ class ExportGate implements Gate$Server$Target {
     try {
       if (this.exportSwitch.revoked)
         throw new NsError('NS_ERR_PERMISSION', 'this export is closed');
-      if (this.#failures >= this.maxFailures)
+      if (this.#failures >= this.maxFailures) {
+        this.who.overLimit();
         throw new NsError('NS_ERR_PERMISSION', 'too many failed attempts on this connection');
+      }
       if (!this.#match(params.token)) {
         this.#failures++;
         this.onPeer?.('refused', this.peer);

@@ -567,6 +567,15 @@ export class RpcConnection {
     this.#handshakeTimer = null;
   }
 
+  /**
+   * A request of the peer's was refused, above this layer, for a limit the peer is past
+   * (a quota, too many failed attempts): stop reading it for refusalPauseMs, as when it
+   * passes maxAnswers. Does nothing while a pause runs, or with refusalPauseMs 0.
+   */
+  overLimit(): void {
+    if (!this.#closed) this.#pauseAfterRefusal();
+  }
+
   /** Whether the peer has authenticated (always true without requireAuthentication). */
   get isAuthenticated(): boolean {
     return this.#authenticated;
@@ -814,6 +823,7 @@ export class RpcConnection {
   #updateReading(): void {
     const pause =
       this.#yielding ||
+      this.#refusalPaused ||
       this.#writePaused ||
       (this.#answersPending >= this.limits.maxInFlightCalls && this.#questions.size === 0 && this.#embargoes.size === 0);
     if (pause && !this.#readPaused) {
@@ -830,6 +840,28 @@ export class RpcConnection {
         });
       }
     }
+  }
+
+  /** Reading stopped for refusalPauseMs after a call of the peer's was refused. */
+  #refusalPaused = false;
+
+  /**
+   * A call was refused because the peer is past one of its limits (maxAnswers, twice
+   * maxInFlightCalls): stop reading it for refusalPauseMs. A peer that keeps calling past
+   * its limits then has one call considered per pause, not as many as it can write; one
+   * that finishes its calls meanwhile (the Finishes wait in its socket) is back under the
+   * limit when reading resumes. Like a turn's yield, the pause always ends, so a call
+   * waiting for this peer's Return waits longer but cannot deadlock.
+   */
+  #pauseAfterRefusal(): void {
+    const ms = this.limits.refusalPauseMs;
+    if (ms === 0 || this.#refusalPaused) return;
+    this.#refusalPaused = true;
+    this.#updateReading();
+    setTimeout(() => {
+      this.#refusalPaused = false;
+      if (!this.#closed) this.#updateReading();
+    }, ms).unref();
   }
 
   #backlog: Frame[] = [];
@@ -978,6 +1010,12 @@ export class RpcConnection {
 
   #onCall(m: Extract<Decoded, { which: Tag.Call }>, msg: $.Message): void {
     if (this.#answers.has(m.questionId)) throw new ProtocolError(`Call reuses question id ${m.questionId} still in use`);
+    // An id we never exported, or one the peer has released: its bookkeeping is wrong, and
+    // nothing it says can be trusted further (C++: "Message target is not a current export
+    // ID", a protocol error). Answering it instead let a peer hold maxAnswers answers for
+    // the price of a frame each.
+    const exported = m.target.kind === 'import' ? this.#exports.get(m.target.id) : undefined;
+    if (m.target.kind === 'import' && exported === undefined) throw new ProtocolError(`Call to unknown export id ${m.target.id}`);
     if (this.#answers.size >= this.limits.maxAnswers) {
       // The peer holds all the answers it may (calls in flight and answers it never
       // finished): refuse this one without keeping anything of it. Its capabilities are
@@ -987,6 +1025,7 @@ export class RpcConnection {
       const reason = `too many answers held by the peer (maxAnswers ${this.limits.maxAnswers}): finish some calls`;
       this.#env.returnOther(m.questionId, RetTag.Exception, { type: typeToWire('overloaded'), reason }, 0, true);
       this.#sendEnv(null);
+      this.#pauseAfterRefusal();
       return;
     }
     const entry = new AnswerEntry(m.questionId);
@@ -1001,6 +1040,7 @@ export class RpcConnection {
     entry.paramMsg = msg;
     if (this.#answersPending > 2 * this.limits.maxInFlightCalls) {
       this.#answerWith(entry, new BrokenAnswer(new RpcError('overloaded', `too many calls in flight (maxInFlightCalls ${this.limits.maxInFlightCalls})`)));
+      this.#pauseAfterRefusal();
       return;
     }
     if (m.sendResultsTo === 1) entry.redirected = true;
@@ -1008,17 +1048,15 @@ export class RpcConnection {
       this.#answerWith(entry, new BrokenAnswer(new RpcError('unimplemented', 'sendResultsTo.thirdParty is not supported (Level 3)')));
       return;
     }
-    let target: Answer<Struct> | Client | null = null;
-    if (m.target.kind === 'import') {
-      const e = this.#exports.get(m.target.id);
-      if (e !== undefined) target = e.hook as unknown as Client;
-    } else {
+    let target: Answer<Struct> | Client;
+    if (m.target.kind === 'import') target = exported!.hook as unknown as Client;
+    else {
       const a = this.#answers.get(m.target.questionId);
-      if (a !== undefined && a !== entry) target = a.answer;
-    }
-    if (target === null) {
-      this.#answerWith(entry, new BrokenAnswer(new RpcError('failed', m.target.kind === 'import' ? `call to unknown export id ${m.target.id}` : `call pipelined on unknown question ${m.target.questionId}`)));
-      return;
+      if (a === undefined || a === entry) {
+        this.#answerWith(entry, new BrokenAnswer(new RpcError('failed', `call pipelined on unknown question ${m.target.questionId}`)));
+        return;
+      }
+      target = a.answer;
     }
     const call = { method: anyMethod(m.interfaceId, m.methodId), params: this.#contentStruct(msg, m.content), [kCallOptions]: entry };
     let ans: Answer<Struct>;

@@ -59,6 +59,13 @@ export interface RpcLimits {
    */
   abortLingerMs: number;
   /**
+   * Milliseconds the connection stops reading after it refused one of the peer's calls
+   * for a limit the peer is past (maxAnswers; twice maxInFlightCalls): a peer that keeps
+   * calling past its limits has one call considered per pause instead of as many as it
+   * can send. 0: no pause (each call past the limit is still refused).
+   */
+  refusalPauseMs: number;
+  /**
    * Milliseconds a connection may stay idle (no call in either direction, nothing
    * pending: no question awaiting a Return, no answer awaiting a Finish) before it is
    * aborted. 0 (the default): never.
@@ -96,13 +103,14 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
   maxPreAuthMessageBytes: 64 * 1024,
   handshakeTimeoutMs: 10_000,
   abortLingerMs: 1000,
+  refusalPauseMs: 100,
   idleTimeoutMs: 0,
   maxFramesPerTurn: 32,
   maxPreAuthFramesPerTurn: 4,
 });
 
 /** Limits that take 0 to mean "off". */
-const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeoutMs', 'abortLingerMs']);
+const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeoutMs', 'abortLingerMs', 'refusalPauseMs']);
 
 /**
  * What resolveLimits returned: a listener resolves its limits once and hands the same

@@ -113,6 +113,13 @@ export interface Peer {
    * pre-authentication frame limit. Idempotent; does nothing on other listeners.
    */
   authenticated(): void;
+  /**
+   * Tells the connection a request of the peer's was refused for a limit the peer is past
+   * (a quota, too many failed attempts): it stops reading the peer for the listener's
+   * `refusalPauseMs`, as it does when the peer passes one of its own limits, so that a
+   * peer repeating a refused request gets one considered per pause.
+   */
+  overLimit(): void;
   /** Cuts the connection (the sessions tree's `hangup`). Idempotent. */
   hangup(reason: string): void;
   /** Resolves when the connection has closed, however it ended. */
@@ -203,9 +210,10 @@ export class RpcListener {
 
 function peerOf(sock: net.Socket, unix: boolean, conn: () => RpcConnection | null): Peer {
   const authenticated = (): void => conn()?.authenticated();
+  const overLimit = (): void => conn()?.overLimit();
   const hangup = (reason: string): void => conn()?.destroy(new RpcError('disconnected', reason));
   const whenClosed = (): Promise<void> => conn()?.whenClosed() ?? Promise.resolve();
-  const common = { authenticated, hangup, whenClosed };
+  const common = { authenticated, overLimit, hangup, whenClosed };
   if (unix) return { address: 'unix!', loopback: true, ...common };
   const host = sock.remoteAddress ?? '';
   const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;

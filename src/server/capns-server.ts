@@ -1413,6 +1413,7 @@ function rpcLimits(m: Manifest): Partial<RpcLimits> | undefined {
   for (const k of [
     'maxMessageBytes', 'maxInFlightCalls', 'maxQuestions', 'maxExports', 'maxImports',
     'maxAnswers', 'maxPreAuthMessageBytes', 'handshakeTimeoutMs', 'idleTimeoutMs', 'abortLingerMs',
+    'refusalPauseMs',
   ] as const) {
     const v = r[k];
     if (v !== undefined) (out as Record<string, number>)[k] = v;

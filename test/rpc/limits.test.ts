@@ -235,33 +235,40 @@ async function rawBootstrapped(address: string): Promise<RawPeer> {
   return p;
 }
 
-function rawEcho(m: RpcMessage, qid: number, target: number, text: string): void {
+function rawEcho(m: RpcMessage, qid: number, target: number, text: string, methodId = 0): void {
   const c = m._initCall();
   c.questionId = qid;
   c.interfaceId = TEST_ID;
-  c.methodId = 0;
+  c.methodId = methodId;
   c._initTarget().importedCap = target;
   const content = c._initParams().content;
   $.utils.initStruct(Test_Echo$Params._capnp.size, content);
   new Test_Echo$Params(content.segment, content.byteOffset).text = text;
 }
 
-test('maxAnswers: a peer that never finishes gets overloaded past the limit and holds no more; other connections are unaffected', async (t) => {
-  const s = await server(t, { maxAnswers: 20 }, false);
-  const p = await rawBootstrapped(s.listener.address);
-  t.after(() => p.close());
-  const rawConn = s.conns[0]!;
-  // Calls to an unknown export answer an exception, which (as in C++) waits for a Finish.
-  for (let q = 1; q <= 40; q++) p.sendMsg((m) => rawEcho(m, q, 999, 'x'));
+/** A call to a method Test does not have, on the bootstrap: an exception, held (as in C++) until its Finish. */
+const NO_SUCH_METHOD = 999;
+
+/** What each of `n` Returns said: 'unimplemented', 'overloaded' (with noFinishNeeded), or the reason. */
+async function returnKinds(p: RawPeer, n: number): Promise<string[]> {
   const kinds: string[] = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < n; i++) {
     const r = (await p.next())!;
     assert.equal(r.which(), RpcMessage.RETURN);
     const reason = r.return.exception.reason;
-    kinds.push(/unknown export/.test(reason) ? 'unknown' : /maxAnswers 20/.test(reason) ? `overloaded${r.return.noFinishNeeded ? '' : '!'}` : reason);
+    kinds.push(/not implemented|unimplemented/i.test(reason) ? 'unimplemented' : /maxAnswers/.test(reason) ? `overloaded${r.return.noFinishNeeded ? '' : '!'}` : reason);
   }
+  return kinds;
+}
+
+test('maxAnswers: a peer that never finishes gets overloaded past the limit and holds no more; other connections are unaffected', async (t) => {
+  const s = await server(t, { maxAnswers: 20, refusalPauseMs: 0 }, false);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  const rawConn = s.conns[0]!;
+  for (let q = 1; q <= 40; q++) p.sendMsg((m) => rawEcho(m, q, 0, 'x', NO_SUCH_METHOD));
   // The bootstrap's answer is the 20th held.
-  assert.deepEqual(kinds, [...Array<string>(19).fill('unknown'), ...Array<string>(21).fill('overloaded')]);
+  assert.deepEqual(await returnKinds(p, 40), [...Array<string>(19).fill('unimplemented'), ...Array<string>(21).fill('overloaded')]);
   assert.equal(rawConn.stats().answers, 20);
   // Another connection on the same listener is served as usual.
   const other = await client(t, s.listener.address);
@@ -272,6 +279,53 @@ test('maxAnswers: a peer that never finishes gets overloaded past the limit and 
   const r = (await p.next())!;
   assert.equal(r.return.which(), 0, 'results');
   assert.equal(rawConn.stats().answers, 15, 'results without capabilities are not held');
+  release(other.test);
+});
+
+test('refusalPauseMs: a peer past maxAnswers has one call considered per pause; its Finishes, read after it, let it back in; others are served meanwhile', async (t) => {
+  const PAUSE = 400;
+  const s = await server(t, { maxAnswers: 4, refusalPauseMs: PAUSE }, false);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  // Three held exceptions and the bootstrap: at the limit. Then 20 calls past it, at once.
+  for (let q = 1; q <= 3; q++) p.sendMsg((m) => rawEcho(m, q, 0, 'x', NO_SUCH_METHOD));
+  assert.deepEqual(await returnKinds(p, 3), ['unimplemented', 'unimplemented', 'unimplemented']);
+  for (let q = 4; q <= 23; q++) p.sendMsg((m) => rawEcho(m, q, 0, 'past the limit'));
+  const first = (await p.next())!;
+  const t0 = Date.now();
+  assert.match(first.return.exception.reason, /maxAnswers 4/);
+  assert.equal(first.return.answerId, 4);
+  // While it pauses, nothing more of this peer's is read, and another peer is served.
+  const other = await client(t, s.listener.address);
+  assert.equal(await echo(other.test, 'served meanwhile'), 'served meanwhile');
+  release(other.test);
+  assert.equal(await p.next(PAUSE / 2), null, 'no second refusal within half the pause');
+  // The next call is considered once the pause ends: refused again.
+  const second = (await p.next(5000))!;
+  assert.ok(Date.now() - t0 >= PAUSE * 0.9, `second refusal after ${Date.now() - t0} ms`);
+  assert.equal(second.return.answerId, 5);
+  assert.equal(s.conns[0]!.stats().answers, 4, 'refused calls are not held');
+});
+
+test('refusalPauseMs 0: every call past maxAnswers is refused at once', async (t) => {
+  const s = await server(t, { maxAnswers: 4, refusalPauseMs: 0 }, false);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  for (let q = 1; q <= 23; q++) p.sendMsg((m) => rawEcho(m, q, 0, 'x', NO_SUCH_METHOD));
+  assert.deepEqual(await returnKinds(p, 23), [...Array<string>(3).fill('unimplemented'), ...Array<string>(20).fill('overloaded')]);
+});
+
+test('a call to an export id never exported is a protocol error: Abort naming it (as C++), other connections unaffected', async (t) => {
+  const s = await server(t, {}, false);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  p.sendMsg((m) => rawEcho(m, 1, 999, 'x'));
+  const msgs = await p.drain();
+  assert.equal(msgs[0]?.which(), RpcMessage.ABORT);
+  assert.match(msgs[0].abort.reason, /unknown export id 999/);
+  assert.ok(p.closed);
+  const other = await client(t, s.listener.address);
+  assert.equal(await echo(other.test, 'fine'), 'fine');
   release(other.test);
 });
 

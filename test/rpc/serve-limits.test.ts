@@ -132,3 +132,54 @@ test('capns serve: the manifest\'s maxGrantsPerConnection and maxBinds hold on a
   assert.match(outcomes[1] ?? '', /would hold 4 bindings; its limit is 3 \(maxBinds\)/);
   release(first); release(second);
 });
+
+test('capns serve: a request refused for a quota (grants, bindings, failed attempts) pauses its connection for refusalPauseMs; others are served meanwhile', async (t) => {
+  const PAUSE = 600;
+  const manifest = parseManifest(LIMITED.replace('maxBinds: 3 }', `maxBinds: 3, rpc: { refusalPauseMs: ${PAUSE} } }`), { file: 'm.yaml', env: {} });
+  const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
+  t.after(() => s.destroy());
+  const address = s.addresses.find((a) => a.protocol === 'rpc')!.address;
+  const conn = await connect(address);
+  t.after(() => conn.destroy());
+  const first = await authenticate(conn, 'secret');
+  await authenticate(conn, 'secret');
+  // The third authenticate is over the grants quota; the call right behind it, in the
+  // same write, is read only once the pause is over.
+  const gate = conn.bootstrap(Gate);
+  const t0 = Date.now();
+  const refused = gate.authenticate((p) => { p.token = 'secret'; }).promise();
+  const behind = first.list((p) => { p.path = '/'; }).promise();
+  assert.match((await refused).result.err.message, /maxGrantsPerConnection/);
+  // Meanwhile another connection authenticates and is served at once.
+  const other = await connect(address);
+  t.after(() => other.destroy());
+  const otherNs = await authenticate(other, 'secret');
+  const otherList = await otherNs.list((p) => { p.path = '/'; }).promise();
+  assert.ok(otherList.result._isEntries, 'the other connection lists /');
+  const otherDone = Date.now() - t0;
+  await behind;
+  const behindDone = Date.now() - t0;
+  assert.ok(behindDone >= PAUSE * 0.9, `the call behind the refusal answered after ${behindDone} ms`);
+  assert.ok(otherDone < behindDone, `the other connection (${otherDone} ms) waited for the paused one (${behindDone} ms)`);
+  // A bind over maxBinds pauses the same way (both namespaces' /tmp count: room for one).
+  assert.ok((await first.bindPath((p) => { p.from = '/tmp'; p.to = '/a'; }).promise()).result._isOk);
+  const t1 = Date.now();
+  const over = first.bindPath((p) => { p.from = '/tmp'; p.to = '/b'; }).promise();
+  const afterBind = first.list((p) => { p.path = '/'; }).promise();
+  assert.match((await over).result.err.message, /maxBinds/);
+  await afterBind;
+  assert.ok(Date.now() - t1 >= PAUSE * 0.9, `the call behind a refused bind answered after ${Date.now() - t1} ms`);
+  // Past the Gate's failed attempts (5), each further attempt pauses the connection too.
+  const guesser = await connect(address);
+  t.after(() => guesser.destroy());
+  const guessGate = guesser.bootstrap(Gate);
+  const guess = () => guessGate.authenticate((p) => { p.token = 'guess'; }).promise();
+  for (let i = 0; i < 5; i++) assert.match((await guess()).result.err.message, /unknown token/);
+  const t2 = Date.now();
+  const sixth = guess();
+  const seventh = guess();
+  assert.match((await sixth).result.err.message, /too many failed attempts/);
+  await seventh;
+  assert.ok(Date.now() - t2 >= PAUSE * 0.9, `the attempt behind a refused one answered after ${Date.now() - t2} ms`);
+  release(guessGate); release(gate); release(first); release(otherNs);
+});
