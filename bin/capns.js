@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864 node --initial-old-space-size=128
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864 node --initial-old-space-size=128 --expose-gc
 // The `capns` command. Runs the compiled CLI (built by `npm ci` through the prepare
 // script); in a checkout without dist/, falls back to the TypeScript sources via tsx.
 //
@@ -18,6 +18,10 @@
 // next 64 MiB of buffers page-faulted it back in (2 faults and 8-10 µs of CPU per 64 KiB
 // RPC read). Keeping up to 64 MiB of free heap ends that, at the price of that much
 // resident memory after a burst. Ignored where the C library is not glibc.
+//
+// --expose-gc: once a burst of departures is over (a flood's connections gone, thousands
+// of grants released), `capns serve` runs one full collection so that what they held is
+// given back instead of waiting for the 128 MB above to fill (src/server/reclaim.ts).
 //
 // Run `node [flags] bin/capns.js` to choose otherwise (docs/serve.md, "Memory").
 import { existsSync } from 'node:fs';

@@ -124,6 +124,8 @@ export interface CapabilityTableOptions {
    * (NS_ERR_BUSY beyond): no connection can fill the table. Default 4096.
    */
   readonly maxGrantsPerConnection?: number;
+  /** Told each time a grant leaves the table (capns serve counts departures: src/server/reclaim.ts). */
+  readonly onRemoved?: () => void;
 }
 
 /** The defaults of CapabilityTableOptions. */
@@ -141,6 +143,7 @@ export class CapabilityTable {
   readonly #byConnection = new Map<string, number>();
   readonly #maxGrants: number;
   readonly #maxPerConnection: number;
+  readonly #onRemoved: (() => void) | undefined;
   readonly #methods = new Map<string, MethodStats>();
   #nextId = 1n;
 
@@ -165,6 +168,7 @@ export class CapabilityTable {
   constructor(options: CapabilityTableOptions = {}) {
     this.#maxGrants = options.maxGrants ?? DEFAULT_MAX_GRANTS;
     this.#maxPerConnection = options.maxGrantsPerConnection ?? DEFAULT_MAX_GRANTS_PER_CONNECTION;
+    this.#onRemoved = options.onRemoved;
   }
 
   /**
@@ -220,6 +224,7 @@ export class CapabilityTable {
     const n = (this.#byConnection.get(g.connection) ?? 1) - 1;
     if (n <= 0) this.#byConnection.delete(g.connection);
     else this.#byConnection.set(g.connection, n);
+    this.#onRemoved?.();
   }
 
   /** Grants, all of them or one holder's (a holder name or a `profile@` prefix), in grant order. */

@@ -62,6 +62,7 @@ import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.
 import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 import { Hub } from '../ants/hub.js';
+import { DEFAULT_RECLAIM, Reclaimer } from './reclaim.js';
 import { newHubFileServer, serveHub } from '../ants/hub-server.js';
 import { Hub as HubIface } from '../gen/hub.js';
 
@@ -242,21 +243,34 @@ export class CapnsServer implements ExportRegistry {
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
+  /** A full collection once a burst of departures is over (src/server/reclaim.ts). */
+  readonly #reclaim: Reclaimer;
 
   constructor(options: CapnsServerOptions) {
     const l = options.manifest.limits;
+    this.#log = options.logger;
+    this.#reclaim = new Reclaimer({
+      ...DEFAULT_RECLAIM,
+      onCollect: (departures, ms, before, after) =>
+        this.#log.info(
+          { departures, ms: Math.round(ms), rssBefore: before, rssAfter: after },
+          `memory reclaimed after ${departures} departures: full collection ${ms.toFixed(0)} ms, resident ${mib(before)} -> ${mib(after)} MiB`,
+        ),
+    });
     this.captable = new CapabilityTable({
       ...(l.maxGrants !== undefined && { maxGrants: l.maxGrants }),
       ...(l.maxGrantsPerConnection !== undefined && { maxGrantsPerConnection: l.maxGrantsPerConnection }),
+      onRemoved: () => this.#reclaim.departed(),
     });
     this.#manifest = options.manifest;
-    this.#log = options.logger;
     this.#drainMs = options.drainMs ?? 5000;
     this.#exportFilters = options.exportFilters ?? new Map();
     this.#importHeartbeatMs = options.importHeartbeatMs;
     this.#serviceEnv = options.serviceEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' };
     this.#onImportEvent = options.onImportEvent;
-    this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line));
+    this.#budget = new ConnectionBudget(budgetLimits(options.manifest), (line, count) => this.#log.warn({ refused: count }, line), {
+      onFree: () => this.#reclaim.departed(),
+    });
     this.#peerLog = new RateLimitedLog((line, count) => this.#log.warn({ count }, line));
     this.sessions = new SessionRegistry({ captable: this.captable, profiles: () => new Map([...this.#profiles].map(([k, p]) => [k, p])) });
   }
@@ -1352,6 +1366,7 @@ export class CapnsServer implements ExportRegistry {
 
   async #release(): Promise<void> {
     if (this.#released) return;
+    this.#reclaim.close();
     this.#released = true;
     for (const inst of this.#instances.values()) {
       try {
@@ -1400,6 +1415,11 @@ function logImportEvent(log: Logger, event: ImportEvent, s: ImportStatus, logged
       log.debug(fields, 'import closed');
       return logged;
   }
+}
+
+/** Bytes as MiB, one decimal. */
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
 }
 
 /** `caps` with the hubs first: a `hubfs` shows a hub made before it. */

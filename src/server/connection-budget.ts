@@ -107,10 +107,16 @@ export class ConnectionBudget {
   #limits: BudgetLimits;
   readonly #log: RateLimitedLog;
 
-  /** `log` gets refusal and eviction lines, rate-limited per listener. */
-  constructor(limits: BudgetLimits, log: (line: string, count: number) => void, logIntervalMs?: number) {
+  readonly #onFree: (() => void) | undefined;
+
+  /**
+   * `log` gets refusal and eviction lines, rate-limited per listener; `onFree` is told
+   * each time a place is given back (a connection gone or evicted).
+   */
+  constructor(limits: BudgetLimits, log: (line: string, count: number) => void, options: { logIntervalMs?: number; onFree?: () => void } = {}) {
     this.#limits = limits;
-    this.#log = new RateLimitedLog(log, logIntervalMs);
+    this.#log = new RateLimitedLog(log, options.logIntervalMs);
+    this.#onFree = options.onFree;
   }
 
   /** Connections open now, every listener together. */
@@ -175,6 +181,7 @@ export class ConnectionBudget {
   _free(slot: Slot): void {
     this.#slots.delete(slot);
     slot.listener._slots.delete(slot);
+    this.#onFree?.();
   }
 }
 

@@ -1,0 +1,76 @@
+/**
+ * Memory given back after a burst of departures.
+ *
+ * When many connections leave at once (a flood that ends, a reload that cuts sessions) or
+ * a few that held much (thousands of grants and unfinished answers), what they held is
+ * garbage in V8's old generation. bin/capns.js starts the old generation at 128 MB
+ * (docs/serve.md, "Memory"), so V8 runs its next full collection only when that fills:
+ * a server left with its usual load after an attack kept 60-80 MiB it no longer used
+ * (BENCHMARKS.md, Soak). The Reclaimer counts departures (connections closed, grants
+ * released) and, once `threshold` have gone and none has for `quietMs`, runs one full
+ * collection. A steady trickle of departures never triggers it (the quiet never comes),
+ * so the flags keep their purpose under load; the one pause it costs comes when a burst
+ * is over.
+ *
+ * The collector is `globalThis.gc`, which Node offers under `--expose-gc` (bin/capns.js
+ * passes it). A program that embeds capns without the flag gets no collection here.
+ */
+
+export interface ReclaimOptions {
+  /** Departures (connections closed, grants released) that make a collection worth it. */
+  readonly threshold: number;
+  /** Milliseconds without a departure before collecting. */
+  readonly quietMs: number;
+  /** The full collection. Default: `globalThis.gc` when exposed, else none. */
+  readonly collect?: () => void;
+  /** Told after each collection: how many departures it followed, its duration, RSS before and after. */
+  readonly onCollect?: (departures: number, ms: number, rssBefore: number, rssAfter: number) => void;
+}
+
+/** The defaults: a flood's end (thousands), not a day's churn seen at once. */
+export const DEFAULT_RECLAIM: ReclaimOptions = Object.freeze({ threshold: 1000, quietMs: 1000 });
+
+export class Reclaimer {
+  readonly #options: ReclaimOptions;
+  readonly #collect: (() => void) | undefined;
+  #departures = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: ReclaimOptions = DEFAULT_RECLAIM) {
+    this.#options = options;
+    this.#collect = options.collect ?? (globalThis as { gc?: () => void }).gc;
+  }
+
+  /** Whether collections can run (a collector was given or exposed). */
+  get enabled(): boolean {
+    return this.#collect !== undefined;
+  }
+
+  /** `n` more departures. */
+  departed(n = 1): void {
+    if (this.#collect === undefined || this.#closed) return;
+    this.#departures += n;
+    if (this.#departures < this.#options.threshold) return;
+    if (this.#timer !== null) this.#timer.refresh();
+    else this.#timer = setTimeout(() => this.#run(), this.#options.quietMs).unref();
+  }
+
+  #run(): void {
+    this.#timer = null;
+    const n = this.#departures;
+    this.#departures = 0;
+    const before = process.memoryUsage.rss();
+    const t0 = performance.now();
+    this.#collect!();
+    const ms = performance.now() - t0;
+    this.#options.onCollect?.(n, ms, before, process.memoryUsage.rss());
+  }
+
+  /** No more collections (the server is closing). */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
