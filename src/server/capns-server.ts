@@ -857,7 +857,7 @@ export class CapnsServer implements ExportRegistry {
           established: () => conn.isAuthenticated,
           evict: (why) => {
             void conn.close();
-            conn.destroy(new RpcError('overloaded', why));
+            conn.destroy(RpcError.withoutStack('overloaded', why));
           },
         });
       },
@@ -1281,7 +1281,7 @@ export class CapnsServer implements ExportRegistry {
               established: () => conn.isAuthenticated,
               evict: (why) => {
                 void conn.close();
-                conn.destroy(new RpcError('overloaded', why));
+                conn.destroy(RpcError.withoutStack('overloaded', why));
               },
             });
           },
@@ -1457,7 +1457,11 @@ async function tlsOptions(t: NonNullable<Listener['tls']>): Promise<TlsFiles> {
       throw new NsError('NS_ERR_NOT_FOUND', `tls: cannot read ${f}: ${(e as Error).message}`);
     }
   };
-  const [cert, key] = await Promise.all([read(t.cert), read(t.key)]);
+  // Both read at once; a failure is reported for the first file in the manifest's order
+  // (cert, then key), whichever read failed first.
+  const settled = await Promise.allSettled([read(t.cert), read(t.key)]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const [cert, key] = settled.map((s) => (s as PromiseFulfilledResult<Buffer>).value) as [Buffer, Buffer];
   const files: TlsFiles = t.ca === undefined ? { cert, key } : { cert, key, ca: await read(t.ca), requestCert: true, rejectUnauthorized: true };
   try {
     createSecureContext(files);
