@@ -525,10 +525,10 @@ export class RpcConnection {
       for (const chunk of early) this.#onData(chunk);
     }
     stream.on('drain', () => this.#onDrain());
-    stream.on('error', (err: Error) => this.#shutdown(new RpcError('disconnected', `connection error: ${err.message}`)));
+    stream.on('error', (err: Error) => this.#shutdown(RpcError.withoutStack('disconnected', `connection error: ${err.message}`)));
     this.#socketClosed = new Promise((resolve) => stream.once('close', () => resolve()));
-    stream.on('close', () => this.#shutdown(new RpcError('disconnected', 'connection closed')));
-    stream.on('end', () => this.#shutdown(new RpcError('disconnected', 'peer closed the connection')));
+    stream.on('close', () => this.#shutdown(RpcError.withoutStack('disconnected', 'connection closed')));
+    stream.on('end', () => this.#shutdown(RpcError.withoutStack('disconnected', 'peer closed the connection')));
   }
 
   // ---- public API --------------------------------------------------------------------
@@ -640,7 +640,7 @@ export class RpcConnection {
 
   /** Fails everything in flight with `err` (default: disconnected) and closes at once. */
   destroy(err?: Error): void {
-    const e = err === undefined ? new RpcError('disconnected', 'connection destroyed') : err instanceof RpcError ? err : new RpcError('disconnected', err.message, { cause: err });
+    const e = err === undefined ? RpcError.withoutStack('disconnected', 'connection destroyed') : err instanceof RpcError ? err : new RpcError('disconnected', err.message, { cause: err });
     this.#shutdown(e);
     // An aborted connection whose socket lingers (abortLingerMs): the socket goes now.
     if (this.#lingering !== null) {
@@ -983,7 +983,7 @@ export class RpcConnection {
         this.#onDisembargo(m);
         return;
       case Tag.Abort:
-        this.#shutdown(new RpcError('disconnected', `peer aborted: ${m.exc.reason}`));
+        this.#shutdown(RpcError.withoutStack('disconnected', `peer aborted: ${m.exc.reason}`));
         this.#stream.destroy();
         return;
       case Tag.Unimplemented:
@@ -1809,7 +1809,7 @@ export class RpcConnection {
       this.#lingering = setTimeout(() => stream.destroy(), this.limits.abortLingerMs);
       this.#lingering.unref();
     }
-    this.#shutdown(new RpcError('disconnected', `connection aborted: ${reason}`));
+    this.#shutdown(RpcError.withoutStack('disconnected', `connection aborted: ${reason}`));
     // Otherwise the socket is closed as soon as the Abort is written (the shutdown
     // destroys it 100 ms later in any case).
     if (!linger) stream.end(() => stream.destroy());

@@ -943,7 +943,7 @@ export class NinepConnection {
       // A destroy (the peer hung up) may have come while draining: it has finished the job.
       if (!this.destroyed) {
         this.transport.end();
-        this.finish(new NsError('NS_ERR_IO', 'connection closed'));
+        this.finish(NsError.refusal('NS_ERR_IO', 'connection closed'));
       }
     }
     return this.closedPromise;
@@ -959,7 +959,7 @@ export class NinepConnection {
     if (err !== undefined)
       this.options.log(`9p ${this.options.name}: closing connection: ${err.message}`);
     this.transport.destroy();
-    this.finish(err ?? new NsError('NS_ERR_IO', 'connection closed'));
+    this.finish(err ?? NsError.refusal('NS_ERR_IO', 'connection closed'));
   }
 
   private finish(reason: Error): void {

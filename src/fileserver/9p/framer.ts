@@ -15,6 +15,12 @@ const DIRECT_MIN = 4096;
 /** Reads into memory we choose: small frames are read back to back into arenas this large. */
 const ARENA_BYTES = 256 * 1024;
 /**
+ * The first arena of a connection. Each arena made after it is twice the last, up to
+ * ARENA_BYTES: a connection that sends a Tversion and a few walks (or nothing at all, as
+ * a flood of idle sockets does) holds 4 KiB, not a 256 KiB arena mapped and unmapped.
+ */
+const FIRST_ARENA_BYTES = 4096;
+/**
  * Reads into memory we choose: a read is offered at least this much room in the arena
  * (else the next arena), so that a whole Twrite at msize 64 KiB lands in one read.
  */
@@ -79,6 +85,8 @@ export class NinepFramer {
    */
   private readonly outFrames = new Map<Buffer, Arena>();
   private readonly freeArenas: Arena[] = [];
+  /** The size of the next arena made (FIRST_ARENA_BYTES, doubling up to ARENA_BYTES). */
+  private arenaBytes = FIRST_ARENA_BYTES;
   /** A frame whose rest is being read in place, and its bytes so far. */
   private direct: Buffer | null = null;
   private directFill = 0;
@@ -115,7 +123,7 @@ export class NinepFramer {
       // rest in place.
       if (partial >= 4) {
         const need = a.buf.readUInt32LE(this.arenaParsed);
-        if (need - partial >= DIRECT_MIN || need > ARENA_BYTES / 2) {
+        if (need - partial >= DIRECT_MIN || need > this.arenaBytes / 2) {
           const f = this.frameBuffer(need);
           a.buf.copy(f, 0, this.arenaParsed, this.arenaEnd);
           this.arenaParsed = this.arenaEnd;
@@ -129,7 +137,7 @@ export class NinepFramer {
       return this.direct.subarray(this.directFill);
     }
     this.lastDirect = false;
-    if (a === null || a.buf.length - this.arenaEnd < Math.min(READ_ROOM, this.maxSize)) {
+    if (a === null || a.buf.length - this.arenaEnd < Math.min(READ_ROOM, this.maxSize, a.buf.length / 2)) {
       const next = this.takeArena();
       const partial = a === null ? 0 : this.arenaEnd - this.arenaParsed;
       if (a !== null) {
@@ -278,12 +286,17 @@ export class NinepFramer {
       a.retired = false;
       return a;
     }
-    return { buf: Buffer.allocUnsafeSlow(ARENA_BYTES), live: 0, retired: false };
+    const bytes = this.arenaBytes;
+    this.arenaBytes = Math.min(ARENA_BYTES, bytes * 2);
+    return { buf: Buffer.allocUnsafeSlow(bytes), live: 0, retired: false };
   }
 
-  /** An arena read past and with no frame out: kept for reuse, or left to the collector. */
+  /**
+   * An arena read past and with no frame out: kept for reuse, or left to the collector
+   * (as are the smaller ones of a connection whose arenas are still growing).
+   */
   private freeArena(a: Arena): void {
-    if (this.freeArenas.length < MAX_FREE_ARENAS) this.freeArenas.push(a);
+    if (this.freeArenas.length < MAX_FREE_ARENAS && a.buf.length * 2 > this.arenaBytes) this.freeArenas.push(a);
   }
 
   private checkSize(size: number): number {

@@ -86,9 +86,28 @@ test('given back, the frames of an arena make it reusable: small frames read one
   const { frames, targets } = feed(framer, Buffer.concat(small), [23, 4096, 70], () => false);
   assert.equal(frames.length, small.length);
   frames.forEach((f, i) => assert.ok(f.equals(small[i]!)));
-  const memories = new Set(targets.map((t) => t.buffer));
-  // About 1.1 MB went through 256 KiB arenas: with frames given back, two arenas take turns.
-  assert.ok(memories.size <= 3, `${memories.size} buffers for ${targets.length} reads`);
+  const memories = [...new Set(targets.map((t) => t.buffer))];
+  // About 1.1 MB went through arenas of 4, 8, ... 128 KiB, then 256 KiB ones: with frames
+  // given back, two of those take turns.
+  const full = memories.filter((m) => m.byteLength === 256 * 1024);
+  assert.ok(full.length <= 3, `${full.length} full-size arenas for ${targets.length} reads`);
+  assert.deepEqual(
+    memories.filter((m) => m.byteLength < 256 * 1024).map((m) => m.byteLength / 1024),
+    [4, 8, 16, 32, 64, 128],
+    'each arena made while they grow is twice the last',
+  );
+});
+
+test('a connection that sends little holds one small arena: a Tversion-sized frame, then nothing', () => {
+  const framer = new NinepFramer(65_560);
+  const t = framer.readTarget();
+  assert.equal(t.buffer.byteLength, 4096, 'the first arena is 4 KiB, not 256');
+  const tversion = frame(21, 1);
+  t.set(tversion);
+  const [f] = framer.commit(21);
+  assert.ok(f!.equals(tversion));
+  framer.recycle(f!);
+  assert.equal(framer.readTarget().buffer, t.buffer, 'the next read goes to the same arena');
 });
 
 test('a large frame is read in place: its rest goes straight into the buffer handed out', () => {
