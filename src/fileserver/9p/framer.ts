@@ -25,6 +25,16 @@ const FIRST_ARENA_BYTES = 4096;
  * (else the next arena), so that a whole Twrite at msize 64 KiB lands in one read.
  */
 const READ_ROOM = 64 * 1024 + 4096;
+/**
+ * Where a connection's reads go until it has received a byte: one buffer for the process.
+ * commit() copies what arrived into the connection's first arena before the read returns
+ * to the event loop, so no two connections ever use it at once. A connection that never
+ * sends anything (an idle socket, one evicted or closed before it speaks) allocates
+ * nothing: under a flood of them, a 4 KiB arena per connection, freed only when the
+ * collector got to its Buffer, left holes in the C heap that kept the server's resident
+ * memory 20 MiB up after the flood.
+ */
+const FIRST_READ = Buffer.allocUnsafeSlow(READ_ROOM);
 /** At most this many arenas whose frames have all been given back are kept for reuse. */
 const MAX_FREE_ARENAS = 2;
 
@@ -92,6 +102,8 @@ export class NinepFramer {
   private directFill = 0;
   /** Whether the last readTarget() was `direct`. */
   private lastDirect = false;
+  /** Whether the last readTarget() was FIRST_READ (no arena yet). */
+  private lastFirst = false;
   /** Set once a size was out of range: the framer takes nothing more. */
   private broken = false;
   private sink: Buffer | null = null;
@@ -137,14 +149,16 @@ export class NinepFramer {
       return this.direct.subarray(this.directFill);
     }
     this.lastDirect = false;
-    if (a === null || a.buf.length - this.arenaEnd < Math.min(READ_ROOM, this.maxSize, a.buf.length / 2)) {
+    if (a === null) {
+      this.lastFirst = true;
+      return FIRST_READ;
+    }
+    if (a.buf.length - this.arenaEnd < Math.min(READ_ROOM, this.maxSize, a.buf.length / 2)) {
       const next = this.takeArena();
-      const partial = a === null ? 0 : this.arenaEnd - this.arenaParsed;
-      if (a !== null) {
-        a.buf.copy(next.buf, 0, this.arenaParsed, this.arenaEnd);
-        a.retired = true;
-        if (a.live === 0) this.freeArena(a);
-      }
+      const partial = this.arenaEnd - this.arenaParsed;
+      a.buf.copy(next.buf, 0, this.arenaParsed, this.arenaEnd);
+      a.retired = true;
+      if (a.live === 0) this.freeArena(a);
       this.arena = a = next;
       this.arenaEnd = partial;
       this.arenaParsed = 0;
@@ -166,6 +180,17 @@ export class NinepFramer {
       if (this.directFill < f.length) return [];
       this.direct = null;
       return [f];
+    }
+    if (this.lastFirst) {
+      // The first bytes: into an arena of the connection's own, large enough for them.
+      this.lastFirst = false;
+      if (n <= 0) return [];
+      while (this.arenaBytes < n && this.arenaBytes < ARENA_BYTES) this.arenaBytes *= 2;
+      const first = this.takeArena(n);
+      FIRST_READ.copy(first.buf, 0, 0, n);
+      this.arena = first;
+      this.arenaEnd = 0;
+      this.arenaParsed = 0;
     }
     const a = this.arena!;
     const buf = a.buf;
@@ -280,14 +305,15 @@ export class NinepFramer {
     return base;
   }
 
-  private takeArena(): Arena {
+  /** An arena for reading on: a free one, or a new one of the current size (at least `min` bytes). */
+  private takeArena(min = 0): Arena {
     const a = this.freeArenas.pop();
     if (a !== undefined) {
       a.retired = false;
       return a;
     }
-    const bytes = this.arenaBytes;
-    this.arenaBytes = Math.min(ARENA_BYTES, bytes * 2);
+    const bytes = Math.max(this.arenaBytes, min);
+    this.arenaBytes = Math.min(ARENA_BYTES, this.arenaBytes * 2);
     return { buf: Buffer.allocUnsafeSlow(bytes), live: 0, retired: false };
   }
 

@@ -86,7 +86,8 @@ test('given back, the frames of an arena make it reusable: small frames read one
   const { frames, targets } = feed(framer, Buffer.concat(small), [23, 4096, 70], () => false);
   assert.equal(frames.length, small.length);
   frames.forEach((f, i) => assert.ok(f.equals(small[i]!)));
-  const memories = [...new Set(targets.map((t) => t.buffer))];
+  // The first read goes to the process's shared buffer (no arena before a byte arrives).
+  const memories = [...new Set(targets.slice(1).map((t) => t.buffer))];
   // About 1.1 MB went through arenas of 4, 8, ... 128 KiB, then 256 KiB ones: with frames
   // given back, two of those take turns.
   const full = memories.filter((m) => m.byteLength === 256 * 1024);
@@ -98,16 +99,24 @@ test('given back, the frames of an arena make it reusable: small frames read one
   );
 });
 
-test('a connection that sends little holds one small arena: a Tversion-sized frame, then nothing', () => {
+test('a connection allocates nothing until a byte arrives, then one small arena: a Tversion-sized frame, then nothing', () => {
   const framer = new NinepFramer(65_560);
+  const silent = new NinepFramer(65_560);
   const t = framer.readTarget();
-  assert.equal(t.buffer.byteLength, 4096, 'the first arena is 4 KiB, not 256');
+  assert.equal(silent.readTarget().buffer, t.buffer, 'before their first bytes, connections read into one shared buffer');
   const tversion = frame(21, 1);
   t.set(tversion);
   const [f] = framer.commit(21);
   assert.ok(f!.equals(tversion));
+  assert.equal(f!.buffer.byteLength, 4096, 'what arrived was copied into a 4 KiB arena of its own');
+  // The shared buffer is free for the next connection's read; the frame is not affected.
+  silent.readTarget().fill(0xee);
+  assert.ok(f!.equals(tversion));
   framer.recycle(f!);
-  assert.equal(framer.readTarget().buffer, t.buffer, 'the next read goes to the same arena');
+  assert.equal(framer.readTarget().buffer, f!.buffer, 'the next read goes to the same arena');
+  // A socket that ends before it speaks reads 0 bytes (or an error) there: nothing kept.
+  assert.deepEqual(silent.commit(0), []);
+  assert.equal(silent.buffered, 0);
 });
 
 test('a large frame is read in place: its rest goes straight into the buffer handed out', () => {
