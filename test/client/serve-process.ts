@@ -22,6 +22,15 @@ export interface ServeProcess {
   readonly rpc: string;
   /** The temporary folder (the manifest, the /data folder of the default). */
   readonly dir: string;
+  /** What it has printed so far, stdout then stderr (its log is on stderr). */
+  readonly output: () => string;
+}
+
+export interface ServeOptions {
+  /** Node flags before the script (as bin/capns.js's first line gives them, e.g. --expose-gc). */
+  readonly nodeFlags?: readonly string[];
+  /** --log-level (default warn). */
+  readonly logLevel?: string;
 }
 
 /**
@@ -46,11 +55,12 @@ export function testManifest(dir: string): string {
 }
 
 /** Starts `capns serve` with `manifest` (default: testManifest) and stops it in t.after(). */
-export async function startServe(t: TestContext, manifest?: (dir: string) => string): Promise<ServeProcess> {
+export async function startServe(t: TestContext, manifest?: (dir: string) => string, options: ServeOptions = {}): Promise<ServeProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'capns-client-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'm.yaml'), (manifest ?? testManifest)(dir));
-  const child = spawn(process.execPath, ['--import', tsx, join(root, 'src/cli/main.ts'), 'serve', '--manifest', join(dir, 'm.yaml'), '--log-level', 'warn'], {
+  const args = [...(options.nodeFlags ?? []), '--import', tsx, join(root, 'src/cli/main.ts'), 'serve', '--manifest', join(dir, 'm.yaml'), '--log-level', options.logLevel ?? 'warn'];
+  const child = spawn(process.execPath, args, {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -72,5 +82,5 @@ export async function startServe(t: TestContext, manifest?: (dir: string) => str
     void exited.then(() => ready(undefined));
   });
   assert.ok(rpc !== undefined, `capns serve did not start: ${out}\n${err}`);
-  return { child, rpc, dir };
+  return { child, rpc, dir, output: () => out + err };
 }

@@ -5,16 +5,12 @@
  * without another departure the server runs one full collection and logs it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { Gate } from '../../src/gen/namespace.js';
 import { connect, release } from '../../src/rpc/index.js';
-
-const root = resolve(import.meta.dirname, '..', '..');
+import { root, startServe } from '../client/serve-process.js';
 
 const MANIFEST = `version: 1
 capabilities:
@@ -30,38 +26,7 @@ listeners:
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
 `;
 
-interface Serve {
-  address: string;
-  log: () => string;
-}
-
-async function serve(t: TestContext, nodeFlags: string[]): Promise<Serve> {
-  const dir = await mkdtemp(join(tmpdir(), 'capns-reclaim-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'm.yaml'), MANIFEST);
-  const child = spawn(process.execPath, [...nodeFlags, '--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'serve', '--manifest', join(dir, 'm.yaml'), '--log-level', 'info'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  t.after(async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const address = await new Promise<string>((ok, fail) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^rpc\s+(\S+)/m.exec(out);
-      if (m !== null) ok(m[1]!);
-    });
-    void exited.then(() => fail(new Error(`capns serve exited: ${err}`)));
-  });
-  return { address, log: () => out + err };
-}
+const GC = { nodeFlags: ['--expose-gc'], logLevel: 'info' };
 
 /** Authenticates `n` times on one connection (each a namespace of two grants), then hangs up. */
 async function burst(address: string, n: number): Promise<void> {
@@ -90,18 +55,18 @@ test('bin/capns.js starts Node with --expose-gc, which the reclaimer needs', () 
 });
 
 test('capns serve: after a burst of departures (a connection with 1,200 grants hangs up), one full collection runs once they stop, and is logged', async (t) => {
-  const s = await serve(t, ['--expose-gc']);
-  await burst(s.address, 600);
-  const m = await waitFor(() => RECLAIMED.exec(s.log()), 15_000);
-  assert.ok(m !== null, `no reclaim line in the log:\n${s.log().slice(-2000)}`);
+  const s = await startServe(t, () => MANIFEST, GC);
+  await burst(s.rpc, 600);
+  const m = await waitFor(() => RECLAIMED.exec(s.output()), 15_000);
+  assert.ok(m !== null, `no reclaim line in the log:\n${s.output().slice(-2000)}`);
   assert.ok(Number(m[1]) >= 1000, `departures ${m[1]}`);
   // Only one: the burst is over, and nothing more departed.
   await new Promise((r) => setTimeout(r, 1500));
-  assert.equal(s.log().match(new RegExp(RECLAIMED.source, 'g'))?.length, 1);
+  assert.equal(s.output().match(new RegExp(RECLAIMED.source, 'g'))?.length, 1);
 });
 
 test('capns serve: fewer departures than the threshold (a few hundred grants) run no collection', async (t) => {
-  const s = await serve(t, ['--expose-gc']);
-  await burst(s.address, 100);
-  assert.equal(await waitFor(() => RECLAIMED.exec(s.log()), 2500), null);
+  const s = await startServe(t, () => MANIFEST, GC);
+  await burst(s.rpc, 100);
+  assert.equal(await waitFor(() => RECLAIMED.exec(s.output()), 2500), null);
 });
