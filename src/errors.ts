@@ -6,6 +6,7 @@
  * `Failure` result; the 9P bridge maps its code to an Rerror string; the HTTP app maps it
  * to a status. Codes are listed, with their meanings, in docs/errors.md.
  */
+import { withoutStackTrace } from './no-stack.js';
 
 /** Every code an `NsError` may carry. */
 export const NS_ERROR_CODES = [
@@ -53,13 +54,7 @@ export class NsError extends Error {
    * cost, and a refusal's message says all there is to say.
    */
   static refusal(code: NsErrorCode, message: string): NsError {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return new NsError(code, message);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    return withoutStackTrace(() => new NsError(code, message));
   }
 
   /** Recognizes NsErrors from another copy of this module too (undici's brand pattern). */

@@ -2,6 +2,7 @@
  * The RPC failure vocabulary (STYLE.md section 4, item 3): Cap'n Proto exceptions are
  * translated to and from `RpcError` here and nowhere else.
  */
+import { withoutStackTrace } from '../no-stack.js';
 
 /** Exception.Type of rpc.capnp, in its numeric order. */
 export type RpcErrorType = 'failed' | 'overloaded' | 'disconnected' | 'unimplemented';
@@ -38,13 +39,7 @@ export class RpcError extends Error {
    * flood went to the eviction's RpcError alone (NsError.refusal is the same for NsError).
    */
   static withoutStack(type: RpcErrorType, message: string): RpcError {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return new RpcError(type, message);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    return withoutStackTrace(() => new RpcError(type, message));
   }
 
   /** Recognizes RpcErrors from another copy of this module too. */
