@@ -144,14 +144,22 @@ export class CapabilityTable {
   readonly #maxGrants: number;
   readonly #maxPerConnection: number;
   readonly #onRemoved: (() => void) | undefined;
-  readonly #methods = new Map<string, MethodStats>();
+  /** By interface id, then method id; #methodList holds the same in first-call order. */
+  readonly #methods = new Map<bigint, Map<number, MethodStats>>();
+  readonly #methodList: MethodStats[] = [];
   #nextId = 1n;
 
   /** Records one settled call (the grants' membranes report here). */
   readonly #record = (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number): void => {
-    const key = `${interfaceId}.${methodId}`;
-    let m = this.#methods.get(key);
-    if (m === undefined) this.#methods.set(key, (m = { interfaceId, methodId, calls: 0, seconds: 0, errors: new Map() }));
+    // Keyed by the ids themselves: a `${interfaceId}.${methodId}` key cost a BigInt to
+    // string conversion and a string hash per call.
+    let byMethod = this.#methods.get(interfaceId);
+    if (byMethod === undefined) this.#methods.set(interfaceId, (byMethod = new Map()));
+    let m = byMethod.get(methodId);
+    if (m === undefined) {
+      byMethod.set(methodId, (m = { interfaceId, methodId, calls: 0, seconds: 0, errors: new Map() }));
+      this.#methodList.push(m);
+    }
     m.calls++;
     m.seconds += seconds;
     if (error !== undefined) {
@@ -162,7 +170,7 @@ export class CapabilityTable {
 
   /** Calls through every grant so far, by method (totals: they only grow). */
   methodStats(): readonly MethodStats[] {
-    return [...this.#methods.values()];
+    return [...this.#methodList];
   }
 
   constructor(options: CapabilityTableOptions = {}) {
