@@ -77,10 +77,10 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   }
   const metrics = new AdminMetrics(deps);
   const ctx: RouteContext = { deps, metrics, schema: deps.schema ?? new SchemaIndex(), auth: new TokenAuth(), connections: new ConnectionSignals() };
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    metrics.requestSeconds.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  // A callback hook: an async one costs a promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.requests.at(request.routeOptions.url ?? 'unmatched', request.method).answered(reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   void app.register(fastifySwagger, {

@@ -25,7 +25,7 @@ import { Import } from '../gen/proxy.js';
 import { parseAddress } from '../manifest/address.js';
 import { whatAnswers } from './probe.js';
 import { readImportStatus, type ImportStatus } from '../proxy/import-status.js';
-import { connect as rpcConnect, disposable, release, RpcError, withSignal, withSignalClient, type RpcConnection, type RpcLimits } from '../rpc/index.js';
+import { connect as rpcConnect, disposable, MessagePool, release, RpcError, withResultsPool, withSignal, type RpcConnection, type RpcLimits } from '../rpc/index.js';
 import { callPrepared, capabilityPaths, JsonCodec, learnSchema, prepareMethod, SchemaIndex, type JsonValue, type PreparedMethod } from '../reflect/index.js';
 
 /** Options of `connect`. */
@@ -407,6 +407,11 @@ export class CapnsClient implements AsyncDisposable {
   #stamp: unknown;
   /** Kept call targets by path, oldest first. */
   readonly #kept = new Map<string, KeptTarget>();
+  /**
+   * Where local callees build the results of `callTarget` calls (withResultsPool), taken
+   * back once read: a message per call otherwise (an ArrayBuffer and its views).
+   */
+  readonly #resultsPool = new MessagePool();
 
   /** Use `connect()` (or `local()`). Takes ownership of `conn` and `ns`. */
   constructor(conn: RpcConnection | null, ns: Namespace$Client, profile: string, codec = new JsonCodec(new SchemaIndex()), version?: () => unknown) {
@@ -642,27 +647,27 @@ export class CapnsClient implements AsyncDisposable {
       interfaceId: t.interfaceId,
       interfaceName: t.interfaceName,
       methods: t.methods,
-      call: async (method, params, opts = {}) => {
-        if (closed) throw new NsError('NS_ERR_INVALID_ARGUMENT', `call target ${path} is closed`);
-        opts.signal?.throwIfAborted();
-        let prepared = t.prepared.get(method);
-        if (prepared === undefined) {
-          prepared = prepareMethod(this.schema.method(t.interfaceId, method), this.#codec);
-          t.prepared.set(method, prepared);
-        }
-        const held: Client[] = [];
+      // Not an async function: a call without capabilities in its params returns the
+      // call's own promise (an async wrapper adds a promise and its reactions per call).
+      call: (method, params, opts = {}) => {
+        let client: Client;
+        let prepared: PreparedMethod;
+        let paths: Set<string>;
         try {
-          const caps = new Map<string, Client>();
-          for (const p of capabilityPaths(params)) {
-            const c = await this.resolveAny(p);
-            held.push(c.client);
-            caps.set(p, c.client);
-          }
-          const client = opts.signal === undefined ? t.client : withSignalClient(t.client, opts.signal);
-          return await callPrepared(client, prepared, params, this.#codec, { capabilityFor: (p) => caps.get(p)! });
-        } finally {
-          for (const c of held) c.close();
+          if (closed) throw new NsError('NS_ERR_INVALID_ARGUMENT', `call target ${path} is closed`);
+          opts.signal?.throwIfAborted();
+          const kept = t.prepared.get(method);
+          prepared = kept ?? prepareMethod(this.schema.method(t.interfaceId, method), this.#codec);
+          if (kept === undefined) t.prepared.set(method, prepared);
+          // A local callee builds the results in a message of this client's pool, which
+          // callPrepared gives back once they are read into JSON.
+          client = withResultsPool(t.client, this.#resultsPool, opts.signal);
+          paths = capabilityPaths(params);
+        } catch (e) {
+          return Promise.reject(e instanceof Error ? e : new Error(String(e)));
         }
+        if (paths.size === 0) return callPrepared(client, prepared, params, this.#codec, { resultsPool: this.#resultsPool });
+        return this.#callWithCapabilities(client, prepared, params, paths);
       },
       close: () => {
         if (closed) return;
@@ -670,6 +675,22 @@ export class CapnsClient implements AsyncDisposable {
         unref(t);
       },
     };
+  }
+
+  /** A call whose params name capabilities of this namespace (`{"capability": PATH}`): resolved for it, released after. */
+  async #callWithCapabilities(client: Client, prepared: PreparedMethod, params: unknown, paths: ReadonlySet<string>): Promise<JsonValue> {
+    const held: Client[] = [];
+    try {
+      const caps = new Map<string, Client>();
+      for (const p of paths) {
+        const c = await this.resolveAny(p);
+        held.push(c.client);
+        caps.set(p, c.client);
+      }
+      return await callPrepared(client, prepared, params, this.#codec, { capabilityFor: (p) => caps.get(p)!, resultsPool: this.#resultsPool });
+    } finally {
+      for (const c of held) c.close();
+    }
   }
 
   /** The interface `call` would use at `path`, and its methods' names. */

@@ -6,6 +6,7 @@
  */
 import * as $ from 'capnp-es';
 import type { Client } from 'capnp-es';
+import { releaseResults, type MessagePool } from '../rpc/index.js';
 import { idKey, type MethodRef } from './schema-index.js';
 import { JsonCodec, type JsonValue, type WriteOptions } from './json-codec.js';
 
@@ -49,30 +50,57 @@ export async function callByReflection(client: Client, ref: MethodRef, args: unk
   return callPrepared(client, prepareMethod(ref, codec), args, codec, opts);
 }
 
-/** `callByReflection` with the method prepared beforehand (by `prepareMethod` over the same `codec`). */
-export async function callPrepared(client: Client, prepared: PreparedMethod, args: unknown, codec: JsonCodec, opts: WriteOptions = {}): Promise<JsonValue> {
+/** Options of `callPrepared`. */
+export interface CallPreparedOptions extends WriteOptions {
+  /**
+   * The pool `client` has local callees build results in (it is a `withResultsPool`
+   * view): the results go back to it once read. Received results are given back to
+   * their connection either way (releaseResults).
+   */
+  readonly resultsPool?: MessagePool;
+}
+
+/**
+ * `callByReflection` with the method prepared beforehand (by `prepareMethod` over the
+ * same `codec`). The results are read into JSON, their capabilities released and their
+ * memory given back (releaseResults): nothing of them outlives the call.
+ */
+export function callPrepared(client: Client, prepared: PreparedMethod, args: unknown, codec: JsonCodec, opts: CallPreparedOptions = {}): Promise<JsonValue> {
   const m = prepared.ref.method;
   const { descriptor } = prepared;
-  // Encode once into a scratch message first, so that bad arguments fail here as an
-  // NsError and never reach the wire (an exception in paramsFunc would come back as an
-  // RpcError, and a grant would count a call). The scratch message is dropped; it holds
-  // no references of its own. No arguments (all defaults) cannot be bad: no scratch.
-  if (args !== null && args !== undefined) codec.write(new $.Message().initRoot(descriptor.ParamsClass), m.params, args, 'params', opts);
-  const answer = client.call({
-    method: descriptor,
-    paramsFunc: (p: $.Struct) => codec.write(p, m.params, args, 'params', opts),
-  });
-  const results = await new $.Pipeline(descriptor.ResultsClass, answer).struct();
+  const hasArgs = args !== null && args !== undefined;
   try {
-    return codec.read(results, m.results);
-  } finally {
-    // Results' capabilities belong to the caller: this caller does not keep them.
-    for (const c of results.segment.message._capnp.capTable ?? []) {
-      try {
-        c?.close();
-      } catch {
-        // Disposers never throw.
-      }
-    }
+    // Encode once into a scratch message first, so that bad arguments fail here as an
+    // NsError and never reach the wire (an exception in paramsFunc would come back as an
+    // RpcError, and a grant would count a call). The scratch message is dropped; it holds
+    // no references of its own. No arguments (all defaults) cannot be bad: no scratch,
+    // and no params function (the callee builds default params as it likes).
+    if (hasArgs) codec.write(new $.Message().initRoot(descriptor.ParamsClass), m.params, args, 'params', opts);
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
+  const answer = client.call(
+    hasArgs ? { method: descriptor, paramsFunc: (p: $.Struct) => codec.write(p, m.params, args, 'params', opts) } : { method: descriptor },
+  ) as unknown as { struct(): Promise<$.Struct> };
+  // The answer's struct is the results root (what capnp-es's Pipeline would give, without
+  // its wrapper and an async step more); the codec reads it by the method's layout.
+  return answer.struct().then((results) => {
+    try {
+      return codec.read(results, m.results);
+    } finally {
+      // Results' capabilities belong to the caller: this caller does not keep them.
+      const msg = results.segment.message;
+      const caps = msg._capnp.capTable ?? [];
+      msg._capnp.capTable = [];
+      for (const c of caps) {
+        try {
+          c?.close();
+        } catch {
+          // Disposers never throw.
+        }
+      }
+      // The JSON holds copies only (strings; Data as base64).
+      releaseResults(results, opts.resultsPool);
+    }
+  });
 }

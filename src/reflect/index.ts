@@ -7,7 +7,7 @@
  */
 export { SchemaIndex, idKey, type MethodRef, type ReflectedEnum, type ReflectedField, type ReflectedInterface, type ReflectedMethod, type ReflectedStruct, type ReflectedType, type SchemaReflection } from './schema-index.js';
 export { JsonCodec, capabilityPaths, capabilityPathOf, type JsonValue, type WriteOptions } from './json-codec.js';
-export { callByReflection, callPrepared, prepareMethod, type PreparedMethod } from './dynamic-call.js';
+export { callByReflection, callPrepared, prepareMethod, type CallPreparedOptions, type PreparedMethod } from './dynamic-call.js';
 export { loadCodeGeneratorRequest, DEFAULT_SCHEMA_LIMITS, type LoadedSchema, type SchemaLimits } from './nodes.js';
 export { learnSchema, INTROSPECT_INTERFACE_ID } from './introspect.js';
 export { SchemaSet, type SchemaSource } from './schema-set.js';

@@ -299,7 +299,10 @@ export class JsonCodec {
     // Older (smaller) structs read as defaults past their sections, as Cap'n Proto promises
     // (capnp-es would throw CAPNP-TS020: docs notes/capnp-es.md).
     const inData = (bytes: number, at: number): boolean => at + bytes <= size.dataByteLength;
-    const hasPointer = off < size.pointerLength && !$.utils.isNull($.utils.getPointer(off, s));
+    // Only pointer fields look at their pointer (a Pointer object each, for data fields
+    // too until now); the one made is the one read.
+    const ptr = POINTER_KINDS.has(k) && off < size.pointerLength ? $.utils.getPointer(off, s) : null;
+    const hasPointer = ptr !== null && !$.utils.isNull(ptr);
     switch (k) {
       case 'void':
         return null;
@@ -324,7 +327,7 @@ export class JsonCodec {
         return this.schema.enum(t.id).enumerants[n] ?? n;
       }
       case 'text':
-        return hasPointer ? $.utils.getText(off, s) : '';
+        return hasPointer ? $.Text.fromPointer(ptr).get(0) : '';
       case 'data':
         return hasPointer ? Buffer.from($.utils.getData(off, s).toUint8Array()).toString('base64') : '';
       case 'struct':
@@ -382,6 +385,9 @@ export class JsonCodec {
     }
   }
 }
+
+/** The kinds of field that live in the pointer section. */
+const POINTER_KINDS: ReadonlySet<string> = new Set(['text', 'data', 'struct', 'list', 'interface', 'anyPointer']);
 
 const NUMBER_LISTS: Record<NumberKind, $.ListCtor<number>> = {
   int8: $.Int8List,
@@ -472,6 +478,6 @@ function setBig(s: $.Struct, kind: BigKind, at: number, v: bigint, def: unknown)
 }
 
 function getBig(s: $.Struct, kind: BigKind, at: number, def: unknown): bigint {
-  const d = BigInt((def as string | undefined) ?? 0);
+  const d = def === undefined ? 0n : BigInt(def as string);
   return kind === 'int64' ? $.utils.getInt64(at, s, d === 0n ? undefined : $.getInt64Mask(d)) : $.utils.getUint64(at, s, d === 0n ? undefined : $.getUint64Mask(d));
 }

@@ -82,6 +82,11 @@ export class MessagePool {
     this.#putAt = checks ? new WeakMap() : null;
   }
 
+  /** Whether `msg` came from this pool's `get()` (and was not let go since). */
+  owns(msg: $.Message): boolean {
+    return this.#mine.has(msg);
+  }
+
   get(): $.Message {
     const m = this.#free.pop();
     if (m !== undefined) {
@@ -430,6 +435,24 @@ export class DeferredAnswer implements Answer<Struct> {
   reject(err: RpcError): void {
     this.bind(new BrokenAnswer(err));
   }
+}
+
+/**
+ * Calls `f` once `answer` settles: with undefined when it has results, with the error
+ * when it failed. An answer of ours (DeferredAnswer, ResultAnswer, BrokenAnswer) is
+ * followed without a promise (DeferredAnswer.whenBound): `struct()` on a pending one
+ * makes a promise and its reactions, per call, for what is only a notification.
+ * Others are waited on through `struct()`. `f` must not throw.
+ */
+export function whenSettled(answer: Answer<Struct>, f: (error: RpcError | undefined) => void): void {
+  if (answer instanceof DeferredAnswer) answer.whenBound((a) => whenSettled(a, f));
+  else if (answer instanceof ResultAnswer) f(undefined);
+  else if (answer instanceof BrokenAnswer) f(answer.error);
+  else
+    answer.struct().then(
+      () => f(undefined),
+      (e: unknown) => f(e instanceof RpcError ? e : new RpcError('failed', String(e))),
+    );
 }
 
 /** A capability that is a field of an answer: calls pipeline on the answer. */

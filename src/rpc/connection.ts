@@ -169,11 +169,17 @@ const RELEASED_VIEW = new DataView(RELEASED);
  * results throws, and any bytes taken from them before as views (a Data field, which
  * capnp-es returns as a view of the message) show a later message's bytes: copy what is
  * kept first. Capabilities in the results are not affected (release them as usual).
- * Results of a local call, or released already, are left alone. Optional: results never
- * released are collected as usual.
+ * Results of a local call made through `withResultsPool(client, pool)` go back to `pool`
+ * (their capabilities must be released first: the cap table emptied, as by reading them
+ * out and closing them); other results of a local call, or released already, are left
+ * alone. Optional: results never released are collected as usual.
  */
-export function releaseResults(results: Struct): void {
+export function releaseResults(results: Struct, pool?: MessagePool): void {
   const msg = results.segment.message;
+  if (pool !== undefined && pool.owns(msg)) {
+    pool.put(msg);
+    return;
+  }
   const arena = msg._capnp.arena as { buffers?: ArrayBuffer[] };
   if (!(arena instanceof MultiSegmentArena) || arena.buffers === undefined) return;
   const buffers = arena.buffers;

@@ -34,6 +34,7 @@ import {
   ResultAnswer,
   type Answer,
   type PipelineOp,
+  whenSettled,
 } from './cap.js';
 import { RpcError } from './failure.js';
 
@@ -117,11 +118,8 @@ function observe(
       // A metrics hook must not disturb the call.
     }
   };
-  // struct() only waits for the answer (it takes nothing from it).
-  answer.struct().then(
-    () => done(refusal),
-    (e: unknown) => done(e instanceof RpcError ? e : new RpcError('failed', String(e))),
-  );
+  // Only waits for the answer (it takes nothing from it).
+  whenSettled(answer, (error) => done(error ?? refusal));
   return answer;
 }
 

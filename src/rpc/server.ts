@@ -23,6 +23,7 @@ import {
   callOptions,
   kCallOptions,
   newMessage,
+  type MessagePool,
   type CallOptions,
 } from './cap.js';
 import { RpcError, toRpcError } from './failure.js';
@@ -62,6 +63,12 @@ interface MethodEntry {
   ResultsClass: $.StructCtor<Struct>;
   impl: Impl | undefined;
   name: string;
+  /**
+   * For a method whose params struct has no fields (no data, no pointers): one params
+   * struct every call made without a params function is given, made at the first. Nothing
+   * can be written to it, so sharing it is sharing nothing; it saves a message per call.
+   */
+  emptyParams?: Struct;
 }
 
 type Table = Map<bigint, MethodEntry[]>;
@@ -150,6 +157,15 @@ function dropResults(results: Struct, ctx: Ctx | null): void {
   ctx?.opts?.resultsUnused?.(msg);
 }
 
+/** A new message's traversal limit (capnp-es's default). */
+const TRAVERSAL_LIMIT = newMessage()._capnp.traversalLimit;
+
+/** Whether structs of `C` have no fields at all: no data section, no pointers. */
+function isEmpty(C: $.StructCtor<Struct>): boolean {
+  const size = C._capnp.size;
+  return size.dataByteLength === 0 && size.pointerLength === 0;
+}
+
 /** Counts live local server objects (all of them, for leak checks in tests). */
 let liveLocal = 0;
 
@@ -190,6 +206,11 @@ export class LocalHook extends RefHook {
         const src = call.params;
         // An older caller's smaller params read their absent fields as defaults.
         params = asStruct(m.ParamsClass, new m.ParamsClass(src.segment, src.byteOffset, src._capnp.depthLimit));
+      } else if (call.paramsFunc === undefined && isEmpty(m.ParamsClass)) {
+        params = m.emptyParams ??= newMessage(8).initRoot(m.ParamsClass);
+        // capnp-es charges every Pointer made over a message to its traversal limit: a
+        // message that lives for the process starts each call afresh.
+        params.segment.message._capnp.traversalLimit = TRAVERSAL_LIMIT;
       } else {
         const pm = newMessage();
         params = pm.initRoot(m.ParamsClass);
@@ -447,4 +468,35 @@ export function withSignal<C extends { client: Client }>(c: C, signal: AbortSign
  */
 export function withSignalClient(client: Client, signal: AbortSignal): Client {
   return new SignalClient(client, signal);
+}
+
+class PooledResultsClient implements Client {
+  constructor(
+    readonly inner: Client,
+    readonly pool: MessagePool,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+  call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
+    const pool = this.pool;
+    const opts: CallOptions = { resultsMessage: () => pool.get(), resultsUnused: (msg) => pool.put(msg) };
+    if (this.signal !== undefined) opts.signal = this.signal;
+    addCallOptions(call, opts);
+    return this.inner.call(call);
+  }
+  close(): void {
+    // A view: the reference belongs to the client it was made from.
+  }
+}
+
+/**
+ * A view of `client` whose calls a local callee answers with results built in a message
+ * of `pool` (as a connection's served calls are), not in a new message each: the caller
+ * gives each call's results back with `releaseResults(results, pool)` once it has read
+ * them and released their capabilities, and keeps nothing of them (no views of their
+ * Data, no pipelined capabilities on the answer). Results from elsewhere (a connection)
+ * are not the pool's: releaseResults treats them as its own. With a `signal`, also what
+ * withSignalClient gives. Owns no reference.
+ */
+export function withResultsPool(client: Client, pool: MessagePool, signal?: AbortSignal): Client {
+  return new PooledResultsClient(client, pool, signal);
 }

@@ -38,18 +38,18 @@ export function callRoutes(app: ZApp, ctx: RouteContext): void {
         if (!target.methods.includes(method)) {
           throw new NsError('NS_ERR_INVALID_ARGUMENT', `${target.interfaceName} has no method ${JSON.stringify(method)}; its methods: ${target.methods.join(', ')}`);
         }
-        const labels = { interface: target.interfaceName, method };
-        ctx.metrics.calls.inc(labels);
+        const stats = ctx.metrics.gatewayCalls.at(target.interfaceName, method);
+        stats.calls++;
         const t0 = performance.now();
         try {
           // A call that waits (a hub read) is cancelled when the client goes away.
           const results = await target.call(method, req.body.params ?? null, { signal });
           return { interface: target.interfaceName, method, results };
         } catch (e) {
-          ctx.metrics.callErrors.inc({ ...labels, type: classify(e).kind });
+          stats.failed(classify(e).kind);
           throw e;
         } finally {
-          ctx.metrics.callSeconds.observe(labels, (performance.now() - t0) / 1000);
+          stats.seconds.observe((performance.now() - t0) / 1000);
         }
       } finally {
         target.close();

@@ -29,19 +29,34 @@ declare module 'fastify' {
   }
 }
 
+/** An onRequest hook in fastify's callback form (an async one costs a promise per request). */
+type OnRequest = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
+
 /** onRequest hook: the request must carry a profile's credentials (401 otherwise). */
-export function requireProfile(ctx: RouteContext) {
-  return async (request: FastifyRequest): Promise<void> => {
-    request.capnsProfile = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+export function requireProfile(ctx: RouteContext): OnRequest {
+  return (request, _reply, done) => {
+    try {
+      request.capnsProfile = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    done();
   };
 }
 
 /** onRequest hook: as requireProfile, and the profile must be an admin one (403 otherwise). */
-export function requireAdmin(ctx: RouteContext) {
-  return async (request: FastifyRequest): Promise<void> => {
-    const p = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
-    if (!p.admin) throw new NsError('NS_ERR_PERMISSION', `profile '${p.name}' may not administer: its namespace holds no CapTable capability`);
-    request.capnsProfile = p;
+export function requireAdmin(ctx: RouteContext): OnRequest {
+  return (request, _reply, done) => {
+    try {
+      const p = ctx.auth.authenticate(request.headers.authorization, ctx.deps.profiles(), ctx.deps.peerIsLoopback);
+      if (!p.admin) throw new NsError('NS_ERR_PERMISSION', `profile '${p.name}' may not administer: its namespace holds no CapTable capability`);
+      request.capnsProfile = p;
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    done();
   };
 }
 
