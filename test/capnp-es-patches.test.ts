@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import * as $ from 'capnp-es';
 import { StatChange } from '../src/gen/common.js';
 import { FileServer_AttachResult_Ok } from '../src/gen/fileserver.js';
-import { Evolving } from './fixtures/rpc/gen/test.js';
+import { Evolving, Test_Echo$Params } from './fixtures/rpc/gen/test.js';
 
 test('a null capability field reads as no capability, not as the message\'s first one', () => {
   const m = new $.Message();
@@ -122,6 +122,30 @@ test('copying a message charges what it reads: many pointers to one text are not
   const src = new $.Message(m.toArrayBuffer(), false);
   src._capnp.traversalLimit = 1024 * 1024 * 8; // capnp-es counts bytes
   assert.throws(() => new $.Message().setRoot(src.getRoot(Evolving)), /Traversal limit exceeded reading a list/);
+});
+
+test('text set into a fresh field is encoded straight into the message (no intermediate array), byte for byte as TextEncoder encodes it', () => {
+  const samples = ['', 'plain', 'café', '日本語 text', 'pair 😀 and 𝄞', 'lone high \ud800 here', 'lone low \udc00', 'ends high \ud83d', '\u07ff\u0800\uffff'];
+  const encode = TextEncoder.prototype.encode;
+  let calls = 0;
+  TextEncoder.prototype.encode = function (this: TextEncoder, s?: string) {
+    calls++;
+    return encode.call(this, s);
+  };
+  const written: string[] = [];
+  try {
+    for (const s of samples) {
+      const m = new $.Message();
+      m.initRoot(Test_Echo$Params).text = s;
+      written.push(new $.Message(m.toArrayBuffer(), false).getRoot(Test_Echo$Params).text);
+    }
+  } finally {
+    TextEncoder.prototype.encode = encode;
+  }
+  // What reading gives back is what decoding TextEncoder's bytes gives: a length off by
+  // one would show as a NUL or a cut character.
+  assert.deepEqual(written, samples.map((s) => new TextDecoder().decode(new TextEncoder().encode(s))));
+  assert.equal(calls, 0, 'TextEncoder.encode was called (an array per text set)');
 });
 
 test('a single-segment message grows its buffer geometrically: 4000 texts of 1 KiB take a few reallocations, not one per 4 KiB', () => {
