@@ -79,9 +79,16 @@ export interface ConnectionOptions {
   limits?: Partial<RpcLimits> | undefined;
   /**
    * The capability the peer gets from Bootstrap, made once per connection (we own the
-   * returned reference; it is released when the connection ends).
+   * returned reference; it is released when the connection ends). Given `peer`.
    */
-  bootstrap?: (() => { client: Client } | Client) | undefined;
+  bootstrap?: ((peer: ConnectionPeer | undefined) => { client: Client } | Client) | undefined;
+  /** Who is at the other end, as the listener knows it (transport.ts). */
+  peer?: ConnectionPeer | undefined;
+  /**
+   * What the connections of one listener share instead of each having its own (an idle
+   * connection kept both: about 2 KB). Default: the connection's own.
+   */
+  shared?: SharedBuffers | undefined;
   /** Per-message trace sink; default: stderr when NS_TRACE contains `rpc`. */
   trace?: Tracer | null | undefined;
   /** A name for traces. */
@@ -101,12 +108,38 @@ export interface ConnectionOptions {
 }
 
 /**
+ * Buffers connections can share (ConnectionOptions.shared): `newSharedBuffers()`. Safe
+ * because each is used only synchronously: an envelope is built and copied into the
+ * output in one go (#sendEnv), and a pooled message is taken, filled and written, or put
+ * back (zeroed) once the socket has written it, by whichever connection.
+ */
+export interface SharedBuffers {
+  readonly envelope: Envelope;
+  /** Results and params messages; its byte bound (POOL_BYTES) is then for all of them. */
+  readonly pool: MessagePool;
+}
+
+/** Buffers for the connections of one listener to share. */
+export function newSharedBuffers(): SharedBuffers {
+  return { envelope: new Envelope(), pool: new MessagePool() };
+}
+
+/** What a listener keeps of an accepted connection's peer (transport.ts's Peer). */
+export interface ConnectionPeer {
+  /**
+   * The connection is ending, its socket still there (except after a reset): the last
+   * moment to read what the socket knows of the peer. Never throws.
+   */
+  connectionClosing(): void;
+}
+
+/**
  * The bridge between a socket's `onread` option, given when the socket is made, and the
  * connection made afterwards. Bytes read before a connection attaches are kept for it.
  */
 export class DirectReads {
   #target: DirectReadTarget | null = null;
-  #early: Uint8Array[] = [];
+  #early: Uint8Array[] | null = null;
   /** Whether the buffer handed out last is the shared scratch (not the target's). */
   #own = true;
 
@@ -117,13 +150,13 @@ export class DirectReads {
     // socket, which for an accepted one is before its RpcConnection exists.
     buffer: (): Uint8Array => {
       this.#own = this.#target === null;
-      return this.#own ? sharedScratch() : this.#target!.buffer();
+      return this.#own ? sharedScratch() : this.#target!._readTarget();
     },
     /** Never pauses by its return value: the connection pauses the socket itself. */
     callback: (n: number, buf: Uint8Array): true => {
-      if (!this.#own) this.#target!.read(n);
-      else if (this.#target !== null) this.#target.data(buf.subarray(0, n));
-      else this.#early.push(buf.slice(0, n));
+      if (!this.#own) this.#target!._readInto(n);
+      else if (this.#target !== null) this.#target._readData(buf.subarray(0, n));
+      else (this.#early ??= []).push(buf.slice(0, n));
       return true;
     },
   };
@@ -131,19 +164,20 @@ export class DirectReads {
   /** Internal: RpcConnection routes the reads to itself; returns what came before. */
   _attach(target: DirectReadTarget): Uint8Array[] {
     this.#target = target;
-    const early = this.#early;
-    this.#early = [];
+    const early = this.#early ?? [];
+    this.#early = null;
     return early;
   }
 }
 
+/** Where DirectReads delivers: the RpcConnection itself (its methods, not closures). */
 interface DirectReadTarget {
   /** Where the next read goes. */
-  buffer(): Uint8Array;
-  /** `n` bytes were read into the last buffer(). */
-  read(n: number): void;
+  _readTarget(): Uint8Array;
+  /** `n` bytes were read into the last _readTarget(). */
+  _readInto(n: number): void;
   /** Bytes read into some other buffer. */
-  data(chunk: Uint8Array): void;
+  _readData(chunk: Uint8Array): void;
 }
 
 // capnp-es does not export its multi-segment arena; take the class from a probe message.
@@ -428,6 +462,30 @@ const NO_SLAB = Buffer.alloc(0);
 const SETTLED = Promise.resolve();
 
 /**
+ * The table of a connection that has put nothing in it yet, shared by all of them: an
+ * empty Map costs about 180 bytes, and an idle server connection uses two of its six
+ * tables (exports), a client connection two others. Reading it is reading an empty
+ * table; every write goes through `own()` first, and a write that does not throws (our
+ * bug: it would share an entry between connections).
+ */
+class NoEntries extends Map<never, never> {
+  override set(): this {
+    throw new Error('RpcConnection: the shared empty table was written to');
+  }
+}
+const NO_ENTRIES: Map<unknown, unknown> = new NoEntries();
+
+/** An empty table (the shared one, until `own()` replaces it). */
+function noEntries<K, V>(): Map<K, V> {
+  return NO_ENTRIES as Map<K, V>;
+}
+
+/** `table`, or a new table of the connection's own in place of the shared empty one. */
+function own<K, V>(table: Map<K, V>): Map<K, V> {
+  return table === NO_ENTRIES ? new Map<K, V>() : table;
+}
+
+/**
  * An RPC connection over a byte stream. Create with `new RpcConnection(stream, opts)`
  * (transport.ts does this for sockets). Owns the stream: ends or destroys it.
  */
@@ -435,25 +493,27 @@ export class RpcConnection {
   readonly limits: RpcLimits;
   readonly #stream: Duplex;
   readonly #reader: FrameReader;
-  readonly #env = new Envelope();
-  readonly #pool = new MessagePool();
+  readonly #env: Envelope;
+  readonly #pool: MessagePool;
   readonly #trace: Tracer | null;
   readonly #name: string;
 
-  readonly #questions = new Map<number, Question>();
+  // Made at their first entry (NoEntries).
+  #questions = noEntries<number, Question>();
   #freeQuestionIds: number[] = [];
   #nextQuestionId = 0;
-  readonly #answers = new Map<number, AnswerEntry>();
+  #answers = noEntries<number, AnswerEntry>();
   #answersPending = 0;
-  readonly #exports = new Map<number, ExportEntry>();
-  readonly #exportsByKey = new Map<object, ExportEntry>();
+  #exports = noEntries<number, ExportEntry>();
+  #exportsByKey = noEntries<object, ExportEntry>();
   #freeExportIds: number[] = [];
   #nextExportId = 0;
-  readonly #imports = new Map<number, ImportHook>();
-  readonly #embargoes = new Map<number, EmbargoHook>();
+  #imports = noEntries<number, ImportHook>();
+  #embargoes = noEntries<number, EmbargoHook>();
   #nextEmbargoId = 0;
 
-  #bootstrapFactory: (() => { client: Client } | Client) | undefined;
+  #bootstrapFactory: ((peer: ConnectionPeer | undefined) => { client: Client } | Client) | undefined;
+  readonly #peer: ConnectionPeer | undefined;
   #bootstrap: Client | null = null;
 
   // Output batching. The slab is made at the first write, small, and each new one is twice
@@ -493,6 +553,8 @@ export class RpcConnection {
   constructor(stream: Duplex, opts: ConnectionOptions = {}) {
     this.limits = resolveLimits(opts.limits);
     this.#stream = stream;
+    this.#env = opts.shared?.envelope ?? new Envelope();
+    this.#pool = opts.shared?.pool ?? new MessagePool();
     this.#frameLimits = { maxMessageBytes: this.limits.maxMessageBytes, maxSegments: this.limits.maxSegments };
     if (opts.requireAuthentication === true) {
       this.#authenticated = false;
@@ -515,19 +577,21 @@ export class RpcConnection {
     this.#trace = opts.trace === undefined ? makeTracer() : opts.trace;
     this.#name = opts.name ?? 'conn';
     this.#bootstrapFactory = opts.bootstrap;
+    this.#peer = opts.peer;
     if (opts.reads === undefined) stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     else {
-      const early = opts.reads._attach({
-        buffer: () => this.#reader.readTarget(),
-        read: (n) => this.#onRead(n),
-        data: (chunk) => this.#onData(chunk),
-      });
-      for (const chunk of early) this.#onData(chunk);
+      for (const chunk of opts.reads._attach(this)) this.#onData(chunk);
     }
     stream.on('drain', () => this.#onDrain());
     stream.on('error', (err: Error) => this.#shutdown(new RpcError('disconnected', `connection error: ${err.message}`)));
-    this.#socketClosed = new Promise((resolve) => stream.once('close', () => resolve()));
-    stream.on('close', () => this.#shutdown(new RpcError('disconnected', 'connection closed')));
+    // One 'close' listener for both (a once() listener beside it cost a wrapper, its
+    // bound function and an array of listeners per connection).
+    let socketClosed!: () => void;
+    this.#socketClosed = new Promise((resolve) => (socketClosed = resolve));
+    stream.on('close', () => {
+      socketClosed();
+      this.#shutdown(new RpcError('disconnected', 'connection closed'));
+    });
     stream.on('end', () => this.#shutdown(new RpcError('disconnected', 'peer closed the connection')));
   }
 
@@ -991,7 +1055,7 @@ export class RpcConnection {
     }
     const entry = new AnswerEntry(m.questionId);
     entry.pool = this.#pool;
-    this.#answers.set(m.questionId, entry);
+    (this.#answers = own(this.#answers)).set(m.questionId, entry);
     if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     this.#updateReading();
@@ -1072,12 +1136,12 @@ export class RpcConnection {
   #onBootstrap(questionId: number): void {
     if (this.#answers.has(questionId)) throw new ProtocolError(`Bootstrap reuses question id ${questionId}`);
     const entry = new AnswerEntry(questionId);
-    this.#answers.set(questionId, entry);
+    (this.#answers = own(this.#answers)).set(questionId, entry);
     if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     if (this.#bootstrap === null && this.#bootstrapFactory !== undefined) {
       try {
-        const b = this.#bootstrapFactory();
+        const b = this.#bootstrapFactory(this.#peer);
         const inner = (b as { client?: unknown }).client;
         this.#bootstrap = typeof inner === 'object' && inner !== null ? (inner as Client) : (b as Client);
       } catch (e) {
@@ -1324,7 +1388,7 @@ export class RpcConnection {
       const emb = new EmbargoHook(c.hook);
       c.hook = emb;
       const id = this.#nextEmbargoId++;
-      this.#embargoes.set(id, emb);
+      (this.#embargoes = own(this.#embargoes)).set(id, emb);
       if (this.#readPaused) this.#updateReading();
       this.#env.disembargo({ kind: 'answer', questionId: q.id, ops }, EmbargoTag.SenderLoopback, id);
       this.#sendEnv(null);
@@ -1388,7 +1452,7 @@ export class RpcConnection {
       // Calls we sent to the promise may come back to us: embargo the new path.
       const emb = new EmbargoHook(handle.hook);
       const id = this.#nextEmbargoId++;
-      this.#embargoes.set(id, emb);
+      (this.#embargoes = own(this.#embargoes)).set(id, emb);
       if (this.#readPaused) this.#updateReading();
       imp.target = emb;
       this.#env.disembargo({ kind: 'import', id: imp.id }, EmbargoTag.SenderLoopback, id);
@@ -1445,7 +1509,7 @@ export class RpcConnection {
     }
     const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
     const q = new Question(this, id);
-    this.#questions.set(id, q);
+    (this.#questions = own(this.#questions)).set(id, q);
     if (this.#idleTimer !== null) this.#busyChanged();
     if (this.#readPaused) this.#updateReading();
     return q;
@@ -1468,6 +1532,21 @@ export class RpcConnection {
     this.#env.finish(q.id, true);
     this.#sendEnv(null);
     q.result.reject(new RpcError('failed', 'call cancelled', { cause: reason, abort: true }));
+  }
+
+  /** Internal (DirectReads): where the next read goes. */
+  _readTarget(): Uint8Array {
+    return this.#reader.readTarget();
+  }
+
+  /** Internal (DirectReads): `n` bytes were read into the last _readTarget(). */
+  _readInto(n: number): void {
+    this.#onRead(n);
+  }
+
+  /** Internal (DirectReads): bytes read into some other buffer. */
+  _readData(chunk: Uint8Array): void {
+    this.#onData(chunk);
   }
 
   /**
@@ -1591,8 +1670,8 @@ export class RpcConnection {
       const id = this.#freeExportIds.pop() ?? this.#nextExportId++;
       if (!fresh) h.addRef();
       e = { id, hook: h, key, refs: 0, promise };
-      this.#exports.set(id, e);
-      this.#exportsByKey.set(key, e);
+      (this.#exports = own(this.#exports)).set(id, e);
+      (this.#exportsByKey = own(this.#exportsByKey)).set(key, e);
       if (promise) this.#watchPromise(e);
     }
     e.refs++;
@@ -1659,7 +1738,7 @@ export class RpcConnection {
             throw new ProtocolError(`peer sent more than maxImports (${this.limits.maxImports}) capabilities`);
           }
           imp = new ImportHook(this, d.id, d.tag === CapTag.SenderPromise);
-          this.#imports.set(d.id, imp);
+          (this.#imports = own(this.#imports)).set(d.id, imp);
         } else {
           imp.addRef();
         }
@@ -1785,6 +1864,7 @@ export class RpcConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#error = err;
+    this.#peer?.connectionClosing();
     if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
     this.#handshakeTimer = null;

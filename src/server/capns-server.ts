@@ -26,6 +26,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_TOTAL,
   type BudgetLimits,
   type ListenerBudget,
+  type Watched,
 } from './connection-budget.js';
 import { CapnsClient } from '../client/capns-client.js';
 import { NsError } from '../errors.js';
@@ -52,7 +53,7 @@ import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport, type ImportEvent, type ImportStatus } from '../proxy/importer.js';
-import { dupClient, listen, release, RpcError, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { dupClient, listen, release, RpcError, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
 import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-access.js';
@@ -212,6 +213,23 @@ export interface ReloadReport {
    * rest of the reload is applied; the listeners they would have replaced stay open.
    */
   readonly refused: ReloadRefusal[];
+}
+
+/**
+ * An RPC connection as its listener's budget watches it until it authenticates: a class
+ * rather than an object of two closures, as one is kept for each connection.
+ */
+class WatchedRpc implements Watched {
+  constructor(readonly conn: RpcConnection) {}
+
+  established(): boolean {
+    return this.conn.isAuthenticated;
+  }
+
+  evict(why: string): void {
+    void this.conn.close();
+    this.conn.destroy(new RpcError('overloaded', why));
+  }
 }
 
 /** The running process. Built by `startCapnsServer`. */
@@ -839,13 +857,7 @@ export class CapnsServer implements ExportRegistry {
         }
         void conn.socketClosed().then(a.release);
         // Until the Gate admits it, the connection may give its place to a newer one.
-        a.watch({
-          established: () => conn.isAuthenticated,
-          evict: (why) => {
-            void conn.close();
-            conn.destroy(new RpcError('overloaded', why));
-          },
-        });
+        a.watch(new WatchedRpc(conn));
       },
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
@@ -867,7 +879,7 @@ export class CapnsServer implements ExportRegistry {
               profile,
               holder,
               connection,
-              peer: peer.address,
+              peer,
               ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
               hangup: (reason) => peer.hangup(reason),
             });
@@ -1263,13 +1275,7 @@ export class CapnsServer implements ExportRegistry {
             }
             void conn.socketClosed().then(a.release);
             // Until the Gate admits it, the connection may give its place to a newer one.
-            a.watch({
-              established: () => conn.isAuthenticated,
-              evict: (why) => {
-                void conn.close();
-                conn.destroy(new RpcError('overloaded', why));
-              },
-            });
+            a.watch(new WatchedRpc(conn));
           },
           onSession: (peer, ns, who) => {
             const session = this.sessions.add({
@@ -1277,7 +1283,7 @@ export class CapnsServer implements ExportRegistry {
               profile: profile.name,
               holder: `${profile.name}@export:${bound}#${peer}`,
               connection: `export:${bound}#${peer.split('.')[0]}`,
-              peer: who.address,
+              peer: who,
               ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
               hangup: (reason) => who.hangup(reason),
             });
