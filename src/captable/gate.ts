@@ -61,11 +61,12 @@ export interface GateOptions {
   readonly namespace?: NamespaceServerOptions;
   /**
    * Told of each namespace handed out (for logs, and the sessions tree): `ns` is the
-   * capability the client receives, lent for the call (dupClient it to keep it).
+   * capability the client receives, lent for the call (dupClient it to keep it); `gate`
+   * these options (one function can serve every connection of a listener).
    */
-  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client) => void;
+  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions) => void;
   /** The connection's peer (listen()'s bootstrap argument): told when it authenticates. */
-  readonly peer?: Pick<Peer, 'authenticated'>;
+  readonly peer?: Peer;
 }
 
 function digest(token: string): Buffer {
@@ -173,7 +174,7 @@ class GateTarget implements Gate$Server$Target {
       // The grants leave the table when the client lets go of the namespace and of
       // everything it got through it (or its connection ends).
       const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota });
-      this.#options.onAuthenticated?.(profile.name, holder, ns);
+      this.#options.onAuthenticated?.(profile.name, holder, ns, this.#options);
       const ok = res._initOk();
       ok.ns = ns;
       ok.profile = profile.name;

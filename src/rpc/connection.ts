@@ -534,8 +534,11 @@ export class RpcConnection {
   #closed = false;
   #closing: Promise<void> | null = null;
   #error: RpcError | null = null;
-  #drainWaiters: Array<() => void> = [];
-  #closedWaiters: Array<() => void> = [];
+  // Made on need: most connections are never drained, and whoever waits for the end
+  // shares one promise (an array of resolvers was 180 bytes for one).
+  #drainWaiters: Array<() => void> | null = null;
+  #whenClosed: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
 
   /** What the framer enforces; its size limit rises when the peer authenticates. */
   readonly #frameLimits: { maxMessageBytes: number; maxSegments: number; maxMessageBytesName?: string };
@@ -668,7 +671,7 @@ export class RpcConnection {
   /** Resolves when the connection has ended. */
   whenClosed(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return new Promise((r) => this.#closedWaiters.push(r));
+    return (this.#whenClosed ??= new Promise((r) => (this.#resolveClosed = r)));
   }
 
   /**
@@ -680,7 +683,7 @@ export class RpcConnection {
     if (this.#closed) return Promise.resolve();
     this.#closing = (async () => {
       while (!this.#closed && (this.#questions.size > 0 || this.#answersPending > 0)) {
-        await new Promise<void>((r) => this.#drainWaiters.push(r));
+        await new Promise<void>((r) => (this.#drainWaiters ??= []).push(r));
       }
       if (!this.#closed) {
         this.#flush();
@@ -1813,9 +1816,9 @@ export class RpcConnection {
   // ---- ending --------------------------------------------------------------------------
 
   #wakeDrain(): void {
-    if (this.#drainWaiters.length === 0) return;
     const w = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (w === null) return;
+    this.#drainWaiters = null;
     for (const f of w) f();
   }
 
@@ -1915,9 +1918,8 @@ export class RpcConnection {
     b?.close();
     this.#chunks = [];
     this.#wakeDrain();
-    const w = this.#closedWaiters;
-    this.#closedWaiters = [];
-    for (const f of w) f();
+    this.#resolveClosed?.();
+    this.#resolveClosed = null;
     if (!this.#stream.destroyed && this.#lingering === null) {
       // Let a pending Abort/flush go out; destroy soon after.
       const t = setTimeout(() => this.#stream.destroy(), 100);

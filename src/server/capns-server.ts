@@ -59,7 +59,7 @@ import { newClock } from './demo-services.js';
 import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-access.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
-import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
+import { grantedNamespace, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
 import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 import { Hub } from '../ants/hub.js';
@@ -839,6 +839,21 @@ export class CapnsServer implements ExportRegistry {
 
   async #listenRpc(l: Listener, tls: TlsFiles | undefined): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
+    // One for the listener: what it needs of the connection comes with `gate`.
+    const onAuthenticated = (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions): void => {
+      this.#log.info({ profile, holder }, 'authenticated');
+      const peer = gate.peer!;
+      const session = this.sessions.add({
+        kind: 'rpc',
+        profile,
+        holder,
+        connection: gate.connection,
+        peer,
+        ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+        hangup: (reason) => peer.hangup(reason),
+      });
+      void peer.whenClosed().then(() => session.end());
+    };
     const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
@@ -872,19 +887,7 @@ export class CapnsServer implements ExportRegistry {
           tlsSubject: peer.tlsSubject,
           peer,
           namespace: this.#namespaceLimits(),
-          onAuthenticated: (profile, holder, ns) => {
-            this.#log.info({ profile, holder }, 'authenticated');
-            const session = this.sessions.add({
-              kind: 'rpc',
-              profile,
-              holder,
-              connection,
-              peer,
-              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
-              hangup: (reason) => peer.hangup(reason),
-            });
-            void peer.whenClosed().then(() => session.end());
-          },
+          onAuthenticated,
         });
       },
     });
