@@ -855,9 +855,16 @@ export class RpcConnection {
       this.#shutdown(new RpcError('disconnected', `write failed: ${(e as Error).message}`));
       return;
     }
-    // The slab's written part now belongs to the stream; keep filling after it.
+    // The slab's written part now belongs to the stream; keep filling after it. A small
+    // slab (one of a connection's first few) is let go instead, and the next write makes
+    // the next size: a connection that has gone quiet keeps none (an idle server
+    // connection kept 512 bytes of Node's pool, holding on to the pool's 8 KiB).
     const left = this.#slab.length - this.#slabPos;
-    if (left < 4096 && left < this.#slab.length >> 2) this.#newSlab(0);
+    if (this.#slab.length < SLAB_BYTES) {
+      this.#slab = NO_SLAB;
+      this.#slabPos = 0;
+      this.#batchStart = 0;
+    } else if (left < 4096 && left < this.#slab.length >> 2) this.#newSlab(0);
     if (!ok && !this.#writePaused && this.#stream.writableLength > this.limits.maxWriteBufferBytes) {
       // Backpressure: the peer is not reading. Stop reading its requests too, so we do
       // not produce more replies than the socket can take ('drain' resumes).
