@@ -215,6 +215,9 @@ export interface ReloadReport {
   readonly refused: ReloadRefusal[];
 }
 
+/** #namespaceLimits() without any: one object, not one per connection (the Gate keeps it). */
+const NO_NAMESPACE_LIMITS: { maxBinds?: number } = Object.freeze({});
+
 /**
  * An RPC connection as its listener's budget watches it until it authenticates: a class
  * rather than an object of two closures, as one is kept for each connection.
@@ -541,7 +544,7 @@ export class CapnsServer implements ExportRegistry {
   /** The namespace limits the manifest sets (maxBinds), for every namespace handed out. */
   #namespaceLimits(): { maxBinds?: number } {
     const m = this.#manifest.limits.maxBinds;
-    return m === undefined ? {} : { maxBinds: m };
+    return m === undefined ? NO_NAMESPACE_LIMITS : { maxBinds: m };
   }
 
   /**
