@@ -747,7 +747,9 @@ export class RpcConnection {
   /** Frames the envelope just built (segment 0) plus optional content (segment 1) and queues it. */
   #sendEnv(content: Uint8Array | null): void {
     if (this.#closed) return;
-    if (this.#trace !== null) this.#traceOut(this.#env.bytes(), content);
+    // Traced once the envelope is copied out: it may be the listener's shared one, and the
+    // tracer (any function) must not get a chance to build another in it before that.
+    const traced = this.#trace !== null ? this.#env.bytes().slice() : null;
     // Small content goes inline in segment 0 (it is copied into the batch either way);
     // large content stays a segment of its own, written from its buffer without a copy.
     const inline = content !== null && content.length <= SMALL && this.#env.inlineContent(content);
@@ -773,6 +775,7 @@ export class RpcConnection {
       }
     }
     this.#scheduleFlush();
+    if (traced !== null) this.#traceOut(traced, content);
   }
 
   /** Makes room for `n` bytes at #slabPos. */
