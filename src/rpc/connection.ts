@@ -131,6 +131,8 @@ export interface ConnectionPeer {
    * moment to read what the socket knows of the peer. Never throws.
    */
   connectionClosing(): void;
+  /** The socket has closed (what socketClosed() resolves on). Never throws. */
+  socketClosed(): void;
 }
 
 /**
@@ -598,6 +600,7 @@ export class RpcConnection {
     this.#socketClosed = new Promise((resolve) => (socketClosed = resolve));
     stream.on('close', () => {
       socketClosed();
+      this.#peer?.socketClosed();
       this.#shutdown(new RpcError('disconnected', 'connection closed'));
     });
     stream.on('end', () => this.#shutdown(new RpcError('disconnected', 'peer closed the connection')));

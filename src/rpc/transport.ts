@@ -166,10 +166,14 @@ export class RpcListener {
     this.address = address;
   }
 
-  /** Internal: tracks a connection until it closes. */
+  /** Internal: tracks a connection until its socket closes (_remove). */
   _add(c: RpcConnection): void {
     this.#conns.add(c);
-    void c.socketClosed().then(() => this.#conns.delete(c));
+  }
+
+  /** Internal: the socket of `c` has closed (told by its peer: no promise per connection). */
+  _remove(c: RpcConnection): void {
+    this.#conns.delete(c);
   }
 
   /** Open connections. */
@@ -212,6 +216,8 @@ export class RpcListener {
 class AcceptedPeer implements Peer {
   /** The connection, once made (the peer exists before it: the bootstrap takes it). */
   conn: RpcConnection | null = null;
+  /** The listener counting the connection. */
+  listener: RpcListener | null = null;
   #sock: net.Socket | null;
   #address: string | null = null;
   #loopback = false;
@@ -247,6 +253,11 @@ class AcceptedPeer implements Peer {
   /** ConnectionPeer: the connection is ending; the socket, still there, is read now. */
   connectionClosing(): void {
     this.#read();
+  }
+
+  /** ConnectionPeer: the listener stops counting the connection. */
+  socketClosed(): void {
+    if (this.conn !== null) this.listener?._remove(this.conn);
   }
 
   #read(): void {
@@ -300,6 +311,7 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
       requireAuthentication: opts.requireAuthentication,
     });
     peer.conn = c;
+    peer.listener = listener;
     listener!._add(c);
     opts.onConnection?.(c);
   };
