@@ -126,12 +126,16 @@ test('copying a message charges what it reads: many pointers to one text are not
 
 test('text set into a fresh field is encoded straight into the message (no intermediate array), byte for byte as TextEncoder encodes it', () => {
   const samples = ['', 'plain', 'café', '日本語 text', 'pair 😀 and 𝄞', 'lone high \ud800 here', 'lone low \udc00', 'ends high \ud83d', '\u07ff\u0800\uffff'];
-  const encode = TextEncoder.prototype.encode;
+  const proto = TextEncoder.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'encode')!;
   let calls = 0;
-  TextEncoder.prototype.encode = function (this: TextEncoder, s?: string) {
-    calls++;
-    return encode.call(this, s);
-  };
+  Object.defineProperty(proto, 'encode', {
+    ...original,
+    value: (s?: string): Uint8Array => {
+      calls++;
+      return new Uint8Array(Buffer.from(s ?? '', 'utf8'));
+    },
+  });
   const written: string[] = [];
   try {
     for (const s of samples) {
@@ -140,7 +144,7 @@ test('text set into a fresh field is encoded straight into the message (no inter
       written.push(new $.Message(m.toArrayBuffer(), false).getRoot(Test_Echo$Params).text);
     }
   } finally {
-    TextEncoder.prototype.encode = encode;
+    Object.defineProperty(proto, 'encode', original);
   }
   // What reading gives back is what decoding TextEncoder's bytes gives: a length off by
   // one would show as a NUL or a cut character.

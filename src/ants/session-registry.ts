@@ -42,60 +42,76 @@ export interface SessionNamespace {
 
 /** A Namespace capability as a SessionNamespace. Takes ownership of `ns`. */
 export function rpcSessionNamespace(ns: Namespace$Client): SessionNamespace {
-  let live: Namespace$Client | null = ns;
-  const get = (): Namespace$Client => {
-    if (live === null) throw new NsError('NS_ERR_NOT_FOUND', 'the session has ended');
-    return live;
-  };
-  return {
-    async describe() {
-      try {
-        return (await get().describe().promise()).text;
-      } catch (e) {
-        throw refusalFrom(e);
-      }
-    },
-    async apply(text) {
-      const r = (
-        await get()
-          .apply((p) => {
-            p.text = text;
-          })
-          .promise()
-      ).result;
-      if (r._isErr) throw fromFailure(r.err);
-    },
-    async bind(path, member) {
-      const r = (
-        await get()
-          .bind((p) => {
-            p.path = path;
-            $.utils.setInterfacePointer(p.segment.message.addCap(dupClient(member.cap)), p.cap);
-            p.interfaceId = member.interfaceId;
-            p.label = member.label;
-            p.position = PositionEnum.REPLACE;
-            p.create = false;
-          })
-          .promise()
-      ).result;
-      if (r._isErr) throw fromFailure(r.err);
-    },
-    async unmount(path) {
-      const r = (
-        await get()
-          .unmount((p) => {
-            p.path = path;
-            p.label = '';
-          })
-          .promise()
-      ).result;
-      if (r._isErr) throw fromFailure(r.err);
-    },
-    close() {
-      release(live);
-      live = null;
-    },
-  };
+  return new RpcSessionNamespace(ns);
+}
+
+/**
+ * rpcSessionNamespace's. A class, not an object of closures: one is kept per RPC
+ * connection, and six closures with their context were 400 bytes of each.
+ */
+class RpcSessionNamespace implements SessionNamespace {
+  #live: Namespace$Client | null;
+
+  constructor(ns: Namespace$Client) {
+    this.#live = ns;
+  }
+
+  #get(): Namespace$Client {
+    if (this.#live === null) throw new NsError('NS_ERR_NOT_FOUND', 'the session has ended');
+    return this.#live;
+  }
+
+  async describe(): Promise<string> {
+    try {
+      return (await this.#get().describe().promise()).text;
+    } catch (e) {
+      throw refusalFrom(e);
+    }
+  }
+
+  async apply(text: string): Promise<void> {
+    const r = (
+      await this.#get()
+        .apply((p) => {
+          p.text = text;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  async bind(path: string, member: Member<Client>): Promise<void> {
+    const r = (
+      await this.#get()
+        .bind((p) => {
+          p.path = path;
+          $.utils.setInterfacePointer(p.segment.message.addCap(dupClient(member.cap)), p.cap);
+          p.interfaceId = member.interfaceId;
+          p.label = member.label;
+          p.position = PositionEnum.REPLACE;
+          p.create = false;
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  async unmount(path: string): Promise<void> {
+    const r = (
+      await this.#get()
+        .unmount((p) => {
+          p.path = path;
+          p.label = '';
+        })
+        .promise()
+    ).result;
+    if (r._isErr) throw fromFailure(r.err);
+  }
+
+  close(): void {
+    release(this.#live);
+    this.#live = null;
+  }
 }
 
 /**
@@ -145,8 +161,11 @@ export interface SessionInit {
   readonly holder: string;
   /** The connection its grants count against (default: the holder). */
   readonly connection?: string;
-  /** Who is at the other end, e.g. "tcp!127.0.0.1!40312". */
-  readonly peer: string;
+  /**
+   * Who is at the other end, e.g. "tcp!127.0.0.1!40312"; or what tells it when asked (an
+   * RPC connection's Peer reads its socket's address only then).
+   */
+  readonly peer: string | { readonly address: string };
   /** The session's namespace; the registry owns it from here (closed when the session ends). */
   readonly ns: SessionNamespace;
   /** Cuts the session's connection; undefined where that cannot be done alone. */
@@ -155,7 +174,8 @@ export interface SessionInit {
 
 /** A live session. */
 export class Session {
-  readonly started = new Date();
+  /** When it started (Date.now(): a Date is 96 bytes, kept for each connection). */
+  readonly #started = Date.now();
   #ended = false;
   /** The message of the last failed write to `ns` (9P can carry only an errno). */
   lastError = '';
@@ -165,6 +185,11 @@ export class Session {
     readonly init: SessionInit,
     readonly registry: SessionRegistry,
   ) {}
+
+  /** When it started. */
+  get started(): Date {
+    return new Date(this.#started);
+  }
 
   get kind(): SessionKind {
     return this.init.kind;
@@ -179,7 +204,8 @@ export class Session {
   }
 
   get peer(): string {
-    return this.init.peer;
+    const p = this.init.peer;
+    return typeof p === 'string' ? p : p.address;
   }
 
   get ns(): SessionNamespace {

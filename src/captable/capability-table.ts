@@ -75,13 +75,24 @@ class Grant implements MembranePolicy, MembraneLifetime {
   calls = 0n;
   revoked = false;
   #live = 0;
+  // The request's fields, not the request: the caller's object (one per grant, several
+  // grants per connection) need not be kept.
+  readonly interfaceId: bigint;
+  readonly label: string;
+  readonly holder: string;
+  readonly connection: string;
 
   constructor(
     readonly id: bigint,
-    readonly request: GrantRequest,
+    request: GrantRequest,
     readonly table: CapabilityTable,
     readonly record: (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number) => void,
-  ) {}
+  ) {
+    this.interfaceId = request.interfaceId;
+    this.label = request.label;
+    this.holder = request.holder;
+    this.connection = request.connection ?? request.holder;
+  }
 
   get lifetime(): MembraneLifetime {
     return this;
@@ -100,18 +111,13 @@ class Grant implements MembranePolicy, MembraneLifetime {
   }
 
   check(): NsError | undefined {
-    if (this.revoked) return new NsError('NS_ERR_REVOKED', `grant ${this.id} of '${this.request.label}' to ${this.request.holder} was revoked`);
+    if (this.revoked) return new NsError('NS_ERR_REVOKED', `grant ${this.id} of '${this.label}' to ${this.holder} was revoked`);
     this.calls++;
     return undefined;
   }
 
-  get connection(): string {
-    return this.request.connection ?? this.request.holder;
-  }
-
   info(): GrantInfo {
-    const { interfaceId, label, holder } = this.request;
-    return { id: this.id, interfaceId, label, holder, calls: this.calls, revoked: this.revoked };
+    return { id: this.id, interfaceId: this.interfaceId, label: this.label, holder: this.holder, calls: this.calls, revoked: this.revoked };
   }
 }
 
@@ -226,9 +232,9 @@ export class CapabilityTable {
   /** @internal A grant whose last derived capability is gone leaves the table. */
   remove(g: Grant): void {
     if (!this.#grants.delete(g.id)) return;
-    const set = this.#byHolder.get(g.request.holder);
+    const set = this.#byHolder.get(g.holder);
     set?.delete(g);
-    if (set?.size === 0) this.#byHolder.delete(g.request.holder);
+    if (set?.size === 0) this.#byHolder.delete(g.holder);
     const n = (this.#byConnection.get(g.connection) ?? 1) - 1;
     if (n <= 0) this.#byConnection.delete(g.connection);
     else this.#byConnection.set(g.connection, n);
@@ -282,7 +288,7 @@ export class CapabilityTable {
   revokeLabel(label: string): number {
     let n = 0;
     for (const g of this.#grants.values()) {
-      if (!g.revoked && g.request.label === label) {
+      if (!g.revoked && g.label === label) {
         g.revoked = true;
         n++;
       }

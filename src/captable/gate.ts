@@ -61,15 +61,16 @@ export interface GateOptions {
   readonly namespace?: NamespaceServerOptions;
   /**
    * Told of each namespace handed out (for logs, and the sessions tree): `ns` is the
-   * capability the client receives, lent for the call (dupClient it to keep it).
+   * capability the client receives, lent for the call (dupClient it to keep it); `gate`
+   * these options (one function can serve every connection of a listener).
    */
-  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client) => void;
+  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions) => void;
   /**
    * The connection's peer (listen()'s bootstrap argument): told when it authenticates,
    * and when a request of its is refused for a limit it is past (too many failed
    * attempts, its grants or bindings quota), which pauses its connection.
    */
-  readonly peer?: Pick<Peer, 'authenticated' | 'overLimit'>;
+  readonly peer?: Peer;
 }
 
 function digest(token: string): Buffer {
@@ -179,7 +180,7 @@ class GateTarget implements Gate$Server$Target {
       // The grants leave the table when the client lets go of the namespace and of
       // everything it got through it (or its connection ends).
       const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota });
-      this.#options.onAuthenticated?.(profile.name, holder, ns);
+      this.#options.onAuthenticated?.(profile.name, holder, ns, this.#options);
       const ok = res._initOk();
       ok.ns = ns;
       ok.profile = profile.name;

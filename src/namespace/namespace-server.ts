@@ -123,7 +123,8 @@ export class BindQuota {
 class Family {
   /** Bindings showing each capability across the family, by the reference it owns. */
   readonly #refs = new Map<Client, number>();
-  readonly #fileServers = new Map<Client, RemoteFileServer | RemoteNamespaceFileServer>();
+  /** Made at the first file view asked for: most families are never walked as files. */
+  #fileServers: Map<Client, RemoteFileServer | RemoteNamespaceFileServer> | null = null;
   #open = 0;
 
   constructor(
@@ -139,8 +140,11 @@ class Family {
       return;
     }
     this.#refs.delete(cap);
-    this.#fileServers.get(cap)?.close();
-    this.#fileServers.delete(cap);
+    const fs = this.#fileServers?.get(cap);
+    if (fs !== undefined) {
+      fs.close();
+      this.#fileServers!.delete(cap);
+    }
     release(cap);
   }
 
@@ -154,12 +158,12 @@ class Family {
    * (through its `walk`: an imported namespace is a directory like any other).
    */
   fileServer(member: Member<Client>): FileServer | undefined {
-    let fs = this.#fileServers.get(member.cap);
+    let fs = this.#fileServers?.get(member.cap);
     if (fs !== undefined) return fs;
     if (member.interfaceId === FILE_SERVER_INTERFACE_ID) fs = new RemoteFileServer(new FileServerIface.Client(dupClient(member.cap)));
     else if (member.interfaceId === NAMESPACE_INTERFACE_ID) fs = new RemoteNamespaceFileServer(new NamespaceIface.Client(dupClient(member.cap)));
     else return undefined;
-    this.#fileServers.set(member.cap, fs);
+    (this.#fileServers ??= new Map()).set(member.cap, fs);
     return fs;
   }
 

@@ -181,7 +181,7 @@ const POOL_CHECKS = (process.env['NS_DEBUG'] ?? '').split(/[,\s]+/).includes('po
 
 const RESET_TRAVERSAL = newMessage()._capnp.traversalLimit;
 
-/** The largest message a pool keeps, and the bytes it keeps in all (per connection). */
+/** The largest message a pool keeps, and the bytes it keeps in all (per pool: a connection, or a listener's connections). */
 const POOL_MAX_MESSAGE = 1 << 20;
 const POOL_BYTES = 2 << 20;
 

@@ -79,9 +79,16 @@ export interface ConnectionOptions {
   limits?: Partial<RpcLimits> | undefined;
   /**
    * The capability the peer gets from Bootstrap, made once per connection (we own the
-   * returned reference; it is released when the connection ends).
+   * returned reference; it is released when the connection ends). Given `peer`.
    */
-  bootstrap?: (() => { client: Client } | Client) | undefined;
+  bootstrap?: ((peer: ConnectionPeer | undefined) => { client: Client } | Client) | undefined;
+  /** Who is at the other end, as the listener knows it (transport.ts). */
+  peer?: ConnectionPeer | undefined;
+  /**
+   * What the connections of one listener share instead of each having its own (an idle
+   * connection kept both: about 2 KB). Default: the connection's own.
+   */
+  shared?: SharedBuffers | undefined;
   /** Per-message trace sink; default: stderr when NS_TRACE contains `rpc`. */
   trace?: Tracer | null | undefined;
   /** A name for traces. */
@@ -101,12 +108,40 @@ export interface ConnectionOptions {
 }
 
 /**
+ * Buffers connections can share (ConnectionOptions.shared): `newSharedBuffers()`. Safe
+ * because each is used only synchronously: an envelope is built and copied into the
+ * output in one go (#sendEnv), and a pooled message is taken, filled and written, or put
+ * back (zeroed) once the socket has written it, by whichever connection.
+ */
+export interface SharedBuffers {
+  readonly envelope: Envelope;
+  /** Results and params messages; its byte bound (POOL_BYTES) is then for all of them. */
+  readonly pool: MessagePool;
+}
+
+/** Buffers for the connections of one listener to share. */
+export function newSharedBuffers(): SharedBuffers {
+  return { envelope: new Envelope(), pool: new MessagePool() };
+}
+
+/** What a listener keeps of an accepted connection's peer (transport.ts's Peer). */
+export interface ConnectionPeer {
+  /**
+   * The connection is ending, its socket still there (except after a reset): the last
+   * moment to read what the socket knows of the peer. Never throws.
+   */
+  connectionClosing(): void;
+  /** The socket has closed (what socketClosed() resolves on). Never throws. */
+  socketClosed(): void;
+}
+
+/**
  * The bridge between a socket's `onread` option, given when the socket is made, and the
  * connection made afterwards. Bytes read before a connection attaches are kept for it.
  */
 export class DirectReads {
   #target: DirectReadTarget | null = null;
-  #early: Uint8Array[] = [];
+  #early: Uint8Array[] | null = null;
   /** Whether the buffer handed out last is the shared scratch (not the target's). */
   #own = true;
 
@@ -117,13 +152,13 @@ export class DirectReads {
     // socket, which for an accepted one is before its RpcConnection exists.
     buffer: (): Uint8Array => {
       this.#own = this.#target === null;
-      return this.#own ? sharedScratch() : this.#target!.buffer();
+      return this.#own ? sharedScratch() : this.#target!._readTarget();
     },
     /** Never pauses by its return value: the connection pauses the socket itself. */
     callback: (n: number, buf: Uint8Array): true => {
-      if (!this.#own) this.#target!.read(n);
-      else if (this.#target !== null) this.#target.data(buf.subarray(0, n));
-      else this.#early.push(buf.slice(0, n));
+      if (!this.#own) this.#target!._readInto(n);
+      else if (this.#target !== null) this.#target._readData(buf.subarray(0, n));
+      else (this.#early ??= []).push(buf.slice(0, n));
       return true;
     },
   };
@@ -131,19 +166,20 @@ export class DirectReads {
   /** Internal: RpcConnection routes the reads to itself; returns what came before. */
   _attach(target: DirectReadTarget): Uint8Array[] {
     this.#target = target;
-    const early = this.#early;
-    this.#early = [];
+    const early = this.#early ?? [];
+    this.#early = null;
     return early;
   }
 }
 
+/** Where DirectReads delivers: the RpcConnection itself (its methods, not closures). */
 interface DirectReadTarget {
   /** Where the next read goes. */
-  buffer(): Uint8Array;
-  /** `n` bytes were read into the last buffer(). */
-  read(n: number): void;
+  _readTarget(): Uint8Array;
+  /** `n` bytes were read into the last _readTarget(). */
+  _readInto(n: number): void;
   /** Bytes read into some other buffer. */
-  data(chunk: Uint8Array): void;
+  _readData(chunk: Uint8Array): void;
 }
 
 // capnp-es does not export its multi-segment arena; take the class from a probe message.
@@ -434,6 +470,30 @@ const NO_SLAB = Buffer.alloc(0);
 const SETTLED = Promise.resolve();
 
 /**
+ * The table of a connection that has put nothing in it yet, shared by all of them: an
+ * empty Map costs about 180 bytes, and an idle server connection uses two of its six
+ * tables (exports), a client connection two others. Reading it is reading an empty
+ * table; every write goes through `own()` first, and a write that does not throws (our
+ * bug: it would share an entry between connections).
+ */
+class NoEntries extends Map<never, never> {
+  override set(): this {
+    throw new Error('RpcConnection: the shared empty table was written to');
+  }
+}
+const NO_ENTRIES: Map<unknown, unknown> = new NoEntries();
+
+/** An empty table (the shared one, until `own()` replaces it). */
+function noEntries<K, V>(): Map<K, V> {
+  return NO_ENTRIES as Map<K, V>;
+}
+
+/** `table`, or a new table of the connection's own in place of the shared empty one. */
+function own<K, V>(table: Map<K, V>): Map<K, V> {
+  return table === NO_ENTRIES ? new Map<K, V>() : table;
+}
+
+/**
  * An RPC connection over a byte stream. Create with `new RpcConnection(stream, opts)`
  * (transport.ts does this for sockets). Owns the stream: ends or destroys it.
  */
@@ -441,25 +501,32 @@ export class RpcConnection {
   readonly limits: RpcLimits;
   readonly #stream: Duplex;
   readonly #reader: FrameReader;
-  readonly #env = new Envelope();
-  readonly #pool = new MessagePool();
+  readonly #env: Envelope;
+  readonly #pool: MessagePool;
   readonly #trace: Tracer | null;
   readonly #name: string;
 
-  readonly #questions = new Map<number, Question>();
+  // Made at their first entry (NoEntries).
+  #questions = noEntries<number, Question>();
   #freeQuestionIds: number[] = [];
   #nextQuestionId = 0;
-  readonly #answers = new Map<number, AnswerEntry>();
+  #answers = noEntries<number, AnswerEntry>();
   #answersPending = 0;
-  readonly #exports = new Map<number, ExportEntry>();
-  readonly #exportsByKey = new Map<object, ExportEntry>();
+  /**
+   * Exports by id (a number) and by what they export (an object: the hook, or a promise's
+   * key), in one table: a second Map was 180 bytes more for every connection that
+   * exports anything. #exportCount counts the entries.
+   */
+  #exports = noEntries<number | object, ExportEntry>();
+  #exportCount = 0;
   #freeExportIds: number[] = [];
   #nextExportId = 0;
-  readonly #imports = new Map<number, ImportHook>();
-  readonly #embargoes = new Map<number, EmbargoHook>();
+  #imports = noEntries<number, ImportHook>();
+  #embargoes = noEntries<number, EmbargoHook>();
   #nextEmbargoId = 0;
 
-  #bootstrapFactory: (() => { client: Client } | Client) | undefined;
+  #bootstrapFactory: ((peer: ConnectionPeer | undefined) => { client: Client } | Client) | undefined;
+  readonly #peer: ConnectionPeer | undefined;
   #bootstrap: Client | null = null;
 
   // Output batching. The slab is made at the first write, small, and each new one is twice
@@ -480,8 +547,11 @@ export class RpcConnection {
   #closed = false;
   #closing: Promise<void> | null = null;
   #error: RpcError | null = null;
-  #drainWaiters: Array<() => void> = [];
-  #closedWaiters: Array<() => void> = [];
+  // Made on need: most connections are never drained, and whoever waits for the end
+  // shares one promise (an array of resolvers was 180 bytes for one).
+  #drainWaiters: Array<() => void> | null = null;
+  #whenClosed: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
 
   /** What the framer enforces; its size limit rises when the peer authenticates. */
   readonly #frameLimits: { maxMessageBytes: number; maxSegments: number; maxMessageBytesName?: string };
@@ -499,6 +569,8 @@ export class RpcConnection {
   constructor(stream: Duplex, opts: ConnectionOptions = {}) {
     this.limits = resolveLimits(opts.limits);
     this.#stream = stream;
+    this.#env = opts.shared?.envelope ?? new Envelope();
+    this.#pool = opts.shared?.pool ?? new MessagePool();
     this.#frameLimits = { maxMessageBytes: this.limits.maxMessageBytes, maxSegments: this.limits.maxSegments };
     if (opts.requireAuthentication === true) {
       this.#authenticated = false;
@@ -521,19 +593,22 @@ export class RpcConnection {
     this.#trace = opts.trace === undefined ? makeTracer() : opts.trace;
     this.#name = opts.name ?? 'conn';
     this.#bootstrapFactory = opts.bootstrap;
+    this.#peer = opts.peer;
     if (opts.reads === undefined) stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     else {
-      const early = opts.reads._attach({
-        buffer: () => this.#reader.readTarget(),
-        read: (n) => this.#onRead(n),
-        data: (chunk) => this.#onData(chunk),
-      });
-      for (const chunk of early) this.#onData(chunk);
+      for (const chunk of opts.reads._attach(this)) this.#onData(chunk);
     }
     stream.on('drain', () => this.#onDrain());
     stream.on('error', (err: Error) => this.#shutdown(RpcError.withoutStack('disconnected', `connection error: ${err.message}`)));
-    this.#socketClosed = new Promise((resolve) => stream.once('close', () => resolve()));
-    stream.on('close', () => this.#shutdown(RpcError.withoutStack('disconnected', 'connection closed')));
+    // One 'close' listener for both (a once() listener beside it cost a wrapper, its
+    // bound function and an array of listeners per connection).
+    let socketClosed!: () => void;
+    this.#socketClosed = new Promise((resolve) => (socketClosed = resolve));
+    stream.on('close', () => {
+      socketClosed();
+      this.#peer?.socketClosed();
+      this.#shutdown(RpcError.withoutStack('disconnected', 'connection closed'));
+    });
     stream.on('end', () => this.#shutdown(RpcError.withoutStack('disconnected', 'peer closed the connection')));
   }
 
@@ -593,7 +668,7 @@ export class RpcConnection {
       questions: this.#questions.size,
       answers: this.#answers.size,
       imports: this.#imports.size,
-      exports: this.#exports.size,
+      exports: this.#exportCount,
       embargoes: this.#embargoes.size,
     };
   }
@@ -619,7 +694,7 @@ export class RpcConnection {
   /** Resolves when the connection has ended. */
   whenClosed(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return new Promise((r) => this.#closedWaiters.push(r));
+    return (this.#whenClosed ??= new Promise((r) => (this.#resolveClosed = r)));
   }
 
   /**
@@ -631,7 +706,7 @@ export class RpcConnection {
     if (this.#closed) return Promise.resolve();
     this.#closing = (async () => {
       while (!this.#closed && (this.#questions.size > 0 || this.#answersPending > 0)) {
-        await new Promise<void>((r) => this.#drainWaiters.push(r));
+        await new Promise<void>((r) => (this.#drainWaiters ??= []).push(r));
       }
       if (!this.#closed) {
         this.#flush();
@@ -690,7 +765,9 @@ export class RpcConnection {
   /** Frames the envelope just built (segment 0) plus optional content (segment 1) and queues it. */
   #sendEnv(content: Uint8Array | null): void {
     if (this.#closed) return;
-    if (this.#trace !== null) this.#traceOut(this.#env.bytes(), content);
+    // Traced once the envelope is copied out: it may be the listener's shared one, and the
+    // tracer (any function) must not get a chance to build another in it before that.
+    const traced = this.#trace !== null ? this.#env.bytes().slice() : null;
     // Small content goes inline in segment 0 (it is copied into the batch either way);
     // large content stays a segment of its own, written from its buffer without a copy.
     const inline = content !== null && content.length <= SMALL && this.#env.inlineContent(content);
@@ -716,6 +793,7 @@ export class RpcConnection {
       }
     }
     this.#scheduleFlush();
+    if (traced !== null) this.#traceOut(traced, content);
   }
 
   /** Makes room for `n` bytes at #slabPos. */
@@ -803,9 +881,16 @@ export class RpcConnection {
       this.#shutdown(new RpcError('disconnected', `write failed: ${(e as Error).message}`));
       return;
     }
-    // The slab's written part now belongs to the stream; keep filling after it.
+    // The slab's written part now belongs to the stream; keep filling after it. A small
+    // slab (one of a connection's first few) is let go instead, and the next write makes
+    // the next size: a connection that has gone quiet keeps none (an idle server
+    // connection kept 512 bytes of Node's pool, holding on to the pool's 8 KiB).
     const left = this.#slab.length - this.#slabPos;
-    if (left < 4096 && left < this.#slab.length >> 2) this.#newSlab(0);
+    if (this.#slab.length < SLAB_BYTES) {
+      this.#slab = NO_SLAB;
+      this.#slabPos = 0;
+      this.#batchStart = 0;
+    } else if (left < 4096 && left < this.#slab.length >> 2) this.#newSlab(0);
     if (!ok && !this.#writePaused && this.#stream.writableLength > this.limits.maxWriteBufferBytes) {
       // Backpressure: the peer is not reading. Stop reading its requests too, so we do
       // not produce more replies than the socket can take ('drain' resumes).
@@ -1036,7 +1121,7 @@ export class RpcConnection {
     }
     const entry = new AnswerEntry(m.questionId);
     entry.pool = this.#pool;
-    this.#answers.set(m.questionId, entry);
+    (this.#answers = own(this.#answers)).set(m.questionId, entry);
     if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     this.#updateReading();
@@ -1116,12 +1201,12 @@ export class RpcConnection {
   #onBootstrap(questionId: number): void {
     if (this.#answers.has(questionId)) throw new ProtocolError(`Bootstrap reuses question id ${questionId}`);
     const entry = new AnswerEntry(questionId);
-    this.#answers.set(questionId, entry);
+    (this.#answers = own(this.#answers)).set(questionId, entry);
     if (this.#idleTimer !== null) this.#busyChanged();
     this.#answersPending++;
     if (this.#bootstrap === null && this.#bootstrapFactory !== undefined) {
       try {
-        const b = this.#bootstrapFactory();
+        const b = this.#bootstrapFactory(this.#peer);
         const inner = (b as { client?: unknown }).client;
         this.#bootstrap = typeof inner === 'object' && inner !== null ? (inner as Client) : (b as Client);
       } catch (e) {
@@ -1247,6 +1332,10 @@ export class RpcConnection {
    */
   #dropAnswer(entry: AnswerEntry, atReturn = false): void {
     this.#answers.delete(entry.id);
+    // Emptied, it goes back to the shared one: a server connection idle after its Gate's
+    // two calls keeps no table of answers (a new Map at the next call costs less than
+    // keeping 180 bytes for every idle connection).
+    if (this.#answers.size === 0) this.#answers = noEntries();
     if (this.#idleTimer !== null) this.#busyChanged();
     if (entry.paramMsg !== null) closeCapTable(entry.paramMsg);
     if (entry.paramCaps !== null) closeCaps(entry.paramCaps);
@@ -1368,7 +1457,7 @@ export class RpcConnection {
       const emb = new EmbargoHook(c.hook);
       c.hook = emb;
       const id = this.#nextEmbargoId++;
-      this.#embargoes.set(id, emb);
+      (this.#embargoes = own(this.#embargoes)).set(id, emb);
       if (this.#readPaused) this.#updateReading();
       this.#env.disembargo({ kind: 'answer', questionId: q.id, ops }, EmbargoTag.SenderLoopback, id);
       this.#sendEnv(null);
@@ -1432,7 +1521,7 @@ export class RpcConnection {
       // Calls we sent to the promise may come back to us: embargo the new path.
       const emb = new EmbargoHook(handle.hook);
       const id = this.#nextEmbargoId++;
-      this.#embargoes.set(id, emb);
+      (this.#embargoes = own(this.#embargoes)).set(id, emb);
       if (this.#readPaused) this.#updateReading();
       imp.target = emb;
       this.#env.disembargo({ kind: 'import', id: imp.id }, EmbargoTag.SenderLoopback, id);
@@ -1489,7 +1578,7 @@ export class RpcConnection {
     }
     const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
     const q = new Question(this, id);
-    this.#questions.set(id, q);
+    (this.#questions = own(this.#questions)).set(id, q);
     if (this.#idleTimer !== null) this.#busyChanged();
     if (this.#readPaused) this.#updateReading();
     return q;
@@ -1512,6 +1601,21 @@ export class RpcConnection {
     this.#env.finish(q.id, true);
     this.#sendEnv(null);
     q.result.reject(new RpcError('failed', 'call cancelled', { cause: reason, abort: true }));
+  }
+
+  /** Internal (DirectReads): where the next read goes. */
+  _readTarget(): Uint8Array {
+    return this.#reader.readTarget();
+  }
+
+  /** Internal (DirectReads): `n` bytes were read into the last _readTarget(). */
+  _readInto(n: number): void {
+    this.#onRead(n);
+  }
+
+  /** Internal (DirectReads): bytes read into some other buffer. */
+  _readData(chunk: Uint8Array): void {
+    this.#onData(chunk);
   }
 
   /**
@@ -1609,7 +1713,7 @@ export class RpcConnection {
     }
     if (isPipelineClient(c)) return this.#describePipeline(c.pipeline.answer, c.transform(), null, exportsOut);
     // A foreign capnp-es Client: export it as is (keyed by identity).
-    const known = this.#exportsByKey.get(c);
+    const known = this.#exports.get(c);
     if (known !== undefined) return this.#exportHook(known.hook, c, false, exportsOut);
     return this.#exportHook(new ClientHook(c), c, false, exportsOut, true);
   }
@@ -1627,16 +1731,18 @@ export class RpcConnection {
   }
 
   #exportHook(h: CapHook, key: object, promise: boolean, exportsOut: number[], fresh = false): CapDesc {
-    let e = this.#exportsByKey.get(key);
+    let e = this.#exports.get(key);
     if (e === undefined) {
-      if (this.#exports.size >= this.limits.maxExports) {
+      if (this.#exportCount >= this.limits.maxExports) {
         throw new RpcError('overloaded', `too many capabilities exported to the peer (maxExports ${this.limits.maxExports})`);
       }
       const id = this.#freeExportIds.pop() ?? this.#nextExportId++;
       if (!fresh) h.addRef();
       e = { id, hook: h, key, refs: 0, promise };
-      this.#exports.set(id, e);
-      this.#exportsByKey.set(key, e);
+      const table = (this.#exports = own(this.#exports));
+      table.set(id, e);
+      table.set(key, e);
+      this.#exportCount++;
       if (promise) this.#watchPromise(e);
     }
     e.refs++;
@@ -1685,7 +1791,8 @@ export class RpcConnection {
     e.refs -= count;
     if (e.refs > 0) return;
     this.#exports.delete(id);
-    this.#exportsByKey.delete(e.key);
+    this.#exports.delete(e.key);
+    this.#exportCount--;
     this.#freeExportIds.push(id);
     e.hook.release();
   }
@@ -1703,7 +1810,7 @@ export class RpcConnection {
             throw new ProtocolError(`peer sent more than maxImports (${this.limits.maxImports}) capabilities`);
           }
           imp = new ImportHook(this, d.id, d.tag === CapTag.SenderPromise);
-          this.#imports.set(d.id, imp);
+          (this.#imports = own(this.#imports)).set(d.id, imp);
         } else {
           imp.addRef();
         }
@@ -1778,9 +1885,9 @@ export class RpcConnection {
   // ---- ending --------------------------------------------------------------------------
 
   #wakeDrain(): void {
-    if (this.#drainWaiters.length === 0) return;
     const w = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (w === null) return;
+    this.#drainWaiters = null;
     for (const f of w) f();
   }
 
@@ -1829,19 +1936,21 @@ export class RpcConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#error = err;
+    this.#peer?.connectionClosing();
     if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
     this.#handshakeTimer = null;
     this.#poolAfterWrite = [];
     const questions = [...this.#questions.values()];
     const answers = [...this.#answers.values()];
-    const exports = [...this.#exports.values()];
+    const exports: ExportEntry[] = [];
+    for (const [k, e] of this.#exports) if (typeof k === 'number') exports.push(e);
     const imports = [...this.#imports.values()];
     const embargoes = [...this.#embargoes.values()];
     this.#questions.clear();
     this.#answers.clear();
     this.#exports.clear();
-    this.#exportsByKey.clear();
+    this.#exportCount = 0;
     this.#imports.clear();
     this.#embargoes.clear();
     this.#answersPending = 0;
@@ -1879,9 +1988,8 @@ export class RpcConnection {
     b?.close();
     this.#chunks = [];
     this.#wakeDrain();
-    const w = this.#closedWaiters;
-    this.#closedWaiters = [];
-    for (const f of w) f();
+    this.#resolveClosed?.();
+    this.#resolveClosed = null;
     if (!this.#stream.destroyed && this.#lingering === null) {
       // Let a pending Abort/flush go out; destroy soon after.
       const t = setTimeout(() => this.#stream.destroy(), 100);

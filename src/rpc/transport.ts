@@ -9,7 +9,7 @@ import { formatAddress, parseAddress, type Address } from '../address.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from 'capnp-es';
-import { DirectReads, RpcConnection } from './connection.js';
+import { type ConnectionPeer, DirectReads, RpcConnection, newSharedBuffers } from './connection.js';
 import { RpcError } from './failure.js';
 import { type RpcLimits, resolveLimits } from './limits.js';
 import { type Tracer, makeTracer } from './trace.js';
@@ -173,10 +173,14 @@ export class RpcListener {
     this.address = address;
   }
 
-  /** Internal: tracks a connection until it closes. */
+  /** Internal: tracks a connection until its socket closes (_remove). */
   _add(c: RpcConnection): void {
     this.#conns.add(c);
-    void c.socketClosed().then(() => this.#conns.delete(c));
+  }
+
+  /** Internal: the socket of `c` has closed (told by its peer: no promise per connection). */
+  _remove(c: RpcConnection): void {
+    this.#conns.delete(c);
   }
 
   /** Open connections. */
@@ -208,23 +212,87 @@ export class RpcListener {
   }
 }
 
-function peerOf(sock: net.Socket, unix: boolean, conn: () => RpcConnection | null): Peer {
-  const authenticated = (): void => conn()?.authenticated();
-  const overLimit = (): void => conn()?.overLimit();
-  const hangup = (reason: string): void => conn()?.destroy(new RpcError('disconnected', reason));
-  const whenClosed = (): Promise<void> => conn()?.whenClosed() ?? Promise.resolve();
-  const common = { authenticated, overLimit, hangup, whenClosed };
-  if (unix) return { address: 'unix!', loopback: true, ...common };
-  const host = sock.remoteAddress ?? '';
-  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
-  const loopback = v4.startsWith('127.') || v4 === '::1';
-  const address = `tcp!${v4}!${sock.remotePort ?? 0}`;
-  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return { address, loopback, ...common };
-  const subject: Record<string, string> = {};
-  for (const [k, v] of Object.entries(sock.getPeerCertificate().subject ?? {})) {
-    subject[k] = Array.isArray(v) ? v.join('+') : String(v);
+/**
+ * The Peer of an accepted connection. Its address is read (getpeername) when first asked
+ * for, not at accept: most connections are never asked (the sessions tree shows it on
+ * request), and the system call and the strings were a few percent of an accept. So
+ * that it is still known after the connection ends, the connection has it read as it
+ * shuts down (ConnectionPeer.connectionClosing), while the socket is still there. Methods, not
+ * closures: three closures and their context per connection were most of a Peer.
+ */
+class AcceptedPeer implements Peer {
+  /** The connection, once made (the peer exists before it: the bootstrap takes it). */
+  conn: RpcConnection | null = null;
+  /** The listener counting the connection. */
+  listener: RpcListener | null = null;
+  #sock: net.Socket | null;
+  #address: string | null = null;
+  #loopback = false;
+  readonly tlsSubject?: Readonly<Record<string, string>>;
+
+  constructor(sock: net.Socket, unix: boolean) {
+    if (unix) {
+      this.#sock = null;
+      this.#address = 'unix!';
+      this.#loopback = true;
+      return;
+    }
+    this.#sock = sock;
+    if (sock instanceof tls.TLSSocket && sock.authorized) {
+      const subject: Record<string, string> = {};
+      for (const [k, v] of Object.entries(sock.getPeerCertificate().subject ?? {})) {
+        subject[k] = Array.isArray(v) ? v.join('+') : String(v);
+      }
+      this.tlsSubject = subject;
+    }
   }
-  return { address, loopback, tlsSubject: subject, ...common };
+
+  get address(): string {
+    this.#read();
+    return this.#address!;
+  }
+
+  get loopback(): boolean {
+    this.#read();
+    return this.#loopback;
+  }
+
+  /** ConnectionPeer: the connection is ending; the socket, still there, is read now. */
+  connectionClosing(): void {
+    this.#read();
+  }
+
+  /** ConnectionPeer: the listener stops counting the connection. */
+  socketClosed(): void {
+    if (this.conn !== null) this.listener?._remove(this.conn);
+  }
+
+  #read(): void {
+    const sock = this.#sock;
+    if (sock === null) return;
+    this.#sock = null;
+    // After a reset the socket is gone already: both undefined.
+    const host = sock.remoteAddress ?? '';
+    const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+    this.#loopback = v4.startsWith('127.') || v4 === '::1';
+    this.#address = `tcp!${v4}!${sock.remotePort ?? 0}`;
+  }
+
+  authenticated(): void {
+    this.conn?.authenticated();
+  }
+
+  overLimit(): void {
+    this.conn?.overLimit();
+  }
+
+  hangup(reason: string): void {
+    this.conn?.destroy(new RpcError('disconnected', reason));
+  }
+
+  whenClosed(): Promise<void> {
+    return this.conn?.whenClosed() ?? Promise.resolve();
+  }
 }
 
 /** Listens on `address` (port 0 picks one; see `.address`). */
@@ -235,20 +303,26 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
   // one fails listen() rather than every accept) and the NS_TRACE default.
   const limits = resolveLimits(opts.limits);
   const trace = opts.trace === undefined ? makeTracer() : opts.trace;
+  const unix = a.kind === 'unix';
+  const shared = newSharedBuffers();
+  // One function for every connection: the connection passes its peer.
+  const bootstrap = (peer: ConnectionPeer | undefined): { client: Client } | Client => opts.bootstrap(peer as AcceptedPeer);
   /** A connection for `sock`, which reads through `reads` when given. */
   const onSocket = (sock: net.Socket, reads: DirectReads | undefined): void => {
     sock.setNoDelay(true);
-    let conn: RpcConnection | null = null;
-    const peer = peerOf(sock, a.kind === 'unix', () => conn);
+    const peer = new AcceptedPeer(sock, unix);
     const c = new RpcConnection(sock, {
       limits,
       trace,
-      bootstrap: () => opts.bootstrap(peer),
+      bootstrap,
+      peer,
+      shared,
       name: 'server',
       reads,
       requireAuthentication: opts.requireAuthentication,
     });
-    conn = c;
+    peer.conn = c;
+    peer.listener = listener;
     listener!._add(c);
     opts.onConnection?.(c);
   };

@@ -26,6 +26,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_TOTAL,
   type BudgetLimits,
   type ListenerBudget,
+  type Watched,
 } from './connection-budget.js';
 import { CapnsClient } from '../client/capns-client.js';
 import { NsError } from '../errors.js';
@@ -52,13 +53,13 @@ import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
 import { startImport, type ImportEvent, type ImportStatus } from '../proxy/importer.js';
-import { dupClient, listen, release, RpcError, type RpcLimits, type RpcListener } from '../rpc/index.js';
+import { dupClient, listen, release, RpcError, type RpcConnection, type RpcLimits, type RpcListener } from '../rpc/index.js';
 import { CapabilityTable, serveCapTable, type ExportInfo, type ExportRegistry } from '../captable/capability-table.js';
 import { newClock } from './demo-services.js';
 import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-access.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
-import { grantedNamespace, serveGate, type GateProfile } from '../captable/gate.js';
+import { grantedNamespace, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
 import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 import { Hub } from '../ants/hub.js';
@@ -213,6 +214,26 @@ export interface ReloadReport {
    * rest of the reload is applied; the listeners they would have replaced stay open.
    */
   readonly refused: ReloadRefusal[];
+}
+
+/** #namespaceLimits() without any: one object, not one per connection (the Gate keeps it). */
+const NO_NAMESPACE_LIMITS: { maxBinds?: number } = Object.freeze({});
+
+/**
+ * An RPC connection as its listener's budget watches it until it authenticates: a class
+ * rather than an object of two closures, as one is kept for each connection.
+ */
+class WatchedRpc implements Watched {
+  constructor(readonly conn: RpcConnection) {}
+
+  established(): boolean {
+    return this.conn.isAuthenticated;
+  }
+
+  evict(why: string): void {
+    void this.conn.close();
+    this.conn.destroy(RpcError.withoutStack('overloaded', why));
+  }
 }
 
 /** The running process. Built by `startCapnsServer`. */
@@ -537,7 +558,7 @@ export class CapnsServer implements ExportRegistry {
   /** The namespace limits the manifest sets (maxBinds), for every namespace handed out. */
   #namespaceLimits(): { maxBinds?: number } {
     const m = this.#manifest.limits.maxBinds;
-    return m === undefined ? {} : { maxBinds: m };
+    return m === undefined ? NO_NAMESPACE_LIMITS : { maxBinds: m };
   }
 
   /**
@@ -835,6 +856,21 @@ export class CapnsServer implements ExportRegistry {
 
   async #listenRpc(l: Listener, tls: TlsFiles | undefined): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
+    // One for the listener: what it needs of the connection comes with `gate`.
+    const onAuthenticated = (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions): void => {
+      this.#log.info({ profile, holder }, 'authenticated');
+      const peer = gate.peer!;
+      const session = this.sessions.add({
+        kind: 'rpc',
+        profile,
+        holder,
+        connection: gate.connection,
+        peer,
+        ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+        hangup: (reason) => peer.hangup(reason),
+      });
+      void peer.whenClosed().then(() => session.end());
+    };
     const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
     const listener: RpcListener = await listen(formatAddress(l.address), {
       ...(limits !== undefined && { limits }),
@@ -853,13 +889,7 @@ export class CapnsServer implements ExportRegistry {
         }
         void conn.socketClosed().then(a.release);
         // Until the Gate admits it, the connection may give its place to a newer one.
-        a.watch({
-          established: () => conn.isAuthenticated,
-          evict: (why) => {
-            void conn.close();
-            conn.destroy(RpcError.withoutStack('overloaded', why));
-          },
-        });
+        a.watch(new WatchedRpc(conn));
       },
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
@@ -874,19 +904,7 @@ export class CapnsServer implements ExportRegistry {
           tlsSubject: peer.tlsSubject,
           peer,
           namespace: this.#namespaceLimits(),
-          onAuthenticated: (profile, holder, ns) => {
-            this.#log.info({ profile, holder }, 'authenticated');
-            const session = this.sessions.add({
-              kind: 'rpc',
-              profile,
-              holder,
-              connection,
-              peer: peer.address,
-              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
-              hangup: (reason) => peer.hangup(reason),
-            });
-            void peer.whenClosed().then(() => session.end());
-          },
+          onAuthenticated,
         });
       },
     });
@@ -1277,13 +1295,7 @@ export class CapnsServer implements ExportRegistry {
             }
             void conn.socketClosed().then(a.release);
             // Until the Gate admits it, the connection may give its place to a newer one.
-            a.watch({
-              established: () => conn.isAuthenticated,
-              evict: (why) => {
-                void conn.close();
-                conn.destroy(RpcError.withoutStack('overloaded', why));
-              },
-            });
+            a.watch(new WatchedRpc(conn));
           },
           onSession: (peer, ns, who) => {
             const session = this.sessions.add({
@@ -1291,7 +1303,7 @@ export class CapnsServer implements ExportRegistry {
               profile: profile.name,
               holder: `${profile.name}@export:${bound}#${peer}`,
               connection: `export:${bound}#${peer.split('.')[0]}`,
-              peer: who.address,
+              peer: who,
               ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
               hangup: (reason) => who.hangup(reason),
             });

@@ -40,7 +40,7 @@ export interface Admission {
    * Makes the connection evictable while it has not established itself. Without it, the
    * connection is never evicted.
    */
-  readonly watch: (w: Watched) => void;
+  watch(w: Watched): void;
 }
 
 /** What `ListenerBudget.admit` answers. */
@@ -70,9 +70,10 @@ class Slot implements Admission {
     this.budget._free(this);
   };
 
-  readonly watch = (w: Watched): void => {
+  // A method: an arrow function here was a closure per connection for a call made once.
+  watch(w: Watched): void {
     if (!this.#released) this.#watched = w;
-  };
+  }
 
   /** Once established, always (authentication is not undone): remembered. */
   #established = false;
@@ -85,6 +86,8 @@ class Slot implements Admission {
     } catch {
       this.#established = true;
     }
+    // Never evicted from now on: what would evict it can go.
+    if (this.#established) this.#watched = null;
     return !this.#established;
   }
 
