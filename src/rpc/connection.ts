@@ -657,6 +657,17 @@ export class RpcConnection {
     if (!this.#closed) this.#pauseAfterRefusal();
   }
 
+  #heldAtClose = 0;
+
+  /**
+   * What the connection held when it ended: questions, answers, exports and imports
+   * (0 while open). capns serve counts it as departures (src/server/reclaim.ts): a peer
+   * that left thousands of unfinished answers behind is a burst of garbage too.
+   */
+  get heldAtClose(): number {
+    return this.#heldAtClose;
+  }
+
   /** Whether the peer has authenticated (always true without requireAuthentication). */
   get isAuthenticated(): boolean {
     return this.#authenticated;
@@ -1947,6 +1958,7 @@ export class RpcConnection {
     for (const [k, e] of this.#exports) if (typeof k === 'number') exports.push(e);
     const imports = [...this.#imports.values()];
     const embargoes = [...this.#embargoes.values()];
+    this.#heldAtClose = questions.length + answers.length + exports.length + imports.length;
     this.#questions.clear();
     this.#answers.clear();
     this.#exports.clear();

@@ -887,7 +887,7 @@ export class CapnsServer implements ExportRegistry {
           conn.destroy();
           return;
         }
-        void conn.socketClosed().then(a.release);
+        void conn.socketClosed().then(() => this.#connectionGone(conn, a));
         // Until the Gate admits it, the connection may give its place to a newer one.
         a.watch(new WatchedRpc(conn));
       },
@@ -1293,7 +1293,7 @@ export class CapnsServer implements ExportRegistry {
               conn.destroy();
               return;
             }
-            void conn.socketClosed().then(a.release);
+            void conn.socketClosed().then(() => this.#connectionGone(conn, a));
             // Until the Gate admits it, the connection may give its place to a newer one.
             a.watch(new WatchedRpc(conn));
           },
@@ -1345,6 +1345,16 @@ export class CapnsServer implements ExportRegistry {
       };
     };
     return { listen: listenNow };
+  }
+
+  /**
+   * An RPC connection's socket has closed: its place goes back to the budget (a
+   * departure), and what it held at its end (answers left unfinished, imports, exports)
+   * counts as departures too.
+   */
+  #connectionGone(conn: RpcConnection, place: { release(): void }): void {
+    this.#reclaim.departed(conn.heldAtClose);
+    place.release();
   }
 
   /** Stops accepting, drains connections (at most `drainMs`), then releases everything. Idempotent. */

@@ -7,7 +7,7 @@
  * (docs/serve.md, "Memory"), so V8 runs its next full collection only when that fills:
  * a server left with its usual load after an attack kept 60-80 MiB it no longer used
  * (BENCHMARKS.md, Soak). The Reclaimer counts departures (connections closed, grants
- * released) and, once `threshold` have gone and none has for `quietMs`, runs one full
+ * released, what an RPC connection held when it ended: unfinished answers, imports) and, once `threshold` have gone and none has for `quietMs`, runs one full
  * collection. A steady trickle of departures never triggers it (the quiet never comes),
  * so the flags keep their purpose under load; the one pause it costs comes when a burst
  * is over.
@@ -49,7 +49,7 @@ export class Reclaimer {
 
   /** `n` more departures. */
   departed(n = 1): void {
-    if (this.#collect === undefined || this.#closed) return;
+    if (this.#collect === undefined || this.#closed || n <= 0) return;
     this.#departures += n;
     if (this.#departures < this.#options.threshold) return;
     if (this.#timer !== null) this.#timer.refresh();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Gate } from '../../src/gen/namespace.js';
 import { connect, release } from '../../src/rpc/index.js';
+import { RawPeer, RpcMessage } from '../rpc/raw-peer.js';
 import { root, startServe } from '../client/serve-process.js';
 
 const MANIFEST = `version: 1
@@ -69,4 +70,26 @@ test('capns serve: fewer departures than the threshold (a few hundred grants) ru
   const s = await startServe(t, () => MANIFEST, GC);
   await burst(s.rpc, 100);
   assert.equal(await waitFor(() => RECLAIMED.exec(s.output()), 2500), null);
+});
+
+test('capns serve: a connection that leaves 1,500 unfinished answers behind is a burst too', async (t) => {
+  const s = await startServe(t, () => MANIFEST, GC);
+  const p = await RawPeer.connect(s.rpc);
+  p.sendMsg((m) => { m._initBootstrap().questionId = 0; });
+  // Calls to a method the Gate does not have, pipelined on the bootstrap: each answers
+  // an exception the server keeps until a Finish that never comes.
+  for (let q = 1; q <= 1500; q++)
+    p.sendMsg((m) => {
+      const c = m._initCall();
+      c.questionId = q;
+      c.interfaceId = Gate.Client.interfaceId;
+      c.methodId = 99;
+      c._initTarget()._initPromisedAnswer().questionId = 0;
+      c._initParams();
+    });
+  for (let i = 0; i <= 1500; i++) assert.equal((await p.next(5000))?.which(), RpcMessage.RETURN);
+  p.close();
+  const m = await waitFor(() => RECLAIMED.exec(s.output()), 15_000);
+  assert.ok(m !== null, `no reclaim line in the log:\n${s.output().slice(-2000)}`);
+  assert.ok(Number(m[1]) >= 1500, `departures ${m[1]}`);
 });
