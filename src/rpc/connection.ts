@@ -847,6 +847,11 @@ export class RpcConnection {
   }
 
   readonly #flushFn = (): void => this.#flush();
+
+  /** Whether bytes we queued are not yet written: in this batch, or in the stream. */
+  #outputPending(): boolean {
+    return this.#chunks.length > 0 || this.#slabPos > this.#batchStart || this.#stream.writableLength > 0;
+  }
   /** This connection for early-header.ts. */
   readonly #writerId = newWriterId();
 
@@ -860,8 +865,9 @@ export class RpcConnection {
     }
     this.#chunks = [];
     let ok = true;
-    // Results dropped at their Return (noFinishNeeded) go back to the pool once the socket
-    // has taken this batch, which may point into them.
+    // Results dropped at their Return (noFinishNeeded), or finished while output was still
+    // queued, go back to the pool once the socket has taken this batch: it, or a write
+    // before it, may point into them.
     let written: ((err?: Error | null) => void) | undefined;
     if (this.#poolAfterWrite.length > 0) {
       const msgs = this.#poolAfterWrite;
@@ -1353,8 +1359,11 @@ export class RpcConnection {
     if (entry.resultMsg !== null && !entry.transferred) {
       closeCapTable(entry.resultMsg);
       // Nobody else can reach these results now (Return sent, and Finish received or not
-      // needed).
-      if (atReturn) this.#poolAfterWrite.push(entry.resultMsg);
+      // needed). But the Return's bytes may still wait to be written (a Finish that came
+      // while our output was backed up), and they may point into the results: the pool is
+      // the listener's, so another peer's results could be built over them before they go
+      // out. Such a message goes back once the socket has taken what is queued.
+      if (atReturn || this.#outputPending()) this.#poolAfterWrite.push(entry.resultMsg);
       else this.#pool.put(entry.resultMsg);
     }
     entry.paramMsg = null;
