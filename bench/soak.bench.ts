@@ -39,6 +39,7 @@ const ROUNDS = env('SOAK_ROUNDS', 3);
 const ALONE_S = env('SOAK_ALONE_SECONDS', 6);
 const ATTACK_S = env('SOAK_ATTACK_SECONDS', 15);
 const SETTLE_S = env('SOAK_SETTLE_SECONDS', 10);
+const SERIES = process.env['SOAK_SERIES'] === '1';
 
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
 // As bin/capns.js starts the server, unless SOAK_PLAIN_NODE=1: plain node, default
@@ -181,13 +182,29 @@ interface Latencies {
 async function run(clock: InstanceType<typeof Clock.Client>, seconds: number): Promise<Latencies> {
   const times: number[] = [];
   let failed = 0;
-  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const end = start + seconds * 1000;
   const cpu0 = process.cpuUsage();
+  // SOAK_SERIES=1: the latencies of each second, to see when in a phase they grow.
+  let second: number[] = [];
+  let secondEnd = start + 1000;
+  const printSecond = (): void => {
+    second.sort((a, b) => a - b);
+    const q = (x: number): string => (second[Math.min(second.length - 1, Math.floor(x * second.length))] ?? NaN).toFixed(3);
+    console.log(`  ${((secondEnd - start) / 1000).toFixed(0)} s: ${second.length} calls, p50 ${q(0.5)} p99 ${q(0.99)} max ${q(1)} ms`);
+    second = [];
+    secondEnd += 1000;
+  };
   while (performance.now() < end) {
     const t0 = performance.now();
     try {
       await clock.now().promise();
-      times.push(performance.now() - t0);
+      const t = performance.now();
+      times.push(t - t0);
+      if (SERIES) {
+        if (t > secondEnd) printSecond();
+        second.push(t - t0);
+      }
     } catch {
       failed++;
       await new Promise((r) => setTimeout(r, 10));

@@ -1,5 +1,6 @@
 /**
- * `onread` for accepted connections.
+ * How accepted connections are made: with `onread`, and not at all when the listener
+ * would refuse them (`dropAtAccept`).
  *
  * node:net lets a socket read into memory its owner chooses (`onread`: no allocation per
  * read, large messages read in place), but only for sockets it makes itself: net.Server
@@ -76,6 +77,33 @@ export function acceptWithOnread(
       socket._server = server;
       return socket;
     });
+  };
+  return true;
+}
+
+/**
+ * Has a listening `server` close each accepted connection for which `drop()` says so,
+ * as soon as it is accepted: before node:net (or `acceptWithOnread`) makes a socket, a
+ * stream or a 'connection' for it. A listener whose budget already knows it would refuse
+ * a newcomer (connection-budget.ts, `refusesAtAccept`) then pays a flood an accept and a
+ * close per connect. node:net's own `maxConnections` does the same, but only against its
+ * count of sockets.
+ *
+ * Like `acceptWithOnread` it wraps `onconnection` on the server's handle (undocumented),
+ * so call it once the server listens, after `acceptWithOnread` if both are used. Returns
+ * false, and changes nothing, where that property is missing: newcomers are then refused
+ * by the budget as they are admitted, as before.
+ */
+export function dropAtAccept(server: net.Server, drop: () => boolean): boolean {
+  const handle = (server as net.Server & ServerInternals)._handle;
+  const inner = handle?.onconnection;
+  if (handle === null || handle === undefined || typeof inner !== 'function') return false;
+  handle.onconnection = function (this: unknown, err: number, clientHandle: { close?: () => void } | undefined): unknown {
+    if ((err === 0 || err === undefined) && typeof clientHandle?.close === 'function' && drop()) {
+      clientHandle.close();
+      return undefined;
+    }
+    return (inner as (this: unknown, err: number, h: unknown) => unknown).call(this, err, clientHandle);
   };
   return true;
 }

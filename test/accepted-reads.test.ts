@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { acceptWithOnread, withOnread } from '../src/accepted-reads.js';
+import { acceptWithOnread, dropAtAccept, withOnread } from '../src/accepted-reads.js';
 
 test('an accepted socket reads through onread into the given buffer, and the server still counts it', async () => {
   const buf = new Uint8Array(4096);
@@ -115,4 +115,45 @@ test('acceptWithOnread: each accepted socket is made once, reading through its o
   assert.equal(over, false, 'the server closed with connections still open');
   for (const [c] of done) c.end();
   await closed;
+});
+
+test('dropAtAccept: while drop() says so, an accepted connection is closed before anything is made for it (no connection event, not counted), on a plain server and behind acceptWithOnread', async () => {
+  for (const withOnreadToo of [false, true]) {
+    let made = 0;
+    let dropping = true;
+    const server = net.createServer({ pauseOnConnect: true }, (s) => {
+      made++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    if (withOnreadToo) {
+      assert.equal(
+        acceptWithOnread(server, (create) => {
+          made++;
+          create({ buffer: new Uint8Array(64), callback: () => true }).destroy();
+        }),
+        true,
+      );
+    }
+    let asked = 0;
+    assert.equal(dropAtAccept(server, () => (asked++, dropping)), true);
+    const { port } = server.address() as net.AddressInfo;
+    const connectAndWaitClose = (): Promise<void> =>
+      new Promise((resolve) => {
+        const c = net.connect({ port, host: '127.0.0.1' });
+        c.on('error', () => undefined);
+        c.on('close', () => resolve());
+        c.resume();
+      });
+    for (let i = 0; i < 5; i++) await connectAndWaitClose();
+    assert.equal(asked, 5);
+    assert.equal(made, 0, 'a connection was made for a dropped socket');
+    const count = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+    assert.equal(count, 0);
+    // Once drop() says no, connections are made as before.
+    dropping = false;
+    await connectAndWaitClose();
+    assert.equal(made, 1);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });

@@ -761,6 +761,7 @@ function normalize(
     ...(m.limits.maxGrantsPerConnection !== undefined && { maxGrantsPerConnection: m.limits.maxGrantsPerConnection }),
     ...(m.limits.maxBinds !== undefined && { maxBinds: m.limits.maxBinds }),
     ...(m.limits.maxConnectionsTotal !== undefined && { maxConnectionsTotal: m.limits.maxConnectionsTotal }),
+    ...(m.limits.evictAfterMs !== undefined && { evictAfterMs: m.limits.evictAfterMs }),
     rpc: defined(m.limits.rpc),
     '9p': defined(m.limits['9p']),
     http: defined(m.limits.http),

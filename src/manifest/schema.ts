@@ -435,6 +435,7 @@ const limits = strict({
   maxGrantsPerConnection: positiveInt.optional(),
   maxBinds: positiveInt.optional(),
   maxConnectionsTotal: positiveInt.optional(),
+  evictAfterMs: nonNegativeInt.optional(),
   rpc: strict({
     maxMessageBytes: positiveInt.optional(),
     maxInFlightCalls: positiveInt.optional(),

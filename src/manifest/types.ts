@@ -312,6 +312,11 @@ export interface Limits {
   readonly maxBinds?: number;
   /** Connections at once, in the whole process (every listener and export together). */
   readonly maxConnectionsTotal?: number;
+  /**
+   * How long an admitted connection has to establish itself (authenticate, attach, have
+   * a request answered) before it may be evicted to admit a newcomer, ms (0: at once).
+   */
+  readonly evictAfterMs?: number;
   readonly rpc: {
     readonly maxMessageBytes?: number;
     readonly maxInFlightCalls?: number;

@@ -100,6 +100,8 @@ export interface ExportOptions {
    * counts it against its process-wide budget, and may destroy it).
    */
   readonly onConnection?: (conn: RpcConnection) => void;
+  /** Closes an accepted connection before anything is made for it when true (ListenOptions.dropAtAccept). */
+  readonly dropAtAccept?: () => boolean;
   /**
    * Told of each namespace handed to a peer (the sessions tree): `ns` is what the peer
    * holds (the view, in the export's membrane), lent for the call: dupClient it to keep
@@ -327,6 +329,7 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
       ...(options.limits !== undefined && { limits: options.limits }),
       requireAuthentication: true,
       ...(options.tls !== undefined && { tls: options.tls }),
+      ...(options.dropAtAccept !== undefined && { dropAtAccept: options.dropAtAccept }),
       bootstrap: (who) => {
         const peer = `peer#${++n}`;
         // A verified certificate admits without a token if its subject is one allowed.

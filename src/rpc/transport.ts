@@ -4,7 +4,7 @@
  * Addresses: `tcp!HOST!PORT`, `HOST:PORT`, `[v6]:PORT`, `unix!PATH` (Plan 9 dial
  * strings and the usual host:port). TLS is chosen by passing `tls` options.
  */
-import { acceptWithOnread, withOnread } from '../accepted-reads.js';
+import { acceptWithOnread, dropAtAccept, withOnread } from '../accepted-reads.js';
 import { formatAddress, parseAddress, type Address } from '../address.js';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -160,6 +160,12 @@ export interface ListenOptions extends TransportOptions {
   requireAuthentication?: boolean;
   /** Called with each accepted connection. */
   onConnection?: (conn: RpcConnection) => void;
+  /**
+   * Asked as each connection is accepted, before anything is made for it: true closes it
+   * at once (no socket, no connection, no `onConnection`). For a listener that already
+   * knows it would refuse newcomers (accepted-reads.ts, `dropAtAccept`).
+   */
+  dropAtAccept?: () => boolean;
 }
 
 /** A listening RPC server. */
@@ -363,5 +369,6 @@ export async function listen(address: string, opts: ListenOptions): Promise<RpcL
       onSocket(create(reads.onread), reads);
     });
   }
+  if (opts.dropAtAccept !== undefined) dropAtAccept(server, opts.dropAtAccept);
   return listener;
 }

@@ -20,10 +20,12 @@ import type { Logger } from 'pino';
 import { buildAdminApp, HostPolicy, type AdminProfile, type AdminSession } from '../admin/app.js';
 import { errorBody } from '../admin/error-handler.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
+import { dropAtAccept } from '../accepted-reads.js';
 import {
   ConnectionBudget,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_TOTAL,
+  DEFAULT_EVICT_AFTER_MS,
   type BudgetLimits,
   type ListenerBudget,
   type Watched,
@@ -877,20 +879,8 @@ export class CapnsServer implements ExportRegistry {
       ...(tls !== undefined && { tls }),
       // Until the Gate admits a peer: small frames only, and a deadline (limits.rpc).
       requireAuthentication: true,
-      onConnection: (conn) => {
-        const a = budget.admit();
-        // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
-        // connection has no reason to send); destroy() then frees the socket within
-        // 100 ms even if the peer never answers the FIN.
-        if ('refused' in a) {
-          void conn.close();
-          conn.destroy();
-          return;
-        }
-        void conn.socketClosed().then(() => this.#connectionGone(conn, a));
-        // Until the Gate admits it, the connection may give its place to a newer one.
-        a.watch(new WatchedRpc(conn));
-      },
+      onConnection: (conn) => this.#admitRpc(budget, conn),
+      dropAtAccept: () => budget.refusesAtAccept(),
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
         const connection = `rpc#${++this.#connections}`;
@@ -1008,6 +998,7 @@ export class CapnsServer implements ExportRegistry {
         // The budget counts connections (per listener and in the process); the server
         // adds no limit of its own.
         admit: (peer) => budget.admit(peer),
+        dropAtAccept: () => budget.refusesAtAccept(),
         log: (line) => this.#log.info({ protocol: '9p' }, line),
       });
     } catch (e) {
@@ -1185,6 +1176,7 @@ export class CapnsServer implements ExportRegistry {
         await app.close();
         throw e;
       }
+      dropAtAccept(app.server, () => budget.refusesAtAccept());
       budget.name = `http ${address}`;
       return {
         key: this.#key(l),
@@ -1283,20 +1275,8 @@ export class CapnsServer implements ExportRegistry {
           // count would cut the newest first, before the budget could make room.
           maxConnections: Number.MAX_SAFE_INTEGER,
           ...(limits !== undefined && { limits }),
-          onConnection: (conn) => {
-            const a = budget.admit();
-            // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
-            // connection has no reason to send); destroy() then frees the socket within
-            // 100 ms even if the peer never answers the FIN.
-            if ('refused' in a) {
-              void conn.close();
-              conn.destroy();
-              return;
-            }
-            void conn.socketClosed().then(() => this.#connectionGone(conn, a));
-            // Until the Gate admits it, the connection may give its place to a newer one.
-            a.watch(new WatchedRpc(conn));
-          },
+          onConnection: (conn) => this.#admitRpc(budget, conn),
+          dropAtAccept: () => budget.refusesAtAccept(),
           onSession: (peer, ns, who) => {
             const session = this.sessions.add({
               kind: 'export',
@@ -1352,6 +1332,22 @@ export class CapnsServer implements ExportRegistry {
    * departure), and what it held at its end (answers left unfinished, imports, exports)
    * counts as departures too.
    */
+  /** An accepted RPC connection (rpc listener or export) asks `budget` for its place. */
+  #admitRpc(budget: ListenerBudget, conn: RpcConnection): void {
+    const a = budget.admit();
+    // close() sends FIN now (destroy() alone would wait 100 ms for an Abort this
+    // connection has no reason to send); destroy() then frees the socket within 100 ms
+    // even if the peer never answers the FIN.
+    if ('refused' in a) {
+      void conn.close();
+      conn.destroy();
+      return;
+    }
+    void conn.socketClosed().then(() => this.#connectionGone(conn, a));
+    // Until the Gate admits it, the connection may give its place to a newer one.
+    a.watch(new WatchedRpc(conn));
+  }
+
   #connectionGone(conn: RpcConnection, place: { release(): void }): void {
     this.#reclaim.departed(conn.heldAtClose);
     place.release();
@@ -1515,6 +1511,7 @@ function budgetLimits(m: Manifest): BudgetLimits {
   return {
     maxConnections: m.limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     maxConnectionsTotal: m.limits.maxConnectionsTotal ?? DEFAULT_MAX_CONNECTIONS_TOTAL,
+    evictAfterMs: m.limits.evictAfterMs ?? DEFAULT_EVICT_AFTER_MS,
   };
 }
 

@@ -11,11 +11,20 @@
  * the budget makes room by evicting the oldest connection that has not *established*
  * itself yet — an RPC connection that has not authenticated, a 9P one not attached, an
  * HTTP one that has not completed a request — and admits the newcomer in its place (as
- * OpenSSH's MaxStartups drops unauthenticated connections, but oldest first: a client
- * that authenticates within the time a flood needs to cycle the whole listener's places
- * always gets in). Only when every place is held by established connections is the
- * newcomer refused: closed at once (an HTTP one gets a 503 first). Evictions and
- * refusals are logged at a bounded rate.
+ * OpenSSH's MaxStartups drops unauthenticated connections, but oldest first). A
+ * connection is never evicted before it has had `evictAfterMs` to establish itself: an
+ * admitted client always has that long (a second by default) to authenticate, however
+ * fast a flood reconnects.
+ *
+ * When no place can be made — every one established, or the unestablished ones all
+ * younger than `evictAfterMs` — the newcomer is refused: closed at once (an HTTP one gets
+ * a 503 first). A second refusal within a second also shuts the listener's door: until
+ * a place is given back anywhere, or the oldest unestablished connection becomes old
+ * enough to evict, the listener closes newcomers as they are accepted, before anything
+ * is made for them (`refusesAtAccept`, asked by `dropAtAccept` in accepted-reads.ts). A
+ * flood then costs an accept and a close per connect, not a socket, a connection and an
+ * eviction; the places it can cycle are bounded by `maxConnections` per `evictAfterMs`.
+ * Evictions and refusals (at the door too) are logged at a bounded rate.
  */
 import { RateLimitedLog } from '../rate-limited-log.js';
 
@@ -23,6 +32,10 @@ import { RateLimitedLog } from '../rate-limited-log.js';
 export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Default connections at once in the whole process. */
 export const DEFAULT_MAX_CONNECTIONS_TOTAL = 1024;
+/** Default time an admitted connection has to establish itself before it may be evicted. */
+export const DEFAULT_EVICT_AFTER_MS = 1000;
+/** A listener refusing twice within this long shuts its door (`refusesAtAccept`). */
+const SHUT_AFTER_REFUSALS_WITHIN_MS = 1000;
 
 /** What the budget needs to know of an admitted connection to evict it. */
 export interface Watched {
@@ -50,14 +63,16 @@ export type AdmitResult = Admission | { readonly refused: string };
 export interface BudgetLimits {
   readonly maxConnections: number;
   readonly maxConnectionsTotal: number;
+  /** A connection not established yet may be evicted once it is this old (ms). */
+  readonly evictAfterMs: number;
 }
 
 /** One admitted connection. */
 class Slot implements Admission {
   #watched: Watched | null = null;
   #released = false;
-  /** When it was admitted, for the eviction log. */
-  readonly since = Date.now();
+  /** When it was admitted (performance.now()): its age decides whether it may be evicted. */
+  readonly since = performance.now();
 
   constructor(
     readonly listener: ListenerBudget,
@@ -111,6 +126,12 @@ export class ConnectionBudget {
   readonly #log: RateLimitedLog;
 
   readonly #onFree: (() => void) | undefined;
+  /**
+   * Bumped each time a place is given back or the limits change: a listener's door,
+   * shut by a refusal, opens again once this moves (any place given back may be the one
+   * a newcomer needs, and the process-wide limit is shared).
+   */
+  frees = 0;
 
   /**
    * `log` gets refusal and eviction lines, rate-limited per listener; `onFree` is told
@@ -134,6 +155,7 @@ export class ConnectionBudget {
   /** New limits, for connections accepted from now on (connections open stay). */
   setLimits(limits: BudgetLimits): void {
     this.#limits = limits;
+    this.frees++;
   }
 
   /** The budget of one listener, named by its address (`rpc tcp!127.0.0.1!5640`). */
@@ -154,8 +176,7 @@ export class ConnectionBudget {
 
   /** @internal */
   _take(l: ListenerBudget, peer: string | undefined): AdmitResult {
-    const { maxConnections, maxConnectionsTotal } = this.#limits;
-    const from = peer !== undefined ? ` from ${peer}` : '';
+    const { maxConnections, maxConnectionsTotal, evictAfterMs } = this.#limits;
     // Each full limit needs a place made: the listener's own first (a place it frees
     // counts toward the total too), then the process's.
     for (const [full, scope, what] of [
@@ -164,12 +185,21 @@ export class ConnectionBudget {
     ] as const) {
       while (full()) {
         const victim = this.#oldestEvictable(scope);
-        if (victim === undefined) {
-          this.#log.note(l.name, `refused a connection${from}: ${what}, every one of them established`);
-          return { refused: what };
+        const now = performance.now();
+        if (victim === undefined || now - victim.since < evictAfterMs) {
+          const why =
+            victim === undefined
+              ? `${what}, every one of them established`
+              : `${what}, and none of those not yet established has had limits.evictAfterMs (${evictAfterMs} ms) to do so`;
+          // A second refusal within a second is a flood, not a client that came at a bad
+          // moment: the door shuts until a place is given back, or the oldest of those
+          // not established may be evicted. (The first is refused here, with its 503.)
+          if (now - l._lastRefusal < SHUT_AFTER_REFUSALS_WITHIN_MS) l._shut(why, victim === undefined ? Infinity : victim.since + evictAfterMs);
+          l._lastRefusal = now;
+          this.#log.note(l.name, `refused a connection${peer !== undefined ? ` from ${peer}` : ''}: ${why}`);
+          return { refused: why };
         }
-        const age = Date.now() - victim.since;
-        const why = `evicted after ${age} ms without authenticating, to admit a newer connection (${what})`;
+        const why = `evicted after ${Math.round(now - victim.since)} ms without authenticating, to admit a newer connection (${what})`;
         this.#log.note(`evict ${victim.listener.name}`, `${victim.listener.name}: ${why}`);
         victim.evict(why);
       }
@@ -180,8 +210,14 @@ export class ConnectionBudget {
     return slot;
   }
 
+  /** @internal A connection `l` closed at accept, its door shut for `why`: a refusal, logged as one. */
+  _dropped(l: ListenerBudget, why: string): void {
+    this.#log.note(l.name, `refused a connection: ${why}`);
+  }
+
   /** @internal */
   _free(slot: Slot): void {
+    this.frees++;
     this.#slots.delete(slot);
     slot.listener._slots.delete(slot);
     this.#onFree?.();
@@ -203,6 +239,38 @@ export class ListenerBudget {
   /** Connections this listener holds now. */
   get open(): number {
     return this._slots.size;
+  }
+
+  /** @internal When this listener last refused a newcomer (performance.now()). */
+  _lastRefusal = -Infinity;
+  /** Until when (performance.now()) the door is shut; 0 when open. */
+  #shutUntil = 0;
+  /** The budget's `frees` when it was shut: a place given back since opens it. */
+  #shutAt = 0;
+  #shutWhy = '';
+
+  /** @internal Shuts the door after a refusal, until `until` or a place is given back. */
+  _shut(why: string, until: number): void {
+    this.#shutUntil = until;
+    this.#shutAt = this.budget.frees;
+    this.#shutWhy = why;
+  }
+
+  /**
+   * Whether a newcomer would be refused now, known without admitting it: from a refusal
+   * until a place is given back anywhere in the process, or until the oldest connection
+   * not yet established may be evicted. Asked for each accepted socket before anything
+   * is made for it (accepted-reads.ts, `dropAtAccept`); true means the caller closes the
+   * socket at once, and it is counted in the refusal log. O(1).
+   */
+  refusesAtAccept(): boolean {
+    if (this.#shutUntil === 0) return false;
+    if (this.budget.frees !== this.#shutAt || (this.#shutUntil !== Infinity && performance.now() >= this.#shutUntil)) {
+      this.#shutUntil = 0;
+      return false;
+    }
+    this.budget._dropped(this, this.#shutWhy);
+    return true;
   }
 
   /**

@@ -207,12 +207,12 @@ test('maxConnections holds on the 9p listener, and on an export; each refuses on
   assert.equal(await httpStatus(at('http')), 200);
 });
 
-test('sockets that never establish themselves cannot keep a real client out: the oldest is evicted to admit the newcomer (rpc, 9p, http, export)', async (t) => {
-  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n', 'exports:\n  - { profile: local, listen: "tcp!127.0.0.1!0", auth: { loopback: true } }\n'));
+test('sockets that never establish themselves cannot keep a real client out: once evictAfterMs old, the oldest is evicted to admit the newcomer (rpc, 9p, http, export)', async (t) => {
+  const { at, lines } = await start(t, MANIFEST('  maxConnections: 3\n  evictAfterMs: 200\n', 'exports:\n  - { profile: local, listen: "tcp!127.0.0.1!0", auth: { loopback: true } }\n'));
   for (const protocol of ['rpc', '9p', 'http', 'export'] as const) {
     const address = at(protocol);
     const squatters = [await idle(t, address), await idle(t, address), await idle(t, address)];
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 250));
     const closed = squatters.map((s) => closedWithin(s, 3000));
     if (protocol === '9p') await ninepWorks(address);
     else if (protocol === 'http') assert.equal(await httpStatus(address), 200);
@@ -228,8 +228,64 @@ test('sockets that never establish themselves cannot keep a real client out: the
   }
 });
 
+test('an admitted connection has evictAfterMs to establish itself; a flood meanwhile is closed at accept, counted in the refusal log; the door opens when a place is given back, or when the oldest may be evicted (rpc, 9p, http, export)', async (t) => {
+  const { at, lines, server } = await start(t, MANIFEST('  maxConnections: 2\n  evictAfterMs: 1500\n', 'exports:\n  - { profile: local, listen: "tcp!127.0.0.1!0", auth: { loopback: true } }\n'));
+  const count = async (n: number): Promise<void> => {
+    for (let i = 0; i < 500 && server.connectionCount !== n; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(server.connectionCount, n, `connections open, wanted ${n}`);
+  };
+  for (const protocol of ['rpc', '9p', 'http', 'export'] as const) {
+    const address = at(protocol);
+    const t0 = Date.now();
+    const [a, b] = [await idle(t, address), await idle(t, address)];
+    await count(2);
+    // Young squatters keep their places: the newcomers of a flood are all closed at once.
+    // The first two are refused as the budget admits them (an HTTP one gets its 503); the
+    // second shuts the door, and the rest are closed as they are accepted (no 503).
+    let answered = 0;
+    for (let i = 0; i < 30; i++) {
+      const s = await idle(t, address);
+      s.once('data', () => answered++);
+      assert.equal(await closedWithin(s, 1000), true, `${protocol}: newcomer ${i} was admitted`);
+    }
+    if (protocol === 'http') assert.equal(answered, 2, 'http: newcomers answered 503');
+    assert.equal(a.closed || b.closed, false, `${protocol}: a squatter younger than evictAfterMs was evicted`);
+    // A place given back opens the door at once: a newcomer takes it, evicting no one.
+    a.destroy();
+    await count(1);
+    const c = await idle(t, address);
+    await count(2);
+    assert.equal(await closedWithin(c, 200), false, `${protocol}: the newcomer after a place was given back was closed`);
+    assert.equal(b.closed, false);
+    assert.ok(Date.now() - t0 < 1500, `${protocol}: took ${Date.now() - t0} ms; the test needs this within evictAfterMs`);
+    // Once the oldest (b) has had its time, a real client gets in, in its place; c, younger, stays.
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1600 - Date.now())));
+    const gone = closedWithin(b, 3000);
+    if (protocol === '9p') await ninepWorks(address);
+    else if (protocol === 'http') assert.equal(await httpStatus(address), 200);
+    else if (protocol === 'rpc') await rpcWorks(address);
+    else {
+      const importer = await rpcClient(t, address);
+      assert.deepEqual(await importer.list(), ['tmp']);
+      await importer.close();
+    }
+    assert.equal(await gone, true, `${protocol}: the oldest squatter was not evicted`);
+    assert.equal(c.closed, false, `${protocol}: the younger squatter was evicted`);
+    c.destroy();
+    await count(0);
+  }
+  // Each flood is in the log as refusals, summed up (at the latest when the server closes).
+  await server.close();
+  for (const protocol of ['rpc', '9p', 'http', 'export']) {
+    const refused = lines().filter((l) => new RegExp(`^refused a connection(?: from \\S+)?: ${protocol} tcp!127\\.0\\.0\\.1!\\d+ is at its limit of 2 connections \\(limits\\.maxConnections\\), and none of those not yet established has had limits\\.evictAfterMs \\(1500 ms\\) to do so`).test(String(l['msg'])));
+    const n = refused.reduce((sum, l) => sum + Number(l['refused']), 0);
+    assert.equal(n, 30, `${protocol}: ${refused.map((l) => String(l['msg'])).join('\n')}`);
+  }
+});
+
 test('maxConnectionsTotal holds across listeners: established clients keep their places, the oldest squatter anywhere gives its own', async (t) => {
-  const { at, server, lines } = await start(t, MANIFEST('  maxConnections: 100\n  maxConnectionsTotal: 4\n'));
+  // evictAfterMs 0: a squatter may be evicted as soon as it is admitted (a second ago, the default, it could not).
+  const { at, server, lines } = await start(t, MANIFEST('  maxConnections: 100\n  maxConnectionsTotal: 4\n  evictAfterMs: 0\n'));
   await rpcClient(t, at('rpc'));
   await rpcClient(t, at('rpc'));
   await ninepClient(t, at('9p'));

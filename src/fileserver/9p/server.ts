@@ -3,7 +3,7 @@
  * a `NinepConnection` over one FileServer. Bad input on one connection closes that
  * connection only.
  */
-import { withOnread } from '../../accepted-reads.js';
+import { dropAtAccept, withOnread } from '../../accepted-reads.js';
 import { formatAddress, parseAddress, type Address } from '../../address.js';
 import net from 'node:net';
 import type { FileServer } from '../file-server.js';
@@ -42,6 +42,12 @@ export interface NinepServerOptions {
         readonly watch?: (w: { established(): boolean; evict(reason: string): void }) => void;
       }
     | { readonly refused: string };
+  /**
+   * Asked as each connection is accepted, before anything is made for it: true closes it
+   * at once (for an `admit` policy that already knows it would refuse; accepted-reads.ts,
+   * `dropAtAccept`).
+   */
+  dropAtAccept?: () => boolean;
   /**
    * A connection that has not completed Tversion and Tattach this long after it was
    * accepted is closed (default 10 000 ms; 0 = never). Counters connections opened and
@@ -99,6 +105,7 @@ export class NinepServer {
     readonly idleTimeoutMs: number;
   };
   private readonly admit: NinepServerOptions['admit'];
+  private readonly dropAtAccept: NinepServerOptions['dropAtAccept'];
   /** Refusals and timeouts: a peer can provoke them at will, so they are logged at a bounded rate. */
   private readonly peerLog: RateLimitedLog;
   private nextId = 1;
@@ -142,6 +149,7 @@ export class NinepServer {
       trace: options.trace,
     };
     this.admit = options.admit;
+    this.dropAtAccept = options.dropAtAccept;
     const log = this.opts.log;
     this.peerLog = new RateLimitedLog((line) => log(line));
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
@@ -172,6 +180,7 @@ export class NinepServer {
       this.server.once('error', onError);
       const done = (): void => {
         this.server.off('error', onError);
+        if (this.dropAtAccept !== undefined) dropAtAccept(this.server, this.dropAtAccept);
         this.server.on('error', (err) => this.opts.log(`9p listener: ${err.message}`));
         resolve(this.address()!);
       };
