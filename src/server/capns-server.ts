@@ -276,8 +276,8 @@ export class CapnsServer implements ExportRegistry {
       ...DEFAULT_RECLAIM,
       onCollect: (departures, ms, before, after) =>
         this.#log.info(
-          { departures, ms: Math.round(ms), rssBefore: before, rssAfter: after },
-          `memory reclaimed after ${departures} departures: full collection ${ms.toFixed(0)} ms, resident ${mib(before)} -> ${mib(after)} MiB`,
+          { departures, ms: Math.round(ms), heapBefore: before, heapAfter: after },
+          `memory reclaimed after ${departures} departures: full collection ${ms.toFixed(0)} ms, V8 heap in use ${mib(before)} -> ${mib(after)} MiB`,
         ),
     });
     this.captable = new CapabilityTable({

@@ -7,14 +7,16 @@
  * (docs/serve.md, "Memory"), so V8 runs its next full collection only when that fills:
  * a server left with its usual load after an attack kept 60-80 MiB it no longer used
  * (BENCHMARKS.md, Soak). The Reclaimer counts departures (connections closed, grants
- * released, what an RPC connection held when it ended: unfinished answers, imports) and, once `threshold` have gone and none has for `quietMs`, runs one full
- * collection. A steady trickle of departures never triggers it (the quiet never comes),
- * so the flags keep their purpose under load; the one pause it costs comes when a burst
- * is over.
+ * released, what an RPC connection held when it ended: unfinished answers, imports)
+ * and, once `threshold` have gone and none has for `quietMs`, runs one full collection.
+ * A steady trickle of departures never triggers it (the quiet never comes), so the flags
+ * keep their purpose under load; the one pause it costs comes when a burst is over.
  *
  * The collector is `globalThis.gc`, which Node offers under `--expose-gc` (bin/capns.js
  * passes it). A program that embeds capns without the flag gets no collection here.
  */
+
+import v8 from 'node:v8';
 
 export interface ReclaimOptions {
   /** Departures (connections closed, grants released) that make a collection worth it. */
@@ -23,12 +25,12 @@ export interface ReclaimOptions {
   readonly quietMs: number;
   /** The full collection. Default: `globalThis.gc` when exposed, else none. */
   readonly collect?: () => void;
-  /** Told after each collection: how many departures it followed, its duration, RSS before and after. */
-  readonly onCollect?: (departures: number, ms: number, rssBefore: number, rssAfter: number) => void;
+  /** Told after each collection: how many departures it followed, its duration, the bytes in use in V8's heap before and after. */
+  readonly onCollect?: (departures: number, ms: number, heapBefore: number, heapAfter: number) => void;
 }
 
-/** The defaults: a flood's end (thousands), not a day's churn seen at once. */
-export const DEFAULT_RECLAIM: ReclaimOptions = Object.freeze({ threshold: 1000, quietMs: 1000 });
+/** The defaults: the end of a flood (hundreds of connections, thousands of grants), not a day's churn seen at once. */
+export const DEFAULT_RECLAIM: ReclaimOptions = Object.freeze({ threshold: 500, quietMs: 1000 });
 
 export class Reclaimer {
   readonly #options: ReclaimOptions;
@@ -60,11 +62,11 @@ export class Reclaimer {
     this.#timer = null;
     const n = this.#departures;
     this.#departures = 0;
-    const before = process.memoryUsage.rss();
+    const before = v8.getHeapStatistics().used_heap_size;
     const t0 = performance.now();
     this.#collect!();
     const ms = performance.now() - t0;
-    this.#options.onCollect?.(n, ms, before, process.memoryUsage.rss());
+    this.#options.onCollect?.(n, ms, before, v8.getHeapStatistics().used_heap_size);
   }
 
   /** No more collections (the server is closing). */
