@@ -210,9 +210,9 @@ export class ConnectionBudget {
     return slot;
   }
 
-  /** @internal A connection `l` closed at accept, its door shut for `why`: a refusal, logged as one. */
-  _dropped(l: ListenerBudget, why: string): void {
-    this.#log.note(l.name, `refused a connection: ${why}`);
+  /** @internal A connection `l` closed at accept, its door shut: a refusal, logged as one (`line`). */
+  _dropped(l: ListenerBudget, line: string): void {
+    this.#log.note(l.name, line);
   }
 
   /** @internal */
@@ -247,13 +247,14 @@ export class ListenerBudget {
   #shutUntil = 0;
   /** The budget's `frees` when it was shut: a place given back since opens it. */
   #shutAt = 0;
-  #shutWhy = '';
+  /** The refusal line for connections closed at the door (made once per shutting). */
+  #shutLine = '';
 
   /** @internal Shuts the door after a refusal, until `until` or a place is given back. */
   _shut(why: string, until: number): void {
     this.#shutUntil = until;
     this.#shutAt = this.budget.frees;
-    this.#shutWhy = why;
+    this.#shutLine = `refused a connection: ${why}`;
   }
 
   /**
@@ -269,7 +270,7 @@ export class ListenerBudget {
       this.#shutUntil = 0;
       return false;
     }
-    this.budget._dropped(this, this.#shutWhy);
+    this.budget._dropped(this, this.#shutLine);
     return true;
   }
 
