@@ -14,7 +14,9 @@
  * OpenSSH's MaxStartups drops unauthenticated connections, but oldest first). A
  * connection is never evicted before it has had `evictAfterMs` to establish itself: an
  * admitted client always has that long (a second by default) to authenticate, however
- * fast a flood reconnects.
+ * fast a flood reconnects. A listener evicts at most one connection per `evictAfterMs /
+ * maxConnections` (3.9 ms by default): a flood's places turn over steadily, not all at
+ * once as they come of age.
  *
  * When no place can be made — every one established, or the unestablished ones all
  * younger than `evictAfterMs` — the newcomer is refused: closed at once (an HTTP one gets
@@ -177,6 +179,18 @@ export class ConnectionBudget {
   /** @internal */
   _take(l: ListenerBudget, peer: string | undefined): AdmitResult {
     const { maxConnections, maxConnectionsTotal, evictAfterMs } = this.#limits;
+    const refuse = (why: string, now: number, until: number): AdmitResult => {
+      // A second refusal within a second is a flood, not a client that came at a bad
+      // moment: the door shuts until a place is given back, or `until`. (The first is
+      // refused here, an HTTP one with its 503.)
+      if (now - l._lastRefusal < SHUT_AFTER_REFUSALS_WITHIN_MS) l._shut(why, until);
+      l._lastRefusal = now;
+      this.#log.note(l.name, `refused a connection${peer !== undefined ? ` from ${peer}` : ''}: ${why}`);
+      return { refused: why };
+    };
+    // One eviction per `pace` ms at most on a listener: a flood's evictions spread over
+    // time rather than all its places turning over at once when they come of age.
+    const pace = evictAfterMs / maxConnections;
     // Each full limit needs a place made: the listener's own first (a place it frees
     // counts toward the total too), then the process's.
     for (const [full, scope, what] of [
@@ -186,19 +200,14 @@ export class ConnectionBudget {
       while (full()) {
         const victim = this.#oldestEvictable(scope);
         const now = performance.now();
-        if (victim === undefined || now - victim.since < evictAfterMs) {
-          const why =
-            victim === undefined
-              ? `${what}, every one of them established`
-              : `${what}, and none of those not yet established has had limits.evictAfterMs (${evictAfterMs} ms) to do so`;
-          // A second refusal within a second is a flood, not a client that came at a bad
-          // moment: the door shuts until a place is given back, or the oldest of those
-          // not established may be evicted. (The first is refused here, with its 503.)
-          if (now - l._lastRefusal < SHUT_AFTER_REFUSALS_WITHIN_MS) l._shut(why, victim === undefined ? Infinity : victim.since + evictAfterMs);
-          l._lastRefusal = now;
-          this.#log.note(l.name, `refused a connection${peer !== undefined ? ` from ${peer}` : ''}: ${why}`);
-          return { refused: why };
+        if (victim === undefined) return refuse(`${what}, every one of them established`, now, Infinity);
+        if (now - victim.since < evictAfterMs) {
+          return refuse(`${what}, and none of those not yet established has had limits.evictAfterMs (${evictAfterMs} ms) to do so`, now, victim.since + evictAfterMs);
         }
+        if (now - l._lastEviction < pace) {
+          return refuse(`${what}; it evicts one connection not yet established per ${pace.toFixed(1)} ms at most (limits.evictAfterMs / limits.maxConnections)`, now, l._lastEviction + pace);
+        }
+        l._lastEviction = now;
         const why = `evicted after ${Math.round(now - victim.since)} ms without authenticating, to admit a newer connection (${what})`;
         this.#log.note(`evict ${victim.listener.name}`, `${victim.listener.name}: ${why}`);
         victim.evict(why);
@@ -243,6 +252,8 @@ export class ListenerBudget {
 
   /** @internal When this listener last refused a newcomer (performance.now()). */
   _lastRefusal = -Infinity;
+  /** @internal When this listener last evicted a connection to admit one. */
+  _lastEviction = -Infinity;
   /** Until when (performance.now()) the door is shut; 0 when open. */
   #shutUntil = 0;
   /** The budget's `frees` when it was shut: a place given back since opens it. */

@@ -283,6 +283,26 @@ test('an admitted connection has evictAfterMs to establish itself; a flood meanw
   }
 });
 
+test('a listener evicts at most one connection per evictAfterMs / maxConnections: places come of age together, and turn over one at a time', async (t) => {
+  // 4 places, 800 ms: one eviction per 200 ms at most.
+  const { at, lines } = await start(t, MANIFEST('  maxConnections: 4\n  evictAfterMs: 800\n'));
+  const rpc = at('rpc');
+  const squatters = [await idle(t, rpc), await idle(t, rpc), await idle(t, rpc), await idle(t, rpc)];
+  await new Promise((r) => setTimeout(r, 850));
+  // Every squatter may be evicted now, but three newcomers at once evict only one.
+  const newcomers = [await idle(t, rpc), await idle(t, rpc), await idle(t, rpc)];
+  const newcomerClosed = await Promise.all(newcomers.map((s) => closedWithin(s, 150)));
+  assert.deepEqual(newcomerClosed, [false, true, true]);
+  assert.deepEqual(await Promise.all(squatters.map((s) => closedWithin(s, 0))), [true, false, false, false]);
+  assert.ok(msgs(lines).some((m) => /it evicts one connection not yet established per 200\.0 ms at most \(limits\.evictAfterMs \/ limits\.maxConnections\)$/.test(m)), msgs(lines).join('\n'));
+  // The pace past, the next newcomer evicts the next oldest.
+  await new Promise((r) => setTimeout(r, 250));
+  const next = await idle(t, rpc);
+  assert.equal(await closedWithin(next, 150), false);
+  assert.equal(await closedWithin(squatters[1]!, 1000), true);
+  assert.equal(squatters[2]!.closed || squatters[3]!.closed, false);
+});
+
 test('maxConnectionsTotal holds across listeners: established clients keep their places, the oldest squatter anywhere gives its own', async (t) => {
   // evictAfterMs 0: a squatter may be evicted as soon as it is admitted (a second ago, the default, it could not).
   const { at, server, lines } = await start(t, MANIFEST('  maxConnections: 100\n  maxConnectionsTotal: 4\n  evictAfterMs: 0\n'));
