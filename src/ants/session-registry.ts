@@ -14,14 +14,14 @@ import * as $ from 'capnp-es';
 import { NsError } from '../errors.js';
 import { fromFailure, refusalFrom } from '../failure.js';
 import { Position as PositionEnum } from '../gen/common.js';
-import type { Namespace$Client } from '../gen/namespace.js';
+import { Namespace as NamespaceIface, type Namespace$Client } from '../gen/namespace.js';
 import type { CapabilityTable, GrantInfo } from '../captable/capability-table.js';
 import { grantedNamespace, type GateProfile } from '../captable/gate.js';
 import { MountTable, type Member } from '../namespace/mount-table.js';
 import { cleanPath } from '../namespace/path.js';
 import { diffStack, labelBases, modelOfTable, modelOfText, formatOps, type NsModel, type NsOp } from '../namespace/ns-diff.js';
 import { quoteWord } from '../namespace/ns-text.js';
-import { dupClient, release } from '../rpc/index.js';
+import { borrowClient, dupClient, release } from '../rpc/index.js';
 
 /** How a session reached capns. */
 export type SessionKind = 'rpc' | '9p' | 'http' | 'export';
@@ -43,6 +43,17 @@ export interface SessionNamespace {
 /** A Namespace capability as a SessionNamespace. Takes ownership of `ns`. */
 export function rpcSessionNamespace(ns: Namespace$Client): SessionNamespace {
   return new RpcSessionNamespace(ns);
+}
+
+/**
+ * A Namespace capability as a SessionNamespace that does not keep it alive (rpc's
+ * `borrowClient`): the session must end (Session.end) as soon as the namespace's owner
+ * lets go of it, and its grants leave then. A connection's sessions borrow their
+ * namespaces: holding them kept every namespace a connection authenticated for, and
+ * their grants, until the connection ended, however often the client let go of them.
+ */
+export function borrowedSessionNamespace(ns: Namespace$Client): SessionNamespace {
+  return new RpcSessionNamespace(new NamespaceIface.Client(borrowClient(ns.client)));
 }
 
 /**

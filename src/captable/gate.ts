@@ -61,10 +61,13 @@ export interface GateOptions {
   readonly namespace?: NamespaceServerOptions;
   /**
    * Told of each namespace handed out (for logs, and the sessions tree): `ns` is the
-   * capability the client receives, lent for the call (dupClient it to keep it); `gate`
-   * these options (one function can serve every connection of a listener).
+   * capability the client receives, lent for the call (dupClient it to keep it, which
+   * keeps its grants too); `gate` these options (one function can serve every connection
+   * of a listener). What it returns, if anything, is called once when the client has let
+   * go of the namespace and of every namespace it made from it (its grants are gone then):
+   * a holder of `ns` that does not keep it alive (the sessions tree) stops using it then.
    */
-  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions) => void;
+  readonly onAuthenticated?: (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions) => (() => void) | void;
   /**
    * The connection's peer (listen()'s bootstrap argument): told when it authenticates,
    * and when a request of its is refused for a limit it is past (too many failed
@@ -178,9 +181,10 @@ class GateTarget implements Gate$Server$Target {
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
       const table = grantedNamespace(profile, this.#options.captable, holder, this.#options.connection);
       // The grants leave the table when the client lets go of the namespace and of
-      // everything it got through it (or its connection ends).
-      const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota });
-      this.#options.onAuthenticated?.(profile.name, holder, ns, this.#options);
+      // everything it got through it (or its connection ends); so does the session.
+      let gone: (() => void) | void = undefined;
+      const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota, onClose: () => gone?.() });
+      gone = this.#options.onAuthenticated?.(profile.name, holder, ns, this.#options);
       const ok = res._initOk();
       ok.ns = ns;
       ok.profile = profile.name;

@@ -255,6 +255,22 @@ export class CapHandle implements Client {
     this.hook.addRef();
     return new CapHandle(this.hook);
   }
+
+  /**
+   * A reference to the same capability that does not keep it alive (see `borrowClient`):
+   * no count taken, and closing it gives none back.
+   */
+  borrow(): CapHandle {
+    if (this.closed) return new CapHandle(new BrokenHook(new RpcError('failed', 'capability was released')));
+    return new BorrowedHandle(this.hook);
+  }
+}
+
+/** CapHandle.borrow's: closing it only stops it. */
+class BorrowedHandle extends CapHandle {
+  override close(): void {
+    this.closed = true;
+  }
 }
 
 /** Hook base with a plain reference count; `dispose()` runs when it reaches zero. */

@@ -399,6 +399,18 @@ export function dupClient(client: Client): Client {
   return retain(new RawCap(client)).client;
 }
 
+/**
+ * A reference to the capability behind `client` that does not keep it alive: no count is
+ * taken, and releasing it gives none back. Calls through it reach the capability while
+ * some owned reference does; after the last one goes they reach a disposed capability, so
+ * a borrower must be told when that happens and stop (the sessions tree borrows a
+ * connection's namespace and ends the session when its owner lets go of it). A client
+ * that is not a capns reference (a pipelined one) is borrowed as a broken one.
+ */
+export function borrowClient(client: Client): Client {
+  return client instanceof CapHandle ? client.borrow() : new CapHandle(new BrokenHook(new RpcError('failed', 'cannot borrow this capability')));
+}
+
 /** Adds `[Symbol.dispose]` (= `release`) to a typed client, for `using`. */
 export function disposable<C extends { client: Client }>(c: C): C & Disposable {
   const d = c as C & Disposable;

@@ -62,7 +62,7 @@ import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-acc
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
 import { grantedNamespace, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
-import { rpcSessionNamespace, SessionRegistry, tableSessionNamespace } from '../ants/session-registry.js';
+import { borrowedSessionNamespace, rpcSessionNamespace, SessionRegistry, tableSessionNamespace, type Session } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 import { Hub } from '../ants/hub.js';
 import { DEFAULT_RECLAIM, Reclaimer } from './reclaim.js';
@@ -859,19 +859,22 @@ export class CapnsServer implements ExportRegistry {
   async #listenRpc(l: Listener, tls: TlsFiles | undefined): Promise<OpenListener> {
     const limits = rpcLimits(this.#manifest);
     // One for the listener: what it needs of the connection comes with `gate`.
-    const onAuthenticated = (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions): void => {
+    const onAuthenticated = (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions): (() => void) => {
       this.#log.info({ profile, holder }, 'authenticated');
       const peer = gate.peer!;
+      // The session borrows the namespace: it ends when the client lets go of it (the
+      // Gate calls what this returns), or when the connection ends.
       const session = this.sessions.add({
         kind: 'rpc',
         profile,
         holder,
         connection: gate.connection,
         peer,
-        ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+        ns: borrowedSessionNamespace(ns),
         hangup: (reason) => peer.hangup(reason),
       });
       void peer.whenClosed().then(() => session.end());
+      return () => session.end();
     };
     const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
     const listener: RpcListener = await listen(formatAddress(l.address), {
@@ -1220,9 +1223,15 @@ export class CapnsServer implements ExportRegistry {
     // Each peer gets a namespace of its own: its own grants (listed and revocable as
     // `profile@export:ADDRESS#peer#N`, ADDRESS as bound), its own budget of bindings.
     let bound = formatAddress(e.listen);
+    // Each peer's session, until the peer lets go of its namespace (or its connection ends).
+    const sessions = new Map<string, Session>();
     const namespaceFor = (peer: string): Namespace$Client => {
       const holder = `${profile.name}@export:${bound}#${peer}`;
-      return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`), this.#namespaceLimits());
+      const onClose = (): void => {
+        sessions.get(peer)?.end();
+        sessions.delete(peer);
+      };
+      return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`), { ...this.#namespaceLimits(), onClose });
     };
     let filter: ExportFilter | undefined;
     let tls: TlsFiles | undefined;
@@ -1284,10 +1293,15 @@ export class CapnsServer implements ExportRegistry {
               holder: `${profile.name}@export:${bound}#${peer}`,
               connection: `export:${bound}#${peer.split('.')[0]}`,
               peer: who,
-              ns: rpcSessionNamespace(new Namespace.Client(dupClient(ns.client))),
+              // Borrowed: the session ends when the peer lets go of it (namespaceFor's onClose).
+              ns: borrowedSessionNamespace(ns),
               hangup: (reason) => who.hangup(reason),
             });
-            void who.whenClosed().then(() => session.end());
+            sessions.set(peer, session);
+            void who.whenClosed().then(() => {
+              session.end();
+              sessions.delete(peer);
+            });
           },
           onPeer: (event, peer) => {
             const line = `export ${formatAddress(e.listen)}: peer ${event}`;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Base, Callback, Counter, Test } from '../fixtures/rpc/gen/test.js';
 import type * as T from '../fixtures/rpc/gen/test.js';
-import { RpcError, connect, listen, release, serve, withSignal } from '../../src/rpc/index.js';
+import { RpcError, borrowClient, connect, dupClient, listen, release, serve, withSignal } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
 import { CounterImpl, ServerState, TestImpl, serveTest } from './test-impl.js';
 
@@ -271,4 +271,22 @@ test('limits: a connection that has not authenticated gets maxPreAuthFramesPerTu
   assert.ok(a <= 4, `${a} calls before a turn`);
   const b = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 100_000 }, true);
   assert.ok(b > 32, `${b} calls before a turn`);
+});
+
+test('borrowClient: a borrowed reference reaches the capability while an owned one lives, and neither keeps it alive nor gives a count back', async () => {
+  const state = new ServerState();
+  const owner = serve(Counter, new CounterImpl(state, 5n));
+  const other = new Counter.Client(dupClient(owner.client));
+  const borrowed = new Counter.Client(borrowClient(owner.client));
+  assert.equal((await borrowed.increment((p) => (p.by = 1n)).promise()).value, 6n);
+  // Releasing the borrowed reference gives nothing back: the owners' two still hold it.
+  release(borrowed);
+  release(owner);
+  assert.equal(state.liveCounters, 1);
+  assert.equal((await other.get().promise()).value, 6n);
+  // The last owned reference goes: the capability is disposed, borrowed or not.
+  const again = new Counter.Client(borrowClient(other.client));
+  release(other);
+  assert.equal(state.liveCounters, 0);
+  await assert.rejects(again.get().promise());
 });

@@ -183,3 +183,39 @@ test('capns serve: a request refused for a quota (grants, bindings, failed attem
   assert.ok(Date.now() - t2 >= PAUSE * 0.9, `the attempt behind a refused one answered after ${Date.now() - t2} ms`);
   release(guessGate); release(gate); release(first); release(otherNs);
 });
+
+const TWO_GRANTS = `
+version: 1
+capabilities: { tmp: { type: ram } }
+profiles:
+  alice:
+    auth: { tokens: [secret] }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+listeners:
+  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
+exports:
+  - { profile: alice, root: /tmp, listen: "tcp!127.0.0.1!0", auth: { tokens: [secret] } }
+limits: { maxGrantsPerConnection: 2 }
+`;
+
+for (const door of ['rpc', 'export'] as const) {
+  test(`capns serve (${door}): a namespace the client lets go of gives its grants back, and its session ends: a connection may authenticate again and again within maxGrantsPerConnection`, async (t) => {
+    const manifest = parseManifest(TWO_GRANTS, { file: 'm.yaml', env: {} });
+    const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
+    t.after(() => s.destroy());
+    const conn = await connect(s.addresses.find((a) => a.protocol === door)!.address);
+    t.after(() => conn.destroy());
+    const sessions = (): number => s.sessions.list().filter((x) => x.kind === door).length;
+    for (let i = 0; i < 6; i++) {
+      const ns = await authenticate(conn, 'secret');
+      const list = (await ns.list((p) => { p.path = '/'; }).promise()).result;
+      assert.ok(list._isEntries, `authenticate ${i}`);
+      assert.equal(sessions(), 1, `sessions while namespace ${i} is held`);
+      release(ns);
+      // The Release reaches the server; the grant and the session go with it.
+      for (let k = 0; k < 100 && sessions() > 0; k++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(sessions(), 0, `session ${i} outlived its namespace`);
+    }
+  });
+}
