@@ -227,3 +227,37 @@ test('primitive fields of composite list elements and of a struct behind a far p
   assert.equal(root.a, 78);
   assert.equal(new $.Message(far.toArrayBuffer(), false).getRoot(Evolving).a, 78);
 });
+
+test('a struct field written smaller (an older writer) reads its absent fields as defaults; a full one in place; a null one as defaults', () => {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  // f @5 is the 4th pointer (b, d, e, f): point it at a struct of one data word, no pointers.
+  $.utils.initStruct(new $.ObjectSize(8, 0), $.utils.getPointer(3, ev));
+  const r = new $.Message(m.toArrayBuffer(), false).getRoot(Evolving);
+  const small = $.utils.getPointer(3, r);
+  new DataView(small.segment.buffer).setUint32($.utils.getContent(small).byteOffset, 9, true);
+  assert.equal(r.f.a, 9);
+  assert.equal(r.f.c, 7n);
+  assert.equal(r.f.d, 'default');
+  const full = new $.Message();
+  const fe = full.initRoot(Evolving);
+  fe._initF().c = 3n;
+  const rf = new $.Message(full.toArrayBuffer(), false).getRoot(Evolving);
+  const at = $.utils.getContent($.utils.getPointer(3, rf)).byteOffset;
+  assert.equal(rf.f.c, 3n);
+  assert.equal($.utils.getContent($.utils.getPointer(3, rf)).byteOffset, at); // not moved
+  const none = new $.Message();
+  none.initRoot(Evolving).a = 1;
+  assert.equal(new $.Message(none.toArrayBuffer(), false).getRoot(Evolving).f.c, 7n);
+});
+
+test('a pointer field read is charged to the traversal limit as before (no Pointer made for the pointer section)', () => {
+  const m = new $.Message();
+  m.initRoot(Evolving).b = 'bee';
+  const r = new $.Message(m.toArrayBuffer(), false);
+  const root = r.getRoot(Evolving);
+  r._capnp.traversalLimit = 8 * 40;
+  assert.throws(() => {
+    for (let i = 0; i < 40; i++) void $.utils.getPointer(0, root);
+  }, /CAPNP-TS022/);
+});

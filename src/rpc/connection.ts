@@ -556,7 +556,13 @@ export class RpcConnection {
   #nextSlabBytes = FIRST_SLAB_BYTES;
   #slabPos = 0;
   #batchStart = 0;
-  #chunks: Buffer[] = [];
+  /**
+   * What the next flush writes: its first chunk, then any others in an array. Most
+   * flushes write one chunk (a call, a Return), and an array per flush was most of
+   * what a flush allocated.
+   */
+  #chunk0: Buffer | null = null;
+  #chunks: Buffer[] | null = null;
   #flushScheduled = false;
   /** Frames of a read are being handled: a flush wanted meanwhile waits for their end. */
   #handlingFrames = false;
@@ -788,7 +794,7 @@ export class RpcConnection {
       // Buffer.from(arrayBuffer, ...) makes the view directly; subarray goes through the
       // species-constructor path.
       const slab = this.#slab;
-      this.#chunks.push(Buffer.from(slab.buffer, slab.byteOffset + this.#batchStart, this.#slabPos - this.#batchStart));
+      this.#queueChunk(Buffer.from(slab.buffer, slab.byteOffset + this.#batchStart, this.#slabPos - this.#batchStart));
       this.#batchStart = this.#slabPos;
     }
   }
@@ -820,7 +826,7 @@ export class RpcConnection {
       if (content.length <= SMALL) this.#append(content);
       else {
         this.#seal();
-        this.#chunks.push(Buffer.from(content.buffer, content.byteOffset, content.length));
+        this.#queueChunk(Buffer.from(content.buffer, content.byteOffset, content.length));
       }
     }
     this.#scheduleFlush();
@@ -844,10 +850,16 @@ export class RpcConnection {
     this.#batchStart = 0;
   }
 
+  /** Queues `b` for the next flush, after what is queued already. */
+  #queueChunk(b: Buffer): void {
+    if (this.#chunk0 === null) this.#chunk0 = b;
+    else (this.#chunks ??= []).push(b);
+  }
+
   #sendRaw(frame: Uint8Array): void {
     if (this.#closed) return;
     this.#seal();
-    this.#chunks.push(Buffer.from(frame.buffer, frame.byteOffset, frame.length));
+    this.#queueChunk(Buffer.from(frame.buffer, frame.byteOffset, frame.length));
     this.#scheduleFlush();
   }
 
@@ -870,7 +882,7 @@ export class RpcConnection {
 
   /** Whether bytes we queued are not yet written: in this batch, or in the stream. */
   #outputPending(): boolean {
-    return this.#chunks.length > 0 || this.#slabPos > this.#batchStart || this.#stream.writableLength > 0;
+    return this.#chunk0 !== null || this.#slabPos > this.#batchStart || this.#stream.writableLength > 0;
   }
   /** This connection for early-header.ts. */
   readonly #writerId = newWriterId();
@@ -878,12 +890,11 @@ export class RpcConnection {
   #flush(): void {
     this.#flushScheduled = false;
     this.#seal();
-    const chunks = this.#chunks;
-    if (chunks.length === 0 || this.#closed) {
-      this.#chunks = [];
-      return;
-    }
-    this.#chunks = [];
+    const first = this.#chunk0;
+    const more = this.#chunks;
+    this.#chunk0 = null;
+    this.#chunks = null;
+    if (first === null || this.#closed) return;
     let ok = true;
     // Results dropped at their Return (noFinishNeeded), or finished while output was still
     // queued, go back to the pool once the socket has taken this batch: it, or a write
@@ -906,12 +917,13 @@ export class RpcConnection {
     // three (BENCHMARKS.md, RPC).
     headerAhead(this.#writerId);
     try {
-      const last = chunks.length - 1;
-      if (last === 0) ok = this.#stream.write(chunks[0]!, written);
+      if (more === null) ok = this.#stream.write(first, written);
       else {
         this.#stream.cork();
-        for (let i = 0; i < last; i++) ok = this.#stream.write(chunks[i]!);
-        ok = this.#stream.write(chunks[last]!, written);
+        this.#stream.write(first);
+        const last = more.length - 1;
+        for (let i = 0; i < last; i++) ok = this.#stream.write(more[i]!);
+        ok = this.#stream.write(more[last]!, written);
         this.#stream.uncork();
       }
     } catch (e) {
@@ -2056,7 +2068,8 @@ export class RpcConnection {
     const b = this.#bootstrap;
     this.#bootstrap = null;
     b?.close();
-    this.#chunks = [];
+    this.#chunk0 = null;
+    this.#chunks = null;
     this.#wakeDrain();
     this.#resolveClosed?.();
     this.#resolveClosed = null;
