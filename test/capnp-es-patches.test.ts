@@ -9,6 +9,7 @@ import * as $ from 'capnp-es';
 import { StatChange } from '../src/gen/common.js';
 import { FileServer_AttachResult_Ok } from '../src/gen/fileserver.js';
 import { Evolving, Test_Echo$Params } from './fixtures/rpc/gen/test.js';
+import { Payload } from 'capnp-es/capnp/rpc';
 
 test('a null capability field reads as no capability, not as the message\'s first one', () => {
   const m = new $.Message();
@@ -185,4 +186,78 @@ test('a list is charged once per read, however often a loop asks its length', ()
   let n = 0;
   e.forEach(() => n++);
   assert.equal(n, 200);
+});
+
+test('a primitive field read or written through a near struct pointer is charged to the traversal limit as before (no Pointer made for it)', () => {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  ev.a = 3;
+  const r = new $.Message(m.toArrayBuffer(), false);
+  const root = r.getRoot(Evolving);
+  // Each field access costs one word (8 bytes), as when capnp-es made a Pointer for it.
+  r._capnp.traversalLimit = 8 * 10;
+  for (let i = 0; i < 9; i++) assert.equal(root.a, 3);
+  assert.throws(() => root.a, /CAPNP-TS022/);
+});
+
+test('primitive fields of composite list elements and of a struct behind a far pointer read and write as before', () => {
+  // Composite list elements (CapDescriptor in a capTable) take capnp-es's general path.
+  const m = new $.Message();
+  const caps = m.initRoot(Payload)._initCapTable(3);
+  for (let i = 0; i < 3; i++) caps.get(i).senderHosted = 10 + i;
+  const back = new $.Message(m.toArrayBuffer(), false).getRoot(Payload).capTable;
+  assert.deepEqual([0, 1, 2].map((i) => back.get(i).senderHosted), [10, 11, 12]);
+  // A root that is a far pointer into segment 1 (landing pad at word 0, the struct after it).
+  const dataWords = Evolving._capnp.size.dataByteLength / 8;
+  const ptrs = Evolving._capnp.size.pointerLength;
+  const frame = new Uint8Array(16 + 8 + 8 * (1 + dataWords + ptrs));
+  const dv = new DataView(frame.buffer);
+  dv.setUint32(0, 1, true); // two segments
+  dv.setUint32(4, 1, true); // of one word
+  dv.setUint32(8, 1 + dataWords + ptrs, true); // and the pad and the struct
+  dv.setUint32(16, 2, true); // seg 0 word 0: far pointer to seg 1 word 0
+  dv.setUint32(20, 1, true);
+  dv.setUint32(24, 0, true); // seg 1 word 0: struct pointer, offset 0: right after it
+  dv.setUint32(28, dataWords | (ptrs << 16), true);
+  dv.setUint32(32, 77, true); // Evolving.a
+  const far = new $.Message(frame.buffer, false);
+  const root = far.getRoot(Evolving);
+  assert.equal(root.a, 77);
+  root.a = 78;
+  assert.equal(root.a, 78);
+  assert.equal(new $.Message(far.toArrayBuffer(), false).getRoot(Evolving).a, 78);
+});
+
+test('a struct field written smaller (an older writer) reads its absent fields as defaults; a full one in place; a null one as defaults', () => {
+  const m = new $.Message();
+  const ev = m.initRoot(Evolving);
+  // f @5 is the 4th pointer (b, d, e, f): point it at a struct of one data word, no pointers.
+  $.utils.initStruct(new $.ObjectSize(8, 0), $.utils.getPointer(3, ev));
+  const r = new $.Message(m.toArrayBuffer(), false).getRoot(Evolving);
+  const small = $.utils.getPointer(3, r);
+  new DataView(small.segment.buffer).setUint32($.utils.getContent(small).byteOffset, 9, true);
+  assert.equal(r.f.a, 9);
+  assert.equal(r.f.c, 7n);
+  assert.equal(r.f.d, 'default');
+  const full = new $.Message();
+  const fe = full.initRoot(Evolving);
+  fe._initF().c = 3n;
+  const rf = new $.Message(full.toArrayBuffer(), false).getRoot(Evolving);
+  const at = $.utils.getContent($.utils.getPointer(3, rf)).byteOffset;
+  assert.equal(rf.f.c, 3n);
+  assert.equal($.utils.getContent($.utils.getPointer(3, rf)).byteOffset, at); // not moved
+  const none = new $.Message();
+  none.initRoot(Evolving).a = 1;
+  assert.equal(new $.Message(none.toArrayBuffer(), false).getRoot(Evolving).f.c, 7n);
+});
+
+test('a pointer field read is charged to the traversal limit as before (no Pointer made for the pointer section)', () => {
+  const m = new $.Message();
+  m.initRoot(Evolving).b = 'bee';
+  const r = new $.Message(m.toArrayBuffer(), false);
+  const root = r.getRoot(Evolving);
+  r._capnp.traversalLimit = 8 * 40;
+  assert.throws(() => {
+    for (let i = 0; i < 40; i++) void $.utils.getPointer(0, root);
+  }, /CAPNP-TS022/);
 });

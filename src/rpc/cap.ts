@@ -28,6 +28,14 @@ export interface PipelineOp {
 /** capnp-es's Answer interface (not exported by capnp-es; structurally identical). */
 export interface Answer<R extends Struct> {
   struct(): Promise<R>;
+  /**
+   * The results read as `cls` (as capnp-es's `Pipeline.struct()` reads them: a new `cls`
+   * at the results' pointer), or as they are when `cls` is null. Optional: capnp-es's
+   * root `Pipeline.struct()` calls it when present (capnp-es patch), so a typed call's
+   * `promise()` settles straight from the answer, without the generic path's async
+   * function and its extra promise step per call.
+   */
+  structAs?<T extends Struct>(cls: $.StructCtor<T> | null): Promise<T>;
   pipelineCall<P extends Struct, R2 extends Struct>(transform: PipelineOp[], call: Call<P, R2>): Answer<R2>;
   pipelineClose(transform: PipelineOp[]): void;
 }
@@ -315,6 +323,9 @@ export class BrokenAnswer implements Answer<Struct> {
     // Created lazily: a rejected promise nobody asked for would be an unhandled rejection.
     return Promise.reject(this.error);
   }
+  structAs<T extends Struct>(): Promise<T> {
+    return Promise.reject(this.error);
+  }
   pipelineCall<P extends Struct, R extends Struct>(_ops: PipelineOp[], _call: Call<P, R>): Answer<R> {
     return this as unknown as Answer<R>;
   }
@@ -363,6 +374,14 @@ export class ResultAnswer implements Answer<Struct> {
   struct(): Promise<Struct> {
     return Promise.resolve(this.results);
   }
+  structAs<T extends Struct>(cls: $.StructCtor<T> | null): Promise<T> {
+    try {
+      return Promise.resolve(readAs(this.results, cls));
+    } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- capnp-es throws Errors
+      return Promise.reject(e as Error);
+    }
+  }
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
     const c = capAt(this.results, ops);
     if (c === null) return new BrokenAnswer(new RpcError('failed', 'pipelined call on a field that holds no capability')) as unknown as Answer<R>;
@@ -371,6 +390,39 @@ export class ResultAnswer implements Answer<Struct> {
   pipelineClose(ops: PipelineOp[]): void {
     capAt(this.results, ops)?.close();
   }
+}
+
+/**
+ * `s` read as `cls` (null: as it is): what capnp-es's `Pipeline.struct()` does with the
+ * root results, `utils.getAs`. Throws what capnp-es throws (a depth or traversal limit).
+ */
+function readAs<T extends Struct>(s: Struct, cls: $.StructCtor<T> | null): T {
+  if (cls === null) return s as T;
+  return new cls(s.segment, s.byteOffset, s._capnp.depthLimit, s._capnp.compositeIndex);
+}
+
+/** `a`'s results read as `cls`, through its `structAs` when it has one. */
+function structOf<T extends Struct>(a: Answer<Struct>, cls: $.StructCtor<T> | null): Promise<T> {
+  if (a.structAs !== undefined) return a.structAs(cls);
+  return cls === null ? (a.struct() as Promise<T>) : a.struct().then((s) => readAs(s, cls));
+}
+
+interface Waiter {
+  resolve: (s: Struct) => void;
+  reject: (e: unknown) => void;
+  cls: $.StructCtor<Struct> | null;
+}
+
+/** Settles `w` from `a`: a settled answer of ours directly, without extra promise steps. */
+function settleWaiter(w: Waiter, a: Answer<Struct>): void {
+  if (a instanceof ResultAnswer) {
+    try {
+      w.resolve(readAs(a.results, w.cls));
+    } catch (e) {
+      w.reject(e);
+    }
+  } else if (a instanceof BrokenAnswer) w.reject(a.error);
+  else structOf(a, w.cls).then(w.resolve, w.reject);
 }
 
 type Queued =
@@ -383,8 +435,12 @@ type Queued =
  */
 export class DeferredAnswer implements Answer<Struct> {
   #target: Answer<Struct> | null = null;
-  #queue: Queued[] = [];
-  #waiters: Array<{ resolve: (s: Struct) => void; reject: (e: unknown) => void }> = [];
+  // Most answers (a call awaited once, no pipelining) have one waiter and nothing queued:
+  // the first waiter is kept in #first, the queue and further waiters in arrays made on
+  // first use.
+  #queue: Queued[] | null = null;
+  #first: Waiter | null = null;
+  #waiters: Waiter[] | null = null;
 
   get bound(): boolean {
     return this.#target !== null;
@@ -396,20 +452,28 @@ export class DeferredAnswer implements Answer<Struct> {
   }
 
   struct(): Promise<Struct> {
-    if (this.#target !== null) return this.#target.struct();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return this.structAs(null);
+  }
+
+  structAs<T extends Struct>(cls: $.StructCtor<T> | null): Promise<T> {
+    if (this.#target !== null) return structOf(this.#target, cls);
+    return new Promise<T>((resolve, reject) => {
+      const w: Waiter = { resolve: resolve as (s: Struct) => void, reject, cls };
+      if (this.#first === null) this.#first = w;
+      else (this.#waiters ??= []).push(w);
+    });
   }
 
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
     if (this.#target !== null) return this.#target.pipelineCall(ops, call);
     const child = new DeferredAnswer();
-    this.#queue.push({ ops, call: call as unknown as Call<Struct, Struct>, child });
+    (this.#queue ??= []).push({ ops, call: call as unknown as Call<Struct, Struct>, child });
     return child as unknown as Answer<R>;
   }
 
   pipelineClose(ops: PipelineOp[]): void {
     if (this.#target !== null) this.#target.pipelineClose(ops);
-    else this.#queue.push({ ops, call: null, child: null });
+    else (this.#queue ??= []).push({ ops, call: null, child: null });
   }
 
   /** Binds to the real answer and delivers the queue. Later binds are ignored. */
@@ -417,21 +481,23 @@ export class DeferredAnswer implements Answer<Struct> {
     if (this.#target !== null) return;
     this.#target = a;
     const q = this.#queue;
-    this.#queue = [];
-    for (const e of q) {
-      try {
-        if (e.call !== null) e.child.bind(a.pipelineCall(e.ops, e.call));
-        else a.pipelineClose(e.ops);
-      } catch (err) {
-        if (e.child !== null) e.child.bind(new BrokenAnswer(err instanceof RpcError ? err : new RpcError('failed', String(err))));
+    this.#queue = null;
+    if (q !== null) {
+      for (const e of q) {
+        try {
+          if (e.call !== null) e.child.bind(a.pipelineCall(e.ops, e.call));
+          else a.pipelineClose(e.ops);
+        } catch (err) {
+          if (e.child !== null) e.child.bind(new BrokenAnswer(err instanceof RpcError ? err : new RpcError('failed', String(err))));
+        }
       }
     }
+    const first = this.#first;
     const w = this.#waiters;
-    this.#waiters = [];
-    // Settled answers are handed over directly (no extra promise hops per waiter).
-    if (a instanceof ResultAnswer) for (const { resolve } of w) resolve(a.results);
-    else if (a instanceof BrokenAnswer) for (const { reject } of w) reject(a.error);
-    else for (const { resolve, reject } of w) a.struct().then(resolve, reject);
+    this.#first = null;
+    this.#waiters = null;
+    if (first !== null) settleWaiter(first, a);
+    if (w !== null) for (const x of w) settleWaiter(x, a);
     const l = this.#listeners;
     this.#listeners = null;
     if (l !== null) for (const f of l) f(a);

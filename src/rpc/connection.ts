@@ -332,8 +332,11 @@ class ImportHook extends RefHook {
   call(call: Call<Struct, Struct>): Answer<Struct> {
     if (this.target !== null) return this.target.call(call);
     this.callsSent = true;
-    return this.conn._sendCall({ kind: 'import', id: this.id }, call);
+    return this.conn._sendCall((this.#asTarget ??= { kind: 'import', id: this.id }), call);
   }
+
+  /** This import as a call's MessageTarget (made once: _sendCall only reads it). */
+  #asTarget: Target | null = null;
 
   override resolved(): CapHook {
     return this.target !== null ? this.target.resolved() : this;
@@ -357,7 +360,7 @@ class Question implements Answer<Struct> {
   /** Sent with sendResultsTo.yourself: a tail call whose results the peer keeps. */
   redirected = false;
   /** Export ids we put in the params (released for us if the Return says releaseParamCaps). */
-  paramExports: number[] = [];
+  paramExports: readonly number[] = NO_IDS;
   signal: AbortSignal | null = null;
   onAbort: (() => void) | null = null;
   /** The results' struct class, when the call knows it (for reading an older callee's). */
@@ -370,6 +373,10 @@ class Question implements Answer<Struct> {
 
   struct(): Promise<Struct> {
     return this.result.struct();
+  }
+
+  structAs<T extends Struct>(cls: $.StructCtor<T> | null): Promise<T> {
+    return this.result.structAs(cls);
   }
 
   pipelineCall<P extends Struct, R extends Struct>(ops: PipelineOp[], call: Call<P, R>): Answer<R> {
@@ -459,6 +466,13 @@ function anyMethod(interfaceId: bigint, methodId: number): $.Method<Struct, Stru
 
 const SMALL = 16 * 1024;
 
+/** No frames waiting (shared, frozen). */
+const NO_FRAMES: readonly Frame[] = Object.freeze([]);
+
+/** No ids, no descriptors: shared by the many calls that pass no capabilities (never written). */
+const NO_IDS: readonly number[] = Object.freeze([]);
+const NO_CAPS: readonly CapDesc[] = Object.freeze([]);
+
 /** A connection's first output slab; each next one is twice the last, up to SLAB_BYTES. */
 const FIRST_SLAB_BYTES = 512;
 /** Output slab size once a connection has written a few. */
@@ -506,10 +520,16 @@ export class RpcConnection {
   readonly #trace: Tracer | null;
   readonly #name: string;
 
-  // Made at their first entry (NoEntries).
-  #questions = noEntries<number, Question>();
+  /**
+   * Our questions by id. The ids are ours, small and reused (#freeQuestionIds), so an
+   * array: a Map made a new hash table each time its last entry went (V8 shrinks a Map
+   * on delete), that is once per call when calls go one at a time.
+   */
+  #questions: Array<Question | undefined> = [];
+  #questionCount = 0;
   #freeQuestionIds: number[] = [];
   #nextQuestionId = 0;
+  // Made at their first entry (NoEntries).
   #answers = noEntries<number, AnswerEntry>();
   #answersPending = 0;
   /**
@@ -536,7 +556,13 @@ export class RpcConnection {
   #nextSlabBytes = FIRST_SLAB_BYTES;
   #slabPos = 0;
   #batchStart = 0;
-  #chunks: Buffer[] = [];
+  /**
+   * What the next flush writes: its first chunk, then any others in an array. Most
+   * flushes write one chunk (a call, a Return), and an array per flush was most of
+   * what a flush allocated.
+   */
+  #chunk0: Buffer | null = null;
+  #chunks: Buffer[] | null = null;
   #flushScheduled = false;
   /** Frames of a read are being handled: a flush wanted meanwhile waits for their end. */
   #handlingFrames = false;
@@ -676,7 +702,7 @@ export class RpcConnection {
   /** Table sizes, for leak checks. */
   stats(): RpcStats {
     return {
-      questions: this.#questions.size,
+      questions: this.#questionCount,
       answers: this.#answers.size,
       imports: this.#imports.size,
       exports: this.#exportCount,
@@ -716,7 +742,7 @@ export class RpcConnection {
     if (this.#closing !== null) return this.#closing;
     if (this.#closed) return Promise.resolve();
     this.#closing = (async () => {
-      while (!this.#closed && (this.#questions.size > 0 || this.#answersPending > 0)) {
+      while (!this.#closed && (this.#questionCount > 0 || this.#answersPending > 0)) {
         await new Promise<void>((r) => (this.#drainWaiters ??= []).push(r));
       }
       if (!this.#closed) {
@@ -768,7 +794,7 @@ export class RpcConnection {
       // Buffer.from(arrayBuffer, ...) makes the view directly; subarray goes through the
       // species-constructor path.
       const slab = this.#slab;
-      this.#chunks.push(Buffer.from(slab.buffer, slab.byteOffset + this.#batchStart, this.#slabPos - this.#batchStart));
+      this.#queueChunk(Buffer.from(slab.buffer, slab.byteOffset + this.#batchStart, this.#slabPos - this.#batchStart));
       this.#batchStart = this.#slabPos;
     }
   }
@@ -800,7 +826,7 @@ export class RpcConnection {
       if (content.length <= SMALL) this.#append(content);
       else {
         this.#seal();
-        this.#chunks.push(Buffer.from(content.buffer, content.byteOffset, content.length));
+        this.#queueChunk(Buffer.from(content.buffer, content.byteOffset, content.length));
       }
     }
     this.#scheduleFlush();
@@ -824,10 +850,16 @@ export class RpcConnection {
     this.#batchStart = 0;
   }
 
+  /** Queues `b` for the next flush, after what is queued already. */
+  #queueChunk(b: Buffer): void {
+    if (this.#chunk0 === null) this.#chunk0 = b;
+    else (this.#chunks ??= []).push(b);
+  }
+
   #sendRaw(frame: Uint8Array): void {
     if (this.#closed) return;
     this.#seal();
-    this.#chunks.push(Buffer.from(frame.buffer, frame.byteOffset, frame.length));
+    this.#queueChunk(Buffer.from(frame.buffer, frame.byteOffset, frame.length));
     this.#scheduleFlush();
   }
 
@@ -850,7 +882,7 @@ export class RpcConnection {
 
   /** Whether bytes we queued are not yet written: in this batch, or in the stream. */
   #outputPending(): boolean {
-    return this.#chunks.length > 0 || this.#slabPos > this.#batchStart || this.#stream.writableLength > 0;
+    return this.#chunk0 !== null || this.#slabPos > this.#batchStart || this.#stream.writableLength > 0;
   }
   /** This connection for early-header.ts. */
   readonly #writerId = newWriterId();
@@ -858,12 +890,11 @@ export class RpcConnection {
   #flush(): void {
     this.#flushScheduled = false;
     this.#seal();
-    const chunks = this.#chunks;
-    if (chunks.length === 0 || this.#closed) {
-      this.#chunks = [];
-      return;
-    }
-    this.#chunks = [];
+    const first = this.#chunk0;
+    const more = this.#chunks;
+    this.#chunk0 = null;
+    this.#chunks = null;
+    if (first === null || this.#closed) return;
     let ok = true;
     // Results dropped at their Return (noFinishNeeded), or finished while output was still
     // queued, go back to the pool once the socket has taken this batch: it, or a write
@@ -886,12 +917,13 @@ export class RpcConnection {
     // three (BENCHMARKS.md, RPC).
     headerAhead(this.#writerId);
     try {
-      const last = chunks.length - 1;
-      if (last === 0) ok = this.#stream.write(chunks[0]!, written);
+      if (more === null) ok = this.#stream.write(first, written);
       else {
         this.#stream.cork();
-        for (let i = 0; i < last; i++) ok = this.#stream.write(chunks[i]!);
-        ok = this.#stream.write(chunks[last]!, written);
+        this.#stream.write(first);
+        const last = more.length - 1;
+        for (let i = 0; i < last; i++) ok = this.#stream.write(more[i]!);
+        ok = this.#stream.write(more[last]!, written);
         this.#stream.uncork();
       }
     } catch (e) {
@@ -933,7 +965,7 @@ export class RpcConnection {
       this.#yielding ||
       this.#refusalPaused ||
       this.#writePaused ||
-      (this.#answersPending >= this.limits.maxInFlightCalls && this.#questions.size === 0 && this.#embargoes.size === 0);
+      (this.#answersPending >= this.limits.maxInFlightCalls && this.#questionCount === 0 && this.#embargoes.size === 0);
     if (pause && !this.#readPaused) {
       this.#readPaused = true;
       this.#stream.pause();
@@ -972,7 +1004,8 @@ export class RpcConnection {
     }, ms).unref();
   }
 
-  #backlog: Frame[] = [];
+  /** Received frames not handled yet (never changed in place: the reader's arrays may be shared). */
+  #backlog: readonly Frame[] = NO_FRAMES;
   #backlogScheduled = false;
   /** Frames handled since this connection last let the event loop turn. */
   #inARow = 0;
@@ -999,7 +1032,7 @@ export class RpcConnection {
 
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
-    let frames: Frame[];
+    let frames: readonly Frame[];
     try {
       frames = this.#reader.push(chunk);
     } catch (e) {
@@ -1012,7 +1045,7 @@ export class RpcConnection {
   /** `n` bytes were read into the reader's last readTarget() (DirectReads). */
   #onRead(n: number): void {
     if (this.#closed) return;
-    let frames: Frame[];
+    let frames: readonly Frame[];
     try {
       frames = this.#reader.commit(n);
     } catch (e) {
@@ -1022,9 +1055,8 @@ export class RpcConnection {
     if (frames.length > 0) this.#onFrames(frames);
   }
 
-  #onFrames(frames: Frame[]): void {
-    if (this.#backlog.length > 0) this.#backlog.push(...frames);
-    else this.#backlog = frames;
+  #onFrames(frames: readonly Frame[]): void {
+    if (frames.length > 0) this.#backlog = this.#backlog.length > 0 ? this.#backlog.concat(frames) : frames;
     this.#processBacklog();
   }
 
@@ -1051,7 +1083,7 @@ export class RpcConnection {
       }
     }
     this.#handlingFrames = outer;
-    this.#backlog = i >= q.length || this.#closed ? [] : q.slice(i);
+    this.#backlog = i >= q.length || this.#closed ? NO_FRAMES : q.slice(i);
     // What the frames sent synchronously (a Bootstrap's Return, an exception) goes out in
     // one write with what their calls send one promise hop later: the reactions they
     // queued run before this flush. A Gate's Bootstrap and authenticate replies were two
@@ -1066,7 +1098,7 @@ export class RpcConnection {
     // The envelope is decoded from DataViews of our own; a capnp-es Message is made only
     // for the messages whose content someone reads (Call params, Return results, an
     // unknown message echoed back). A Finish, one per call, never needs one.
-    const m = decode(new WireReader(f.segments.map((b) => new DataView(b))), this.limits.maxImports);
+    const m = decode(new WireReader(f.segments), this.limits.maxImports);
     if (this.#trace !== null) this.#trace(`${this.#name} < ${describeDecoded(m)}`);
     switch (m.which) {
       case Tag.Call:
@@ -1111,9 +1143,32 @@ export class RpcConnection {
     return msg;
   }
 
+  /**
+   * Payload.content as a struct. Content sent as a segment of its own (ours over 16 KiB,
+   * e.g. a 64 KiB read's results) is reached by a single far pointer whose landing pad is
+   * the content's root struct pointer: the struct is then held at the landing pad, so that
+   * every field read of it takes capnp-es's near-pointer path (and `fitsAsIs` decides its
+   * size from the pointer word) instead of following the far pointer each time. Reading at
+   * the landing pad is what following the far pointer does (encoding spec, "Inter-Segment
+   * Pointers"); anything else (a double far, a pad out of bounds) stays as it came.
+   */
   #contentStruct(msg: $.Message, loc: { seg: number; off: number } | null): Struct {
     if (loc === null) return this.#pool.get().initRoot(AnyStruct);
-    return new AnyStruct(msg.getSegment(loc.seg), loc.off, this.limits.nestingLimit);
+    let seg = msg.getSegment(loc.seg);
+    let off = loc.off;
+    const lo = seg.getUint32(off);
+    if ((lo & 7) === 2) {
+      // A single far pointer (bit 2 clear): landing pad at word lo >>> 3 of segment hi.
+      const padSeg = seg.getUint32(off + 4);
+      const padOff = (lo >>> 3) * 8;
+      const segments = msg._capnp.segments;
+      const pad = padSeg < segments.length ? segments[padSeg] : undefined;
+      if (pad !== undefined && padOff + 8 <= pad.byteLength && (pad.getUint32(padOff) & 3) === 0) {
+        seg = pad;
+        off = padOff;
+      }
+    }
+    return new AnyStruct(seg, off, this.limits.nestingLimit);
   }
 
   #onCall(m: Extract<Decoded, { which: Tag.Call }>, msg: $.Message): void {
@@ -1398,12 +1453,12 @@ export class RpcConnection {
   }
 
   #onReturn(m: Extract<Decoded, { which: Tag.Return }>, msg: $.Message): void {
-    const q = this.#questions.get(m.answerId);
+    const q = this.#questions[m.answerId];
     if (q === undefined || q.returned) throw new ProtocolError(`Return for unknown question ${m.answerId}`);
     q.returned = true;
     if (q.signal !== null && q.onAbort !== null) q.signal.removeEventListener('abort', q.onAbort);
     if (m.releaseParamCaps) for (const id of q.paramExports) this.#releaseExport(id, 1);
-    q.paramExports = [];
+    q.paramExports = NO_IDS;
     if (q.cancelled) {
       // We sent Finish(releaseResultCaps) already: the peer released whatever it returned.
       this.#freeQuestion(q);
@@ -1411,7 +1466,7 @@ export class RpcConnection {
     }
     switch (m.kind) {
       case RetTag.Results: {
-        const caps = m.caps.map((d) => this.#importCap(d));
+        const caps = m.caps.length === 0 ? [] : m.caps.map((d) => this.#importCap(d));
         msg._capnp.capTable = caps;
         const results = this.#contentStruct(msg, m.content);
         const rc = q.resultsClass;
@@ -1553,7 +1608,7 @@ export class RpcConnection {
 
   #onUnimplemented(innerTag: number, questionId: number): void {
     if (innerTag === Tag.Call || innerTag === Tag.Bootstrap) {
-      const q = this.#questions.get(questionId);
+      const q = this.#questions[questionId];
       if (q !== undefined && !q.returned) {
         q.returned = true;
         q.finishSent = true;
@@ -1593,23 +1648,25 @@ export class RpcConnection {
 
   #newQuestion(): Question | RpcError {
     if (this.#closed || this.#closing !== null) return this.#error ?? new RpcError('disconnected', 'connection is closed');
-    if (this.#questions.size >= this.limits.maxQuestions) {
+    if (this.#questionCount >= this.limits.maxQuestions) {
       return new RpcError('overloaded', `too many calls in flight to the peer (maxQuestions ${this.limits.maxQuestions})`);
     }
     const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
     const q = new Question(this, id);
-    (this.#questions = own(this.#questions)).set(id, q);
+    this.#questions[id] = q;
+    this.#questionCount++;
     if (this.#idleTimer !== null) this.#busyChanged();
     if (this.#readPaused) this.#updateReading();
     return q;
   }
 
   #freeQuestion(q: Question): void {
-    if (this.#questions.get(q.id) === q && q.returned && q.finishSent) {
-      this.#questions.delete(q.id);
+    if (this.#questions[q.id] === q && q.returned && q.finishSent) {
+      this.#questions[q.id] = undefined;
+      this.#questionCount--;
       this.#freeQuestionIds.push(q.id);
       if (this.#idleTimer !== null) this.#busyChanged();
-      if (this.#questions.size === 0) this.#updateReading();
+      if (this.#questionCount === 0) this.#updateReading();
       this.#wakeDrain();
     }
   }
@@ -1646,9 +1703,9 @@ export class RpcConnection {
     const q = this.#newQuestion();
     if (q instanceof RpcError) return new BrokenAnswer(q);
     let content: Uint8Array;
-    let table: Array<Client | null>;
-    const exportsOut: number[] = [];
-    let caps: CapDesc[];
+    // Made only when the params hold capabilities (most calls pass none).
+    let exportsOut: number[] | null = null;
+    let caps: readonly CapDesc[] = NO_CAPS;
     let ownParams: $.Message | null = null;
     try {
       let msg: $.Message;
@@ -1667,23 +1724,26 @@ export class RpcConnection {
       const seg = msg.getSegment(0);
       content = new Uint8Array(seg.buffer, 0, seg.byteLength);
       this.#checkSize(content.length);
-      table = msg._capnp.capTable ?? [];
-      caps = table.map((c) => this.#describe(c, exportsOut));
+      const table = msg._capnp.capTable;
+      if (table !== undefined && table.length > 0) {
+        const out: number[] = (exportsOut = []);
+        caps = table.map((c) => this.#describe(c, out));
+      }
     } catch (e) {
-      for (const id of exportsOut) this.#releaseExport(id, 1);
+      if (exportsOut !== null) for (const id of exportsOut) this.#releaseExport(id, 1);
       q.returned = true;
       q.finishSent = true;
       this.#freeQuestion(q);
       return new BrokenAnswer(toRpcError(e));
     }
-    q.paramExports = exportsOut;
+    if (exportsOut !== null) q.paramExports = exportsOut;
     const rc = call.method.ResultsClass;
     if (rc._capnp.size.dataByteLength > 0 || rc._capnp.size.pointerLength > 0) q.resultsClass = rc;
     const opts = callOptions(call);
     const signal = opts?.signal;
     if (signal !== undefined) {
       if (signal.aborted) {
-        for (const id of exportsOut) this.#releaseExport(id, 1);
+        for (const id of q.paramExports) this.#releaseExport(id, 1);
         q.returned = true;
         q.finishSent = true;
         this.#freeQuestion(q);
@@ -1707,7 +1767,7 @@ export class RpcConnection {
     if (ownParams !== null && content.length <= SMALL) {
       // The params were copied into the write batch; the caller's caps in them stay the
       // caller's. (Params built in paramsFunc must not be used after the call.)
-      ownParams._capnp.capTable = [];
+      if ((ownParams._capnp.capTable?.length ?? 0) > 0) ownParams._capnp.capTable = [];
       this.#pool.put(ownParams);
     }
     return q;
@@ -1877,7 +1937,7 @@ export class RpcConnection {
    */
   #busyChanged(): void {
     if (this.#idleTimer === null) return;
-    if (this.#questions.size === 0 && this.#answers.size === 0) {
+    if (this.#questionCount === 0 && this.#answers.size === 0) {
       if (this.#idleSince < 0) this.#idleSince = performance.now();
     } else {
       this.#idleSince = -1;
@@ -1961,14 +2021,15 @@ export class RpcConnection {
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
     this.#handshakeTimer = null;
     this.#poolAfterWrite = [];
-    const questions = [...this.#questions.values()];
+    const questions = this.#questions.filter((q) => q !== undefined);
     const answers = [...this.#answers.values()];
     const exports: ExportEntry[] = [];
     for (const [k, e] of this.#exports) if (typeof k === 'number') exports.push(e);
     const imports = [...this.#imports.values()];
     const embargoes = [...this.#embargoes.values()];
     this.#heldAtClose = questions.length + answers.length + exports.length + imports.length;
-    this.#questions.clear();
+    this.#questions = [];
+    this.#questionCount = 0;
     this.#answers.clear();
     this.#exports.clear();
     this.#exportCount = 0;
@@ -2007,7 +2068,8 @@ export class RpcConnection {
     const b = this.#bootstrap;
     this.#bootstrap = null;
     b?.close();
-    this.#chunks = [];
+    this.#chunk0 = null;
+    this.#chunks = null;
     this.#wakeDrain();
     this.#resolveClosed?.();
     this.#resolveClosed = null;
@@ -2022,7 +2084,7 @@ export class RpcConnection {
     try {
       const segs = [env.slice().buffer];
       if (content !== null) segs.push(content.slice().buffer);
-      this.#trace!(`${this.#name} > ${describeDecoded(decode(new WireReader(segs.map((b) => new DataView(b))), 1 << 20))}`);
+      this.#trace!(`${this.#name} > ${describeDecoded(decode(new WireReader(segs), 1 << 20))}`);
     } catch (e) {
       this.#trace!(`${this.#name} > (undecodable: ${(e as Error).message})`);
     }

@@ -146,12 +146,22 @@ export interface FrameReaderOptions {
 
 const EMPTY = new ArrayBuffer(0);
 
+/**
+ * What push() and commit() return when no frame completed (most reads of a large frame,
+ * and every read of a header alone): one shared, frozen empty array, not a new one per read.
+ */
+const NO_FRAMES: Frame[] = Object.freeze([]) as unknown as Frame[];
+
 /** Memory for (the start of) a segment: large ones uninitialized, every byte is overwritten. */
 function allocSegment(size: number, final: boolean): ArrayBuffer {
   if (size < UNINITIALIZED_MIN) return new ArrayBuffer(size);
   // Only a segment's final buffer comes from (and may go back to) the pool.
   return final ? takeSegment(size) : Buffer.allocUnsafeSlow(size).buffer;
 }
+
+/** Between frames: no sizes, no segments (shared, frozen: only #onSizes makes the real ones). */
+const NO_SIZES: number[] = Object.freeze([]) as unknown as number[];
+const NO_SEGMENTS: ArrayBuffer[] = Object.freeze([]) as unknown as ArrayBuffer[];
 
 const enum State {
   Count,
@@ -174,9 +184,9 @@ export class FrameReader {
   #hdrNeed = 4;
   #count = 0;
   /** Each segment's size in bytes, from the header. */
-  #sizes: number[] = [];
+  #sizes: number[] = NO_SIZES;
   /** Completed segments (the rest are filled in as they complete). */
-  #segments: ArrayBuffer[] = [];
+  #segments: ArrayBuffer[] = NO_SEGMENTS;
   #segIndex = 0;
   #segFill = 0;
   /** The current segment's memory: its final buffer, or a smaller one it grows from. */
@@ -227,22 +237,25 @@ export class FrameReader {
     return SCRATCH;
   }
 
-  /** Accounts for `n` bytes read into the last readTarget(); returns the frames completed. */
-  commit(n: number): Frame[] {
+  /**
+   * Accounts for `n` bytes read into the last readTarget(); returns the frames completed
+   * (an array the caller must not change).
+   */
+  commit(n: number): readonly Frame[] {
     if (!this.#direct) return this.push(SCRATCH.subarray(0, n));
     this.#segFill += n;
-    if (this.#segFill < this.#cur!.length) return [];
+    if (this.#segFill < this.#cur!.length) return NO_FRAMES;
     if (this.#segFill < this.#segSize) {
       this.#grow();
-      return [];
+      return NO_FRAMES;
     }
     this.#nextSegment();
-    return this.#cur === null ? [this.#finish()] : [];
+    return this.#cur === null ? [this.#finish()] : NO_FRAMES;
   }
 
-  /** Feeds bytes; returns every frame they complete (possibly none). */
-  push(chunk: Uint8Array): Frame[] {
-    const out: Frame[] = [];
+  /** Feeds bytes; returns every frame they complete, possibly none (an array the caller must not change). */
+  push(chunk: Uint8Array): readonly Frame[] {
+    let out: Frame[] = NO_FRAMES;
     let pos = 0;
     const n = chunk.length;
     while (pos < n) {
@@ -267,7 +280,10 @@ export class FrameReader {
         if (this.#segFill < this.#segSize) this.#grow();
         else {
           this.#nextSegment();
-          if (this.#cur === null) out.push(this.#finish());
+          if (this.#cur === null) {
+            if (out === NO_FRAMES) out = [];
+            out.push(this.#finish());
+          }
         }
       }
     }
@@ -296,14 +312,14 @@ export class FrameReader {
     const dv = this.#hdrView;
     const max = this.#limits.maxMessageBytes;
     let total = this.#hdrNeed;
-    const sizes: number[] = [];
+    const sizes = new Array<number>(this.#count);
     for (let i = 0; i < this.#count; i++) {
       const size = dv.getUint32(4 + 4 * i, true) * 8;
       total += size;
       if (total > max) {
         throw new ProtocolError(`frame of more than ${max} bytes refused (${this.#limits.maxMessageBytesName ?? 'maxMessageBytes'})`);
       }
-      sizes.push(size);
+      sizes[i] = size;
     }
     if (sizes[0] === 0) throw new ProtocolError('frame segment 0 is empty (no root pointer)');
     // Only now, the whole table checked, is anything allocated, and only as the bytes of
@@ -354,8 +370,8 @@ export class FrameReader {
     const f: Frame = { segments: this.#segments, bytes: this.#frameBytes };
     this.#lastLarge = this.#directInFrame;
     this.#directInFrame = false;
-    this.#segments = [];
-    this.#sizes = [];
+    this.#segments = NO_SEGMENTS;
+    this.#sizes = NO_SIZES;
     this.#allocated = 0;
     this.#state = State.Count;
     this.#hdrFill = 0;

@@ -68,9 +68,12 @@ export function asStruct<T extends $.Struct>(Class: StructClass<T>, s: T): T {
 
 /**
  * Whether the pointer at `at` is a near struct pointer with at least `size`'s sections,
- * read from the pointer word alone (false for anything else: null, far, smaller).
+ * read from the pointer word alone (false for anything else: null, far, smaller). A
+ * struct right after its pointer has an offset of 0, so its first half-word is 0 too:
+ * only both halves 0 are the null pointer.
  */
 export function fitsAsIs(seg: $.Pointer["segment"], at: number, size: $.ObjectSize): boolean {
   const w = seg.getUint32(at);
-  return (w & 3) === 0 && w !== 0 && seg.getUint16(at + 4) * 8 >= size.dataByteLength && seg.getUint16(at + 6) >= size.pointerLength;
+  const hi = seg.getUint32(at + 4);
+  return (w & 3) === 0 && (w !== 0 || hi !== 0) && (hi & 0xffff) * 8 >= size.dataByteLength && hi >>> 16 >= size.pointerLength;
 }

@@ -103,7 +103,7 @@ export type Decoded =
       interfaceId: bigint;
       methodId: number;
       content: Loc | null;
-      caps: CapDesc[];
+      caps: readonly CapDesc[];
       sendResultsTo: number;
     }
   | {
@@ -114,7 +114,7 @@ export type Decoded =
       noFinishNeeded: boolean;
       kind: number;
       content: Loc | null;
-      caps: CapDesc[];
+      caps: readonly CapDesc[];
       exc: WireException | null;
       otherQuestion: number;
     }
@@ -137,34 +137,54 @@ interface S {
 
 const td = new TextDecoder('utf-8', { fatal: false });
 
-/** Bounds-checked reader over a received frame's segments. */
+/**
+ * Bounds-checked reader over a received frame's segments. A segment's DataView is made
+ * when the segment is first read (an envelope is read from segment 0 alone: a Return's
+ * content segment is left to capnp-es), and a pointer followed leaves its target in
+ * fields of the reader rather than in a new object: decoding is a few allocations per
+ * message, not one per pointer.
+ */
 export class WireReader {
-  readonly dvs: DataView[];
+  readonly #segments: readonly ArrayBuffer[];
+  #dv0: DataView | null = null;
+  #dvs: Array<DataView | undefined> | null = null;
+  // The target of the pointer #target() followed last: segment, byte offset, its words.
+  #tSeg = 0;
+  #tAt = 0;
+  #tLo = 0;
+  #tHi = 0;
 
-  /** Reads segments given as DataViews (each over a whole segment). */
-  constructor(segments: readonly DataView[]) {
-    this.dvs = segments as DataView[];
+  /** Reads `segments` (each a whole segment). */
+  constructor(segments: readonly ArrayBuffer[]) {
+    this.#segments = segments;
   }
 
   #dv(seg: number): DataView {
-    const dv = this.dvs[seg];
-    if (dv === undefined) throw new ProtocolError(`pointer into missing segment ${seg}`);
-    return dv;
+    if (seg === 0 && this.#dv0 !== null) return this.#dv0;
+    const b = seg < this.#segments.length ? this.#segments[seg] : undefined;
+    if (b === undefined) throw new ProtocolError(`pointer into missing segment ${seg}`);
+    if (seg === 0) return (this.#dv0 = new DataView(b));
+    const dvs = (this.#dvs ??= []);
+    return (dvs[seg] ??= new DataView(b));
   }
 
   /**
-   * Resolves the pointer at (seg, off) through far pointers. Returns the segment, the
-   * byte offset of the target object, and the (lo, hi) words describing it; null for a
-   * null pointer.
+   * Resolves the pointer at (seg, off) through far pointers into #tSeg, #tAt (the byte
+   * offset of the target object) and #tLo, #tHi (the words describing it). Returns false
+   * for a null pointer.
    */
-  #target(seg: number, off: number): { seg: number; at: number; lo: number; hi: number } | null {
+  #target(seg: number, off: number): boolean {
     const dv = this.#dv(seg);
     if (off + 8 > dv.byteLength) throw new ProtocolError('pointer out of bounds');
     let lo = dv.getUint32(off, true);
     let hi = dv.getUint32(off + 4, true);
-    if (lo === 0 && hi === 0) return null;
+    if (lo === 0 && hi === 0) return false;
     if ((lo & 3) !== 2) {
-      return { seg, at: off + 8 + (lo >> 2) * 8, lo, hi };
+      this.#tSeg = seg;
+      this.#tAt = off + 8 + (lo >> 2) * 8;
+      this.#tLo = lo;
+      this.#tHi = hi;
+      return true;
     }
     // Far pointer.
     const double = (lo >>> 2) & 1;
@@ -176,7 +196,11 @@ export class WireReader {
     hi = pdv.getUint32(padOff + 4, true);
     if (!double) {
       if ((lo & 3) === 2) throw new ProtocolError('far pointer to a far pointer');
-      return { seg: padSeg, at: padOff + 8 + (lo >> 2) * 8, lo, hi };
+      this.#tSeg = padSeg;
+      this.#tAt = padOff + 8 + (lo >> 2) * 8;
+      this.#tLo = lo;
+      this.#tHi = hi;
+      return true;
     }
     if ((lo & 7) !== 2) throw new ProtocolError('bad double-far landing pad');
     const tSeg = hi;
@@ -185,19 +209,23 @@ export class WireReader {
     const tlo = pdv.getUint32(padOff + 8, true);
     const thi = pdv.getUint32(padOff + 12, true);
     if ((tlo & 3) === 2 || tlo >>> 2 !== 0) throw new ProtocolError('bad double-far tag');
-    return { seg: tSeg, at: tOff, lo: tlo, hi: thi };
+    this.#tSeg = tSeg;
+    this.#tAt = tOff;
+    this.#tLo = tlo;
+    this.#tHi = thi;
+    return true;
   }
 
   /** The struct the pointer at (seg, off) points to; null for a null pointer. */
   struct(seg: number, off: number): S | null {
-    const t = this.#target(seg, off);
-    if (t === null) return null;
-    if ((t.lo & 3) !== 0) throw new ProtocolError('expected a struct pointer');
-    const dataWords = t.hi & 0xffff;
-    const ptrCount = t.hi >>> 16;
-    const end = t.at + (dataWords + ptrCount) * 8;
-    if (t.at < 0 || end > this.dvs[t.seg]!.byteLength) throw new ProtocolError('struct out of bounds');
-    return { seg: t.seg, data: t.at, dataLen: dataWords * 8, ptrs: t.at + dataWords * 8, ptrCount };
+    if (!this.#target(seg, off)) return null;
+    if ((this.#tLo & 3) !== 0) throw new ProtocolError('expected a struct pointer');
+    const at = this.#tAt;
+    const dataWords = this.#tHi & 0xffff;
+    const ptrCount = this.#tHi >>> 16;
+    const end = at + (dataWords + ptrCount) * 8;
+    if (at < 0 || end > this.#dv(this.#tSeg).byteLength) throw new ProtocolError('struct out of bounds');
+    return { seg: this.#tSeg, data: at, dataLen: dataWords * 8, ptrs: at + dataWords * 8, ptrCount };
   }
 
   /** Pointer field `i` of `s` as a struct (null if absent or null). */
@@ -213,62 +241,67 @@ export class WireReader {
   }
 
   u16(s: S, byte: number): number {
-    return byte + 2 <= s.dataLen ? this.dvs[s.seg]!.getUint16(s.data + byte, true) : 0;
+    return byte + 2 <= s.dataLen ? this.#dv(s.seg).getUint16(s.data + byte, true) : 0;
   }
 
   u32(s: S, byte: number): number {
-    return byte + 4 <= s.dataLen ? this.dvs[s.seg]!.getUint32(s.data + byte, true) : 0;
+    return byte + 4 <= s.dataLen ? this.#dv(s.seg).getUint32(s.data + byte, true) : 0;
   }
 
   u64(s: S, byte: number): bigint {
-    return byte + 8 <= s.dataLen ? this.dvs[s.seg]!.getBigUint64(s.data + byte, true) : 0n;
+    return byte + 8 <= s.dataLen ? this.#dv(s.seg).getBigUint64(s.data + byte, true) : 0n;
   }
 
   bit(s: S, bit: number): boolean {
     const byte = bit >>> 3;
-    return byte < s.dataLen ? ((this.dvs[s.seg]!.getUint8(s.data + byte) >>> (bit & 7)) & 1) === 1 : false;
+    return byte < s.dataLen ? ((this.#dv(s.seg).getUint8(s.data + byte) >>> (bit & 7)) & 1) === 1 : false;
   }
 
   /** Text at pointer field `i` ('' when null). */
   text(s: S, i: number): string {
     if (i >= s.ptrCount) return '';
-    const t = this.#target(s.seg, s.ptrs + i * 8);
-    if (t === null) return '';
-    if ((t.lo & 3) !== 1 || (t.hi & 7) !== 2) throw new ProtocolError('expected Text');
-    const n = t.hi >>> 3;
-    const dv = this.dvs[t.seg]!;
-    if (t.at < 0 || t.at + n > dv.byteLength) throw new ProtocolError('Text out of bounds');
-    const len = n > 0 && dv.getUint8(t.at + n - 1) === 0 ? n - 1 : n;
-    return td.decode(new Uint8Array(dv.buffer, t.at, len));
+    if (!this.#target(s.seg, s.ptrs + i * 8)) return '';
+    const lo = this.#tLo;
+    const hi = this.#tHi;
+    const at = this.#tAt;
+    if ((lo & 3) !== 1 || (hi & 7) !== 2) throw new ProtocolError('expected Text');
+    const n = hi >>> 3;
+    const dv = this.#dv(this.#tSeg);
+    if (at < 0 || at + n > dv.byteLength) throw new ProtocolError('Text out of bounds');
+    const len = n > 0 && dv.getUint8(at + n - 1) === 0 ? n - 1 : n;
+    return td.decode(new Uint8Array(dv.buffer, at, len));
   }
 
   /** Elements of the struct list at pointer field `i` (composite lists only; [] when null). */
   structList(s: S, i: number, max: number): S[] {
     if (i >= s.ptrCount) return [];
-    const t = this.#target(s.seg, s.ptrs + i * 8);
-    if (t === null) return [];
-    if ((t.lo & 3) !== 1) throw new ProtocolError('expected a list');
-    const size = t.hi & 7;
+    if (!this.#target(s.seg, s.ptrs + i * 8)) return [];
+    const lo = this.#tLo;
+    const hi = this.#tHi;
+    const tAt = this.#tAt;
+    const tSeg = this.#tSeg;
+    if ((lo & 3) !== 1) throw new ProtocolError('expected a list');
+    const size = hi & 7;
     if (size !== 7) {
       // A list of non-composite elements where structs are expected: only the empty list
       // is worth accepting (some encoders write `List(Void)` for an empty list).
-      if ((t.hi >>> 3) === 0) return [];
+      if ((hi >>> 3) === 0) return [];
       throw new ProtocolError('expected a struct list');
     }
-    const words = t.hi >>> 3;
-    const dv = this.dvs[t.seg]!;
-    if (t.at < 0 || t.at + 8 + words * 8 > dv.byteLength) throw new ProtocolError('list out of bounds');
-    const tagLo = dv.getUint32(t.at, true);
-    const tagHi = dv.getUint32(t.at + 4, true);
+    const words = hi >>> 3;
+    const dv = this.#dv(tSeg);
+    if (tAt < 0 || tAt + 8 + words * 8 > dv.byteLength) throw new ProtocolError('list out of bounds');
+    const tagLo = dv.getUint32(tAt, true);
+    const tagHi = dv.getUint32(tAt + 4, true);
     const count = tagLo >>> 2;
     const dw = tagHi & 0xffff;
     const pc = tagHi >>> 16;
     if (count * (dw + pc) > words) throw new ProtocolError('list elements overrun the list');
     if (count > max) throw new ProtocolError(`list of ${count} elements exceeds the limit ${max}`);
     const out: S[] = [];
-    let at = t.at + 8;
+    let at = tAt + 8;
     for (let k = 0; k < count; k++) {
-      out.push({ seg: t.seg, data: at, dataLen: dw * 8, ptrs: at + dw * 8, ptrCount: pc });
+      out.push({ seg: tSeg, data: at, dataLen: dw * 8, ptrs: at + dw * 8, ptrCount: pc });
       at += (dw + pc) * 8;
     }
     return out;
@@ -323,6 +356,15 @@ function decodeException(r: WireReader, e: S | null): WireException {
   return { type: r.u16(e, 4), reason: r.text(e, 0) };
 }
 
+/** No capabilities: the cap table of most calls and results (shared, frozen). */
+const NO_CAPS: readonly CapDesc[] = Object.freeze([]);
+
+/** Payload.capTable. */
+function decodeCaps(r: WireReader, payload: S, maxCaps: number): readonly CapDesc[] {
+  const list = r.structList(payload, 1, maxCaps);
+  return list.length === 0 ? NO_CAPS : list.map((c) => decodeCap(r, c));
+}
+
 /** Decodes the envelope of a received frame. Throws ProtocolError on malformed input. */
 export function decode(r: WireReader, maxCaps: number): Decoded {
   const root = r.struct(0, 0);
@@ -341,20 +383,20 @@ export function decode(r: WireReader, maxCaps: number): Decoded {
         interfaceId: r.u64(body, 8),
         target: decodeTarget(r, r.structField(body, 0)),
         content: payload === null ? null : r.loc(payload, 0),
-        caps: payload === null ? [] : r.structList(payload, 1, maxCaps).map((c) => decodeCap(r, c)),
+        caps: payload === null ? NO_CAPS : decodeCaps(r, payload, maxCaps),
       };
     }
     case Tag.Return: {
       if (body === null) throw new ProtocolError('Return without body');
       const kind = r.u16(body, 6);
       let content: Loc | null = null;
-      let caps: CapDesc[] = [];
+      let caps: readonly CapDesc[] = NO_CAPS;
       let exc: WireException | null = null;
       if (kind === RetTag.Results) {
         const payload = r.structField(body, 0);
         if (payload !== null) {
           content = r.loc(payload, 0);
-          caps = r.structList(payload, 1, maxCaps).map((c) => decodeCap(r, c));
+          caps = decodeCaps(r, payload, maxCaps);
         }
       } else if (kind === RetTag.Exception) {
         exc = decodeException(r, r.structField(body, 0));
@@ -434,6 +476,11 @@ export class Envelope {
   buf = new Uint8Array(256);
   dv = new DataView(this.buf.buffer);
   words = 0;
+  /**
+   * Views of `buf` by length in words, made once each: `bytes()` is called for every
+   * message sent, and an envelope has one of a few lengths (a Call, a Return, a Finish).
+   */
+  #views: Array<Uint8Array | undefined> = [];
 
   /**
    * Word index of Payload.content in the message just built when its content is to be
@@ -487,6 +534,7 @@ export class Envelope {
       nb.set(this.buf.subarray(0, w * 8));
       this.buf = nb;
       this.dv = new DataView(nb.buffer);
+      this.#views = [];
     }
     this.buf.fill(0, w * 8, need);
     this.words = w + n;
@@ -545,8 +593,11 @@ export class Envelope {
     this.dv.setBigUint64(word * 8 + byte, v, true);
   }
 
+  /** The message built since the last reset (a view of `buf`: valid until the next reset). */
   bytes(): Uint8Array {
-    return this.buf.subarray(0, this.words * 8);
+    const w = this.words;
+    if (w >= 64) return this.buf.subarray(0, w * 8);
+    return (this.#views[w] ??= this.buf.subarray(0, w * 8));
   }
 
   /** Starts a message: root pointer + Message struct; returns the body pointer word. */

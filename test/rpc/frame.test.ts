@@ -24,7 +24,7 @@ const arbFrame = fc
     ),
   );
 
-function same(got: Frame[], want: Uint8Array[][]): void {
+function same(got: readonly Frame[], want: Uint8Array[][]): void {
   assert.equal(got.length, want.length, 'frame count');
   got.forEach((f, i) => {
     assert.deepEqual(

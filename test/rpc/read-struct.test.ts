@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as $ from 'capnp-es';
-import { readStruct } from '../../src/rpc/read-struct.js';
+import { fitsAsIs, readStruct } from '../../src/rpc/read-struct.js';
 import { Evolving as OldEvolving } from '../fixtures/rpc/old/gen/test.js';
 import { Evolving } from '../fixtures/rpc/gen/test.js';
 
@@ -61,4 +61,21 @@ test('a list pointer is refused with a clear error, not misread as a struct', ()
   holder._initE(2);
   const eSlot = $.utils.getPointer(2, holder);
   assert.throws(() => readStruct(Evolving, eSlot), /expected a struct pointer for Evolving/);
+});
+
+test('fitsAsIs: a struct right after its pointer (offset 0) fits; only both halves 0 are the null pointer', () => {
+  const m = new $.Message();
+  const seg = m.getSegment(0);
+  const at = seg.allocate(8 * 3).byteOffset;
+  const size = Evolving._capnp.size;
+  // offset 0, the reader's data and pointer counts
+  seg.setUint32(at, 0);
+  seg.setUint32(at + 4, (size.dataByteLength / 8) | (size.pointerLength << 16));
+  assert.equal(fitsAsIs(seg, at, size), true);
+  // a smaller struct at offset 0 does not fit; nor does the null pointer
+  seg.setUint32(at + 4, 1);
+  assert.equal(fitsAsIs(seg, at, size), false);
+  seg.setUint32(at + 4, 0);
+  assert.equal(fitsAsIs(seg, at, size), false);
+  assert.equal(fitsAsIs(seg, at, new $.ObjectSize(0, 0)), false);
 });
