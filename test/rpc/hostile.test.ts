@@ -5,7 +5,7 @@ import { Counter, Test, Test_DescribeEvolving$Params, Test_Echo$Params } from '.
 import net from 'node:net';
 import { FrameReader, connect, release, serve } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
-import { RawPeer, RpcMessage, buildFrame, readFrame } from './raw-peer.js';
+import { RawPeer, RpcMessage, bootstrapReturn, buildFrame, fakeServer, readFrame } from './raw-peer.js';
 import { CounterImpl, ServerState, serveTest } from './test-impl.js';
 
 const TEST_ID = Test.Client.interfaceId;
@@ -240,43 +240,20 @@ test('Abort from the peer closes the connection and releases what it held', asyn
  * whose releaseParamCaps is `release`; it records the Release messages it gets.
  */
 async function rawReturningServer(release: boolean): Promise<{ address: string; close: () => Promise<void> }> {
-  const socks = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
-    socks.add(sock);
-    const reader = new FrameReader({ maxMessageBytes: 1 << 20, maxSegments: 16 });
-    const send = (build: (m: RpcMessage) => void): void => void sock.write(buildFrame(build));
-    sock.on('error', () => {});
-    sock.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) {
-        const m = readFrame(f);
-        if (m.which() === RpcMessage.BOOTSTRAP) {
-          send((o) => {
-            const r = o._initReturn();
-            r.answerId = m.bootstrap.questionId;
-            const pl = r._initResults();
-            pl._initCapTable(1).get(0).senderHosted = 0;
-            $.utils.setInterfacePointer(0, pl.content);
-          });
-        } else if (m.which() === RpcMessage.CALL) {
-          send((o) => {
-            const r = o._initReturn();
-            r.answerId = m.call.questionId;
-            r.releaseParamCaps = release;
-            $.utils.initStruct(new $.ObjectSize(0, 0), r._initResults().content);
-          });
-        }
-      }
-    });
+  return fakeServer((m, sock) => {
+    if (m.which() === RpcMessage.BOOTSTRAP) {
+      sock.write(buildFrame((o) => bootstrapReturn(o, m.bootstrap.questionId)));
+    } else if (m.which() === RpcMessage.CALL) {
+      sock.write(
+        buildFrame((o) => {
+          const r = o._initReturn();
+          r.answerId = m.call.questionId;
+          r.releaseParamCaps = release;
+          $.utils.initStruct(new $.ObjectSize(0, 0), r._initResults().content);
+        }),
+      );
+    }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const x of socks) x.destroy();
-        server.close(() => r());
-      }),
-  };
 }
 
 test('releaseParamCaps=true on a Return releases the capabilities we sent in the params', async (t) => {

@@ -18,6 +18,43 @@ export function buildFrame(build: (m: RpcMessage) => void): Uint8Array {
   return new Uint8Array(msg.toArrayBuffer());
 }
 
+/**
+ * Builds into `o` the Return of a Bootstrap (question `questionId`): the peer's export 0,
+ * as a fake server answers it.
+ */
+export function bootstrapReturn(o: RpcMessage, questionId: number): void {
+  const r = o._initReturn();
+  r.answerId = questionId;
+  const pl = r._initResults();
+  pl._initCapTable(1).get(0).senderHosted = 0;
+  $.utils.setInterfacePointer(0, pl.content);
+}
+
+/**
+ * A fake server on 127.0.0.1, port 0: `onFrame` is told each frame a connection sends,
+ * with the socket to answer on. `close` cuts every connection and stops listening.
+ */
+export async function fakeServer(onFrame: (m: RpcMessage, sock: net.Socket) => void): Promise<{ address: string; close: () => Promise<void> }> {
+  const socks = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    socks.add(sock);
+    const reader = new FrameReader({ maxMessageBytes: 1 << 20, maxSegments: 16 });
+    sock.on('error', () => {});
+    sock.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) onFrame(readFrame(f), sock);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const x of socks) x.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 /** Reads a received frame with capnp-es. */
 export function readFrame(f: Frame): RpcMessage {
   const bytes = encodeFrame(f.segments.map((s) => new Uint8Array(s)));

@@ -5,13 +5,11 @@
  * reaching them reads the same, older callees' smaller structs included.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
-import * as $ from 'capnp-es';
 import { Test, Test_Add$Results } from '../fixtures/rpc/gen/test.js';
-import { FrameReader, connect, encodeFrame, release, releaseResults } from '../../src/rpc/index.js';
+import { connect, encodeFrame, release, releaseResults } from '../../src/rpc/index.js';
 import { Envelope } from '../../src/rpc/wire.js';
-import { RpcMessage, buildFrame, readFrame } from './raw-peer.js';
+import { RpcMessage, bootstrapReturn, buildFrame, fakeServer } from './raw-peer.js';
 
 type Layout = 'single-far' | 'double-far';
 
@@ -22,62 +20,36 @@ type Layout = 'single-far' | 'double-far';
  * (landing pad in segment 2).
  */
 async function segmentResultsServer(layout: Layout, dataWords: number, value: bigint): Promise<{ address: string; close: () => Promise<void> }> {
-  const socks = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
-    socks.add(sock);
-    const reader = new FrameReader({ maxMessageBytes: 1 << 20, maxSegments: 16 });
-    sock.on('error', () => {});
-    sock.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) {
-        const m = readFrame(f);
-        if (m.which() === RpcMessage.BOOTSTRAP) {
-          sock.write(
-            buildFrame((o) => {
-              const r = o._initReturn();
-              r.answerId = m.bootstrap.questionId;
-              const pl = r._initResults();
-              pl._initCapTable(1).get(0).senderHosted = 0;
-              $.utils.setInterfacePointer(0, pl.content);
-            }),
-          );
-        } else if (m.which() === RpcMessage.CALL) {
-          const env = new Envelope();
-          env.returnResults(m.call.questionId, true, []);
-          const ptr = env.contentPtr;
-          const body = new Uint8Array(8 * (1 + dataWords));
-          const bdv = new DataView(body.buffer);
-          if (layout === 'single-far') {
-            // Word 0: the struct pointer (offset 0, right after it), as our sender writes it.
-            bdv.setUint32(4, dataWords, true);
-            if (dataWords > 0) bdv.setBigUint64(8, value, true);
-            sock.write(encodeFrame([env.bytes().slice(), body]));
-          } else {
-            // Segment 1 holds the struct's data alone; segment 2 the double-far landing pad:
-            // a far pointer to segment 1 word 0, then the tag (a struct pointer of offset 0).
-            const data = body.subarray(8);
-            if (dataWords > 0) new DataView(data.buffer, data.byteOffset).setBigUint64(0, value, true);
-            const pad = new Uint8Array(16);
-            const pdv = new DataView(pad.buffer);
-            pdv.setUint32(0, 2, true);
-            pdv.setUint32(4, 1, true);
-            pdv.setUint32(12, dataWords, true);
-            env.dv.setUint32(ptr * 8, 6, true); // double far, landing pad at word 0
-            env.dv.setUint32(ptr * 8 + 4, 2, true); // of segment 2
-            sock.write(encodeFrame([env.bytes().slice(), data.length > 0 ? data : new Uint8Array(8), pad]));
-          }
-        }
+  return fakeServer((m, sock) => {
+    if (m.which() === RpcMessage.BOOTSTRAP) {
+      sock.write(buildFrame((o) => bootstrapReturn(o, m.bootstrap.questionId)));
+    } else if (m.which() === RpcMessage.CALL) {
+      const env = new Envelope();
+      env.returnResults(m.call.questionId, true, []);
+      const ptr = env.contentPtr;
+      const body = new Uint8Array(8 * (1 + dataWords));
+      const bdv = new DataView(body.buffer);
+      if (layout === 'single-far') {
+        // Word 0: the struct pointer (offset 0, right after it), as our sender writes it.
+        bdv.setUint32(4, dataWords, true);
+        if (dataWords > 0) bdv.setBigUint64(8, value, true);
+        sock.write(encodeFrame([env.bytes().slice(), body]));
+      } else {
+        // Segment 1 holds the struct's data alone; segment 2 the double-far landing pad:
+        // a far pointer to segment 1 word 0, then the tag (a struct pointer of offset 0).
+        const data = body.subarray(8);
+        if (dataWords > 0) new DataView(data.buffer, data.byteOffset).setBigUint64(0, value, true);
+        const pad = new Uint8Array(16);
+        const pdv = new DataView(pad.buffer);
+        pdv.setUint32(0, 2, true);
+        pdv.setUint32(4, 1, true);
+        pdv.setUint32(12, dataWords, true);
+        env.dv.setUint32(ptr * 8, 6, true); // double far, landing pad at word 0
+        env.dv.setUint32(ptr * 8 + 4, 2, true); // of segment 2
+        sock.write(encodeFrame([env.bytes().slice(), data.length > 0 ? data : new Uint8Array(8), pad]));
       }
-    });
+    }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const x of socks) x.destroy();
-        server.close(() => r());
-      }),
-  };
 }
 
 for (const layout of ['single-far', 'double-far'] as const) {

@@ -13,7 +13,8 @@ import { connect, release, RpcError, type RpcConnection } from '../../src/rpc/in
 import { startCapnsServer, type CapnsServer } from '../../src/server/capns-server.js';
 import { RawPeer, RpcMessage } from './raw-peer.js';
 
-const MANIFEST = `
+/** alice (one mount, /tmp) on an rpc listener and an export, with `limits`. */
+const WITH_EXPORT = (limits: string): string => `
 version: 1
 capabilities: { tmp: { type: ram } }
 profiles:
@@ -25,9 +26,10 @@ listeners:
   - { protocol: rpc, address: "tcp!127.0.0.1!0" }
 exports:
   - { profile: alice, root: /tmp, listen: "tcp!127.0.0.1!0", auth: { tokens: [secret] } }
-limits:
-  rpc: { handshakeTimeoutMs: 400, maxPreAuthMessageBytes: 4096 }
+limits: ${limits}
 `;
+
+const MANIFEST = WITH_EXPORT('{ rpc: { handshakeTimeoutMs: 400, maxPreAuthMessageBytes: 4096 } }');
 
 async function capns(t: TestContext): Promise<CapnsServer> {
   const manifest = parseManifest(MANIFEST, { file: 'm.yaml', env: {} });
@@ -184,20 +186,7 @@ test('capns serve: a request refused for a quota (grants, bindings, failed attem
   release(guessGate); release(gate); release(first); release(otherNs);
 });
 
-const TWO_GRANTS = `
-version: 1
-capabilities: { tmp: { type: ram } }
-profiles:
-  alice:
-    auth: { tokens: [secret] }
-    namespace:
-      - { mount: tmp, at: /tmp, create: true }
-listeners:
-  - { protocol: rpc, address: "tcp!127.0.0.1!0" }
-exports:
-  - { profile: alice, root: /tmp, listen: "tcp!127.0.0.1!0", auth: { tokens: [secret] } }
-limits: { maxGrantsPerConnection: 2 }
-`;
+const TWO_GRANTS = WITH_EXPORT('{ maxGrantsPerConnection: 2 }');
 
 for (const door of ['rpc', 'export'] as const) {
   test(`capns serve (${door}): a namespace the client lets go of gives its grants back, and its session ends: a connection may authenticate again and again within maxGrantsPerConnection`, async (t) => {
