@@ -20,7 +20,7 @@
 // resident memory after a burst. Ignored where the C library is not glibc.
 //
 // --expose-gc: once a burst of departures is over (a flood's connections gone, thousands
-// of grants released), `capns serve` runs one full collection so that what they held is
+// of grants released), `capns serve` runs two full collections so that what they held is
 // given back instead of waiting for the 128 MB above to fill (src/server/reclaim.ts).
 //
 // Run `node [flags] bin/capns.js` to choose otherwise (docs/serve.md, "Memory").

@@ -266,7 +266,7 @@ export class CapnsServer implements ExportRegistry {
   #closing: Promise<void> | null = null;
   /** RPC connections accepted so far, on every listener (they are named by it). */
   #connections = 0;
-  /** A full collection once a burst of departures is over (src/server/reclaim.ts). */
+  /** Collections once a burst of departures is over (src/server/reclaim.ts). */
   readonly #reclaim: Reclaimer;
 
   constructor(options: CapnsServerOptions) {
@@ -277,7 +277,7 @@ export class CapnsServer implements ExportRegistry {
       onCollect: (departures, ms, before, after) =>
         this.#log.info(
           { departures, ms: Math.round(ms), heapBefore: before, heapAfter: after },
-          `memory reclaimed after ${departures} departures: full collection ${ms.toFixed(0)} ms, V8 heap in use ${mib(before)} -> ${mib(after)} MiB`,
+          `memory reclaimed after ${departures} departures: two full collections ${ms.toFixed(0)} ms, V8 heap in use ${mib(before)} -> ${mib(after)} MiB`,
         ),
     });
     this.captable = new CapabilityTable({
