@@ -179,15 +179,6 @@ export class ConnectionBudget {
   /** @internal */
   _take(l: ListenerBudget, peer: string | undefined): AdmitResult {
     const { maxConnections, maxConnectionsTotal, evictAfterMs } = this.#limits;
-    const refuse = (why: string, now: number, until: number): AdmitResult => {
-      // A second refusal within a second is a flood, not a client that came at a bad
-      // moment: the door shuts until a place is given back, or `until`. (The first is
-      // refused here, an HTTP one with its 503.)
-      if (now - l._lastRefusal < SHUT_AFTER_REFUSALS_WITHIN_MS) l._shut(why, until);
-      l._lastRefusal = now;
-      this.#log.note(l.name, `refused a connection${peer !== undefined ? ` from ${peer}` : ''}: ${why}`);
-      return { refused: why };
-    };
     // One eviction per `pace` ms at most on a listener: a flood's evictions spread over
     // time rather than all its places turning over at once when they come of age.
     const pace = evictAfterMs / maxConnections;
@@ -200,12 +191,12 @@ export class ConnectionBudget {
       while (full()) {
         const victim = this.#oldestEvictable(scope);
         const now = performance.now();
-        if (victim === undefined) return refuse(`${what}, every one of them established`, now, Infinity);
+        if (victim === undefined) return this.#refuse(l, peer, `${what}, every one of them established`, now, Infinity);
         if (now - victim.since < evictAfterMs) {
-          return refuse(`${what}, and none of those not yet established has had limits.evictAfterMs (${evictAfterMs} ms) to do so`, now, victim.since + evictAfterMs);
+          return this.#refuse(l, peer, `${what}, and none of those not yet established has had limits.evictAfterMs (${evictAfterMs} ms) to do so`, now, victim.since + evictAfterMs);
         }
         if (now - l._lastEviction < pace) {
-          return refuse(`${what}; it evicts one connection not yet established per ${pace.toFixed(1)} ms at most (limits.evictAfterMs / limits.maxConnections)`, now, l._lastEviction + pace);
+          return this.#refuse(l, peer, `${what}; it evicts one connection not yet established per ${pace.toFixed(1)} ms at most (limits.evictAfterMs / limits.maxConnections)`, now, l._lastEviction + pace);
         }
         l._lastEviction = now;
         const why = `evicted after ${Math.round(now - victim.since)} ms without authenticating, to admit a newer connection (${what})`;
@@ -217,6 +208,17 @@ export class ConnectionBudget {
     this.#slots.add(slot);
     l._slots.add(slot);
     return slot;
+  }
+
+  /** A newcomer of `l` refused for `why`; `until`: when a place may be made again. */
+  #refuse(l: ListenerBudget, peer: string | undefined, why: string, now: number, until: number): AdmitResult {
+    // A second refusal within a second is a flood, not a client that came at a bad moment:
+    // the door shuts until a place is given back, or `until`. (The first is refused here,
+    // an HTTP one with its 503.)
+    if (now - l._lastRefusal < SHUT_AFTER_REFUSALS_WITHIN_MS) l._shut(why, until);
+    l._lastRefusal = now;
+    this.#log.note(l.name, `refused a connection${peer !== undefined ? ` from ${peer}` : ''}: ${why}`);
+    return { refused: why };
   }
 
   /** @internal A connection `l` closed at accept, its door shut: a refusal, logged as one (`line`). */
