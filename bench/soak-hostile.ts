@@ -123,36 +123,46 @@ const bootstrapFrame = frame((m) => {
   m._initBootstrap().questionId = 0;
 });
 
-/** Gate.authenticate("") on the bootstrap answer (question 0), as question `qid`. */
-function authenticateFrame(qid: number): Uint8Array {
-  return frame((m) => {
+/**
+ * A call pipelined on the bootstrap answer (question 0), as a function of its question
+ * id. capnp-es builds the frame once; each question's copy differs only in the id (the
+ * first word of the Call's data section). Building every frame with capnp-es cost the
+ * generator most of a core during the floods, on a machine whose other core the server
+ * and the good client share; the server receives the same bytes either way.
+ */
+function callFrames(interfaceId: bigint, methodId: number): (qid: number) => Uint8Array {
+  let at = 0;
+  const template = frame((m) => {
     const c = m._initCall();
-    c.questionId = qid;
-    c.interfaceId = Gate.Client.interfaceId;
-    c.methodId = 0;
+    c.interfaceId = interfaceId;
+    c.methodId = methodId;
     c._initTarget()._initPromisedAnswer().questionId = 0;
     const content = c._initParams().content;
     $.utils.initStruct(Gate_Authenticate$Params._capnp.size, content);
     new Gate_Authenticate$Params(content.segment, content.byteOffset).token = '';
+    at = $.utils.getContent(c).byteOffset;
   });
+  // One segment: the frame's 8-byte header, then the segment.
+  if (new DataView(template.buffer, template.byteOffset).getUint32(0, true) !== 0) throw new Error('want a one-segment frame');
+  const make = (qid: number): Uint8Array => {
+    const f = template.slice();
+    new DataView(f.buffer).setUint32(8 + at, qid, true);
+    return f;
+  };
+  const check = new $.Message(make(0x1234567).subarray(8), false, true).getRoot(RpcMessage).call;
+  if (check.questionId !== 0x1234567 || check.methodId !== methodId || check.interfaceId !== interfaceId) throw new Error('the frame template is not the call it should be');
+  return make;
 }
 
+/** Gate.authenticate("") as question `qid`. */
+const authenticateFrame = callFrames(Gate.Client.interfaceId, 0);
+
 /**
- * A call to a method the Gate does not have, pipelined on the bootstrap (question 0), as
- * question `qid`: answered with an exception the server keeps until a Finish that never
- * comes. (A call to an export id never exported used to serve too; it is an Abort now.)
+ * A call to a method the Gate does not have, as question `qid`: answered with an
+ * exception the server keeps until a Finish that never comes. (A call to an export id
+ * never exported used to serve too; it is an Abort now.)
  */
-function unknownCallFrame(qid: number): Uint8Array {
-  return frame((m) => {
-    const c = m._initCall();
-    c.questionId = qid;
-    c.interfaceId = Gate.Client.interfaceId;
-    c.methodId = 99;
-    c._initTarget()._initPromisedAnswer().questionId = 0;
-    const content = c._initParams().content;
-    $.utils.initStruct(Gate_Authenticate$Params._capnp.size, content);
-  });
-}
+const unknownCallFrame = callFrames(Gate.Client.interfaceId, 99);
 
 /** Sends `n` frames made by `make(qid)` (qids from 1), in batches, on one connection. */
 async function flood(address: string, n: number, make: (qid: number) => Uint8Array, count: (k: number) => void, deadline: number): Promise<void> {

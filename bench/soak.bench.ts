@@ -179,7 +179,11 @@ interface Latencies {
   clientCpuUs: number;
 }
 
-async function run(clock: InstanceType<typeof Clock.Client>, seconds: number): Promise<Latencies> {
+/**
+ * Runs the good client for `seconds`. With SOAK_SERIES=1 each second's latencies are
+ * printed, with the CPU the processes in `pids` spent in that second (by name).
+ */
+async function run(clock: InstanceType<typeof Clock.Client>, seconds: number, pids: Record<string, number> = {}): Promise<Latencies> {
   const times: number[] = [];
   let failed = 0;
   const start = performance.now();
@@ -188,10 +192,14 @@ async function run(clock: InstanceType<typeof Clock.Client>, seconds: number): P
   // SOAK_SERIES=1: the latencies of each second, to see when in a phase they grow.
   let second: number[] = [];
   let secondEnd = start + 1000;
+  let cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
   const printSecond = (): void => {
     second.sort((a, b) => a - b);
     const q = (x: number): string => (second[Math.min(second.length - 1, Math.floor(x * second.length))] ?? NaN).toFixed(3);
-    console.log(`  ${((secondEnd - start) / 1000).toFixed(0)} s: ${second.length} calls, p50 ${q(0.5)} p99 ${q(0.99)} max ${q(1)} ms`);
+    const cpuNow = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+    const cpu = Object.keys(pids).map((k) => ` ${k} CPU ${((cpuNow[k]! - cpuBefore[k]!) * 1000).toFixed(0)} ms`).join(',');
+    cpuBefore = cpuNow;
+    console.log(`  ${((secondEnd - start) / 1000).toFixed(0)} s: ${second.length} calls, p50 ${q(0.5)} p99 ${q(0.99)} max ${q(1)} ms${cpu}`);
     second = [];
     secondEnd += 1000;
   };
@@ -249,7 +257,7 @@ async function round(manifest: string, only?: Kind): Promise<Round> {
     const hostileExit = new Promise<void>((r) => hostileChild.on('exit', () => r()));
     await new Promise((r) => setTimeout(r, 1000)); // let the peers connect
     c0 = cpuSeconds(pid);
-    const attack = await run(good.clock, ATTACK_S);
+    const attack = await run(good.clock, ATTACK_S, { server: pid, hostile: hostileChild.pid!, client: process.pid });
     const serverCpuAttack = cpuSeconds(pid) - c0;
     hostileChild.kill('SIGTERM');
     await hostileExit;
