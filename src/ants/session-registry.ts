@@ -179,8 +179,11 @@ export interface SessionInit {
   readonly peer: string | { readonly address: string };
   /** The session's namespace; the registry owns it from here (closed when the session ends). */
   readonly ns: SessionNamespace;
-  /** Cuts the session's connection; undefined where that cannot be done alone. */
-  readonly hangup?: (reason: string) => void;
+  /**
+   * Cuts the session's connection: a function, or what has a `hangup` method (an RPC
+   * connection's Peer: no closure per session); undefined where that cannot be done alone.
+   */
+  readonly hangup?: ((reason: string) => void) | { hangup(reason: string): void };
 }
 
 /** A live session. */
@@ -242,7 +245,9 @@ export class Session {
     if (this.init.hangup === undefined) {
       throw new NsError('NS_ERR_PERMISSION', `a ${this.kind} session cannot be hung up alone (its namespace is shared by every connection of ${this.peer})`);
     }
-    this.init.hangup(reason);
+    const h = this.init.hangup;
+    if (typeof h === 'function') h(reason);
+    else h.hangup(reason);
   }
 
   /** The session is over: it leaves the registry and lets go of its namespace. Idempotent. */

@@ -72,7 +72,10 @@ export interface MethodStats {
  * (its lifetime), so revocation reaches all of it.
  */
 class Grant implements MembranePolicy, MembraneLifetime {
-  calls = 0n;
+  // Numbers, not BigInts, inside: a BigInt is an object (24 bytes each, per grant), and
+  // `calls++` on one made a new one for every call through the grant. They are BigInts
+  // only where the table lists them (info()); 2^53 is beyond reach of either.
+  calls = 0;
   revoked = false;
   #live = 0;
   // The request's fields, not the request: the caller's object (one per grant, several
@@ -83,7 +86,7 @@ class Grant implements MembranePolicy, MembraneLifetime {
   readonly connection: string;
 
   constructor(
-    readonly id: bigint,
+    readonly id: number,
     request: GrantRequest,
     readonly table: CapabilityTable,
     readonly record: (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number) => void,
@@ -117,7 +120,7 @@ class Grant implements MembranePolicy, MembraneLifetime {
   }
 
   info(): GrantInfo {
-    return { id: this.id, interfaceId: this.interfaceId, label: this.label, holder: this.holder, calls: this.calls, revoked: this.revoked };
+    return { id: BigInt(this.id), interfaceId: this.interfaceId, label: this.label, holder: this.holder, calls: BigInt(this.calls), revoked: this.revoked };
   }
 }
 
@@ -144,7 +147,7 @@ export const DEFAULT_MAX_GRANTS_PER_CONNECTION = 4096;
  * the table's size. Synchronous and single-threaded: every method is atomic.
  */
 export class CapabilityTable {
-  readonly #grants = new Map<bigint, Grant>();
+  readonly #grants = new Map<number, Grant>();
   readonly #byHolder = new Map<string, Set<Grant>>();
   readonly #byConnection = new Map<string, number>();
   readonly #maxGrants: number;
@@ -153,7 +156,7 @@ export class CapabilityTable {
   /** By interface id, then method id; #methodList holds the same in first-call order. */
   readonly #methods = new Map<bigint, Map<number, MethodStats>>();
   readonly #methodList: MethodStats[] = [];
-  #nextId = 1n;
+  #nextId = 1;
 
   /** Records one settled call (the grants' membranes report here). */
   readonly #record = (interfaceId: bigint, methodId: number, error: RpcError | undefined, seconds: number): void => {
@@ -261,7 +264,7 @@ export class CapabilityTable {
 
   /** Revokes one grant. @throws NsError NS_ERR_NOT_FOUND for an unknown id. */
   revoke(id: bigint): void {
-    const g = this.#grants.get(id);
+    const g = id <= BigInt(Number.MAX_SAFE_INTEGER) ? this.#grants.get(Number(id)) : undefined;
     if (g === undefined) throw new NsError('NS_ERR_NOT_FOUND', `no grant ${id}`);
     g.revoked = true;
   }

@@ -102,6 +102,8 @@ export interface ExportOptions {
   readonly onConnection?: (conn: RpcConnection) => void;
   /** Closes an accepted connection before anything is made for it when true (ListenOptions.dropAtAccept). */
   readonly dropAtAccept?: () => boolean;
+  /** Told when an accepted connection's socket has closed (ListenOptions.onSocketClosed), whether or not it was let in. */
+  readonly onSocketClosed?: (conn: RpcConnection) => void;
   /**
    * Told of each namespace handed to a peer (the sessions tree): `ns` is what the peer
    * holds (the view, in the export's membrane), lent for the call: dupClient it to keep
@@ -330,6 +332,7 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
       requireAuthentication: true,
       ...(options.tls !== undefined && { tls: options.tls }),
       ...(options.dropAtAccept !== undefined && { dropAtAccept: options.dropAtAccept }),
+      ...(options.onSocketClosed !== undefined && { onSocketClosed: options.onSocketClosed }),
       bootstrap: (who) => {
         const peer = `peer#${++n}`;
         // A verified certificate admits without a token if its subject is one allowed.

@@ -468,6 +468,12 @@ const SMALL = 16 * 1024;
 
 /** No frames waiting (shared, frozen). */
 const NO_FRAMES: readonly Frame[] = Object.freeze([]);
+/**
+ * The empty array a connection's lists start as, shared and frozen (a write to it throws,
+ * it cannot leak between connections): each list is made at its first entry. A server
+ * connection asks no questions; four empty arrays were 128 bytes of every idle one.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
 
 /** No ids, no descriptors: shared by the many calls that pass no capabilities (never written). */
 const NO_IDS: readonly number[] = Object.freeze([]);
@@ -525,9 +531,9 @@ export class RpcConnection {
    * array: a Map made a new hash table each time its last entry went (V8 shrinks a Map
    * on delete), that is once per call when calls go one at a time.
    */
-  #questions: Array<Question | undefined> = [];
+  #questions: Array<Question | undefined> = NONE;
   #questionCount = 0;
-  #freeQuestionIds: number[] = [];
+  #freeQuestionIds: number[] = NONE;
   #nextQuestionId = 0;
   // Made at their first entry (NoEntries).
   #answers = noEntries<number, AnswerEntry>();
@@ -539,7 +545,7 @@ export class RpcConnection {
    */
   #exports = noEntries<number | object, ExportEntry>();
   #exportCount = 0;
-  #freeExportIds: number[] = [];
+  #freeExportIds: number[] = NONE;
   #nextExportId = 0;
   #imports = noEntries<number, ImportHook>();
   #embargoes = noEntries<number, EmbargoHook>();
@@ -584,13 +590,16 @@ export class RpcConnection {
   #authenticated = true;
   /** The timer that ends an aborted connection's lingering socket (abortLingerMs). */
   #lingering: NodeJS.Timeout | null = null;
-  #socketClosed: Promise<void>;
+  /** Whether the socket has closed; socketClosed()'s promise, made when first asked for. */
+  #socketGone = false;
+  #socketClosed: Promise<void> | null = null;
+  #resolveSocketClosed: (() => void) | null = null;
   #handshakeTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
   /** When the tables last went empty (performance.now()); -1 while anything is pending. */
   #idleSince = -1;
   /** Pooled results messages whose bytes the socket still holds: pooled once written. */
-  #poolAfterWrite: $.Message[] = [];
+  #poolAfterWrite: $.Message[] = NONE;
 
   constructor(stream: Duplex, opts: ConnectionOptions = {}) {
     this.limits = resolveLimits(opts.limits);
@@ -628,12 +637,13 @@ export class RpcConnection {
     stream.on('error', (err: Error) => this.#shutdown(RpcError.withoutStack('disconnected', `connection error: ${err.message}`)));
     // One 'close' listener for both (a once() listener beside it cost a wrapper, its
     // bound function and an array of listeners per connection).
-    let socketClosed!: () => void;
-    this.#socketClosed = new Promise((resolve) => (socketClosed = resolve));
     stream.on('close', () => {
-      socketClosed();
-      this.#peer?.socketClosed();
+      this.#socketGone = true;
       this.#shutdown(RpcError.withoutStack('disconnected', 'connection closed'));
+      // After the shutdown: what it held (heldAtClose) is known to whoever is told.
+      this.#resolveSocketClosed?.();
+      this.#resolveSocketClosed = null;
+      this.#peer?.socketClosed();
     });
     stream.on('end', () => this.#shutdown(RpcError.withoutStack('disconnected', 'peer closed the connection')));
   }
@@ -773,7 +783,8 @@ export class RpcConnection {
    * (a listener's connection budget) waits for this, not for whenClosed().
    */
   socketClosed(): Promise<void> {
-    return this.#socketClosed;
+    if (this.#socketGone) return Promise.resolve();
+    return (this.#socketClosed ??= new Promise((r) => (this.#resolveSocketClosed = r)));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -902,7 +913,7 @@ export class RpcConnection {
     let written: ((err?: Error | null) => void) | undefined;
     if (this.#poolAfterWrite.length > 0) {
       const msgs = this.#poolAfterWrite;
-      this.#poolAfterWrite = [];
+      this.#poolAfterWrite = NONE;
       written = (err) => {
         if (err === undefined || err === null) for (const m of msgs) this.#pool.put(m);
       };
@@ -1418,7 +1429,7 @@ export class RpcConnection {
       // while our output was backed up), and they may point into the results: the pool is
       // the listener's, so another peer's results could be built over them before they go
       // out. Such a message goes back once the socket has taken what is queued.
-      if (atReturn || this.#outputPending()) this.#poolAfterWrite.push(entry.resultMsg);
+      if (atReturn || this.#outputPending()) (this.#poolAfterWrite === NONE ? (this.#poolAfterWrite = []) : this.#poolAfterWrite).push(entry.resultMsg);
       else this.#pool.put(entry.resultMsg);
     }
     entry.paramMsg = null;
@@ -1651,9 +1662,9 @@ export class RpcConnection {
     if (this.#questionCount >= this.limits.maxQuestions) {
       return new RpcError('overloaded', `too many calls in flight to the peer (maxQuestions ${this.limits.maxQuestions})`);
     }
-    const id = this.#freeQuestionIds.pop() ?? this.#nextQuestionId++;
+    const id = this.#freeQuestionIds.length > 0 ? this.#freeQuestionIds.pop()! : this.#nextQuestionId++;
     const q = new Question(this, id);
-    this.#questions[id] = q;
+    (this.#questions === NONE ? (this.#questions = []) : this.#questions)[id] = q;
     this.#questionCount++;
     if (this.#idleTimer !== null) this.#busyChanged();
     if (this.#readPaused) this.#updateReading();
@@ -1664,7 +1675,7 @@ export class RpcConnection {
     if (this.#questions[q.id] === q && q.returned && q.finishSent) {
       this.#questions[q.id] = undefined;
       this.#questionCount--;
-      this.#freeQuestionIds.push(q.id);
+      (this.#freeQuestionIds === NONE ? (this.#freeQuestionIds = []) : this.#freeQuestionIds).push(q.id);
       if (this.#idleTimer !== null) this.#busyChanged();
       if (this.#questionCount === 0) this.#updateReading();
       this.#wakeDrain();
@@ -1816,7 +1827,7 @@ export class RpcConnection {
       if (this.#exportCount >= this.limits.maxExports) {
         throw new RpcError('overloaded', `too many capabilities exported to the peer (maxExports ${this.limits.maxExports})`);
       }
-      const id = this.#freeExportIds.pop() ?? this.#nextExportId++;
+      const id = this.#freeExportIds.length > 0 ? this.#freeExportIds.pop()! : this.#nextExportId++;
       if (!fresh) h.addRef();
       e = { id, hook: h, key, refs: 0, promise };
       const table = (this.#exports = own(this.#exports));
@@ -1873,7 +1884,7 @@ export class RpcConnection {
     this.#exports.delete(id);
     this.#exports.delete(e.key);
     this.#exportCount--;
-    this.#freeExportIds.push(id);
+    (this.#freeExportIds === NONE ? (this.#freeExportIds = []) : this.#freeExportIds).push(id);
     e.hook.release();
   }
 
@@ -2020,7 +2031,7 @@ export class RpcConnection {
     if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
     this.#handshakeTimer = null;
-    this.#poolAfterWrite = [];
+    this.#poolAfterWrite = NONE;
     const questions = this.#questions.filter((q) => q !== undefined);
     const answers = [...this.#answers.values()];
     const exports: ExportEntry[] = [];
@@ -2028,7 +2039,7 @@ export class RpcConnection {
     const imports = [...this.#imports.values()];
     const embargoes = [...this.#embargoes.values()];
     this.#heldAtClose = questions.length + answers.length + exports.length + imports.length;
-    this.#questions = [];
+    this.#questions = NONE;
     this.#questionCount = 0;
     this.#answers.clear();
     this.#exports.clear();

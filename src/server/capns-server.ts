@@ -375,6 +375,7 @@ export class CapnsServer implements ExportRegistry {
 
   #setProfile(name: string, profile: GateProfile): void {
     this.#profiles.set(name, profile);
+    this.#accessOf = new WeakMap();
     this.#generation.set(name, (this.#generation.get(name) ?? 0) + 1);
   }
 
@@ -429,6 +430,7 @@ export class CapnsServer implements ExportRegistry {
     for (const name of profilesRemoved) {
       revoked += this.captable.revokeHolder(`${name}@`);
       this.#profiles.delete(name);
+      this.#accessOf = new WeakMap();
     }
     // A profile that lost a token (or loopback access): the holders are not told apart by
     // the credential they used, so every live grant of the profile is revoked; clients
@@ -832,9 +834,17 @@ export class CapnsServer implements ExportRegistry {
   }
 
   /** Who listener `l` lets in, over the profiles there are now (src/server/listener-access.ts). */
+  /**
+   * Who `l` lets in, from the profiles in force: made once per listener and profile set,
+   * not for every connection (it was an object and an array of profiles each).
+   */
   #access(l: Listener): ListenerAccess {
-    return listenerAccess(l, this.#profiles);
+    let a = this.#accessOf.get(l);
+    if (a === undefined) this.#accessOf.set(l, (a = listenerAccess(l, this.#profiles)));
+    return a;
   }
+  /** #access's answers; emptied whenever a profile is set or removed. */
+  #accessOf = new WeakMap<Listener, ListenerAccess>();
 
   /** Prepares one listener of the manifest (see PreparedListener). */
   async #prepare(l: Listener): Promise<PreparedListener> {
@@ -871,7 +881,7 @@ export class CapnsServer implements ExportRegistry {
         connection: gate.connection,
         peer,
         ns: borrowedSessionNamespace(ns),
-        hangup: (reason) => peer.hangup(reason),
+        hangup: peer,
       });
       void peer.whenClosed().then(() => session.end());
       return () => session.end();
@@ -883,6 +893,7 @@ export class CapnsServer implements ExportRegistry {
       // Until the Gate admits a peer: small frames only, and a deadline (limits.rpc).
       requireAuthentication: true,
       onConnection: (conn) => this.#admitRpc(budget, conn),
+      onSocketClosed: this.#rpcSocketClosed,
       dropAtAccept: () => budget.refusesAtAccept(),
       bootstrap: (peer) => {
         // Numbered across every listener: a holder name is one connection's, whichever.
@@ -1285,6 +1296,7 @@ export class CapnsServer implements ExportRegistry {
           maxConnections: Number.MAX_SAFE_INTEGER,
           ...(limits !== undefined && { limits }),
           onConnection: (conn) => this.#admitRpc(budget, conn),
+          onSocketClosed: this.#rpcSocketClosed,
           dropAtAccept: () => budget.refusesAtAccept(),
           onSession: (peer, ns, who) => {
             const session = this.sessions.add({
@@ -1295,7 +1307,7 @@ export class CapnsServer implements ExportRegistry {
               peer: who,
               // Borrowed: the session ends when the peer lets go of it (namespaceFor's onClose).
               ns: borrowedSessionNamespace(ns),
-              hangup: (reason) => who.hangup(reason),
+              hangup: who,
             });
             sessions.set(peer, session);
             void who.whenClosed().then(() => {
@@ -1341,11 +1353,6 @@ export class CapnsServer implements ExportRegistry {
     return { listen: listenNow };
   }
 
-  /**
-   * An RPC connection's socket has closed: its place goes back to the budget (a
-   * departure), and what it held at its end (answers left unfinished, imports, exports)
-   * counts as departures too.
-   */
   /** An accepted RPC connection (rpc listener or export) asks `budget` for its place. */
   #admitRpc(budget: ListenerBudget, conn: RpcConnection): void {
     const a = budget.admit();
@@ -1357,15 +1364,27 @@ export class CapnsServer implements ExportRegistry {
       conn.destroy();
       return;
     }
-    void conn.socketClosed().then(() => this.#connectionGone(conn, a));
+    this.#rpcPlaces.set(conn, a);
     // Until the Gate admits it, the connection may give its place to a newer one.
     a.watch(new WatchedRpc(conn));
   }
 
-  #connectionGone(conn: RpcConnection, place: { release(): void }): void {
+  /** The budget's place of each admitted RPC connection (rpc listeners and exports), until its socket closes. */
+  readonly #rpcPlaces = new WeakMap<RpcConnection, { release(): void }>();
+
+  /**
+   * An RPC connection's socket has closed (the listeners' onSocketClosed): its place goes
+   * back to the budget (a departure), and what it held at its end (answers left
+   * unfinished, imports, exports) counts as departures too. A connection refused before
+   * admission has no place.
+   */
+  readonly #rpcSocketClosed = (conn: RpcConnection): void => {
+    const place = this.#rpcPlaces.get(conn);
+    if (place === undefined) return;
+    this.#rpcPlaces.delete(conn);
     this.#reclaim.departed(conn.heldAtClose);
     place.release();
-  }
+  };
 
   /** Stops accepting, drains connections (at most `drainMs`), then releases everything. Idempotent. */
   close(): Promise<void> {

@@ -20,7 +20,7 @@ import type { GateProfile } from '../captable/gate.js';
 /** What a listener's Gate (or HTTP authentication, or 9P attach) chooses among. */
 export interface ListenerAccess {
   /** The profiles credentials may select; empty when the listener's profile is gone. */
-  readonly profiles: GateProfile[];
+  readonly profiles: readonly GateProfile[];
   /** Whether a connection presenting no credentials may get a `loopback` profile here. */
   readonly peerIsLoopback: boolean;
   /** The listener serves its profile to anyone who reaches it (the profile has no auth). */
