@@ -21,7 +21,9 @@
  * SOAK_UNFINISHED, SOAK_UNFINISHED_CALLS, SOAK_IDLE, SOAK_IDLE_CONNECTS, SOAK_SLOW,
  * SOAK_PARTIAL, SOAK_PARTIAL_ANNOUNCE, SOAK_PARTIAL_SEND (see HostileConfig); SOAK_LIMITS replaces
  * the manifest's `limits:` block (YAML); SOAK_SPLIT=1 adds one round per hostile kind alone; SOAK_PLAIN_NODE=1 runs the server on plain node
- * (no --initial-old-space-size, no GLIBC_TUNABLES).
+ * (no --initial-old-space-size, no GLIBC_TUNABLES); SOAK_SERIES=1 prints each second of the
+ * attack (latencies, and the CPU of server, generator and good client); SOAK_HOSTILE_NICE=N
+ * runs the hostile generator at niceness N.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +42,7 @@ const ALONE_S = env('SOAK_ALONE_SECONDS', 6);
 const ATTACK_S = env('SOAK_ATTACK_SECONDS', 15);
 const SETTLE_S = env('SOAK_SETTLE_SECONDS', 10);
 const SERIES = process.env['SOAK_SERIES'] === '1';
+const HOSTILE_NICE = process.env['SOAK_HOSTILE_NICE'] === undefined ? undefined : env('SOAK_HOSTILE_NICE', 0);
 
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
 // As bin/capns.js starts the server, unless SOAK_PLAIN_NODE=1: plain node, default
@@ -251,7 +254,14 @@ async function round(manifest: string, only?: Kind): Promise<Round> {
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
     let sampled = 0;
     const sampler = setInterval(() => (sampled = Math.max(sampled, status(pid, 'VmRSS'))), 100);
-    const hostileChild = spawn(process.execPath, [join(import.meta.dirname, 'soak-hostile.js'), JSON.stringify(hostileConfig(server.addresses, only))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hostileArgs = [join(import.meta.dirname, 'soak-hostile.js'), JSON.stringify(hostileConfig(server.addresses, only))];
+    // SOAK_HOSTILE_NICE=N runs the generator at that niceness: on a machine of two cores
+    // its own CPU (most of a core in the floods' first seconds) otherwise competes with
+    // the server's and the good client's, which an attacker on another machine would not.
+    const hostileChild =
+      HOSTILE_NICE === undefined
+        ? spawn(process.execPath, hostileArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
+        : spawn('nice', ['-n', String(HOSTILE_NICE), process.execPath, ...hostileArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     let hostileOut = '';
     hostileChild.stdout.on('data', (d: Buffer) => (hostileOut += d.toString()));
     const hostileExit = new Promise<void>((r) => hostileChild.on('exit', () => r()));

@@ -55,6 +55,13 @@ export interface GateOptions {
   /** Failed attempts before the Gate refuses every further one (default 5). */
   readonly maxFailures?: number;
   /**
+   * Namespaces this connection may hold at once (default DEFAULT_MAX_NAMESPACES): each
+   * `authenticate` makes one, with its grants, its mount table and its session, which
+   * the grants quota alone bounds loosely (a profile of one capability allowed as many
+   * namespaces as grants). One given back (released with all it made) frees its place.
+   */
+  readonly maxNamespaces?: number;
+  /**
    * Options of the namespaces handed out. Their `maxBinds` is this connection's budget of
    * bindings across every namespace it authenticates for (default 10000).
    */
@@ -74,6 +81,14 @@ export interface GateOptions {
    * attempts, its grants or bindings quota), which pauses its connection.
    */
   readonly peer?: Peer;
+}
+
+/** The default of GateOptions.maxNamespaces (the manifest's `limits.maxNamespacesPerConnection`). */
+export const DEFAULT_MAX_NAMESPACES = 256;
+
+/** The refusal of a namespace past a connection's `maxNamespaces`. */
+export function namespacesRefusal(connection: string, held: number): NsError {
+  return NsError.refusal('NS_ERR_BUSY', `connection ${connection} holds ${held} namespaces, its limit (maxNamespacesPerConnection)`);
 }
 
 function digest(token: string): Buffer {
@@ -132,6 +147,8 @@ class GateTarget implements Gate$Server$Target {
   readonly #options: GateOptions;
   #failures = 0;
   #issued = 0;
+  /** Namespaces handed out and not yet given back. */
+  #live = 0;
   /** One budget of bindings for every namespace this connection is given. */
   readonly #quota: BindQuota;
 
@@ -178,20 +195,29 @@ class GateTarget implements Gate$Server$Target {
         this.#failures++;
         throw NsError.refusal('NS_ERR_PERMISSION', params.token === '' ? 'credentials required' : 'unknown token');
       }
+      if (this.#live >= (this.#options.maxNamespaces ?? DEFAULT_MAX_NAMESPACES)) throw namespacesRefusal(this.#options.connection, this.#live);
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
       const table = grantedNamespace(profile, this.#options.captable, holder, this.#options.connection);
       // The grants leave the table when the client lets go of the namespace and of
       // everything it got through it (or its connection ends); so does the session.
       let gone: (() => void) | void = undefined;
-      const ns = serveNamespace(table, { ...this.#options.namespace, quota: this.#quota, onClose: () => gone?.() });
+      const ns = serveNamespace(table, {
+        ...this.#options.namespace,
+        quota: this.#quota,
+        onClose: () => {
+          this.#live--;
+          gone?.();
+        },
+      });
+      this.#live++;
       gone = this.#options.onAuthenticated?.(profile.name, holder, ns, this.#options);
       const ok = res._initOk();
       ok.ns = ns;
       ok.profile = profile.name;
       this.#options.peer?.authenticated();
     } catch (e) {
-      // Over the connection's grants quota (or the table full): the same again would be
-      // refused the same way, so the peer is read again after a pause.
+      // Over the connection's grants or namespaces quota (or the table full): the same
+      // again would be refused the same way, so the peer is read again after a pause.
       if (e instanceof NsError && e.code === 'NS_ERR_BUSY') this.#options.peer?.overLimit();
       setFailure(res._initErr(), e);
     }

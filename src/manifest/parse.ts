@@ -759,6 +759,7 @@ function normalize(
     ...(m.limits.maxConnections !== undefined && { maxConnections: m.limits.maxConnections }),
     ...(m.limits.maxGrants !== undefined && { maxGrants: m.limits.maxGrants }),
     ...(m.limits.maxGrantsPerConnection !== undefined && { maxGrantsPerConnection: m.limits.maxGrantsPerConnection }),
+    ...(m.limits.maxNamespacesPerConnection !== undefined && { maxNamespacesPerConnection: m.limits.maxNamespacesPerConnection }),
     ...(m.limits.maxBinds !== undefined && { maxBinds: m.limits.maxBinds }),
     ...(m.limits.maxConnectionsTotal !== undefined && { maxConnectionsTotal: m.limits.maxConnectionsTotal }),
     ...(m.limits.evictAfterMs !== undefined && { evictAfterMs: m.limits.evictAfterMs }),

@@ -433,6 +433,7 @@ const limits = strict({
   maxConnections: positiveInt.optional(),
   maxGrants: positiveInt.optional(),
   maxGrantsPerConnection: positiveInt.optional(),
+  maxNamespacesPerConnection: positiveInt.optional(),
   maxBinds: positiveInt.optional(),
   maxConnectionsTotal: positiveInt.optional(),
   evictAfterMs: nonNegativeInt.optional(),

@@ -308,6 +308,8 @@ export interface Limits {
   readonly maxGrants?: number;
   /** Grants one connection may hold at once, however often it authenticates. */
   readonly maxGrantsPerConnection?: number;
+  /** Namespaces one RPC connection (an export's peer too) may hold at once: each authenticate makes one. */
+  readonly maxNamespacesPerConnection?: number;
   /** Bindings one connection's namespaces may hold, every form of bind counted. */
   readonly maxBinds?: number;
   /** Connections at once, in the whole process (every listener and export together). */

@@ -264,6 +264,9 @@ class ExportGate implements Gate$Server$Target {
       this.who.authenticated();
       this.onPeer?.('admitted', this.peer);
     } catch (e) {
+      // Over a quota of the connection's (grants, namespaces): the same again would be
+      // refused the same way, so the peer is read again after a pause (as at a Gate).
+      if (e instanceof NsError && e.code === 'NS_ERR_BUSY') this.who.overLimit();
       setFailure(res._initErr(), e);
     }
   }

@@ -61,7 +61,7 @@ import { newClock } from './demo-services.js';
 import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-access.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
-import { grantedNamespace, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
+import { DEFAULT_MAX_NAMESPACES, grantedNamespace, namespacesRefusal, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
 import { borrowedSessionNamespace, rpcSessionNamespace, SessionRegistry, tableSessionNamespace, type Session } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 import { Hub } from '../ants/hub.js';
@@ -908,6 +908,7 @@ export class CapnsServer implements ExportRegistry {
           tlsSubject: peer.tlsSubject,
           peer,
           namespace: this.#namespaceLimits(),
+          ...(this.#manifest.limits.maxNamespacesPerConnection !== undefined && { maxNamespaces: this.#manifest.limits.maxNamespacesPerConnection }),
           onAuthenticated,
         });
       },
@@ -1236,13 +1237,24 @@ export class CapnsServer implements ExportRegistry {
     let bound = formatAddress(e.listen);
     // Each peer's session, until the peer lets go of its namespace (or its connection ends).
     const sessions = new Map<string, Session>();
+    // Namespaces each connection holds ("peer#3" for "peer#3.2"): at most
+    // maxNamespacesPerConnection, as at an rpc listener's Gate.
+    const live = new Map<string, number>();
     const namespaceFor = (peer: string): Namespace$Client => {
+      const connection = peer.split('.')[0]!;
+      const held = live.get(connection) ?? 0;
+      if (held >= (this.#manifest.limits.maxNamespacesPerConnection ?? DEFAULT_MAX_NAMESPACES)) throw namespacesRefusal(`export:${bound}#${connection}`, held);
       const holder = `${profile.name}@export:${bound}#${peer}`;
       const onClose = (): void => {
         sessions.get(peer)?.end();
         sessions.delete(peer);
+        const n = (live.get(connection) ?? 1) - 1;
+        if (n === 0) live.delete(connection);
+        else live.set(connection, n);
       };
-      return serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${peer.split('.')[0]}`), { ...this.#namespaceLimits(), onClose });
+      const ns = serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${connection}`), { ...this.#namespaceLimits(), onClose });
+      live.set(connection, held + 1);
+      return ns;
     };
     let filter: ExportFilter | undefined;
     let tls: TlsFiles | undefined;

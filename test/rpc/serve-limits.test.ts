@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
+import { Failure_Code } from '../../src/gen/common.js';
 import { Gate, type Namespace$Client } from '../../src/gen/namespace.js';
 import { parseManifest } from '../../src/manifest/index.js';
 import { connect, release, RpcError, type RpcConnection } from '../../src/rpc/index.js';
@@ -206,5 +207,43 @@ for (const door of ['rpc', 'export'] as const) {
       for (let k = 0; k < 100 && sessions() > 0; k++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(sessions(), 0, `session ${i} outlived its namespace`);
     }
+  });
+}
+
+const TWO_NAMESPACES = WITH_EXPORT('{ maxNamespacesPerConnection: 2 }');
+
+for (const door of ['rpc', 'export'] as const) {
+  test(`capns serve (${door}): a connection holds at most maxNamespacesPerConnection namespaces; one let go of frees its place, and other connections are not counted`, async (t) => {
+    const manifest = parseManifest(TWO_NAMESPACES, { file: 'm.yaml', env: {} });
+    const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
+    t.after(() => s.destroy());
+    const address = s.addresses.find((a) => a.protocol === door)!.address;
+    const conn = await connect(address);
+    t.after(() => conn.destroy());
+    const held = [await authenticate(conn, 'secret'), await authenticate(conn, 'secret')];
+    // The third is refused busy, naming the limit, whatever the grants quota allows.
+    const gate = conn.bootstrap(Gate);
+    const third = (await gate.authenticate((p) => { p.token = 'secret'; }).promise()).result;
+    assert.ok(third._isErr, 'a third namespace on the connection');
+    assert.equal(third.err.code, Failure_Code.BUSY);
+    assert.match(third.err.message, /maxNamespacesPerConnection/);
+    // Another connection has places of its own.
+    const other = await connect(address);
+    t.after(() => other.destroy());
+    release(await authenticate(other, 'secret'));
+    // The namespaces held still work; one let go of gives its place back (after the
+    // refusal's pause, the connection is read again).
+    const list = (await held[0]!.list((p) => { p.path = '/'; }).promise()).result;
+    assert.ok(list._isEntries);
+    release(held.pop());
+    let again = (await gate.authenticate((p) => { p.token = 'secret'; }).promise()).result;
+    for (let k = 0; again._isErr && k < 50; k++) {
+      await new Promise((r) => setTimeout(r, 20));
+      again = (await gate.authenticate((p) => { p.token = 'secret'; }).promise()).result;
+    }
+    assert.ok(again._isOk, again._isErr ? again.err.message : '');
+    release(again.ok.ns);
+    release(gate);
+    for (const ns of held) release(ns);
   });
 }
