@@ -444,6 +444,7 @@ const limits = strict({
     maxExports: positiveInt.optional(),
     maxImports: positiveInt.optional(),
     maxAnswers: positiveInt.optional(),
+    maxPreAuthAnswers: positiveInt.optional(),
     maxPreAuthMessageBytes: positiveInt.optional(),
     handshakeTimeoutMs: nonNegativeInt.optional(),
     idleTimeoutMs: nonNegativeInt.optional(),

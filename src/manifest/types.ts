@@ -327,6 +327,8 @@ export interface Limits {
     readonly maxImports?: number;
     /** Answers a peer may hold (calls in flight and returned but not finished). */
     readonly maxAnswers?: number;
+    /** The same, before the peer has authenticated. */
+    readonly maxPreAuthAnswers?: number;
     /** Largest frame before the peer has authenticated. */
     readonly maxPreAuthMessageBytes?: number;
     /** Milliseconds a connection has to authenticate; 0: no deadline. */

@@ -1190,13 +1190,16 @@ export class RpcConnection {
     // the price of a frame each.
     const exported = m.target.kind === 'import' ? this.#exports.get(m.target.id) : undefined;
     if (m.target.kind === 'import' && exported === undefined) throw new ProtocolError(`Call to unknown export id ${m.target.id}`);
-    if (this.#answers.size >= this.limits.maxAnswers) {
+    const maxAnswers = this.#authenticated ? this.limits.maxAnswers : this.limits.maxPreAuthAnswers;
+    if (this.#answers.size >= maxAnswers) {
       // The peer holds all the answers it may (calls in flight and answers it never
       // finished): refuse this one without keeping anything of it. Its capabilities are
       // imported and released at once (the peer's accounting), and the Return says no
       // Finish is needed; a Finish that comes anyway is ignored, like any for an unknown id.
       for (const d of m.caps) this.#importCap(d)?.close();
-      const reason = `too many answers held by the peer (maxAnswers ${this.limits.maxAnswers}): finish some calls`;
+      const reason = this.#authenticated
+        ? `too many answers held by the peer (maxAnswers ${maxAnswers}): finish some calls`
+        : `too many answers held by a peer that has not authenticated (maxPreAuthAnswers ${maxAnswers}): authenticate, or finish some calls`;
       this.#env.returnOther(m.questionId, RetTag.Exception, { type: typeToWire('overloaded'), reason }, 0, true);
       this.#sendEnv(null);
       this.#pauseAfterRefusal();

@@ -40,6 +40,12 @@ export interface RpcLimits {
    */
   maxAnswers: number;
   /**
+   * The same, before the peer has authenticated (listeners with `requireAuthentication`):
+   * a client about to authenticate holds one or two answers (its Bootstrap, the call that
+   * authenticates), not thousands of calls left unfinished by a peer nobody admitted.
+   */
+  maxPreAuthAnswers: number;
+  /**
    * Largest frame accepted before the peer has authenticated (connections a listener
    * makes with `requireAuthentication`), header included; rises to maxMessageBytes when
    * the bootstrap says the peer authenticated. Over it: Abort.
@@ -100,6 +106,7 @@ export const DEFAULT_LIMITS: Readonly<RpcLimits> = Object.freeze({
   maxImports: 65536,
   maxWriteBufferBytes: 8 * 1024 * 1024,
   maxAnswers: 4096,
+  maxPreAuthAnswers: 16,
   maxPreAuthMessageBytes: 64 * 1024,
   handshakeTimeoutMs: 10_000,
   abortLingerMs: 1000,

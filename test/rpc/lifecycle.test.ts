@@ -232,7 +232,7 @@ test('cancellation: results a method produces after its call was cancelled are r
  * How many calls of one pipelined burst the server handles before the event loop gets a
  * turn (a setImmediate scheduled at the first call fires at the next check phase).
  */
-async function callsBeforeTurn(limits: { maxFramesPerTurn: number; maxPreAuthFramesPerTurn?: number }, requireAuthentication = false): Promise<number> {
+async function callsBeforeTurn(limits: { maxFramesPerTurn: number; maxPreAuthFramesPerTurn?: number; maxPreAuthAnswers?: number }, requireAuthentication = false): Promise<number> {
   let handled = 0;
   let atTurn = -1;
   const listener = await listen('127.0.0.1:0', {
@@ -267,9 +267,9 @@ test('limits: one connection\'s pipelined burst gives the event loop a turn ever
 
 test('limits: a connection that has not authenticated gets maxPreAuthFramesPerTurn frames a turn', async () => {
   // The same burst from a peer that never authenticates (the listener requires it).
-  const a = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 4 }, true);
+  const a = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 4, maxPreAuthAnswers: 100_000 }, true);
   assert.ok(a <= 4, `${a} calls before a turn`);
-  const b = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 100_000 }, true);
+  const b = await callsBeforeTurn({ maxFramesPerTurn: 100_000, maxPreAuthFramesPerTurn: 100_000, maxPreAuthAnswers: 100_000 }, true);
   assert.ok(b > 32, `${b} calls before a turn`);
 });
 

@@ -282,6 +282,31 @@ test('maxAnswers: a peer that never finishes gets overloaded past the limit and 
   release(other.test);
 });
 
+test('maxPreAuthAnswers: before it authenticates a peer holds at most that many answers; once it has, maxAnswers applies', async (t) => {
+  const s = await server(t, { maxAnswers: 20, maxPreAuthAnswers: 4, refusalPauseMs: 0 }, true);
+  const p = await rawBootstrapped(s.listener.address);
+  t.after(() => p.close());
+  const rawConn = s.conns[0]!;
+  for (let q = 1; q <= 10; q++) p.sendMsg((m) => rawEcho(m, q, 0, 'x', NO_SUCH_METHOD));
+  // The bootstrap's answer is the 4th held; the rest are refused, naming the limit.
+  const kinds: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = (await p.next())!;
+    const reason = r.return.exception.reason;
+    kinds.push(/maxPreAuthAnswers 4\): authenticate/.test(reason) && r.return.noFinishNeeded ? 'refused' : /not implemented|unimplemented/i.test(reason) ? 'unimplemented' : reason);
+  }
+  assert.deepEqual(kinds, [...Array<string>(3).fill('unimplemented'), ...Array<string>(7).fill('refused')]);
+  assert.equal(rawConn.stats().answers, 4);
+  // Authenticated (after finishing one call to make room for the call that does it), the
+  // peer may hold up to maxAnswers.
+  p.sendMsg((m) => { m._initFinish().questionId = 1; });
+  p.sendMsg((m) => rawEcho(m, 11, 0, OPEN));
+  assert.equal((await p.next())!.return.which(), 0, 'the authenticating call has its results');
+  for (let q = 12; q <= 40; q++) p.sendMsg((m) => rawEcho(m, q, 0, 'x', NO_SUCH_METHOD));
+  assert.deepEqual(await returnKinds(p, 29), [...Array<string>(17).fill('unimplemented'), ...Array<string>(12).fill('overloaded')]);
+  assert.equal(rawConn.stats().answers, 20);
+});
+
 test('refusalPauseMs: a peer past maxAnswers has one call considered per pause; its Finishes, read after it, let it back in; others are served meanwhile', async (t) => {
   const PAUSE = 400;
   const s = await server(t, { maxAnswers: 4, refusalPauseMs: PAUSE }, false);

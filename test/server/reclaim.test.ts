@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Gate } from '../../src/gen/namespace.js';
+import * as $ from 'capnp-es';
+import { Gate, Gate_Authenticate$Params } from '../../src/gen/namespace.js';
 import { connect, release } from '../../src/rpc/index.js';
 import { RawPeer, RpcMessage } from '../rpc/raw-peer.js';
 import { root, startServe } from '../client/serve-process.js';
@@ -73,9 +74,20 @@ test('capns serve: a connection that leaves 1,500 unfinished answers behind is a
   const s = await startServe(t, undefined, GC);
   const p = await RawPeer.connect(s.rpc);
   p.sendMsg((m) => { m._initBootstrap().questionId = 0; });
-  // Calls to a method the Gate does not have, pipelined on the bootstrap: each answers
-  // an exception the server keeps until a Finish that never comes.
-  for (let q = 1; q <= 1500; q++)
+  // Authenticated first (before it, a peer may hold only maxPreAuthAnswers), then calls
+  // to a method the Gate does not have, pipelined on the bootstrap: each answers an
+  // exception the server keeps until a Finish that never comes.
+  p.sendMsg((m) => {
+    const c = m._initCall();
+    c.questionId = 1;
+    c.interfaceId = Gate.Client.interfaceId;
+    c.methodId = 0;
+    c._initTarget()._initPromisedAnswer().questionId = 0;
+    const content = c._initParams().content;
+    $.utils.initStruct(Gate_Authenticate$Params._capnp.size, content);
+    new Gate_Authenticate$Params(content.segment, content.byteOffset).token = '';
+  });
+  for (let q = 2; q <= 1501; q++)
     p.sendMsg((m) => {
       const c = m._initCall();
       c.questionId = q;
@@ -84,7 +96,11 @@ test('capns serve: a connection that leaves 1,500 unfinished answers behind is a
       c._initTarget()._initPromisedAnswer().questionId = 0;
       c._initParams();
     });
-  for (let i = 0; i <= 1500; i++) assert.equal((await p.next(5000))?.which(), RpcMessage.RETURN);
+  for (let i = 0; i <= 1501; i++) {
+    const r = await p.next(5000);
+    assert.equal(r?.which(), RpcMessage.RETURN);
+    assert.doesNotMatch(r.return.which() === 1 ? r.return.exception.reason : '', /maxPreAuthAnswers|maxAnswers/, `return ${i}`);
+  }
   p.close();
   const m = await waitFor(() => RECLAIMED.exec(s.output()), 15_000);
   assert.ok(m !== null, `no reclaim line in the log:\n${s.output().slice(-2000)}`);
