@@ -18,6 +18,28 @@ export function buildFrame(build: (m: RpcMessage) => void): Uint8Array {
   return new Uint8Array(msg.toArrayBuffer());
 }
 
+/** A params struct class of generated code, as pipelinedCall takes it. */
+interface ParamsClass<T> {
+  readonly _capnp: { readonly size: $.ObjectSize };
+  new (segment: $.Struct["segment"], byteOffset: number): T;
+}
+
+/**
+ * Builds into `o` a Call (question `questionId`) of `interfaceId`.`methodId` pipelined on
+ * the bootstrap's answer (question 0): empty params, or a `Params` struct set by `fill`.
+ */
+export function pipelinedCall<T>(o: RpcMessage, questionId: number, interfaceId: bigint, methodId: number, Params?: ParamsClass<T>, fill?: (p: T) => void): void {
+  const c = o._initCall();
+  c.questionId = questionId;
+  c.interfaceId = interfaceId;
+  c.methodId = methodId;
+  c._initTarget()._initPromisedAnswer().questionId = 0;
+  const content = c._initParams().content;
+  if (Params === undefined) return;
+  $.utils.initStruct(Params._capnp.size, content);
+  fill?.(new Params(content.segment, content.byteOffset));
+}
+
 /**
  * Builds into `o` the Return of a Bootstrap (question `questionId`): the peer's export 0,
  * as a fake server answers it.

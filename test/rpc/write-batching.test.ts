@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
-import * as $ from 'capnp-es';
 import { Test, Test_Echo$Params, Test_Echo$Results } from '../fixtures/rpc/gen/test.js';
 import { FrameReader, RpcConnection } from '../../src/rpc/index.js';
-import { RpcMessage, buildFrame, readFrame } from './raw-peer.js';
+import { RpcMessage, buildFrame, pipelinedCall, readFrame } from './raw-peer.js';
 import { ServerState, serveTest } from './test-impl.js';
 
 /** The far end of a connection's stream: records each write the connection makes. */
@@ -35,16 +34,7 @@ test('a Bootstrap and a call on it, arriving in one read, are answered in one wr
   const bootstrap = buildFrame((m) => {
     m._initBootstrap().questionId = 0;
   });
-  const call = buildFrame((m) => {
-    const c = m._initCall();
-    c.questionId = 1;
-    c.interfaceId = Test.Client.interfaceId;
-    c.methodId = 0;
-    c._initTarget()._initPromisedAnswer().questionId = 0;
-    const content = c._initParams().content;
-    $.utils.initStruct(Test_Echo$Params._capnp.size, content);
-    new Test_Echo$Params(content.segment, content.byteOffset).text = 'one write';
-  });
+  const call = buildFrame((m) => pipelinedCall(m, 1, Test.Client.interfaceId, 0, Test_Echo$Params, (p) => (p.text = 'one write')));
   stream.push(Buffer.concat([bootstrap, call]));
   await new Promise((r) => setImmediate(r));
   assert.equal(stream.writes.length, 1, `the replies took ${stream.writes.length} writes`);

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as $ from 'capnp-es';
 import { Gate, Gate_Authenticate$Params } from '../../src/gen/namespace.js';
 import { connect, release } from '../../src/rpc/index.js';
-import { RawPeer, RpcMessage } from '../rpc/raw-peer.js';
+import { pipelinedCall, RawPeer, RpcMessage } from '../rpc/raw-peer.js';
 import { root, startServe } from '../client/serve-process.js';
 
 /** As bin/capns.js starts Node, with the log at info (the collection's line). */
@@ -77,25 +76,8 @@ test('capns serve: a connection that leaves 1,500 unfinished answers behind is a
   // Authenticated first (before it, a peer may hold only maxPreAuthAnswers), then calls
   // to a method the Gate does not have, pipelined on the bootstrap: each answers an
   // exception the server keeps until a Finish that never comes.
-  p.sendMsg((m) => {
-    const c = m._initCall();
-    c.questionId = 1;
-    c.interfaceId = Gate.Client.interfaceId;
-    c.methodId = 0;
-    c._initTarget()._initPromisedAnswer().questionId = 0;
-    const content = c._initParams().content;
-    $.utils.initStruct(Gate_Authenticate$Params._capnp.size, content);
-    new Gate_Authenticate$Params(content.segment, content.byteOffset).token = '';
-  });
-  for (let q = 2; q <= 1501; q++)
-    p.sendMsg((m) => {
-      const c = m._initCall();
-      c.questionId = q;
-      c.interfaceId = Gate.Client.interfaceId;
-      c.methodId = 99;
-      c._initTarget()._initPromisedAnswer().questionId = 0;
-      c._initParams();
-    });
+  p.sendMsg((m) => pipelinedCall(m, 1, Gate.Client.interfaceId, 0, Gate_Authenticate$Params, (a) => (a.token = '')));
+  for (let q = 2; q <= 1501; q++) p.sendMsg((m) => pipelinedCall(m, q, Gate.Client.interfaceId, 99));
   for (let i = 0; i <= 1501; i++) {
     const r = await p.next(5000);
     assert.equal(r?.which(), RpcMessage.RETURN);
