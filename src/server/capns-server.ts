@@ -833,10 +833,10 @@ export class CapnsServer implements ExportRegistry {
     return { name: p.name, tokens: p.auth.tokens, loopback: p.auth.loopback, tlsSubjects: p.auth.tlsSubjects, table };
   }
 
-  /** Who listener `l` lets in, over the profiles there are now (src/server/listener-access.ts). */
   /**
-   * Who `l` lets in, from the profiles in force: made once per listener and profile set,
-   * not for every connection (it was an object and an array of profiles each).
+   * Who listener `l` lets in, over the profiles there are now (src/server/listener-access.ts):
+   * made once per listener and profile set, not for every connection (it was an object
+   * and an array of profiles each).
    */
   #access(l: Listener): ListenerAccess {
     let a = this.#accessOf.get(l);
