@@ -96,7 +96,9 @@ class RpcSessionNamespace implements SessionNamespace {
       await this.#get()
         .bind((p) => {
           p.path = path;
-          $.utils.setInterfacePointer(p.segment.message.addCap(dupClient(member.cap)), p.cap);
+          // Lent to the call (the namespace takes a reference of its own): a capability
+          // in a call's params stays the caller's.
+          $.utils.setInterfacePointer(p.segment.message.addCap(member.cap), p.cap);
           p.interfaceId = member.interfaceId;
           p.label = member.label;
           p.position = PositionEnum.REPLACE;

@@ -18,7 +18,7 @@ import {
   type Namespace$Client,
 } from '../gen/namespace.js';
 import type { MountTable } from '../namespace/mount-table.js';
-import { BindQuota, DEFAULT_MAX_BINDS, serveNamespace, type NamespaceServerOptions } from '../namespace/namespace-server.js';
+import { NamespaceOwner, serveNamespace, type NamespaceOwnerOptions } from '../namespace/namespace-server.js';
 import { dupClient, serve, subjectMatches, type Peer } from '../rpc/index.js';
 import type { CapabilityTable } from './capability-table.js';
 
@@ -55,17 +55,13 @@ export interface GateOptions {
   /** Failed attempts before the Gate refuses every further one (default 5). */
   readonly maxFailures?: number;
   /**
-   * Namespaces this connection may hold at once (default DEFAULT_MAX_NAMESPACES): each
-   * `authenticate` makes one, with its grants, its mount table and its session, which
-   * the grants quota alone bounds loosely (a profile of one capability allowed as many
-   * namespaces as grants). One given back (released with all it made) frees its place.
+   * Limits of the namespaces this connection is given, all of them together: how many at
+   * once (`maxNamespaces`, default 256: each `authenticate` makes one, with its grants,
+   * its mount table and its session; one given back frees its place) and their budget
+   * of bindings (`maxBinds`, default 10000). They all end with the connection
+   * (`peer.whenClosed()`), wherever they are held (NamespaceOwner).
    */
-  readonly maxNamespaces?: number;
-  /**
-   * Options of the namespaces handed out. Their `maxBinds` is this connection's budget of
-   * bindings across every namespace it authenticates for (default 10000).
-   */
-  readonly namespace?: NamespaceServerOptions;
+  readonly namespaces?: Omit<NamespaceOwnerOptions, 'onRefused'>;
   /**
    * Told of each namespace handed out (for logs, and the sessions tree): `ns` is the
    * capability the client receives, lent for the call (dupClient it to keep it, which
@@ -81,14 +77,6 @@ export interface GateOptions {
    * attempts, its grants or bindings quota), which pauses its connection.
    */
   readonly peer?: Peer;
-}
-
-/** The default of GateOptions.maxNamespaces (the manifest's `limits.maxNamespacesPerConnection`). */
-export const DEFAULT_MAX_NAMESPACES = 256;
-
-/** The refusal of a namespace past a connection's `maxNamespaces`. */
-export function namespacesRefusal(connection: string, held: number): NsError {
-  return NsError.refusal('NS_ERR_BUSY', `connection ${connection} holds ${held} namespaces, its limit (maxNamespacesPerConnection)`);
 }
 
 function digest(token: string): Buffer {
@@ -147,14 +135,19 @@ class GateTarget implements Gate$Server$Target {
   readonly #options: GateOptions;
   #failures = 0;
   #issued = 0;
-  /** Namespaces handed out and not yet given back. */
-  #live = 0;
-  /** One budget of bindings for every namespace this connection is given. */
-  readonly #quota: BindQuota;
+  /** The namespaces this connection is given: made at its first authenticate. */
+  #owner: NamespaceOwner | null = null;
 
   constructor(options: GateOptions) {
     this.#options = options;
-    this.#quota = options.namespace?.quota ?? new BindQuota(options.namespace?.maxBinds ?? DEFAULT_MAX_BINDS, () => options.peer?.overLimit());
+  }
+
+  #namespaces(): NamespaceOwner {
+    if (this.#owner !== null) return this.#owner;
+    const o = this.#options;
+    const owner = new NamespaceOwner(o.connection, { ...o.namespaces, onRefused: () => o.peer?.overLimit() });
+    void o.peer?.whenClosed().then(() => owner.end());
+    return (this.#owner = owner);
   }
 
   #match(token: string): GateProfile | undefined {
@@ -195,21 +188,14 @@ class GateTarget implements Gate$Server$Target {
         this.#failures++;
         throw NsError.refusal('NS_ERR_PERMISSION', params.token === '' ? 'credentials required' : 'unknown token');
       }
-      if (this.#live >= (this.#options.maxNamespaces ?? DEFAULT_MAX_NAMESPACES)) throw namespacesRefusal(this.#options.connection, this.#live);
+      const owner = this.#namespaces();
+      owner.checkRoom();
       const holder = `${profile.name}@${this.#options.connection}${this.#issued++ === 0 ? '' : `.${this.#issued}`}`;
       const table = grantedNamespace(profile, this.#options.captable, holder, this.#options.connection);
       // The grants leave the table when the client lets go of the namespace and of
       // everything it got through it (or its connection ends); so does the session.
       let gone: (() => void) | void = undefined;
-      const ns = serveNamespace(table, {
-        ...this.#options.namespace,
-        quota: this.#quota,
-        onClose: () => {
-          this.#live--;
-          gone?.();
-        },
-      });
-      this.#live++;
+      const ns = serveNamespace(table, { owner, onClose: () => gone?.() });
       gone = this.#options.onAuthenticated?.(profile.name, holder, ns, this.#options);
       const ok = res._initOk();
       ok.ns = ns;

@@ -3,11 +3,16 @@
  * members are RPC capabilities.
  *
  * A family of Namespace capabilities — one namespace, its `fork`s and `sub` views —
- * shares one `CapHolder`: it keeps a reference to every capability bound into any of
- * them, and releases them all when the last Namespace capability of the family is
- * released. Persistent tables share bindings between forks, so per-binding reference
- * counts would have to be kept across every fork; holding per family is simple and
- * bounded by the binds a client makes (the server bounds those with `maxBinds`).
+ * keeps a reference to every capability bound into any of them, and releases them all
+ * when the last Namespace capability of the family is released. Persistent tables share
+ * bindings between forks, so per-binding reference counts would have to be kept across
+ * every fork; holding per family is simple and bounded by the binds a client makes (the
+ * server bounds those with `maxBinds`).
+ *
+ * The namespaces made for one connection have one `NamespaceOwner`: one budget of
+ * bindings, a bound on how many, and the end of them all when the connection ends —
+ * which reference counting alone cannot give, since a namespace bound into itself holds
+ * a reference to itself.
  *
  * FileServer members are walked and listed through RemoteFileServer (which works for a
  * capability in this process too), via NamespaceFileServer: the same file tree the 9P
@@ -66,16 +71,18 @@ export interface NamespaceServerOptions {
    */
   readonly maxBinds?: number;
   /**
-   * A budget of bindings shared with other families (the Gate gives all the namespaces of
-   * one connection one budget, so no connection can hold more, however often it
-   * authenticates). Default: one of `maxBinds` for this family.
+   * The connection this namespace is made for, with the others made for it: they share
+   * its budget of bindings (so no connection can hold more, however often it
+   * authenticates), count against its `maxNamespaces`, and end with it. Default: a
+   * family on its own, with a budget of `maxBinds`, that ends when released.
    */
-  readonly quota?: BindQuota;
+  readonly owner?: NamespaceOwner;
   /** Bytes of namespace text `apply` accepts (NS_ERR_TOO_LARGE beyond). Default 1 MiB. */
   readonly maxApplyBytes?: number;
   /**
    * Called once, after the family's last Namespace capability is released (by the
-   * client, or by the RPC layer when the connection ends) and its capabilities with it.
+   * client, or by the RPC layer when the connection ends) or its owner ended, and its
+   * capabilities with it.
    */
   readonly onClose?: () => void;
 }
@@ -113,24 +120,113 @@ export class BindQuota {
   }
 }
 
+/** The default of NamespaceOwner's `maxNamespaces` (the manifest's `limits.maxNamespacesPerConnection`). */
+export const DEFAULT_MAX_NAMESPACES = 256;
+
+/** Options of a NamespaceOwner, each with a safe default. */
+export interface NamespaceOwnerOptions {
+  /**
+   * Namespaces open at once (default DEFAULT_MAX_NAMESPACES): each `authenticate` makes
+   * one, with its grants, its mount table and its session, which the grants quota alone
+   * bounds loosely. Forks and sub views are part of the namespace they come from.
+   */
+  readonly maxNamespaces?: number;
+  /** Bindings across all of them (default DEFAULT_MAX_BINDS). */
+  readonly maxBinds?: number;
+  /** Told each time a request is refused for the bindings budget (the Gate pauses the peer: Peer.overLimit). */
+  readonly onRefused?: () => void;
+}
+
+/**
+ * What one connection was given: the namespaces made for it (each with its forks and sub
+ * views), one budget of bindings for all of them, and how many it may hold at once.
+ *
+ * `end()` (its connection has ended) closes every one of them as if each of its
+ * Namespace capabilities had been released, wherever those are: a namespace bound into
+ * itself, or two of the connection's bound into each other, hold references to
+ * themselves that would otherwise keep them, their bindings and their grants alive after
+ * the connection. A namespace lives as long as the connection it was given to; one
+ * passed on elsewhere answers NS_ERR_REVOKED once that connection has ended.
+ */
+export class NamespaceOwner {
+  readonly quota: BindQuota;
+  readonly #max: number;
+  readonly #families = new Set<Family>();
+  #ended = false;
+
+  /** `name`: the connection's, as errors and the capability table name it (e.g. "rpc#3"). */
+  constructor(
+    readonly name: string,
+    options: NamespaceOwnerOptions = {},
+  ) {
+    this.#max = options.maxNamespaces ?? DEFAULT_MAX_NAMESPACES;
+    this.quota = new BindQuota(options.maxBinds ?? DEFAULT_MAX_BINDS, options.onRefused);
+  }
+
+  /** Namespaces open now. */
+  get namespaces(): number {
+    return this.#families.size;
+  }
+
+  /**
+   * Throws the refusal of one more namespace, so a caller can refuse before granting
+   * anything for it. @throws NsError NS_ERR_BUSY past `maxNamespaces`, NS_ERR_REVOKED
+   * once ended.
+   */
+  checkRoom(): void {
+    if (this.#ended) throw this.endedError();
+    if (this.#families.size >= this.#max) {
+      throw NsError.refusal('NS_ERR_BUSY', `connection ${this.name} holds ${this.#families.size} namespaces, its limit (maxNamespacesPerConnection)`);
+    }
+  }
+
+  /** Closes every namespace it holds, now and from now on. Idempotent. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const f of [...this.#families]) f.end();
+  }
+
+  /** What a Namespace capability of an ended owner answers. */
+  endedError(): NsError {
+    return NsError.refusal('NS_ERR_REVOKED', `this namespace was given to ${this.name}, which has ended`);
+  }
+
+  /** @internal */
+  adopt(f: Family): void {
+    this.checkRoom();
+    this.#families.add(f);
+  }
+
+  /** @internal */
+  forget(f: Family): void {
+    this.#families.delete(f);
+  }
+}
+
 /**
  * One family of Namespace capabilities: a namespace served by `serveNamespace` and every
  * fork and sub view made from it. The family owns one reference to each distinct
  * capability bound in any of its namespaces, counted by the bindings that show it: when
  * the last binding goes (an unmount, a replace, the namespace released), so does the
- * reference. `onClose` runs when no Namespace capability of the family is open.
+ * reference. `onClose` runs when no Namespace capability of the family is open, or when
+ * its owner ends.
  */
 class Family {
   /** Bindings showing each capability across the family, by the reference it owns. */
   readonly #refs = new Map<Client, number>();
   /** Made at the first file view asked for: most families are never walked as files. */
   #fileServers: Map<Client, RemoteFileServer | RemoteNamespaceFileServer> | null = null;
-  #open = 0;
+  /** The family's namespaces with a Namespace capability open. */
+  readonly #open = new Set<Holder>();
+  readonly quota: BindQuota;
 
   constructor(
-    readonly quota: BindQuota,
     readonly options: NamespaceServerOptions,
-  ) {}
+    readonly owner: NamespaceOwner | undefined,
+  ) {
+    this.quota = owner?.quota ?? new BindQuota(options.maxBinds ?? DEFAULT_MAX_BINDS);
+  }
 
   /** Counts `delta` more bindings of `cap`; the reference is released at zero. */
   count(cap: Client, delta: number): void {
@@ -167,17 +263,24 @@ class Family {
     return fs;
   }
 
-  opened(): void {
-    this.#open++;
+  opened(h: Holder): void {
+    this.#open.add(h);
   }
 
-  closed(): void {
-    if (--this.#open > 0) return;
+  closed(h: Holder): void {
+    this.#open.delete(h);
+    if (this.#open.size > 0) return;
+    this.owner?.forget(this);
     try {
       this.options.onClose?.();
     } catch {
       // A disposer's callback never throws out of it.
     }
+  }
+
+  /** Its owner has ended: every namespace of the family closes now. */
+  end(): void {
+    for (const h of [...this.#open]) h.end();
   }
 }
 
@@ -189,6 +292,8 @@ class Family {
 class Holder {
   #bindings = 0;
   #servers = 0;
+  /** Closed by its owner's end, whatever capabilities of it were still open. */
+  #ended = false;
 
   /** `table`: any table of this namespace (they all see the whole of it). */
   constructor(
@@ -216,6 +321,10 @@ class Holder {
    * @throws whatever `change` throws (nothing changed), NsError NS_ERR_BUSY.
    */
   mutate(table: MountTable<Client>, change: () => void, fresh: readonly Client[] = []): void {
+    if (this.#ended) {
+      for (const c of fresh) release(c);
+      throw this.family.owner!.endedError();
+    }
     const before = table.snapshot();
     const deltas: [Client, number][] = [];
     let added = 0;
@@ -239,17 +348,37 @@ class Holder {
     for (const c of fresh) if (!this.family.holds(c)) release(c);
   }
 
+  /**
+   * The table of a Namespace capability of this namespace, for a call on it.
+   * @throws NsError NS_ERR_REVOKED once the owner has ended.
+   */
+  use(table: MountTable<Client>): MountTable<Client> {
+    if (this.#ended) throw this.family.owner!.endedError();
+    return table;
+  }
+
   opened(): void {
-    if (this.#servers++ === 0) this.family.opened();
+    if (this.#servers++ === 0) this.family.opened(this);
   }
 
   /** One Namespace capability of this namespace is gone; the last one lets its bindings go. */
   closed(): void {
-    if (--this.#servers > 0) return;
+    if (this.#ended || --this.#servers > 0) return;
+    this.#close();
+  }
+
+  /** Its owner has ended: closes as if every Namespace capability of it were released. */
+  end(): void {
+    if (this.#ended || this.#servers === 0) return;
+    this.#ended = true;
+    this.#close();
+  }
+
+  #close(): void {
     for (const b of this.table.allBindings()) this.family.count(b.member.cap, -1);
     this.family.quota.give(this.#bindings);
     this.#bindings = 0;
-    this.family.closed();
+    this.family.closed(this);
   }
 }
 
@@ -295,14 +424,19 @@ function joinRel(a: string, b: string): string {
  * in a read-only membrane, results of results included.
  */
 class NamespaceTarget implements Namespace$Server$Target {
-  readonly #table: MountTable<Client>;
+  readonly #view: MountTable<Client>;
   readonly #holder: Holder;
   #disposed = false;
 
   constructor(table: MountTable<Client>, holder: Holder) {
-    this.#table = table;
+    this.#view = table;
     this.#holder = holder;
     holder.opened();
+  }
+
+  /** The table, for a call: every call reads it, so every call of an ended namespace is refused. */
+  get #table(): MountTable<Client> {
+    return this.#holder.use(this.#view);
   }
 
   get #family(): Family {
@@ -523,9 +657,10 @@ class NamespaceTarget implements Namespace$Server$Target {
       if (client === null) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'bind of a null capability');
       const label = params.label === '' ? `cap${params.interfaceId.toString(16)}` : params.label;
       const options = { position: positionOf(params.position), create: params.create };
+      const table = this.#table;
       const own = dupClient(client);
       const member = { cap: own, interfaceId: params.interfaceId, label };
-      this.#holder.mutate(this.#table, () => this.#table.bind(params.path, member, options), [own]);
+      this.#holder.mutate(table, () => table.bind(params.path, member, options), [own]);
     });
   }
 
@@ -755,15 +890,18 @@ class NamespaceTarget implements Namespace$Server$Target {
  * distinct Client however many bindings show it); each is released when no namespace of
  * the family (this one, its forks and sub views) shows it any more. The caller owns the
  * returned client.
- * @throws NsError NS_ERR_BUSY when `table` alone is over the quota (its capabilities are
- *   released).
+ * @throws NsError NS_ERR_BUSY when `table` alone is over the quota or the owner holds its
+ *   `maxNamespaces`, NS_ERR_REVOKED when the owner has ended (its capabilities are
+ *   released either way).
  */
 export function serveNamespace(table: MountTable<Client>, options: NamespaceServerOptions = {}): Namespace$Client & Disposable {
-  const family = new Family(options.quota ?? new BindQuota(options.maxBinds ?? DEFAULT_MAX_BINDS), options);
+  const family = new Family(options, options.owner);
   const holder = new Holder(family, table);
   try {
+    options.owner?.adopt(family);
     holder.adopt();
   } catch (e) {
+    options.owner?.forget(family);
     for (const c of new Set([...table.allBindings()].map((b) => b.member.cap))) release(c);
     throw e;
   }

@@ -42,6 +42,7 @@ import {
   type RpcListener,
 } from '../rpc/index.js';
 import { membrane } from '../rpc/membrane.js';
+import { NamespaceOwner, type NamespaceOwnerOptions } from '../namespace/namespace-server.js';
 import { heartbeat } from './heartbeat.js';
 import { ExportPolicy, NO_FILTER, Revocation, type ExportFilter } from './export-policy.js';
 
@@ -55,10 +56,15 @@ export interface ExportOptions {
   readonly ns?: Namespace$Client;
   /**
    * Instead of `ns`: makes a namespace of `peer`'s own (the exporter owns what it returns
-   * and releases it with the peer). Called once at start (peer "start") to check the root.
+   * and releases it with the peer). `owner` is the peer's connection's: give it to
+   * serveNamespace, so that every namespace of the connection shares one budget, counts
+   * against `namespaces.maxNamespaces`, and ends with the connection. Called once at start
+   * (peer "start", no owner) to check the root.
    * @throws NsError to refuse the peer (e.g. NS_ERR_BUSY: the capability table is full).
    */
-  readonly namespaceFor?: (peer: string) => Namespace$Client;
+  readonly namespaceFor?: (peer: string, owner?: NamespaceOwner) => Namespace$Client;
+  /** With `namespaceFor`: the limits of each connection's NamespaceOwner (maxNamespaces, maxBinds). */
+  readonly namespaces?: Omit<NamespaceOwnerOptions, 'onRefused'>;
   /** The subtree exported (default '/'). Nothing outside it can be named. */
   readonly root?: string;
   readonly readOnly?: boolean;
@@ -181,7 +187,7 @@ export class Exporter {
 }
 
 /** Where each peer's namespace comes from: a fresh one, or a fork of the exported one. */
-type PeerNamespace = (peer: string) => Promise<Namespace$Client>;
+type PeerNamespace = (peer: string, owner?: NamespaceOwner) => Promise<Namespace$Client>;
 
 /** The export's view for one peer: its namespace seen from the root, read-only if the export is. */
 async function peerView(base: Namespace$Client, root: string, readOnly: boolean): Promise<Namespace$Client> {
@@ -205,6 +211,8 @@ async function peerView(base: Namespace$Client, root: string, readOnly: boolean)
 class ExportGate implements Gate$Server$Target {
   #failures = 0;
   #sessions = 0;
+  /** The namespaces this connection is given: made at its first authenticate. */
+  #owner: NamespaceOwner | null = null;
 
   constructor(
     readonly namespaceFor: PeerNamespace,
@@ -220,7 +228,15 @@ class ExportGate implements Gate$Server$Target {
     /** The connection's peer: tells it the peer authenticated (lifts the handshake limits). */
     readonly who: Peer,
     readonly onSession: ExportOptions['onSession'],
+    readonly namespaces: ExportOptions['namespaces'],
   ) {}
+
+  #namespaces(): NamespaceOwner {
+    if (this.#owner !== null) return this.#owner;
+    const owner = new NamespaceOwner(this.peer, { ...this.namespaces, onRefused: () => this.who.overLimit() });
+    void this.who.whenClosed().then(() => owner.end());
+    return (this.#owner = owner);
+  }
 
   #match(token: string): boolean {
     if (token === '') return this.tokenless;
@@ -254,7 +270,7 @@ class ExportGate implements Gate$Server$Target {
       // A namespace of this peer's own (exportfs: a name space per connection), seen from
       // the export's root; every authentication on the connection gets another.
       const session = `${this.peer}${this.#sessions++ === 0 ? '' : `.${this.#sessions}`}`;
-      const view = await peerView(await this.namespaceFor(session), this.root, this.readOnly);
+      const view = await peerView(await this.namespaceFor(session, this.#namespaces()), this.root, this.readOnly);
       // One membrane per peer: every namespace this peer authenticates to shares it.
       const held = new Namespace.Client(membrane(view.client, this.policy));
       this.onSession?.(session, held, this.who);
@@ -307,8 +323,8 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
   const readOnly = options.readOnly ?? false;
   const source = options.ns === undefined ? undefined : retain(options.ns);
   const make = options.namespaceFor;
-  const namespaceFor: PeerNamespace = async (peer) => {
-    if (make !== undefined) return make(peer);
+  const namespaceFor: PeerNamespace = async (peer, owner) => {
+    if (make !== undefined) return make(peer, owner);
     if (source === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'an export needs ns or namespaceFor');
     return (await source.fork().promise()).ns;
   };
@@ -367,6 +383,7 @@ export async function startExport(options: ExportOptions): Promise<Exporter> {
             options.onPeer,
             who,
             options.onSession,
+            options.namespaces,
           ),
         );
       },

@@ -50,7 +50,7 @@ import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../namespace/interfaces.js';
 import { RemoteNamespaceFileServer } from '../namespace/remote-namespace-file-server.js';
 import { MountTable } from '../namespace/mount-table.js';
-import { serveNamespace } from '../namespace/namespace-server.js';
+import { serveNamespace, type NamespaceOwner } from '../namespace/namespace-server.js';
 import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
@@ -61,7 +61,7 @@ import { newClock } from './demo-services.js';
 import { listenerAccess, ninepTokens, type ListenerAccess } from './listener-access.js';
 import { Board, type DeclaredName, connectorOptions, introspectionFrom, loadSchemaFiles, ServiceProcess, serviceOptions, startConnector } from '../services/index.js';
 import { describeInterface, JsonCodec, SchemaIndex, SchemaSet } from '../reflect/index.js';
-import { DEFAULT_MAX_NAMESPACES, grantedNamespace, namespacesRefusal, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
+import { grantedNamespace, serveGate, type GateOptions, type GateProfile } from '../captable/gate.js';
 import { borrowedSessionNamespace, rpcSessionNamespace, SessionRegistry, tableSessionNamespace, type Session } from '../ants/session-registry.js';
 import { newSessionsFileServer } from '../ants/sessions-file-server.js';
 import { Hub } from '../ants/hub.js';
@@ -219,7 +219,7 @@ export interface ReloadReport {
 }
 
 /** #namespaceLimits() without any: one object, not one per connection (the Gate keeps it). */
-const NO_NAMESPACE_LIMITS: { maxBinds?: number } = Object.freeze({});
+const NO_NAMESPACE_LIMITS: { maxBinds?: number; maxNamespaces?: number } = Object.freeze({});
 
 /**
  * An RPC connection as its listener's budget watches it until it authenticates: a class
@@ -560,9 +560,10 @@ export class CapnsServer implements ExportRegistry {
   }
 
   /** The namespace limits the manifest sets (maxBinds), for every namespace handed out. */
-  #namespaceLimits(): { maxBinds?: number } {
-    const m = this.#manifest.limits.maxBinds;
-    return m === undefined ? NO_NAMESPACE_LIMITS : { maxBinds: m };
+  #namespaceLimits(): { maxBinds?: number; maxNamespaces?: number } {
+    const { maxBinds, maxNamespacesPerConnection } = this.#manifest.limits;
+    if (maxBinds === undefined && maxNamespacesPerConnection === undefined) return NO_NAMESPACE_LIMITS;
+    return { ...(maxBinds !== undefined && { maxBinds }), ...(maxNamespacesPerConnection !== undefined && { maxNamespaces: maxNamespacesPerConnection }) };
   }
 
   /**
@@ -729,13 +730,14 @@ export class CapnsServer implements ExportRegistry {
       ...serviceOptions(c, this.#serviceEnv),
       offers,
       accept: (posted, declared) => (schemas.index.extendsInterface(posted, declared) ? undefined : `it is ${schemas.index.interfaceName(posted)}`),
-      namespace: () => {
-        // A holder per run, so the capability table tells the runs apart; the grants
-        // leave the table with the namespace (when the run's connection ends).
+      namespace: (owner) => {
+        // A holder per namespace, so the capability table tells them apart; the grants
+        // leave the table with the namespace (at the latest when the run's connection ends).
+        owner.checkRoom();
         const holder = `${c.name}@service#${++run}`;
         const profile = c.profile === undefined ? undefined : this.#profiles.get(c.profile);
         const table = profile === undefined ? new MountTable<Client>() : grantedNamespace(profile, this.captable, holder);
-        return serveNamespace(table);
+        return serveNamespace(table, { owner });
       },
       log: {
         output: (stream, line) => this.#log.info({ service: c.name, stream }, line),
@@ -907,8 +909,7 @@ export class CapnsServer implements ExportRegistry {
           peerIsLoopback: access.peerIsLoopback,
           tlsSubject: peer.tlsSubject,
           peer,
-          namespace: this.#namespaceLimits(),
-          ...(this.#manifest.limits.maxNamespacesPerConnection !== undefined && { maxNamespaces: this.#manifest.limits.maxNamespacesPerConnection }),
+          namespaces: this.#namespaceLimits(),
           onAuthenticated,
         });
       },
@@ -1237,24 +1238,17 @@ export class CapnsServer implements ExportRegistry {
     let bound = formatAddress(e.listen);
     // Each peer's session, until the peer lets go of its namespace (or its connection ends).
     const sessions = new Map<string, Session>();
-    // Namespaces each connection holds ("peer#3" for "peer#3.2"): at most
-    // maxNamespacesPerConnection, as at an rpc listener's Gate.
-    const live = new Map<string, number>();
-    const namespaceFor = (peer: string): Namespace$Client => {
-      const connection = peer.split('.')[0]!;
-      const held = live.get(connection) ?? 0;
-      if (held >= (this.#manifest.limits.maxNamespacesPerConnection ?? DEFAULT_MAX_NAMESPACES)) throw namespacesRefusal(`export:${bound}#${connection}`, held);
+    // `owner`: the connection's ("peer#3" for "peer#3.2"), which bounds its namespaces
+    // (maxNamespacesPerConnection) and its bindings, as at an rpc listener's Gate.
+    const namespaceFor = (peer: string, owner?: NamespaceOwner): Namespace$Client => {
+      owner?.checkRoom();
       const holder = `${profile.name}@export:${bound}#${peer}`;
       const onClose = (): void => {
         sessions.get(peer)?.end();
         sessions.delete(peer);
-        const n = (live.get(connection) ?? 1) - 1;
-        if (n === 0) live.delete(connection);
-        else live.set(connection, n);
       };
-      const ns = serveNamespace(grantedNamespace(profile, this.captable, holder, `export:${bound}#${connection}`), { ...this.#namespaceLimits(), onClose });
-      live.set(connection, held + 1);
-      return ns;
+      const table = grantedNamespace(profile, this.captable, holder, `export:${bound}#${owner?.name ?? peer}`);
+      return serveNamespace(table, owner === undefined ? { ...this.#namespaceLimits(), onClose } : { owner, onClose });
     };
     let filter: ExportFilter | undefined;
     let tls: TlsFiles | undefined;
@@ -1292,6 +1286,7 @@ export class CapnsServer implements ExportRegistry {
       try {
         exp = await startExport({
           namespaceFor,
+          namespaces: this.#namespaceLimits(),
           root: e.root,
           readOnly: e.readOnly,
           listen: formatAddress(e.listen),

@@ -35,6 +35,7 @@ import {
   type ServiceHost_Namespace$Results,
 } from '../gen/services.js';
 import type { Namespace$Client } from '../gen/namespace.js';
+import { NamespaceOwner } from '../namespace/namespace-server.js';
 import { RpcConnection, serve } from '../rpc/index.js';
 import { Board, SrvTarget, type DeclaredName } from './board.js';
 
@@ -78,8 +79,12 @@ export interface ServiceOptions {
   readonly offers: ReadonlyMap<string, DeclaredName>;
   /** Whether an offered interface will do for a declared one (see BoardOptions.accept). */
   readonly accept?: (posted: bigint, declared: bigint) => string | undefined;
-  /** The program's namespace for one run (a new one each start; the caller's to build, the service's to release). */
-  readonly namespace: () => Namespace$Client;
+  /**
+   * A namespace for the program (each `ServiceHost.namespace` call of a run; the caller's
+   * to build, the service's to release). `owner` is the run's: give it to serveNamespace,
+   * so that the run's namespaces are bounded together and end with the run's connection.
+   */
+  readonly namespace: (owner: NamespaceOwner) => Namespace$Client;
   readonly restart?: RestartPolicy;
   readonly readyTimeoutMs?: number;
   readonly stopTimeoutMs?: number;
@@ -225,13 +230,16 @@ export class ServiceProcess {
       });
     });
     const sock = child.stdio[3] as net.Socket | null;
+    // The namespaces of this run: they end with its connection.
+    const owner = new NamespaceOwner(`service ${o.name}#${this.#startCount}`);
     const conn =
       sock === null
         ? null
         : new RpcConnection(sock, {
             name: `service ${o.name}`,
-            bootstrap: () => serve(ServiceHost, new HostTarget(this.#board, o.namespace), { extends: [Srv] }),
+            bootstrap: () => serve(ServiceHost, new HostTarget(this.#board, () => o.namespace(owner)), { extends: [Srv] }),
           });
+    void conn?.whenClosed().then(() => owner.end());
     const run: Run = { child, conn, started: now, readyAt: undefined, readyTimer: undefined, ended: undefined, exited };
     this.#run = run;
     for (const [stream, s] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) if (s !== null) lines(s, (l) => o.log.output(stream, l));

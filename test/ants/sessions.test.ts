@@ -160,6 +160,20 @@ test('who sees and rewrites which sessions is the capability\'s: none without it
   await assert.rejects(admin.readFile('/mine/../profile/x'), /not found|does not exist/);
 });
 
+test('a session rerooted onto a profile gives every grant back when its connection ends (the staged binds keep no reference of their own)', async (t) => {
+  const w = await world(t);
+  const admin = await w.client('adm');
+  const user = await w.client('usr');
+  const dir = await sessionOf(admin, 'user', 'rpc');
+  await admin.writeFile(`${dir}/ctl`, Buffer.from('reroot -k /files profile helper\n'));
+  assert.ok((await user.list('/proc')).length >= 0);
+  const held = (): number => w.server.captable.list('user@').length;
+  assert.ok(held() > 0);
+  await user.close();
+  for (let k = 0; k < 100 && held() > 0; k++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(w.server.captable.list('user@').map((g) => g.label), [], 'grants of the rerooted session left in the table');
+});
+
 test('grants shows what a session holds with call counts; ctl revoke severs it, ctl hangup cuts it', async (t) => {
   const w = await world(t);
   const admin = await w.client('adm');

@@ -3,12 +3,13 @@ import { test } from 'node:test';
 import { utils, type Client } from 'capnp-es';
 import { serveFileServer } from '../../src/fileserver/file-server-rpc.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
+import type { NsError } from '../../src/errors.js';
 import { Failure_Code } from '../../src/gen/common.js';
-import { Namespace, Namespace_Entry_Kind } from '../../src/gen/namespace.js';
+import { Namespace, Namespace_Entry_Kind, type Namespace$Client } from '../../src/gen/namespace.js';
 import { FILE_SERVER_INTERFACE_ID } from '../../src/namespace/interfaces.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
-import { serveNamespace } from '../../src/namespace/namespace-server.js';
-import { connect, listen, liveLocalObjects, release, serve } from '../../src/rpc/index.js';
+import { NamespaceOwner, serveNamespace } from '../../src/namespace/namespace-server.js';
+import { connect, dupClient, listen, liveLocalObjects, release, serve } from '../../src/rpc/index.js';
 import { Counter, type Counter$Server$Target, type Counter_Get$Results, type Counter_Increment$Params, type Counter_Increment$Results } from '../fixtures/rpc/gen/test.js';
 
 const enc = new TextEncoder();
@@ -165,4 +166,66 @@ test('releasing the namespace releases every capability it held', async (t) => {
   await conn.close();
   for (let i = 0; i < 200 && liveLocalObjects() !== baseline; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(liveLocalObjects(), baseline);
+});
+
+/** Binds `cap` (a reference of the caller's, lent) at `path` of `ns` as a Namespace member. */
+async function bindNamespace(ns: Namespace$Client, path: string, cap: Client): Promise<void> {
+  const r = (await ns.bind((p) => {
+    p.path = path;
+    utils.setInterfacePointer(p.segment.message.addCap(cap), p.cap);
+    p.interfaceId = Namespace.Client.interfaceId;
+    p.label = path.slice(1);
+    p.create = true;
+  }).promise()).result;
+  assert.ok(r._isOk, r._isErr ? r.err.message : '');
+}
+
+test("an owner's end closes its namespaces, bound into themselves and into each other: what they held is released, and a reference kept elsewhere is refused", async () => {
+  const baseline = liveLocalObjects();
+  const owner = new NamespaceOwner('rpc#1', { maxNamespaces: 2 });
+  let closes = 0;
+  const counter = serve(Counter, new CounterImpl());
+  const table = new MountTable<Client>();
+  table.bind('/svc/counter', { cap: dupClient(counter.client), interfaceId: Counter.Client.interfaceId, label: 'counter' }, { create: true });
+  release(counter);
+  const a = serveNamespace(table, { owner, onClose: () => closes++ });
+  const b = serveNamespace(new MountTable<Client>(), { owner, onClose: () => closes++ });
+  assert.equal(owner.namespaces, 2);
+  // Past maxNamespaces: refused before anything is made.
+  assert.throws(() => serveNamespace(new MountTable<Client>(), { owner }), (e: NsError) => e.code === 'NS_ERR_BUSY' && /maxNamespacesPerConnection/.test(e.message));
+  // Every kind of cycle: a namespace in itself, two in each other, a fork in its origin.
+  const fork = (await a.fork().promise()).ns;
+  await bindNamespace(a, '/self', a.client);
+  await bindNamespace(a, '/b', b.client);
+  await bindNamespace(b, '/a', a.client);
+  await bindNamespace(a, '/fork', fork.client);
+  await bindNamespace(fork, '/origin', a.client);
+  // Someone else keeps a reference (a namespace passed on to another connection).
+  const kept = new Namespace.Client(dupClient(a.client));
+  release(a);
+  release(b);
+  release(fork);
+  // Released by their holder, the cycles keep each other alive: only the owner's end frees them.
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(closes, 0);
+  assert.ok(liveLocalObjects() > baseline);
+  owner.end();
+  assert.equal(closes, 2, 'each namespace closed once');
+  assert.equal(owner.namespaces, 0);
+  const list = (await kept.list((p) => { p.path = '/'; }).promise()).result;
+  assert.ok(list._isErr);
+  assert.equal(list.err.code, Failure_Code.REVOKED);
+  assert.match(list.err.message, /rpc#1, which has ended/);
+  const bound = (await kept.bind((p) => {
+    p.path = '/again';
+    utils.setInterfacePointer(p.segment.message.addCap(kept.client), p.cap);
+    p.interfaceId = Namespace.Client.interfaceId;
+  }).promise()).result;
+  assert.equal(bound.err.code, Failure_Code.REVOKED);
+  await assert.rejects(kept.fork().promise(), /has ended/);
+  assert.throws(() => serveNamespace(new MountTable<Client>(), { owner }), (e: NsError) => e.code === 'NS_ERR_REVOKED');
+  release(kept);
+  for (let i = 0; i < 100 && liveLocalObjects() !== baseline; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(liveLocalObjects(), baseline, 'local objects left after the end');
+  assert.equal(closes, 2);
 });

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { Failure_Code } from '../../src/gen/common.js';
 import { Gate, Namespace, type Namespace$Client } from '../../src/gen/namespace.js';
 import { parseManifest } from '../../src/manifest/index.js';
-import { connect, dupClient, release, RpcError, type RpcConnection } from '../../src/rpc/index.js';
+import { connect, release, RpcError, type RpcConnection } from '../../src/rpc/index.js';
 import { startCapnsServer, type CapnsServer } from '../../src/server/capns-server.js';
 import { RawPeer, RpcMessage } from './raw-peer.js';
 
@@ -249,26 +249,44 @@ for (const door of ['rpc', 'export'] as const) {
   });
 }
 
-// Found 2026-12-07, not fixed yet: a namespace bound into itself holds a reference to its
-// own family, so the family never closes when the connection ends and its grants stay in
-// the table. A peer that reconnects can leak grants this way until maxGrants is reached.
-// The fix wants the families a connection was handed torn down when it ends.
-test('capns serve: a namespace bound into itself gives its grants back when its connection ends', { todo: 'self-bound namespaces outlive their connection (leak)' }, async (t) => {
-  const manifest = parseManifest(WITH_EXPORT('{}'), { file: 'm.yaml', env: {} });
-  const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
-  t.after(() => s.destroy());
-  const conn = await connect(s.addresses.find((a) => a.protocol === 'rpc')!.address);
-  const ns = await authenticate(conn, 'secret');
-  const b = (await ns.bind((p) => {
-    p.path = '/self';
-    $.utils.setInterfacePointer(p.segment.message.addCap(dupClient(ns.client)), p.cap);
+/** Binds `cap` (lent) at `path` of `ns` as a Namespace member. */
+async function bindNamespace(ns: Namespace$Client, path: string, cap: Namespace$Client): Promise<void> {
+  const r = (await ns.bind((p) => {
+    p.path = path;
+    $.utils.setInterfacePointer(p.segment.message.addCap(cap.client), p.cap);
     p.interfaceId = Namespace.Client.interfaceId;
-    p.label = 'self';
+    p.label = path.slice(1);
     p.create = true;
   }).promise()).result;
-  assert.ok(b._isOk);
-  release(ns);
-  conn.destroy();
-  for (let k = 0; k < 50 && s.captable.size > 0; k++) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(s.captable.size, 0, 'grants left after the connection ended');
-});
+  assert.ok(r._isOk, r._isErr ? r.err.message : '');
+}
+
+// A namespace bound into itself holds a reference to itself: reference counting alone
+// would keep it, its grants and its session after its connection ended, and a peer that
+// reconnected could fill the capability table that way. Every namespace a connection was
+// given ends with the connection.
+for (const door of ['rpc', 'export'] as const) {
+  test(`capns serve (${door}): namespaces bound into themselves and each other give their grants and sessions back when their connection ends`, async (t) => {
+    const manifest = parseManifest(WITH_EXPORT('{}'), { file: 'm.yaml', env: {} });
+    const s = await startCapnsServer({ manifest, logger: pino({ level: 'silent' }), drainMs: 100 });
+    t.after(() => s.destroy());
+    const address = s.addresses.find((a) => a.protocol === door)!.address;
+    const sessions = (): number => s.sessions.list().filter((x) => x.kind === door).length;
+    for (let round = 0; round < 3; round++) {
+      const conn = await connect(address);
+      const a = await authenticate(conn, 'secret');
+      const b = await authenticate(conn, 'secret');
+      const fork = (await a.fork().promise()).ns;
+      await bindNamespace(a, '/self', a);
+      await bindNamespace(a, '/b', b);
+      await bindNamespace(b, '/a', a);
+      await bindNamespace(fork, '/origin', a);
+      assert.ok(s.captable.size > 0 && sessions() === 2);
+      for (const ns of [a, b, fork]) release(ns);
+      conn.destroy();
+      for (let k = 0; k < 100 && (s.captable.size > 0 || sessions() > 0); k++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(s.captable.size, 0, `grants left after connection ${round} ended`);
+      assert.equal(sessions(), 0, `sessions left after connection ${round} ended`);
+    }
+  });
+}

@@ -191,6 +191,19 @@ test('service: reload restarts a changed service and leaves an unchanged one alo
   assert.match(await echo(c, '/svc/b', 'new'), /^new \(pid \d+\)$/);
 });
 
+test("service: a run's namespaces close when its connection ends, even one bound into itself: its grants leave the table", async (t) => {
+  const log = new LogLines();
+  const s = await serveManifest(t, manifest([service('selfish', ['--self-bind', '--exit-after-calls', '1'], 'restart: no, profile: local')], ['{ mount: selfish, at: /svc/selfish }']), { log });
+  const c = await clientOf(t, s);
+  const grants = (): number => s.captable.list('selfish@').length;
+  await until(() => log.find(/^self-bound: /).length > 0, 10_000, 'the service bound its namespace into itself');
+  assert.match(String(log.find(/^self-bound: /)[0]!['msg']), /\bself\b/);
+  assert.ok(grants() > 0);
+  await echo(c, '/svc/selfish', 'x');
+  await until(() => s.services()[0]!.status().state === 'exited', 10_000, 'exited');
+  await until(() => grants() === 0, 5_000, "the run's grants left the table");
+});
+
 test('service: a line longer than 8 KiB is cut in the log', async (t: TestContext) => {
   const log = new LogLines();
   const s = await serveManifest(t, manifest([service('loud', ['--long-line'])], ['{ mount: loud, at: /svc/echo }']), { log });

@@ -9,11 +9,13 @@
  *   --wrong               offer a Clock under `echo`
  *   --ignore-term         ignore SIGTERM
  *   --long-line           print one 100 KB line to stdout
+ *   --self-bind           bind its namespace into itself at /self (a reference cycle)
  *
  * At start it prints its environment's names and its namespace's root listing, so the
  * tests can see what it was given.
  */
 import { Clock, Echo, type Clock$Client, type Echo_Echo$Params, type Echo_Echo$Results } from '../../../src/gen/demo.js';
+import { Namespace } from '../../../src/gen/namespace.js';
 import { serve } from '../../../src/rpc/index.js';
 import { runService } from '../../../src/services/index.js';
 import { newClock } from '../../../src/server/demo-services.js';
@@ -64,6 +66,10 @@ if (flag('--no-offer')) {
     const ns = svc.namespace!;
     console.log(`namespace: ${(await ns.list('/')).map((e) => e.name).join(' ')}`);
     if (flag('--clock')) setOwn(await ns.resolve('/svc/clock', Clock));
+    if (flag('--self-bind')) {
+      await ns.mount('/self', ns.namespace, { interfaceId: Namespace.Client.interfaceId, create: true });
+      console.log(`self-bound: ${(await ns.list('/')).map((e) => e.name).join(' ')}`);
+    }
     await svc.closed;
   } catch (e) {
     console.error(`runService: ${(e as Error).message}`);
