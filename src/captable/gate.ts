@@ -59,9 +59,9 @@ export interface GateOptions {
    * once (`maxNamespaces`, default 256: each `authenticate` makes one, with its grants,
    * its mount table and its session; one given back frees its place) and their budget
    * of bindings (`maxBinds`, default 10000). They all end with the connection
-   * (`peer.whenClosed()`), wherever they are held (NamespaceOwner).
+   * (`peer.atEnd()`), wherever they are held (NamespaceOwner).
    */
-  readonly namespaces?: Omit<NamespaceOwnerOptions, 'onRefused'>;
+  readonly namespaces?: Omit<NamespaceOwnerOptions, 'refused'>;
   /**
    * Told of each namespace handed out (for logs, and the sessions tree): `ns` is the
    * capability the client receives, lent for the call (dupClient it to keep it, which
@@ -145,8 +145,8 @@ class GateTarget implements Gate$Server$Target {
   #namespaces(): NamespaceOwner {
     if (this.#owner !== null) return this.#owner;
     const o = this.#options;
-    const owner = new NamespaceOwner(o.connection, { ...o.namespaces, onRefused: () => o.peer?.overLimit() });
-    void o.peer?.whenClosed().then(() => owner.end());
+    const owner = new NamespaceOwner(o.connection, { ...o.namespaces, ...(o.peer !== undefined && { refused: o.peer }) });
+    o.peer?.atEnd(owner);
     return (this.#owner = owner);
   }
 

@@ -95,10 +95,10 @@ const DEFAULT_MAX_APPLY_BYTES = 1 << 20;
 export class BindQuota {
   #used = 0;
 
-  /** `onRefused`: told each time take() refuses (the Gate pauses the peer's connection: Peer.overLimit). */
+  /** `refused`: told each time take() refuses (the Gate's peer, whose connection pauses: Peer.overLimit). */
   constructor(
     readonly max: number,
-    readonly onRefused?: () => void,
+    readonly refused?: { overLimit(): void },
   ) {}
 
   get used(): number {
@@ -109,7 +109,7 @@ export class BindQuota {
   take(n: number): void {
     if (n <= 0) return;
     if (this.#used + n > this.max) {
-      this.onRefused?.();
+      this.refused?.overLimit();
       throw new NsError('NS_ERR_BUSY', `this namespace would hold ${this.#used + n} bindings; its limit is ${this.max} (maxBinds)`);
     }
     this.#used += n;
@@ -133,8 +133,8 @@ export interface NamespaceOwnerOptions {
   readonly maxNamespaces?: number;
   /** Bindings across all of them (default DEFAULT_MAX_BINDS). */
   readonly maxBinds?: number;
-  /** Told each time a request is refused for the bindings budget (the Gate pauses the peer: Peer.overLimit). */
-  readonly onRefused?: () => void;
+  /** Told each time a request is refused for the bindings budget: the connection's Peer, which pauses. */
+  readonly refused?: { overLimit(): void };
 }
 
 /**
@@ -151,7 +151,13 @@ export interface NamespaceOwnerOptions {
 export class NamespaceOwner {
   readonly quota: BindQuota;
   readonly #max: number;
-  readonly #families = new Set<Family>();
+  /** Namespaces (families) open. */
+  #families = 0;
+  /**
+   * Their namespaces (the family's own and its forks) with a capability open: what end()
+   * closes. One set for the connection, rather than one in each family.
+   */
+  readonly #open = new Set<Holder>();
   #ended = false;
 
   /** `name`: the connection's, as errors and the capability table name it (e.g. "rpc#3"). */
@@ -160,12 +166,12 @@ export class NamespaceOwner {
     options: NamespaceOwnerOptions = {},
   ) {
     this.#max = options.maxNamespaces ?? DEFAULT_MAX_NAMESPACES;
-    this.quota = new BindQuota(options.maxBinds ?? DEFAULT_MAX_BINDS, options.onRefused);
+    this.quota = new BindQuota(options.maxBinds ?? DEFAULT_MAX_BINDS, options.refused);
   }
 
   /** Namespaces open now. */
   get namespaces(): number {
-    return this.#families.size;
+    return this.#families;
   }
 
   /**
@@ -175,8 +181,8 @@ export class NamespaceOwner {
    */
   checkRoom(): void {
     if (this.#ended) throw this.endedError();
-    if (this.#families.size >= this.#max) {
-      throw NsError.refusal('NS_ERR_BUSY', `connection ${this.name} holds ${this.#families.size} namespaces, its limit (maxNamespacesPerConnection)`);
+    if (this.#families >= this.#max) {
+      throw NsError.refusal('NS_ERR_BUSY', `connection ${this.name} holds ${this.#families} namespaces, its limit (maxNamespacesPerConnection)`);
     }
   }
 
@@ -184,7 +190,7 @@ export class NamespaceOwner {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    for (const f of [...this.#families]) f.end();
+    for (const h of [...this.#open]) h.end();
   }
 
   /** What a Namespace capability of an ended owner answers. */
@@ -192,15 +198,25 @@ export class NamespaceOwner {
     return NsError.refusal('NS_ERR_REVOKED', `this namespace was given to ${this.name}, which has ended`);
   }
 
-  /** @internal */
-  adopt(f: Family): void {
+  /** @internal A namespace is made. @throws as checkRoom */
+  adopt(): void {
     this.checkRoom();
-    this.#families.add(f);
+    this.#families++;
+  }
+
+  /** @internal A namespace has closed, or was never made. */
+  forget(): void {
+    this.#families--;
+  }
+
+  /** @internal A namespace of one of them has a capability open (opened) or none (closed). */
+  opened(h: Holder): void {
+    this.#open.add(h);
   }
 
   /** @internal */
-  forget(f: Family): void {
-    this.#families.delete(f);
+  closed(h: Holder): void {
+    this.#open.delete(h);
   }
 }
 
@@ -218,7 +234,7 @@ class Family {
   /** Made at the first file view asked for: most families are never walked as files. */
   #fileServers: Map<Client, RemoteFileServer | RemoteNamespaceFileServer> | null = null;
   /** The family's namespaces with a Namespace capability open. */
-  readonly #open = new Set<Holder>();
+  #open = 0;
   readonly quota: BindQuota;
 
   constructor(
@@ -264,23 +280,19 @@ class Family {
   }
 
   opened(h: Holder): void {
-    this.#open.add(h);
+    this.#open++;
+    this.owner?.opened(h);
   }
 
   closed(h: Holder): void {
-    this.#open.delete(h);
-    if (this.#open.size > 0) return;
-    this.owner?.forget(this);
+    this.owner?.closed(h);
+    if (--this.#open > 0) return;
+    this.owner?.forget();
     try {
       this.options.onClose?.();
     } catch {
       // A disposer's callback never throws out of it.
     }
-  }
-
-  /** Its owner has ended: every namespace of the family closes now. */
-  end(): void {
-    for (const h of [...this.#open]) h.end();
   }
 }
 
@@ -897,11 +909,13 @@ class NamespaceTarget implements Namespace$Server$Target {
 export function serveNamespace(table: MountTable<Client>, options: NamespaceServerOptions = {}): Namespace$Client & Disposable {
   const family = new Family(options, options.owner);
   const holder = new Holder(family, table);
+  let counted = false;
   try {
-    options.owner?.adopt(family);
+    options.owner?.adopt();
+    counted = true;
     holder.adopt();
   } catch (e) {
-    options.owner?.forget(family);
+    if (counted) options.owner?.forget();
     for (const c of new Set([...table.allBindings()].map((b) => b.member.cap))) release(c);
     throw e;
   }

@@ -64,7 +64,7 @@ export interface ExportOptions {
    */
   readonly namespaceFor?: (peer: string, owner?: NamespaceOwner) => Namespace$Client;
   /** With `namespaceFor`: the limits of each connection's NamespaceOwner (maxNamespaces, maxBinds). */
-  readonly namespaces?: Omit<NamespaceOwnerOptions, 'onRefused'>;
+  readonly namespaces?: Omit<NamespaceOwnerOptions, 'refused'>;
   /** The subtree exported (default '/'). Nothing outside it can be named. */
   readonly root?: string;
   readonly readOnly?: boolean;
@@ -233,8 +233,8 @@ class ExportGate implements Gate$Server$Target {
 
   #namespaces(): NamespaceOwner {
     if (this.#owner !== null) return this.#owner;
-    const owner = new NamespaceOwner(this.peer, { ...this.namespaces, onRefused: () => this.who.overLimit() });
-    void this.who.whenClosed().then(() => owner.end());
+    const owner = new NamespaceOwner(this.peer, { ...this.namespaces, refused: this.who });
+    this.who.atEnd(owner);
     return (this.#owner = owner);
   }
 

@@ -124,6 +124,13 @@ export interface Peer {
   hangup(reason: string): void;
   /** Resolves when the connection has closed, however it ended. */
   whenClosed(): Promise<void>;
+  /**
+   * Calls `x.end()` once when the connection ends, however it ended (at once if it has):
+   * for what was given to the connection and must not outlive it (its namespaces:
+   * NamespaceOwner). whenClosed() without its promise, reaction and closure, for what
+   * every connection keeps.
+   */
+  atEnd(x: { end(): void }): void;
 }
 
 /**
@@ -272,9 +279,33 @@ class AcceptedPeer implements Peer {
     return this.#loopback;
   }
 
+  /** What atEnd() was given: usually one thing, or none. */
+  #atEnd: { end(): void } | Array<{ end(): void }> | null = null;
+
   /** ConnectionPeer: the connection is ending; the socket, still there, is read now. */
   connectionClosing(): void {
     this.#read();
+    const e = this.#atEnd;
+    this.#atEnd = null;
+    if (e === null) return;
+    for (const x of Array.isArray(e) ? e : [e]) {
+      try {
+        x.end();
+      } catch {
+        // Disposers never throw (STYLE.md section 5).
+      }
+    }
+  }
+
+  atEnd(x: { end(): void }): void {
+    // conn is null only while the connection is being made (a first chunk read in its
+    // constructor may already authenticate): kept for its end, like any other.
+    if (this.conn?.closed === true) {
+      x.end();
+      return;
+    }
+    const e = this.#atEnd;
+    this.#atEnd = e === null ? x : Array.isArray(e) ? [...e, x] : [e, x];
   }
 
   /** ConnectionPeer: the listener stops counting the connection. */

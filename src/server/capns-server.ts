@@ -874,8 +874,8 @@ export class CapnsServer implements ExportRegistry {
     const onAuthenticated = (profile: string, holder: string, ns: Namespace$Client, gate: GateOptions): (() => void) => {
       this.#log.info({ profile, holder }, 'authenticated');
       const peer = gate.peer!;
-      // The session borrows the namespace: it ends when the client lets go of it (the
-      // Gate calls what this returns), or when the connection ends.
+      // The session borrows the namespace: it ends when the namespace closes (the Gate
+      // calls what this returns), as the client lets go of it or the connection ends.
       const session = this.sessions.add({
         kind: 'rpc',
         profile,
@@ -885,7 +885,6 @@ export class CapnsServer implements ExportRegistry {
         ns: borrowedSessionNamespace(ns),
         hangup: peer,
       });
-      void peer.whenClosed().then(() => session.end());
       return () => session.end();
     };
     const budget = this.#budget.listener(`rpc ${formatAddress(l.address)}`);
@@ -1316,11 +1315,9 @@ export class CapnsServer implements ExportRegistry {
               ns: borrowedSessionNamespace(ns),
               hangup: who,
             });
+            // It ends when the namespace closes (namespaceFor's onClose), as the peer lets
+            // go of it or its connection ends.
             sessions.set(peer, session);
-            void who.whenClosed().then(() => {
-              session.end();
-              sessions.delete(peer);
-            });
           },
           onPeer: (event, peer) => {
             const line = `export ${formatAddress(e.listen)}: peer ${event}`;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Base, Callback, Counter, Test } from '../fixtures/rpc/gen/test.js';
 import type * as T from '../fixtures/rpc/gen/test.js';
-import { RpcError, borrowClient, connect, dupClient, listen, release, serve, withSignal } from '../../src/rpc/index.js';
+import { RpcError, borrowClient, connect, dupClient, listen, release, serve, withSignal, type Peer } from '../../src/rpc/index.js';
 import { setup, until } from './harness.js';
 import { CounterImpl, ServerState, TestImpl, serveTest } from './test-impl.js';
 
@@ -289,4 +289,33 @@ test('borrowClient: a borrowed reference reaches the capability while an owned o
   release(other);
   assert.equal(state.liveCounters, 0);
   await assert.rejects(again.get().promise());
+});
+
+test("a peer's atEnd: each thing given is ended once when the connection ends, however it ends; given after the end, at once", async () => {
+  const ended: string[] = [];
+  let peerOf: Peer | undefined;
+  const listener = await listen('127.0.0.1:0', {
+    bootstrap: (peer) => {
+      peerOf = peer;
+      peer.atEnd({ end: () => ended.push('first') });
+      peer.atEnd({ end: () => ended.push('second') });
+      return serveTest(new ServerState());
+    },
+  });
+  try {
+    const conn = await connect(listener.address);
+    const test = conn.bootstrap(Test);
+    await test.echo((q) => { q.text = 'x'; }).promise();
+    assert.equal(ended.length, 0);
+    release(test);
+    conn.destroy();
+    await until(() => ended.length === 2, 'ended at the connection end');
+    assert.deepEqual(ended, ['first', 'second']);
+    peerOf!.atEnd({ end: () => ended.push('late') });
+    assert.deepEqual(ended, ['first', 'second', 'late']);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ended.length, 3, 'nothing ended twice');
+  } finally {
+    await listener.close();
+  }
 });
