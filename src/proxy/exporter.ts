@@ -51,7 +51,9 @@ export interface ExportOptions {
   /**
    * The namespace to export from: each peer gets a fork of it. Not owned: the exporter
    * takes its own reference; the caller may release `ns` once `startExport` resolved.
-   * (The forks share `ns`'s budget of bindings: give `namespaceFor` to budget each peer.)
+   * (The forks share `ns`'s budget of bindings, and a fork ends only when released: one a
+   * peer bound into itself lives until the export closes. Give `namespaceFor` to budget
+   * each peer and end its namespaces with its connection.)
    */
   readonly ns?: Namespace$Client;
   /**
