@@ -282,7 +282,11 @@ class AcceptedPeer implements Peer {
   /** What atEnd() was given: usually one thing, or none. */
   #atEnd: { end(): void } | Array<{ end(): void }> | null = null;
 
-  /** ConnectionPeer: the connection is ending; the socket, still there, is read now. */
+  /**
+   * ConnectionPeer: the connection is ending (calls fail from now on); the socket, still
+   * there, is read now, and what atEnd() was given is ended (before the connection's
+   * tables are emptied: what it releases of theirs is taken out of them as usual).
+   */
   connectionClosing(): void {
     this.#read();
     const e = this.#atEnd;
