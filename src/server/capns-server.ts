@@ -559,7 +559,7 @@ export class CapnsServer implements ExportRegistry {
     clearTimeout(timer);
   }
 
-  /** The namespace limits the manifest sets (maxBinds), for every namespace handed out. */
+  /** The limits the manifest sets on each connection's namespaces (maxBinds, maxNamespacesPerConnection). */
   #namespaceLimits(): { maxBinds?: number; maxNamespaces?: number } {
     const { maxBinds, maxNamespacesPerConnection } = this.#manifest.limits;
     if (maxBinds === undefined && maxNamespacesPerConnection === undefined) return NO_NAMESPACE_LIMITS;
@@ -1126,7 +1126,8 @@ export class CapnsServer implements ExportRegistry {
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
           const table = grantedNamespace(profile, this.captable, holder);
-          const ns = serveNamespace(table, this.#namespaceLimits());
+          const { maxBinds } = this.#manifest.limits;
+          const ns = serveNamespace(table, maxBinds === undefined ? {} : { maxBinds });
           const session = this.sessions.add({
             kind: 'http',
             profile: name,
@@ -1247,7 +1248,8 @@ export class CapnsServer implements ExportRegistry {
         sessions.delete(peer);
       };
       const table = grantedNamespace(profile, this.captable, holder, `export:${bound}#${owner?.name ?? peer}`);
-      return serveNamespace(table, owner === undefined ? { ...this.#namespaceLimits(), onClose } : { owner, onClose });
+      // Without an owner: the probe of the root below, released at once.
+      return serveNamespace(table, { ...(owner !== undefined && { owner }), onClose });
     };
     let filter: ExportFilter | undefined;
     let tls: TlsFiles | undefined;
