@@ -124,6 +124,8 @@ const ZERO_OFF: ReadonlySet<string> = new Set(['handshakeTimeoutMs', 'idleTimeou
  * frozen object to every connection it accepts, which takes it as it is.
  */
 const resolved = new WeakSet<object>();
+/** The defaults resolved, once: what a connection made without limits shares (every client's, by default). */
+let defaults: RpcLimits | undefined;
 
 /**
  * Merges user overrides onto the defaults; rejects nonsense (non-integer, non-positive;
@@ -131,7 +133,8 @@ const resolved = new WeakSet<object>();
  * resolveLimits, it is returned as it is.
  */
 export function resolveLimits(overrides: Partial<RpcLimits> | undefined): RpcLimits {
-  if (overrides !== undefined && resolved.has(overrides)) return overrides as RpcLimits;
+  if (overrides === undefined) return (defaults ??= resolveLimits({}));
+  if (resolved.has(overrides)) return overrides as RpcLimits;
   const out: RpcLimits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [k, v] of Object.entries(out)) {
     const min = ZERO_OFF.has(k) ? 0 : 1;
