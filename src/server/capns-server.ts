@@ -50,7 +50,7 @@ import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../namespace/interfaces.js';
 import { RemoteNamespaceFileServer } from '../namespace/remote-namespace-file-server.js';
 import { MountTable } from '../namespace/mount-table.js';
-import { serveNamespace, type NamespaceOwner } from '../namespace/namespace-server.js';
+import { NamespaceOwner, serveNamespace } from '../namespace/namespace-server.js';
 import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
@@ -1127,7 +1127,10 @@ export class CapnsServer implements ExportRegistry {
           const holder = `${name}@http:${address}`;
           const table = grantedNamespace(profile, this.captable, holder);
           const { maxBinds } = this.#manifest.limits;
-          const ns = serveNamespace(table, maxBinds === undefined ? {} : { maxBinds });
+          // Its end, when the session closes, closes the namespace whatever holds it (a
+          // namespace bound into itself through a gateway call would hold itself).
+          const owner = new NamespaceOwner(`http:${address}`, maxBinds === undefined ? {} : { maxBinds });
+          const ns = serveNamespace(table, { owner });
           const session = this.sessions.add({
             kind: 'http',
             profile: name,
@@ -1147,6 +1150,7 @@ export class CapnsServer implements ExportRegistry {
               close: async () => {
                 session.end();
                 await close();
+                owner.end();
               },
             }),
           );
