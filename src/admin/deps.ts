@@ -53,6 +53,7 @@ export interface AdminDeps {
   stats?(): {
     readonly listeners: readonly { readonly protocol: string; readonly address: string; readonly connections: number }[];
     readonly fids: number;
+    readonly namespaces: number;
   };
   readonly captable: Pick<CapabilityTable, 'list' | 'revoke' | 'revokeHolder' | 'methodStats'>;
   /** The process's exports, for the admin routes. Absent: none are served. */

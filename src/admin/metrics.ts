@@ -271,6 +271,14 @@ export class AdminMetrics {
           this.set(stats().fids);
         },
       });
+      new Gauge({
+        name: 'capns_namespaces',
+        help: 'Namespaces open in the process, each with its forks and views (RPC and export peers, services, HTTP sessions)',
+        registers,
+        collect() {
+          this.set(stats().namespaces);
+        },
+      });
     }
     new Gauge({
       name: 'capns_http_sessions',

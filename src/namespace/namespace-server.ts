@@ -120,6 +120,14 @@ export class BindQuota {
   }
 }
 
+/** Namespaces (families) open in the process: made by serveNamespace and not yet closed. */
+let openFamilies = 0;
+
+/** Namespaces open in the process now, each with its forks and views (for metrics: a count that only grows is a leak). */
+export function openNamespaces(): number {
+  return openFamilies;
+}
+
 /** The default of NamespaceOwner's `maxNamespaces` (the manifest's `limits.maxNamespacesPerConnection`). */
 export const DEFAULT_MAX_NAMESPACES = 256;
 
@@ -287,6 +295,7 @@ class Family {
   closed(h: Holder): void {
     this.owner?.closed(h);
     if (--this.#open > 0) return;
+    openFamilies--;
     this.owner?.forget();
     try {
       this.options.onClose?.();
@@ -921,5 +930,6 @@ export function serveNamespace(table: MountTable<Client>, options: NamespaceServ
   }
   // adopt() counted one binding per binding; the caller gave one reference per distinct
   // capability, which is what the family owns.
+  openFamilies++;
   return serve(NamespaceIface, new NamespaceTarget(table, holder));
 }

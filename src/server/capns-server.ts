@@ -50,7 +50,7 @@ import type { InterfaceRef } from '../manifest/interfaces.js';
 import { FILE_SERVER_INTERFACE_ID, NAMESPACE_INTERFACE_ID } from '../namespace/interfaces.js';
 import { RemoteNamespaceFileServer } from '../namespace/remote-namespace-file-server.js';
 import { MountTable } from '../namespace/mount-table.js';
-import { NamespaceOwner, serveNamespace } from '../namespace/namespace-server.js';
+import { NamespaceOwner, openNamespaces, serveNamespace } from '../namespace/namespace-server.js';
 import { NamespaceFileServer } from '../namespace/namespace-file-server.js';
 import { parseExportFilter, type ExportFilter } from '../proxy/export-policy.js';
 import { startExport, type Exporter } from '../proxy/exporter.js';
@@ -196,6 +196,8 @@ export interface ServerStats {
   readonly listeners: readonly ListenerStats[];
   /** 9P fids held by every 9P connection. */
   readonly fids: number;
+  /** Namespaces open in the process (each with its forks and views; namespace-server's openNamespaces). */
+  readonly namespaces: number;
 }
 
 /** What a reload changed. */
@@ -310,7 +312,7 @@ export class CapnsServer implements ExportRegistry {
     return this.#budget.open;
   }
 
-  /** What is open now, for metrics: connections per listener, 9P fids in all. */
+  /** What is open now, for metrics: connections per listener, 9P fids and namespaces in all. */
   stats(): ServerStats {
     const listeners: ListenerStats[] = [];
     let fids = 0;
@@ -318,7 +320,7 @@ export class CapnsServer implements ExportRegistry {
       if (l.connections !== undefined) listeners.push({ protocol: l.served.protocol, address: l.served.address, connections: l.connections() });
       fids += l.fids?.() ?? 0;
     }
-    return { listeners, fids };
+    return { listeners, fids, namespaces: openNamespaces() };
   }
 
   /** The exports served now (CapTable.exports, GET /api/v1/exports). */

@@ -172,10 +172,24 @@ listeners:
   assert.ok(m !== null, 'capns_connections for the rpc listener');
   assert.equal(Number(m[1]), 3);
   assert.match(text, /^capns_rpc_calls_total\{interface="Clock",method="now"\} 1$/m);
+  // Three namespaces, one per authenticate; none once their connections have ended.
+  const namespaces = async (): Promise<number> => {
+    const r = await fetch(`http://${http[1]}:${http[2]}/metrics`, { headers: { authorization: 'Bearer root-token' } });
+    const n = /^capns_namespaces (\d+)$/m.exec(await r.text());
+    assert.ok(n !== null, 'capns_namespaces');
+    return Number(n[1]);
+  };
+  assert.equal(await namespaces(), 3);
   // No credentials, no namespace.
   await assert.rejects(login(rpc, ''), /credentials required/);
   await assert.rejects(login(rpc, 'nope'), /unknown token/);
   for (const c of [alice, alice2, bob]) await c.close();
+  let left = await namespaces();
+  for (let k = 0; k < 50 && left > 0; k++) {
+    await new Promise((r) => setTimeout(r, 20));
+    left = await namespaces();
+  }
+  assert.equal(left, 0, 'namespaces left after their connections ended');
   assert.equal(await stop(s), 0);
 });
 
