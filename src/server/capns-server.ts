@@ -220,8 +220,8 @@ export interface ReloadReport {
   readonly refused: ReloadRefusal[];
 }
 
-/** #namespaceLimits() without any: one object, not one per connection (the Gate keeps it). */
-const NO_NAMESPACE_LIMITS: { maxBinds?: number; maxNamespaces?: number } = Object.freeze({});
+/** The limits of each connection's namespaces (NamespaceOwnerOptions without `refused`). */
+type NamespaceLimits = { readonly maxBinds?: number; readonly maxNamespaces?: number };
 
 /**
  * An RPC connection as its listener's budget watches it until it authenticates: a class
@@ -561,12 +561,22 @@ export class CapnsServer implements ExportRegistry {
     clearTimeout(timer);
   }
 
-  /** The limits the manifest sets on each connection's namespaces (maxBinds, maxNamespacesPerConnection). */
-  #namespaceLimits(): { maxBinds?: number; maxNamespaces?: number } {
-    const { maxBinds, maxNamespacesPerConnection } = this.#manifest.limits;
-    if (maxBinds === undefined && maxNamespacesPerConnection === undefined) return NO_NAMESPACE_LIMITS;
-    return { ...(maxBinds !== undefined && { maxBinds }), ...(maxNamespacesPerConnection !== undefined && { maxNamespaces: maxNamespacesPerConnection }) };
+  /**
+   * The limits the manifest sets on each connection's namespaces (maxBinds,
+   * maxNamespacesPerConnection): one frozen object per manifest, not one per connection
+   * (the Gate keeps it).
+   */
+  #namespaceLimits(): NamespaceLimits {
+    const limits = this.#manifest.limits;
+    let l = this.#namespaceLimitsOf.get(limits);
+    if (l === undefined) {
+      const { maxBinds, maxNamespacesPerConnection } = limits;
+      l = Object.freeze({ ...(maxBinds !== undefined && { maxBinds }), ...(maxNamespacesPerConnection !== undefined && { maxNamespaces: maxNamespacesPerConnection }) });
+      this.#namespaceLimitsOf.set(limits, l);
+    }
+    return l;
   }
+  readonly #namespaceLimitsOf = new WeakMap<object, NamespaceLimits>();
 
   /**
    * What identifies a listener across reloads: its definition, and for a 9P listener the
@@ -1128,10 +1138,9 @@ export class CapnsServer implements ExportRegistry {
           if (profile === undefined) return Promise.reject(new NsError('NS_ERR_NOT_FOUND', `no profile '${name}'`));
           const holder = `${name}@http:${address}`;
           const table = grantedNamespace(profile, this.captable, holder);
-          const { maxBinds } = this.#manifest.limits;
           // Its end, when the session closes, closes the namespace whatever holds it (a
           // namespace bound into itself through a gateway call would hold itself).
-          const owner = new NamespaceOwner(`http:${address}`, maxBinds === undefined ? {} : { maxBinds });
+          const owner = new NamespaceOwner(`http:${address}`, this.#namespaceLimits());
           const ns = serveNamespace(table, { owner });
           const session = this.sessions.add({
             kind: 'http',
