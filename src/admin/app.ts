@@ -67,12 +67,16 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const policy = deps.hostPolicy;
   if (policy !== undefined && !policy.off) {
     const refusals = new RateLimitedLog((line) => app.log.warn(line));
-    app.addHook('onRequest', async (request, reply) => {
-      const origin = request.headers.origin;
-      const why = policy.check(request.headers.host, origin, request.socket.localPort ?? 0);
-      if (why === undefined) return;
+    // A callback hook (an async one costs a promise per request): one that answers does
+    // not call `done`, and the request goes no further.
+    app.addHook('onRequest', (request, reply, done) => {
+      const why = policy.check(request.headers.host, request.headers.origin, request.socket.localPort ?? 0);
+      if (why === undefined) {
+        done();
+        return;
+      }
       refusals.note('host', `refused a request: ${why}`);
-      await reply.code(403).type('application/json').send(errorBody(403, 'NS_ERR_PERMISSION', why));
+      void reply.code(403).type('application/json').send(errorBody(403, 'NS_ERR_PERMISSION', why));
     });
   }
   const metrics = new AdminMetrics(deps);

@@ -1095,6 +1095,23 @@ export class CapnsServer implements ExportRegistry {
     const schemas = this.#schemas;
     const capTableId = CapTable.Client.interfaceId;
     const adminProfiles = new WeakMap<GateProfile, AdminProfile>();
+    const adminLists = new WeakMap<ListenerAccess, readonly AdminProfile[]>();
+    const adminProfilesOf = (access: ListenerAccess): AdminProfile[] =>
+      access.profiles.map((p) => {
+        // An anonymous listener's profile is a copy (listener-access.ts): keyed by the original.
+        const key = this.#profiles.get(p.name) ?? p;
+        let a = adminProfiles.get(key);
+        if (a === undefined || a.loopback !== p.loopback || a.tokens !== p.tokens) {
+          a = {
+            name: p.name,
+            tokens: p.tokens,
+            loopback: p.loopback,
+            admin: [...p.table.mounts()].some((mp) => mp.stack.some((b) => b.member.interfaceId === capTableId)),
+          };
+          adminProfiles.set(key, a);
+        }
+        return a;
+      });
     const http = this.#manifest.limits.http ?? {};
     const https = l.tls !== undefined ? await tlsOptions(l.tls) : undefined;
     const budget = this.#budget.listener(`http ${address}`);
@@ -1112,24 +1129,16 @@ export class CapnsServer implements ExportRegistry {
         ...(http.requestTimeoutMs !== undefined && { requestTimeoutMs: http.requestTimeoutMs }),
         ...(http.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: http.keepAliveTimeoutMs }),
       },
-      // Read at each request: made once per profile object (a reload that changes a
-      // profile sets a new one), so a request does not walk the profile's mount table.
-      profiles: () =>
-        this.#access(l).profiles.map((p) => {
-          // An anonymous listener's profile is a copy made at each request (listener-access.ts).
-          const key = this.#profiles.get(p.name) ?? p;
-          let a = adminProfiles.get(key);
-          if (a === undefined || a.loopback !== p.loopback || a.tokens !== p.tokens) {
-            a = {
-              name: p.name,
-              tokens: p.tokens,
-              loopback: p.loopback,
-              admin: [...p.table.mounts()].some((mp) => mp.stack.some((b) => b.member.interfaceId === capTableId)),
-            };
-            adminProfiles.set(key, a);
-          }
-          return a;
-        }),
+      // Read at each request: made once per listener access (#access's answer, new when
+      // a profile is set or removed) and per profile object (a reload that changes a
+      // profile sets a new one), so a request neither walks the profile's mount table
+      // nor builds the list.
+      profiles: () => {
+        const access = this.#access(l);
+        let list = adminLists.get(access);
+        if (list === undefined) adminLists.set(access, (list = adminProfilesOf(access)));
+        return list;
+      },
       peerIsLoopback,
       session: (name) => {
         let s = sessions.get(name);
@@ -1584,7 +1593,8 @@ function admitConnections(server: net.Server, budget: ListenerBudget, refuse: (s
   server.on('request', (req: { socket: net.Socket & { _parent?: net.Socket } }, res: { once(e: 'finish', f: () => void): void }) => {
     // Over TLS the request's socket wraps the accepted one (node:tls keeps it as _parent).
     const accepted = req.socket._parent ?? req.socket;
-    res.once('finish', () => answered.add(accepted));
+    // Once is enough: a kept-alive connection's later requests add no listener.
+    if (!answered.has(accepted)) res.once('finish', () => answered.add(accepted));
   });
   server.on('connection', (socket: net.Socket) => {
     const a = budget.admit(socket.remoteAddress !== undefined ? `${socket.remoteAddress}!${socket.remotePort}` : undefined);

@@ -205,3 +205,33 @@ test('an export whose root left the profile is refused before its predecessor st
   assert.deepEqual(report.refused[0]!.kept, [before]);
   assert.equal(addressOf(server, 'export'), before);
 });
+
+test("an HTTP listener follows a reload of its profiles' tokens: the old token is refused, the new one and a new profile are served, without reopening", async (t) => {
+  const text = (token: string, extra = '') => `version: 1
+capabilities:
+  tmp: { type: ram }
+profiles:
+  alice:
+    auth: { tokens: ["${token}"] }
+    namespace:
+      - { mount: tmp, at: /tmp, create: true }
+${extra}listeners:
+  - { protocol: http, address: "tcp!127.0.0.1!0" }
+`;
+  const server = await start(t, text('alpha'));
+  const [, host, port] = /^tcp!(.+)!(\d+)$/.exec(addressOf(server, 'http'))!;
+  /** The profile a token is served as, or the refusal's status. */
+  const status = async (token: string): Promise<string | number> => {
+    const r = await fetch(`http://${host}:${port}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    return r.status === 200 ? ((await r.json()) as { profile: string }).profile : r.status;
+  };
+  assert.equal(await status('alpha'), 'alice');
+  assert.equal(await status('beta'), 401);
+  const report = await server.reload(parse(text('beta', '  bob:\n    auth: { tokens: ["gamma"] }\n    namespace:\n      - { mount: tmp, at: /t }\n')));
+  assert.deepEqual([report.refused, report.listenersOpened, report.listenersClosed], [[], [], []]);
+  assert.equal(await status('alpha'), 401);
+  assert.equal(await status('beta'), 'alice');
+  assert.equal(await status('gamma'), 'bob');
+  await server.reload(parse(text('beta')));
+  assert.equal(await status('gamma'), 401);
+});
