@@ -927,9 +927,12 @@ export class MountTable<C = unknown> {
     for (const { member, delta } of counts.values()) if (delta !== 0) visit(member, delta);
   }
 
-  /** Every binding of the whole namespace this table belongs to, views included. */
-  *allBindings(): Generator<Binding<C>> {
-    yield* nodeBindings(this.store.root);
+  /**
+   * Calls `visit` for every binding of the whole namespace this table belongs to, views
+   * included (a walk, not a generator: it runs for every namespace made and closed).
+   */
+  forEachBinding(visit: (binding: Binding<C>) => void): void {
+    nodeBindings(this.store.root, visit);
   }
 
   /** The interface declarations at or below this table's root, in its coordinates. */
@@ -997,9 +1000,14 @@ export class MountTable<C = unknown> {
   }
 }
 
-function* nodeBindings<C>(node: Node<C>): Generator<Binding<C>> {
-  yield* node.stack;
-  for (const [, child] of node.children.entries()) yield* nodeBindings(child);
+function nodeBindings<C>(node: Node<C>, visit: (binding: Binding<C>) => void): void {
+  const stack = node.stack;
+  for (let i = 0; i < stack.length; i++) visit(stack[i] as Binding<C>);
+  if (node.children.size > 0) node.children.forEach(childBindings, visit);
+}
+
+function childBindings<C>(child: Node<C>, _name: string, visit: (binding: Binding<C>) => void): void {
+  nodeBindings(child, visit);
 }
 
 /** Reports every binding in `a` but not `b` (-1) and in `b` but not `a` (+1), by stack. */
@@ -1016,10 +1024,10 @@ function diffNodes<C>(
   const ac = a?.children;
   const bc = b?.children;
   if (ac === bc) return;
-  if (ac !== undefined)
-    for (const [name, child] of ac.entries()) diffNodes(child, bc?.get(name), visit);
-  if (bc !== undefined)
-    for (const [name, child] of bc.entries()) if (ac?.get(name) === undefined) diffNodes(undefined, child, visit);
+  ac?.forEach((child, name) => diffNodes(child, bc?.get(name), visit));
+  bc?.forEach((child, name) => {
+    if (ac?.get(name) === undefined) diffNodes(undefined, child, visit);
+  });
 }
 
 /** Distinct members of a trie, in mounts() order, by root node (see boundMembers). */

@@ -328,10 +328,10 @@ class Holder {
    */
   adopt(): void {
     let n = 0;
-    for (const _ of this.table.allBindings()) n++;
+    this.table.forEachBinding(() => n++);
     this.family.quota.take(n);
     this.#bindings = n;
-    for (const b of this.table.allBindings()) this.family.count(b.member.cap, +1);
+    this.table.forEachBinding((b) => this.family.count(b.member.cap, +1));
   }
 
   /**
@@ -396,7 +396,7 @@ class Holder {
   }
 
   #close(): void {
-    for (const b of this.table.allBindings()) this.family.count(b.member.cap, -1);
+    this.table.forEachBinding((b) => this.family.count(b.member.cap, -1));
     this.family.quota.give(this.#bindings);
     this.#bindings = 0;
     this.family.closed(this);
@@ -925,7 +925,9 @@ export function serveNamespace(table: MountTable<Client>, options: NamespaceServ
     holder.adopt();
   } catch (e) {
     if (counted) options.owner?.forget();
-    for (const c of new Set([...table.allBindings()].map((b) => b.member.cap))) release(c);
+    const caps = new Set<Client>();
+    table.forEachBinding((b) => caps.add(b.member.cap));
+    for (const c of caps) release(c);
     throw e;
   }
   // adopt() counted one binding per binding; the caller gave one reference per distinct

@@ -34,6 +34,11 @@ test('PersistentMap behaves as a Map, and every earlier version stays as it was 
       for (const [pm, want] of versions) {
         assert.equal(pm.size, want.size);
         assert.deepEqual(new Map(pm.entries()), want);
+        // forEach visits exactly the same entries, each once.
+        const visited: [string, number][] = [];
+        pm.forEach((v, k) => visited.push([k, v]));
+        assert.equal(visited.length, want.size);
+        assert.deepEqual(new Map(visited), want);
         for (const [k, v] of want) assert.equal(pm.get(k), v);
       }
     }),

@@ -374,7 +374,7 @@ test('mapCaps() gives what describe() then apply() with a resolver gives, each m
       assert.deepEqual(observe(u), observe(w));
       const order = [...new Set([...t.mounts()].flatMap((mp) => mp.stack.map((b) => b.member.label)))];
       assert.deepEqual(asked, order, 'one call per member, in the order of mounts()');
-      for (const b of u.allBindings()) assert.equal(b.member.cap, `granted-cap-${b.member.label}`);
+      u.forEachBinding((b) => assert.equal(b.member.cap, `granted-cap-${b.member.label}`));
       // An independent namespace: changing it leaves the original as it was.
       const seen = observe(t);
       for (const o of after) outcome(() => runOnTable(u, o));
