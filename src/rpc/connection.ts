@@ -634,18 +634,18 @@ export class RpcConnection {
       for (const chunk of opts.reads._attach(this)) this.#onData(chunk);
     }
     stream.on('drain', () => this.#onDrain());
-    stream.on('error', (err: Error) => this.#shutdown(RpcError.withoutStack('disconnected', `connection error: ${err.message}`)));
+    stream.on('error', (err: Error) => this.#disconnected(`connection error: ${err.message}`));
     // One 'close' listener for both (a once() listener beside it cost a wrapper, its
     // bound function and an array of listeners per connection).
     stream.on('close', () => {
       this.#socketGone = true;
-      this.#shutdown(RpcError.withoutStack('disconnected', 'connection closed'));
+      this.#disconnected('connection closed');
       // After the shutdown: what it held (heldAtClose) is known to whoever is told.
       this.#resolveSocketClosed?.();
       this.#resolveSocketClosed = null;
       this.#peer?.socketClosed();
     });
-    stream.on('end', () => this.#shutdown(RpcError.withoutStack('disconnected', 'peer closed the connection')));
+    stream.on('end', () => this.#disconnected('peer closed the connection'));
   }
 
   // ---- public API --------------------------------------------------------------------
@@ -2026,6 +2026,14 @@ export class RpcConnection {
    * The connection is over: every question fails, every export is released (servers
    * disposed), imports break. Tables are emptied before entries are released (STYLE 5).
    */
+  /**
+   * #shutdown with a `disconnected` RpcError, made only if the connection was not over
+   * already (a socket's 'end' and 'close' both come here; one error is enough).
+   */
+  #disconnected(message: string): void {
+    if (!this.#closed) this.#shutdown(RpcError.withoutStack('disconnected', message));
+  }
+
   #shutdown(err: RpcError): void {
     if (this.#closed) return;
     this.#closed = true;
