@@ -23,11 +23,12 @@
  * the manifest's `limits:` block (YAML); SOAK_SPLIT=1 adds one round per hostile kind alone; SOAK_PLAIN_NODE=1 runs the server on plain node
  * (no --initial-old-space-size, no GLIBC_TUNABLES); SOAK_SERIES=1 prints each second of the
  * attack (latencies, and the CPU of server, generator and good client); SOAK_HOSTILE_NICE=N
- * runs the hostile generator at niceness N.
+ * runs the hostile generator at niceness N; SOAK_PIN=1 runs it on a CPU of its own (taskset),
+ * the server and the good client on the others, as an attacker on another machine would be.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utils } from 'capnp-es';
 import { Clock } from '../src/gen/demo.js';
@@ -43,6 +44,23 @@ const ATTACK_S = env('SOAK_ATTACK_SECONDS', 15);
 const SETTLE_S = env('SOAK_SETTLE_SECONDS', 10);
 const SERIES = process.env['SOAK_SERIES'] === '1';
 const HOSTILE_NICE = process.env['SOAK_HOSTILE_NICE'] === undefined ? undefined : env('SOAK_HOSTILE_NICE', 0);
+/**
+ * SOAK_PIN=1: the hostile generator on a CPU of its own (taskset), the server and the good
+ * client sharing the others, as an attacker on another machine would be.
+ */
+const PIN = process.env['SOAK_PIN'] === '1';
+/** `argv` run on `cpus` (taskset -c), or as is. */
+function pinned(cpus: string | undefined, argv: string[]): [string, string[]] {
+  return cpus === undefined ? [argv[0]!, argv.slice(1)] : ['taskset', ['-c', cpus, ...argv]];
+}
+const CPUS = availableParallelism();
+const SERVER_CPUS = PIN ? `0-${CPUS - 2}` : undefined;
+const HOSTILE_CPUS = PIN ? `${CPUS - 1}` : undefined;
+if (PIN) {
+  if (CPUS < 2) throw new Error('SOAK_PIN needs two CPUs');
+  // This process (the good client), every thread of it.
+  execFileSync('taskset', ['-a', '-p', '-c', SERVER_CPUS!, String(process.pid)], { stdio: 'ignore' });
+}
 
 const distRoot = join(import.meta.dirname, '..'); // dist-bench
 // As bin/capns.js starts the server, unless SOAK_PLAIN_NODE=1: plain node, default
@@ -132,7 +150,7 @@ interface Server {
 }
 
 async function startServer(manifest: string): Promise<Server> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', manifest, '--log-level', 'warn'], {
+  const child = spawn(...pinned(SERVER_CPUS, [process.execPath, ...NODE_FLAGS, join(distRoot, 'src', 'cli', 'main.js'), 'serve', '--manifest', manifest, '--log-level', 'warn']), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -258,10 +276,8 @@ async function round(manifest: string, only?: Kind): Promise<Round> {
     // SOAK_HOSTILE_NICE=N runs the generator at that niceness: on a machine of two cores
     // its own CPU (most of a core in the floods' first seconds) otherwise competes with
     // the server's and the good client's, which an attacker on another machine would not.
-    const hostileChild =
-      HOSTILE_NICE === undefined
-        ? spawn(process.execPath, hostileArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
-        : spawn('nice', ['-n', String(HOSTILE_NICE), process.execPath, ...hostileArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const niced = HOSTILE_NICE === undefined ? [process.execPath, ...hostileArgs] : ['nice', '-n', String(HOSTILE_NICE), process.execPath, ...hostileArgs];
+    const hostileChild = spawn(...pinned(HOSTILE_CPUS, niced), { stdio: ['ignore', 'pipe', 'inherit'] });
     let hostileOut = '';
     hostileChild.stdout.on('data', (d: Buffer) => (hostileOut += d.toString()));
     const hostileExit = new Promise<void>((r) => hostileChild.on('exit', () => r()));
