@@ -751,6 +751,7 @@ export class CapnsServer implements ExportRegistry {
         const table = profile === undefined ? new MountTable<Client>() : grantedNamespace(profile, this.captable, holder);
         return serveNamespace(table, { owner });
       },
+      namespaceLimits: () => this.#namespaceLimits(),
       log: {
         output: (stream, line) => this.#log.info({ service: c.name, stream }, line),
         event: (level, what, detail) => this.#log[level](detail, what),

@@ -35,7 +35,7 @@ import {
   type ServiceHost_Namespace$Results,
 } from '../gen/services.js';
 import type { Namespace$Client } from '../gen/namespace.js';
-import { NamespaceOwner } from '../namespace/namespace-server.js';
+import { NamespaceOwner, type NamespaceOwnerOptions } from '../namespace/namespace-server.js';
 import { RpcConnection, serve } from '../rpc/index.js';
 import { Board, SrvTarget, type DeclaredName } from './board.js';
 
@@ -85,6 +85,12 @@ export interface ServiceOptions {
    * so that the run's namespaces are bounded together and end with the run's connection.
    */
   readonly namespace: (owner: NamespaceOwner) => Namespace$Client;
+  /**
+   * The limits of a run's namespaces (the manifest's maxBinds and
+   * maxNamespacesPerConnection, as an rpc connection has them), read at each start so
+   * that a reload's apply to the next run. Default: NamespaceOwner's defaults.
+   */
+  readonly namespaceLimits?: () => Omit<NamespaceOwnerOptions, 'refused'>;
   readonly restart?: RestartPolicy;
   readonly readyTimeoutMs?: number;
   readonly stopTimeoutMs?: number;
@@ -231,7 +237,7 @@ export class ServiceProcess {
     });
     const sock = child.stdio[3] as net.Socket | null;
     // The namespaces of this run: they end with its connection.
-    const owner = new NamespaceOwner(`service ${o.name}#${this.#startCount}`);
+    const owner = new NamespaceOwner(`service ${o.name}#${this.#startCount}`, o.namespaceLimits?.());
     const conn =
       sock === null
         ? null

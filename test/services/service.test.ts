@@ -204,6 +204,16 @@ test("service: a run's namespaces close when its connection ends, even one bound
   await until(() => grants() === 0, 5_000, "the run's grants left the table");
 });
 
+test("service: a run's namespace has the manifest's limits (maxBinds), as an rpc connection's has", async (t) => {
+  const log = new LogLines();
+  // The profile binds two capabilities (clock, the service's own offer): two more fit.
+  const text = manifest([service('binder', ['--binds', '5'], 'restart: no, profile: local')], ['{ mount: binder, at: /svc/binder }']) + 'limits:\n  maxBinds: 4\n';
+  await serveManifest(t, text, { log });
+  await until(() => log.find(/^binds: /).length > 0, 10_000, 'the binds line');
+  const line = String(log.find(/^binds: /)[0]!['msg']);
+  assert.match(line, /^binds: 2, refused: .*\b4\b/, line);
+});
+
 test('service: a line longer than 8 KiB is cut in the log', async (t: TestContext) => {
   const log = new LogLines();
   const s = await serveManifest(t, manifest([service('loud', ['--long-line'])], ['{ mount: loud, at: /svc/echo }']), { log });

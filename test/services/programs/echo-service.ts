@@ -10,6 +10,8 @@
  *   --ignore-term         ignore SIGTERM
  *   --long-line           print one 100 KB line to stdout
  *   --self-bind           bind its namespace into itself at /self (a reference cycle)
+ *   --binds N             bind its /svc/clock N more times (/b0, /b1, ...), stopping at the
+ *                         first refusal; prints how many took and the refusal
  *
  * At start it prints its environment's names and its namespace's root listing, so the
  * tests can see what it was given.
@@ -69,6 +71,21 @@ if (flag('--no-offer')) {
     if (flag('--self-bind')) {
       await ns.mount('/self', ns.namespace, { interfaceId: Namespace.Client.interfaceId, create: true });
       console.log(`self-bound: ${(await ns.list('/')).map((e) => e.name).join(' ')}`);
+    }
+    const binds = value('--binds');
+    if (binds !== undefined) {
+      using clock = await ns.resolve('/svc/clock', Clock);
+      let took = 0;
+      let refusal = 'none';
+      for (; took < Number(binds); took++) {
+        try {
+          await ns.mount(`/b${took}`, clock, { interfaceId: Clock.Client.interfaceId, create: true });
+        } catch (e) {
+          refusal = (e as Error).message;
+          break;
+        }
+      }
+      console.log(`binds: ${took}, refused: ${refusal}`);
     }
     await svc.closed;
   } catch (e) {
