@@ -315,6 +315,8 @@ class Holder {
   #servers = 0;
   /** Closed by its owner's end, whatever capabilities of it were still open. */
   #ended = false;
+  /** Closed: its bindings let go (the last capability released, or the owner ended). */
+  #closed = false;
 
   /** `table`: any table of this namespace (they all see the whole of it). */
   constructor(
@@ -342,9 +344,9 @@ class Holder {
    * @throws whatever `change` throws (nothing changed), NsError NS_ERR_BUSY.
    */
   mutate(table: MountTable<Client>, change: () => void, fresh: readonly Client[] = []): void {
-    if (this.#ended) {
+    if (this.#closed) {
       for (const c of fresh) release(c);
-      throw this.family.owner!.endedError();
+      throw this.#closedError();
     }
     const before = table.snapshot();
     const deltas: [Client, number][] = [];
@@ -371,11 +373,21 @@ class Holder {
 
   /**
    * The table of a Namespace capability of this namespace, for a call on it.
-   * @throws NsError NS_ERR_REVOKED once the owner has ended.
+   * @throws NsError NS_ERR_REVOKED once closed (the owner ended, or it was released).
    */
   use(table: MountTable<Client>): MountTable<Client> {
-    if (this.#ended) throw this.family.owner!.endedError();
+    if (this.#closed) throw this.#closedError();
     return table;
+  }
+
+  /**
+   * Why a closed namespace refuses: its owner ended, or (a call of its own still running
+   * when the rest of it went; the RPC layer keeps a capability until its calls settle, so
+   * only through a path that does not) it was released.
+   */
+  #closedError(): NsError {
+    if (this.#ended) return this.family.owner!.endedError();
+    return NsError.refusal('NS_ERR_REVOKED', 'this namespace was released');
   }
 
   opened(): void {
@@ -396,6 +408,7 @@ class Holder {
   }
 
   #close(): void {
+    this.#closed = true;
     this.table.forEachBinding((b) => this.family.count(b.member.cap, -1));
     this.family.quota.give(this.#bindings);
     this.#bindings = 0;

@@ -200,6 +200,12 @@ export class LocalHook extends RefHook {
     let results: Struct | null = null;
     let p: Promise<void> | void;
     let ctx: Ctx | null = null;
+    // The call holds the capability until it settles, as Cap'n Proto's C++ LocalClient
+    // does: a release that arrives meanwhile (in the same write as the call, say) disposes
+    // the object once the call is over, never under it. A method that awaits and then
+    // goes on using what its object holds would otherwise use it after its disposer let
+    // it go (a Namespace's bindings, given back and then changed).
+    this.refs++;
     try {
       let params: Struct;
       if ($.isDataCall(call)) {
@@ -221,6 +227,7 @@ export class LocalHook extends RefHook {
       ctx = new Ctx(opts, d);
       p = m.impl.call(impl, params, results, ctx);
     } catch (e) {
+      this.release();
       if (results !== null) dropResults(results, ctx);
       // Answered by a tail call before throwing: the answer is the tail call's.
       return ctx !== null && ctx.tail !== null ? d : new BrokenAnswer(toRpcError(e));
@@ -230,12 +237,14 @@ export class LocalHook extends RefHook {
     const done = (): void => {
       if (c.tail === null) d.bind(new ResultAnswer(own));
       else dropResults(own, c);
+      this.release();
     };
     const fail = (e: unknown): void => {
       dropResults(own, c);
       // After a tail call the answer is the tail call's (a later failure of the method
       // does not reach the caller; bind ignores it).
       d.reject(toRpcError(e));
+      this.release();
     };
     if (p instanceof Promise) p.then(done, fail);
     else Promise.resolve(p).then(done, fail);

@@ -319,3 +319,53 @@ test("a peer's atEnd: each thing given is ended once when the connection ends, h
     await listener.close();
   }
 });
+
+test('a capability released while one of its calls runs is disposed once the call settles, never under it (over a connection: the call and the Release in one write; and in process)', async () => {
+  /** A Counter whose increment waits for `open`, noting whether its object was disposed meanwhile. */
+  const make = () => {
+    const s = { disposed: false, disposedAtResume: undefined as boolean | undefined, open: () => {} };
+    const gate = new Promise<void>((r) => (s.open = r));
+    const impl = {
+      async increment(p: T.Counter_Increment$Params, r: T.Counter_Increment$Results): Promise<void> {
+        await gate;
+        s.disposedAtResume = s.disposed;
+        r.value = p.by;
+      },
+      async get(): Promise<void> {},
+      [Symbol.dispose]: () => (s.disposed = true),
+    };
+    return { s, impl };
+  };
+  // Over a connection.
+  const remote = make();
+  // A Test whose newCounter hands out that Counter (a bootstrap capability lives as long as its connection).
+  const factory = { async newCounter(_p: T.Test_NewCounter$Params, r: T.Test_NewCounter$Results) { r.counter = serve(Counter, remote.impl); } };
+  const listener = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, factory as unknown as T.Test$Server$Target) });
+  const conn = await connect(listener.address);
+  try {
+    using test = conn.bootstrap(Test);
+    const counter = (await test.newCounter().promise()).counter;
+    const call = counter.increment((p) => (p.by = 7n)).promise();
+    release(counter);
+    await new Promise((r) => setTimeout(r, 50)); // the Release has arrived
+    assert.equal(remote.s.disposed, false, 'disposed while its call was still running');
+    remote.s.open();
+    assert.equal((await call).value, 7n);
+    assert.equal(remote.s.disposedAtResume, false);
+    await until(() => remote.s.disposed, 'disposed once the call was over');
+  } finally {
+    remote.s.open(); // a failed assertion must not leave the call (and close()) waiting
+    await conn.close();
+    await listener.close();
+  }
+  // In process.
+  const local = make();
+  const counter = serve(Counter, local.impl);
+  const call = counter.increment((p) => (p.by = 3n)).promise();
+  release(counter);
+  assert.equal(local.s.disposed, false, 'disposed while its call was still running (in process)');
+  local.s.open();
+  assert.equal((await call).value, 3n);
+  assert.equal(local.s.disposedAtResume, false);
+  assert.equal(local.s.disposed, true, 'disposed once the call was over (in process)');
+});
