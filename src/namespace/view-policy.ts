@@ -3,37 +3,58 @@
  * Namespace server wraps what a read-only view hands out in `readOnlyPolicy`, and the
  * exporter's policy uses `mutation` for its read-only exports.
  *
- * Read-only covers the interfaces capns knows the meaning of: Namespace (bind, bindPath,
- * unmount, apply), File (create, write, wstat, remove, and open for writing, truncating
- * or remove-on-close), CapTable (revoke, revokeHolder), Hub (create, remove, write). A
- * method of any other interface
- * passes: capns cannot tell which of a foreign interface's methods change anything, so a
- * read-only view of such a capability is that capability (docs/security.md).
+ * Read-only covers the interfaces capns knows the meaning of: every method of every
+ * interface in schema/ is sorted below into those that change something (refused) and
+ * those that only read (File.open by its mode). A method of these interfaces found in
+ * neither list (a newer peer's, say) is refused: read-only fails closed on what it knows.
+ * test/namespace/view-policy.test.ts fails while any method of schema/ is unsorted. A
+ * method of any other interface passes: capns cannot tell which of a foreign interface's
+ * methods change anything, so a read-only view of such a capability is that capability
+ * (docs/security.md).
  */
 import type { Struct } from 'capnp-es';
 import { NsError } from '../errors.js';
 import { CapTable } from '../gen/captable.js';
 import { OpenMode_Access } from '../gen/common.js';
-import { File, File_Open$Params } from '../gen/fileserver.js';
+import { Clock, Echo } from '../gen/demo.js';
+import { File, FileServer, File_Open$Params } from '../gen/fileserver.js';
 import { Hub } from '../gen/hub.js';
-import { Namespace } from '../gen/namespace.js';
+import { Gate, Namespace } from '../gen/namespace.js';
+import { Import } from '../gen/proxy.js';
+import { Introspect, Post, ServiceHost, Srv } from '../gen/services.js';
 import type { MembraneLifetime, MembranePolicy, Verdict } from '../rpc/membrane.js';
 
-const NS = Namespace.Client.interfaceId;
-const FILE = File.Client.interfaceId;
-const CAPTABLE = CapTable.Client.interfaceId;
-const HUB = Hub.Client.interfaceId;
+/** One interface of schema/: its name, and its methods by id, sorted. */
+export interface SortedInterface {
+  readonly name: string;
+  /** Methods that change something whatever their arguments: refused under read-only. */
+  readonly changes: ReadonlyMap<number, string>;
+  /** Methods that only read (File.open: by its mode). */
+  readonly reads: ReadonlyMap<number, string>;
+}
 
-/** Methods that change something whatever their arguments, by interface: id -> name. */
-const MUTATING: ReadonlyMap<bigint, ReadonlyMap<number, string>> = new Map([
-  [NS, new Map([[1, 'bind'], [2, 'bindPath'], [3, 'unmount'], [10, 'apply']])],
-  [FILE, new Map([[2, 'create'], [4, 'write'], [7, 'wstat'], [8, 'remove']])],
-  [CAPTABLE, new Map([[1, 'revoke'], [2, 'revokeHolder']])],
-  [HUB, new Map([[1, 'create'], [2, 'remove'], [3, 'write']])],
+const sorted = (name: string, changes: [number, string][], reads: [number, string][]): SortedInterface => ({ name, changes: new Map(changes), reads: new Map(reads) });
+
+/** Every interface of schema/, by id. */
+export const OWN_INTERFACES: ReadonlyMap<bigint, SortedInterface> = new Map([
+  [Namespace.Client.interfaceId, sorted('Namespace', [[1, 'bind'], [2, 'bindPath'], [3, 'unmount'], [10, 'apply']], [[0, 'resolve'], [4, 'list'], [5, 'members'], [6, 'walk'], [7, 'sub'], [8, 'fork'], [9, 'describe']])],
+  // What authenticate hands out comes through the same view (a read-only namespace).
+  [Gate.Client.interfaceId, sorted('Gate', [], [[0, 'authenticate']])],
+  [FileServer.Client.interfaceId, sorted('FileServer', [], [[0, 'attach']])],
+  [File.Client.interfaceId, sorted('File', [[2, 'create'], [4, 'write'], [7, 'wstat'], [8, 'remove']], [[0, 'walk'], [1, 'open'], [3, 'read'], [5, 'readDir'], [6, 'stat'], [9, 'clunk']])],
+  [CapTable.Client.interfaceId, sorted('CapTable', [[1, 'revoke'], [2, 'revokeHolder'], [4, 'revokeExport']], [[0, 'list'], [3, 'exports']])],
+  [Hub.Client.interfaceId, sorted('Hub', [[1, 'create'], [2, 'remove'], [3, 'write']], [[0, 'channels'], [4, 'read'], [5, 'position'], [6, 'files']])],
+  [Srv.Client.interfaceId, sorted('Srv', [[0, 'post']], [[1, 'list']])],
+  [Post.Client.interfaceId, sorted('Post', [[0, 'remove']], [])],
+  // Its namespace comes through the same view.
+  [ServiceHost.Client.interfaceId, sorted('ServiceHost', [], [[0, 'namespace']])],
+  [Introspect.Client.interfaceId, sorted('Introspect', [], [[0, 'interfaceId'], [1, 'schema']])],
+  [Import.Client.interfaceId, sorted('Import', [], [[0, 'status']])],
+  [Clock.Client.interfaceId, sorted('Clock', [], [[0, 'now']])],
+  [Echo.Client.interfaceId, sorted('Echo', [], [[0, 'echo']])],
 ]);
 
-const INTERFACE_NAMES: ReadonlyMap<bigint, string> = new Map([[NS, 'Namespace'], [FILE, 'File'], [CAPTABLE, 'CapTable'], [HUB, 'Hub']]);
-
+const FILE = File.Client.interfaceId;
 const FILE_OPEN = 1;
 
 /** A struct received as params (of no particular type), seen as `Cls`. */
@@ -50,8 +71,11 @@ export function paramsAs<S extends Struct>(
  * then counts as reading); with them, File.open's mode too.
  */
 export function mutation(interfaceId: bigint, methodId: number, params?: Struct): string | undefined {
-  const name = MUTATING.get(interfaceId)?.get(methodId);
-  if (name !== undefined) return `${INTERFACE_NAMES.get(interfaceId)}.${name}`;
+  const own = OWN_INTERFACES.get(interfaceId);
+  if (own === undefined) return undefined;
+  const name = own.changes.get(methodId);
+  if (name !== undefined) return `${own.name}.${name}`;
+  if (!own.reads.has(methodId)) return `method @${methodId} of ${own.name}, which this version of capns does not know`;
   if (params !== undefined && interfaceId === FILE && methodId === FILE_OPEN) {
     const mode = paramsAs(File_Open$Params, params).mode;
     if (
