@@ -35,6 +35,11 @@ interface FileServer {
       ok :group {
         root @0 :File;
         qid @1 :Common.Qid;
+        path @3 :Text;
+        # Where the attach ended, as a path from the server's root ("/" for the root),
+        # as the server resolved `aname`: every symbolic link it followed replaced by its
+        # target. "" when the server does not say. Policies that judge paths (an export's
+        # filter) judge this one, as they judge File.WalkResult.path.
       }
       err @2 :Common.Failure;
     }

@@ -33,6 +33,8 @@ import {
   type Stat,
   type StatChange,
   type WalkResult,
+  type Attached,
+  attachedAt,
 } from '../fileserver/file-server.js';
 
 /** An open synthetic file. */
@@ -308,14 +310,14 @@ export class SyntheticFileServer implements FileServer {
     readonly uid = 'capns',
   ) {}
 
-  async attach(aname: string): Promise<{ root: File; qid: Qid }> {
+  async attach(aname: string): Promise<Attached> {
     const names = aname.split('/').filter((n) => n !== '' && n !== '.');
     if (names.includes('..')) throw new NsError('NS_ERR_INVALID_PATH', 'an attach name may not contain ".."');
     const trail = await this.#trail(names);
     const last = trail[trail.length - 1] as SynthNode;
     if (last.kind !== 'dir') throw new NsError('NS_ERR_NOT_DIR', `'${aname}' is not a directory`);
     // Attached below the tree's root, that directory is the File's root: '..' stays there.
-    return { root: new SynthFileImpl([last], this), qid: qidOf(last) };
+    return { root: new SynthFileImpl([last], this), qid: qidOf(last), path: attachedAt(names) };
   }
 
   async #trail(names: readonly string[]): Promise<SynthNode[]> {

@@ -67,6 +67,7 @@ import {
   changes,
   nameError,
   quote as quoteName,
+  attachedAt,
 } from './file-server.js';
 import type {
   CreateResult,
@@ -78,6 +79,7 @@ import type {
   Stat,
   StatChange,
   WalkResult,
+  Attached,
 } from './file-server.js';
 
 /** Options of a DirFileServer. */
@@ -250,7 +252,7 @@ export class DirFileServer implements FileServer {
    * aname for each view inside it) is confined to it, so no name in an aname may lead
    * above the directory it is in. The caller owns the File.
    */
-  async attach(aname: string): Promise<{ root: File; qid: Qid }> {
+  async attach(aname: string): Promise<Attached> {
     const path = aname.split('/').filter((s) => s !== '' && s !== '.');
     if (path.some((s) => s === '..'))
       throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
@@ -261,7 +263,8 @@ export class DirFileServer implements FileServer {
     }
     // The attach root's physical path is the floor no link below it may leave.
     const root = new DirFile(this, found, path, path.length, found.real);
-    return { root, qid: this.qidOf(found.stat) };
+    // Where the links in `aname` led: what a path filter judges, not the name.
+    return { root, qid: this.qidOf(found.stat), path: attachedAt(found.real) };
   }
 
   /** Closes the root descriptor; later attaches and path lookups fail with NS_ERR_IO. Files already

@@ -296,10 +296,11 @@ class FileServerTarget implements FileServer$Server$Target {
   async attach(params: FileServer_Attach$Params, results: FileServer_Attach$Results): Promise<void> {
     const res = results._initResult();
     try {
-      const { root, qid } = await this.#fs.attach(params.aname);
+      const { root, qid, path } = await this.#fs.attach(params.aname);
       const ok = res._initOk();
       ok.root = serveFile(root);
       writeQid(ok._initQid(), qid);
+      ok.path = path ?? '';
     } catch (e) {
       setFailure(res._initErr(), e);
     }
@@ -352,19 +353,44 @@ class ConfinedFileServerTarget implements FileServer$Server$Target {
       setFailure(results._initResult()._initErr(), e);
       return;
     }
-    if (ctx === undefined) throw new NsError('NS_ERR_INVALID_ARGUMENT', 'attach needs a call context');
-    // The inner server answers: its root File is the caller's with no layer of ours in
-    // between, and `..` stops at that root because the server itself attached there.
-    return ctx.tailCall(this.#inner, (fs) =>
-      fs.attach((p) => {
-        p.aname = aname;
-      }),
-    );
+    // Cancelled with this call (a tail call would have been).
+    const inner = ctx?.signal !== undefined ? withSignal(this.#inner, ctx.signal) : this.#inner;
+    const r = (
+      await inner
+        .attach((p) => {
+          p.aname = aname;
+        })
+        .promise()
+    ).result;
+    const res = results._initResult();
+    if (r._isErr) {
+      setFailure(res._initErr(), fromFailure(r.err));
+      return;
+    }
+    // The inner server's root File is handed on as it is (no layer of ours: `..` stops at
+    // that root because the server itself attached there). Where the attach ended is
+    // said from this view's root: the inner server's path less the prefix.
+    const ok = res._initOk();
+    ok.root = r.ok.root;
+    writeQid(ok._initQid(), readQid(r.ok.qid));
+    ok.path = underPrefix(r.ok.path, this.#prefix);
   }
 
   [Symbol.dispose](): void {
     release(this.#inner);
   }
+}
+
+/**
+ * `path` (from a server's root, as AttachResult.path says it) from the directory `prefix`
+ * of that server: "" when the server did not say, or when the path lies outside `prefix`
+ * (a server that let an attach leave the tree it names: nothing is claimed for it).
+ */
+function underPrefix(path: string, prefix: readonly string[]): string {
+  if (path === '') return '';
+  const names = path.split('/').filter((n) => n !== '');
+  if (names.length < prefix.length || prefix.some((n, i) => names[i] !== n)) return '';
+  return `/${names.slice(prefix.length).join('/')}`;
 }
 
 /**
@@ -557,7 +583,8 @@ export class RemoteFileServer implements FileServer {
       .promise();
     const res = r.result;
     if (res._isErr) throw fromFailure(res.err);
-    return { root: new RemoteFile(res.ok.root), qid: readQid(res.ok.qid) };
+    const path = res.ok.path;
+    return { root: new RemoteFile(res.ok.root), qid: readQid(res.ok.qid), ...(path !== '' && { path }) };
   }
 
   /** Releases the capability. Idempotent. */

@@ -179,7 +179,25 @@ export interface FileServer {
    * Rejects with NS_ERR_NOT_FOUND (no such tree), NS_ERR_NOT_DIR, NS_ERR_PERMISSION,
    * NS_ERR_IO (the server is closed or its store failed).
    */
-  attach(aname: string): Promise<{ root: File; qid: Qid }>;
+  attach(aname: string): Promise<Attached>;
+}
+
+/** What `FileServer.attach` gives (fileserver.capnp AttachResult). */
+export interface Attached {
+  root: File;
+  qid: Qid;
+  /**
+   * Where the attach ended, as a path from the server's root ("/" for the root), as the
+   * server resolved `aname`: every symbolic link it followed replaced by its target.
+   * Undefined when the server does not say. Path filters judge this (schema:
+   * FileServer.AttachResult.path), as they judge a walk's.
+   */
+  path?: string | undefined;
+}
+
+/** The attach path of a server without links: `aname`'s names, from its root (see Attached.path). */
+export function attachedAt(names: readonly string[]): string {
+  return `/${names.join('/')}`;
 }
 
 /**

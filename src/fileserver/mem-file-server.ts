@@ -22,6 +22,7 @@ import {
   nameError,
   quote,
   qidTypeOf,
+  attachedAt,
 } from './file-server.js';
 import type {
   CreateResult,
@@ -33,6 +34,7 @@ import type {
   Stat,
   StatChange,
   WalkResult,
+  Attached,
 } from './file-server.js';
 
 /** Limits and identity of a MemFileServer. Every field has a safe default. */
@@ -142,7 +144,7 @@ export class MemFileServer implements FileServer {
   }
 
   /** Root of the tree, or of the directory `aname` names (a relative path) in it. */
-  async attach(aname: string): Promise<{ root: File; qid: Qid }> {
+  async attach(aname: string): Promise<Attached> {
     const path = aname.split('/').filter((s) => s !== '' && s !== '.');
     if (path.includes('..'))
       throw new NsError('NS_ERR_INVALID_PATH', 'attach name may not contain ".."');
@@ -157,7 +159,7 @@ export class MemFileServer implements FileServer {
     }
     if (!isDir(node))
       throw new NsError('NS_ERR_NOT_DIR', `tree ${quote(aname)} is not a directory`);
-    return { root: new MemFile(this, node, node), qid: qidOf(node) };
+    return { root: new MemFile(this, node, node), qid: qidOf(node), path: attachedAt(path) };
   }
 
   /** How many files and directories exist, the root included (for tests and stats). */

@@ -15,6 +15,15 @@ export declare class FileServer_AttachResult_Ok extends $.Struct {
     _hasQid(): boolean;
     _initQid(): Qid;
     set qid(value: Qid);
+    /**
+  * Where the attach ended, as a path from the server's root ("/" for the root),
+  * as the server resolved `aname`: every symbolic link it followed replaced by its
+  * target. "" when the server does not say. Policies that judge paths (an export's
+  * filter) judge this one, as they judge File.WalkResult.path.
+  *
+  */
+    get path(): string;
+    set path(value: string);
     toString(): string;
 }
 export declare const FileServer_AttachResult_Which: {

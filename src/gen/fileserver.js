@@ -6,7 +6,7 @@ export class FileServer_AttachResult_Ok extends $.Struct {
     static _capnp = {
         displayName: "ok",
         id: "a95d65b13a2fd906",
-        size: new $.ObjectSize(8, 2),
+        size: new $.ObjectSize(8, 3),
     };
     get root() {
         return new File$Client($.utils.getInterfaceClientOrNullAt(0, this));
@@ -32,6 +32,19 @@ export class FileServer_AttachResult_Ok extends $.Struct {
     set qid(value) {
         $.utils.copyFrom(value, $.utils.getPointer(1, this));
     }
+    /**
+  * Where the attach ended, as a path from the server's root ("/" for the root),
+  * as the server resolved `aname`: every symbolic link it followed replaced by its
+  * target. "" when the server does not say. Policies that judge paths (an export's
+  * filter) judge this one, as they judge File.WalkResult.path.
+  *
+  */
+    get path() {
+        return $.utils.getText(2, this);
+    }
+    set path(value) {
+        $.utils.setText(2, value, this);
+    }
     toString() { return "FileServer_AttachResult_Ok_" + super.toString(); }
 }
 export const FileServer_AttachResult_Which = {
@@ -44,7 +57,7 @@ export class FileServer_AttachResult extends $.Struct {
     static _capnp = {
         displayName: "AttachResult",
         id: "83884aa3a143815d",
-        size: new $.ObjectSize(8, 2),
+        size: new $.ObjectSize(8, 3),
     };
     get ok() {
         $.utils.testWhich("ok", $.utils.getUint16(0, this), 0, this);

@@ -38,7 +38,7 @@ const reflection = {
    "name": "FileServer.AttachResult",
    "file": "fileserver.capnp",
    "dataWords": 1,
-   "pointers": 2,
+   "pointers": 3,
    "discriminantCount": 2,
    "discriminantOffset": 0,
    "fields": [
@@ -805,7 +805,7 @@ const reflection = {
    "name": "FileServer.AttachResult.ok",
    "file": "fileserver.capnp",
    "dataWords": 1,
-   "pointers": 2,
+   "pointers": 3,
    "isGroup": true,
    "fields": [
     {
@@ -822,6 +822,13 @@ const reflection = {
      "type": {
       "kind": "struct",
       "id": "0xa708f5914ee14902"
+     }
+    },
+    {
+     "name": "path",
+     "offset": 2,
+     "type": {
+      "kind": "text"
      }
     }
    ]

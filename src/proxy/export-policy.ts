@@ -31,6 +31,7 @@ import {
   File,
   FileServer,
   FileServer_Attach$Params,
+  FileServer_Attach$Results,
   File_Create$Params,
   File_Walk$Params,
   File_WalkResult,
@@ -237,6 +238,8 @@ type Place =
   | { readonly kind: 'namespace'; readonly base: string }
   | { readonly kind: 'file'; readonly root: string; readonly path: string }
   | { readonly kind: 'fileServer'; readonly root: string }
+  /** A FileServer.attach's result: judged where the server says the attach ended (`root` is the name's place). */
+  | { readonly kind: 'attached'; readonly serverRoot: string; readonly root: string }
   /** What resolve(path) returns, until its results say where the capability's root is. */
   | { readonly kind: 'resolved'; readonly path: string }
   | { readonly kind: 'unknown' };
@@ -286,7 +289,7 @@ export class ExportPolicy implements MembranePolicy {
     this.checkParams = this.#readOnly || patterns ? (i, m, p) => this.#checkParams(i, m, p) : undefined;
     this.resultsPolicy = patterns ? (i, m, p) => this.#resultsPolicy(i, m, p) : undefined;
     this.checkResults =
-      patterns && (this.#place.kind === 'file' || this.#place.kind === 'resolved')
+      patterns && (this.#place.kind === 'file' || this.#place.kind === 'resolved' || this.#place.kind === 'attached')
         ? (i, m, r) => this.#checkResults(i, m, r)
         : undefined;
   }
@@ -450,9 +453,10 @@ export class ExportPolicy implements MembranePolicy {
       return this.#at({ kind: 'unknown' });
     }
     if (interfaceId === FILE_SERVER && place.kind === 'fileServer') {
-      // The root File of the tree `aname` names below the server's root.
+      // The root File of the tree `aname` names below the server's root, until the
+      // results say where the attach really ended (#checkResults).
       const root = under(place.root, `/${paramsAs(FileServer_Attach$Params, params).aname}`);
-      return this.#at({ kind: 'file', root, path: root });
+      return this.#at({ kind: 'attached', serverRoot: place.root, root });
     }
     if (interfaceId === FILE && place.kind === 'file') {
       if (methodId === (FileMethod.walk as number)) {
@@ -473,6 +477,7 @@ export class ExportPolicy implements MembranePolicy {
   #checkResults(interfaceId: bigint, methodId: number, results: Struct): MembranePolicy | NsError {
     const place = this.#place;
     if (place.kind === 'resolved') return this.#placeResolved(place.path, results);
+    if (place.kind === 'attached') return this.#placeAttached(place, results);
     if (place.kind !== 'file') return this;
     let reported: string;
     if ((interfaceId === FILE && methodId === (FileMethod.walk as number)) || (interfaceId === NS && methodId === (NsMethod.walk as number))) {
@@ -493,6 +498,31 @@ export class ExportPolicy implements MembranePolicy {
     const e = this.#allowed(real);
     if (e !== undefined) return e;
     return this.#at({ kind: 'file', root: place.root, path: real });
+  }
+
+  /**
+   * What FileServer.attach returned: its root File lies where the server says the attach
+   * ended (AttachResult.path, from the server's root), which a link in the attach name
+   * may put elsewhere than the name: judged there, as a walk's end is. A server that does
+   * not say is believed only for its root.
+   */
+  #placeAttached(place: { readonly serverRoot: string; readonly root: string }, results: Struct): MembranePolicy | NsError {
+    const r = paramsAs(FileServer_Attach$Results, results).result;
+    if (!r._isOk) return this.#at({ kind: 'unknown' });
+    const reported = r.ok.path;
+    if (reported === '') {
+      if (place.root === place.serverRoot) return this.#at({ kind: 'file', root: place.root, path: place.root });
+      return denied('FileServer.attach below the root of a file server that does not say where an attach ends, through a path-filtered export (attach its root and walk)');
+    }
+    let real: string;
+    try {
+      real = under(place.serverRoot, reported);
+    } catch {
+      return denied('an attach that ended somewhere this export cannot read');
+    }
+    const e = this.#allowed(real);
+    if (e !== undefined) return e;
+    return this.#at({ kind: 'file', root: real, path: real });
   }
 
   /**
