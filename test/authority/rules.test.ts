@@ -20,8 +20,9 @@ import { serveNamespace } from '../../src/namespace/namespace-server.js';
 import { parseExportFilter } from '../../src/proxy/export-policy.js';
 import { startExport } from '../../src/proxy/exporter.js';
 import { resolvePipelined, startImport } from '../../src/proxy/importer.js';
-import { connect, liveLocalObjects, release, RpcError, type RpcConnection } from '../../src/rpc/index.js';
+import { liveLocalObjects, release, RpcError } from '../../src/rpc/index.js';
 import { startWorld, type World } from '../support/authority-world.js';
+import { gateNs, readAll } from '../support/peer.js';
 
 let world: World;
 before(async () => {
@@ -31,23 +32,7 @@ after(async () => {
   await world.close();
 });
 
-type T = { after: (fn: () => Promise<void> | void) => void };
 type Failing = { _isErr: boolean; err: { code: number; message: string } };
-
-/** A namespace from the Gate at `address`, released (and the connection closed) after the test. */
-async function gateNs(t: T, address: string, token: string): Promise<{ ns: Namespace$Client; conn: RpcConnection }> {
-  const conn = await connect(address);
-  const gate = conn.bootstrap(Gate);
-  const r = (await gate.authenticate((p) => (p.token = token)).promise()).result;
-  release(gate);
-  assert.ok(r._isOk, r._isErr ? r.err.message : '');
-  const ns = r.ok.ns;
-  t.after(async () => {
-    release(ns);
-    await conn.close();
-  });
-  return { ns, conn };
-}
 
 /** The capability in an interface pointer of results (the caller owns it). */
 const capOf = (p: Pointer): Client => $.utils.getInterfaceClientOrNull(p);
@@ -82,14 +67,6 @@ function attachPipelined(fs: FileServer$Client): File$Client {
 
 async function walk(f: File$Client, ...names: string[]) {
   return (await f.walk((p) => { const l = p._initNames(names.length); names.forEach((n, i) => l.set(i, n)); }).promise()).result;
-}
-
-async function readAll(f: File$Client): Promise<string> {
-  const o = (await f.open((p) => (p._initMode().access = OpenMode_Access.READ)).promise()).result;
-  assert.ok(o._isOk, o._isErr ? o.err.message : '');
-  const r = (await f.read((p) => { p.offset = 0n; p.count = 8192; }).promise()).result;
-  assert.ok(r._isData, r._isErr ? r.err.message : '');
-  return Buffer.from(r.data.toUint8Array()).toString();
 }
 
 /** Whether anything reachable from `f` by walking the names reads as `marker`. */
