@@ -101,7 +101,7 @@ export function newSessionsFileServer(registry: SessionRegistry, options: Sessio
           q('ctl'),
           () => '',
           writable(async (text: string) => {
-            const what = await control(registry, live(), text);
+            const what = await control(registry, live(), text, allowed);
             options.onChange?.(s, what);
           }),
         ),
@@ -138,9 +138,14 @@ export function newSessionsFileServer(registry: SessionRegistry, options: Sessio
  *   reroot [-k path]... mount LABEL [SPEC]  ... a capability it holds (an imported namespace)
  *   reroot [-k path]... ns                  ... the namespace text on the following lines
  *
- * @throws NsError NS_ERR_INVALID_ARGUMENT for an unknown command, and what the command throws.
+ * `profiles`: the profiles the tree writing it is limited to (`sessions` with `profiles:`),
+ * or undefined for all. A `reroot ... profile NAME` must name one of them: a tree that
+ * shows only some profiles hands a session no other profile's capabilities.
+ *
+ * @throws NsError NS_ERR_INVALID_ARGUMENT for an unknown command; NS_ERR_PERMISSION for a
+ *   reroot onto a profile outside `profiles`; what the command throws.
  */
-export async function control(registry: SessionRegistry, s: Session, text: string): Promise<string> {
+export async function control(registry: SessionRegistry, s: Session, text: string, profiles?: ReadonlySet<string>): Promise<string> {
   const nl = text.indexOf('\n');
   const first = (nl < 0 ? text : text.slice(0, nl)).trim();
   const rest = nl < 0 ? '' : text.slice(nl + 1);
@@ -171,6 +176,9 @@ export async function control(registry: SessionRegistry, s: Session, text: strin
       else if (kind === 'ns' && args.length === 0) source = { kind: 'text', text: rest };
       else break;
       if (kind !== 'ns' && rest.trim() !== '') throw new NsError('NS_ERR_INVALID_ARGUMENT', `reroot ${kind}: nothing may follow the first line`);
+      if (source.kind === 'profile' && profiles !== undefined && !profiles.has(source.name)) {
+        throw new NsError('NS_ERR_PERMISSION', `reroot: this sessions tree is limited to the profiles ${[...profiles].join(', ')}; it cannot reroot onto '${source.name}'`);
+      }
       const applied = await registry.reroot(s, source, keep);
       return `rerooted onto ${kind}${args.length > 0 ? ` ${args.join(' ')}` : ''} keeping ${keep.join(' ') || 'nothing'} (${applied.split('\n').length - 1} line(s))`;
     }
