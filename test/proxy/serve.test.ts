@@ -14,8 +14,8 @@ import { Gate } from '../../src/gen/namespace.js';
 import { parseManifest } from '../../src/manifest/index.js';
 import { resolvePipelined } from '../../src/proxy/importer.js';
 import { connect, release, RpcError } from '../../src/rpc/index.js';
+import { gateNs, type T } from '../support/peer.js';
 
-type T = { after: (fn: () => Promise<void> | void) => void };
 
 const run = promisify(execFile);
 
@@ -65,19 +65,8 @@ exports:
   - { profile: user, root: /n/a, readOnly: true, listen: "tcp!127.0.0.1!${port}", auth: { tokens: [tc] } }
 `;
 
-async function nsOf(t: T, address: string, token: string) {
-  const conn = await connect(address);
-  const gate = conn.bootstrap(Gate);
-  const r = (await gate.authenticate((p) => (p.token = token)).promise()).result;
-  release(gate);
-  assert.ok(r._isOk, r._isErr ? r.err.message : '');
-  const ns = r.ok.ns;
-  t.after(async () => {
-    release(ns);
-    await conn.close();
-  });
-  return ns;
-}
+/** The namespace `token` gets at `address` (released after the test). */
+const nsOf = async (t: T, address: string, token: string) => (await gateNs(t, address, token)).ns;
 
 test('capns serve: an import capability mounts another capns export; calls reach it', async (t) => {
   const a = await serve(t, A);
