@@ -196,9 +196,8 @@ function deleteNode<V>(
   return branch(node.bitmap, children);
 }
 
-function fill<V>(node: HNode<V>, into: Map<string, V>): void {
-  if (node.t === LEAF) into.set(node.key, node.value as V);
-  else for (const c of node.children) fill(c, into);
+function setInto<V>(value: V, key: string, into: Map<string, V>): void {
+  into.set(key, value);
 }
 
 function visit<V, A>(node: HNode<V>, fn: (value: V, key: string, arg: A) => void, arg: A): void {
@@ -270,7 +269,7 @@ export class PersistentMap<V> {
     // an index of its own, so read-mostly versions end up at one Map lookup per get.
     if (++this.misses >= this.size / REBUILD_FACTOR + 16) {
       const built = new Map<string, V>();
-      fill(this.root, built);
+      visit(this.root, setInto, built);
       this.base = built;
       this.overlay = undefined;
       return built.get(key);

@@ -488,16 +488,23 @@ export class ExportPolicy implements MembranePolicy {
       return this;
     }
     if (reported === '') return this;
+    const real = this.#whereReported(place.root, reported, 'a walk');
+    if (typeof real !== 'string') return real;
+    return real === place.path ? this : this.#at({ kind: 'file', root: place.root, path: real });
+  }
+
+  /**
+   * Where a server says a walk or an attach ended (`reported`, from `root`), in export
+   * coordinates, if the patterns allow it there. @returns the refusal otherwise.
+   */
+  #whereReported(root: string, reported: string, what: string): string | NsError {
     let real: string;
     try {
-      real = under(place.root, reported);
+      real = under(root, reported);
     } catch {
-      return denied('a walk that ended somewhere this export cannot read');
+      return denied(`${what} that ended somewhere this export cannot read`);
     }
-    if (real === place.path) return this;
-    const e = this.#allowed(real);
-    if (e !== undefined) return e;
-    return this.#at({ kind: 'file', root: place.root, path: real });
+    return this.#allowed(real) ?? real;
   }
 
   /**
@@ -514,15 +521,8 @@ export class ExportPolicy implements MembranePolicy {
       if (place.root === place.serverRoot) return this.#at({ kind: 'file', root: place.root, path: place.root });
       return denied('FileServer.attach below the root of a file server that does not say where an attach ends, through a path-filtered export (attach its root and walk)');
     }
-    let real: string;
-    try {
-      real = under(place.serverRoot, reported);
-    } catch {
-      return denied('an attach that ended somewhere this export cannot read');
-    }
-    const e = this.#allowed(real);
-    if (e !== undefined) return e;
-    return this.#at({ kind: 'file', root: real, path: real });
+    const real = this.#whereReported(place.serverRoot, reported, 'an attach');
+    return typeof real === 'string' ? this.#at({ kind: 'file', root: real, path: real }) : real;
   }
 
   /**
