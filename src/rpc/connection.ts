@@ -573,6 +573,8 @@ export class RpcConnection {
   /** Frames of a read are being handled: a flush wanted meanwhile waits for their end. */
   #handlingFrames = false;
   #flushWanted = false;
+  /** A flush at the end of the turn is due (#sendEnv's `lazy`). */
+  #lazyFlushScheduled = false;
   #writePaused = false;
   #readPaused = false;
 
@@ -810,8 +812,17 @@ export class RpcConnection {
     }
   }
 
-  /** Frames the envelope just built (segment 0) plus optional content (segment 1) and queues it. */
-  #sendEnv(content: Uint8Array | null): void {
+  /**
+   * Frames the envelope just built (segment 0) plus optional content (segment 1) and
+   * queues it. A `lazy` message is one that only lets the peer free what it holds (a
+   * Finish after a Return, a Release): nothing waits for it, so it asks for no write of
+   * its own. It goes out with the next message that does, in the same write, or at the
+   * end of the event loop's turn (setImmediate) if none comes. A client that reads its
+   * results and then calls again, or releases and closes, sent the Finish in a write of
+   * its own one promise hop after the Return (a write, and a wake-up of the peer, per
+   * Return that had capabilities in it).
+   */
+  #sendEnv(content: Uint8Array | null, lazy = false): void {
     if (this.#closed) return;
     // Traced once the envelope is copied out: it may be the listener's shared one, and the
     // tracer (any function) must not get a chance to build another in it before that.
@@ -840,9 +851,22 @@ export class RpcConnection {
         this.#queueChunk(Buffer.from(content.buffer, content.byteOffset, content.length));
       }
     }
-    this.#scheduleFlush();
+    if (lazy) this.#scheduleLazyFlush();
+    else this.#scheduleFlush();
     if (traced !== null) this.#traceOut(traced, content);
   }
+
+  #scheduleLazyFlush(): void {
+    if (this.#lazyFlushScheduled || this.#flushScheduled || this.#flushWanted) return;
+    this.#lazyFlushScheduled = true;
+    setImmediate(this.#lazyFlushFn);
+  }
+
+  readonly #lazyFlushFn = (): void => {
+    this.#lazyFlushScheduled = false;
+    // Written already if anything else was sent since (#flush takes the whole batch).
+    if (!this.#flushScheduled) this.#flush();
+  };
 
   /** Makes room for `n` bytes at #slabPos. */
   #reserve(n: number): void {
@@ -1523,7 +1547,7 @@ export class RpcConnection {
     // noFinishNeeded: the peer dropped its answer already (results without capabilities).
     if (!m.noFinishNeeded) {
       this.#env.finish(q.id, false);
-      this.#sendEnv(null);
+      this.#sendEnv(null, true);
     }
     q.finishSent = true;
     this.#freeQuestion(q);
@@ -1933,7 +1957,7 @@ export class RpcConnection {
       this.#imports.delete(imp.id);
       if (!this.#closed && imp.remoteRefs > 0) {
         this.#env.release(imp.id, imp.remoteRefs);
-        this.#sendEnv(null);
+        this.#sendEnv(null, true);
       }
     }
     imp.remoteRefs = 0;
