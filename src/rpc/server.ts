@@ -46,6 +46,15 @@ export interface CallContext {
    * builds them where this call's own would have been built (a connection's pool).
    */
   tailCall<C extends { client: Client }>(target: C, make: (target: C) => { pipeline: { answer: unknown } }): Promise<void>;
+  /**
+   * A tail call of this same call, its method and its params as they are, on `target`
+   * (which must implement the method's interface): for a method that only passes its
+   * call on (a namespace's File reading from the File that has the bytes). Unlike
+   * `tailCall` it builds no params: a local target reads this call's own, a connection
+   * copies them into the Call it sends. Otherwise as `tailCall`, and once per call
+   * (with either).
+   */
+  forward(target: { client: Client }): Promise<void>;
 }
 
 /** A generated interface class (`Test`, `Counter`, ...). */
@@ -81,6 +90,9 @@ class Ctx implements CallContext {
     readonly opts: CallOptions | undefined,
     /** The served call's answer, as its caller (and whoever pipelines on it) sees it. */
     readonly answer: DeferredAnswer,
+    /** The served call's method and params (forward). */
+    readonly method: $.Method<Struct, Struct>,
+    readonly params: Struct,
   ) {}
   get signal(): AbortSignal {
     return this.opts?.signal ?? NEVER;
@@ -89,7 +101,15 @@ class Ctx implements CallContext {
     if (this.tail !== null) throw new RpcError('failed', 'ctx.tailCall: this call is answered by a tail call already');
     const Ctor = target.constructor as new (client: Client) => C;
     const res = make(new Ctor(new TailClient(target.client, this)));
-    const tail = res.pipeline.answer as Answer<Struct>;
+    this.#answeredBy(res.pipeline.answer as Answer<Struct>);
+    return Promise.resolve();
+  }
+  forward(target: { client: Client }): Promise<void> {
+    if (this.tail !== null) throw new RpcError('failed', 'ctx.forward: this call is answered by a tail call already');
+    this.#answeredBy(new TailClient(target.client, this).call({ method: this.method, params: this.params }));
+    return Promise.resolve();
+  }
+  #answeredBy(tail: Answer<Struct>): void {
     this.tail = tail;
     // The served call's answer is the tail call's from now on (as C++'s tailCall
     // redirects the pipeline at once), not when the method's promise settles: calls the
@@ -98,7 +118,6 @@ class Ctx implements CallContext {
     // call: two writes, and on a loaded machine the second could reach the next hop after
     // the tail call's Return (test/grid's pipelining check failed that way).
     this.answer.bind(tail);
-    return Promise.resolve();
   }
 }
 
@@ -224,7 +243,7 @@ export class LocalHook extends RefHook {
       }
       const opts = callOptions(call);
       results = (opts?.resultsMessage?.() ?? newMessage()).initRoot(m.ResultsClass);
-      ctx = new Ctx(opts, d);
+      ctx = new Ctx(opts, d, call.method, params);
       p = m.impl.call(impl, params, results, ctx);
     } catch (e) {
       this.release();

@@ -4,6 +4,7 @@
  * pool of messages), and the served call's unused results go back there. Before, each
  * such call built its results in a new message grown to size: a 64 KiB read through
  * Namespace.walk's File allocated and copied 64 KiB per call (BENCHMARKS.md, walkfile).
+ * ctx.forward, the same call passed on, builds no params either.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -125,4 +126,101 @@ test('a method that fails after its tail call is answered by the tail call, and 
   release(client);
   release(back);
   await until(() => extra.closed, 'the capability in the unused results released');
+});
+
+/** Answers data() by passing the call on as it is (ctx.forward), noting the params message it was given. */
+class Forwarder {
+  readonly params: Message[] = [];
+  constructor(readonly back: Test$Client) {}
+  data(params: Test_Data$Params, _results: Test_Data$Results, ctx: CallContext): Promise<void> {
+    this.params.push(params.segment.message);
+    return ctx.forward(this.back);
+  }
+}
+
+/** As Back, noting the params message each call was read from. */
+class ParamsBack extends Back {
+  readonly params: Message[] = [];
+  override data(params: Test_Data$Params, results: Test_Data$Results): void {
+    this.params.push(params.segment.message);
+    super.data(params, results);
+  }
+}
+
+async function serveForwarder(t: { after(f: () => Promise<void>): void }, back: Test$Client): Promise<{ client: Test$Client; front: Forwarder }> {
+  const front = new Forwarder(back);
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
+  const conn = await connect(l.address);
+  const client = conn.bootstrap(Test);
+  t.after(async () => {
+    release(client);
+    await conn.close();
+    await l.close();
+  });
+  return { client, front };
+}
+
+async function assertData(client: Test$Client, size: number): Promise<void> {
+  const got = (await client.data((p) => (p.size = size)).promise()).data.toUint8Array();
+  const want = new Uint8Array(size);
+  fillPattern(want);
+  if (size > 0) want[0] = size & 0xff;
+  assert.deepEqual(got, want, `data(${size}) answered other bytes`);
+}
+
+test('ctx.forward passes the call on as it is: a local target reads the caller\'s own params, and answers the caller', async (t) => {
+  const back = new ParamsBack();
+  const backCap = serve(Test, back as unknown as Test$Server$Target);
+  t.after(() => release(backCap));
+  const { client, front } = await serveForwarder(t, backCap);
+  for (const size of [65536, 7, 0, 65536]) await assertData(client, size);
+  assert.equal(back.params.length, 4);
+  // No params of the forwarder's making: the back end read the very message the call arrived in.
+  back.params.forEach((m, i) => assert.equal(m, front.params[i], `call ${i}: the target read params of another message`));
+});
+
+test('ctx.forward to a capability on another connection sends the caller\'s params, and its results answer the caller', async (t) => {
+  const back = new ParamsBack();
+  const bl = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, back as unknown as Test$Server$Target) });
+  const bconn = await connect(bl.address);
+  const remote = bconn.bootstrap(Test);
+  t.after(async () => {
+    release(remote);
+    await bconn.close();
+    await bl.close();
+  });
+  const { client } = await serveForwarder(t, remote);
+  for (const size of [65536, 100, 65536]) await assertData(client, size);
+  assert.equal(back.params.length, 3);
+});
+
+test('ctx.forward answers a call once: a tail call after it, or a second forward, throws', async (t) => {
+  const backCap = serve(Test, new Back() as unknown as Test$Server$Target);
+  t.after(() => release(backCap));
+  const errors: string[] = [];
+  const front = {
+    data(_p: Test_Data$Params, _r: Test_Data$Results, ctx: CallContext): Promise<void> {
+      const answered = ctx.forward(backCap);
+      for (const again of [() => ctx.forward(backCap), () => ctx.tailCall(backCap, (b) => b.data((p) => (p.size = 1)))]) {
+        try {
+          void again();
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+      }
+      return answered;
+    },
+  };
+  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
+  const conn = await connect(l.address);
+  const client = conn.bootstrap(Test);
+  t.after(async () => {
+    release(client);
+    await conn.close();
+    await l.close();
+  });
+  await assertData(client, 5);
+  assert.equal(errors.length, 2, 'both second answers refused');
+  assert.match(errors[0]!, /answered by a tail call already/);
+  assert.match(errors[1]!, /answered by a tail call already/);
 });
