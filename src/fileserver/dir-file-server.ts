@@ -708,6 +708,11 @@ function writes(mode: OpenMode): boolean {
 
 /** A File of a DirFileServer. Owned by whoever received it; release with clunk(). */
 class DirFile implements File {
+  /** A read of a host file completes as soon as the disk gives its bytes (File.waits). */
+  get waits(): boolean {
+    return false;
+  }
+
   readonly #fs: DirFileServer;
   /** O_PATH handle of the object; owned. */
   readonly #h: PathHandle;

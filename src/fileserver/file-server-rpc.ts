@@ -193,7 +193,9 @@ class FileTarget implements File$Server$Target {
     if (direct !== undefined && ctx !== undefined) return ctx.forward(direct);
     const res = results._initResult();
     try {
-      const bytes = await this.#file.read(params.offset, params.count, ctx?.signal);
+      const file = this.#file;
+      // A file whose reads never wait has no use for the call's signal (File.waits).
+      const bytes = await file.read(params.offset, params.count, file.waits === false ? undefined : ctx?.signal);
       res._initData(bytes.length).copyBuffer(bytes);
     } catch (e) {
       setFailure(res._initErr(), e);

@@ -287,6 +287,19 @@ export interface File {
   bytesCapability?(forWrite: boolean): FileClient | undefined;
 
   /**
+   * Optional: false when this File's reads never wait on anything outside the server
+   * (data still to arrive, a peer): a ram or host file, whose read completes as soon as
+   * the server can do it. Served over RPC, such a read is given no signal: the caller
+   * that cancels has its answer at once (the connection answers `canceled`), and a read
+   * has nothing to undo, while making the call's AbortSignal (an EventTarget in Node)
+   * cost a 64 KiB read more CPU than anything else the server does for it but the copy
+   * (BENCHMARKS.md, Namespace.walk File). Writes are given their signal whatever this
+   * says (a write cancelled before it starts writes nothing). Undefined means a read may
+   * wait (a hub channel's, a remote file's), and gets the signal that cancels it.
+   */
+  readonly waits?: boolean;
+
+  /**
    * Directory entries, starting `offset` entries in, at most `count` of them; an empty
    * list means the end. Reading at offset 0 takes a fresh snapshot of the directory's
    * names; later offsets page through that snapshot, so entries neither repeat nor go

@@ -311,6 +311,11 @@ class MemFile implements File {
   #clunked = false;
   #listing: Stat[] | null = null;
 
+  /** A read of memory never waits (File.waits). */
+  get waits(): boolean {
+    return false;
+  }
+
   constructor(fs: MemFileServer, node: Node, root: Node) {
     this.#fs = fs;
     this.#node = node;

@@ -527,6 +527,12 @@ class NamespaceFile<C> implements File {
     return { file: new NamespaceFile(this.#server, { kind: 'inside', path, file: r.file, member, base }), qid, iounit: r.iounit };
   }
 
+  /** Inside a member, as the member's File; a capability's description never waits (File.waits). */
+  get waits(): boolean {
+    const place = this.#place;
+    return place.kind === 'inside' ? place.file.waits !== false : false;
+  }
+
   async read(offset: bigint, count: number, signal?: AbortSignal): Promise<Uint8Array> {
     this.#live();
     const place = this.#place;

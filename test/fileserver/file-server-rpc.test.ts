@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsError } from '../../src/errors.js';
-import { DMDIR } from '../../src/fileserver/file-server.js';
-import { RemoteFileServer, serveFileServer } from '../../src/fileserver/file-server-rpc.js';
+import { DMDIR, type File } from '../../src/fileserver/file-server.js';
+import { RemoteFile, RemoteFileServer, serveFile, serveFileServer } from '../../src/fileserver/file-server-rpc.js';
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
-import { FileServer } from '../../src/gen/fileserver.js';
+import { File as FileIface, FileServer } from '../../src/gen/fileserver.js';
 import { connect, listen, liveLocalObjects } from '../../src/rpc/index.js';
 
 const enc = new TextEncoder();
@@ -107,3 +107,50 @@ async function waitFor(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(cond(), 'condition not reached');
 }
+
+test('a read of a File that never waits (File.waits false) is given no signal, and a ram file\'s reads over RPC make no AbortController; one that may wait is given the call\'s', async (t) => {
+  // What a served File's read is given, for each kind.
+  const seen: Array<AbortSignal | undefined> = [];
+  const recording = (waits: boolean | undefined): File =>
+    ({
+      ...(waits === undefined ? {} : { waits }),
+      read(_offset: bigint, _count: number, signal?: AbortSignal) {
+        seen.push(signal);
+        return Promise.resolve(new Uint8Array(1));
+      },
+      clunk: () => Promise.resolve(),
+    }) as unknown as File;
+  for (const waits of [undefined, true, false]) {
+    const listener = await listen('127.0.0.1:0', { bootstrap: () => serveFile(recording(waits)) });
+    const conn = await connect(listener.address);
+    const file = new RemoteFile(conn.bootstrap(FileIface));
+    await file.read(0n, 1);
+    await file.clunk();
+    await conn.close();
+    await listener.close();
+  }
+  assert.ok(seen[0] instanceof AbortSignal, 'a File that says nothing may wait: its read gets the signal');
+  assert.ok(seen[1] instanceof AbortSignal, 'waits: true gets the signal');
+  assert.equal(seen[2], undefined, 'waits: false gets none');
+
+  // A ram file, read 20 times over a connection: no AbortController made for it anywhere.
+  const { remote } = await remoteRamfs(t);
+  const { root } = await remote.attach('');
+  const f = await root.create('f', 0o644, { access: 'readWrite' });
+  await f.file.write(0n, new Uint8Array(65536).fill(7));
+  const Real = globalThis.AbortController;
+  let made = 0;
+  globalThis.AbortController = class extends Real {
+    constructor() {
+      super();
+      made++;
+    }
+  };
+  try {
+    for (let i = 0; i < 20; i++) assert.equal((await f.file.read(0n, 65536)).length, 65536);
+  } finally {
+    globalThis.AbortController = Real;
+  }
+  assert.equal(made, 0, `${made} AbortControllers made for 20 reads of a ram file`);
+  await f.file.clunk();
+});
