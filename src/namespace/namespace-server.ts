@@ -457,6 +457,13 @@ function joinRel(a: string, b: string): string {
  * handed out confined to that path, and everything a read-only view hands out is wrapped
  * in a read-only membrane, results of results included.
  */
+/**
+ * What cancels a call's asking of other members: the served call's context, whose
+ * signal is read (and so made: an AbortController per call) only when a member is asked
+ * over a capability (a union's imported namespace), not for every resolve and walk.
+ */
+type Cancel = { readonly signal: AbortSignal } | undefined;
+
 class NamespaceTarget implements Namespace$Server$Target {
   readonly #view: MountTable<Client>;
   readonly #holder: Holder;
@@ -515,7 +522,7 @@ class NamespaceTarget implements Namespace$Server$Target {
    * is not '' (a FileServer rooted there; a Namespace's sub view there), read-only when
    * the view is. The caller owns the result.
    */
-  async #handOut(b: Binding<Client>, signal: AbortSignal | undefined): Promise<Client> {
+  async #handOut(b: Binding<Client>, cx: Cancel): Promise<Client> {
     const id = b.member.interfaceId;
     if (b.spec !== '' && id === FILE_SERVER_INTERFACE_ID) {
       return this.#attenuate(confineFileServer(new FileServerIface.Client(dupClient(b.member.cap)), b.spec).client);
@@ -523,7 +530,7 @@ class NamespaceTarget implements Namespace$Server$Target {
     if (b.spec !== '' && id === NAMESPACE_INTERFACE_ID) {
       const ns = new NamespaceIface.Client(dupClient(b.member.cap));
       try {
-        const call = (signal === undefined ? ns : withSignal(ns, signal)).sub((p) => {
+        const call = (cx === undefined ? ns : withSignal(ns, cx.signal)).sub((p) => {
           p.prefix = `/${b.spec}`;
           p.readOnly = this.#table.readOnly;
         });
@@ -544,18 +551,18 @@ class NamespaceTarget implements Namespace$Server$Target {
    * walk of the rest will tell).
    * @throws NsError as MountTable.resolve, and NS_ERR_NOT_FOUND when no member has the name.
    */
-  async #holding(path: string, expected: bigint | undefined, signal: AbortSignal | undefined): Promise<{ binding: Binding<Client>; rest: string }> {
+  async #holding(path: string, expected: bigint | undefined, cx: Cancel): Promise<{ binding: Binding<Client>; rest: string }> {
     const r = this.#table.resolve(path, expected);
     if (r.rest === '' || r.bindings.length <= 1) return { binding: r.binding, rest: r.rest };
     const first = r.rest.split('/', 1)[0] as string;
-    for (const b of r.bindings) if (await this.#has(b, first, signal)) return { binding: b, rest: r.rest };
+    for (const b of r.bindings) if (await this.#has(b, first, cx)) return { binding: b, rest: r.rest };
     throw new NsError('NS_ERR_NOT_FOUND', `'${r.path}' does not exist: no member of the union at '${r.mountPoint}' has '${first}'`);
   }
 
   /** Whether the container binding `b` has `name` directly below its root. Never throws. */
-  async #has(b: Binding<Client>, name: string, signal: AbortSignal | undefined): Promise<boolean> {
+  async #has(b: Binding<Client>, name: string, cx: Cancel): Promise<boolean> {
     try {
-      await this.#existsIn(b, joinRel(b.spec, name), signal);
+      await this.#existsIn(b, joinRel(b.spec, name), cx);
       return true;
     } catch {
       // Not there, or the member cannot say (a dead server): the union goes on (ANTS).
@@ -568,7 +575,7 @@ class NamespaceTarget implements Namespace$Server$Target {
    * as a directory when `dir`. @throws NsError NS_ERR_NOT_FOUND, NS_ERR_NOT_DIR, or the
    * member's own failure.
    */
-  async #existsIn(b: Binding<Client>, spec: string, signal: AbortSignal | undefined, dir = false): Promise<void> {
+  async #existsIn(b: Binding<Client>, spec: string, cx: Cancel, dir = false): Promise<void> {
     if (b.member.interfaceId === FILE_SERVER_INTERFACE_ID) {
       const fs = this.#family.fileServer(b.member);
       if (fs === undefined) throw new NsError('NS_ERR_NOT_DIR', `'${b.member.label}' is not a file server`);
@@ -592,7 +599,7 @@ class NamespaceTarget implements Namespace$Server$Target {
     }
     const ns = new NamespaceIface.Client(dupClient(b.member.cap));
     try {
-      const call = (signal === undefined ? ns : withSignal(ns, signal)).resolve((p) => {
+      const call = (cx === undefined ? ns : withSignal(ns, cx.signal)).resolve((p) => {
         p.path = `/${spec}`;
       });
       const r = (await call.promise()).result;
@@ -612,10 +619,10 @@ class NamespaceTarget implements Namespace$Server$Target {
    * member (as this view lets it out) and the path to ask it for. Undefined otherwise, or
    * when the path does not resolve (the caller's own code reports that).
    */
-  async #remote(path: string, signal: AbortSignal | undefined): Promise<{ ns: Namespace$Client; path: string } | undefined> {
+  async #remote(path: string, cx: Cancel): Promise<{ ns: Namespace$Client; path: string } | undefined> {
     let h;
     try {
-      h = await this.#holding(path, undefined, signal);
+      h = await this.#holding(path, undefined, cx);
     } catch {
       return undefined;
     }
@@ -645,10 +652,9 @@ class NamespaceTarget implements Namespace$Server$Target {
 
   async resolve(params: Namespace_Resolve$Params, results: Namespace_Resolve$Results, ctx?: CallContext): Promise<void> {
     const expected = params.expectedInterface === 0n ? undefined : params.expectedInterface;
-    const signal = ctx?.signal;
     let h;
     try {
-      h = await this.#holding(params.path, expected, signal);
+      h = await this.#holding(params.path, expected, ctx);
     } catch (e) {
       setFailure(results._initResult()._initErr(), e);
       return;
@@ -672,7 +678,7 @@ class NamespaceTarget implements Namespace$Server$Target {
     const res = results._initResult();
     let cap: Client;
     try {
-      cap = await this.#handOut(b, signal);
+      cap = await this.#handOut(b, ctx);
     } catch (e) {
       setFailure(res._initErr(), e);
       return;
@@ -712,9 +718,9 @@ class NamespaceTarget implements Namespace$Server$Target {
       }
       // bind(2) of a directory inside a file tree binds what a walk of `from` reaches:
       // the member that holds it, seen from there. It must exist (bind(2) fails otherwise).
-      const h = await this.#holding(from, undefined, ctx?.signal);
+      const h = await this.#holding(from, undefined, ctx);
       const spec = joinRel(h.binding.spec, h.rest);
-      await this.#existsIn(h.binding, spec, ctx?.signal, true);
+      await this.#existsIn(h.binding, spec, ctx, true);
       const member = h.binding.member;
       if (!this.#family.holds(member.cap)) {
         throw new NsError('NS_ERR_NOT_FOUND', `'${from}' was unmounted while it was being bound`);
@@ -735,7 +741,7 @@ class NamespaceTarget implements Namespace$Server$Target {
   }
 
   async list(params: Namespace_List$Params, results: Namespace_List$Results, ctx?: CallContext): Promise<void> {
-    const remote = ctx === undefined ? undefined : ((await this.#remote(params.path, ctx.signal)) ?? this.#remoteDir(params.path));
+    const remote = ctx === undefined ? undefined : ((await this.#remote(params.path, ctx)) ?? this.#remoteDir(params.path));
     if (remote !== undefined && ctx !== undefined) {
       try {
         return await ctx.tailCall(remote.ns, (ns) =>
@@ -844,7 +850,7 @@ class NamespaceTarget implements Namespace$Server$Target {
   }
 
   async walk(params: Namespace_Walk$Params, results: Namespace_Walk$Results, ctx?: CallContext): Promise<void> {
-    const remote = ctx === undefined ? undefined : await this.#remote(params.path, ctx.signal);
+    const remote = ctx === undefined ? undefined : await this.#remote(params.path, ctx);
     if (remote !== undefined && ctx !== undefined) {
       try {
         return await ctx.tailCall(remote.ns, (ns) =>

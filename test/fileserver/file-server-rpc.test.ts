@@ -6,6 +6,7 @@ import { RemoteFile, RemoteFileServer, serveFile, serveFileServer } from '../../
 import { MemFileServer } from '../../src/fileserver/mem-file-server.js';
 import { File as FileIface, FileServer } from '../../src/gen/fileserver.js';
 import { connect, listen, liveLocalObjects } from '../../src/rpc/index.js';
+import { abortControllersMadeBy } from '../support/abort-count.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -138,19 +139,9 @@ test('a read of a File that never waits (File.waits false) is given no signal, a
   const { root } = await remote.attach('');
   const f = await root.create('f', 0o644, { access: 'readWrite' });
   await f.file.write(0n, new Uint8Array(65536).fill(7));
-  const Real = globalThis.AbortController;
-  let made = 0;
-  globalThis.AbortController = class extends Real {
-    constructor() {
-      super();
-      made++;
-    }
-  };
-  try {
+  const made = await abortControllersMadeBy(async () => {
     for (let i = 0; i < 20; i++) assert.equal((await f.file.read(0n, 65536)).length, 65536);
-  } finally {
-    globalThis.AbortController = Real;
-  }
+  });
   assert.equal(made, 0, `${made} AbortControllers made for 20 reads of a ram file`);
   await f.file.clunk();
 });

@@ -10,6 +10,7 @@ import { FILE_SERVER_INTERFACE_ID } from '../../src/namespace/interfaces.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
 import { NamespaceOwner, serveNamespace } from '../../src/namespace/namespace-server.js';
 import { connect, dupClient, listen, liveLocalObjects, release, serve } from '../../src/rpc/index.js';
+import { abortControllersMadeBy } from '../support/abort-count.js';
 import { Counter, type Counter$Server$Target, type Counter_Get$Results, type Counter_Increment$Params, type Counter_Increment$Results } from '../fixtures/rpc/gen/test.js';
 
 const enc = new TextEncoder();
@@ -108,6 +109,24 @@ test('walk hands out a File capability for a file-backed path', async (t) => {
   const r = (await file.read((p) => { p.count = 100; }).promise()).result;
   assert.equal(dec.decode(r.data.toUint8Array()), 'hi there');
   release(file);
+});
+
+test('resolve, walk and a walked File\'s reads make no AbortController: a call\'s signal is made only when something can use it', async (t) => {
+  const { ns } = await setup(t);
+  const made = await abortControllersMadeBy(async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = (await ns.resolve((p) => (p.path = '/svc/counter')).promise()).result;
+      assert.ok(r._isOk);
+      release(utils.getInterfaceClientOrNull(r.ok.cap));
+      const w = (await ns.walk((p) => (p.path = '/tmp/hello.txt')).promise()).result;
+      assert.ok(w._isFile);
+      assert.ok((await w.file.open((p) => p._initMode()).promise()).result._isOk);
+      const data = (await w.file.read((p) => (p.count = 100)).promise()).result.data;
+      assert.equal(dec.decode(data.toUint8Array()), 'hi there');
+      release(w.file);
+    }
+  });
+  assert.equal(made, 0, `${made} AbortControllers made for 10 resolves, walks and reads`);
 });
 
 test("a client binds its own FileServer; a fork does not see the client's later binds, nor the original the fork's", async (t) => {
