@@ -531,17 +531,35 @@ export function withSignalClient(client: Client, signal: AbortSignal): Client {
   return new SignalClient(client, signal);
 }
 
+/** Results built in a message of `pool` (withResultsPool), and a signal when given. */
+class PoolOptions implements CallOptions {
+  readonly signal?: AbortSignal;
+  constructor(
+    readonly pool: MessagePool,
+    signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) this.signal = signal;
+  }
+  resultsMessage(): $.Message {
+    return this.pool.get();
+  }
+  resultsUnused(msg: $.Message): void {
+    this.pool.put(msg);
+  }
+}
+
 class PooledResultsClient implements Client {
+  /** The same for every call through this view (nothing changes call options once set). */
+  readonly #opts: PoolOptions;
   constructor(
     readonly inner: Client,
-    readonly pool: MessagePool,
-    readonly signal: AbortSignal | undefined,
-  ) {}
+    pool: MessagePool,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#opts = new PoolOptions(pool, signal);
+  }
   call<P extends Struct, R extends Struct>(call: Call<P, R>): Answer<R> {
-    const pool = this.pool;
-    const opts: CallOptions = { resultsMessage: () => pool.get(), resultsUnused: (msg) => pool.put(msg) };
-    if (this.signal !== undefined) opts.signal = this.signal;
-    addCallOptions(call, opts);
+    addCallOptions(call, this.#opts);
     return this.inner.call(call);
   }
   close(): void {
