@@ -45,7 +45,7 @@ import {
   type FileServer_Attach$Params,
   type FileServer_Attach$Results,
 } from '../gen/fileserver.js';
-import { release, serve, withSignal, type CallContext } from '../rpc/index.js';
+import { MessagePool, release, releaseResults, serve, withResultsPool, withSignal, type CallContext } from '../rpc/index.js';
 import {
   KEEP_U32,
   KEEP_U64,
@@ -398,6 +398,9 @@ export function confineFileServer(fs: FileServer$Client, prefix: string): FileSe
 // ---- using a remote FileServer ---------------------------------------------------------
 
 /** A File capability held over RPC. Capabilities in results belong to the caller, so each RemoteFile owns the reference it was made from. */
+/** Where local Files build the Stats RemoteFile.stat asks for (read, then given back). */
+const STAT_RESULTS = new MessagePool();
+
 export class RemoteFile implements File {
   #client: File$Client | null;
 
@@ -499,10 +502,17 @@ export class RemoteFile implements File {
   }
 
   async stat(): Promise<Stat> {
-    const r = await this.#live().stat().promise();
-    const res = r.result;
-    if (res._isErr) throw fromFailure(res.err);
-    return readStat(res.stat);
+    const c = this.#live();
+    // A File served in this process builds the Stat in a message of STAT_RESULTS, given
+    // back once read (a stat through a namespace's File made a message per call).
+    const r = await new FileIface.Client(withResultsPool(c.client, STAT_RESULTS)).stat().promise();
+    try {
+      const res = r.result;
+      if (res._isErr) throw fromFailure(res.err);
+      return readStat(res.stat);
+    } finally {
+      releaseResults(r, STAT_RESULTS);
+    }
   }
 
   async wstat(change: StatChange): Promise<void> {

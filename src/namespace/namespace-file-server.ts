@@ -135,8 +135,10 @@ export class NamespaceFileServer<C> implements FileServer {
   readonly #owner: string;
   readonly #iounit: number;
   readonly #started = Math.floor(Date.now() / 1000);
-  readonly #memberNumbers = new Map<unknown, number>();
+  /** Qid paths of this tree: for a member's file (by the member's qid path), and for the namespace's own directories and capabilities (by key). One numbering. */
+  readonly #memberPaths = new Map<unknown, Map<bigint, bigint>>();
   readonly #qidPaths = new Map<string, bigint>();
+  #nextQidPath = 1n;
 
   constructor(table: MountTable<C>, options: NamespaceFileServerOptions<C>) {
     this.#table = table;
@@ -191,19 +193,25 @@ export class NamespaceFileServer<C> implements FileServer {
   qidPath(key: string): bigint {
     let p = this.#qidPaths.get(key);
     if (p === undefined) {
-      p = BigInt(this.#qidPaths.size + 1);
+      p = this.#nextQidPath++;
       this.#qidPaths.set(key, p);
     }
     return p;
   }
 
   memberQid(member: Member<C>, qid: Qid): Qid {
-    let n = this.#memberNumbers.get(member.cap);
-    if (n === undefined) {
-      n = this.#memberNumbers.size + 1;
-      this.#memberNumbers.set(member.cap, n);
+    // Each member's paths map to this tree's (no string key per stat and walk).
+    let paths = this.#memberPaths.get(member.cap);
+    if (paths === undefined) {
+      paths = new Map();
+      this.#memberPaths.set(member.cap, paths);
     }
-    return { type: qid.type, version: qid.version, path: this.qidPath(`${n}:${qid.path}`) };
+    let path = paths.get(qid.path);
+    if (path === undefined) {
+      path = this.#nextQidPath++;
+      paths.set(qid.path, path);
+    }
+    return { type: qid.type, version: qid.version, path };
   }
 
   memberStat(member: Member<C>, stat: Stat): Stat {
