@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { connect } from '../src/client/capns-client.js';
 import { Clock } from '../src/gen/demo.js';
 import { cliEnv, cliNodeFlags } from './cli-flags.js';
-import { cpuOf, load, median } from './pairs.js';
+import { cpuOf, keepBusy, load, median } from './pairs.js';
 
 const ROUNDS = Number(process.env['HTTP_BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['HTTP_BENCH_SECONDS'] ?? 2);
@@ -45,18 +45,8 @@ listeners:
 
 /** Calls `op` for SECONDS with `width` in flight; calls per second. */
 async function rate(op: () => Promise<void>, width: number, seconds = SECONDS): Promise<number> {
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  let calls = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (performance.now() < end) {
-        await op();
-        calls++;
-      }
-    }),
-  );
-  return calls / ((performance.now() - t0) / 1000);
+  const r = await keepBusy(op, width, seconds);
+  return r.ops / r.seconds;
 }
 
 async function main(): Promise<void> {

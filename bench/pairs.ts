@@ -1,6 +1,7 @@
 /**
- * What the benchmarks of client -> server pairs share (rpc.bench.ts, client.bench.ts):
- * a client process's measurement with the server's CPU time read around it, and medians.
+ * What the benchmarks of client -> server pairs share (rpc.bench.ts, client.bench.ts,
+ * http.bench.ts, serve.bench.ts): a client process's measurement with the server's CPU
+ * time read around it, an operation kept going for a while, and medians.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -50,4 +51,23 @@ export function load(): string {
   return loadavg()
     .map((x) => x.toFixed(1))
     .join(' ');
+}
+
+/**
+ * Runs `op` again and again for `seconds`, `width` at a time (each as soon as the one
+ * before it in its lane settles): how many completed, and in how many seconds.
+ */
+export async function keepBusy(op: () => Promise<unknown>, width: number, seconds: number): Promise<{ ops: number; seconds: number }> {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let ops = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (performance.now() < end) {
+        await op();
+        ops++;
+      }
+    }),
+  );
+  return { ops, seconds: (performance.now() - t0) / 1000 };
 }

@@ -43,6 +43,7 @@ import { join } from 'node:path';
 import { Gate } from '../src/gen/namespace.js';
 import { connect, release, type RpcConnection } from '../src/rpc/index.js';
 import { cliEnv, cliNodeFlags } from './cli-flags.js';
+import { cpuOf, keepBusy, median } from './pairs.js';
 
 const ROUNDS = Number(process.env['SERVE_BENCH_ROUNDS'] ?? 3);
 const N = Number(process.env['SERVE_BENCH_CONNECTIONS'] ?? 1000);
@@ -108,11 +109,7 @@ async function startChild(args: string[]): Promise<Started> {
 
 /** CPU seconds (user + system) process `pid` has used so far. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces), from field 3 on: utime and
-  // stime are fields 14 and 15, in clock ticks (100 per second on Linux).
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100;
+  return cpuOf(pid) / 1e6;
 }
 
 function rssBytes(pid: number): number {
@@ -185,19 +182,8 @@ async function burst<T>(pid: number, o: Opener<T>): Promise<{ items: T[]; perSec
 async function churn<T>(pid: number, o: Opener<T>): Promise<{ perSecond: number; cpu: number; clientCpu: number }> {
   const cpu0 = cpuSeconds(pid);
   const own0 = ownCpuSeconds();
-  const t0 = performance.now();
-  const end = t0 + STEADY_SECONDS * 1000;
-  let n = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        await o.close(await o.open());
-        n++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  return { perSecond: n / seconds, cpu: (cpuSeconds(pid) - cpu0) / n, clientCpu: (ownCpuSeconds() - own0) / n };
+  const { ops, seconds } = await keepBusy(async () => o.close(await o.open()), CONCURRENCY, STEADY_SECONDS);
+  return { perSecond: ops / seconds, cpu: (cpuSeconds(pid) - cpu0) / ops, clientCpu: (ownCpuSeconds() - own0) / ops };
 }
 
 /**
@@ -289,12 +275,6 @@ async function measureFloor(): Promise<Sample> {
   } finally {
     await stop(server.child);
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 const us = (seconds: number): string => `${(seconds * 1e6).toFixed(0)} µs`;

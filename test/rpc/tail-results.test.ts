@@ -36,10 +36,10 @@ class Front {
   }
 }
 
-async function serveFront(t: { after(f: () => Promise<void>): void }): Promise<{ client: Test$Client; back: Back }> {
-  const back = new Back();
-  const backCap = serve(Test, back as unknown as Test$Server$Target);
-  const front = new Front(backCap);
+type T = { after(f: () => Promise<void> | void): void };
+
+/** A client of `front`, served as the bootstrap Test of a listener on 127.0.0.1; all let go after the test. */
+async function clientOf(t: T, front: object): Promise<Test$Client> {
   const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
   const conn = await connect(l.address);
   const client = conn.bootstrap(Test);
@@ -47,23 +47,30 @@ async function serveFront(t: { after(f: () => Promise<void>): void }): Promise<{
     release(client);
     await conn.close();
     await l.close();
-    release(backCap);
   });
-  return { client, back };
+  return client;
+}
+
+/** data(size)'s answer from `client`: the pattern, its first byte the size (Back's). */
+async function assertData(client: Test$Client, size: number): Promise<void> {
+  const got = (await client.data((p) => (p.size = size)).promise()).data.toUint8Array();
+  const want = new Uint8Array(size);
+  fillPattern(want);
+  if (size > 0) want[0] = size & 0xff;
+  assert.deepEqual(got, want, `data(${size}) answered other bytes`);
+}
+
+async function serveFront(t: T): Promise<{ client: Test$Client; back: Back }> {
+  const back = new Back();
+  const backCap = serve(Test, back as unknown as Test$Server$Target);
+  t.after(() => release(backCap));
+  return { client: await clientOf(t, new Front(backCap)), back };
 }
 
 test('a tail call to a local capability builds its results in the connection pool: sequential calls reuse a few messages', async (t) => {
   const { client, back } = await serveFront(t);
   const sizes = [65536, 100, 65536, 8, 70000, 65536, 0, 65536, 4096, 65536, 65536, 3, 65536, 65536, 65536, 65536, 65536, 65536, 65536, 65536];
-  for (const size of sizes) {
-    const r = await client.data((p) => (p.size = size)).promise();
-    const got = r.data.toUint8Array();
-    assert.equal(got.length, size);
-    const want = new Uint8Array(size);
-    fillPattern(want);
-    if (size > 0) want[0] = size & 0xff;
-    assert.deepEqual(got, want, `data(${size}) answered other bytes`);
-  }
+  for (const size of sizes) await assertData(client, size);
   assert.equal(back.messages.length, sizes.length);
   // One message per call before: 20 distinct. With the pool, the served call's unused
   // results and the callee's are taken and given back call after call.
@@ -147,25 +154,9 @@ class ParamsBack extends Back {
   }
 }
 
-async function serveForwarder(t: { after(f: () => Promise<void>): void }, back: Test$Client): Promise<{ client: Test$Client; front: Forwarder }> {
+async function serveForwarder(t: T, back: Test$Client): Promise<{ client: Test$Client; front: Forwarder }> {
   const front = new Forwarder(back);
-  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
-  const conn = await connect(l.address);
-  const client = conn.bootstrap(Test);
-  t.after(async () => {
-    release(client);
-    await conn.close();
-    await l.close();
-  });
-  return { client, front };
-}
-
-async function assertData(client: Test$Client, size: number): Promise<void> {
-  const got = (await client.data((p) => (p.size = size)).promise()).data.toUint8Array();
-  const want = new Uint8Array(size);
-  fillPattern(want);
-  if (size > 0) want[0] = size & 0xff;
-  assert.deepEqual(got, want, `data(${size}) answered other bytes`);
+  return { client: await clientOf(t, front), front };
 }
 
 test('ctx.forward passes the call on as it is: a local target reads the caller\'s own params, and answers the caller', async (t) => {
@@ -211,15 +202,7 @@ test('ctx.forward answers a call once: a tail call after it, or a second forward
       return answered;
     },
   };
-  const l = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, front as unknown as Test$Server$Target) });
-  const conn = await connect(l.address);
-  const client = conn.bootstrap(Test);
-  t.after(async () => {
-    release(client);
-    await conn.close();
-    await l.close();
-  });
-  await assertData(client, 5);
+  await assertData(await clientOf(t, front), 5);
   assert.equal(errors.length, 2, 'both second answers refused');
   assert.match(errors[0]!, /answered by a tail call already/);
   assert.match(errors[1]!, /answered by a tail call already/);
