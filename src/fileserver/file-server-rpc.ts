@@ -228,6 +228,8 @@ class FileTarget implements File$Server$Target {
 
   async stat(_params: File_Stat$Params, results: File_Stat$Results): Promise<void> {
     const res = results._initResult();
+    const via = this.#file.statCapability?.();
+    if (via !== undefined) return statVia(via, res);
     try {
       writeStat(res._initStat(), await this.#file.stat());
     } catch (e) {
@@ -398,8 +400,34 @@ export function confineFileServer(fs: FileServer$Client, prefix: string): FileSe
 // ---- using a remote FileServer ---------------------------------------------------------
 
 /** A File capability held over RPC. Capabilities in results belong to the caller, so each RemoteFile owns the reference it was made from. */
-/** Where local Files build the Stats RemoteFile.stat asks for (read, then given back). */
+/** Where local Files build the Stats RemoteFile.stat and statVia ask for (read, then given back). */
 const STAT_RESULTS = new MessagePool();
+
+/**
+ * Answers a stat with `via.file`'s Stat, copied as it comes (its texts as bytes), its qid
+ * mapped by `via.qid` (File.statCapability).
+ */
+async function statVia(via: { file: File$Client; qid: (q: Qid) => Qid }, res: File_Stat$Results['result']): Promise<void> {
+  let r: File_Stat$Results;
+  try {
+    r = await new FileIface.Client(withResultsPool(via.file.client, STAT_RESULTS)).stat().promise();
+  } catch (e) {
+    setFailure(res._initErr(), e);
+    return;
+  }
+  try {
+    const got = r.result;
+    if (got._isErr) {
+      setFailure(res._initErr(), fromFailure(got.err));
+      return;
+    }
+    res.stat = got.stat;
+    const qid = res.stat.qid;
+    writeQid(qid, via.qid(readQid(qid)));
+  } finally {
+    releaseResults(r, STAT_RESULTS);
+  }
+}
 
 export class RemoteFile implements File {
   #client: File$Client | null;

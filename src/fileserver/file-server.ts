@@ -287,6 +287,14 @@ export interface File {
   bytesCapability?(forWrite: boolean): FileClient | undefined;
 
   /**
+   * Optional: the File capability whose Stat this File's is but for the qid, with the
+   * map from its qid to this File's — so that a server of this File copies that Stat as
+   * it comes and maps its qid, instead of decoding it into a Stat and encoding it again
+   * (a namespace's File inside a member). Undefined: use stat.
+   */
+  statCapability?(): { file: FileClient; qid: (q: Qid) => Qid } | undefined;
+
+  /**
    * Optional: false when this File's reads never wait on anything outside the server
    * (data still to arrive, a peer): a ram or host file, whose read completes as soon as
    * the server can do it. Served over RPC, such a read is given no signal: the caller

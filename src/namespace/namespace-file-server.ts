@@ -535,6 +535,16 @@ class NamespaceFile<C> implements File {
     return { file: new NamespaceFile(this.#server, { kind: 'inside', path, file: r.file, member, base }), qid, iounit: r.iounit };
   }
 
+  /** Inside a member: the member's File, and its qids mapped to this tree's (File.statCapability). */
+  statCapability(): ReturnType<NonNullable<File['statCapability']>> {
+    const place = this.#place;
+    if (this.#clunked || place.kind !== 'inside') return undefined;
+    const file = place.file.bytesCapability?.(false);
+    if (file === undefined) return undefined;
+    const server = this.#server;
+    return { file, qid: (q) => server.memberQid(place.member, q) };
+  }
+
   /** Inside a member, as the member's File; a capability's description never waits (File.waits). */
   get waits(): boolean {
     const place = this.#place;

@@ -99,6 +99,48 @@ test('list shows mount points as capabilities and directories, and files inside 
   assert.deepEqual(tmp.entries.map((e) => [e.name, e.kind]), [['hello.txt', Namespace_Entry_Kind.FILE]]);
 });
 
+test("a walked File's stat is its member file's Stat under the namespace's qid, the one the namespace's walk gives it", async (t) => {
+  // The member's qid paths run past the namespace's own numbering (a file made sixth).
+  const fs = await ramfsWith({ a: '1', b: '2', c: '3', d: '4', e: '5', target: 'eight by' });
+  const listener = await listen('127.0.0.1:0', {
+    bootstrap: () => {
+      const table = new MountTable<Client>();
+      table.bind('/tmp', { cap: serveFileServer(fs).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'tmp' });
+      return serveNamespace(table);
+    },
+  });
+  const conn = await connect(listener.address);
+  const ns = conn.bootstrap(Namespace);
+  t.after(async () => {
+    release(ns);
+    await conn.close();
+    await listener.close();
+  });
+  const dir = (await ns.walk((p) => (p.path = '/tmp')).promise()).result;
+  assert.ok(dir._isFile);
+  const w = (await dir.file.walk((p) => p._initNames(1).set(0, 'target')).promise()).result;
+  assert.ok(w._isFile);
+  const walkedQid = w.qids.get(0).path;
+  const st = (await w.file.stat().promise()).result;
+  assert.ok(st._isStat);
+  assert.equal(st.stat.name, 'target');
+  assert.equal(st.stat.length, 8n);
+  assert.equal(st.stat.qid.path, walkedQid, "the stat's qid is the one the namespace's walk gave");
+  // And the same through Namespace.walk straight to the file.
+  const direct = (await ns.walk((p) => (p.path = '/tmp/target')).promise()).result;
+  assert.ok(direct._isFile);
+  assert.equal((await direct.file.stat().promise()).result.stat.qid.path, walkedQid);
+  // Not the member's own qid: the namespace maps it.
+  const { root } = await fs.attach('');
+  const own = await root.walk(['target']);
+  assert.notEqual(own.qids[0]!.path, walkedQid, 'the member qid and the namespace qid differ');
+  await own.file?.clunk();
+  await root.clunk();
+  release(w.file);
+  release(direct.file);
+  release(dir.file);
+});
+
 test('walk hands out a File capability for a file-backed path', async (t) => {
   const { ns } = await setup(t);
   const w = (await ns.walk((p) => { p.path = '/tmp/hello.txt'; }).promise()).result;
