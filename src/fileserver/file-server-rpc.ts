@@ -399,36 +399,41 @@ export function confineFileServer(fs: FileServer$Client, prefix: string): FileSe
 
 // ---- using a remote FileServer ---------------------------------------------------------
 
-/** A File capability held over RPC. Capabilities in results belong to the caller, so each RemoteFile owns the reference it was made from. */
-/** Where local Files build the Stats RemoteFile.stat and statVia ask for (read, then given back). */
+/** Where local Files build the Stats that statOf asks for (read, then given back). */
 const STAT_RESULTS = new MessagePool();
+
+/**
+ * `file`'s stat, given to `use`: built by a File served in this process in a message of
+ * STAT_RESULTS, given back once `use` returns (a stat through a namespace's File made a
+ * message per call). `use` keeps nothing of it.
+ */
+async function statOf<T>(file: File$Client, use: (r: File_Stat$Results['result']) => T): Promise<T> {
+  const r = await new FileIface.Client(withResultsPool(file.client, STAT_RESULTS)).stat().promise();
+  try {
+    return use(r.result);
+  } finally {
+    releaseResults(r, STAT_RESULTS);
+  }
+}
 
 /**
  * Answers a stat with `via.file`'s Stat, copied as it comes (its texts as bytes), its qid
  * mapped by `via.qid` (File.statCapability).
  */
 async function statVia(via: { file: File$Client; qid: (q: Qid) => Qid }, res: File_Stat$Results['result']): Promise<void> {
-  let r: File_Stat$Results;
   try {
-    r = await new FileIface.Client(withResultsPool(via.file.client, STAT_RESULTS)).stat().promise();
+    await statOf(via.file, (got) => {
+      if (got._isErr) throw fromFailure(got.err);
+      res.stat = got.stat;
+      const qid = res.stat.qid;
+      writeQid(qid, via.qid(readQid(qid)));
+    });
   } catch (e) {
     setFailure(res._initErr(), e);
-    return;
-  }
-  try {
-    const got = r.result;
-    if (got._isErr) {
-      setFailure(res._initErr(), fromFailure(got.err));
-      return;
-    }
-    res.stat = got.stat;
-    const qid = res.stat.qid;
-    writeQid(qid, via.qid(readQid(qid)));
-  } finally {
-    releaseResults(r, STAT_RESULTS);
   }
 }
 
+/** A File capability held over RPC. Capabilities in results belong to the caller, so each RemoteFile owns the reference it was made from. */
 export class RemoteFile implements File {
   #client: File$Client | null;
 
@@ -530,17 +535,10 @@ export class RemoteFile implements File {
   }
 
   async stat(): Promise<Stat> {
-    const c = this.#live();
-    // A File served in this process builds the Stat in a message of STAT_RESULTS, given
-    // back once read (a stat through a namespace's File made a message per call).
-    const r = await new FileIface.Client(withResultsPool(c.client, STAT_RESULTS)).stat().promise();
-    try {
-      const res = r.result;
+    return statOf(this.#live(), (res) => {
       if (res._isErr) throw fromFailure(res.err);
       return readStat(res.stat);
-    } finally {
-      releaseResults(r, STAT_RESULTS);
-    }
+    });
   }
 
   async wstat(change: StatChange): Promise<void> {

@@ -448,6 +448,13 @@ function joinRel(a: string, b: string): string {
 }
 
 /**
+ * What cancels a call's asking of other members: the served call's context, whose
+ * signal is read (and so made: an AbortController per call) only when a member is asked
+ * over a capability (a union's imported namespace), not for every resolve and walk.
+ */
+type Cancel = { readonly signal: AbortSignal } | undefined;
+
+/**
  * One Namespace capability: a MountTable (a whole namespace, a fork, or a sub view) and
  * its namespace's Holder. Concurrency: calls may interleave at their awaits; every
  * mutation of the table is synchronous, so each one is atomic.
@@ -457,13 +464,6 @@ function joinRel(a: string, b: string): string {
  * handed out confined to that path, and everything a read-only view hands out is wrapped
  * in a read-only membrane, results of results included.
  */
-/**
- * What cancels a call's asking of other members: the served call's context, whose
- * signal is read (and so made: an AbortController per call) only when a member is asked
- * over a capability (a union's imported namespace), not for every resolve and walk.
- */
-type Cancel = { readonly signal: AbortSignal } | undefined;
-
 class NamespaceTarget implements Namespace$Server$Target {
   readonly #view: MountTable<Client>;
   readonly #holder: Holder;
