@@ -9,7 +9,7 @@ import { Namespace, Namespace_Entry_Kind, type Namespace$Client } from '../../sr
 import { FILE_SERVER_INTERFACE_ID } from '../../src/namespace/interfaces.js';
 import { MountTable } from '../../src/namespace/mount-table.js';
 import { NamespaceOwner, serveNamespace } from '../../src/namespace/namespace-server.js';
-import { connect, dupClient, listen, liveLocalObjects, release, serve } from '../../src/rpc/index.js';
+import { connect, dupClient, listen, liveLocalObjects, release, serve, type RpcConnection } from '../../src/rpc/index.js';
 import { abortControllersMadeBy } from '../support/abort-count.js';
 import { Counter, type Counter$Server$Target, type Counter_Get$Results, type Counter_Increment$Params, type Counter_Increment$Results } from '../fixtures/rpc/gen/test.js';
 
@@ -39,15 +39,14 @@ async function ramfsWith(files: Record<string, string>): Promise<MemFileServer> 
   return fs;
 }
 
-/** A namespace with /tmp (ramfs, create) and /svc/counter served over TCP; a client for it. */
-async function setup(t: { after: (fn: () => Promise<void> | void) => void }) {
-  const baseline = liveLocalObjects();
-  const tmp = await ramfsWith({ 'hello.txt': 'hi there' });
+type T = { after: (fn: () => Promise<void> | void) => void };
+
+/** A namespace whose table `fill` binds (for each connection), served over TCP; a client for it, let go after the test. */
+async function serveTable(t: T, fill: (table: MountTable<Client>) => void): Promise<{ ns: Namespace$Client; conn: RpcConnection }> {
   const listener = await listen('127.0.0.1:0', {
     bootstrap: () => {
       const table = new MountTable<Client>();
-      table.bind('/tmp', { cap: serveFileServer(tmp).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'tmp' }, { create: true });
-      table.bind('/svc/counter', { cap: serve(Counter, new CounterImpl()).client, interfaceId: Counter.Client.interfaceId, label: 'counter' });
+      fill(table);
       return serveNamespace(table);
     },
   });
@@ -57,6 +56,17 @@ async function setup(t: { after: (fn: () => Promise<void> | void) => void }) {
     release(ns);
     await conn.close();
     await listener.close();
+  });
+  return { ns, conn };
+}
+
+/** A namespace with /tmp (ramfs, create) and /svc/counter served over TCP; a client for it. */
+async function setup(t: T) {
+  const baseline = liveLocalObjects();
+  const tmp = await ramfsWith({ 'hello.txt': 'hi there' });
+  const { ns, conn } = await serveTable(t, (table) => {
+    table.bind('/tmp', { cap: serveFileServer(tmp).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'tmp' }, { create: true });
+    table.bind('/svc/counter', { cap: serve(Counter, new CounterImpl()).client, interfaceId: Counter.Client.interfaceId, label: 'counter' });
   });
   return { ns, conn, tmp, baseline };
 }
@@ -102,20 +112,7 @@ test('list shows mount points as capabilities and directories, and files inside 
 test("a walked File's stat is its member file's Stat under the namespace's qid, the one the namespace's walk gives it", async (t) => {
   // The member's qid paths run past the namespace's own numbering (a file made sixth).
   const fs = await ramfsWith({ a: '1', b: '2', c: '3', d: '4', e: '5', target: 'eight by' });
-  const listener = await listen('127.0.0.1:0', {
-    bootstrap: () => {
-      const table = new MountTable<Client>();
-      table.bind('/tmp', { cap: serveFileServer(fs).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'tmp' });
-      return serveNamespace(table);
-    },
-  });
-  const conn = await connect(listener.address);
-  const ns = conn.bootstrap(Namespace);
-  t.after(async () => {
-    release(ns);
-    await conn.close();
-    await listener.close();
-  });
+  const { ns } = await serveTable(t, (table) => table.bind('/tmp', { cap: serveFileServer(fs).client, interfaceId: FILE_SERVER_INTERFACE_ID, label: 'tmp' }));
   const dir = (await ns.walk((p) => (p.path = '/tmp')).promise()).result;
   assert.ok(dir._isFile);
   const w = (await dir.file.walk((p) => p._initNames(1).set(0, 'target')).promise()).result;

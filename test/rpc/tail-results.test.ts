@@ -172,15 +172,7 @@ test('ctx.forward passes the call on as it is: a local target reads the caller\'
 
 test('ctx.forward to a capability on another connection sends the caller\'s params, and its results answer the caller', async (t) => {
   const back = new ParamsBack();
-  const bl = await listen('127.0.0.1:0', { bootstrap: () => serve(Test, back as unknown as Test$Server$Target) });
-  const bconn = await connect(bl.address);
-  const remote = bconn.bootstrap(Test);
-  t.after(async () => {
-    release(remote);
-    await bconn.close();
-    await bl.close();
-  });
-  const { client } = await serveForwarder(t, remote);
+  const { client } = await serveForwarder(t, await clientOf(t, back));
   for (const size of [65536, 100, 65536]) await assertData(client, size);
   assert.equal(back.params.length, 3);
 });
